@@ -1,0 +1,83 @@
+/**
+ * The job package model: the YAML format of the original platform, with
+ * lowercase keys. See README.md ("Job packages") for an annotated example.
+ */
+
+/** A queue that events are appended to. */
+export interface QueueDef {
+  id: string;
+  name?: string;
+}
+
+/** The JSON Schema that an event's items are validated against. */
+export interface SchemaDef {
+  id: string;
+  name?: string;
+  /** The name of an uploaded schema file of the package's tenant. */
+  schemaref: string;
+}
+
+/** An event the listener accepts and the executor runs. */
+export interface EventDef {
+  id: string;
+  name?: string;
+  /** 0 means JSON, the only data type there is. */
+  datatype: number;
+  schema: SchemaDef;
+  /** The id of a queue declared in `queues`. */
+  supplierqueue: string;
+  /** The id of a runtime declared in `runtimes`. */
+  runtime: string;
+}
+
+/** The events a job's result is sent to. */
+export interface ResultDef {
+  ok?: EventDef;
+  error?: EventDef;
+}
+
+export interface JobDef {
+  event: EventDef;
+  result?: ResultDef;
+}
+
+/** A WebAssembly module and the function to call in it. */
+export interface RuntimeDef {
+  id: string;
+  name?: string;
+  /** The name of an uploaded wasm file of the package's tenant. */
+  moduleref: string;
+  /** The exported main function; `event` when empty. */
+  mainfuncname?: string;
+  /** 0 means wasm, the only runtime type there is. */
+  type: number;
+}
+
+export interface JobPackage {
+  id: string;
+  name?: string;
+  tenant: string;
+  queues: QueueDef[];
+  jobs: JobDef[];
+  runtimes: RuntimeDef[];
+}
+
+/** One problem found in a package, with where it is in the source. */
+export interface PackageIssue {
+  /**
+   * `syntax`: the YAML itself is broken; `structure`: unknown keys, missing
+   * fields, wrong types, duplicates; `reference`: a name that does not resolve
+   * (a queue, a runtime, an uploaded file). The API answers 400 for the first
+   * two and 422 when every issue is a reference.
+   */
+  kind: "syntax" | "structure" | "reference";
+  /** A path into the document, e.g. `jobs[0].event.supplierqueue`. */
+  path: string;
+  message: string;
+  /** 1-based line and column in the YAML (or JSON) source. */
+  line: number;
+  col: number;
+}
+
+/** What kind of uploaded file a name refers to. */
+export type FileKind = "wasm" | "schema";
