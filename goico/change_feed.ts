@@ -1,0 +1,95 @@
+/**
+ * A change feed on one KV key. Writers add `notify(op)` to the atomic that
+ * makes a change; readers iterate `changes()` and are woken when it commits.
+ *
+ * `kv.watch` wakes readers within milliseconds inside one process, but not
+ * across processes that share one SQLite file, so a poll of the key runs
+ * beside it (default every 500 ms). Readers see "something changed" and
+ * re-read what they need: changes may be coalesced, never lost.
+ */
+
+export interface ChangeFeedOptions {
+  /** How often to poll the key besides watching it. Default 500 ms; 0 disables. */
+  pollMs?: number;
+}
+
+export class ChangeFeed {
+  readonly #pollMs: number;
+  constructor(
+    private readonly kv: Deno.Kv,
+    readonly key: Deno.KvKey,
+    options: ChangeFeedOptions = {},
+  ) {
+    this.#pollMs = options.pollMs ?? 500;
+  }
+
+  /** Adds the mutation that announces a change to an atomic operation. */
+  notify(op: Deno.AtomicOperation): Deno.AtomicOperation {
+    return op.sum(this.key, 1n);
+  }
+
+  /** Announces a change on its own. */
+  async touch(): Promise<void> {
+    await this.notify(this.kv.atomic()).commit();
+  }
+
+  /**
+   * Yields once at start, then once after each batch of changes, until the
+   * signal aborts.
+   */
+  async *changes(signal: AbortSignal): AsyncGenerator<void> {
+    let last: string | null | undefined = undefined;
+    let wake: (() => void) | null = null;
+    let pending = true;
+    const poke = () => {
+      pending = true;
+      wake?.();
+    };
+    const onAbort = () => wake?.();
+    signal.addEventListener("abort", onAbort);
+    const stream = this.kv.watch([this.key]);
+    const reader = stream.getReader();
+    const watching = (async () => {
+      try {
+        while (!signal.aborted) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          if (value[0].versionstamp !== last) poke();
+        }
+      } catch {
+        // The KV was closed; polling (or the abort) ends the feed.
+      }
+    })();
+    const timer = this.#pollMs > 0
+      ? setInterval(async () => {
+        try {
+          const entry = await this.kv.get(this.key);
+          if (entry.versionstamp !== last) poke();
+        } catch {
+          // KV closed while shutting down.
+        }
+      }, this.#pollMs)
+      : undefined;
+    try {
+      while (!signal.aborted) {
+        if (!pending) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = null;
+          continue;
+        }
+        pending = false;
+        try {
+          last = (await this.kv.get(this.key)).versionstamp;
+        } catch {
+          return;
+        }
+        yield;
+      }
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      if (timer !== undefined) clearInterval(timer);
+      await reader.cancel().catch(() => {});
+      await watching;
+    }
+  }
+}

@@ -1,0 +1,63 @@
+/** A structured logger that writes one JSON object per line. */
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+const ORDER: Record<LogLevel, number> = {
+  debug: 0,
+  info: 1,
+  warn: 2,
+  error: 3,
+};
+
+export interface JsonLoggerOptions {
+  /** Lines below this level are dropped. Default `info`. */
+  level?: LogLevel;
+  /** Where lines go. Default: stderr. */
+  write?: (line: string) => void;
+  /** Fields added to every line (e.g. the component name). */
+  fields?: Record<string, unknown>;
+  /** The clock. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** A logger writing JSON lines: `{"time":..., "level":..., "msg":..., ...fields}`. */
+export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
+  const min = ORDER[options.level ?? "info"];
+  const encoder = new TextEncoder();
+  const write = options.write ??
+    ((line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n")));
+  const now = options.now ?? Date.now;
+  const base = options.fields ?? {};
+  const log =
+    (level: LogLevel) => (msg: string, fields?: Record<string, unknown>) => {
+      if (ORDER[level] < min) return;
+      write(
+        JSON.stringify({
+          time: new Date(now()).toISOString(),
+          level,
+          msg,
+          ...base,
+          ...fields,
+        }),
+      );
+    };
+  return {
+    debug: log("debug"),
+    info: log("info"),
+    warn: log("warn"),
+    error: log("error"),
+  };
+}
+
+/** A logger that drops everything (for tests). */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};

@@ -1,0 +1,298 @@
+/**
+ * Runs one call of a WebAssembly guest that follows the malloc / main / free
+ * calling convention (the contract is in jobicolet-abi.md):
+ *
+ *   in = malloc(len); copy input; res = malloc(16); main(res, in, len);
+ *   read {code: u64, enc: u64} at res; result = bytes at enc>>32, len enc&0xffffffff;
+ *   free(result); free(res); free(in)   (free(ptr) for ver 0, free(ptr, len) for ver 1)
+ *
+ * The guest may import `env.log(level, ptr, len)` and WASI preview 1; the
+ * WASI shim gives it no files, no environment and no arguments, and what it
+ * writes to fd 1 and 2 is captured. One instance serves many calls; after a
+ * trap it must be thrown away (`broken` turns true).
+ */
+import {
+  ConsoleStdout,
+  File,
+  OpenFile,
+  WASI,
+  WASIProcExit,
+} from "@bjorn3/browser_wasi_shim";
+
+export type GuestLogSource = "module" | "stdout" | "stderr" | "host";
+export interface GuestLog {
+  /** zerolog numbering: 0 debug, 1 info, 2 warn, 3 error, 4 fatal, 5 panic, 6 none. */
+  level: number;
+  message: string;
+  source: GuestLogSource;
+}
+
+export type GuestOutcome =
+  | { ok: true; code: bigint; result: string; logs: GuestLog[] }
+  | { ok: false; reason: string; logs: GuestLog[] };
+
+export interface WasmGuestOptions {
+  /** The exported main function. Default `event`. */
+  mainFunction?: string;
+  /** Longest log message kept, in bytes. Default 4096. */
+  maxLogBytes?: number;
+}
+
+/** Instantiation or ABI setup failed: the module cannot serve calls. */
+export class GuestSetupError extends Error {}
+
+const LEVEL_WARN = 2;
+const decoder = new TextDecoder("utf-8", { fatal: false });
+
+type Fn = (...args: number[]) => number | bigint | undefined;
+
+export class WasmGuest {
+  #broken = false;
+  readonly #cap: Capture;
+  readonly #memory: WebAssembly.Memory;
+  readonly #malloc: Fn;
+  readonly #free: Fn;
+  readonly #main: Fn;
+  readonly #ver: number;
+
+  private constructor(
+    instance: WebAssembly.Instance,
+    opts: WasmGuestOptions,
+    cap: Capture,
+  ) {
+    this.#cap = cap;
+    const ex = instance.exports as Record<string, unknown>;
+    const mainName = opts.mainFunction || "event";
+    const need = (name: string) => {
+      if (typeof ex[name] !== "function") {
+        throw new GuestSetupError(
+          `Module does not export the function "${name}"`,
+        );
+      }
+      return ex[name] as Fn;
+    };
+    if (!(ex.memory instanceof WebAssembly.Memory)) {
+      throw new GuestSetupError(
+        'Module does not export its memory as "memory"',
+      );
+    }
+    this.#memory = ex.memory;
+    this.#malloc = need("malloc");
+    this.#free = need("free");
+    this.#main = need(mainName);
+    cap.memory = this.#memory;
+    this.#ver = typeof ex.ver === "function" ? Number((ex.ver as Fn)()) : 0;
+    if (this.#ver !== 0 && this.#ver !== 1) {
+      throw new GuestSetupError(
+        `Module reports ABI flavour ver ${this.#ver}; only 0 and 1 exist`,
+      );
+    }
+  }
+
+  /** Instantiates a compiled module, runs `_start` (if exported) and then `init`. */
+  static async create(
+    module: WebAssembly.Module,
+    opts: WasmGuestOptions = {},
+  ): Promise<WasmGuest> {
+    const cap = new Capture(opts.maxLogBytes ?? 4096);
+    const wasi = new WASI([], [], [
+      new OpenFile(new File([])),
+      new ConsoleStdout((bytes) => cap.stdout.push(bytes.slice())),
+      new ConsoleStdout((bytes) => cap.stderr.push(bytes.slice())),
+    ]);
+    const imports: WebAssembly.Imports = {
+      env: {
+        log: (level: number, ptr: number, len: number) =>
+          cap.log(level, ptr, len),
+      },
+      wasi_snapshot_preview1: wasi.wasiImport as WebAssembly.ModuleImports,
+    };
+    let instance: WebAssembly.Instance;
+    try {
+      instance = await WebAssembly.instantiate(module, imports);
+    } catch (err) {
+      throw new GuestSetupError(
+        `Instantiating the module failed: ${messageOf(err)}`,
+      );
+    }
+    const g = new WasmGuest(instance, opts, cap);
+    wasi.inst = instance as unknown as typeof wasi.inst;
+    const ex = instance.exports as Record<string, Fn>;
+    try {
+      if (typeof ex._start === "function") {
+        try {
+          ex._start();
+        } catch (err) {
+          if (!(err instanceof WASIProcExit) || err.code !== 0) throw err;
+        }
+      }
+      if (typeof ex.init === "function") ex.init();
+      else {throw new GuestSetupError(
+          'Module does not export the function "init"',
+        );}
+    } catch (err) {
+      if (err instanceof GuestSetupError) throw err;
+      throw new GuestSetupError(`Module start-up trapped: ${messageOf(err)}`);
+    }
+    // Output written during start-up belongs to no execution.
+    cap.take();
+    return g;
+  }
+
+  /** True after a trap: the instance must not be used again. */
+  get broken(): boolean {
+    return this.#broken;
+  }
+
+  /** The ABI flavour: 0 (free(ptr)) or 1 (free(ptr, len)). */
+  get ver(): number {
+    return this.#ver;
+  }
+
+  /** Runs the main function on `input`. Never throws. */
+  call(input: Uint8Array): GuestOutcome {
+    if (this.#broken) {
+      return {
+        ok: false,
+        reason: "Instance is broken by an earlier trap",
+        logs: [],
+      };
+    }
+    this.#cap.take();
+    let inPtr: number, resPtr: number;
+    try {
+      inPtr = Number(this.#malloc(input.length)) >>> 0;
+      this.#bytes(inPtr, input.length, "input buffer").set(input);
+      resPtr = Number(this.#malloc(16)) >>> 0;
+      this.#bytes(resPtr, 16, "result struct");
+      this.#main(resPtr, inPtr, input.length);
+    } catch (err) {
+      this.#broken = true;
+      return { ok: false, reason: trapReason(err), logs: this.#cap.take() };
+    }
+    let code: bigint, result: string;
+    try {
+      const view = new DataView(this.#memory.buffer, resPtr, 16);
+      code = BigInt.asIntN(64, view.getBigUint64(0, true));
+      const enc = view.getBigUint64(8, true);
+      const ptr = Number(enc >> 32n);
+      const len = Number(enc & 0xffffffffn);
+      result = decoder.decode(this.#bytes(ptr, len, "result string"));
+      if (ptr !== 0) this.#safeFree(ptr, len);
+    } catch (err) {
+      this.#broken = true;
+      return { ok: false, reason: messageOf(err), logs: this.#cap.take() };
+    }
+    this.#safeFree(resPtr, 16);
+    this.#safeFree(inPtr, input.length);
+    return { ok: true, code, result, logs: this.#cap.take() };
+  }
+
+  #bytes(ptr: number, len: number, what: string): Uint8Array {
+    const size = this.#memory.buffer.byteLength;
+    if (ptr + len > size) {
+      throw new Error(
+        `The module's ${what} (${ptr}+${len}) lies outside its memory (${size} bytes)`,
+      );
+    }
+    return new Uint8Array(this.#memory.buffer, ptr, len);
+  }
+
+  #safeFree(ptr: number, len: number) {
+    try {
+      if (this.#ver === 1) this.#free(ptr, len);
+      else this.#free(ptr);
+    } catch (err) {
+      // The Rust SDK's free traps on its dangling pointers while its results are right.
+      this.#cap.logs.push({
+        level: LEVEL_WARN,
+        source: "host",
+        message: `free(${ptr}) trapped: ${trapReason(err)}`,
+      });
+    }
+  }
+}
+
+/** Collects what a guest logs and writes during one call. */
+class Capture {
+  logs: GuestLog[] = [];
+  stdout: Uint8Array[] = [];
+  stderr: Uint8Array[] = [];
+  memory?: WebAssembly.Memory;
+  constructor(readonly maxLog: number) {}
+
+  log(level: number, ptr: number, len: number) {
+    const memory = this.memory;
+    ptr >>>= 0;
+    len >>>= 0;
+    if (!memory || ptr + len > memory.buffer.byteLength) {
+      this.logs.push({
+        level: LEVEL_WARN,
+        source: "host",
+        message:
+          `env.log called with a range outside the module's memory (${ptr}+${len})`,
+      });
+      return;
+    }
+    const n = Math.min(len, this.maxLog);
+    let message = decoder.decode(new Uint8Array(memory.buffer, ptr, n));
+    if (n < len) message += ` [truncated ${len - n} bytes]`;
+    const lvl = level >= 0 && level <= 6 ? level : 6;
+    this.logs.push({ level: lvl, source: "module", message });
+  }
+
+  /** The logs of the call so far: env.log calls, then stdout and stderr lines. */
+  take(): GuestLog[] {
+    const lines = (
+      chunks: Uint8Array[],
+      source: GuestLogSource,
+      level: number,
+    ): GuestLog[] => {
+      if (chunks.length === 0) return [];
+      const text = decoder.decode(concat(chunks));
+      return text.split("\n").filter((l, i, all) =>
+        l !== "" || i < all.length - 1
+      )
+        .map((l) => ({
+          level,
+          source,
+          message: l.length > this.maxLog ? l.slice(0, this.maxLog) : l,
+        }));
+    };
+    const logs = [
+      ...this.logs,
+      ...lines(this.stdout, "stdout", 1),
+      ...lines(this.stderr, "stderr", 3),
+    ];
+    this.logs = [];
+    this.stdout = [];
+    this.stderr = [];
+    return logs;
+  }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A readable reason for a trap, e.g. `trap: unreachable`. */
+function trapReason(err: unknown): string {
+  if (err instanceof WebAssembly.RuntimeError) return `trap: ${err.message}`;
+  if (err instanceof RangeError && /call stack/i.test(err.message)) {
+    return "trap: stack overflow";
+  }
+  if (err instanceof WASIProcExit) {
+    return `the module called proc_exit(${err.code})`;
+  }
+  return `host failure: ${messageOf(err)}`;
+}
