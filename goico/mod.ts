@@ -1,0 +1,55 @@
+/**
+ * Goico: the framework under Jobico. Services, KV storage, change feeds,
+ * durable queues and a WebAssembly guest runtime.
+ * @module
+ */
+export { type BlobMeta, BlobStore, sha256Hex } from "./blob_store.ts";
+export { ChangeFeed, type ChangeFeedOptions } from "./change_feed.ts";
+export {
+  DurableQueue,
+  type DurableQueueOptions,
+  type QueuedItem,
+} from "./durable_queue.ts";
+export {
+  ConflictError,
+  HttpError,
+  NotFoundError,
+  PayloadTooLargeError,
+  problemBody,
+  problemResponse,
+  UnauthorizedError,
+  UnprocessableError,
+  ValidationError,
+} from "./http_error.ts";
+export {
+  jsonLogger,
+  type JsonLoggerOptions,
+  type Logger,
+  type LogLevel,
+  silentLogger,
+} from "./logger.ts";
+export { ModuleCache } from "./module_cache.ts";
+export { monotonicId, monotonicIdFactory } from "./monotonic_id.ts";
+export { openKv } from "./open_kv.ts";
+export {
+  onShutdownSignal,
+  type RunningServer,
+  serve,
+  type ServeOptions,
+  serviceApp,
+  type ServiceAppOptions,
+} from "./service.ts";
+export {
+  formatSse,
+  type SseMessage,
+  sseResponse,
+  type SseResponseOptions,
+} from "./sse.ts";
+export {
+  type GuestLog,
+  type GuestLogSource,
+  type GuestOutcome,
+  GuestSetupError,
+  WasmGuest,
+  type WasmGuestOptions,
+} from "./wasm_guest.ts";

@@ -1,0 +1,134 @@
+/**
+ * A service: a Hono app on Deno.serve with what every service needs:
+ * `/healthz`, `/meta`, JSON-lines request logs, problem+json errors and a
+ * graceful shutdown.
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { HttpError, NotFoundError, problemResponse } from "./http_error.ts";
+import type { Logger } from "./logger.ts";
+
+export interface ServiceAppOptions {
+  name: string;
+  version: string;
+  logger: Logger;
+  /** Extra members of `/meta`. */
+  meta?: () => Record<string, unknown>;
+  /** Health checks; `/healthz` answers 503 when one fails. */
+  health?: () => Promise<Record<string, string>> | Record<string, string>;
+}
+
+/** A Hono app with request logs, problem+json errors, `/healthz` and `/meta`. */
+export function serviceApp(options: ServiceAppOptions): Hono {
+  const { logger } = options;
+  const app = new Hono();
+  app.use(async (c, next) => {
+    const start = performance.now();
+    await next();
+    logger.info("request", {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round((performance.now() - start) * 100) / 100,
+    });
+  });
+  app.onError((err, c) => {
+    if (err instanceof HTTPException && !(err instanceof HttpError)) {
+      return problemResponse(
+        new HttpError(err.status, "Request failed", err.message),
+        c.req.path,
+      );
+    }
+    if (!(err instanceof HttpError)) {
+      logger.error("unhandled error", {
+        path: c.req.path,
+        error: String(err?.stack ?? err),
+      });
+    }
+    return problemResponse(err, c.req.path);
+  });
+  app.notFound((c) =>
+    problemResponse(
+      new NotFoundError(`No route for ${c.req.method} ${c.req.path}`),
+      c.req.path,
+    )
+  );
+  app.get("/healthz", async (c) => {
+    const checks = (await options.health?.()) ?? {};
+    const failing = Object.values(checks).some((v) => v !== "ok");
+    return c.json(
+      { status: failing ? "failing" : "ok", checks },
+      failing ? 503 : 200,
+    );
+  });
+  app.get(
+    "/meta",
+    (c) =>
+      c.json({
+        name: options.name,
+        version: options.version,
+        ...options.meta?.(),
+      }),
+  );
+  return app;
+}
+
+export interface ServeOptions {
+  hostname?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  logger: Logger;
+}
+
+export interface RunningServer {
+  /** e.g. `http://127.0.0.1:8080` */
+  url: string;
+  port: number;
+  /** Stops accepting connections and waits for requests under way. */
+  shutdown(): Promise<void>;
+  finished: Promise<void>;
+}
+
+/** Serves a fetch handler until `shutdown()`. */
+export function serve(
+  handler: (req: Request) => Response | Promise<Response>,
+  options: ServeOptions,
+): RunningServer {
+  const hostname = options.hostname ?? "127.0.0.1";
+  const server = Deno.serve({
+    hostname,
+    port: options.port ?? 8080,
+    onListen: () => {},
+    onError: (err) => {
+      options.logger.error("server error", { error: String(err) });
+      return problemResponse(err);
+    },
+  }, handler);
+  const addr = server.addr as Deno.NetAddr;
+  const host = addr.hostname.includes(":")
+    ? `[${addr.hostname}]`
+    : addr.hostname;
+  return {
+    url: `http://${host}:${addr.port}`,
+    port: addr.port,
+    shutdown: () => server.shutdown(),
+    finished: server.finished,
+  };
+}
+
+/** Calls `stop` once on the first SIGINT or SIGTERM. Returns a function that removes the handlers. */
+export function onShutdownSignal(stop: () => void): () => void {
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT"]
+    : ["SIGINT", "SIGTERM"];
+  let called = false;
+  const handler = () => {
+    if (called) return;
+    called = true;
+    stop();
+  };
+  for (const s of signals) Deno.addSignalListener(s, handler);
+  return () => {
+    for (const s of signals) Deno.removeSignalListener(s, handler);
+  };
+}
