@@ -1,0 +1,243 @@
+/**
+ * Rebuilds the example Jobicolets from their sources:
+ *
+ * - examples/greet/greet.c  -> examples/greet/greet.wasm (clang, wasi-libc; ABI ver 0)
+ * - examples/greet/audit.ts -> examples/greet/audit.wasm (AssemblyScript; ABI ver 1)
+ *
+ * Run it with `deno task examples`. The output is deterministic: building
+ * twice gives identical bytes (the SHA-256 of each module is printed).
+ *
+ * clang, wasm-ld and Debian's wasi-libc are needed. When one is missing and
+ * the script runs as root it installs them with apt-get; otherwise it says
+ * what to install and exits 1.
+ */
+import asc from "assemblyscript/asc";
+
+const ROOT = new URL("../", import.meta.url);
+const GREET_DIR = new URL("examples/greet/", ROOT);
+
+/** Debian's wasi-libc layout (package `wasi-libc`). */
+const WASI_INCLUDE = "/usr/include/wasm32-wasi";
+const WASI_LIB = "/usr/lib/wasm32-wasi";
+const APT_PACKAGES = ["clang", "lld", "wasi-libc"];
+
+/**
+ * The clang command line for greet.wasm. `-nostartfiles` because greet.c
+ * defines its own `_start` (it runs the constructors and returns, without
+ * calling main or proc_exit); `-nodefaultlibs -lc` links wasi-libc without
+ * compiler-rt's builtins, which Debian ships separately and nothing here needs.
+ */
+export const CLANG_FLAGS = [
+  "--target=wasm32-wasi",
+  "-nostdlibinc",
+  "-isystem",
+  WASI_INCLUDE,
+  "-L" + WASI_LIB,
+  "-std=c11",
+  "-O2",
+  "-Wall",
+  "-Wextra",
+  "-nostartfiles",
+  "-nodefaultlibs",
+  "-Wl,--no-entry",
+  "-Wl,--export=malloc",
+  "-Wl,--export=free",
+  "-Wl,--strip-all",
+];
+
+/** The asc command line for audit.wasm (relative to examples/greet). */
+export const ASC_FLAGS = [
+  "--runtime",
+  "stub",
+  "-O3",
+  "--noAssert",
+  // Route `abort` to the module's own trapping function: no env.abort import.
+  "--use",
+  "abort=audit/abortHandler",
+];
+
+async function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; quiet?: boolean; env?: Record<string, string> } = {},
+): Promise<{ ok: boolean; out: string }> {
+  try {
+    const res = await new Deno.Command(cmd, {
+      args,
+      cwd: opts.cwd,
+      env: opts.env,
+      stdout: opts.quiet ? "piped" : "inherit",
+      stderr: opts.quiet ? "piped" : "inherit",
+    }).output();
+    const out = opts.quiet ? new TextDecoder().decode(res.stdout).trim() : "";
+    return { ok: res.success, out };
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return { ok: false, out: "" };
+    throw err;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What of clang, wasm-ld and wasi-libc is missing. */
+async function missingTools(): Promise<string[]> {
+  const missing: string[] = [];
+  if (!(await run("clang", ["--version"], { quiet: true })).ok) {
+    missing.push("clang");
+  }
+  if (!(await run("wasm-ld", ["--version"], { quiet: true })).ok) {
+    missing.push("wasm-ld (package lld)");
+  }
+  if (
+    !(await exists(`${WASI_LIB}/libc.a`)) ||
+    !(await exists(`${WASI_INCLUDE}/stdio.h`))
+  ) {
+    missing.push(`wasi-libc (${WASI_LIB}, ${WASI_INCLUDE})`);
+  }
+  return missing;
+}
+
+async function isRoot(): Promise<boolean> {
+  const id = await run("id", ["-u"], { quiet: true });
+  return id.ok && id.out === "0";
+}
+
+async function ensureToolchain(): Promise<void> {
+  const missing = await missingTools();
+  if (missing.length === 0) return;
+  const install = `apt-get update && apt-get install -y ${
+    APT_PACKAGES.join(" ")
+  }`;
+  if (!(await isRoot())) {
+    console.error(
+      `build_examples: missing ${missing.join(", ")}.\n` +
+        `Install them (Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y ${
+          APT_PACKAGES.join(" ")
+        }) and run again.`,
+    );
+    Deno.exit(1);
+  }
+  console.log(
+    `build_examples: missing ${missing.join(", ")}; running ${install}`,
+  );
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  const ok = (await run("apt-get", ["update"], { env })).ok &&
+    (await run("apt-get", ["install", "-y", ...APT_PACKAGES], { env })).ok;
+  const still = await missingTools();
+  if (!ok || still.length > 0) {
+    console.error(
+      `build_examples: could not install the toolchain (still missing: ${
+        still.join(", ") || "none"
+      }).`,
+    );
+    Deno.exit(1);
+  }
+}
+
+/** Fails unless the module has exactly these exports and imports. */
+function checkModule(
+  name: string,
+  bytes: Uint8Array,
+  wantExports: string[],
+  wantImports: (imp: WebAssembly.ModuleImportDescriptor) => boolean,
+): void {
+  const mod = new WebAssembly.Module(bytes as BufferSource);
+  const exports = WebAssembly.Module.exports(mod).map((e) => e.name).sort();
+  const want = [...wantExports].sort();
+  if (exports.join(",") !== want.join(",")) {
+    throw new Error(
+      `${name}: exports are ${exports.join(", ")}; want ${want.join(", ")}`,
+    );
+  }
+  for (const imp of WebAssembly.Module.imports(mod)) {
+    if (!wantImports(imp)) {
+      throw new Error(`${name}: unexpected import ${imp.module}.${imp.name}`);
+    }
+  }
+}
+
+async function sha256(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as BufferSource);
+  return Array.from(
+    new Uint8Array(digest),
+    (b) => b.toString(16).padStart(2, "0"),
+  )
+    .join("");
+}
+
+async function report(file: URL, bytes: Uint8Array): Promise<void> {
+  const rel = file.pathname.slice(ROOT.pathname.length);
+  console.log(`${rel}: ${bytes.length} bytes, sha256 ${await sha256(bytes)}`);
+}
+
+async function buildGreet(): Promise<void> {
+  const out = new URL("greet.wasm", GREET_DIR);
+  const tmp = new URL("greet.wasm.tmp", GREET_DIR);
+  const args = [...CLANG_FLAGS, "-o", "greet.wasm.tmp", "greet.c", "-lc"];
+  console.log(`clang ${args.join(" ")}`);
+  const res = await run("clang", args, { cwd: GREET_DIR.pathname });
+  if (!res.ok) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new Error("clang failed");
+  }
+  const bytes = await Deno.readFile(tmp);
+  await Deno.remove(tmp);
+  checkModule(
+    "greet.wasm",
+    bytes,
+    ["memory", "malloc", "free", "_start", "init", "ver", "event"],
+    (imp) =>
+      (imp.module === "env" && imp.name === "log") ||
+      imp.module === "wasi_snapshot_preview1",
+  );
+  await Deno.writeFile(out, bytes);
+  await report(out, bytes);
+}
+
+async function buildAudit(): Promise<void> {
+  const out = new URL("audit.wasm", GREET_DIR);
+  let wasm: Uint8Array | undefined;
+  const args = [
+    "audit.ts",
+    "--baseDir",
+    GREET_DIR.pathname,
+    ...ASC_FLAGS,
+    "--outFile",
+    "audit.wasm",
+  ];
+  console.log(`asc ${args.join(" ")}`);
+  const { error, stderr } = await asc.main(args, {
+    // Keep the binary in memory: it is checked before it replaces the old one.
+    writeFile(name: string, contents: Uint8Array | string) {
+      if (name === "audit.wasm" && typeof contents !== "string") {
+        wasm = contents;
+      }
+    },
+  });
+  if (error) {
+    console.error(stderr.toString());
+    throw new Error(`asc failed: ${error.message}`);
+  }
+  if (!wasm) throw new Error("asc produced no audit.wasm");
+  checkModule(
+    "audit.wasm",
+    wasm,
+    ["memory", "malloc", "free", "init", "ver", "event"],
+    (imp) => imp.module === "env" && imp.name === "log",
+  );
+  await Deno.writeFile(out, wasm);
+  await report(out, wasm);
+}
+
+if (import.meta.main) {
+  await ensureToolchain();
+  await buildGreet();
+  await buildAudit();
+}

@@ -1,0 +1,56 @@
+/**
+ * Compiles the WAT test Jobicolets in this folder (`<name>.wat`) to wasm with
+ * the npm `wabt` package. Each name is compiled once per process.
+ *
+ * ```ts
+ * const bytes = await compileWat("echo");
+ * const module = await WebAssembly.compile(bytes);
+ * ```
+ */
+import wabtFactory from "wabt";
+
+type Wabt = Awaited<ReturnType<typeof wabtFactory>>;
+
+let wabtPromise: Promise<Wabt> | undefined;
+const cache = new Map<string, Promise<Uint8Array>>();
+
+/** The names of the fixtures, i.e. the `.wat` files next to this module. */
+export const FIXTURES = [
+  "trap",
+  "error",
+  "trapping_free",
+  "bad_log",
+  "echo",
+  "wasi_echo",
+] as const;
+
+async function compile(name: string): Promise<Uint8Array> {
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) {
+    throw new Error(`compileWat: bad fixture name ${JSON.stringify(name)}`);
+  }
+  const file = `${name}.wat`;
+  const text = await Deno.readTextFile(new URL(file, import.meta.url));
+  wabtPromise ??= wabtFactory();
+  const wabt = await wabtPromise;
+  const module = wabt.parseWat(file, text);
+  try {
+    module.resolveNames();
+    module.validate();
+    // Copy out of the wabt heap before the module is destroyed.
+    return new Uint8Array(module.toBinary({}).buffer);
+  } finally {
+    module.destroy();
+  }
+}
+
+/** Reads `tests/jobicolets/<name>.wat` and returns its wasm binary (cached). */
+export async function compileWat(name: string): Promise<Uint8Array> {
+  let bytes = cache.get(name);
+  if (!bytes) {
+    bytes = compile(name);
+    cache.set(name, bytes);
+    // A failure is not cached: the next call tries again.
+    bytes.catch(() => cache.delete(name));
+  }
+  return await bytes;
+}
