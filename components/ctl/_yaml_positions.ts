@@ -1,0 +1,333 @@
+/**
+ * Private helpers of parse_package.ts: walking a parsed YAML document while
+ * recording issues with a path and the 1-based line and column of the node.
+ */
+import process from "node:process";
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  type LineCounter,
+  type Node,
+  parseDocument,
+  visit,
+  type YAMLMap,
+  type YAMLSeq,
+} from "yaml";
+import type { PackageIssue } from "./job_package.ts";
+
+/** Ids and file names: what the platform accepts as a path segment or key. */
+export const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const ID_RULE =
+  'use 1 to 64 letters, digits, ".", "_" and "-", starting with a letter or digit';
+
+/**
+ * Parses one document. The yaml parser reads `process.env.LOG_TOKENS` for
+ * every token, which throws (or prompts) in Deno without env permission, so
+ * unless that variable may be read, `process.env` is swapped for an empty
+ * object during the (synchronous) parse.
+ */
+export function parseYaml(source: string, lc: LineCounter): Document.Parsed {
+  const parse = () =>
+    parseDocument(source, {
+      lineCounter: lc,
+      prettyErrors: false,
+      uniqueKeys: true,
+    });
+  const env = { name: "env", variable: "LOG_TOKENS" } as const;
+  const original = Object.getOwnPropertyDescriptor(process, "env");
+  if (
+    Deno.permissions.querySync(env).state === "granted" ||
+    !original?.configurable
+  ) return parse();
+  Object.defineProperty(process, "env", { ...original, value: {} });
+  try {
+    return parse();
+  } finally {
+    Object.defineProperty(process, "env", original);
+  }
+}
+
+/** A value quoted for a message, shortened when long. */
+export function quote(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+}
+
+/** `jobs[0].event` + `id` → `jobs[0].event.id` */
+export function join(path: string, key: string): string {
+  return path ? `${path}.${key}` : key;
+}
+
+/** "in jobs[0].event", or "at the top level" for the root. */
+export function within(path: string): string {
+  return path ? `in ${path}` : "at the top level";
+}
+
+export class Ctx {
+  readonly issues: PackageIssue[] = [];
+  readonly #aliases = new Map<Node, Node | undefined>();
+
+  constructor(
+    readonly source: string,
+    readonly doc: Document.Parsed,
+    readonly lc: LineCounter,
+  ) {}
+
+  /**
+   * Resolves every alias once, in document order (an alias names the last
+   * node anchored with that name before it). Reports unresolved aliases as
+   * syntax issues and the alias beyond `max` as a structure issue. Nothing is
+   * ever expanded, so alias bombs cost nothing beyond the count.
+   */
+  indexAliases(max: number): void {
+    const anchors = new Map<string, Node>();
+    let count = 0;
+    visit(this.doc, {
+      Node: (_key, node) => {
+        if (isAlias(node)) {
+          const target = anchors.get(node.source);
+          this.#aliases.set(node, target);
+          if (!target) {
+            this.add(
+              "syntax",
+              "",
+              node,
+              `Unknown alias "*${node.source}": no anchor of that name before it`,
+            );
+          }
+          if (++count === max + 1) {
+            this.add(
+              "structure",
+              "",
+              node,
+              `Too many aliases: at most ${max} are allowed`,
+            );
+          }
+        } else if (node.anchor) anchors.set(node.anchor, node);
+      },
+    });
+  }
+
+  /** The node itself, or what an alias refers to (null when unresolved). */
+  deref(node: unknown): Node | null {
+    if (isAlias(node)) return this.#aliases.get(node) ?? null;
+    return isScalar(node) || isMap(node) || isSeq(node) ? node : null;
+  }
+
+  pos(at: Node | number | null | undefined): { line: number; col: number } {
+    const offset = typeof at === "number" ? at : at?.range?.[0] ?? 0;
+    return this.lc.linePos(offset);
+  }
+
+  add(
+    kind: PackageIssue["kind"],
+    path: string,
+    at: Node | number | null | undefined,
+    message: string,
+  ): void {
+    this.issues.push({ kind, path, message, ...this.pos(at) });
+  }
+
+  /** "a list", "a string", "an empty value", ... */
+  describe(node: Node | null): string {
+    if (isMap(node)) return "a mapping";
+    if (isSeq(node)) return "a list";
+    const v = isScalar(node) ? node.value : null;
+    if (v === null || v === undefined) return "an empty value";
+    if (typeof v === "string") return "a string";
+    if (typeof v === "number") {
+      return Number.isInteger(v) ? "an integer" : "a number";
+    }
+    if (typeof v === "boolean") return "a boolean";
+    if (v instanceof Uint8Array) return "binary data";
+    if (v instanceof Date) return "a date";
+    return "a value";
+  }
+
+  wrongType(
+    path: string,
+    node: Node | null,
+    at: Node | number,
+    expected: string,
+  ): void {
+    const got = this.describe(node);
+    this.add(
+      "structure",
+      path,
+      node ?? at,
+      `Expected ${expected} for "${path}", got ${got}`,
+    );
+  }
+
+  /** Checks that `node` is a mapping with exactly the allowed keys. */
+  fields(
+    node: Node | null,
+    path: string,
+    at: Node | number,
+    required: readonly string[],
+    optional: readonly string[],
+  ): Fields | undefined {
+    if (!isMap(node)) {
+      if (path) this.wrongType(path, node, at, "a mapping");
+      else {
+        const got = node ? this.describe(node) : "nothing";
+        this.add(
+          "structure",
+          path,
+          node ?? at,
+          `Expected a mapping at the top level, got ${got}`,
+        );
+      }
+      return undefined;
+    }
+    const f = new Fields(this, node, path);
+    for (const pair of node.items) {
+      const keyNode = this.deref(pair.key);
+      const key = isScalar(keyNode)
+        ? String(keyNode.value)
+        : this.text(pair.key);
+      const keyAt = isAlias(pair.key) || !keyNode
+        ? (pair.key as Node)
+        : keyNode;
+      if (!required.includes(key) && !optional.includes(key)) {
+        this.add(
+          "structure",
+          join(path, key),
+          keyAt,
+          `Unknown key ${quote(key)} ${within(path)}`,
+        );
+      } else if (f.has(key)) {
+        this.add(
+          "structure",
+          join(path, key),
+          keyAt,
+          `Duplicate key ${quote(key)} ${within(path)}`,
+        );
+      } else f.set(key, keyAt, pair.value as Node | null);
+    }
+    for (const key of required) {
+      if (!f.has(key)) {
+        this.add(
+          "structure",
+          join(path, key),
+          node,
+          `Missing required key "${key}" ${within(path)}`,
+        );
+      }
+    }
+    return f;
+  }
+
+  /** The source text of a node, for messages. */
+  text(node: unknown): string {
+    const range = (node as Node | null)?.range;
+    return range ? this.source.slice(range[0], range[1]).trim() : "";
+  }
+}
+
+/** The values of one mapping, by key, with typed getters that report issues. */
+export class Fields {
+  readonly #values = new Map<string, { key: Node; value: Node | null }>();
+
+  constructor(
+    readonly ctx: Ctx,
+    readonly node: YAMLMap,
+    readonly path: string,
+  ) {}
+
+  has(key: string): boolean {
+    return this.#values.has(key);
+  }
+
+  set(key: string, keyNode: Node, value: Node | null): void {
+    this.#values.set(key, { key: keyNode, value });
+  }
+
+  /** The value (alias resolved), null when empty, undefined when absent. */
+  get(key: string): Node | null | undefined {
+    const entry = this.#values.get(key);
+    return entry ? this.ctx.deref(entry.value) : undefined;
+  }
+
+  /** Where the value of `key` is (its key when the value is empty). */
+  at(key: string): Node {
+    const entry = this.#values.get(key);
+    return entry?.value ?? entry?.key ?? this.node;
+  }
+
+  /** An id or file name: a string or an integer, matching ID_RE. */
+  id(key: string, what: string): string | undefined {
+    const node = this.get(key);
+    if (node === undefined) return undefined;
+    const path = join(this.path, key);
+    let value: string | undefined;
+    if (isScalar(node) && typeof node.value === "string") value = node.value;
+    else if (isScalar(node) && Number.isSafeInteger(node.value)) {
+      // Keep integers as written when they are plain digits ("007").
+      const text = this.ctx.text(node);
+      value = node.type === "PLAIN" && /^[0-9]+$/.test(text)
+        ? text
+        : String(node.value);
+    } else {
+      this.ctx.wrongType(path, node, this.at(key), "a string"); // or an integer
+      return undefined;
+    }
+    if (ID_RE.test(value)) return value;
+    this.ctx.add(
+      "structure",
+      path,
+      this.at(key),
+      `Invalid ${what} ${quote(value)}: ${ID_RULE}`,
+    );
+    return undefined;
+  }
+
+  /** An optional string; empty values count as absent. */
+  str(key: string): string | undefined {
+    const node = this.get(key);
+    if (node === undefined || (isScalar(node) && node.value === null)) {
+      return undefined;
+    }
+    if (isScalar(node) && typeof node.value === "string") return node.value;
+    this.ctx.wrongType(join(this.path, key), node, this.at(key), "a string");
+    return undefined;
+  }
+
+  /** An optional integer that must be 0 when present (datatype, type). */
+  zero(key: string, what: string): number | undefined {
+    const node = this.get(key);
+    if (node === undefined || (isScalar(node) && node.value === null)) return 0;
+    const path = join(this.path, key);
+    if (!isScalar(node) || !Number.isInteger(node.value)) {
+      this.ctx.wrongType(path, node, this.at(key), "an integer");
+      return undefined;
+    }
+    if (node.value === 0) return 0;
+    this.ctx.add(
+      "structure",
+      path,
+      this.at(key),
+      `Unsupported ${key} ${node.value}: only 0 (${what}) is supported`,
+    );
+    return undefined;
+  }
+
+  /** A required non-empty list. */
+  list(key: string): YAMLSeq | undefined {
+    const node = this.get(key);
+    if (node === undefined) return undefined;
+    const path = join(this.path, key);
+    if (!isSeq(node)) this.ctx.wrongType(path, node, this.at(key), "a list");
+    else if (node.items.length === 0) {
+      this.ctx.add(
+        "structure",
+        path,
+        node,
+        `Expected at least one entry in "${path}"`,
+      );
+    } else return node;
+    return undefined;
+  }
+}

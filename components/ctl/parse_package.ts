@@ -1,0 +1,357 @@
+/**
+ * Parses and checks a job package (YAML, or JSON, which is YAML too) and
+ * reports every problem at once, each with a path and a line and column.
+ */
+import { isScalar, LineCounter, type Node } from "yaml";
+import type {
+  EventDef,
+  FileKind,
+  JobDef,
+  JobPackage,
+  PackageIssue,
+  QueueDef,
+  RuntimeDef,
+} from "./job_package.ts";
+import { Ctx, type Fields, join, parseYaml, quote } from "./_yaml_positions.ts";
+
+export interface ParsePackageOptions {
+  /** Looks up an uploaded file of the package's tenant: its kind, or undefined when there is no such file. When absent, file references are not checked. */
+  fileKind?: (name: string) => FileKind | undefined;
+  /** Max source size in bytes (default 256 KiB) */
+  maxBytes?: number;
+}
+
+export interface ParsePackageResult {
+  pkg?: JobPackage;
+  issues: PackageIssue[];
+}
+
+const DEFAULT_MAX_BYTES = 256 * 1024;
+/** Aliases allowed in one package; they are never expanded. */
+const MAX_ALIASES = 50;
+/** Export names a runtime may call: JavaScript-style identifiers. */
+const FUNC_RE = /^[A-Za-z_$][A-Za-z0-9_$]{0,127}$/;
+
+type RefKind = "queue" | "runtime" | FileKind;
+interface Ref {
+  kind: RefKind;
+  value: string;
+  path: string;
+  at: Node;
+}
+interface Declared {
+  path: string;
+  at: Node;
+}
+
+/** What one walk of a package collects besides issues. */
+class Walk {
+  readonly queues = new Map<string, Declared>();
+  readonly runtimes = new Map<string, Declared>();
+  readonly events = new Map<string, Declared>();
+  readonly refs: Ref[] = [];
+
+  constructor(readonly c: Ctx) {}
+
+  /** Records a declared id, reporting it when already declared. */
+  declare(
+    into: Map<string, Declared>,
+    what: string,
+    id: string | undefined,
+    f: Fields,
+  ): void {
+    if (id === undefined) return;
+    const here = { path: join(f.path, "id"), at: f.at("id") };
+    const first = into.get(id);
+    if (!first) into.set(id, here);
+    else {
+      const line = this.c.pos(first.at).line;
+      this.c.add(
+        "structure",
+        here.path,
+        here.at,
+        `Duplicate ${what} id ${
+          quote(id)
+        } (also declared at ${first.path}, line ${line})`,
+      );
+    }
+  }
+
+  /** A reference checked once the whole package has been read. */
+  ref(f: Fields, key: string, kind: RefKind): string | undefined {
+    const value = f.id(
+      key,
+      kind === "queue" || kind === "runtime" ? `${kind} id` : "file name",
+    );
+    if (value !== undefined) {
+      this.refs.push({ kind, value, path: join(f.path, key), at: f.at(key) });
+    }
+    return value;
+  }
+
+  root(node: Node | null): JobPackage | undefined {
+    const f = this.c.fields(node, "", 0, [
+      "id",
+      "tenant",
+      "queues",
+      "jobs",
+      "runtimes",
+    ], ["name"]);
+    if (!f) return undefined;
+    const id = f.id("id", "package id");
+    const name = f.str("name");
+    const tenant = f.id("tenant", "tenant");
+    const queues = this.each(f, "queues", (n, p, at) => this.queue(n, p, at));
+    const jobs = this.each(f, "jobs", (n, p, at) => this.job(n, p, at));
+    const runtimes = this.each(
+      f,
+      "runtimes",
+      (n, p, at) => this.runtime(n, p, at),
+    );
+    if (!id || !tenant || !queues || !jobs || !runtimes) return undefined;
+    return {
+      id,
+      ...(name !== undefined && { name }),
+      tenant,
+      queues,
+      jobs,
+      runtimes,
+    };
+  }
+
+  /** Reads every entry of a required list (all of them, even after errors). */
+  each<T>(
+    f: Fields,
+    key: string,
+    read: (node: Node | null, path: string, at: Node) => T | undefined,
+  ): T[] | undefined {
+    const list = f.list(key);
+    if (!list) return undefined;
+    const out: T[] = [];
+    let ok = true;
+    list.items.forEach((item, i) => {
+      const value = read(
+        this.c.deref(item),
+        `${join(f.path, key)}[${i}]`,
+        (item as Node | null) ?? list,
+      );
+      if (value === undefined) ok = false;
+      else out.push(value);
+    });
+    return ok ? out : undefined;
+  }
+
+  queue(node: Node | null, path: string, at: Node): QueueDef | undefined {
+    const f = this.c.fields(node, path, at, ["id"], ["name"]);
+    if (!f) return undefined;
+    const id = f.id("id", "queue id");
+    const name = f.str("name");
+    this.declare(this.queues, "queue", id, f);
+    return id === undefined
+      ? undefined
+      : { id, ...(name !== undefined && { name }) };
+  }
+
+  job(node: Node | null, path: string, at: Node): JobDef | undefined {
+    const f = this.c.fields(node, path, at, ["event"], ["result"]);
+    if (!f) return undefined;
+    const event = this.event(f, "event");
+    const resultNode = f.get("result");
+    if (
+      resultNode === undefined ||
+      (isScalar(resultNode) && resultNode.value === null)
+    ) {
+      return event ? { event } : undefined;
+    }
+    const r = this.c.fields(
+      resultNode,
+      join(path, "result"),
+      f.at("result"),
+      [],
+      ["ok", "error"],
+    );
+    const ok = r && this.event(r, "ok");
+    const error = r && this.event(r, "error");
+    if (!event || !r || ok === null || error === null) return undefined;
+    const result = { ...(ok && { ok }), ...(error && { error }) };
+    return ok || error ? { event, result } : { event };
+  }
+
+  /** An event under `key` of `f`: undefined when absent, null when broken. */
+  event(f: Fields, key: string): EventDef | undefined | null {
+    const node = f.get(key);
+    if (
+      node === undefined ||
+      (key !== "event" && isScalar(node) && node.value === null)
+    ) {
+      return undefined;
+    }
+    const path = join(f.path, key);
+    const e = this.c.fields(node, path, f.at(key), [
+      "id",
+      "schema",
+      "supplierqueue",
+      "runtime",
+    ], ["name", "datatype"]);
+    if (!e) return null;
+    const id = e.id("id", "event id");
+    const name = e.str("name");
+    const datatype = e.zero("datatype", "JSON");
+    const schemaNode = e.get("schema");
+    const s = schemaNode === undefined
+      ? undefined
+      : this.c.fields(schemaNode, join(path, "schema"), e.at("schema"), [
+        "id",
+        "schemaref",
+      ], ["name"]);
+    const schemaId = s?.id("id", "schema id");
+    const schemaName = s?.str("name");
+    const schemaref = s && this.ref(s, "schemaref", "schema");
+    const supplierqueue = this.ref(e, "supplierqueue", "queue");
+    const runtime = this.ref(e, "runtime", "runtime");
+    this.declare(this.events, "event", id, e);
+    if (
+      id === undefined || datatype === undefined || schemaId === undefined ||
+      schemaref === undefined || supplierqueue === undefined ||
+      runtime === undefined
+    ) return null;
+    const schema = {
+      id: schemaId,
+      ...(schemaName !== undefined && { name: schemaName }),
+      schemaref,
+    };
+    return {
+      id,
+      ...(name !== undefined && { name }),
+      datatype,
+      schema,
+      supplierqueue,
+      runtime,
+    };
+  }
+
+  runtime(node: Node | null, path: string, at: Node): RuntimeDef | undefined {
+    const f = this.c.fields(node, path, at, ["id", "moduleref"], [
+      "name",
+      "mainfuncname",
+      "type",
+    ]);
+    if (!f) return undefined;
+    const id = f.id("id", "runtime id");
+    const name = f.str("name");
+    const moduleref = this.ref(f, "moduleref", "wasm");
+    let mainfuncname = f.str("mainfuncname") || "event";
+    if (!FUNC_RE.test(mainfuncname)) {
+      f.ctx.add(
+        "structure",
+        join(path, "mainfuncname"),
+        f.at("mainfuncname"),
+        `Invalid mainfuncname ${
+          quote(mainfuncname)
+        }: use a function name of letters, digits, "_" and "$", not starting with a digit`,
+      );
+      mainfuncname = "";
+    }
+    const type = f.zero("type", "wasm");
+    this.declare(this.runtimes, "runtime", id, f);
+    if (
+      id === undefined || moduleref === undefined || !mainfuncname ||
+      type === undefined
+    ) return undefined;
+    return {
+      id,
+      ...(name !== undefined && { name }),
+      moduleref,
+      mainfuncname,
+      type,
+    };
+  }
+
+  /** Checks every reference against the declarations and uploaded files. */
+  checkRefs(fileKind: ParsePackageOptions["fileKind"]): void {
+    const kinds = new Map<string, FileKind | undefined>();
+    for (const ref of this.refs) {
+      if (ref.kind === "queue" || ref.kind === "runtime") {
+        const declared = ref.kind === "queue" ? this.queues : this.runtimes;
+        if (declared.has(ref.value)) continue;
+        const ids = [...declared.keys()];
+        const list = ids.length === 0
+          ? "none declared"
+          : `declared: ${ids.slice(0, 10).map(quote).join(", ")}${
+            ids.length > 10 ? ` and ${ids.length - 10} more` : ""
+          }`;
+        const what = ref.kind === "queue" ? "Queue" : "Runtime";
+        this.c.add(
+          "reference",
+          ref.path,
+          ref.at,
+          `${what} ${
+            quote(ref.value)
+          } is not declared in ${ref.kind}s (${list})`,
+        );
+      } else if (fileKind) {
+        if (!kinds.has(ref.value)) kinds.set(ref.value, fileKind(ref.value));
+        const kind = kinds.get(ref.value);
+        if (kind === ref.kind) continue;
+        const message = kind === undefined
+          ? `No file named ${
+            quote(ref.value)
+          } was uploaded for the tenant (expected a ${ref.kind} file)`
+          : `File ${
+            quote(ref.value)
+          } is a ${kind} file, expected a ${ref.kind} file`;
+        this.c.add("reference", ref.path, ref.at, message);
+      }
+    }
+  }
+}
+
+/** Parses a job package and checks its structure and references. */
+export function parsePackage(
+  source: string,
+  options: ParsePackageOptions = {},
+): ParsePackageResult {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  // UTF-8 takes at least one byte per UTF-16 unit and at most three.
+  const bytes = source.length > maxBytes || source.length * 3 <= maxBytes
+    ? source.length
+    : new TextEncoder().encode(source).length;
+  if (bytes > maxBytes) {
+    const message =
+      `Package is too large: ${bytes} bytes, at most ${maxBytes} are allowed`;
+    return {
+      issues: [{ kind: "structure", path: "", message, line: 1, col: 1 }],
+    };
+  }
+  const lc = new LineCounter();
+  const doc = parseYaml(source, lc);
+  const c = new Ctx(source, doc, lc);
+  let broken = false;
+  for (const error of doc.errors) {
+    if (error.code === "DUPLICATE_KEY") continue; // reported by the walk
+    const multiple = error.code === "MULTIPLE_DOCS";
+    broken ||= !multiple;
+    const message = multiple
+      ? "Expected a single document, found more than one"
+      : sentence(error.message);
+    c.add(multiple ? "structure" : "syntax", "", error.pos[0], message);
+  }
+  c.indexAliases(MAX_ALIASES);
+  broken ||= c.issues.some((issue) => issue.kind === "syntax");
+  if (broken) return { issues: sorted(c.issues) };
+
+  const walk = new Walk(c);
+  const pkg = walk.root(c.deref(doc.contents));
+  walk.checkRefs(options.fileKind);
+  if (c.issues.length > 0 || !pkg) return { issues: sorted(c.issues) };
+  return { pkg, issues: [] };
+}
+
+function sentence(message: string): string {
+  const text = message.trim().replace(/\.$/, "");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function sorted(issues: PackageIssue[]): PackageIssue[] {
+  return issues.sort((a, b) => a.line - b.line || a.col - b.col);
+}

@@ -1,0 +1,46 @@
+/**
+ * Runs events through Jobicolets (jobicolet-abi.md): modules compiled once
+ * per content hash, one warm instance per module and main function reused
+ * across events, and a fresh instance after any trap.
+ */
+import { GuestSetupError, ModuleCache, WasmGuest } from "../../goico/mod.ts";
+import { type ExecutionLog, levelName } from "../recorder/execution.ts";
+
+export interface RunOutcome {
+  status: "ok" | "error" | "failed";
+  code: number | null;
+  result: string | null;
+  error: string | null;
+  logs: ExecutionLog[];
+}
+
+export class JobicoletRunner {
+  readonly modules: ModuleCache;
+  readonly #guests = new Map<string, WasmGuest>();
+
+  constructor(private readonly load: (sha256: string) => Promise<Uint8Array>, modules = new ModuleCache()) {
+    this.modules = modules;
+  }
+
+  /** Runs one event. Never throws: every failure is an outcome. */
+  async run(sha256: string, mainFunction: string, input: Uint8Array): Promise<RunOutcome> {
+    const k = `${sha256}\u0000${mainFunction}`;
+    let guest = this.#guests.get(k);
+    if (!guest || guest.broken) {
+      try {
+        const mod = await this.modules.get(sha256, () => this.load(sha256));
+        guest = await WasmGuest.create(mod, { mainFunction });
+        this.#guests.set(k, guest);
+      } catch (err) {
+        const reason = err instanceof GuestSetupError ? err.message : `Loading the module failed: ${(err as Error).message}`;
+        return { status: "failed", code: null, result: null, error: reason, logs: [] };
+      }
+    }
+    const out = guest.call(input);
+    const logs = out.logs.map((l) => ({ level: levelName(l.level), message: l.message, source: l.source }));
+    if (guest.broken) this.#guests.delete(k);
+    if (!out.ok) return { status: "failed", code: null, result: null, error: out.reason, logs };
+    const code = Number(out.code);
+    return { status: code === 0 ? "ok" : "error", code, result: out.result, error: null, logs };
+  }
+}

@@ -1,0 +1,40 @@
+/** One key builder per KV entity of Jobico. */
+export const keys = {
+  /** A tenant that has deployed or uploaded something. */
+  tenant: (tenant: string): Deno.KvKey => ["tenant", tenant],
+  /** A named file of a tenant: its kind and the blob it points to. */
+  file: (tenant: string, name: string): Deno.KvKey => ["file", tenant, name],
+  files: (tenant: string): Deno.KvKey => ["file", tenant],
+  /** The current version pointer of a package. */
+  packageHead: (tenant: string, id: string): Deno.KvKey => ["pkg", tenant, id],
+  packageHeads: (tenant: string): Deno.KvKey => ["pkg", tenant],
+  /** An immutable package version (model and pinned files). */
+  packageVersion: (tenant: string, id: string, version: number): Deno.KvKey => ["pkgver", tenant, id, version],
+  packageVersions: (tenant: string, id: string): Deno.KvKey => ["pkgver", tenant, id],
+  /** The YAML source of a package version. */
+  packageSource: (tenant: string, id: string, version: number): Deno.KvKey => ["pkgsrc", tenant, id, version],
+  packageSources: (tenant: string, id: string): Deno.KvKey => ["pkgsrc", tenant, id],
+  /** Which package of a tenant declares an event. */
+  eventOwner: (tenant: string, event: string): Deno.KvKey => ["evowner", tenant, event],
+  /** Bumped on every definition change (the definition stream). */
+  definitionSignal: (): Deno.KvKey => ["signal", "definitions"],
+  /** An execution record. */
+  execution: (tenant: string, id: string): Deno.KvKey => ["exec", tenant, id],
+  executions: (tenant: string): Deno.KvKey => ["exec", tenant],
+  /** Bumped whenever an execution of the tenant is recorded. */
+  executionSignal: (tenant: string): Deno.KvKey => ["signal", "executions", tenant],
+  /** The prefix of the event queues. */
+  queues: (): Deno.KvKey => ["queue"],
+  /** Content-addressed blobs. */
+  blobs: (): Deno.KvKey => ["blob"],
+};
+
+/** The durable queue name of a tenant's queue. */
+export function queueName(tenant: string, queue: string): string {
+  return `${tenant}/${queue}`;
+}
+
+/** Names used in paths and keys: tenant, package, event, queue, runtime ids. */
+export const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** File names: the same set, up to 128 characters. */
+export const SAFE_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

@@ -1,0 +1,11 @@
+/** What the listener (or a chained result) puts on a queue for the executor. */
+export interface EventItem {
+  tenant: string;
+  package: string;
+  /** The package version the item was accepted (and validated) under. */
+  version: number;
+  event: string;
+  /** The id the listener answered with. */
+  eventId: string;
+  data: unknown;
+}

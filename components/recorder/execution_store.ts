@@ -1,0 +1,119 @@
+/**
+ * Keeps execution records: written inside the executor's atomic (so a record
+ * exists exactly when its event was acknowledged), listed newest first with
+ * filters and cursors, and followed live through a change feed.
+ */
+import { ChangeFeed, ValidationError } from "../../goico/mod.ts";
+import { checkName } from "../check_name.ts";
+import { keys } from "../keys.ts";
+import type { Execution } from "./execution.ts";
+
+export interface ExecutionFilter {
+  package?: string;
+  event?: string;
+  status?: Execution["status"];
+}
+
+export interface ListOptions extends ExecutionFilter {
+  /** 1 to 1000. Default 100. */
+  limit?: number;
+  /** From a previous page's `cursor`. */
+  cursor?: string;
+}
+
+/** Records above this size lose log lines (a KV value holds 64 KiB). */
+const MAX_RECORD_BYTES = 60 * 1024;
+const MAX_RESULT_CHARS = 16 * 1024;
+/** How many records a filtered page may scan. */
+const MAX_SCAN = 20_000;
+
+export class ExecutionStore {
+  readonly #feeds = new Map<string, ChangeFeed>();
+  constructor(private readonly kv: Deno.Kv) {}
+
+  feed(tenant: string): ChangeFeed {
+    let f = this.#feeds.get(tenant);
+    if (!f) {
+      f = new ChangeFeed(this.kv, keys.executionSignal(tenant));
+      this.#feeds.set(tenant, f);
+    }
+    return f;
+  }
+
+  /** Adds the writes that record an execution to an atomic operation. */
+  record(op: Deno.AtomicOperation, exec: Execution): Deno.AtomicOperation {
+    op.set(keys.execution(exec.tenant, exec.id), fit(exec));
+    return this.feed(exec.tenant).notify(op);
+  }
+
+  async get(tenant: string, id: string): Promise<Execution | null> {
+    return (await this.kv.get<Execution>(keys.execution(tenant, id))).value;
+  }
+
+  /** A page of executions, newest first. */
+  async list(tenant: string, options: ListOptions = {}): Promise<{ executions: Execution[]; cursor: string | null }> {
+    checkName("tenant", tenant);
+    const limit = options.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new ValidationError(`Invalid limit "${options.limit}": use a whole number from 1 to 1000`);
+    }
+    if (options.cursor !== undefined && !/^[0-9a-z]{19}$/.test(options.cursor)) {
+      throw new ValidationError(`Invalid cursor "${options.cursor}": pass the cursor of a previous page`);
+    }
+    const prefix = keys.executions(tenant);
+    const selector: Deno.KvListSelector = options.cursor ? { prefix, end: [...prefix, options.cursor] } : { prefix };
+    const out: Execution[] = [];
+    let scanned = 0;
+    let lastId: string | null = null;
+    for await (const e of this.kv.list<Execution>(selector, { reverse: true, batchSize: 500 })) {
+      lastId = e.value.id;
+      if (matches(e.value, options)) out.push(e.value);
+      if (out.length === limit || ++scanned >= MAX_SCAN) {
+        return { executions: out, cursor: lastId };
+      }
+    }
+    return { executions: out, cursor: null };
+  }
+
+  /** Executions recorded after `afterId`, oldest first. */
+  async since(tenant: string, afterId: string | null, filter: ExecutionFilter = {}): Promise<Execution[]> {
+    const prefix = keys.executions(tenant);
+    const selector: Deno.KvListSelector = afterId
+      ? { prefix, start: [...prefix, afterId + "\u0000"] }
+      : { prefix };
+    const out: Execution[] = [];
+    for await (const e of this.kv.list<Execution>(selector, { limit: 1000 })) {
+      if (matches(e.value, filter)) out.push(e.value);
+    }
+    return out;
+  }
+
+  /** The newest execution id of the tenant, or null. */
+  async latestId(tenant: string): Promise<string | null> {
+    const [e] = await Array.fromAsync(this.kv.list<Execution>({ prefix: keys.executions(tenant) }, { reverse: true, limit: 1 }));
+    return e ? e.value.id : null;
+  }
+}
+
+function matches(e: Execution, f: ExecutionFilter): boolean {
+  return (!f.package || e.package === f.package) && (!f.event || e.event === f.event) &&
+    (!f.status || e.status === f.status);
+}
+
+/** Trims the result and drops log lines so a record fits in one KV value. */
+function fit(exec: Execution): Execution {
+  let e = exec;
+  if (e.result !== null && e.result.length > MAX_RESULT_CHARS) {
+    e = { ...e, result: e.result.slice(0, MAX_RESULT_CHARS) + `... [truncated ${e.result.length - MAX_RESULT_CHARS} chars]` };
+  }
+  const size = () => new TextEncoder().encode(JSON.stringify(e)).length;
+  if (size() <= MAX_RECORD_BYTES) return e;
+  const logs = [...e.logs];
+  let dropped = 0;
+  while (logs.length > 0 && size() > MAX_RECORD_BYTES) {
+    logs.splice(Math.floor(logs.length / 2), Math.max(1, Math.floor(logs.length / 4)))
+      .forEach(() => dropped++);
+    e = { ...e, logs: [...logs, { level: "warn", source: "host", message: `${dropped} log lines dropped: the record exceeded ${MAX_RECORD_BYTES} bytes` }] };
+  }
+  return e;
+}

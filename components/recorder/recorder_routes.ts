@@ -1,0 +1,62 @@
+/**
+ * The recorder's API: query executions with paging and filters, and follow
+ * them live over Server-Sent Events.
+ */
+import { Hono } from "hono";
+import { sseResponse, ValidationError } from "../../goico/mod.ts";
+import { checkName } from "../check_name.ts";
+import type { Execution } from "./execution.ts";
+import type { ExecutionFilter, ExecutionStore } from "./execution_store.ts";
+
+const STATUSES = ["ok", "error", "failed"];
+
+function filterOf(q: (name: string) => string | undefined): ExecutionFilter {
+  const status = q("status");
+  if (status !== undefined && !STATUSES.includes(status)) {
+    throw new ValidationError(`Invalid status "${status}": use ok, error or failed`);
+  }
+  const pkg = q("package");
+  const event = q("event");
+  if (pkg) checkName("package id", pkg);
+  if (event) checkName("event id", event);
+  return { package: pkg || undefined, event: event || undefined, status: status as Execution["status"] | undefined };
+}
+
+export function recorderApp(store: ExecutionStore, shutdown: AbortSignal): Hono {
+  const app = new Hono();
+
+  app.get("/api/v1/tenants/:tenant/executions", async (c) => {
+    const tenant = checkName("tenant", c.req.param("tenant"));
+    const limitText = c.req.query("limit");
+    const limit = limitText === undefined ? undefined : Number(limitText);
+    if (limitText !== undefined && !/^\d+$/.test(limitText)) {
+      throw new ValidationError(`Invalid limit "${limitText}": use a whole number from 1 to 1000`);
+    }
+    const page = await store.list(tenant, {
+      ...filterOf((n) => c.req.query(n)),
+      limit,
+      cursor: c.req.query("cursor") || undefined,
+    });
+    return c.json(page);
+  });
+
+  app.get("/api/v1/tenants/:tenant/executions/stream", async (c) => {
+    const tenant = checkName("tenant", c.req.param("tenant"));
+    const filter = filterOf((n) => c.req.query(n));
+    // Resume after Last-Event-ID when the client reconnects; otherwise only new executions.
+    let last = c.req.header("last-event-id") ?? await store.latestId(tenant);
+    const signal = AbortSignal.any([c.req.raw.signal, shutdown]);
+    return sseResponse({ signal }, async (send, stop) => {
+      for await (const _ of store.feed(tenant).changes(stop)) {
+        for (const e of await store.since(tenant, last, {})) {
+          last = e.id;
+          if (filter.package && e.package !== filter.package) continue;
+          if (filter.event && e.event !== filter.event) continue;
+          if (filter.status && e.status !== filter.status) continue;
+          send({ event: "execution", id: e.id, data: JSON.stringify(e) });
+        }
+      }
+    });
+  });
+  return app;
+}
