@@ -9,20 +9,39 @@ export const keys = {
   packageHead: (tenant: string, id: string): Deno.KvKey => ["pkg", tenant, id],
   packageHeads: (tenant: string): Deno.KvKey => ["pkg", tenant],
   /** An immutable package version (model and pinned files). */
-  packageVersion: (tenant: string, id: string, version: number): Deno.KvKey => ["pkgver", tenant, id, version],
-  packageVersions: (tenant: string, id: string): Deno.KvKey => ["pkgver", tenant, id],
+  packageVersion: (
+    tenant: string,
+    id: string,
+    version: number,
+  ): Deno.KvKey => ["pkgver", tenant, id, version],
+  packageVersions: (
+    tenant: string,
+    id: string,
+  ): Deno.KvKey => ["pkgver", tenant, id],
   /** The YAML source of a package version. */
-  packageSource: (tenant: string, id: string, version: number): Deno.KvKey => ["pkgsrc", tenant, id, version],
-  packageSources: (tenant: string, id: string): Deno.KvKey => ["pkgsrc", tenant, id],
+  packageSource: (
+    tenant: string,
+    id: string,
+    version: number,
+  ): Deno.KvKey => ["pkgsrc", tenant, id, version],
+  packageSources: (
+    tenant: string,
+    id: string,
+  ): Deno.KvKey => ["pkgsrc", tenant, id],
   /** Which package of a tenant declares an event. */
-  eventOwner: (tenant: string, event: string): Deno.KvKey => ["evowner", tenant, event],
+  eventOwner: (
+    tenant: string,
+    event: string,
+  ): Deno.KvKey => ["evowner", tenant, event],
   /** Bumped on every definition change (the definition stream). */
   definitionSignal: (): Deno.KvKey => ["signal", "definitions"],
   /** An execution record. */
   execution: (tenant: string, id: string): Deno.KvKey => ["exec", tenant, id],
   executions: (tenant: string): Deno.KvKey => ["exec", tenant],
   /** Bumped whenever an execution of the tenant is recorded. */
-  executionSignal: (tenant: string): Deno.KvKey => ["signal", "executions", tenant],
+  executionSignal: (
+    tenant: string,
+  ): Deno.KvKey => ["signal", "executions", tenant],
   /** The prefix of the event queues. */
   queues: (): Deno.KvKey => ["queue"],
   /** Content-addressed blobs. */

@@ -4,20 +4,36 @@ import { PayloadTooLargeError, ValidationError } from "../goico/mod.ts";
  * Reads a request body up to `max` bytes (413 beyond, naming `what`) and
  * decodes it as UTF-8 (400 when it is not).
  */
-export async function readBody(req: Request, max: number, what: string): Promise<string> {
+export async function readBody(
+  req: Request,
+  max: number,
+  what: string,
+): Promise<string> {
   return decodeUtf8(await readBytes(req, max, what), what);
 }
 
 /** Reads a request body's bytes up to `max` (413 beyond). */
-export async function readBytes(req: Request, max: number, what: string): Promise<Uint8Array> {
+export async function readBytes(
+  req: Request,
+  max: number,
+  what: string,
+): Promise<Uint8Array> {
   const declared = Number(req.headers.get("content-length") ?? "NaN");
-  if (declared > max) throw new PayloadTooLargeError(`${what} is ${declared} bytes; the limit is ${max}`);
+  if (declared > max) {
+    throw new PayloadTooLargeError(
+      `${what} is ${declared} bytes; the limit is ${max}`,
+    );
+  }
   if (!req.body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of req.body) {
     size += chunk.length;
-    if (size > max) throw new PayloadTooLargeError(`${what} is larger than the limit of ${max} bytes`);
+    if (size > max) {
+      throw new PayloadTooLargeError(
+        `${what} is larger than the limit of ${max} bytes`,
+      );
+    }
     chunks.push(chunk);
   }
   const out = new Uint8Array(size);

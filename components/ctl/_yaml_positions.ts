@@ -1,6 +1,7 @@
 /**
- * Private helpers of parse_package.ts: walking a parsed YAML document while
- * recording issues with a path and the 1-based line and column of the node.
+ * Private helpers of parse_package.ts: parsing YAML, then walking the parsed
+ * document while recording issues with a path and the 1-based line and column
+ * of the node as written (an alias, not what it refers to).
  */
 import process from "node:process";
 import {
@@ -19,7 +20,7 @@ import {
 import type { PackageIssue } from "./job_package.ts";
 
 /** Ids and file names: what the platform accepts as a path segment or key. */
-export const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ID_RULE =
   'use 1 to 64 letters, digits, ".", "_" and "-", starting with a letter or digit';
 
@@ -156,12 +157,15 @@ export class Ctx {
     this.add(
       "structure",
       path,
-      node ?? at,
+      at,
       `Expected ${expected} for "${path}", got ${got}`,
     );
   }
 
-  /** Checks that `node` is a mapping with exactly the allowed keys. */
+  /**
+   * Checks that `node` (written at `at`) is a mapping with exactly the
+   * allowed keys, and returns its values.
+   */
   fields(
     node: Node | null,
     path: string,
@@ -176,7 +180,7 @@ export class Ctx {
         this.add(
           "structure",
           path,
-          node ?? at,
+          at,
           `Expected a mapping at the top level, got ${got}`,
         );
       }
@@ -188,9 +192,7 @@ export class Ctx {
       const key = isScalar(keyNode)
         ? String(keyNode.value)
         : this.text(pair.key);
-      const keyAt = isAlias(pair.key) || !keyNode
-        ? (pair.key as Node)
-        : keyNode;
+      const keyAt = (pair.key as Node | null) ?? node;
       if (!required.includes(key) && !optional.includes(key)) {
         this.add(
           "structure",
@@ -218,6 +220,19 @@ export class Ctx {
       }
     }
     return f;
+  }
+
+  /** The text of the mapping key that starts at `offset`. */
+  keyAt(offset: number): string {
+    let text = "";
+    visit(this.doc, {
+      Pair: (_key, pair) => {
+        const key = pair.key as Node | null;
+        if (key?.range?.[0] === offset) text = this.text(key);
+        return text ? visit.BREAK : undefined;
+      },
+    });
+    return text;
   }
 
   /** The source text of a node, for messages. */
@@ -324,7 +339,7 @@ export class Fields {
       this.ctx.add(
         "structure",
         path,
-        node,
+        this.at(key),
         `Expected at least one entry in "${path}"`,
       );
     } else return node;

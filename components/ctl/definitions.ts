@@ -27,7 +27,10 @@ export class Definitions {
   /** Counts definition changes seen, for tests and /meta. */
   generation = 0;
 
-  constructor(private readonly store: PackageStore, private readonly schemas: SchemaCache) {}
+  constructor(
+    private readonly store: PackageStore,
+    private readonly schemas: SchemaCache,
+  ) {}
 
   /** Follows the definition stream until `signal` aborts. */
   async follow(signal: AbortSignal): Promise<void> {
@@ -70,19 +73,33 @@ export class Definitions {
         if (def?.id !== event) continue;
         const sha = v.files[def.schema.schemaref];
         const validate = await this.schemas.get(sha, def.schema.schemaref);
-        return { tenant: v.tenant, package: v.id, version: v.version, event: def, job: owner, validate };
+        return {
+          tenant: v.tenant,
+          package: v.id,
+          version: v.version,
+          event: def,
+          job: owner,
+          validate,
+        };
       }
     }
     return null;
   }
 
   /** An immutable package version (cached). */
-  version(tenant: string, pkg: string, version: number): Promise<PackageVersion | null> {
+  version(
+    tenant: string,
+    pkg: string,
+    version: number,
+  ): Promise<PackageVersion | null> {
     const k = `${tenant}\u0000${pkg}\u0000${version}`;
     let v = this.#versions.get(k);
     if (!v) {
       v = this.store.version(tenant, pkg, version);
-      v.then((x) => x ?? this.#versions.delete(k), () => this.#versions.delete(k));
+      v.then(
+        (x) => x ?? this.#versions.delete(k),
+        () => this.#versions.delete(k),
+      );
       this.#versions.set(k, v);
     }
     return v;

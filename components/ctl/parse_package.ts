@@ -32,6 +32,22 @@ const MAX_ALIASES = 50;
 /** Export names a runtime may call: JavaScript-style identifiers. */
 const FUNC_RE = /^[A-Za-z_$][A-Za-z0-9_$]{0,127}$/;
 
+/** Required and optional keys of each mapping. */
+type Keys = [required: string[], optional: string[]];
+const ROOT: Keys = [["id", "tenant", "queues", "jobs", "runtimes"], ["name"]];
+const QUEUE: Keys = [["id"], ["name"]];
+const JOB: Keys = [["event"], ["result"]];
+const RESULT: Keys = [[], ["ok", "error"]];
+const EVENT: Keys = [
+  ["id", "schema", "supplierqueue", "runtime"],
+  ["name", "datatype"],
+];
+const SCHEMA: Keys = [["id", "schemaref"], ["name"]];
+const RUNTIME: Keys = [["id", "moduleref"], ["name", "mainfuncname", "type"]];
+
+/** `{ name }`, or nothing when there is no name. */
+const named = (name: string | undefined) => name === undefined ? {} : { name };
+
 type RefKind = "queue" | "runtime" | FileKind;
 interface Ref {
   kind: RefKind;
@@ -89,14 +105,8 @@ class Walk {
     return value;
   }
 
-  root(node: Node | null): JobPackage | undefined {
-    const f = this.c.fields(node, "", 0, [
-      "id",
-      "tenant",
-      "queues",
-      "jobs",
-      "runtimes",
-    ], ["name"]);
+  root(raw: Node | null): JobPackage | undefined {
+    const f = this.c.fields(this.c.deref(raw), "", raw ?? 0, ...ROOT);
     if (!f) return undefined;
     const id = f.id("id", "package id");
     const name = f.str("name");
@@ -109,14 +119,7 @@ class Walk {
       (n, p, at) => this.runtime(n, p, at),
     );
     if (!id || !tenant || !queues || !jobs || !runtimes) return undefined;
-    return {
-      id,
-      ...(name !== undefined && { name }),
-      tenant,
-      queues,
-      jobs,
-      runtimes,
-    };
+    return { id, ...named(name), tenant, queues, jobs, runtimes };
   }
 
   /** Reads every entry of a required list (all of them, even after errors). */
@@ -142,18 +145,16 @@ class Walk {
   }
 
   queue(node: Node | null, path: string, at: Node): QueueDef | undefined {
-    const f = this.c.fields(node, path, at, ["id"], ["name"]);
+    const f = this.c.fields(node, path, at, ...QUEUE);
     if (!f) return undefined;
     const id = f.id("id", "queue id");
     const name = f.str("name");
     this.declare(this.queues, "queue", id, f);
-    return id === undefined
-      ? undefined
-      : { id, ...(name !== undefined && { name }) };
+    return id === undefined ? undefined : { id, ...named(name) };
   }
 
   job(node: Node | null, path: string, at: Node): JobDef | undefined {
-    const f = this.c.fields(node, path, at, ["event"], ["result"]);
+    const f = this.c.fields(node, path, at, ...JOB);
     if (!f) return undefined;
     const event = this.event(f, "event");
     const resultNode = f.get("result");
@@ -167,8 +168,7 @@ class Walk {
       resultNode,
       join(path, "result"),
       f.at("result"),
-      [],
-      ["ok", "error"],
+      ...RESULT,
     );
     const ok = r && this.event(r, "ok");
     const error = r && this.event(r, "error");
@@ -187,23 +187,18 @@ class Walk {
       return undefined;
     }
     const path = join(f.path, key);
-    const e = this.c.fields(node, path, f.at(key), [
-      "id",
-      "schema",
-      "supplierqueue",
-      "runtime",
-    ], ["name", "datatype"]);
+    const e = this.c.fields(node, path, f.at(key), ...EVENT);
     if (!e) return null;
     const id = e.id("id", "event id");
     const name = e.str("name");
     const datatype = e.zero("datatype", "JSON");
     const schemaNode = e.get("schema");
-    const s = schemaNode === undefined
-      ? undefined
-      : this.c.fields(schemaNode, join(path, "schema"), e.at("schema"), [
-        "id",
-        "schemaref",
-      ], ["name"]);
+    const s = schemaNode === undefined ? undefined : this.c.fields(
+      schemaNode,
+      join(path, "schema"),
+      e.at("schema"),
+      ...SCHEMA,
+    );
     const schemaId = s?.id("id", "schema id");
     const schemaName = s?.str("name");
     const schemaref = s && this.ref(s, "schemaref", "schema");
@@ -215,27 +210,12 @@ class Walk {
       schemaref === undefined || supplierqueue === undefined ||
       runtime === undefined
     ) return null;
-    const schema = {
-      id: schemaId,
-      ...(schemaName !== undefined && { name: schemaName }),
-      schemaref,
-    };
-    return {
-      id,
-      ...(name !== undefined && { name }),
-      datatype,
-      schema,
-      supplierqueue,
-      runtime,
-    };
+    const schema = { id: schemaId, ...named(schemaName), schemaref };
+    return { id, ...named(name), datatype, schema, supplierqueue, runtime };
   }
 
   runtime(node: Node | null, path: string, at: Node): RuntimeDef | undefined {
-    const f = this.c.fields(node, path, at, ["id", "moduleref"], [
-      "name",
-      "mainfuncname",
-      "type",
-    ]);
+    const f = this.c.fields(node, path, at, ...RUNTIME);
     if (!f) return undefined;
     const id = f.id("id", "runtime id");
     const name = f.str("name");
@@ -258,13 +238,7 @@ class Walk {
       id === undefined || moduleref === undefined || !mainfuncname ||
       type === undefined
     ) return undefined;
-    return {
-      id,
-      ...(name !== undefined && { name }),
-      moduleref,
-      mainfuncname,
-      type,
-    };
+    return { id, ...named(name), moduleref, mainfuncname, type };
   }
 
   /** Checks every reference against the declarations and uploaded files. */
@@ -327,8 +301,12 @@ export function parsePackage(
   const doc = parseYaml(source, lc);
   const c = new Ctx(source, doc, lc);
   let broken = false;
+  const duplicates: number[] = [];
   for (const error of doc.errors) {
-    if (error.code === "DUPLICATE_KEY") continue; // reported by the walk
+    if (error.code === "DUPLICATE_KEY") {
+      duplicates.push(error.pos[0]); // the walk reports them, with a path
+      continue;
+    }
     const multiple = error.code === "MULTIPLE_DOCS";
     broken ||= !multiple;
     const message = multiple
@@ -338,10 +316,16 @@ export function parsePackage(
   }
   c.indexAliases(MAX_ALIASES);
   broken ||= c.issues.some((issue) => issue.kind === "syntax");
-  if (broken) return { issues: sorted(c.issues) };
+  if (broken) {
+    // No walk over a broken document: report its duplicate keys here.
+    for (const at of duplicates) {
+      c.add("structure", "", at, `Duplicate key ${quote(c.keyAt(at))}`);
+    }
+    return { issues: sorted(c.issues) };
+  }
 
   const walk = new Walk(c);
-  const pkg = walk.root(c.deref(doc.contents));
+  const pkg = walk.root(doc.contents);
   walk.checkRefs(options.fileKind);
   if (c.issues.length > 0 || !pkg) return { issues: sorted(c.issues) };
   return { pkg, issues: [] };

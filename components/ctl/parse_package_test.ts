@@ -342,8 +342,8 @@ Deno.test("wrong types are reported", () => {
 });
 
 Deno.test("lists must be lists and not empty", () => {
-  const source = VALID.replace(/queues:\n(  .*\n)+/, "queues: []\n")
-    .replace(/runtimes:\n(  .*\n)+/, "runtimes: {}\n");
+  const source = VALID.replace(/queues:\n( {2}.*\n)+/, "queues: []\n")
+    .replace(/runtimes:\n( {2}.*\n)+/, "runtimes: {}\n");
   const { issues } = parsePackage(source);
   assert.equal(
     only(issues, "queues").message,
@@ -636,4 +636,34 @@ Deno.test("sources larger than maxBytes are refused", () => {
   assert.equal(parsePackage(wide, { maxBytes: bytes }).issues.length, 0);
   assert.equal(parsePackage(wide, { maxBytes: bytes - 1 }).issues.length, 1);
   assert.equal(parsePackage(`id: ${"x".repeat(300 * 1024)}`).issues.length, 1);
+});
+
+Deno.test("empty optional values are left out", () => {
+  const source = VALID.replace("name: A package", "name:")
+    .replace("    result:\n      ok:", "    result: {}\n    x_ok:")
+    .replace(/ {4}x_ok:\n( {8}.*\n)+/, "")
+    .replace('    mainfuncname: ""\n', "");
+  const { pkg, issues } = parsePackage(source);
+  assert.deepEqual(issues, []);
+  assert.equal("name" in pkg!, false);
+  assert.equal("result" in pkg!.jobs[1], false);
+  assert.equal(pkg!.runtimes[0].mainfuncname, "event");
+});
+
+Deno.test("issues on an alias point at the alias", () => {
+  const source = VALID.replace("name: A package", "name: &l [x]")
+    .replace("  - id: q2\n", "  - id: *l\n");
+  const { issues } = parsePackage(source);
+  const id = only(issues, "queues[1].id");
+  assert.equal(id.message, 'Expected a string for "queues[1].id", got a list');
+  assert.deepEqual([id.line, id.col], [7, 9]);
+  assert.equal(only(issues, "name").line, 2);
+});
+
+Deno.test("duplicate keys of a broken document are reported too", () => {
+  const { issues } = parsePackage("id: a\nid: b\ntenant: @x\n");
+  assert.deepEqual(issues.map((issue) => [issue.kind, issue.message]), [
+    ["structure", 'Duplicate key "id"'],
+    ["syntax", "Plain value cannot start with reserved character @"],
+  ]);
 });

@@ -4,7 +4,12 @@
  * chained `result.ok` / `result.error` event and acknowledges the item. An
  * event is thus either untouched (and delivered again) or fully handled.
  */
-import { type DurableQueue, type Logger, monotonicId, type QueuedItem } from "../../goico/mod.ts";
+import {
+  type DurableQueue,
+  type Logger,
+  monotonicId,
+  type QueuedItem,
+} from "../../goico/mod.ts";
 import type { Definitions } from "../ctl/definitions.ts";
 import type { PackageVersion } from "../ctl/package_store.ts";
 import { queueName } from "../keys.ts";
@@ -12,6 +17,7 @@ import type { EventItem } from "../queue/event_item.ts";
 import type { Execution, ExecutionLog } from "../recorder/execution.ts";
 import type { ExecutionStore } from "../recorder/execution_store.ts";
 import type { JobicoletRunner, RunOutcome } from "./jobicolet_runner.ts";
+import { describeSchemaError } from "../repo/describe_schema_error.ts";
 
 export interface ExecutorOptions {
   kv: Deno.Kv;
@@ -42,13 +48,19 @@ export class Executor {
   /** Runs until `signal` aborts, then waits for the executions under way. */
   async run(signal: AbortSignal): Promise<void> {
     const { queue, logger } = this.#o;
-    await queue.recoverExpired().catch((err) => logger.error("recovering leases failed", { error: String(err) }));
+    await queue.recoverExpired().catch((err) =>
+      logger.error("recovering leases failed", { error: String(err) })
+    );
     const timer = setInterval(() => {
-      queue.recoverExpired().catch((err) => logger.error("recovering leases failed", { error: String(err) }));
+      queue.recoverExpired().catch((err) =>
+        logger.error("recovering leases failed", { error: String(err) })
+      );
     }, this.#o.recoverEveryMs);
     try {
       for await (const _ of queue.feed.changes(signal)) {
-        for (const name of await queue.activeQueues()) this.#drain(name, signal);
+        for (const name of await queue.activeQueues()) {
+          this.#drain(name, signal);
+        }
       }
     } finally {
       clearInterval(timer);
@@ -75,7 +87,10 @@ export class Executor {
           }
         }
       } catch (err) {
-        this.#o.logger.error("draining a queue failed", { queue: name, error: String(err) });
+        this.#o.logger.error("draining a queue failed", {
+          queue: name,
+          error: String(err),
+        });
       } finally {
         this.#draining.delete(name);
       }
@@ -92,13 +107,23 @@ export class Executor {
     const route = v ? await definitions.routeIn(v, ev.event) : null;
     let outcome: RunOutcome;
     if (!v || !route) {
-      outcome = failed(`Package "${ev.package}" version ${ev.version} no longer declares event "${ev.event}" (was the package deleted?)`);
+      outcome = failed(
+        `Package "${ev.package}" version ${ev.version} no longer declares event "${ev.event}" (was the package deleted?)`,
+      );
     } else {
-      const runtime = v.package.runtimes.find((r) => r.id === route.event.runtime);
+      const runtime = v.package.runtimes.find((r) =>
+        r.id === route.event.runtime
+      );
       const sha = runtime ? v.files[runtime.moduleref] : undefined;
       outcome = !runtime || !sha
-        ? failed(`Runtime "${route.event.runtime}" of event "${ev.event}" has no module`)
-        : await runner.run(sha, runtime.mainfuncname || "event", encoder.encode(JSON.stringify(ev.data)));
+        ? failed(
+          `Runtime "${route.event.runtime}" of event "${ev.event}" has no module`,
+        )
+        : await runner.run(
+          sha,
+          runtime.mainfuncname || "event",
+          encoder.encode(JSON.stringify(ev.data)),
+        );
     }
     const exec: Execution = {
       id: monotonicId(),
@@ -117,13 +142,23 @@ export class Executor {
       durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
     };
     const op = kv.atomic();
-    const chained = v && route?.job ? await this.#chain(v, route.job.result, exec, exec.logs) : null;
-    if (chained) queue.append(op, chained.queue, [{ id: chained.item.eventId, value: chained.item }]);
+    const chained = v && route?.job
+      ? await this.#chain(v, route.job.result, exec, exec.logs)
+      : null;
+    if (chained) {
+      queue.append(op, chained.queue, [{
+        id: chained.item.eventId,
+        value: chained.item,
+      }]);
+    }
     executions.record(op, exec);
     queue.ack(op, item);
     const res = await op.commit();
     if (!res.ok) {
-      logger.error("recording an execution failed; the event will be delivered again", { eventId: ev.eventId });
+      logger.error(
+        "recording an execution failed; the event will be delivered again",
+        { eventId: ev.eventId },
+      );
       return;
     }
     this.executed++;
@@ -132,7 +167,10 @@ export class Executor {
   /** The chained result event, validated against its schema; null when there is none. */
   async #chain(
     v: PackageVersion,
-    result: { ok?: { id: string; supplierqueue: string }; error?: { id: string; supplierqueue: string } } | undefined,
+    result: {
+      ok?: { id: string; supplierqueue: string };
+      error?: { id: string; supplierqueue: string };
+    } | undefined,
     exec: Execution,
     logs: ExecutionLog[],
   ): Promise<{ queue: string; item: EventItem } | null> {
@@ -142,25 +180,50 @@ export class Executor {
       code: exec.code,
       result: parseMaybeJson(exec.result),
       ...(exec.error ? { error: exec.error } : {}),
-      source: { event: exec.event, eventId: exec.eventId, executionId: exec.id },
+      source: {
+        event: exec.event,
+        eventId: exec.eventId,
+        executionId: exec.id,
+      },
     };
     const route = await this.#o.definitions.routeIn(v, target.id);
     if (!route) return null;
     if (!route.validate(data)) {
-      const why = (route.validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ");
-      logs.push({ level: "warn", source: "host", message: `Result event "${target.id}" not sent: it does not match schema "${route.event.schema.schemaref}": ${why}` });
+      const why = (route.validate.errors ?? []).map((e) => {
+        const d = describeSchemaError(e);
+        return `${d.path} ${d.message}`;
+      }).join("; ");
+      logs.push({
+        level: "warn",
+        source: "host",
+        message:
+          `Result event "${target.id}" not sent: it does not match schema "${route.event.schema.schemaref}": ${why}`,
+      });
       return null;
     }
     const eventId = monotonicId();
     return {
       queue: queueName(exec.tenant, target.supplierqueue),
-      item: { tenant: exec.tenant, package: v.id, version: v.version, event: target.id, eventId, data },
+      item: {
+        tenant: exec.tenant,
+        package: v.id,
+        version: v.version,
+        event: target.id,
+        eventId,
+        data,
+      },
     };
   }
 }
 
 function failed(reason: string): RunOutcome {
-  return { status: "failed", code: null, result: null, error: reason, logs: [] };
+  return {
+    status: "failed",
+    code: null,
+    result: null,
+    error: reason,
+    logs: [],
+  };
 }
 
 function parseMaybeJson(text: string | null): unknown {

@@ -18,12 +18,19 @@ export class JobicoletRunner {
   readonly modules: ModuleCache;
   readonly #guests = new Map<string, WasmGuest>();
 
-  constructor(private readonly load: (sha256: string) => Promise<Uint8Array>, modules = new ModuleCache()) {
+  constructor(
+    private readonly load: (sha256: string) => Promise<Uint8Array>,
+    modules = new ModuleCache(),
+  ) {
     this.modules = modules;
   }
 
   /** Runs one event. Never throws: every failure is an outcome. */
-  async run(sha256: string, mainFunction: string, input: Uint8Array): Promise<RunOutcome> {
+  async run(
+    sha256: string,
+    mainFunction: string,
+    input: Uint8Array,
+  ): Promise<RunOutcome> {
     const k = `${sha256}\u0000${mainFunction}`;
     let guest = this.#guests.get(k);
     if (!guest || guest.broken) {
@@ -32,15 +39,41 @@ export class JobicoletRunner {
         guest = await WasmGuest.create(mod, { mainFunction });
         this.#guests.set(k, guest);
       } catch (err) {
-        const reason = err instanceof GuestSetupError ? err.message : `Loading the module failed: ${(err as Error).message}`;
-        return { status: "failed", code: null, result: null, error: reason, logs: [] };
+        const reason = err instanceof GuestSetupError
+          ? err.message
+          : `Loading the module failed: ${(err as Error).message}`;
+        return {
+          status: "failed",
+          code: null,
+          result: null,
+          error: reason,
+          logs: [],
+        };
       }
     }
     const out = guest.call(input);
-    const logs = out.logs.map((l) => ({ level: levelName(l.level), message: l.message, source: l.source }));
+    const logs = out.logs.map((l) => ({
+      level: levelName(l.level),
+      message: l.message,
+      source: l.source,
+    }));
     if (guest.broken) this.#guests.delete(k);
-    if (!out.ok) return { status: "failed", code: null, result: null, error: out.reason, logs };
+    if (!out.ok) {
+      return {
+        status: "failed",
+        code: null,
+        result: null,
+        error: out.reason,
+        logs,
+      };
+    }
     const code = Number(out.code);
-    return { status: code === 0 ? "ok" : "error", code, result: out.result, error: null, logs };
+    return {
+      status: code === 0 ? "ok" : "error",
+      code,
+      result: out.result,
+      error: null,
+      logs,
+    };
   }
 }

@@ -18,6 +18,7 @@ import type { PackageStore } from "../ctl/package_store.ts";
 import { queueName } from "../keys.ts";
 import type { EventItem } from "../queue/event_item.ts";
 import { readBody } from "../read_body.ts";
+import { describeSchemaError } from "../repo/describe_schema_error.ts";
 
 export interface ListenerOptions {
   kv: Deno.Kv;
@@ -43,7 +44,9 @@ export function listenerApp(options: ListenerOptions): Hono {
     const event = checkName("event id", c.req.param("event"));
     const route = await options.definitions.route(tenant, event);
     if (!route) {
-      if (!(await options.store.tenantExists(tenant))) throw new NotFoundError(`Unknown tenant "${tenant}"`);
+      if (!(await options.store.tenantExists(tenant))) {
+        throw new NotFoundError(`Unknown tenant "${tenant}"`);
+      }
       throw new NotFoundError(`Tenant "${tenant}" has no event "${event}"`);
     }
     const text = await readBody(c.req.raw, maxBody, "Event body");
@@ -51,21 +54,31 @@ export function listenerApp(options: ListenerOptions): Hono {
     try {
       body = JSON.parse(text);
     } catch (err) {
-      throw new ValidationError(`Event body is not valid JSON: ${(err as Error).message}`);
+      throw new ValidationError(
+        `Event body is not valid JSON: ${(err as Error).message}`,
+      );
     }
     const data = (body as { data?: unknown })?.data;
     if (typeof body !== "object" || body === null || !Array.isArray(data)) {
-      throw new ValidationError('Event body must be an object with a "data" list: {"data": [item, ...]}');
+      throw new ValidationError(
+        'Event body must be an object with a "data" list: {"data": [item, ...]}',
+      );
     }
-    if (data.length === 0) throw new ValidationError('The "data" list is empty: send at least one item');
+    if (data.length === 0) {
+      throw new ValidationError(
+        'The "data" list is empty: send at least one item',
+      );
+    }
     if (data.length > maxItems) {
-      throw new PayloadTooLargeError(`The "data" list has ${data.length} items; the limit is ${maxItems} per request`);
+      throw new PayloadTooLargeError(
+        `The "data" list has ${data.length} items; the limit is ${maxItems} per request`,
+      );
     }
     const errors: { item: number; path: string; message: string }[] = [];
     data.forEach((item, i) => {
       if (!route.validate(item)) {
         for (const e of route.validate.errors ?? []) {
-          errors.push({ item: i, path: e.instancePath || "/", message: e.message ?? e.keyword });
+          errors.push({ item: i, ...describeSchemaError(e) });
         }
       }
     });
@@ -73,7 +86,8 @@ export function listenerApp(options: ListenerOptions): Hono {
       const first = errors[0];
       throw new ValidationError(
         `Item ${first.item} of "data" does not match schema "${route.event.schema.schemaref}": ` +
-          `${first.path} ${first.message}` + (errors.length > 1 ? ` (and ${errors.length - 1} more)` : ""),
+          `${first.path} ${first.message}` +
+          (errors.length > 1 ? ` (and ${errors.length - 1} more)` : ""),
         { errors },
       );
     }
@@ -89,7 +103,11 @@ export function listenerApp(options: ListenerOptions): Hono {
         data: d,
       } satisfies EventItem,
     }));
-    const op = options.queue.append(options.kv.atomic(), queueName(tenant, route.event.supplierqueue), items);
+    const op = options.queue.append(
+      options.kv.atomic(),
+      queueName(tenant, route.event.supplierqueue),
+      items,
+    );
     const res = await op.commit();
     if (!res.ok) throw new Error("Appending events to the queue failed");
     return c.json({ accepted: ids.length, ids });

@@ -23,7 +23,14 @@ export interface Execution {
   durationMs: number;
 }
 
-export type LogLevelName = "debug" | "info" | "warn" | "error" | "fatal" | "panic" | "none";
+export type LogLevelName =
+  | "debug"
+  | "info"
+  | "warn"
+  | "error"
+  | "fatal"
+  | "panic"
+  | "none";
 
 export interface ExecutionLog {
   level: LogLevelName;
@@ -32,7 +39,15 @@ export interface ExecutionLog {
   source: "module" | "stdout" | "stderr" | "host";
 }
 
-const LEVELS: LogLevelName[] = ["debug", "info", "warn", "error", "fatal", "panic", "none"];
+const LEVELS: LogLevelName[] = [
+  "debug",
+  "info",
+  "warn",
+  "error",
+  "fatal",
+  "panic",
+  "none",
+];
 
 /** zerolog's numbering to a name (unknown numbers are `none`). */
 export function levelName(level: number): LogLevelName {

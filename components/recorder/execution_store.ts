@@ -51,21 +51,37 @@ export class ExecutionStore {
   }
 
   /** A page of executions, newest first. */
-  async list(tenant: string, options: ListOptions = {}): Promise<{ executions: Execution[]; cursor: string | null }> {
+  async list(
+    tenant: string,
+    options: ListOptions = {},
+  ): Promise<{ executions: Execution[]; cursor: string | null }> {
     checkName("tenant", tenant);
     const limit = options.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-      throw new ValidationError(`Invalid limit "${options.limit}": use a whole number from 1 to 1000`);
+      throw new ValidationError(
+        `Invalid limit "${options.limit}": use a whole number from 1 to 1000`,
+      );
     }
-    if (options.cursor !== undefined && !/^[0-9a-z]{19}$/.test(options.cursor)) {
-      throw new ValidationError(`Invalid cursor "${options.cursor}": pass the cursor of a previous page`);
+    if (
+      options.cursor !== undefined && !/^[0-9a-z]{19}$/.test(options.cursor)
+    ) {
+      throw new ValidationError(
+        `Invalid cursor "${options.cursor}": pass the cursor of a previous page`,
+      );
     }
     const prefix = keys.executions(tenant);
-    const selector: Deno.KvListSelector = options.cursor ? { prefix, end: [...prefix, options.cursor] } : { prefix };
+    const selector: Deno.KvListSelector = options.cursor
+      ? { prefix, end: [...prefix, options.cursor] }
+      : { prefix };
     const out: Execution[] = [];
     let scanned = 0;
     let lastId: string | null = null;
-    for await (const e of this.kv.list<Execution>(selector, { reverse: true, batchSize: 500 })) {
+    for await (
+      const e of this.kv.list<Execution>(selector, {
+        reverse: true,
+        batchSize: 500,
+      })
+    ) {
       lastId = e.value.id;
       if (matches(e.value, options)) out.push(e.value);
       if (out.length === limit || ++scanned >= MAX_SCAN) {
@@ -76,7 +92,11 @@ export class ExecutionStore {
   }
 
   /** Executions recorded after `afterId`, oldest first. */
-  async since(tenant: string, afterId: string | null, filter: ExecutionFilter = {}): Promise<Execution[]> {
+  async since(
+    tenant: string,
+    afterId: string | null,
+    filter: ExecutionFilter = {},
+  ): Promise<Execution[]> {
     const prefix = keys.executions(tenant);
     const selector: Deno.KvListSelector = afterId
       ? { prefix, start: [...prefix, afterId + "\u0000"] }
@@ -90,13 +110,19 @@ export class ExecutionStore {
 
   /** The newest execution id of the tenant, or null. */
   async latestId(tenant: string): Promise<string | null> {
-    const [e] = await Array.fromAsync(this.kv.list<Execution>({ prefix: keys.executions(tenant) }, { reverse: true, limit: 1 }));
+    const [e] = await Array.fromAsync(
+      this.kv.list<Execution>({ prefix: keys.executions(tenant) }, {
+        reverse: true,
+        limit: 1,
+      }),
+    );
     return e ? e.value.id : null;
   }
 }
 
 function matches(e: Execution, f: ExecutionFilter): boolean {
-  return (!f.package || e.package === f.package) && (!f.event || e.event === f.event) &&
+  return (!f.package || e.package === f.package) &&
+    (!f.event || e.event === f.event) &&
     (!f.status || e.status === f.status);
 }
 
@@ -104,16 +130,31 @@ function matches(e: Execution, f: ExecutionFilter): boolean {
 function fit(exec: Execution): Execution {
   let e = exec;
   if (e.result !== null && e.result.length > MAX_RESULT_CHARS) {
-    e = { ...e, result: e.result.slice(0, MAX_RESULT_CHARS) + `... [truncated ${e.result.length - MAX_RESULT_CHARS} chars]` };
+    e = {
+      ...e,
+      result: e.result.slice(0, MAX_RESULT_CHARS) +
+        `... [truncated ${e.result.length - MAX_RESULT_CHARS} chars]`,
+    };
   }
   const size = () => new TextEncoder().encode(JSON.stringify(e)).length;
   if (size() <= MAX_RECORD_BYTES) return e;
   const logs = [...e.logs];
   let dropped = 0;
   while (logs.length > 0 && size() > MAX_RECORD_BYTES) {
-    logs.splice(Math.floor(logs.length / 2), Math.max(1, Math.floor(logs.length / 4)))
+    logs.splice(
+      Math.floor(logs.length / 2),
+      Math.max(1, Math.floor(logs.length / 4)),
+    )
       .forEach(() => dropped++);
-    e = { ...e, logs: [...logs, { level: "warn", source: "host", message: `${dropped} log lines dropped: the record exceeded ${MAX_RECORD_BYTES} bytes` }] };
+    e = {
+      ...e,
+      logs: [...logs, {
+        level: "warn",
+        source: "host",
+        message:
+          `${dropped} log lines dropped: the record exceeded ${MAX_RECORD_BYTES} bytes`,
+      }],
+    };
   }
   return e;
 }

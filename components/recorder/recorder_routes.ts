@@ -13,16 +13,25 @@ const STATUSES = ["ok", "error", "failed"];
 function filterOf(q: (name: string) => string | undefined): ExecutionFilter {
   const status = q("status");
   if (status !== undefined && !STATUSES.includes(status)) {
-    throw new ValidationError(`Invalid status "${status}": use ok, error or failed`);
+    throw new ValidationError(
+      `Invalid status "${status}": use ok, error or failed`,
+    );
   }
   const pkg = q("package");
   const event = q("event");
   if (pkg) checkName("package id", pkg);
   if (event) checkName("event id", event);
-  return { package: pkg || undefined, event: event || undefined, status: status as Execution["status"] | undefined };
+  return {
+    package: pkg || undefined,
+    event: event || undefined,
+    status: status as Execution["status"] | undefined,
+  };
 }
 
-export function recorderApp(store: ExecutionStore, shutdown: AbortSignal): Hono {
+export function recorderApp(
+  store: ExecutionStore,
+  shutdown: AbortSignal,
+): Hono {
   const app = new Hono();
 
   app.get("/api/v1/tenants/:tenant/executions", async (c) => {
@@ -30,7 +39,9 @@ export function recorderApp(store: ExecutionStore, shutdown: AbortSignal): Hono 
     const limitText = c.req.query("limit");
     const limit = limitText === undefined ? undefined : Number(limitText);
     if (limitText !== undefined && !/^\d+$/.test(limitText)) {
-      throw new ValidationError(`Invalid limit "${limitText}": use a whole number from 1 to 1000`);
+      throw new ValidationError(
+        `Invalid limit "${limitText}": use a whole number from 1 to 1000`,
+      );
     }
     const page = await store.list(tenant, {
       ...filterOf((n) => c.req.query(n)),

@@ -11,7 +11,12 @@ const addFormats = addFormatsModule as unknown as (ajv: any) => void;
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 function newAjv(): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, strict: false, addUsedSchema: false, validateFormats: true });
+  const ajv = new Ajv2020({
+    allErrors: true,
+    strict: false,
+    addUsedSchema: false,
+    validateFormats: true,
+  });
   addFormats(ajv);
   return ajv;
 }
@@ -19,22 +24,31 @@ function newAjv(): Ajv2020 {
 const ajv = newAjv();
 
 /** Parses and compiles a schema file; a clear 400 naming the file when it is not a valid JSON Schema. */
-export function compileSchema(name: string, bytes: Uint8Array): ValidateFunction {
+export function compileSchema(
+  name: string,
+  bytes: Uint8Array,
+): ValidateFunction {
   let doc: unknown;
   try {
     doc = JSON.parse(decoder.decode(bytes));
   } catch (err) {
-    throw new ValidationError(`Schema "${name}" is not valid UTF-8 JSON: ${(err as Error).message}`);
+    throw new ValidationError(
+      `Schema "${name}" is not valid UTF-8 JSON: ${(err as Error).message}`,
+    );
   }
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
     if (typeof doc !== "boolean") {
-      throw new ValidationError(`Schema "${name}" must be a JSON object (or a boolean schema)`);
+      throw new ValidationError(
+        `Schema "${name}" must be a JSON object (or a boolean schema)`,
+      );
     }
   }
   try {
     return ajv.compile(doc as object);
   } catch (err) {
-    throw new ValidationError(`Schema "${name}" is not a valid JSON Schema: ${(err as Error).message}`);
+    throw new ValidationError(
+      `Schema "${name}" is not a valid JSON Schema: ${(err as Error).message}`,
+    );
   }
 }
 

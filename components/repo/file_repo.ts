@@ -4,7 +4,12 @@
  * Uploads are checked: a module with `WebAssembly.validate`, a schema by
  * compiling it as a JSON Schema (draft 2020-12).
  */
-import { type BlobStore, NotFoundError, PayloadTooLargeError, ValidationError } from "../../goico/mod.ts";
+import {
+  type BlobStore,
+  NotFoundError,
+  PayloadTooLargeError,
+  ValidationError,
+} from "../../goico/mod.ts";
 import type { FileKind } from "../ctl/job_package.ts";
 import { keys, SAFE_FILE_NAME } from "../keys.ts";
 import { checkName } from "../check_name.ts";
@@ -32,7 +37,11 @@ export class FileRepo {
   readonly #maxSchema: number;
   readonly #now: () => number;
 
-  constructor(private readonly kv: Deno.Kv, private readonly blobs: BlobStore, options: FileRepoOptions = {}) {
+  constructor(
+    private readonly kv: Deno.Kv,
+    private readonly blobs: BlobStore,
+    options: FileRepoOptions = {},
+  ) {
     this.#maxWasm = options.maxWasmBytes ?? 16 * 1024 * 1024;
     this.#maxSchema = options.maxSchemaBytes ?? 256 * 1024;
     this.#now = options.now ?? Date.now;
@@ -45,25 +54,37 @@ export class FileRepo {
 
   /** Guesses the kind from the bytes: the wasm magic number, or else a schema. */
   static sniff(bytes: Uint8Array): FileKind {
-    return bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d
+    return bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0x61 &&
+        bytes[2] === 0x73 && bytes[3] === 0x6d
       ? "wasm"
       : "schema";
   }
 
   /** Checks and stores a file, replacing an earlier one of the same name. */
-  async put(tenant: string, name: string, bytes: Uint8Array, kind: FileKind = FileRepo.sniff(bytes)): Promise<FileInfo> {
+  async put(
+    tenant: string,
+    name: string,
+    bytes: Uint8Array,
+    kind: FileKind = FileRepo.sniff(bytes),
+  ): Promise<FileInfo> {
     checkName("tenant", tenant);
     checkName("file name", name, SAFE_FILE_NAME);
     if (kind === "wasm") {
       if (bytes.length > this.#maxWasm) {
-        throw new PayloadTooLargeError(`Module "${name}" is ${bytes.length} bytes; the limit is ${this.#maxWasm}`);
+        throw new PayloadTooLargeError(
+          `Module "${name}" is ${bytes.length} bytes; the limit is ${this.#maxWasm}`,
+        );
       }
       if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) {
-        throw new ValidationError(`File "${name}" is not a valid WebAssembly module`);
+        throw new ValidationError(
+          `File "${name}" is not a valid WebAssembly module`,
+        );
       }
     } else {
       if (bytes.length > this.#maxSchema) {
-        throw new PayloadTooLargeError(`Schema "${name}" is ${bytes.length} bytes; the limit is ${this.#maxSchema}`);
+        throw new PayloadTooLargeError(
+          `Schema "${name}" is ${bytes.length} bytes; the limit is ${this.#maxSchema}`,
+        );
       }
       compileSchema(name, bytes);
     }
@@ -90,21 +111,30 @@ export class FileRepo {
 
   async list(tenant: string): Promise<FileInfo[]> {
     const out: FileInfo[] = [];
-    for await (const e of this.kv.list<FileInfo>({ prefix: keys.files(tenant) })) out.push(e.value);
+    for await (
+      const e of this.kv.list<FileInfo>({ prefix: keys.files(tenant) })
+    ) out.push(e.value);
     return out;
   }
 
   /** The bytes of a named file. */
-  async read(tenant: string, name: string): Promise<{ info: FileInfo; bytes: Uint8Array }> {
+  async read(
+    tenant: string,
+    name: string,
+  ): Promise<{ info: FileInfo; bytes: Uint8Array }> {
     const info = await this.info(tenant, name);
-    if (!info) throw new NotFoundError(`Tenant "${tenant}" has no file "${name}"`);
+    if (!info) {
+      throw new NotFoundError(`Tenant "${tenant}" has no file "${name}"`);
+    }
     return { info, bytes: await this.bytes(info.sha256) };
   }
 
   /** The bytes of a blob by content hash. */
   async bytes(sha256: string): Promise<Uint8Array> {
     const bytes = await this.blobs.get(sha256);
-    if (!bytes) throw new NotFoundError(`No stored content with sha-256 "${sha256}"`);
+    if (!bytes) {
+      throw new NotFoundError(`No stored content with sha-256 "${sha256}"`);
+    }
     return bytes;
   }
 }

@@ -1,0 +1,290 @@
+import { ApiError, ConnectionError } from "./api_error.ts";
+import type {
+  Execution,
+  ExecutionPage,
+  ExecutionQuery,
+  ExecutionStatus,
+  FileInfo,
+  FileKind,
+  Health,
+  Meta,
+  PackageDetail,
+  PackageRef,
+  PackageSummary,
+  PackageVersion,
+  Problem,
+  SendResult,
+} from "./api_types.ts";
+import { readSse } from "./read_sse.ts";
+
+export { ApiError, ConnectionError } from "./api_error.ts";
+
+/** Options of {@linkcode JobicoClient}. */
+export interface JobicoClientOptions {
+  /** The platform's base URL, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  /** Sent as `Authorization: Bearer <token>` when set. */
+  token?: string;
+  /** The fetch to use; the global `fetch` by default. */
+  fetch?: typeof fetch;
+  /** Cancels every request of this client. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode JobicoClient.streamExecutions}. */
+export interface StreamOptions {
+  package?: string;
+  event?: string;
+  status?: ExecutionStatus;
+  signal?: AbortSignal;
+}
+
+interface RequestOptions {
+  method?: string;
+  query?: Record<string, string | number | undefined>;
+  body?: BodyInit;
+  contentType?: string;
+  accept?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * A typed client of the Jobico HTTP API. Error statuses throw
+ * {@linkcode ApiError}; an unreachable platform throws
+ * {@linkcode ConnectionError}.
+ */
+export class JobicoClient {
+  readonly url: string;
+  readonly #token?: string;
+  readonly #fetch: typeof fetch;
+  readonly #signal?: AbortSignal;
+
+  constructor(options: JobicoClientOptions) {
+    this.url = options.url.replace(/\/+$/, "");
+    this.#token = options.token || undefined;
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.#signal = options.signal;
+  }
+
+  /** Deploys a package from its YAML (or JSON) text. */
+  deploy(source: string): Promise<PackageRef> {
+    return this.#json("/api/v1/packages", {
+      method: "POST",
+      body: source,
+      contentType: "application/yaml",
+    });
+  }
+
+  async listPackages(tenant: string): Promise<PackageSummary[]> {
+    const res = await this.#json<{ packages: PackageSummary[] }>(
+      `${tenantPath(tenant)}/packages`,
+    );
+    return res.packages;
+  }
+
+  getPackage(tenant: string, id: string): Promise<PackageDetail> {
+    return this.#json(packagePath(tenant, id));
+  }
+
+  async listVersions(tenant: string, id: string): Promise<PackageVersion[]> {
+    const res = await this.#json<{ versions: PackageVersion[] }>(
+      `${packagePath(tenant, id)}/versions`,
+    );
+    return res.versions;
+  }
+
+  /** Makes an earlier version current again. */
+  rollback(tenant: string, id: string, version: number): Promise<PackageRef> {
+    return this.#json(`${packagePath(tenant, id)}/rollback`, {
+      method: "POST",
+      body: JSON.stringify({ version }),
+      contentType: "application/json",
+    });
+  }
+
+  async deletePackage(tenant: string, id: string): Promise<void> {
+    const res = await this.#request(packagePath(tenant, id), {
+      method: "DELETE",
+    });
+    await res.body?.cancel();
+  }
+
+  /** Uploads a wasm module or a JSON Schema under `name`. */
+  uploadFile(
+    tenant: string,
+    name: string,
+    kind: FileKind,
+    bytes: Uint8Array<ArrayBuffer>,
+  ): Promise<FileInfo> {
+    return this.#json(filePath(tenant, name), {
+      method: "PUT",
+      query: { kind },
+      body: bytes,
+      contentType: kind === "wasm" ? "application/wasm" : "application/json",
+    });
+  }
+
+  /** The bytes of an uploaded file. */
+  async getFile(tenant: string, name: string): Promise<Uint8Array> {
+    const res = await this.#request(filePath(tenant, name), {
+      accept: "*/*",
+    });
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  async listFiles(tenant: string): Promise<FileInfo[]> {
+    const res = await this.#json<{ files: FileInfo[] }>(
+      `${tenantPath(tenant)}/files`,
+    );
+    return res.files;
+  }
+
+  /** One page of executions, newest first. */
+  listExecutions(
+    tenant: string,
+    query: ExecutionQuery = {},
+  ): Promise<ExecutionPage> {
+    return this.#json(`${tenantPath(tenant)}/executions`, {
+      query: { ...query },
+    });
+  }
+
+  /**
+   * Opens the recorder's live stream of executions. Connection and HTTP
+   * errors throw here; the returned iterator then yields executions until
+   * the server ends the stream or `signal` aborts (then it just stops).
+   */
+  async streamExecutions(
+    tenant: string,
+    options: StreamOptions = {},
+  ): Promise<AsyncGenerator<Execution>> {
+    const res = await this.#request(`${tenantPath(tenant)}/executions/stream`, {
+      query: {
+        package: options.package,
+        event: options.event,
+        status: options.status,
+      },
+      accept: "text/event-stream",
+      signal: options.signal,
+    });
+    return executions(res.body, [this.#signal, options.signal]);
+  }
+
+  /** Sends event items to the listener. */
+  sendEvents(
+    tenant: string,
+    event: string,
+    data: unknown[],
+  ): Promise<SendResult> {
+    return this.#json(`/events/${seg(tenant)}/${seg(event)}`, {
+      method: "POST",
+      body: JSON.stringify({ data }),
+      contentType: "application/json",
+    });
+  }
+
+  /** The platform's health; a failing one (503) is returned, not thrown. */
+  async health(): Promise<Health> {
+    try {
+      return await this.#json<Health>("/healthz");
+    } catch (error) {
+      if (
+        error instanceof ApiError && error.status === 503 &&
+        typeof error.body.status === "string"
+      ) {
+        return error.body as unknown as Health;
+      }
+      throw error;
+    }
+  }
+
+  meta(): Promise<Meta> {
+    return this.#json("/meta");
+  }
+
+  async #json<T>(path: string, options: RequestOptions = {}): Promise<T> {
+    const res = await this.#request(path, options);
+    const text = await res.text();
+    return (text ? JSON.parse(text) : {}) as T;
+  }
+
+  async #request(path: string, options: RequestOptions = {}) {
+    const url = new URL(this.url + path);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined && value !== "") {
+        url.searchParams.set(key, String(value));
+      }
+    }
+    const headers = new Headers({
+      accept: options.accept ?? "application/json",
+    });
+    if (options.contentType) headers.set("content-type", options.contentType);
+    if (this.#token) headers.set("authorization", `Bearer ${this.#token}`);
+    const signals = [this.#signal, options.signal].filter((s) => s != null);
+    let res: Response;
+    try {
+      res = await this.#fetch(url, {
+        method: options.method ?? "GET",
+        headers,
+        body: options.body,
+        signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
+      });
+    } catch (error) {
+      if (isAbort(error, ...signals)) throw error;
+      throw ConnectionError.from(this.url, error);
+    }
+    if (!res.ok) throw await toApiError(res);
+    return res;
+  }
+}
+
+async function* executions(
+  body: ReadableStream<Uint8Array> | null,
+  signals: (AbortSignal | undefined)[],
+): AsyncGenerator<Execution> {
+  if (!body) return;
+  try {
+    for await (const message of readSse(body)) {
+      if (message.event !== "execution") continue;
+      yield JSON.parse(message.data) as Execution;
+    }
+  } catch (error) {
+    if (isAbort(error, ...signals)) return;
+    throw error;
+  }
+}
+
+async function toApiError(res: Response): Promise<ApiError> {
+  const text = await res.text().catch(() => "");
+  let body: Problem = {};
+  try {
+    const parsed = JSON.parse(text);
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {
+      body = parsed;
+    }
+  } catch {
+    if (text.trim()) body = { detail: text.trim().slice(0, 500) };
+  }
+  return new ApiError(res.status, body, res.statusText);
+}
+
+function isAbort(error: unknown, ...signals: (AbortSignal | undefined)[]) {
+  return signals.some((s) => s?.aborted) ||
+    (error instanceof DOMException && error.name === "AbortError");
+}
+
+function seg(value: string): string {
+  return encodeURIComponent(value);
+}
+
+function tenantPath(tenant: string): string {
+  return `/api/v1/tenants/${seg(tenant)}`;
+}
+
+function packagePath(tenant: string, id: string): string {
+  return `${tenantPath(tenant)}/packages/${seg(id)}`;
+}
+
+function filePath(tenant: string, name: string): string {
+  return `${tenantPath(tenant)}/files/${seg(name)}`;
+}

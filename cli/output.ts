@@ -1,0 +1,256 @@
+import type { Execution, ExecutionStatus } from "./api_types.ts";
+
+/** Where text goes: a terminal, a pipe, or a test's buffer. */
+export interface TextWriter {
+  write(text: string): void;
+  /** Whether the writer is an interactive terminal (colours, widths). */
+  isTerminal?(): boolean;
+  /** The terminal width, when known. */
+  columns?(): number | undefined;
+}
+
+/** The escape sequences the CLI uses; identity functions without colour. */
+export interface Palette {
+  enabled: boolean;
+  bold(text: string): string;
+  dim(text: string): string;
+  green(text: string): string;
+  yellow(text: string): string;
+  red(text: string): string;
+  cyan(text: string): string;
+}
+
+/**
+ * Colours are used only when the output is a terminal and `NO_COLOR` is
+ * unset or empty (https://no-color.org).
+ */
+export function shouldColor(
+  writer: TextWriter,
+  env: Record<string, string | undefined>,
+): boolean {
+  if (env.NO_COLOR) return false;
+  return writer.isTerminal?.() ?? false;
+}
+
+export function palette(enabled: boolean): Palette {
+  const sgr = (open: number, close: number) => (text: string) =>
+    enabled ? `\x1b[${open}m${text}\x1b[${close}m` : text;
+  return {
+    enabled,
+    bold: sgr(1, 22),
+    dim: sgr(2, 22),
+    green: sgr(32, 39),
+    yellow: sgr(33, 39),
+    red: sgr(31, 39),
+    cyan: sgr(36, 39),
+  };
+}
+
+// deno-lint-ignore no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI, "");
+}
+
+/** The width of text on a terminal, ignoring colour codes. */
+export function visibleWidth(text: string): number {
+  return [...stripAnsi(text)].length;
+}
+
+/** Cuts text to `max` characters, ending with `…` when cut. */
+export function truncate(text: string, max: number): string {
+  const chars = [...text];
+  if (chars.length <= max) return text;
+  if (max <= 1) return chars.slice(0, max).join("");
+  return chars.slice(0, max - 1).join("") + "…";
+}
+
+/**
+ * Lays rows out in columns separated by two spaces, every column as wide as
+ * its widest cell; the last column is not padded. Colour codes in cells do
+ * not count towards widths.
+ */
+export function formatTable(
+  headers: string[],
+  rows: string[][],
+  colors: Palette = palette(false),
+): string {
+  const all = [headers, ...rows];
+  const columns = Math.max(...all.map((r) => r.length));
+  const widths = Array.from(
+    { length: columns },
+    (_, c) => Math.max(...all.map((r) => visibleWidth(r[c] ?? ""))),
+  );
+  const line = (cells: string[]) =>
+    widths.map((w, c) => {
+      const cell = cells[c] ?? "";
+      return c === columns - 1
+        ? cell
+        : cell + " ".repeat(w - visibleWidth(cell));
+    }).join("  ").trimEnd();
+  return [
+    colors.bold(line(headers)),
+    ...rows.map(line),
+  ].join("\n") + "\n";
+}
+
+/** `key  value` lines, the values aligned. */
+export function formatFields(fields: [string, string][]): string {
+  const width = Math.max(0, ...fields.map(([key]) => visibleWidth(key)));
+  return fields.map(([key, value]) =>
+    `${key}${" ".repeat(width - visibleWidth(key))}  ${value}`.trimEnd() + "\n"
+  ).join("");
+}
+
+/** `12ms`, `1.5s`, `2m05s`. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return "-";
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
+  const minutes = Math.floor(ms / 60_000);
+  const seconds = Math.floor((ms % 60_000) / 1000);
+  return `${minutes}m${String(seconds).padStart(2, "0")}s`;
+}
+
+const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+
+/** A timestamp as local `YYYY-MM-DD HH:MM:SS`; the input when unparsable. */
+export function formatDateTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** A timestamp as local `HH:MM:SS.mmm`; the input when unparsable. */
+export function formatClock(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}` +
+    `.${pad(d.getMilliseconds(), 3)}`;
+}
+
+/** A status word in its colour: ok green, error yellow, failed red. */
+export function formatStatus(
+  status: ExecutionStatus | string,
+  colors: Palette,
+  width = 0,
+): string {
+  const text = status.padEnd(width);
+  if (status === "ok") return colors.green(text);
+  if (status === "error") return colors.yellow(text);
+  if (status === "failed") return colors.red(text);
+  return text;
+}
+
+/** What an execution produced, on one line: its error, else its result. */
+export function formatOutcome(execution: Execution, max = 80): string {
+  if (execution.error) return truncate(oneLine(execution.error), max);
+  if (execution.result === undefined || execution.result === null) return "";
+  const text = typeof execution.result === "string"
+    ? execution.result
+    : JSON.stringify(execution.result);
+  return truncate(oneLine(text), max);
+}
+
+export interface ExecutionLineOptions {
+  colors?: Palette;
+  /** Prints the execution's logs under it, indented. */
+  logs?: boolean;
+  /** The most characters of result or error to show. */
+  maxOutcome?: number;
+}
+
+/**
+ * One execution as the stream prints it:
+ * `12:00:01.123  ok      demo/greet  code=0  12ms  {"message":"Hello Ada"}`,
+ * followed by `  [info] message` lines when `logs` is set.
+ */
+export function formatExecutionLine(
+  execution: Execution,
+  options: ExecutionLineOptions = {},
+): string {
+  const colors = options.colors ?? palette(false);
+  const outcome = formatOutcome(execution, options.maxOutcome);
+  const parts = [
+    colors.dim(formatClock(execution.startedAt)),
+    formatStatus(execution.status, colors, 6),
+    `${execution.package}/${execution.event}`,
+    `code=${execution.code ?? "-"}`,
+    formatDuration(execution.durationMs),
+  ];
+  if (outcome) {
+    parts.push(execution.error ? colors.red(outcome) : outcome);
+  }
+  let text = parts.join("  ") + "\n";
+  if (options.logs) {
+    for (const log of execution.logs ?? []) {
+      text += formatLogLine(log.level, log.message, colors);
+    }
+  }
+  return text;
+}
+
+/** `  [info] message`, continuation lines indented under the message. */
+export function formatLogLine(
+  level: string,
+  message: string,
+  colors: Palette = palette(false),
+): string {
+  const tag = `[${level}]`;
+  const painted = level === "error" || level === "fatal" || level === "panic"
+    ? colors.red(tag)
+    : level === "warn"
+    ? colors.yellow(tag)
+    : level === "debug"
+    ? colors.dim(tag)
+    : tag;
+  const indent = " ".repeat(tag.length + 3);
+  const lines = message.replace(/\r?\n$/, "").split(/\r?\n/);
+  return `  ${painted} ${lines.join(`\n${indent}`)}\n`;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\r?\n\s*/g, " ").trim();
+}
+
+/** Writes human or JSON output to one writer, with or without colour. */
+export class Output {
+  readonly colors: Palette;
+  readonly #writer: TextWriter;
+
+  constructor(writer: TextWriter, color = false) {
+    this.#writer = writer;
+    this.colors = palette(color);
+  }
+
+  /** Writes text as is. */
+  write(text: string): void {
+    this.#writer.write(text);
+  }
+
+  /** Writes one line (a newline is added). */
+  line(text = ""): void {
+    this.#writer.write(text + "\n");
+  }
+
+  table(headers: string[], rows: string[][]): void {
+    this.#writer.write(formatTable(headers, rows, this.colors));
+  }
+
+  /** Writes `key  value` lines, the values aligned. */
+  fields(fields: [string, string][]): void {
+    this.#writer.write(formatFields(fields));
+  }
+
+  /** Writes a value as indented JSON. */
+  json(value: unknown): void {
+    this.#writer.write(JSON.stringify(value, null, 2) + "\n");
+  }
+
+  /** Writes a value as one line of JSON (for streams). */
+  jsonLine(value: unknown): void {
+    this.#writer.write(JSON.stringify(value) + "\n");
+  }
+}

@@ -1,0 +1,61 @@
+import type { CliIo } from "./cli_context.ts";
+import type { TextWriter } from "./output.ts";
+
+/** The environment variables the CLI reads. */
+const ENV_NAMES = ["JOBICO_URL", "JOBICO_TOKEN", "NO_COLOR", "JOBICO_DEBUG"];
+
+/**
+ * The real process: stdout, stderr, the environment, and a signal that
+ * aborts on the first Ctrl-C (a second one exits at once).
+ */
+export function terminalIo(): CliIo {
+  const controller = new AbortController();
+  try {
+    Deno.addSignalListener("SIGINT", () => {
+      if (controller.signal.aborted) Deno.exit(130);
+      controller.abort();
+    });
+  } catch {
+    // Signals are not available everywhere; Ctrl-C then just ends the process.
+  }
+  const env: Record<string, string | undefined> = {};
+  for (const name of ENV_NAMES) {
+    try {
+      env[name] = Deno.env.get(name);
+    } catch {
+      // Without --allow-env the flags still work.
+    }
+  }
+  return {
+    stdout: fileWriter(Deno.stdout),
+    stderr: fileWriter(Deno.stderr),
+    env,
+    signal: controller.signal,
+  };
+}
+
+function fileWriter(file: typeof Deno.stdout): TextWriter {
+  const encoder = new TextEncoder();
+  return {
+    write(text: string) {
+      const bytes = encoder.encode(text);
+      try {
+        for (let off = 0; off < bytes.length;) {
+          off += file.writeSync(bytes.subarray(off));
+        }
+      } catch (error) {
+        // The reader went away (`jobico ... | head`): stop quietly.
+        if (error instanceof Deno.errors.BrokenPipe) Deno.exit(0);
+        throw error;
+      }
+    },
+    isTerminal: () => file.isTerminal(),
+    columns() {
+      try {
+        return file.isTerminal() ? Deno.consoleSize().columns : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}

@@ -1,0 +1,188 @@
+/**
+ * Wires the enabled components into one process: control service, file
+ * repository, listener, queue, executor and recorder, on one Deno KV.
+ */
+import type { Hono } from "hono";
+import {
+  BlobStore,
+  DurableQueue,
+  type Logger,
+  onShutdownSignal,
+  serve,
+  serviceApp,
+  silentLogger,
+} from "../goico/mod.ts";
+import { bearerAuth } from "./bearer_auth.ts";
+import { ctlApp } from "./ctl/ctl_routes.ts";
+import { Definitions } from "./ctl/definitions.ts";
+import { PackageStore } from "./ctl/package_store.ts";
+import { Executor } from "./executor/executor.ts";
+import { JobicoletRunner } from "./executor/jobicolet_runner.ts";
+import { keys } from "./keys.ts";
+import { listenerApp } from "./listener/listener.ts";
+import type { EventItem } from "./queue/event_item.ts";
+import { ExecutionStore } from "./recorder/execution_store.ts";
+import { recorderApp } from "./recorder/recorder_routes.ts";
+import { FileRepo } from "./repo/file_repo.ts";
+import { SchemaCache } from "./repo/compile_schema.ts";
+import { repoApp } from "./repo/repo_routes.ts";
+
+export const VERSION = "0.1.0";
+export const COMPONENTS = [
+  "ctl",
+  "repo",
+  "listener",
+  "executor",
+  "recorder",
+] as const;
+export type Component = typeof COMPONENTS[number];
+
+export interface PlatformOptions {
+  /** The store. The platform never closes it: its owner does. */
+  kv: Deno.Kv;
+  /** When set, every /api/v1 and /events request must carry `Authorization: Bearer <token>`. */
+  adminToken?: string;
+  /** Which components run in this process. Default: all. */
+  components?: readonly Component[];
+  /** Default `silentLogger`. */
+  logger?: Logger;
+  /** How long a queue lease lasts before a leased event is delivered again. Default 30 s. */
+  leaseMs?: number;
+}
+
+export interface PlatformParts {
+  app: Hono;
+  store: PackageStore;
+  repo: FileRepo;
+  definitions: Definitions;
+  executions: ExecutionStore;
+  queue: DurableQueue<EventItem>;
+  executor?: Executor;
+  /** Runs the background work (definition stream, executor) until `signal` aborts. */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+/** Builds the platform without serving it (handlers can be tried with `app.request`). */
+export function createPlatform(
+  options: PlatformOptions,
+  shutdown: AbortSignal,
+): PlatformParts {
+  const { kv } = options;
+  const logger = options.logger ?? silentLogger;
+  const enabled = new Set(options.components ?? COMPONENTS);
+  const repo = new FileRepo(kv, new BlobStore(kv, keys.blobs()));
+  const store = new PackageStore(kv, repo);
+  const definitions = new Definitions(
+    store,
+    new SchemaCache((sha) => repo.bytes(sha)),
+  );
+  const executions = new ExecutionStore(kv);
+  const queue = new DurableQueue<EventItem>(kv, keys.queues(), {
+    leaseMs: options.leaseMs,
+  });
+  const executor = enabled.has("executor")
+    ? new Executor({
+      kv,
+      queue,
+      definitions,
+      executions,
+      logger,
+      runner: new JobicoletRunner((sha) => repo.bytes(sha)),
+    })
+    : undefined;
+
+  const app = serviceApp({
+    name: "jobico",
+    version: VERSION,
+    logger,
+    meta: () => ({
+      components: [...enabled],
+      definitionsGeneration: definitions.generation,
+    }),
+    health: async () => {
+      try {
+        await kv.get(["health"]);
+        return { kv: "ok" };
+      } catch (err) {
+        return { kv: `failing: ${(err as Error).message}` };
+      }
+    },
+  });
+  const auth = bearerAuth(options.adminToken);
+  app.use("/api/v1/*", auth);
+  app.use("/events/*", auth);
+  if (enabled.has("ctl")) app.route("/", ctlApp(store));
+  if (enabled.has("repo")) app.route("/", repoApp(repo));
+  if (enabled.has("listener")) {
+    app.route("/", listenerApp({ kv, definitions, store, queue }));
+  }
+  if (enabled.has("recorder")) {
+    app.route("/", recorderApp(executions, shutdown));
+  }
+
+  const run = async (signal: AbortSignal) => {
+    await Promise.all([
+      definitions.follow(signal),
+      executor?.run(signal),
+    ]);
+  };
+  return { app, store, repo, definitions, executions, queue, executor, run };
+}
+
+export interface ServeOptions extends PlatformOptions {
+  hostname?: string;
+  /** 0 picks a free port. Default 8080. */
+  port?: number;
+}
+
+export interface Platform extends PlatformParts {
+  url: string;
+  port: number;
+  /** Stops serving, stops the background work and waits for both. Leaves the KV open. */
+  close(): Promise<void>;
+}
+
+/** Builds and serves the platform. */
+export function startPlatform(options: ServeOptions): Promise<Platform> {
+  const ctrl = new AbortController();
+  const parts = createPlatform(options, ctrl.signal);
+  const server = serve(parts.app.fetch, {
+    hostname: options.hostname,
+    port: options.port ?? 8080,
+    logger: options.logger ?? silentLogger,
+  });
+  const background = parts.run(ctrl.signal);
+  let closing: Promise<void> | undefined;
+  return Promise.resolve({
+    ...parts,
+    url: server.url,
+    port: server.port,
+    close: () => {
+      closing ??= (async () => {
+        ctrl.abort();
+        await server.shutdown();
+        await background;
+      })();
+      return closing;
+    },
+  });
+}
+
+/** Serves until SIGINT or SIGTERM, then shuts down gracefully. */
+export async function servePlatformUntilSignal(
+  options: ServeOptions,
+): Promise<void> {
+  const platform = await startPlatform(options);
+  options.logger?.info("listening", {
+    url: platform.url,
+    components: options.components ?? COMPONENTS,
+  });
+  await new Promise<void>((resolve) => {
+    const remove = onShutdownSignal(() => {
+      remove();
+      resolve();
+    });
+  });
+  options.logger?.info("shutting down");
+  await platform.close();
+}
