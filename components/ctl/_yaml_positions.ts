@@ -25,7 +25,9 @@ const ID_RULE =
   'use 1 to 64 letters, digits, ".", "_" and "-", starting with a letter or digit';
 
 /**
- * Parses one document. The yaml parser reads `process.env.LOG_TOKENS` for
+ * Parses one document. Duplicate keys are left to the walk (Ctx.fields): the
+ * parser's own check (`uniqueKeys`) is quadratic in the size of a mapping,
+ * seconds for a 200 KB one. The parser reads `process.env.LOG_TOKENS` for
  * every token, which throws (or prompts) in Deno without env permission, so
  * unless that variable may be read, `process.env` is swapped for an empty
  * object during the (synchronous) parse.
@@ -35,7 +37,7 @@ export function parseYaml(source: string, lc: LineCounter): Document.Parsed {
     parseDocument(source, {
       lineCounter: lc,
       prettyErrors: false,
-      uniqueKeys: true,
+      uniqueKeys: false,
     });
   const env = { name: "env", variable: "LOG_TOKENS" } as const;
   const original = Object.getOwnPropertyDescriptor(process, "env");
@@ -220,19 +222,6 @@ export class Ctx {
       }
     }
     return f;
-  }
-
-  /** The text of the mapping key that starts at `offset`. */
-  keyAt(offset: number): string {
-    let text = "";
-    visit(this.doc, {
-      Pair: (_key, pair) => {
-        const key = pair.key as Node | null;
-        if (key?.range?.[0] === offset) text = this.text(key);
-        return text ? visit.BREAK : undefined;
-      },
-    });
-    return text;
   }
 
   /** The source text of a node, for messages. */

@@ -301,12 +301,7 @@ export function parsePackage(
   const doc = parseYaml(source, lc);
   const c = new Ctx(source, doc, lc);
   let broken = false;
-  const duplicates: number[] = [];
   for (const error of doc.errors) {
-    if (error.code === "DUPLICATE_KEY") {
-      duplicates.push(error.pos[0]); // the walk reports them, with a path
-      continue;
-    }
     const multiple = error.code === "MULTIPLE_DOCS";
     broken ||= !multiple;
     const message = multiple
@@ -315,14 +310,9 @@ export function parsePackage(
     c.add(multiple ? "structure" : "syntax", "", error.pos[0], message);
   }
   c.indexAliases(MAX_ALIASES);
+  // The structure of a broken document is not checked.
   broken ||= c.issues.some((issue) => issue.kind === "syntax");
-  if (broken) {
-    // No walk over a broken document: report its duplicate keys here.
-    for (const at of duplicates) {
-      c.add("structure", "", at, `Duplicate key ${quote(c.keyAt(at))}`);
-    }
-    return { issues: sorted(c.issues) };
-  }
+  if (broken) return { issues: sorted(c.issues) };
 
   const walk = new Walk(c);
   const pkg = walk.root(doc.contents);

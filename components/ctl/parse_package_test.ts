@@ -659,11 +659,3 @@ Deno.test("issues on an alias point at the alias", () => {
   assert.deepEqual([id.line, id.col], [7, 9]);
   assert.equal(only(issues, "name").line, 2);
 });
-
-Deno.test("duplicate keys of a broken document are reported too", () => {
-  const { issues } = parsePackage("id: a\nid: b\ntenant: @x\n");
-  assert.deepEqual(issues.map((issue) => [issue.kind, issue.message]), [
-    ["structure", 'Duplicate key "id"'],
-    ["syntax", "Plain value cannot start with reserved character @"],
-  ]);
-});

@@ -6,7 +6,11 @@ import { Hono } from "hono";
 import { sseResponse, ValidationError } from "../../goico/mod.ts";
 import { checkName } from "../check_name.ts";
 import type { Execution } from "./execution.ts";
-import type { ExecutionFilter, ExecutionStore } from "./execution_store.ts";
+import {
+  type ExecutionFilter,
+  type ExecutionStore,
+  matches,
+} from "./execution_store.ts";
 
 const STATUSES = ["ok", "error", "failed"];
 
@@ -55,15 +59,16 @@ export function recorderApp(
     const tenant = checkName("tenant", c.req.param("tenant"));
     const filter = filterOf((n) => c.req.query(n));
     // Resume after Last-Event-ID when the client reconnects; otherwise only new executions.
-    let last = c.req.header("last-event-id") ?? await store.latestId(tenant);
-    const signal = AbortSignal.any([c.req.raw.signal, shutdown]);
-    return sseResponse({ signal }, async (send, stop) => {
+    const resume = c.req.header("last-event-id");
+    let last = resume && /^[0-9a-z]{19}$/.test(resume)
+      ? resume
+      : await store.latestId(tenant);
+    // A client that leaves cancels the body stream, which stops the producer.
+    return sseResponse({ signal: shutdown }, async (send, stop) => {
       for await (const _ of store.feed(tenant).changes(stop)) {
-        for (const e of await store.since(tenant, last, {})) {
+        for (const e of await store.since(tenant, last)) {
           last = e.id;
-          if (filter.package && e.package !== filter.package) continue;
-          if (filter.event && e.event !== filter.event) continue;
-          if (filter.status && e.status !== filter.status) continue;
+          if (!matches(e, filter)) continue;
           send({ event: "execution", id: e.id, data: JSON.stringify(e) });
         }
       }

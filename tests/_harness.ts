@@ -1,0 +1,126 @@
+/**
+ * Test harness: the real platform on port 0 over an in-memory KV, and
+ * helpers to talk to it over HTTP like a client would.
+ */
+import { type Platform, startPlatform } from "../components/platform.ts";
+import type { Execution } from "../components/recorder/execution.ts";
+
+export const EXAMPLES = new URL("../examples/greet/", import.meta.url);
+
+export interface Harness {
+  platform: Platform;
+  kv: Deno.Kv;
+  url: string;
+  /** fetch against the platform, with the token when one is set. */
+  api(path: string, init?: RequestInit): Promise<Response>;
+  upload(
+    tenant: string,
+    name: string,
+    bytes: Uint8Array | string,
+  ): Promise<void>;
+  deploy(
+    yaml: string,
+  ): Promise<{ tenant: string; id: string; version: number }>;
+  send(tenant: string, event: string, items: unknown[]): Promise<string[]>;
+  /** Polls the executions until `pred` holds for the list (newest first); fails after 10 s. */
+  waitFor(
+    tenant: string,
+    pred: (execs: Execution[]) => boolean,
+  ): Promise<Execution[]>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(
+  options: { adminToken?: string } = {},
+): Promise<Harness> {
+  const kv = await Deno.openKv(":memory:");
+  const platform = await startPlatform({
+    kv,
+    port: 0,
+    adminToken: options.adminToken,
+  });
+  const api = (path: string, init: RequestInit = {}) => {
+    const headers = new Headers(init.headers);
+    if (options.adminToken && !headers.has("authorization")) {
+      headers.set("authorization", `Bearer ${options.adminToken}`);
+    }
+    return fetch(platform.url + path, { ...init, headers });
+  };
+  const ok = async (res: Response, what: string) => {
+    const body = await res.text();
+    if (!res.ok) throw new Error(`${what}: ${res.status} ${body}`);
+    return body ? JSON.parse(body) : null;
+  };
+  const h: Harness = {
+    platform,
+    kv,
+    url: platform.url,
+    api,
+    upload: async (tenant, name, bytes) => {
+      const body = typeof bytes === "string"
+        ? new TextEncoder().encode(bytes)
+        : bytes;
+      await ok(
+        await api(`/api/v1/tenants/${tenant}/files/${name}`, {
+          method: "PUT",
+          body: body as Uint8Array<ArrayBuffer>,
+        }),
+        `upload ${name}`,
+      );
+    },
+    deploy: async (yaml) =>
+      await ok(
+        await api("/api/v1/packages", {
+          method: "POST",
+          body: yaml,
+          headers: { "content-type": "application/yaml" },
+        }),
+        "deploy",
+      ),
+    send: async (tenant, event, items) =>
+      (await ok(
+        await api(`/events/${tenant}/${event}`, {
+          method: "POST",
+          body: JSON.stringify({ data: items }),
+        }),
+        `send ${event}`,
+      )).ids,
+    waitFor: async (tenant, pred) => {
+      const deadline = Date.now() + 10_000;
+      let last: Execution[] = [];
+      while (Date.now() < deadline) {
+        last = (await ok(
+          await api(`/api/v1/tenants/${tenant}/executions?limit=1000`),
+          "executions",
+        )).executions;
+        if (pred(last)) return last;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error(
+        `Executions never matched; last seen: ${
+          JSON.stringify(last.map((e) => [e.event, e.status]))
+        }`,
+      );
+    },
+    close: async () => {
+      await platform.close();
+      kv.close();
+    },
+  };
+  return h;
+}
+
+/** Uploads the greet example's modules and schemas and deploys its package. */
+export async function deployGreet(h: Harness): Promise<void> {
+  for (
+    const name of [
+      "greet.wasm",
+      "audit.wasm",
+      "greet.schema.json",
+      "result.schema.json",
+    ]
+  ) {
+    await h.upload("demo", name, await Deno.readFile(new URL(name, EXAMPLES)));
+  }
+  await h.deploy(await Deno.readTextFile(new URL("job.yaml", EXAMPLES)));
+}
