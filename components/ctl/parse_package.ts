@@ -298,7 +298,13 @@ export function parsePackage(
     };
   }
   const lc = new LineCounter();
-  const doc = parseYaml(source, lc);
+  let doc;
+  try {
+    doc = parseYaml(source, lc);
+  } catch (error) { // not expected: the parser reports errors as doc.errors
+    const message = `Unreadable YAML: ${sentence(String(error))}`;
+    return { issues: [{ kind: "syntax", path: "", message, line: 1, col: 1 }] };
+  }
   const c = new Ctx(source, doc, lc);
   let broken = false;
   for (const error of doc.errors) {

@@ -1,0 +1,184 @@
+import assert from "node:assert/strict";
+import {
+  ConflictError,
+  NotFoundError,
+  UnprocessableError,
+  ValidationError,
+} from "../../goico/mod.ts";
+import { examples, testPlatform, uploadGreetFiles } from "../_test_platform.ts";
+
+const greetYaml = () => Deno.readTextFile(new URL("job.yaml", examples));
+
+Deno.test("each deploy is a new version; rollback copies an old one as a new version", async () => {
+  const p = await testPlatform();
+  try {
+    await uploadGreetFiles(p);
+    const yaml = await greetYaml();
+    assert.equal((await p.store.deploy(yaml)).version, 1);
+    const renamed = yaml.replace(
+      "name: Greeting example",
+      "name: Greetings v2",
+    );
+    assert.equal((await p.store.deploy(renamed)).version, 2);
+    assert.equal((await p.store.current("demo", "greet")).name, "Greetings v2");
+    const back = await p.store.rollback("demo", "greet", 1);
+    assert.equal(back.version, 3);
+    const cur = await p.store.current("demo", "greet");
+    assert.equal(cur.name, "Greeting example");
+    assert.equal(cur.rollbackOf, 1);
+    assert.equal(await p.store.source("demo", "greet", 3), yaml);
+    const versions = await p.store.versions("demo", "greet");
+    assert.deepEqual(versions.map((v) => [v.version, v.current]), [[1, false], [
+      2,
+      false,
+    ], [3, true]]);
+    await assert.rejects(p.store.rollback("demo", "greet", 9), NotFoundError);
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("deploy pins the content hash of every file the package uses", async () => {
+  const p = await testPlatform();
+  try {
+    await uploadGreetFiles(p);
+    await p.repo.put("demo", "unrelated.json", new TextEncoder().encode("{}"));
+    await p.store.deploy(await greetYaml());
+    const v = await p.store.current("demo", "greet");
+    assert.deepEqual(Object.keys(v.files).sort(), [
+      "audit.wasm",
+      "greet.schema.json",
+      "greet.wasm",
+      "result.schema.json",
+    ]);
+    const info = await p.repo.info("demo", "greet.wasm");
+    assert.equal(v.files["greet.wasm"], info!.sha256);
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("the seed's example is refused naming queue1 and its line, and deploys once queue1 is declared", async () => {
+  const p = await testPlatform();
+  try {
+    await p.repo.put(
+      "m1",
+      "schema.json",
+      new TextEncoder().encode('{"type":"object"}'),
+    );
+    await p.repo.put(
+      "m1",
+      "greet.wasm",
+      await Deno.readFile(new URL("greet.wasm", examples)),
+    );
+    const seed = `name: test
+id: test
+tenant: m1
+queues:
+  - id: queue
+    name: queue
+jobs:
+  - event:
+      name: an event
+      id: ev1
+      datatype: 0
+      schema:
+        id: schema
+        name: the schema
+        schemaref: schema.json
+      supplierqueue: queue
+      runtime: runtime1
+    result:
+      ok:
+        name: ev1_ok
+        id: ev1_ok
+        datatype: 0
+        schema:
+          id: sche1
+          name: sche1
+          schemaref: schema.json
+        supplierqueue: queue1
+        runtime: runtime1
+      error:
+        name: ev1_err
+        id: ev1_err
+        datatype: 0
+        schema:
+          id: sche1
+          name: sche1
+          schemaref: schema.json
+        supplierqueue: queue1
+        runtime: runtime1
+
+runtimes:
+  - id: runtime1
+    name: greet.wasm
+    moduleref: greet.wasm
+    mainfuncname: event
+    type: 0
+`;
+    const err = await p.store.deploy(seed).catch((e) => e);
+    assert.ok(err instanceof UnprocessableError, String(err));
+    const issues = err.extra.issues as { message: string; line: number }[];
+    assert.deepEqual(issues.map((i) => i.line), [27, 37]);
+    for (const i of issues) assert.match(i.message, /"queue1"/);
+    const fixed = seed.replace(
+      "    name: queue\n",
+      "    name: queue\n  - id: queue1\n    name: queue1\n",
+    );
+    assert.equal((await p.store.deploy(fixed)).version, 1);
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("a package with structural errors is a 400 listing every issue", async () => {
+  const p = await testPlatform();
+  try {
+    const err = await p.store.deploy("id: x\ntenant: t\nqueues: []\nextra: 1\n")
+      .catch((e) => e);
+    assert.ok(err instanceof ValidationError);
+    const issues = err.extra.issues as { message: string }[];
+    assert.ok(issues.length >= 3, JSON.stringify(issues));
+    assert.ok(issues.some((i) => /"extra"/.test(i.message)));
+    assert.ok(issues.some((i) => /"jobs"/.test(i.message)));
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("two packages of a tenant cannot declare the same event", async () => {
+  const p = await testPlatform();
+  try {
+    await uploadGreetFiles(p);
+    const yaml = await greetYaml();
+    await p.store.deploy(yaml);
+    await assert.rejects(
+      p.store.deploy(yaml.replace("id: greet\nname:", "id: greet2\nname:")),
+      ConflictError,
+    );
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("delete removes the package, its versions and its events", async () => {
+  const p = await testPlatform();
+  try {
+    await uploadGreetFiles(p);
+    await p.store.deploy(await greetYaml());
+    await p.store.deploy(await greetYaml());
+    await p.store.delete("demo", "greet");
+    await assert.rejects(p.store.current("demo", "greet"), NotFoundError);
+    assert.equal(await p.store.ownerOf("demo", "greet"), null);
+    assert.deepEqual(await p.store.list("demo"), []);
+    assert.equal(
+      (await Array.fromAsync(p.kv.list({ prefix: ["pkgver", "demo"] }))).length,
+      0,
+    );
+    // The events are free again for another package.
+    assert.equal((await p.store.deploy(await greetYaml())).version, 1);
+  } finally {
+    await p.close();
+  }
+});
