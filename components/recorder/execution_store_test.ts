@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import { monotonicIdFactory, ValidationError } from "../../goico/mod.ts";
+import type { Execution } from "./execution.ts";
+import { ExecutionStore } from "./execution_store.ts";
+
+const nextId = monotonicIdFactory();
+
+function exec(i: number, over: Partial<Execution> = {}): Execution {
+  return {
+    id: nextId(),
+    eventId: `e${i}`,
+    tenant: "t",
+    package: i % 2 ? "odd" : "even",
+    event: "ev",
+    queue: "q",
+    status: i % 3 === 0 ? "failed" : "ok",
+    code: 0,
+    result: `r${i}`,
+    error: null,
+    logs: [],
+    attempt: 1,
+    startedAt: new Date(0).toISOString(),
+    durationMs: 1,
+    ...over,
+  };
+}
+
+async function withStore(
+  fn: (s: ExecutionStore, kv: Deno.Kv) => Promise<void>,
+) {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    await fn(new ExecutionStore(kv), kv);
+  } finally {
+    kv.close();
+  }
+}
+
+async function recordAll(s: ExecutionStore, kv: Deno.Kv, execs: Execution[]) {
+  for (const e of execs) {
+    assert.ok((await s.record(kv.atomic(), e).commit()).ok);
+  }
+}
+
+Deno.test("executions list newest first and page with a cursor", async () => {
+  await withStore(async (s, kv) => {
+    const all = Array.from({ length: 25 }, (_, i) => exec(i));
+    await recordAll(s, kv, all);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const res = await s.list("t", { limit: 10, cursor });
+      seen.push(...res.executions.map((e) => e.eventId));
+      if (!res.cursor) break;
+      cursor = res.cursor;
+    }
+    assert.deepEqual(seen, all.map((e) => e.eventId).reverse());
+  });
+});
+
+Deno.test("filters by package, event and status combine with paging", async () => {
+  await withStore(async (s, kv) => {
+    await recordAll(s, kv, Array.from({ length: 30 }, (_, i) => exec(i)));
+    const odd = await s.list("t", { package: "odd", limit: 1000 });
+    assert.equal(odd.executions.length, 15);
+    assert.ok(odd.executions.every((e) => e.package === "odd"));
+    const failedOdd = await s.list("t", { package: "odd", status: "failed" });
+    assert.deepEqual(failedOdd.executions.map((e) => e.eventId), [
+      "e27",
+      "e21",
+      "e15",
+      "e9",
+      "e3",
+    ]);
+    const page1 = await s.list("t", { status: "failed", limit: 4 });
+    const page2 = await s.list("t", {
+      status: "failed",
+      limit: 4,
+      cursor: page1.cursor!,
+    });
+    assert.deepEqual(
+      [...page1.executions, ...page2.executions].map((e) => e.eventId),
+      [
+        "e27",
+        "e24",
+        "e21",
+        "e18",
+        "e15",
+        "e12",
+        "e9",
+        "e6",
+      ],
+    );
+    assert.equal((await s.list("t", { event: "other" })).executions.length, 0);
+  });
+});
+
+Deno.test("limits and cursors are checked", async () => {
+  await withStore(async (s) => {
+    await assert.rejects(s.list("t", { limit: 0 }), ValidationError);
+    await assert.rejects(s.list("t", { limit: 1001 }), /from 1 to 1000/);
+    await assert.rejects(s.list("t", { cursor: "../../x" }), /Invalid cursor/);
+  });
+});
+
+Deno.test("a record too large for one KV value keeps its head and says what was dropped", async () => {
+  await withStore(async (s, kv) => {
+    const logs = Array.from({ length: 400 }, (_, i) => ({
+      level: "info" as const,
+      source: "module" as const,
+      message: `line ${i} ` + "x".repeat(400),
+    }));
+    const e = exec(1, { logs, result: "y".repeat(100_000) });
+    await recordAll(s, kv, [e]);
+    const back = (await s.get("t", e.id))!;
+    assert.ok(back.result!.length < 20_000);
+    assert.match(back.result!, /truncated/);
+    assert.ok(back.logs.length < logs.length);
+    assert.equal(back.logs[0].message, logs[0].message);
+    assert.match(back.logs.at(-1)!.message, /log lines dropped/);
+  });
+});
+
+Deno.test("since returns what was recorded after an id, oldest first", async () => {
+  await withStore(async (s, kv) => {
+    const all = Array.from({ length: 5 }, (_, i) => exec(i));
+    await recordAll(s, kv, all);
+    assert.deepEqual((await s.since("t", all[1].id)).map((e) => e.eventId), [
+      "e2",
+      "e3",
+      "e4",
+    ]);
+    assert.equal(await s.latestId("t"), all[4].id);
+    assert.equal(await s.latestId("nobody"), null);
+  });
+});
