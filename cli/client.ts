@@ -167,7 +167,11 @@ export class JobicoClient {
       accept: "text/event-stream",
       signal: options.signal,
     });
-    return executions(res.body, [this.#signal, options.signal]);
+    const signals = [this.#signal, options.signal].filter((s) => s != null);
+    return executions(
+      res.body,
+      signals.length > 1 ? AbortSignal.any(signals) : signals[0],
+    );
   }
 
   /** Sends event items to the listener. */
@@ -240,16 +244,16 @@ export class JobicoClient {
 
 async function* executions(
   body: ReadableStream<Uint8Array> | null,
-  signals: (AbortSignal | undefined)[],
+  signal: AbortSignal | undefined,
 ): AsyncGenerator<Execution> {
   if (!body) return;
   try {
-    for await (const message of readSse(body)) {
+    for await (const message of readSse(body, { signal })) {
       if (message.event !== "execution") continue;
       yield JSON.parse(message.data) as Execution;
     }
   } catch (error) {
-    if (isAbort(error, ...signals)) return;
+    if (isAbort(error, signal)) return;
     throw error;
   }
 }

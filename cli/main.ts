@@ -1,6 +1,7 @@
 /**
  * The `jobico` command: `deno task jobico <command>`, or installed with
- * `deno install -g -n jobico --allow-net --allow-read --allow-env cli/main.ts`.
+ * `deno install -g -n jobico --config deno.json --allow-net --allow-read
+ * --allow-env cli/main.ts` (the config carries the npm imports).
  *
  * @module
  */
@@ -117,8 +118,8 @@ function report(ctx: CliContext, error: unknown): number {
       case "commander.helpDisplayed":
       case "commander.version":
         return 0;
-      case "commander.help": // a group called without its subcommand
-        return 2;
+      case "commander.help": // `help <command>`, or a group without one
+        return error.exitCode === 0 ? 0 : 2;
     }
     print(error.message.replace(/^error:\s*/, ""), HELP_HINT);
     return 2;

@@ -120,9 +120,10 @@ Deno.test("formatExecutionLine prints one line, then logs with --logs", () => {
     ],
   });
   const line = formatExecutionLine(execution);
-  assert.match(
-    line,
-    /^\d\d:\d\d:\d\d\.006  ok      greet\/greet  code=0  12ms  \{"message":"Hello Ada"\}\n$/,
+  assert.match(line, /^\d\d:\d\d:\d\d\.006 /);
+  assert.equal(
+    line.slice(12),
+    '  ok      greet/greet  code=0  12ms  {"message":"Hello Ada"}\n',
   );
   const withLogs = formatExecutionLine(execution, { logs: true });
   assert.equal(

@@ -10,16 +10,28 @@ export interface SseMessage {
   retry?: number;
 }
 
+/** Options of {@linkcode readSse}. */
+export interface ReadSseOptions {
+  /** Ends the iteration (and cancels the stream) when aborted. */
+  signal?: AbortSignal;
+}
+
 /**
  * Reads Server-Sent Events from a byte stream, following the WHATWG event
  * stream rules: lines end with CRLF, LF or CR (also when split across chunks),
  * `:` starts a comment, a blank line dispatches, and an unfinished event at
- * the end of the stream is dropped. Cancelling the loop cancels the stream.
+ * the end of the stream is dropped. Leaving the loop or aborting `signal`
+ * cancels the stream.
  */
 export async function* readSse(
   body: ReadableStream<Uint8Array>,
+  options: ReadSseOptions = {},
 ): AsyncGenerator<SseMessage> {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  const { signal } = options;
+  const onAbort = () => void reader.cancel(signal?.reason).catch(() => {});
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener("abort", onAbort, { once: true });
   let buffer = "";
   let first = true;
   let done = false;
@@ -30,7 +42,7 @@ export async function* readSse(
   try {
     while (!done) {
       const chunk = await reader.read();
-      if (chunk.done) done = true;
+      if (chunk.done || signal?.aborted) done = true;
       else buffer += chunk.value;
       if (first && buffer.length > 0) {
         if (buffer.charCodeAt(0) === 0xfeff) buffer = buffer.slice(1);
@@ -88,6 +100,7 @@ export async function* readSse(
       buffer = buffer.slice(start);
     }
   } finally {
+    signal?.removeEventListener("abort", onAbort);
     await reader.cancel().catch(() => {});
     reader.releaseLock();
   }

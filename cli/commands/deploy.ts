@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { ApiError } from "../api_error.ts";
 import type { CliContext } from "../cli_context.ts";
-import { CliError } from "../cli_error.ts";
+import { CliError, UsageError } from "../cli_error.ts";
 
 interface DeployOptions {
   json?: boolean;
@@ -21,6 +21,11 @@ export function deployCommand(parent: Command, ctx: CliContext): Command {
     .option("--json", "print the result as JSON")
     .action(async (file: string, options: DeployOptions, command: Command) => {
       const source = await ctx.readTextFile(file);
+      if (source.trim() === "") {
+        throw new UsageError(`File "${file}" is empty`, {
+          hint: "Pass a job package in YAML, e.g. examples/greet/job.yaml",
+        });
+      }
       const client = ctx.client(command);
       try {
         const res = await client.deploy(source);
@@ -39,7 +44,9 @@ export function deployCommand(parent: Command, ctx: CliContext): Command {
           }
           const count = error.issues.length;
           throw new CliError(
-            `${error.title} (${count} ${count === 1 ? "issue" : "issues"})`,
+            `${file} not deployed: ${count} ${
+              count === 1 ? "issue" : "issues"
+            }`,
             { cause: error },
           );
         }
