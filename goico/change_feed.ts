@@ -83,6 +83,8 @@ export class ChangeFeed {
         } catch {
           return;
         }
+        // The signal may have aborted while the key was read.
+        if (signal.aborted) break;
         yield;
       }
     } finally {

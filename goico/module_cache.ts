@@ -21,8 +21,12 @@ export class ModuleCache {
     mod = load().then((bytes) =>
       WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>)
     );
-    mod.catch(() => this.#modules.delete(sha256));
-    this.#modules.set(sha256, mod);
+    const loading = mod;
+    // Forget the failure, unless it was evicted and loaded again meanwhile.
+    loading.catch(() => {
+      if (this.#modules.get(sha256) === loading) this.#modules.delete(sha256);
+    });
+    this.#modules.set(sha256, loading);
     while (this.#modules.size > this.max) {
       this.#modules.delete(this.#modules.keys().next().value!);
     }

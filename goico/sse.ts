@@ -38,6 +38,8 @@ export function sseResponse(
   const ctrl = new AbortController();
   const stop = () => ctrl.abort();
   options.signal.addEventListener("abort", stop, { once: true });
+  // An already aborted signal fires no event.
+  if (options.signal.aborted) stop();
   let timer: ReturnType<typeof setInterval> | undefined;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {

@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { BlobStore, sha256Hex } from "./blob_store.ts";
+
+const encoder = new TextEncoder();
+
+/** Deterministic, non-repeating-looking bytes (a small LCG). */
+function pseudoRandomBytes(n: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+Deno.test("sha256Hex of 'abc' is the FIPS 180-2 test vector", async () => {
+  assert.equal(
+    await sha256Hex(encoder.encode("abc")),
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+  );
+  assert.equal(
+    await sha256Hex(new Uint8Array()),
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+  );
+});
+
+Deno.test("BlobStore: a small blob round trips", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const store = new BlobStore(kv);
+    const bytes = encoder.encode("hello, blob");
+    const meta = await store.put(bytes);
+    assert.deepEqual(meta, {
+      sha256: await sha256Hex(bytes),
+      size: bytes.length,
+      chunks: 1,
+    });
+    assert.deepEqual(await store.meta(meta.sha256), meta);
+    const back = await store.get(meta.sha256);
+    assert.ok(back instanceof Uint8Array);
+    assert.deepEqual(back, bytes);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("BlobStore: an empty blob round trips", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const store = new BlobStore(kv);
+    const meta = await store.put(new Uint8Array());
+    assert.equal(meta.size, 0);
+    assert.deepEqual(await store.get(meta.sha256), new Uint8Array());
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("BlobStore: a 1.5 MiB blob spans chunks and atomics and round trips byte-exact", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const store = new BlobStore(kv);
+    const bytes = pseudoRandomBytes(1.5 * 1024 * 1024, 42);
+    const meta = await store.put(bytes);
+    assert.equal(meta.size, bytes.length);
+    // 60 KiB chunks, 10 per atomic: 26 chunks written in 3 atomics.
+    assert.equal(meta.chunks, Math.ceil(bytes.length / (60 * 1024)));
+    assert.ok(meta.chunks > 20);
+    const chunkEntries = await Array.fromAsync(
+      kv.list<Uint8Array>({ prefix: ["blob", meta.sha256, "chunk"] }),
+    );
+    assert.equal(chunkEntries.length, meta.chunks);
+    assert.ok(chunkEntries.every((e) => e.value.length <= 64 * 1024));
+
+    const back = await store.get(meta.sha256);
+    assert.ok(back);
+    assert.equal(back.length, bytes.length);
+    assert.deepEqual(back, bytes);
+    assert.equal(await sha256Hex(back), meta.sha256);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("BlobStore: the same content stored twice gives the same sha and meta", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const store = new BlobStore(kv);
+    const a = await store.put(encoder.encode("same content"));
+    const metaEntry = await kv.get(["blob", a.sha256, "meta"]);
+    const b = await store.put(encoder.encode("same content"));
+    assert.deepEqual(b, a);
+    // The second put found the blob and wrote nothing.
+    const again = await kv.get(["blob", a.sha256, "meta"]);
+    assert.equal(again.versionstamp, metaEntry.versionstamp);
+
+    const c = await store.put(encoder.encode("other content"));
+    assert.notEqual(c.sha256, a.sha256);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("BlobStore: unknown sha gives null", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const store = new BlobStore(kv);
+    const unknown = await sha256Hex(encoder.encode("never stored"));
+    assert.equal(await store.get(unknown), null);
+    assert.equal(await store.meta(unknown), null);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("BlobStore: a custom prefix keeps stores apart", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const a = new BlobStore(kv, ["a"]);
+    const b = new BlobStore(kv, ["b"]);
+    const meta = await a.put(encoder.encode("only in a"));
+    assert.deepEqual(await a.get(meta.sha256), encoder.encode("only in a"));
+    assert.equal(await b.get(meta.sha256), null);
+  } finally {
+    kv.close();
+  }
+});

@@ -1,0 +1,218 @@
+import assert from "node:assert/strict";
+import { DurableQueue } from "./durable_queue.ts";
+import { monotonicId } from "./monotonic_id.ts";
+
+type Job = { n: number };
+
+function items(...ns: number[]): { id: string; value: Job }[] {
+  return ns.map((n) => ({ id: monotonicId(), value: { n } }));
+}
+
+async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    await fn(kv);
+  } finally {
+    kv.close();
+  }
+}
+
+Deno.test("DurableQueue: items appended in an atomic are leased in id order", () =>
+  withKv(async (kv) => {
+    const q = new DurableQueue<Job>(kv);
+    const first = items(1, 2, 3);
+    const second = items(4, 5);
+    assert.ok((await q.append(kv.atomic(), "q", first).commit()).ok);
+    assert.ok((await q.append(kv.atomic(), "q", second).commit()).ok);
+
+    const leased = await q.lease("q", 10);
+    assert.deepEqual(leased.map((i) => i.value.n), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      leased.map((i) => i.id),
+      [...first, ...second].map((i) => i.id),
+    );
+    for (const item of leased) {
+      assert.equal(item.queue, "q");
+      assert.equal(item.attempt, 1);
+      assert.equal(typeof item.enqueuedAt, "number");
+    }
+    // Everything is leased: nothing more to hand out.
+    assert.deepEqual(await q.lease("q", 10), []);
+  }));
+
+Deno.test("DurableQueue: the append is part of the caller's atomic", () =>
+  withKv(async (kv) => {
+    const q = new DurableQueue<Job>(kv);
+    await kv.set(["record"], "v1");
+    const stale = await kv.get(["record"]);
+    await kv.set(["record"], "v2");
+
+    // The check fails, so neither the record nor the items are written.
+    const op = kv.atomic().check(stale).set(["record"], "v3");
+    const res = await q.append(op, "q", items(1, 2)).commit();
+    assert.equal(res.ok, false);
+    assert.equal((await kv.get(["record"])).value, "v2");
+    assert.deepEqual(await q.stats("q"), { depth: 0, inFlight: 0 });
+    assert.deepEqual(await q.lease("q", 10), []);
+    assert.deepEqual(await q.activeQueues(), []);
+
+    // Committed together with the record: both exist.
+    const fresh = await kv.get(["record"]);
+    const op2 = kv.atomic().check(fresh).set(["record"], "v3");
+    assert.ok((await q.append(op2, "q", items(7)).commit()).ok);
+    assert.equal((await kv.get(["record"])).value, "v3");
+    assert.deepEqual((await q.lease("q", 10)).map((i) => i.value.n), [7]);
+  }));
+
+Deno.test("DurableQueue: lease hands out at most max items from the head", () =>
+  withKv(async (kv) => {
+    const q = new DurableQueue<Job>(kv);
+    await q.append(kv.atomic(), "q", items(1, 2, 3, 4, 5)).commit();
+
+    assert.deepEqual((await q.lease("q", 2)).map((i) => i.value.n), [1, 2]);
+    assert.deepEqual(await q.stats("q"), { depth: 3, inFlight: 2 });
+    assert.deepEqual((await q.lease("q", 2)).map((i) => i.value.n), [3, 4]);
+    assert.deepEqual((await q.lease("q", 2)).map((i) => i.value.n), [5]);
+    assert.deepEqual(await q.lease("q", 2), []);
+    assert.deepEqual(await q.stats("q"), { depth: 0, inFlight: 5 });
+  }));
+
+Deno.test("DurableQueue: ack in an atomic removes the leased item", () =>
+  withKv(async (kv) => {
+    const q = new DurableQueue<Job>(kv);
+    await q.append(kv.atomic(), "q", items(1, 2)).commit();
+    const [a, b] = await q.lease("q", 2);
+
+    assert.ok(
+      (await q.ack(kv.atomic().set(["outcome", a.id], "done"), a).commit()).ok,
+    );
+    assert.equal((await kv.get(["outcome", a.id])).value, "done");
+    assert.deepEqual(await q.stats("q"), { depth: 0, inFlight: 1 });
+
+    // An ack whose atomic fails leaves the item leased.
+    const op = kv.atomic().check({
+      key: ["outcome", a.id],
+      versionstamp: null,
+    });
+    assert.equal((await q.ack(op, b).commit()).ok, false);
+    assert.deepEqual(await q.stats("q"), { depth: 0, inFlight: 1 });
+
+    assert.ok((await q.ack(kv.atomic(), b).commit()).ok);
+    assert.deepEqual(await q.stats("q"), { depth: 0, inFlight: 0 });
+  }));
+
+Deno.test("DurableQueue: an expired lease is put back in order with attempt 2", () =>
+  withKv(async (kv) => {
+    let clock = 1_000_000;
+    const q = new DurableQueue<Job>(kv, ["queue"], {
+      leaseMs: 100,
+      now: () => clock,
+    });
+    await q.append(kv.atomic(), "q", items(1, 2)).commit();
+    const leased = await q.lease("q", 1);
+    assert.deepEqual(leased.map((i) => i.value.n), [1]);
+    await q.append(kv.atomic(), "q", items(3)).commit();
+
+    // Not expired yet: nothing moves.
+    clock += 100 - 1;
+    assert.equal(await q.recoverExpired(), 0);
+    assert.deepEqual(await q.stats("q"), { depth: 2, inFlight: 1 });
+
+    clock += 1;
+    assert.equal(await q.recoverExpired(), 1);
+    assert.deepEqual(await q.stats("q"), { depth: 3, inFlight: 0 });
+
+    const again = await q.lease("q", 10);
+    assert.deepEqual(again.map((i) => i.value.n), [1, 2, 3]);
+    assert.deepEqual(again.map((i) => i.attempt), [2, 1, 1]);
+    assert.equal(again[0].id, leased[0].id);
+    assert.equal(again[0].enqueuedAt, leased[0].enqueuedAt);
+    assert.ok(!("leaseUntil" in again[0]));
+
+    // A second expiry raises the attempt again.
+    clock += 1000;
+    assert.equal(await q.recoverExpired(), 3);
+    assert.deepEqual(
+      (await q.lease("q", 10)).map((i) => [i.value.n, i.attempt]),
+      [[1, 3], [2, 2], [3, 2]],
+    );
+  }));
+
+Deno.test("DurableQueue: retireIfEmpty only retires a queue with no items", () =>
+  withKv(async (kv) => {
+    const q = new DurableQueue<Job>(kv);
+    await q.append(kv.atomic(), "q", items(1, 2)).commit();
+    assert.deepEqual(await q.activeQueues(), ["q"]);
+    assert.equal(await q.retireIfEmpty("q"), false);
+
+    const leased = await q.lease("q", 10);
+    // Leased but not acknowledged: still not empty.
+    assert.equal(await q.retireIfEmpty("q"), false);
+    assert.deepEqual(await q.activeQueues(), ["q"]);
+
+    await q.ack(kv.atomic(), leased[0]).commit();
+    assert.equal(await q.retireIfEmpty("q"), false);
+    await q.ack(kv.atomic(), leased[1]).commit();
+    assert.equal(await q.retireIfEmpty("q"), true);
+    assert.deepEqual(await q.activeQueues(), []);
+
+    // Appending again makes it active again.
+    await q.append(kv.atomic(), "q", items(3)).commit();
+    assert.deepEqual(await q.activeQueues(), ["q"]);
+  }));
+
+Deno.test("DurableQueue: activeQueues and stats per queue; queues are independent", () =>
+  withKv(async (kv) => {
+    const q = new DurableQueue<Job>(kv);
+    assert.deepEqual(await q.activeQueues(), []);
+    await q.append(kv.atomic(), "alpha", items(1, 2, 3)).commit();
+    await q.append(kv.atomic(), "beta", items(10)).commit();
+    assert.deepEqual((await q.activeQueues()).sort(), ["alpha", "beta"]);
+
+    assert.deepEqual(await q.stats("alpha"), { depth: 3, inFlight: 0 });
+    assert.deepEqual(await q.stats("beta"), { depth: 1, inFlight: 0 });
+    assert.deepEqual(await q.stats("gamma"), { depth: 0, inFlight: 0 });
+
+    const fromBeta = await q.lease("beta", 10);
+    assert.deepEqual(fromBeta.map((i) => [i.queue, i.value.n]), [["beta", 10]]);
+    assert.deepEqual(await q.stats("alpha"), { depth: 3, inFlight: 0 });
+    assert.deepEqual(await q.stats("beta"), { depth: 0, inFlight: 1 });
+
+    const fromAlpha = await q.lease("alpha", 1);
+    assert.deepEqual(fromAlpha.map((i) => i.value.n), [1]);
+    assert.deepEqual(await q.stats("alpha"), { depth: 2, inFlight: 1 });
+
+    await q.ack(kv.atomic(), fromBeta[0]).commit();
+    assert.equal(await q.retireIfEmpty("beta"), true);
+    assert.equal(await q.retireIfEmpty("alpha"), false);
+    assert.deepEqual(await q.activeQueues(), ["alpha"]);
+  }));
+
+Deno.test("DurableQueue: different prefixes do not share items", () =>
+  withKv(async (kv) => {
+    const a = new DurableQueue<Job>(kv, ["qa"]);
+    const b = new DurableQueue<Job>(kv, ["qb"]);
+    await a.append(kv.atomic(), "q", items(1)).commit();
+    assert.deepEqual(await b.lease("q", 10), []);
+    assert.deepEqual(await b.activeQueues(), []);
+    assert.deepEqual((await a.lease("q", 10)).map((i) => i.value.n), [1]);
+  }));
+
+Deno.test("DurableQueue: append and recovery bump the change feed key", () =>
+  withKv(async (kv) => {
+    let clock = 0;
+    const q = new DurableQueue<Job>(kv, ["queue"], {
+      leaseMs: 10,
+      now: () => clock,
+    });
+    const v0 = (await kv.get(q.feed.key)).versionstamp;
+    assert.equal(v0, null);
+    await q.append(kv.atomic(), "q", items(1)).commit();
+    const v1 = (await kv.get(q.feed.key)).versionstamp;
+    assert.notEqual(v1, null);
+    await q.lease("q", 1);
+    clock += 10;
+    assert.equal(await q.recoverExpired(), 1);
+    const v2 = (await kv.get(q.feed.key)).versionstamp;
+    assert.ok(v2 !== null && v1 !== null && v2 > v1);
+  }));

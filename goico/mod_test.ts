@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import * as goico from "./mod.ts";
+
+Deno.test("mod.ts exports the framework's runtime values", () => {
+  const expected = [
+    "BlobStore",
+    "ChangeFeed",
+    "ConflictError",
+    "DurableQueue",
+    "GuestSetupError",
+    "HttpError",
+    "ModuleCache",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "UnauthorizedError",
+    "UnprocessableError",
+    "ValidationError",
+    "WasmGuest",
+    "formatSse",
+    "jsonLogger",
+    "monotonicId",
+    "monotonicIdFactory",
+    "onShutdownSignal",
+    "openKv",
+    "problemBody",
+    "problemResponse",
+    "serve",
+    "serviceApp",
+    "sha256Hex",
+    "silentLogger",
+    "sseResponse",
+  ];
+  assert.deepEqual(Object.keys(goico).sort(), [...expected].sort());
+  for (const name of expected) {
+    assert.notEqual((goico as Record<string, unknown>)[name], undefined, name);
+  }
+  assert.ok(new goico.ValidationError("x") instanceof goico.HttpError);
+});
