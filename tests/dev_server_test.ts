@@ -1,0 +1,157 @@
+/**
+ * `deno task dev` as a user runs it: main.ts in its own process, configured
+ * by JOBICO_PORT, JOBICO_DATA and JOBICO_ADMIN_TOKEN, stopped by SIGTERM.
+ */
+import assert from "node:assert/strict";
+import { deployGreetOver } from "./_deploy_over_http.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+
+async function startDev(env: Record<string, string>) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--config",
+      CONFIG,
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      MAIN,
+    ],
+    env: { JOBICO_PORT: "0", NO_COLOR: "1", ...env },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const seen: Record<string, unknown>[] = [];
+  let buf = "";
+  let wake: () => void = () => {};
+  const reading = (async () => {
+    for (;;) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      buf += value;
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        try {
+          seen.push(JSON.parse(line));
+        } catch { /* not a log line */ }
+      }
+      wake();
+    }
+    wake();
+  })();
+  let exited = false;
+  child.status.then(() => {
+    exited = true;
+    wake();
+  });
+  const deadline = Date.now() + 30_000;
+  let listening: Record<string, unknown> | undefined;
+  while (!listening && Date.now() < deadline) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      new Promise<void>((r) => (wake = r)),
+      new Promise<void>((r) => (timer = setTimeout(r, 200))),
+    ]);
+    clearTimeout(timer);
+    listening = seen.find((l) => l.msg === "listening");
+    if (!listening && exited) break;
+  }
+  if (!listening) {
+    child.kill("SIGKILL");
+    await child.status.catch(() => {});
+    await reading;
+    throw new Error(`main.ts did not start: ${JSON.stringify(seen)} ${buf}`);
+  }
+  return {
+    url: listening.url as string,
+    seen,
+    stop: async () => {
+      child.kill("SIGTERM");
+      const status = await child.status;
+      await reading;
+      return status;
+    },
+  };
+}
+
+Deno.test("main.ts honours JOBICO_DATA, JOBICO_ADMIN_TOKEN and JOBICO_PORT, logs JSON lines and stops on SIGTERM", async () => {
+  const data = await Deno.makeTempDir({ prefix: "jobico-dev-" });
+  try {
+    const env = { JOBICO_DATA: data, JOBICO_ADMIN_TOKEN: "t0ken" };
+    const first = await startDev(env);
+    assert.equal(
+      (await fetch(first.url + "/api/v1/tenants/demo/packages")).status,
+      401,
+    );
+    const auth = { authorization: "Bearer t0ken" };
+    await deployGreetOver(first.url, auth);
+    const send = await fetch(first.url + "/events/demo/greet", {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ data: [{ name: "Ada" }] }),
+    });
+    assert.equal(send.status, 200);
+    const [id] = (await send.json()).ids;
+    let execs: { eventId: string; status: string }[] = [];
+    for (let i = 0; i < 500 && !execs.some((e) => e.eventId === id); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      execs =
+        (await (await fetch(first.url + "/api/v1/tenants/demo/executions", {
+          headers: auth,
+        })).json()).executions;
+    }
+    assert.equal(execs.find((e) => e.eventId === id)?.status, "ok");
+    const status = await first.stop();
+    assert.equal(status.code, 0);
+    assert.ok(
+      first.seen.some((l) =>
+        l.msg === "request" && l.path === "/events/demo/greet" &&
+        l.status === 200
+      ),
+    );
+    assert.ok(first.seen.some((l) => l.msg === "shutting down"));
+    await Deno.stat(`${data}/kv.sqlite3`);
+
+    // Everything is still there after a restart on the same data directory.
+    const second = await startDev(env);
+    const after =
+      await (await fetch(second.url + "/api/v1/tenants/demo/executions", {
+        headers: auth,
+      })).json();
+    assert.ok(
+      after.executions.some((e: { eventId: string }) => e.eventId === id),
+    );
+    assert.equal((await second.stop()).code, 0);
+  } finally {
+    await Deno.remove(data, { recursive: true });
+  }
+});
+
+Deno.test("main.ts refuses a bad JOBICO_PORT with a message naming it", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--config",
+      CONFIG,
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      MAIN,
+    ],
+    env: { JOBICO_PORT: "eighty", JOBICO_DATA: ":memory:" },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 2);
+  assert.match(
+    new TextDecoder().decode(out.stderr),
+    /Invalid JOBICO_PORT "eighty"/,
+  );
+});
