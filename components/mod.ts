@@ -1,0 +1,67 @@
+/**
+ * Jobico's components: control service, file repository, listener, queue
+ * items, executor and recorder, and the platform that wires them.
+ * @module
+ */
+export { bearerAuth } from "./bearer_auth.ts";
+export { ctlApp } from "./ctl/ctl_routes.ts";
+export { Definitions, type EventRoute } from "./ctl/definitions.ts";
+export type {
+  EventDef,
+  FileKind,
+  JobDef,
+  JobPackage,
+  PackageIssue,
+  QueueDef,
+  ResultDef,
+  RuntimeDef,
+  SchemaDef,
+} from "./ctl/job_package.ts";
+export {
+  declaredEvents,
+  type PackageHead,
+  PackageStore,
+  type PackageVersion,
+} from "./ctl/package_store.ts";
+export {
+  parsePackage,
+  type ParsePackageOptions,
+  type ParsePackageResult,
+} from "./ctl/parse_package.ts";
+export { Executor, type ExecutorOptions } from "./executor/executor.ts";
+export {
+  JobicoletRunner,
+  type RunOutcome,
+} from "./executor/jobicolet_runner.ts";
+export { listenerApp, type ListenerOptions } from "./listener/listener.ts";
+export {
+  type Component,
+  COMPONENTS,
+  createPlatform,
+  type Platform,
+  type PlatformOptions,
+  type PlatformParts,
+  type ServeOptions,
+  servePlatformUntilSignal,
+  startPlatform,
+  VERSION,
+} from "./platform.ts";
+export type { EventItem } from "./queue/event_item.ts";
+export type {
+  Execution,
+  ExecutionLog,
+  LogLevelName,
+} from "./recorder/execution.ts";
+export {
+  type ExecutionFilter,
+  ExecutionStore,
+  type ListOptions,
+} from "./recorder/execution_store.ts";
+export { recorderApp } from "./recorder/recorder_routes.ts";
+export {
+  type FileInfo,
+  FileRepo,
+  type FileRepoOptions,
+} from "./repo/file_repo.ts";
+export { compileSchema, SchemaCache } from "./repo/compile_schema.ts";
+export { repoApp } from "./repo/repo_routes.ts";

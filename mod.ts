@@ -1,0 +1,16 @@
+/**
+ * Jobico for Deno: a multi-tenant job execution platform for WebAssembly.
+ *
+ * ```ts
+ * import { startPlatform } from "./mod.ts";
+ * const kv = await Deno.openKv(":memory:");
+ * const platform = await startPlatform({ kv, port: 0 });
+ * console.log(platform.url);
+ * await platform.close();
+ * kv.close();
+ * ```
+ * @module
+ */
+export * from "./components/mod.ts";
+export * as goico from "./goico/mod.ts";
+export { JobicoClient } from "./cli/client.ts";
