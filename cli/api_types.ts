@@ -2,6 +2,17 @@
  * The shapes of the Jobico HTTP API (v1) as the CLI sees them.
  */
 
+import type { FileKind } from "../components/ctl/job_package.ts";
+import type { Execution } from "../components/recorder/execution.ts";
+
+// The record types are the server's own, so the two cannot drift apart.
+export type { FileKind } from "../components/ctl/job_package.ts";
+export type {
+  Execution,
+  ExecutionLog,
+  LogLevelName as LogLevel,
+} from "../components/recorder/execution.ts";
+
 /** `POST /api/v1/packages`, `POST .../rollback`. */
 export interface PackageRef {
   tenant: string;
@@ -29,8 +40,6 @@ export interface PackageVersion {
   current: boolean;
 }
 
-export type FileKind = "wasm" | "schema";
-
 /** An uploaded file of a tenant. */
 export interface FileInfo {
   tenant?: string;
@@ -41,44 +50,7 @@ export interface FileInfo {
   uploadedAt: string;
 }
 
-export type ExecutionStatus = "ok" | "error" | "failed";
-
-export type LogLevel =
-  | "debug"
-  | "info"
-  | "warn"
-  | "error"
-  | "fatal"
-  | "panic"
-  | "none";
-
-export interface ExecutionLog {
-  level: LogLevel;
-  message: string;
-  source?: "module" | "stdout" | "stderr" | "host";
-}
-
-/** One run of a Jobicolet, as the recorder keeps it. */
-export interface Execution {
-  id: string;
-  eventId: string;
-  tenant: string;
-  package: string;
-  event: string;
-  queue: string;
-  /** `ok`: code 0; `error`: a non-zero code; `failed`: trap, timeout, host. */
-  status: ExecutionStatus;
-  /** The code the Jobicolet returned; null when it did not return. */
-  code: number | null;
-  /** The result string the Jobicolet returned; null when it did not return. */
-  result: string | null;
-  /** Why the execution failed; null unless `status` is `failed`. */
-  error: string | null;
-  logs: ExecutionLog[];
-  attempt: number;
-  startedAt: string;
-  durationMs: number;
-}
+export type ExecutionStatus = Execution["status"];
 
 /** `GET /api/v1/tenants/{t}/executions`. */
 export interface ExecutionPage {

@@ -1,7 +1,6 @@
-/** Uploads the greet example and deploys it to a platform at `url`, over plain HTTP. */
+/** Uploads the greet example for tenant "demo" and deploys it, over plain HTTP through `api`. */
 export async function deployGreetOver(
-  url: string,
-  headers: Record<string, string> = {},
+  api: (path: string, init: RequestInit) => Promise<Response>,
 ): Promise<void> {
   const dir = new URL("../examples/greet/", import.meta.url);
   for (
@@ -12,18 +11,17 @@ export async function deployGreetOver(
       "result.schema.json",
     ]
   ) {
-    const res = await fetch(`${url}/api/v1/tenants/demo/files/${name}`, {
+    const res = await api(`/api/v1/tenants/demo/files/${name}`, {
       method: "PUT",
-      headers,
       body: await Deno.readFile(new URL(name, dir)),
     });
     if (res.status !== 201) {
       throw new Error(`Uploading ${name}: ${res.status} ${await res.text()}`);
     }
   }
-  const res = await fetch(`${url}/api/v1/packages`, {
+  const res = await api("/api/v1/packages", {
     method: "POST",
-    headers: { ...headers, "content-type": "application/yaml" },
+    headers: { "content-type": "application/yaml" },
     body: await Deno.readTextFile(new URL("job.yaml", dir)),
   });
   if (res.status !== 201) {

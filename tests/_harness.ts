@@ -4,8 +4,7 @@
  */
 import { type Platform, startPlatform } from "../components/platform.ts";
 import type { Execution } from "../components/recorder/execution.ts";
-
-export const EXAMPLES = new URL("../examples/greet/", import.meta.url);
+import { deployGreetOver } from "./_deploy_over_http.ts";
 
 export interface Harness {
   platform: Platform;
@@ -111,16 +110,6 @@ export async function startHarness(
 }
 
 /** Uploads the greet example's modules and schemas and deploys its package. */
-export async function deployGreet(h: Harness): Promise<void> {
-  for (
-    const name of [
-      "greet.wasm",
-      "audit.wasm",
-      "greet.schema.json",
-      "result.schema.json",
-    ]
-  ) {
-    await h.upload("demo", name, await Deno.readFile(new URL(name, EXAMPLES)));
-  }
-  await h.deploy(await Deno.readTextFile(new URL("job.yaml", EXAMPLES)));
+export function deployGreet(h: Harness): Promise<void> {
+  return deployGreetOver(h.api);
 }

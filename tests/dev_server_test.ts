@@ -7,19 +7,21 @@ import { deployGreetOver } from "./_deploy_over_http.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+/** `deno task dev`, run from anywhere. */
+const RUN_MAIN = [
+  "run",
+  "--config",
+  CONFIG,
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  MAIN,
+];
 
 async function startDev(env: Record<string, string>) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--config",
-      CONFIG,
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      MAIN,
-    ],
+    args: RUN_MAIN,
     env: { JOBICO_PORT: "0", NO_COLOR: "1", ...env },
     stdout: "null",
     stderr: "piped",
@@ -90,7 +92,12 @@ Deno.test("main.ts honours JOBICO_DATA, JOBICO_ADMIN_TOKEN and JOBICO_PORT, logs
       401,
     );
     const auth = { authorization: "Bearer t0ken" };
-    await deployGreetOver(first.url, auth);
+    await deployGreetOver((path, init) =>
+      fetch(first.url + path, {
+        ...init,
+        headers: { ...init.headers, ...auth },
+      })
+    );
     const send = await fetch(first.url + "/events/demo/greet", {
       method: "POST",
       headers: auth,
@@ -135,16 +142,7 @@ Deno.test("main.ts honours JOBICO_DATA, JOBICO_ADMIN_TOKEN and JOBICO_PORT, logs
 
 Deno.test("main.ts refuses a bad JOBICO_PORT with a message naming it", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--config",
-      CONFIG,
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      MAIN,
-    ],
+    args: RUN_MAIN,
     env: { JOBICO_PORT: "eighty", JOBICO_DATA: ":memory:" },
     stdout: "null",
     stderr: "piped",

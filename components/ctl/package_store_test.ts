@@ -6,6 +6,7 @@ import {
   ValidationError,
 } from "../../goico/mod.ts";
 import { examples, testPlatform, uploadGreetFiles } from "../_test_platform.ts";
+import { SEED_EXAMPLE } from "./_seed_example.ts";
 
 const greetYaml = () => Deno.readTextFile(new URL("job.yaml", examples));
 
@@ -71,58 +72,12 @@ Deno.test("the seed's example is refused naming queue1 and its line, and deploys
       "greet.wasm",
       await Deno.readFile(new URL("greet.wasm", examples)),
     );
-    const seed = `name: test
-id: test
-tenant: m1
-queues:
-  - id: queue
-    name: queue
-jobs:
-  - event:
-      name: an event
-      id: ev1
-      datatype: 0
-      schema:
-        id: schema
-        name: the schema
-        schemaref: schema.json
-      supplierqueue: queue
-      runtime: runtime1
-    result:
-      ok:
-        name: ev1_ok
-        id: ev1_ok
-        datatype: 0
-        schema:
-          id: sche1
-          name: sche1
-          schemaref: schema.json
-        supplierqueue: queue1
-        runtime: runtime1
-      error:
-        name: ev1_err
-        id: ev1_err
-        datatype: 0
-        schema:
-          id: sche1
-          name: sche1
-          schemaref: schema.json
-        supplierqueue: queue1
-        runtime: runtime1
-
-runtimes:
-  - id: runtime1
-    name: greet.wasm
-    moduleref: greet.wasm
-    mainfuncname: event
-    type: 0
-`;
-    const err = await p.store.deploy(seed).catch((e) => e);
+    const err = await p.store.deploy(SEED_EXAMPLE).catch((e) => e);
     assert.ok(err instanceof UnprocessableError, String(err));
     const issues = err.extra.issues as { message: string; line: number }[];
     assert.deepEqual(issues.map((i) => i.line), [27, 37]);
     for (const i of issues) assert.match(i.message, /"queue1"/);
-    const fixed = seed.replace(
+    const fixed = SEED_EXAMPLE.replace(
       "    name: queue\n",
       "    name: queue\n  - id: queue1\n    name: queue1\n",
     );

@@ -16,7 +16,11 @@ import { queueName } from "../keys.ts";
 import type { EventItem } from "../queue/event_item.ts";
 import type { Execution, ExecutionLog } from "../recorder/execution.ts";
 import type { ExecutionStore } from "../recorder/execution_store.ts";
-import type { JobicoletRunner, RunOutcome } from "./jobicolet_runner.ts";
+import {
+  failedOutcome,
+  type JobicoletRunner,
+  type RunOutcome,
+} from "./jobicolet_runner.ts";
 import { describeSchemaError } from "../repo/describe_schema_error.ts";
 
 export interface ExecutorOptions {
@@ -107,7 +111,7 @@ export class Executor {
     const route = v ? await definitions.routeIn(v, ev.event) : null;
     let outcome: RunOutcome;
     if (!v || !route) {
-      outcome = failed(
+      outcome = failedOutcome(
         `Package "${ev.package}" version ${ev.version} no longer declares event "${ev.event}" (was the package deleted?)`,
       );
     } else {
@@ -116,7 +120,7 @@ export class Executor {
       );
       const sha = runtime ? v.files[runtime.moduleref] : undefined;
       outcome = !runtime || !sha
-        ? failed(
+        ? failedOutcome(
           `Runtime "${route.event.runtime}" of event "${ev.event}" has no module`,
         )
         : await runner.run(
@@ -214,16 +218,6 @@ export class Executor {
       },
     };
   }
-}
-
-function failed(reason: string): RunOutcome {
-  return {
-    status: "failed",
-    code: null,
-    result: null,
-    error: reason,
-    logs: [],
-  };
 }
 
 function parseMaybeJson(text: string | null): unknown {

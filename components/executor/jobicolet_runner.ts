@@ -42,13 +42,7 @@ export class JobicoletRunner {
         const reason = err instanceof GuestSetupError
           ? err.message
           : `Loading the module failed: ${(err as Error).message}`;
-        return {
-          status: "failed",
-          code: null,
-          result: null,
-          error: reason,
-          logs: [],
-        };
+        return failedOutcome(reason);
       }
     }
     const out = guest.call(input);
@@ -76,4 +70,12 @@ export class JobicoletRunner {
       logs,
     };
   }
+}
+
+/** The outcome of an execution that failed before or outside the module. */
+export function failedOutcome(
+  reason: string,
+  logs: ExecutionLog[] = [],
+): RunOutcome {
+  return { status: "failed", code: null, result: null, error: reason, logs };
 }
