@@ -46,7 +46,7 @@ export interface PlatformOptions {
   components?: readonly Component[];
   /** Default `silentLogger`. */
   logger?: Logger;
-  /** How long a queue lease lasts before a leased event is delivered again. Default 30 s. */
+  /** How long a queue lease lasts before a leased event is delivered again (renewed while it runs). Default 4 s. */
   leaseMs?: number;
 }
 

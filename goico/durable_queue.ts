@@ -32,7 +32,11 @@ interface InFlight<T> extends QueuedItem<T> {
 }
 
 export interface DurableQueueOptions {
-  /** How long a lease lasts before the item is delivered again. Default 30 s. */
+  /**
+   * How long a lease lasts before the item is delivered again, unless the
+   * consumer renews it. Default 4 s: a consumer that dies loses its items for
+   * no longer than that.
+   */
   leaseMs?: number;
   now?: () => number;
   /** Poll interval of the change feed. Default 500 ms. */
@@ -49,7 +53,7 @@ export class DurableQueue<T> {
     private readonly prefix: Deno.KvKey = ["queue"],
     options: DurableQueueOptions = {},
   ) {
-    this.#leaseMs = options.leaseMs ?? 30_000;
+    this.#leaseMs = options.leaseMs ?? 4_000;
     this.#now = options.now ?? Date.now;
     this.feed = new ChangeFeed(kv, [...prefix, "signal"], {
       pollMs: options.pollMs,
@@ -105,6 +109,38 @@ export class DurableQueue<T> {
       if ((await op.commit()).ok) return entries.map((e) => e.value);
     }
     return [];
+  }
+
+  /** How long a lease lasts. */
+  get leaseMs(): number {
+    return this.#leaseMs;
+  }
+
+  /**
+   * Extends the leases of items still held. Items acknowledged meanwhile are
+   * skipped; an item whose lease already passed to another consumer is not
+   * taken back. Returns how many leases were extended.
+   */
+  async renew(items: QueuedItem<T>[]): Promise<number> {
+    const leaseUntil = this.#now() + this.#leaseMs;
+    let renewed = 0;
+    for (let i = 0; i < items.length; i += 100) {
+      const chunk = items.slice(i, i + 100);
+      const entries = await this.kv.getMany<InFlight<T>[]>(
+        chunk.map((it) => this.#key("inflight", it.queue, it.id)),
+      );
+      const op = this.kv.atomic();
+      let n = 0;
+      for (const e of entries) {
+        // Only our own lease: the attempt changes when an expired item is delivered again.
+        const mine = chunk.find((it) => it.id === e.value?.id);
+        if (!e.value || !mine || e.value.attempt !== mine.attempt) continue;
+        op.check(e).set(e.key, { ...e.value, leaseUntil });
+        n++;
+      }
+      if (n > 0 && (await op.commit()).ok) renewed += n;
+    }
+    return renewed;
   }
 
   /** Adds the write that acknowledges a leased item to an atomic operation. */

@@ -216,3 +216,27 @@ Deno.test("DurableQueue: append and recovery bump the change feed key", () =>
     const v2 = (await kv.get(q.feed.key)).versionstamp;
     assert.ok(v2 !== null && v1 !== null && v2 > v1);
   }));
+
+Deno.test("DurableQueue: renewed leases do not expire; lapsed ones go to the next consumer and stay theirs", () =>
+  withKv(async (kv) => {
+    let now = 1_000;
+    const q = new DurableQueue<Job>(kv, ["queue"], {
+      leaseMs: 100,
+      now: () => now,
+    });
+    assert.ok((await q.append(kv.atomic(), "q", items(1, 2)).commit()).ok);
+    const mine = await q.lease("q", 10);
+    now += 80;
+    assert.equal(await q.renew(mine), 2);
+    now += 80; // 160 ms after the lease, 80 after the renewal: still held.
+    assert.equal(await q.recoverExpired(), 0);
+    // One is acknowledged; the other lapses and is delivered again.
+    assert.ok((await q.ack(kv.atomic(), mine[0]).commit()).ok);
+    now += 200;
+    assert.equal(await q.recoverExpired(), 1);
+    const theirs = await q.lease("q", 10);
+    assert.deepEqual(theirs.map((i) => [i.value.n, i.attempt]), [[2, 2]]);
+    // The first consumer's late renewal does not take the item back.
+    assert.equal(await q.renew(mine), 0);
+    assert.equal(await q.renew(theirs), 1);
+  }));

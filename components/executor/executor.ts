@@ -32,7 +32,7 @@ export interface ExecutorOptions {
   logger: Logger;
   /** Items leased at once per queue. Default 64. */
   batch?: number;
-  /** How often expired leases are put back. Default 5 s. */
+  /** How often expired leases are put back. Default 1 s. */
   recoverEveryMs?: number;
   now?: () => number;
 }
@@ -46,7 +46,7 @@ export class Executor {
   executed = 0;
 
   constructor(options: ExecutorOptions) {
-    this.#o = { batch: 64, recoverEveryMs: 5000, now: Date.now, ...options };
+    this.#o = { batch: 64, recoverEveryMs: 1000, now: Date.now, ...options };
   }
 
   /** Runs until `signal` aborts, then waits for the executions under way. */
@@ -85,9 +85,24 @@ export class Executor {
             await new Promise((r) => setTimeout(r, 50));
             continue;
           }
-          for (const item of items) {
-            if (signal.aborted) break; // Leased items come back after their lease.
-            await this.#handle(item);
+          // Keep the batch's leases alive while it is worked on; a crash lets them lapse.
+          const pending = [...items];
+          const renewal = setInterval(() => {
+            this.#o.queue.renew(pending).catch((err) =>
+              this.#o.logger.warn("renewing leases failed", {
+                queue: name,
+                error: String(err),
+              })
+            );
+          }, Math.max(50, this.#o.queue.leaseMs / 3));
+          try {
+            for (const item of items) {
+              if (signal.aborted) break; // Leased items come back after their lease.
+              await this.#handle(item);
+              pending.shift();
+            }
+          } finally {
+            clearInterval(renewal);
           }
         }
       } catch (err) {
