@@ -35,6 +35,12 @@ export const keys = {
   ): Deno.KvKey => ["evowner", tenant, event],
   /** Bumped on every definition change (the definition stream). */
   definitionSignal: (): Deno.KvKey => ["signal", "definitions"],
+  /** The first answer to a request with an Idempotency-Key (expires after 24 h). */
+  idempotency: (
+    tenant: string,
+    event: string,
+    key: string,
+  ): Deno.KvKey => ["idem", tenant, event, key],
   /** An execution record. */
   execution: (tenant: string, id: string): Deno.KvKey => ["exec", tenant, id],
   executions: (tenant: string): Deno.KvKey => ["exec", tenant],

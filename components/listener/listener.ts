@@ -15,10 +15,19 @@ import {
 import { checkName } from "../check_name.ts";
 import type { Definitions } from "../ctl/definitions.ts";
 import type { PackageStore } from "../ctl/package_store.ts";
-import { queueName } from "../keys.ts";
+import { keys, queueName } from "../keys.ts";
 import type { EventItem } from "../queue/event_item.ts";
 import { readBody } from "../read_body.ts";
 import { describeSchemaError } from "../repo/describe_schema_error.ts";
+
+/** What the listener answers when it accepts items. */
+export interface Accepted {
+  accepted: number;
+  ids: string[];
+}
+
+/** How long an Idempotency-Key is remembered. */
+const IDEMPOTENCY_MS = 24 * 60 * 60 * 1000;
 
 export interface ListenerOptions {
   kv: Deno.Kv;
@@ -48,6 +57,20 @@ export function listenerApp(options: ListenerOptions): Hono {
         throw new NotFoundError(`Unknown tenant "${tenant}"`);
       }
       throw new NotFoundError(`Tenant "${tenant}" has no event "${event}"`);
+    }
+    const idemKey = c.req.header("idempotency-key");
+    if (idemKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idemKey)) {
+      throw new ValidationError(
+        "Invalid Idempotency-Key: use 1 to 255 visible ASCII characters",
+      );
+    }
+    if (idemKey) {
+      const first = await options.kv.get<Accepted>(
+        keys.idempotency(tenant, event, idemKey),
+      );
+      if (first.value) {
+        return c.json(first.value, 200, { "idempotent-replayed": "true" });
+      }
     }
     const text = await readBody(c.req.raw, maxBody, "Event body");
     let body: unknown;
@@ -103,14 +126,33 @@ export function listenerApp(options: ListenerOptions): Hono {
         data: d,
       } satisfies EventItem,
     }));
+    const answer: Accepted = { accepted: ids.length, ids };
     const op = options.queue.append(
       options.kv.atomic(),
       queueName(tenant, route.event.supplierqueue),
       items,
     );
+    if (idemKey) {
+      // The key is stored in the same write as the items: both or neither.
+      const key = keys.idempotency(tenant, event, idemKey);
+      op.check({ key, versionstamp: null }).set(key, answer, {
+        expireIn: IDEMPOTENCY_MS,
+      });
+    }
     const res = await op.commit();
-    if (!res.ok) throw new Error("Appending events to the queue failed");
-    return c.json({ accepted: ids.length, ids });
+    if (!res.ok) {
+      // A concurrent request with the same key won: answer as it did.
+      const first = idemKey
+        ? await options.kv.get<Accepted>(
+          keys.idempotency(tenant, event, idemKey),
+        )
+        : null;
+      if (first?.value) {
+        return c.json(first.value, 200, { "idempotent-replayed": "true" });
+      }
+      throw new Error("Appending events to the queue failed");
+    }
+    return c.json(answer);
   });
   return app;
 }

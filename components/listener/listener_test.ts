@@ -110,3 +110,41 @@ Deno.test("result events declared in a package accept items too", async () => {
     await p.close();
   }
 });
+
+Deno.test("the same Idempotency-Key returns the first answer and queues nothing new", async () => {
+  const p = await greetPlatform({ components: ["listener"] });
+  try {
+    const send = async (key: string, name: string): Promise<Response> =>
+      p.app.request("/events/demo/greet", {
+        method: "POST",
+        headers: { "idempotency-key": key },
+        body: JSON.stringify({ data: [{ name }] }),
+      });
+    const first = await send("order-17", "Ada");
+    assert.equal(first.status, 200);
+    const firstBody = await first.json();
+    // Sent again (even with another body, as a retrying client may): the first answer.
+    const again = await send("order-17", "Grace");
+    assert.equal(again.status, 200);
+    assert.equal(again.headers.get("idempotent-replayed"), "true");
+    assert.deepEqual(await again.json(), firstBody);
+    // Concurrent duplicates: one write wins, all get its answer.
+    const answers = await Promise.all(
+      [1, 2, 3, 4].map(async () => (await send("order-18", "Lin")).json()),
+    );
+    assert.ok(
+      answers.every((a) => JSON.stringify(a) === JSON.stringify(answers[0])),
+    );
+    assert.equal((await p.queue.stats("demo/greetings")).depth, 2);
+    const other = await send("order-19", "Ada");
+    assert.notDeepEqual((await other.json()).ids, firstBody.ids);
+    assert.equal((await p.queue.stats("demo/greetings")).depth, 3);
+    const bad = await send("", "Ada");
+    assert.equal(bad.status, 400); // An empty key is a client mistake.
+    const tooLong = await send("k".repeat(300), "Ada");
+    assert.equal(tooLong.status, 400);
+    assert.match((await tooLong.json()).detail, /Idempotency-Key/);
+  } finally {
+    await p.close();
+  }
+});
