@@ -115,7 +115,7 @@ Deno.test("the same Idempotency-Key returns the first answer and queues nothing 
   const p = await greetPlatform({ components: ["listener"] });
   try {
     const send = async (key: string, name: string): Promise<Response> =>
-      p.app.request("/events/demo/greet", {
+      await p.app.request("/events/demo/greet", {
         method: "POST",
         headers: { "idempotency-key": key },
         body: JSON.stringify({ data: [{ name }] }),
