@@ -46,6 +46,8 @@ export interface PlatformOptions {
   components?: readonly Component[];
   /** Default `silentLogger`. */
   logger?: Logger;
+  /** Instructions one execution may run before it is stopped as failed. Default 1e9. */
+  fuel?: number;
   /** How long a queue lease lasts before a leased event is delivered again (renewed while it runs). Default 4 s. */
   leaseMs?: number;
 }
@@ -87,7 +89,9 @@ export function createPlatform(
       definitions,
       executions,
       logger,
-      runner: new JobicoletRunner((sha) => repo.bytes(sha)),
+      runner: new JobicoletRunner((sha) => repo.bytes(sha), {
+        fuel: options.fuel,
+      }),
     })
     : undefined;
 

@@ -32,6 +32,14 @@ export type GuestOutcome =
   | { ok: false; reason: string; logs: GuestLog[] };
 
 export interface WasmGuestOptions {
+  /**
+   * The instruction budget of each call (and of start-up), for modules
+   * rewritten by `meterFuel`. When it runs out the module traps and the
+   * outcome says so. Ignored for modules without the fuel global.
+   */
+  fuel?: bigint;
+  /** The name of the fuel global the meter exported. Default `__fuel`. */
+  fuelExport?: string;
   /** The exported main function. Default `event`. */
   mainFunction?: string;
   /** Longest log message kept, in bytes. Default 4096. */
@@ -54,6 +62,8 @@ export class WasmGuest {
   readonly #free: Fn;
   readonly #main: Fn;
   readonly #ver: number;
+  readonly #fuel?: WebAssembly.Global;
+  readonly #budget?: bigint;
 
   private constructor(
     instance: WebAssembly.Instance,
@@ -63,6 +73,12 @@ export class WasmGuest {
     this.#cap = cap;
     const ex = instance.exports as Record<string, unknown>;
     const mainName = opts.mainFunction || "event";
+    const fuel = ex[opts.fuelExport ?? "__fuel"];
+    if (opts.fuel !== undefined && fuel instanceof WebAssembly.Global) {
+      this.#fuel = fuel;
+      this.#budget = opts.fuel;
+      this.#refuel();
+    }
     const need = (name: string) => {
       if (typeof ex[name] !== "function") {
         throw new GuestSetupError(
@@ -119,6 +135,7 @@ export class WasmGuest {
     wasi.inst = instance as unknown as typeof wasi.inst;
     const ex = instance.exports as Record<string, Fn>;
     try {
+      g.#refuel();
       if (typeof ex._start === "function") {
         try {
           ex._start();
@@ -132,11 +149,31 @@ export class WasmGuest {
         );}
     } catch (err) {
       if (err instanceof GuestSetupError) throw err;
-      throw new GuestSetupError(`Module start-up trapped: ${messageOf(err)}`);
+      throw new GuestSetupError(
+        `Module start-up trapped: ${g.#exhausted() ?? messageOf(err)}`,
+      );
     }
     // Output written during start-up belongs to no execution.
     cap.take();
     return g;
+  }
+
+  /** Resets the instruction budget (a no-op for unmetered modules). */
+  #refuel(): void {
+    if (this.#fuel) this.#fuel.value = this.#budget!;
+  }
+
+  /** Why the last trap happened when it was the budget running out, else undefined. */
+  #exhausted(): string | undefined {
+    if (!this.#fuel || (this.#fuel.value as bigint) >= 0n) return undefined;
+    return `fuel exhausted: the module ran more than ${this.#budget} instructions`;
+  }
+
+  /** Instructions the last call used, for metered modules. */
+  get fuelUsed(): bigint | undefined {
+    return this.#fuel
+      ? this.#budget! - (this.#fuel.value as bigint)
+      : undefined;
   }
 
   /** True after a trap: the instance must not be used again. */
@@ -159,6 +196,7 @@ export class WasmGuest {
       };
     }
     this.#cap.take();
+    this.#refuel();
     let inPtr: number, resPtr: number;
     try {
       inPtr = Number(this.#malloc(input.length)) >>> 0;
@@ -168,7 +206,11 @@ export class WasmGuest {
       this.#main(resPtr, inPtr, input.length);
     } catch (err) {
       this.#broken = true;
-      return { ok: false, reason: trapReason(err), logs: this.#cap.take() };
+      return {
+        ok: false,
+        reason: this.#exhausted() ?? trapReason(err),
+        logs: this.#cap.take(),
+      };
     }
     let code: bigint, result: string;
     try {

@@ -30,13 +30,14 @@ export interface Harness {
 }
 
 export async function startHarness(
-  options: { adminToken?: string } = {},
+  options: { adminToken?: string; fuel?: number } = {},
 ): Promise<Harness> {
   const kv = await Deno.openKv(":memory:");
   const platform = await startPlatform({
     kv,
     port: 0,
     adminToken: options.adminToken,
+    fuel: options.fuel,
   });
   const api = (path: string, init: RequestInit = {}) => {
     const headers = new Headers(init.headers);

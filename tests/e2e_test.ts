@@ -350,3 +350,108 @@ Deno.test("executions stream live over Server-Sent Events", async () => {
     await h.close();
   }
 });
+
+Deno.test("a Jobicolet in an infinite loop is stopped by its instruction budget and the platform keeps running", async () => {
+  const h = await startHarness({ fuel: 5_000_000 });
+  try {
+    await deployGreet(h);
+    await h.upload("demo", "spin.wasm", await compileWat("spin"));
+    await h.upload("demo", "echo.wasm", await compileWat("echo"));
+    await h.deploy(`
+id: spinner
+tenant: demo
+queues: [{id: spins}]
+jobs:
+  - event: {id: spin, schema: {id: s, schemaref: result.schema.json}, supplierqueue: spins, runtime: spin}
+    result:
+      error: {id: spin-failed, schema: {id: s2, schemaref: result.schema.json}, supplierqueue: spins, runtime: echo}
+runtimes:
+  - {id: spin, moduleref: spin.wasm}
+  - {id: echo, moduleref: echo.wasm}
+`);
+    const item = {
+      code: 0,
+      result: null,
+      source: { event: "x", eventId: "y", executionId: "z" },
+    };
+    const [spinId] = await h.send("demo", "spin", [item]);
+    const [greetId] = await h.send("demo", "greet", [{ name: "Ada" }]);
+    const execs = await h.waitFor(
+      "demo",
+      (e) => e.some((x) => x.event === "spin-failed"),
+    );
+    const spin = execs.find((e) => e.eventId === spinId)!;
+    assert.equal(spin.status, "failed");
+    assert.match(
+      spin.error!,
+      /^fuel exhausted: the module ran more than 5000000 instructions$/,
+    );
+    assert.deepEqual(spin.logs, [{
+      level: "info",
+      source: "module",
+      message: "spinning",
+    }]);
+    assert.ok(execs.some((e) => e.eventId === greetId && e.status === "ok"));
+    // The next event gets a fresh instance and is stopped the same way.
+    const [again] = await h.send("demo", "spin", [item]);
+    const later = await h.waitFor(
+      "demo",
+      (e) => e.some((x) => x.eventId === again),
+    );
+    assert.match(
+      later.find((e) => e.eventId === again)!.error!,
+      /^fuel exhausted/,
+    );
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a module that cannot be metered is refused at upload with the reason", async () => {
+  const h = await startHarness();
+  try {
+    // A SIMD instruction (v128.const) in the only function body.
+    const simd = new Uint8Array([
+      0x00,
+      0x61,
+      0x73,
+      0x6d,
+      0x01,
+      0x00,
+      0x00,
+      0x00, // magic, version
+      0x01,
+      0x04,
+      0x01,
+      0x60,
+      0x00,
+      0x00, // type: () -> ()
+      0x03,
+      0x02,
+      0x01,
+      0x00, // func 0: type 0
+      0x0a,
+      0x17,
+      0x01,
+      0x15,
+      0x00,
+      0xfd,
+      0x0c,
+      ...new Array(16).fill(0),
+      0x1a,
+      0x0b, // v128.const 0; drop; end
+    ]);
+    assert.ok(WebAssembly.validate(simd));
+    const res = await h.api("/api/v1/tenants/demo/files/simd.wasm", {
+      method: "PUT",
+      body: simd,
+    });
+    assert.equal(res.status, 400);
+    assert.match(
+      (await res.json()).detail,
+      /Module "simd\.wasm" cannot be run with an instruction limit: .*0xfd/,
+    );
+  } finally {
+    await h.close();
+  }
+});

@@ -3,8 +3,22 @@
  * per content hash, one warm instance per module and main function reused
  * across events, and a fresh instance after any trap.
  */
-import { GuestSetupError, ModuleCache, WasmGuest } from "../../goico/mod.ts";
+import {
+  GuestSetupError,
+  meterFuel,
+  ModuleCache,
+  WasmGuest,
+} from "../../goico/mod.ts";
 import { type ExecutionLog, levelName } from "../recorder/execution.ts";
+
+/** The default instruction budget of one execution: about a second of work. */
+export const DEFAULT_FUEL = 1_000_000_000;
+
+export interface JobicoletRunnerOptions {
+  /** Instructions one execution may run before it is stopped. Default `DEFAULT_FUEL`. */
+  fuel?: number | bigint;
+  modules?: ModuleCache;
+}
 
 export interface RunOutcome {
   status: "ok" | "error" | "failed";
@@ -18,11 +32,19 @@ export class JobicoletRunner {
   readonly modules: ModuleCache;
   readonly #guests = new Map<string, WasmGuest>();
 
+  readonly #fuel: bigint;
+
+  /**
+   * `load` fetches a module's bytes by content hash. Each module is metered
+   * (an instruction budget injected with `meterFuel`) and compiled once;
+   * every event, and each instance's start-up, gets `fuel` instructions.
+   */
   constructor(
     private readonly load: (sha256: string) => Promise<Uint8Array>,
-    modules = new ModuleCache(),
+    options: JobicoletRunnerOptions = {},
   ) {
-    this.modules = modules;
+    this.#fuel = BigInt(options.fuel ?? DEFAULT_FUEL);
+    this.modules = options.modules ?? new ModuleCache();
   }
 
   /** Runs one event. Never throws: every failure is an outcome. */
@@ -35,8 +57,12 @@ export class JobicoletRunner {
     let guest = this.#guests.get(k);
     if (!guest || guest.broken) {
       try {
-        const mod = await this.modules.get(sha256, () => this.load(sha256));
-        guest = await WasmGuest.create(mod, { mainFunction });
+        const mod = await this.modules.get(
+          sha256,
+          async () =>
+            meterFuel(await this.load(sha256), { initialFuel: this.#fuel }),
+        );
+        guest = await WasmGuest.create(mod, { mainFunction, fuel: this.#fuel });
         this.#guests.set(k, guest);
       } catch (err) {
         const reason = err instanceof GuestSetupError

@@ -1,11 +1,13 @@
 /**
  * Per-tenant files: Jobicolet modules and JSON Schemas. Bytes are stored
  * once per content (sha-256) in the blob store; a name points to a blob.
- * Uploads are checked: a module with `WebAssembly.validate`, a schema by
+ * Uploads are checked: a module with `WebAssembly.validate` and the fuel
+ * meter (it must be rewritable with an instruction budget), a schema by
  * compiling it as a JSON Schema (draft 2020-12).
  */
 import {
   type BlobStore,
+  meterFuel,
   NotFoundError,
   PayloadTooLargeError,
   ValidationError,
@@ -78,6 +80,16 @@ export class FileRepo {
       if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) {
         throw new ValidationError(
           `File "${name}" is not a valid WebAssembly module`,
+        );
+      }
+      try {
+        // Every module runs with an instruction budget: refuse what cannot be metered now, not at run time.
+        meterFuel(bytes);
+      } catch (err) {
+        throw new ValidationError(
+          `Module "${name}" cannot be run with an instruction limit: ${
+            (err as Error).message
+          }`,
         );
       }
     } else {
