@@ -378,7 +378,9 @@ runtimes:
     const [greetId] = await h.send("demo", "greet", [{ name: "Ada" }]);
     const execs = await h.waitFor(
       "demo",
-      (e) => e.some((x) => x.event === "spin-failed"),
+      (e) =>
+        e.some((x) => x.event === "spin-failed") &&
+        e.some((x) => x.eventId === greetId),
     );
     const spin = execs.find((e) => e.eventId === spinId)!;
     assert.equal(spin.status, "failed");
