@@ -6,22 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { deployGreetOver } from "./_deploy_over_http.ts";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+import { RUN_MAIN } from "./_run_main.ts";
 
 function spawnPlatform(data: string, port: number) {
   return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--config",
-      CONFIG,
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      MAIN,
-    ],
+    args: RUN_MAIN,
     env: {
       JOBICO_PORT: String(port),
       JOBICO_DATA: data,

@@ -4,20 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { deployGreetOver } from "./_deploy_over_http.ts";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const CONFIG = new URL("../deno.json", import.meta.url).pathname;
-/** `deno task dev`, run from anywhere. */
-const RUN_MAIN = [
-  "run",
-  "--config",
-  CONFIG,
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  MAIN,
-];
+import { RUN_MAIN } from "./_run_main.ts";
 
 async function startDev(env: Record<string, string>) {
   const child = new Deno.Command(Deno.execPath(), {
