@@ -35,16 +35,17 @@ export async function testPlatform(
 
 export const examples = new URL("../examples/greet/", import.meta.url);
 
+/** The files the greet example's package uses. */
+export const GREET_FILES = [
+  "greet.wasm",
+  "audit.wasm",
+  "greet.schema.json",
+  "result.schema.json",
+];
+
 /** Uploads the greet example's files for tenant "demo". */
 export async function uploadGreetFiles(p: PlatformParts): Promise<void> {
-  for (
-    const name of [
-      "greet.wasm",
-      "audit.wasm",
-      "greet.schema.json",
-      "result.schema.json",
-    ]
-  ) {
+  for (const name of GREET_FILES) {
     await p.repo.put(
       "demo",
       name,

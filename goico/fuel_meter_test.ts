@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { WASI } from "@bjorn3/browser_wasi_shim";
-import wabtFactory from "wabt";
-import { compileWat } from "../tests/jobicolets/compile_wat.ts";
+import { compileWat, compileWatText } from "../tests/jobicolets/compile_wat.ts";
 import { MeterError, meterFuel } from "./fuel_meter.ts";
 
 const BIG = 10n ** 12n;
@@ -16,21 +15,12 @@ async function example(name: string): Promise<Uint8Array> {
   );
 }
 
-let wabtPromise: ReturnType<typeof wabtFactory> | undefined;
 /** Compiles an inline WAT snippet (the fixtures go through compileWat). */
-async function wat(
+function wat(
   text: string,
   features: Record<string, boolean> = {},
 ): Promise<Uint8Array> {
-  wabtPromise ??= wabtFactory();
-  const module = (await wabtPromise).parseWat("inline.wat", text, features);
-  try {
-    module.resolveNames();
-    module.validate();
-    return new Uint8Array(module.toBinary({}).buffer);
-  } finally {
-    module.destroy();
-  }
+  return compileWatText("inline.wat", text, features);
 }
 
 function compile(bytes: Uint8Array): WebAssembly.Module {

@@ -1,4 +1,5 @@
-import { type Command, Option } from "commander";
+import { withExecutionFilters } from "./_execution_filters.ts";
+import type { Command } from "commander";
 import type { ExecutionQuery, ExecutionStatus } from "../api_types.ts";
 import type { CliContext } from "../cli_context.ts";
 import {
@@ -23,16 +24,12 @@ export function executionsListCommand(
   parent: Command,
   ctx: CliContext,
 ): Command {
-  return parent.command("list")
-    .alias("ls")
-    .description("List a tenant's executions, newest first")
-    .argument("<tenant>", "the tenant")
-    .option("--package <id>", "only executions of this package")
-    .option("--event <id>", "only executions of this event")
-    .addOption(
-      new Option("--status <status>", "only executions with this status")
-        .choices(["ok", "error", "failed"]),
-    )
+  return withExecutionFilters(
+    parent.command("list")
+      .alias("ls")
+      .description("List a tenant's executions, newest first")
+      .argument("<tenant>", "the tenant"),
+  )
     .option("--limit <n>", "at most this many executions", positiveInteger)
     .option("--cursor <cursor>", "continue after a previous page")
     .option("--json", "print the page as JSON")

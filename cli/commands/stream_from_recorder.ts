@@ -1,4 +1,5 @@
-import { type Command, Option } from "commander";
+import { withExecutionFilters } from "./_execution_filters.ts";
+import type { Command } from "commander";
 import type { ExecutionStatus } from "../api_types.ts";
 import type { CliContext } from "../cli_context.ts";
 import { formatExecutionLine } from "../output.ts";
@@ -19,15 +20,11 @@ export function streamFromRecorderCommand(
   parent: Command,
   ctx: CliContext,
 ): Command {
-  return parent.command("stream-from-recorder")
-    .description("Follow a tenant's executions live (until Ctrl-C)")
-    .argument("<tenant>", "the tenant")
-    .option("--package <id>", "only executions of this package")
-    .option("--event <id>", "only executions of this event")
-    .addOption(
-      new Option("--status <status>", "only executions with this status")
-        .choices(["ok", "error", "failed"]),
-    )
+  return withExecutionFilters(
+    parent.command("stream-from-recorder")
+      .description("Follow a tenant's executions live (until Ctrl-C)")
+      .argument("<tenant>", "the tenant"),
+  )
     .option("--logs", "print each execution's logs under it")
     .option("--json", "print each execution as one line of JSON")
     .action(

@@ -34,8 +34,7 @@ export function ctlApp(
     const { tenant, id } = c.req.param();
     const v = await store.current(tenant, id);
     const source = await store.source(tenant, id, v.version);
-    const { files: _f, ...rest } = v;
-    return c.json({ ...rest, files: v.files, source });
+    return c.json({ ...v, source });
   });
 
   app.get("/api/v1/tenants/:tenant/packages/:id/versions", async (c) => {

@@ -11,10 +11,11 @@ import {
   type QueuedItem,
 } from "../../goico/mod.ts";
 import type { Definitions } from "../ctl/definitions.ts";
+import type { ResultDef } from "../ctl/job_package.ts";
 import type { PackageVersion } from "../ctl/package_store.ts";
 import { queueName } from "../keys.ts";
 import type { EventItem } from "../queue/event_item.ts";
-import type { Execution, ExecutionLog } from "../recorder/execution.ts";
+import type { Execution } from "../recorder/execution.ts";
 import type { ExecutionStore } from "../recorder/execution_store.ts";
 import {
   failedOutcome,
@@ -162,7 +163,7 @@ export class Executor {
     };
     const op = kv.atomic();
     const chained = v && route?.job
-      ? await this.#chain(v, route.job.result, exec, exec.logs)
+      ? await this.#chain(v, route.job.result, exec)
       : null;
     if (chained) {
       queue.append(op, chained.queue, [{
@@ -186,12 +187,8 @@ export class Executor {
   /** The chained result event, validated against its schema; null when there is none. */
   async #chain(
     v: PackageVersion,
-    result: {
-      ok?: { id: string; supplierqueue: string };
-      error?: { id: string; supplierqueue: string };
-    } | undefined,
+    result: ResultDef | undefined,
     exec: Execution,
-    logs: ExecutionLog[],
   ): Promise<{ queue: string; item: EventItem } | null> {
     const target = exec.status === "ok" ? result?.ok : result?.error;
     if (!target) return null;
@@ -212,7 +209,7 @@ export class Executor {
         const d = describeSchemaError(e);
         return `${d.path} ${d.message}`;
       }).join("; ");
-      logs.push({
+      exec.logs.push({
         level: "warn",
         source: "host",
         message:

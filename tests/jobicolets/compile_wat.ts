@@ -30,17 +30,7 @@ async function compile(name: string): Promise<Uint8Array> {
   }
   const file = `${name}.wat`;
   const text = await Deno.readTextFile(new URL(file, import.meta.url));
-  wabtPromise ??= wabtFactory();
-  const wabt = await wabtPromise;
-  const module = wabt.parseWat(file, text);
-  try {
-    module.resolveNames();
-    module.validate();
-    // Copy out of the wabt heap before the module is destroyed.
-    return new Uint8Array(module.toBinary({}).buffer);
-  } finally {
-    module.destroy();
-  }
+  return await compileWatText(file, text);
 }
 
 /** Reads `tests/jobicolets/<name>.wat` and returns its wasm binary (cached). */
@@ -53,4 +43,22 @@ export async function compileWat(name: string): Promise<Uint8Array> {
     bytes.catch(() => cache.delete(name));
   }
   return await bytes;
+}
+
+/** Compiles WAT source text (for tests that write a module inline). */
+export async function compileWatText(
+  name: string,
+  text: string,
+  features: Record<string, boolean> = {},
+): Promise<Uint8Array> {
+  wabtPromise ??= wabtFactory();
+  const module = (await wabtPromise).parseWat(name, text, features);
+  try {
+    module.resolveNames();
+    module.validate();
+    // Copy out of the wabt heap before the module is destroyed.
+    return new Uint8Array(module.toBinary({}).buffer);
+  } finally {
+    module.destroy();
+  }
 }
