@@ -318,6 +318,31 @@ export class Fields {
     return undefined;
   }
 
+  /**
+   * An optional whole number within `[min, max]`: undefined when absent,
+   * null (with an issue) when it is not one.
+   */
+  int(key: string, min: number, max: number): number | undefined | null {
+    const node = this.get(key);
+    if (node === undefined || (isScalar(node) && node.value === null)) {
+      return undefined;
+    }
+    const path = join(this.path, key);
+    if (!isScalar(node) || !Number.isSafeInteger(node.value)) {
+      this.ctx.wrongType(path, node, this.at(key), "a whole number");
+      return null;
+    }
+    const value = node.value as number;
+    if (value >= min && value <= max) return value;
+    this.ctx.add(
+      "structure",
+      path,
+      this.at(key),
+      `${key} ${value} is out of range: use ${min} to ${max}`,
+    );
+    return null;
+  }
+
   /** A required non-empty list. */
   list(key: string): YAMLSeq | undefined {
     const node = this.get(key);

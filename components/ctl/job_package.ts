@@ -3,6 +3,8 @@
  * lowercase keys. See README.md ("Job packages") for an annotated example.
  */
 
+import type { RuntimeLimitsDef } from "./runtime_limits.ts";
+
 /** A queue that events are appended to. */
 export interface QueueDef {
   id: string;
@@ -51,6 +53,10 @@ export interface RuntimeDef {
   mainfuncname?: string;
   /** 0 means wasm, the only runtime type there is. */
   type: number;
+  /** Limits of each execution; platform defaults for what is absent. */
+  limits?: RuntimeLimitsDef;
+  /** Retries of a `failed` execution before the event is dead-lettered. */
+  retries?: number;
 }
 
 export interface JobPackage {

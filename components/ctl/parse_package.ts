@@ -13,12 +13,20 @@ import type {
   RuntimeDef,
 } from "./job_package.ts";
 import { Ctx, type Fields, join, parseYaml, quote } from "./_yaml_positions.ts";
+import {
+  DEFAULT_MAX_LIMITS,
+  LIMIT_FIELDS,
+  type Limits,
+  type RuntimeLimitsDef,
+} from "./runtime_limits.ts";
 
 export interface ParsePackageOptions {
   /** Looks up an uploaded file of the package's tenant: its kind, or undefined when there is no such file. When absent, file references are not checked. */
   fileKind?: (name: string) => FileKind | undefined;
   /** Max source size in bytes (default 256 KiB) */
   maxBytes?: number;
+  /** The highest limits a runtime may declare. Default `DEFAULT_MAX_LIMITS`. */
+  maxLimits?: Limits;
 }
 
 export interface ParsePackageResult {
@@ -43,7 +51,14 @@ const EVENT: Keys = [
   ["name", "datatype"],
 ];
 const SCHEMA: Keys = [["id", "schemaref"], ["name"]];
-const RUNTIME: Keys = [["id", "moduleref"], ["name", "mainfuncname", "type"]];
+const RUNTIME: Keys = [["id", "moduleref"], [
+  "name",
+  "mainfuncname",
+  "type",
+  "limits",
+  "retries",
+]];
+const LIMITS: Keys = [[], LIMIT_FIELDS.map(([key]) => key)];
 
 /** `{ name }`, or nothing when there is no name. */
 const named = (name: string | undefined) => name === undefined ? {} : { name };
@@ -67,7 +82,7 @@ class Walk {
   readonly events = new Map<string, Declared>();
   readonly refs: Ref[] = [];
 
-  constructor(readonly c: Ctx) {}
+  constructor(readonly c: Ctx, readonly maxLimits: Limits) {}
 
   /** Records a declared id, reporting it when already declared. */
   declare(
@@ -233,12 +248,45 @@ class Walk {
       mainfuncname = "";
     }
     const type = f.zero("type", "wasm");
+    const limits = this.limits(f, path);
+    const retries = f.int("retries", 0, this.maxLimits.retries);
     this.declare(this.runtimes, "runtime", id, f);
     if (
       id === undefined || moduleref === undefined || !mainfuncname ||
-      type === undefined
+      type === undefined || limits === null || retries === null
     ) return undefined;
-    return { id, ...named(name), moduleref, mainfuncname, type };
+    return {
+      id,
+      ...named(name),
+      moduleref,
+      mainfuncname,
+      type,
+      ...(limits && { limits }),
+      ...(retries !== undefined && { retries }),
+    };
+  }
+
+  /** A runtime's `limits`: undefined when absent, null when broken. */
+  limits(f: Fields, path: string): RuntimeLimitsDef | undefined | null {
+    const node = f.get("limits");
+    if (node === undefined || (isScalar(node) && node.value === null)) {
+      return undefined;
+    }
+    const l = this.c.fields(
+      node,
+      join(path, "limits"),
+      f.at("limits"),
+      ...LIMITS,
+    );
+    if (!l) return null;
+    const out: RuntimeLimitsDef = {};
+    let ok = true;
+    for (const [key, field] of LIMIT_FIELDS) {
+      const value = l.int(key, 1, this.maxLimits[field]);
+      if (value === null) ok = false;
+      else if (value !== undefined) out[key] = value;
+    }
+    return ok ? out : null;
   }
 
   /** Checks every reference against the declarations and uploaded files. */
@@ -320,7 +368,7 @@ export function parsePackage(
   broken ||= c.issues.some((issue) => issue.kind === "syntax");
   if (broken) return { issues: sorted(c.issues) };
 
-  const walk = new Walk(c);
+  const walk = new Walk(c, options.maxLimits ?? DEFAULT_MAX_LIMITS);
   const pkg = walk.root(doc.contents);
   walk.checkRefs(options.fileKind);
   if (c.issues.length > 0 || !pkg) return { issues: sorted(c.issues) };

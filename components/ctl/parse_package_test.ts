@@ -393,6 +393,60 @@ Deno.test("mainfuncname must be a function name", () => {
   assert.match(issues[0].message, /^Invalid mainfuncname "1run": /);
 });
 
+Deno.test("runtime limits and retries are read and bounded", () => {
+  const source = VALID.replace(
+    "    mainfuncname: run\n",
+    "    mainfuncname: run\n    limits: { timeoutms: 250, memorymb: 16, fuel: 1e6 }\n    retries: 0\n",
+  );
+  const { pkg, issues } = parsePackage(source, withFiles);
+  assert.deepEqual(issues, []);
+  assert.deepEqual(pkg?.runtimes[1].limits, {
+    timeoutms: 250,
+    memorymb: 16,
+    fuel: 1_000_000,
+  });
+  assert.equal(pkg?.runtimes[1].retries, 0);
+  assert.equal(pkg?.runtimes[0].limits, undefined);
+  assert.equal(pkg?.runtimes[0].retries, undefined);
+
+  const bad = VALID.replace(
+    "    mainfuncname: run\n",
+    "    mainfuncname: run\n    limits: { timeoutms: 0, memorymb: 2.5, fuel: lots, cpu: 1 }\n    retries: 11\n",
+  );
+  const out = parsePackage(bad, withFiles);
+  assert.equal(out.pkg, undefined);
+  assert.deepEqual(out.issues.map((i) => [i.path, i.message]), [
+    [
+      "runtimes[1].limits.timeoutms",
+      "timeoutms 0 is out of range: use 1 to 60000",
+    ],
+    [
+      "runtimes[1].limits.memorymb",
+      'Expected a whole number for "runtimes[1].limits.memorymb", got a number',
+    ],
+    [
+      "runtimes[1].limits.fuel",
+      'Expected a whole number for "runtimes[1].limits.fuel", got a string',
+    ],
+    ["runtimes[1].limits.cpu", 'Unknown key "cpu" in runtimes[1].limits'],
+    ["runtimes[1].retries", "retries 11 is out of range: use 0 to 10"],
+  ]);
+  assert.equal(out.issues[0].line, lineOf(bad, "timeoutms: 0"));
+  assert.equal(out.issues[4].line, lineOf(bad, "retries: 11"));
+});
+
+Deno.test("the platform's ceilings bound declared limits", () => {
+  const source = VALID.replace(
+    "    mainfuncname: run\n",
+    "    mainfuncname: run\n    limits: { memorymb: 64 }\n",
+  );
+  const maxLimits = { timeoutMs: 1000, memoryMb: 32, fuel: 1e6, retries: 2 };
+  const { issues } = parsePackage(source, { ...withFiles, maxLimits });
+  assert.deepEqual(issues.map((i) => i.message), [
+    "memorymb 64 is out of range: use 1 to 32",
+  ]);
+});
+
 Deno.test("file references must be uploaded files of the right kind", () => {
   const source = VALID.replace(
     "schemaref: schema.json\n",
