@@ -4,16 +4,24 @@
  * `kv.enqueue` delivers out of order, re-delivers only ~60 s after a crash
  * and does not exist on remote KV, so every item is a record:
  *
- *   [...prefix, "ready",    queue, id] -> item, waiting
- *   [...prefix, "inflight", queue, id] -> item with a lease, being handled
- *   [...prefix, "active",   queue]     -> marker: the queue may hold items
+ *   [...prefix, "ready",    queue, id]        -> item, waiting
+ *   [...prefix, "inflight", queue, id]        -> item with a lease, being handled
+ *   [...prefix, "delayed",  dueAt, queue, id] -> item waiting for a retry
+ *   [...prefix, "dead",     queue, id]        -> dead letter: item and last error
+ *   [...prefix, "active",   queue]            -> marker: the queue may hold items
+ *   [...prefix, "count",    queue, name]      -> KvU64 counters: "in" (appended),
+ *       "out" (acknowledged or dead-lettered), "acked", "dead"
  *
  * Ids must sort in the order items are accepted (see `monotonicId`). Items
  * are appended inside the caller's atomic, so an item exists exactly when
  * the write that accepted it committed. A consumer leases items (ready ->
  * inflight), handles them, and acknowledges each inside the atomic that
  * records its outcome. Leases that expire (the consumer died) are put back
- * in order with `attempt` raised.
+ * in order with `attempt` raised. A failed item can be retried later
+ * (`retry`, it keeps its place at the head of the queue when it is due) or
+ * moved to the queue's dead letters (`deadLetter`), from where it can be
+ * replayed or purged. The counters make `backlog` one read, so a producer
+ * can refuse work before a queue grows without bound.
  */
 
 import { ChangeFeed } from "./change_feed.ts";
@@ -24,12 +32,48 @@ export interface QueuedItem<T> {
   value: T;
   /** 1 on first delivery, more after a lease expired. */
   attempt: number;
+  /** Failed executions so far (see `retry`). */
+  failures: number;
   enqueuedAt: number;
 }
 
 interface InFlight<T> extends QueuedItem<T> {
   leaseUntil: number;
 }
+
+interface Delayed<T> extends QueuedItem<T> {
+  dueAt: number;
+}
+
+/** An item that failed too often, with why. */
+export interface DeadLetter<T> {
+  item: QueuedItem<T>;
+  /** The last failure's reason. */
+  error: string;
+  /** When it was dead-lettered (ms since the epoch). */
+  failedAt: number;
+  /** Anything the consumer wants to keep, e.g. the last execution's id. */
+  ref?: string;
+}
+
+/** What a queue holds and has done. */
+export interface QueueStats {
+  /** Items waiting to be leased, including those waiting for a retry. */
+  depth: number;
+  /** Items leased and being handled. */
+  inFlight: number;
+  /** Of `depth`, the items waiting for a retry. */
+  delayed: number;
+  /** Dead letters. */
+  dead: number;
+  /** Items acknowledged since the queue was created. */
+  processed: number;
+  /** Age of the oldest item waiting or in flight; 0 when there is none. */
+  oldestAgeMs: number;
+}
+
+type Counter = "in" | "out" | "acked" | "dead";
+const U64 = 1n << 64n;
 
 export interface DurableQueueOptions {
   /**
@@ -60,8 +104,27 @@ export class DurableQueue<T> {
     });
   }
 
-  #key(state: "ready" | "inflight", queue: string, id: string): Deno.KvKey {
+  #key(
+    state: "ready" | "inflight" | "dead",
+    queue: string,
+    id: string,
+  ): Deno.KvKey {
     return [...this.prefix, state, queue, id];
+  }
+
+  #count(queue: string, name: Counter): Deno.KvKey {
+    return [...this.prefix, "count", queue, name];
+  }
+
+  /** Adds `n` (which may be negative) to a counter; KvU64 sums wrap. */
+  #add(op: Deno.AtomicOperation, queue: string, name: Counter, n: number) {
+    const v = BigInt(n);
+    op.sum(this.#count(queue, name), v >= 0n ? v : U64 + v);
+  }
+
+  #active(op: Deno.AtomicOperation, queue: string): Deno.AtomicOperation {
+    op.set([...this.prefix, "active", queue], this.#now());
+    return this.feed.notify(op);
   }
 
   /** Adds the writes that append items to `queue` to an atomic operation. */
@@ -72,11 +135,41 @@ export class DurableQueue<T> {
   ): Deno.AtomicOperation {
     const enqueuedAt = this.#now();
     for (const { id, value } of items) {
-      const item: QueuedItem<T> = { id, queue, value, attempt: 1, enqueuedAt };
+      const item: QueuedItem<T> = {
+        id,
+        queue,
+        value,
+        attempt: 1,
+        failures: 0,
+        enqueuedAt,
+      };
       op.set(this.#key("ready", queue, id), item);
     }
-    op.set([...this.prefix, "active", queue], enqueuedAt);
-    return this.feed.notify(op);
+    this.#add(op, queue, "in", items.length);
+    return this.#active(op, queue);
+  }
+
+  /**
+   * Items appended and not yet acknowledged or dead-lettered: waiting,
+   * delayed and in flight. One read of two counters.
+   */
+  async backlog(queue: string): Promise<number> {
+    const [i, o] = await this.kv.getMany<Deno.KvU64[]>([
+      this.#count(queue, "in"),
+      this.#count(queue, "out"),
+    ]);
+    return Number(
+      BigInt.asIntN(64, (i.value?.value ?? 0n) - (o.value?.value ?? 0n)),
+    );
+  }
+
+  /** Every queue that ever held an item under this prefix. */
+  async queueNames(): Promise<string[]> {
+    const names = new Set<string>();
+    for await (
+      const e of this.kv.list({ prefix: [...this.prefix, "count"] })
+    ) names.add(e.key[this.prefix.length + 1] as string);
+    return [...names];
   }
 
   /** The queues that may hold items. */
@@ -145,7 +238,168 @@ export class DurableQueue<T> {
 
   /** Adds the write that acknowledges a leased item to an atomic operation. */
   ack(op: Deno.AtomicOperation, item: QueuedItem<T>): Deno.AtomicOperation {
-    return op.delete(this.#key("inflight", item.queue, item.id));
+    op.delete(this.#key("inflight", item.queue, item.id));
+    this.#add(op, item.queue, "out", 1);
+    this.#add(op, item.queue, "acked", 1);
+    return op;
+  }
+
+  /**
+   * Adds the writes that hand a leased item back for another try after
+   * `delayMs`, with `attempt` and `failures` raised. When it is due
+   * (`promoteDue`) it goes back to its place in the queue.
+   */
+  retry(
+    op: Deno.AtomicOperation,
+    item: QueuedItem<T>,
+    delayMs: number,
+  ): Deno.AtomicOperation {
+    const dueAt = this.#now() + delayMs;
+    const delayed: Delayed<T> = {
+      ...item,
+      attempt: item.attempt + 1,
+      failures: (item.failures ?? 0) + 1,
+      dueAt,
+    };
+    op.delete(this.#key("inflight", item.queue, item.id));
+    return op.set(
+      [...this.prefix, "delayed", dueAt, item.queue, item.id],
+      delayed,
+    );
+  }
+
+  /** Puts delayed items that are due back in their queues. */
+  async promoteDue(): Promise<number> {
+    let moved = 0;
+    const iter = this.kv.list<Delayed<T>>({
+      start: [...this.prefix, "delayed"],
+      end: [...this.prefix, "delayed", this.#now() + 1],
+    });
+    for await (const e of iter) {
+      const { dueAt: _, ...item } = e.value;
+      const op = this.kv.atomic().check(e).delete(e.key)
+        .set(this.#key("ready", item.queue, item.id), item);
+      if ((await this.#active(op, item.queue).commit()).ok) moved++;
+    }
+    return moved;
+  }
+
+  /**
+   * Adds the writes that move a leased item to its queue's dead letters.
+   * `ref` is kept with it (e.g. the last execution's id).
+   */
+  deadLetter(
+    op: Deno.AtomicOperation,
+    item: QueuedItem<T>,
+    error: string,
+    ref?: string,
+  ): Deno.AtomicOperation {
+    const letter: DeadLetter<T> = {
+      item: { ...item, failures: (item.failures ?? 0) + 1 },
+      error,
+      failedAt: this.#now(),
+      ...(ref !== undefined && { ref }),
+    };
+    op.delete(this.#key("inflight", item.queue, item.id));
+    op.set(this.#key("dead", item.queue, item.id), letter);
+    this.#add(op, item.queue, "out", 1);
+    this.#add(op, item.queue, "dead", 1);
+    return op;
+  }
+
+  /** A page of a queue's dead letters, oldest item first. */
+  async listDead(
+    queue: string,
+    options: { limit?: number; cursor?: string } = {},
+  ): Promise<{ letters: DeadLetter<T>[]; cursor: string | null }> {
+    const limit = options.limit ?? 100;
+    const iter = this.kv.list<DeadLetter<T>>(
+      { prefix: [...this.prefix, "dead", queue] },
+      { limit, cursor: options.cursor },
+    );
+    const letters: DeadLetter<T>[] = [];
+    for await (const e of iter) letters.push(e.value);
+    return {
+      letters,
+      cursor: letters.length === limit && iter.cursor ? iter.cursor : null,
+    };
+  }
+
+  /**
+   * Puts dead letters back at their place in the queue with their failures
+   * reset: all of them, or those whose ids are given. Returns the ids
+   * replayed (ids that are not dead letters are skipped).
+   */
+  async replayDead(queue: string, ids?: string[]): Promise<string[]> {
+    const replayed: string[] = [];
+    const letters = ids
+      ? (await this.#getDead(queue, ids))
+      : this.kv.list<DeadLetter<T>>({
+        prefix: [...this.prefix, "dead", queue],
+      });
+    let op = this.kv.atomic();
+    let batch: string[] = [];
+    const flush = async () => {
+      if (batch.length === 0) return;
+      this.#add(op, queue, "in", batch.length);
+      this.#add(op, queue, "dead", -batch.length);
+      if ((await this.#active(op, queue).commit()).ok) replayed.push(...batch);
+      op = this.kv.atomic();
+      batch = [];
+    };
+    for await (const e of letters) {
+      const item: QueuedItem<T> = {
+        ...e.value.item,
+        attempt: e.value.item.attempt + 1,
+        failures: 0,
+      };
+      op.check(e).delete(e.key).set(this.#key("ready", queue, item.id), item);
+      batch.push(item.id);
+      if (batch.length >= 300) await flush();
+    }
+    await flush();
+    return replayed;
+  }
+
+  /** Deletes a queue's dead letters (all, or those whose ids are given); returns how many. */
+  async purgeDead(queue: string, ids?: string[]): Promise<number> {
+    const letters = ids
+      ? (await this.#getDead(queue, ids))
+      : this.kv.list<DeadLetter<T>>({
+        prefix: [...this.prefix, "dead", queue],
+      });
+    let purged = 0;
+    let op = this.kv.atomic();
+    let n = 0;
+    const flush = async () => {
+      if (n === 0) return;
+      this.#add(op, queue, "dead", -n);
+      if ((await op.commit()).ok) purged += n;
+      op = this.kv.atomic();
+      n = 0;
+    };
+    for await (const e of letters) {
+      op.check(e).delete(e.key);
+      if (++n >= 300) await flush();
+    }
+    await flush();
+    return purged;
+  }
+
+  async #getDead(
+    queue: string,
+    ids: string[],
+  ): Promise<Deno.KvEntry<DeadLetter<T>>[]> {
+    const out: Deno.KvEntry<DeadLetter<T>>[] = [];
+    for (let i = 0; i < ids.length; i += 10) {
+      const got = await this.kv.getMany<DeadLetter<T>[]>(
+        ids.slice(i, i + 10).map((id) => this.#key("dead", queue, id)),
+      );
+      for (const e of got) {
+        if (e.value) out.push(e as Deno.KvEntry<DeadLetter<T>>);
+      }
+    }
+    return out;
   }
 
   /**
@@ -180,22 +434,52 @@ export class DurableQueue<T> {
         .set(this.#key("ready", item.queue, item.id), {
           ...item,
           attempt: item.attempt + 1,
-        })
-        .set([...this.prefix, "active", item.queue], now);
-      if ((await this.feed.notify(op).commit()).ok) moved++;
+        });
+      if ((await this.#active(op, item.queue).commit()).ok) moved++;
     }
     return moved;
   }
 
-  /** How many items wait and how many are leased. */
-  async stats(queue: string): Promise<{ depth: number; inFlight: number }> {
-    const count = async (state: "ready" | "inflight") => {
-      let n = 0;
-      for await (
-        const _ of this.kv.list({ prefix: [...this.prefix, state, queue] })
-      ) n++;
-      return n;
+  /** What a queue holds and has done (see `QueueStats`). */
+  async stats(queue: string): Promise<QueueStats> {
+    const now = this.#now();
+    const [backlog, counters, inflight, delayed, first] = await Promise.all([
+      this.backlog(queue),
+      this.kv.getMany<Deno.KvU64[]>([
+        this.#count(queue, "acked"),
+        this.#count(queue, "dead"),
+      ]),
+      Array.fromAsync(
+        this.kv.list<InFlight<T>>({
+          prefix: [...this.prefix, "inflight", queue],
+        }),
+      ),
+      Array.fromAsync(
+        this.kv.list<Delayed<T>>({ prefix: [...this.prefix, "delayed"] }),
+      ),
+      Array.fromAsync(
+        this.kv.list<QueuedItem<T>>({
+          prefix: [...this.prefix, "ready", queue],
+        }, { limit: 1 }),
+      ),
+    ]);
+    const count = (e: Deno.KvEntryMaybe<Deno.KvU64>) =>
+      Number(BigInt.asIntN(64, e.value?.value ?? 0n));
+    const mine = delayed.filter((e) => e.value.queue === queue);
+    const oldest = Math.min(
+      ...inflight.map((e) => e.value.enqueuedAt),
+      ...mine.map((e) => e.value.enqueuedAt),
+      ...first.map((e) => e.value.enqueuedAt),
+      now,
+    );
+    const inFlight = inflight.length;
+    return {
+      depth: Math.max(0, backlog - inFlight),
+      inFlight,
+      delayed: mine.length,
+      dead: count(counters[1]),
+      processed: count(counters[0]),
+      oldestAgeMs: now - oldest,
     };
-    return { depth: await count("ready"), inFlight: await count("inflight") };
   }
 }

@@ -8,6 +8,12 @@ function items(...ns: number[]): { id: string; value: Job }[] {
   return ns.map((n) => ({ id: monotonicId(), value: { n } }));
 }
 
+/** Items waiting and leased. */
+async function waiting(q: DurableQueue<Job>, queue: string) {
+  const { depth, inFlight } = await q.stats(queue);
+  return { depth, inFlight };
+}
+
 async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
   const kv = await Deno.openKv(":memory:");
   try {
@@ -52,7 +58,7 @@ Deno.test("DurableQueue: the append is part of the caller's atomic", () =>
     const res = await q.append(op, "q", items(1, 2)).commit();
     assert.equal(res.ok, false);
     assert.equal((await kv.get(["record"])).value, "v2");
-    assert.deepEqual(await q.stats("q"), { depth: 0, inFlight: 0 });
+    assert.deepEqual(await waiting(q, "q"), { depth: 0, inFlight: 0 });
     assert.deepEqual(await q.lease("q", 10), []);
     assert.deepEqual(await q.activeQueues(), []);
 
@@ -70,11 +76,11 @@ Deno.test("DurableQueue: lease hands out at most max items from the head", () =>
     await q.append(kv.atomic(), "q", items(1, 2, 3, 4, 5)).commit();
 
     assert.deepEqual((await q.lease("q", 2)).map((i) => i.value.n), [1, 2]);
-    assert.deepEqual(await q.stats("q"), { depth: 3, inFlight: 2 });
+    assert.deepEqual(await waiting(q, "q"), { depth: 3, inFlight: 2 });
     assert.deepEqual((await q.lease("q", 2)).map((i) => i.value.n), [3, 4]);
     assert.deepEqual((await q.lease("q", 2)).map((i) => i.value.n), [5]);
     assert.deepEqual(await q.lease("q", 2), []);
-    assert.deepEqual(await q.stats("q"), { depth: 0, inFlight: 5 });
+    assert.deepEqual(await waiting(q, "q"), { depth: 0, inFlight: 5 });
   }));
 
 Deno.test("DurableQueue: ack in an atomic removes the leased item", () =>
@@ -87,7 +93,7 @@ Deno.test("DurableQueue: ack in an atomic removes the leased item", () =>
       (await q.ack(kv.atomic().set(["outcome", a.id], "done"), a).commit()).ok,
     );
     assert.equal((await kv.get(["outcome", a.id])).value, "done");
-    assert.deepEqual(await q.stats("q"), { depth: 0, inFlight: 1 });
+    assert.deepEqual(await waiting(q, "q"), { depth: 0, inFlight: 1 });
 
     // An ack whose atomic fails leaves the item leased.
     const op = kv.atomic().check({
@@ -95,10 +101,10 @@ Deno.test("DurableQueue: ack in an atomic removes the leased item", () =>
       versionstamp: null,
     });
     assert.equal((await q.ack(op, b).commit()).ok, false);
-    assert.deepEqual(await q.stats("q"), { depth: 0, inFlight: 1 });
+    assert.deepEqual(await waiting(q, "q"), { depth: 0, inFlight: 1 });
 
     assert.ok((await q.ack(kv.atomic(), b).commit()).ok);
-    assert.deepEqual(await q.stats("q"), { depth: 0, inFlight: 0 });
+    assert.deepEqual(await waiting(q, "q"), { depth: 0, inFlight: 0 });
   }));
 
 Deno.test("DurableQueue: an expired lease is put back in order with attempt 2", () =>
@@ -116,11 +122,11 @@ Deno.test("DurableQueue: an expired lease is put back in order with attempt 2", 
     // Not expired yet: nothing moves.
     clock += 100 - 1;
     assert.equal(await q.recoverExpired(), 0);
-    assert.deepEqual(await q.stats("q"), { depth: 2, inFlight: 1 });
+    assert.deepEqual(await waiting(q, "q"), { depth: 2, inFlight: 1 });
 
     clock += 1;
     assert.equal(await q.recoverExpired(), 1);
-    assert.deepEqual(await q.stats("q"), { depth: 3, inFlight: 0 });
+    assert.deepEqual(await waiting(q, "q"), { depth: 3, inFlight: 0 });
 
     const again = await q.lease("q", 10);
     assert.deepEqual(again.map((i) => i.value.n), [1, 2, 3]);
@@ -169,18 +175,18 @@ Deno.test("DurableQueue: activeQueues and stats per queue; queues are independen
     await q.append(kv.atomic(), "beta", items(10)).commit();
     assert.deepEqual((await q.activeQueues()).sort(), ["alpha", "beta"]);
 
-    assert.deepEqual(await q.stats("alpha"), { depth: 3, inFlight: 0 });
-    assert.deepEqual(await q.stats("beta"), { depth: 1, inFlight: 0 });
-    assert.deepEqual(await q.stats("gamma"), { depth: 0, inFlight: 0 });
+    assert.deepEqual(await waiting(q, "alpha"), { depth: 3, inFlight: 0 });
+    assert.deepEqual(await waiting(q, "beta"), { depth: 1, inFlight: 0 });
+    assert.deepEqual(await waiting(q, "gamma"), { depth: 0, inFlight: 0 });
 
     const fromBeta = await q.lease("beta", 10);
     assert.deepEqual(fromBeta.map((i) => [i.queue, i.value.n]), [["beta", 10]]);
-    assert.deepEqual(await q.stats("alpha"), { depth: 3, inFlight: 0 });
-    assert.deepEqual(await q.stats("beta"), { depth: 0, inFlight: 1 });
+    assert.deepEqual(await waiting(q, "alpha"), { depth: 3, inFlight: 0 });
+    assert.deepEqual(await waiting(q, "beta"), { depth: 0, inFlight: 1 });
 
     const fromAlpha = await q.lease("alpha", 1);
     assert.deepEqual(fromAlpha.map((i) => i.value.n), [1]);
-    assert.deepEqual(await q.stats("alpha"), { depth: 2, inFlight: 1 });
+    assert.deepEqual(await waiting(q, "alpha"), { depth: 2, inFlight: 1 });
 
     await q.ack(kv.atomic(), fromBeta[0]).commit();
     assert.equal(await q.retireIfEmpty("beta"), true);
@@ -239,4 +245,101 @@ Deno.test("DurableQueue: renewed leases do not expire; lapsed ones go to the nex
     // The first consumer's late renewal does not take the item back.
     assert.equal(await q.renew(mine), 0);
     assert.equal(await q.renew(theirs), 1);
+  }));
+
+Deno.test("DurableQueue: counters give backlog, processed and dead in one read", () =>
+  withKv(async (kv) => {
+    let now = 1_000_000;
+    const q = new DurableQueue<Job>(kv, ["queue"], { now: () => now });
+    await q.append(kv.atomic(), "q", items(1, 2, 3, 4)).commit();
+    assert.equal(await q.backlog("q"), 4);
+    const [a, b] = await q.lease("q", 2);
+    now += 250;
+    assert.deepEqual(await q.stats("q"), {
+      depth: 2,
+      inFlight: 2,
+      delayed: 0,
+      dead: 0,
+      processed: 0,
+      oldestAgeMs: 250,
+    });
+    // Two acks in one atomic: the counters add up.
+    const op = kv.atomic();
+    q.ack(op, a);
+    q.ack(op, b);
+    assert.ok((await op.commit()).ok);
+    assert.equal(await q.backlog("q"), 2);
+    assert.partialDeepStrictEqual(await q.stats("q"), {
+      depth: 2,
+      inFlight: 0,
+      processed: 2,
+    });
+    assert.deepEqual(await q.queueNames(), ["q"]);
+    assert.equal(await q.backlog("unknown"), 0);
+  }));
+
+Deno.test("DurableQueue: a retried item waits for its delay, then comes back first", () =>
+  withKv(async (kv) => {
+    let now = 1_000_000;
+    const q = new DurableQueue<Job>(kv, ["queue"], { now: () => now });
+    await q.append(kv.atomic(), "q", items(1, 2)).commit();
+    const [first] = await q.lease("q", 1);
+    assert.ok((await q.retry(kv.atomic(), first, 500).commit()).ok);
+    assert.partialDeepStrictEqual(await q.stats("q"), {
+      depth: 2,
+      inFlight: 0,
+      delayed: 1,
+    });
+    assert.equal(await q.promoteDue(), 0, "not due yet");
+    now += 500;
+    assert.equal(await q.promoteDue(), 1);
+    const again = await q.lease("q", 10);
+    assert.deepEqual(again.map((i) => i.value.n), [1, 2]);
+    assert.equal(again[0].attempt, 2);
+    assert.equal(again[0].failures, 1);
+    assert.equal(again[1].failures, 0);
+    assert.equal(await q.backlog("q"), 2);
+  }));
+
+Deno.test("DurableQueue: dead letters are listed, replayed by id or all, and purged", () =>
+  withKv(async (kv) => {
+    const q = new DurableQueue<Job>(kv);
+    await q.append(kv.atomic(), "q", items(1, 2, 3)).commit();
+    const leased = await q.lease("q", 3);
+    const op = kv.atomic();
+    leased.forEach((it, i) => q.deadLetter(op, it, `boom ${i}`, `exec${i}`));
+    assert.ok((await op.commit()).ok);
+    assert.equal(await q.backlog("q"), 0);
+    assert.partialDeepStrictEqual(await q.stats("q"), {
+      depth: 0,
+      inFlight: 0,
+      dead: 3,
+    });
+
+    const page = await q.listDead("q", { limit: 2 });
+    assert.deepEqual(
+      page.letters.map((l) => [l.item.value.n, l.error, l.ref]),
+      [
+        [1, "boom 0", "exec0"],
+        [2, "boom 1", "exec1"],
+      ],
+    );
+    assert.ok(page.cursor);
+    const rest = await q.listDead("q", { limit: 2, cursor: page.cursor });
+    assert.deepEqual(rest.letters.map((l) => l.item.value.n), [3]);
+    assert.equal(rest.cursor, null);
+
+    // Replay one by id (an unknown id is skipped), then the rest.
+    assert.deepEqual(await q.replayDead("q", [leased[1].id, "nope"]), [
+      leased[1].id,
+    ]);
+    assert.partialDeepStrictEqual(await q.stats("q"), { depth: 1, dead: 2 });
+    const back = await q.lease("q", 10);
+    assert.deepEqual(back.map((i) => [i.value.n, i.failures, i.attempt]), [
+      [2, 0, 2],
+    ]);
+    assert.equal(await q.purgeDead("q", [leased[0].id]), 1);
+    assert.deepEqual(await q.replayDead("q"), [leased[2].id]);
+    assert.equal(await q.purgeDead("q"), 0);
+    assert.partialDeepStrictEqual(await q.stats("q"), { depth: 1, dead: 0 });
   }));

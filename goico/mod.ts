@@ -6,9 +6,11 @@
 export { type BlobMeta, BlobStore, sha256Hex } from "./blob_store.ts";
 export { ChangeFeed, type ChangeFeedOptions } from "./change_feed.ts";
 export {
+  type DeadLetter,
   DurableQueue,
   type DurableQueueOptions,
   type QueuedItem,
+  type QueueStats,
 } from "./durable_queue.ts";
 export {
   ConflictError,
@@ -54,3 +56,9 @@ export {
   WasmGuest,
   type WasmGuestOptions,
 } from "./wasm_guest.ts";
+export {
+  type PoolCall,
+  type PoolResult,
+  WasmPool,
+  type WasmPoolOptions,
+} from "./wasm_pool.ts";

@@ -17,6 +17,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "UnprocessableError",
     "ValidationError",
     "WasmGuest",
+    "WasmPool",
     "formatSse",
     "jsonLogger",
     "meterFuel",
