@@ -28,6 +28,7 @@ export async function testPlatform(
     close: async () => {
       ctrl.abort();
       await running;
+      parts.pool?.close();
       kv.close();
     },
   };

@@ -11,11 +11,17 @@ import {
   serve,
   serviceApp,
   silentLogger,
+  WasmPool,
 } from "../goico/mod.ts";
 import { bearerAuth } from "./bearer_auth.ts";
 import { ctlApp } from "./ctl/ctl_routes.ts";
 import { Definitions } from "./ctl/definitions.ts";
 import { PackageStore } from "./ctl/package_store.ts";
+import {
+  DEFAULT_LIMITS,
+  DEFAULT_MAX_LIMITS,
+  type Limits,
+} from "./ctl/runtime_limits.ts";
 import { Executor } from "./executor/executor.ts";
 import { JobicoletRunner } from "./executor/jobicolet_runner.ts";
 import { keys } from "./keys.ts";
@@ -46,8 +52,18 @@ export interface PlatformOptions {
   components?: readonly Component[];
   /** Default `silentLogger`. */
   logger?: Logger;
-  /** Instructions one execution may run before it is stopped as failed. Default 1e9. */
-  fuel?: number;
+  /** Limits of runtimes that declare none (timeout, memory, fuel, retries). Default `DEFAULT_LIMITS`. */
+  limits?: Partial<Limits>;
+  /** The highest limits a package may declare. Default `DEFAULT_MAX_LIMITS`. */
+  maxLimits?: Partial<Limits>;
+  /** Sandbox Workers that run Jobicolets. Default: the machine's cores. */
+  workers?: number;
+  /** Workers one tenant may hold at once. Default: workers - 1 (at least 1). */
+  tenantConcurrency?: number;
+  /** Delay of the first retry of a failed execution; doubles each time. Default 1 s. */
+  retryBaseMs?: number;
+  /** Events a queue may hold before the listener answers 429. Default 100,000. */
+  maxQueueDepth?: number;
   /** How long a queue lease lasts before a leased event is delivered again (renewed while it runs). Default 4 s. */
   leaseMs?: number;
 }
@@ -60,6 +76,8 @@ export interface PlatformParts {
   executions: ExecutionStore;
   queue: DurableQueue<EventItem>;
   executor?: Executor;
+  /** The sandbox Workers, when the executor runs here. */
+  pool?: WasmPool;
   /** Runs the background work (definition stream, executor) until `signal` aborts. */
   run(signal: AbortSignal): Promise<void>;
 }
@@ -72,8 +90,10 @@ export function createPlatform(
   const { kv } = options;
   const logger = options.logger ?? silentLogger;
   const enabled = new Set(options.components ?? COMPONENTS);
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const maxLimits = { ...DEFAULT_MAX_LIMITS, ...options.maxLimits };
   const repo = new FileRepo(kv, new BlobStore(kv, keys.blobs()));
-  const store = new PackageStore(kv, repo);
+  const store = new PackageStore(kv, repo, { maxLimits });
   const definitions = new Definitions(
     store,
     new SchemaCache((sha) => repo.bytes(sha)),
@@ -82,16 +102,21 @@ export function createPlatform(
   const queue = new DurableQueue<EventItem>(kv, keys.queues(), {
     leaseMs: options.leaseMs,
   });
-  const executor = enabled.has("executor")
+  const pool = enabled.has("executor")
+    ? new WasmPool({ size: options.workers })
+    : undefined;
+  const executor = pool
     ? new Executor({
       kv,
       queue,
       definitions,
       executions,
       logger,
-      runner: new JobicoletRunner((sha) => repo.bytes(sha), {
-        fuel: options.fuel,
-      }),
+      limits,
+      tenantConcurrency: options.tenantConcurrency ??
+        Math.max(1, pool.size - 1),
+      retryBaseMs: options.retryBaseMs,
+      runner: new JobicoletRunner((sha) => repo.bytes(sha), { pool }),
     })
     : undefined;
 
@@ -102,6 +127,10 @@ export function createPlatform(
     meta: () => ({
       components: [...enabled],
       definitionsGeneration: definitions.generation,
+      ...(pool && {
+        sandbox: { workers: pool.size, busy: pool.busy },
+      }),
+      limits,
     }),
     health: async () => {
       try {
@@ -125,12 +154,26 @@ export function createPlatform(
   }
 
   const run = async (signal: AbortSignal) => {
-    await Promise.all([
-      definitions.follow(signal),
-      executor?.run(signal),
-    ]);
+    try {
+      await Promise.all([
+        definitions.follow(signal),
+        executor?.run(signal),
+      ]);
+    } finally {
+      pool?.close();
+    }
   };
-  return { app, store, repo, definitions, executions, queue, executor, run };
+  return {
+    app,
+    store,
+    repo,
+    definitions,
+    executions,
+    queue,
+    executor,
+    pool,
+    run,
+  };
 }
 
 export interface ServeOptions extends PlatformOptions {

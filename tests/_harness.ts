@@ -2,7 +2,11 @@
  * Test harness: the real platform on port 0 over an in-memory KV, and
  * helpers to talk to it over HTTP like a client would.
  */
-import { type Platform, startPlatform } from "../components/platform.ts";
+import {
+  type Platform,
+  type ServeOptions,
+  startPlatform,
+} from "../components/platform.ts";
 import type { Execution } from "../components/recorder/execution.ts";
 import { deployGreetOver } from "./_deploy_over_http.ts";
 
@@ -29,16 +33,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** Starts the platform on port 0; `options` are passed on (limits, workers...). */
 export async function startHarness(
-  options: { adminToken?: string; fuel?: number } = {},
+  options: Omit<ServeOptions, "kv" | "port"> = {},
 ): Promise<Harness> {
   const kv = await Deno.openKv(":memory:");
-  const platform = await startPlatform({
-    kv,
-    port: 0,
-    adminToken: options.adminToken,
-    fuel: options.fuel,
-  });
+  const platform = await startPlatform({ ...options, kv, port: 0 });
   const api = (path: string, init: RequestInit = {}) => {
     const headers = new Headers(init.headers);
     if (options.adminToken && !headers.has("authorization")) {

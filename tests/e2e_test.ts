@@ -97,7 +97,7 @@ jobs:
       ok: {id: boom-ok, schema: {id: s1, schemaref: any.json}, supplierqueue: q, runtime: echo}
       error: {id: boom-err, schema: {id: s2, schemaref: any.json}, supplierqueue: q, runtime: echo}
 runtimes:
-  - {id: trap, moduleref: trap.wasm}
+  - {id: trap, moduleref: trap.wasm, retries: 0}
   - {id: echo, moduleref: echo.wasm}
 `);
     const ids = await h.send("t1", "boom", [{ n: 1 }, { n: 2 }]);
@@ -115,6 +115,11 @@ runtimes:
         level: "info",
         source: "module",
         message: "about to trap",
+      }, {
+        level: "error",
+        source: "host",
+        message:
+          'Moved to the dead letters of queue "q" after 1 failed attempt',
       }]);
     }
     assert.ok(!execs.some((e) => e.event === "boom-ok"));
@@ -145,10 +150,13 @@ Deno.test("a schema-invalid item gets a 400 naming the item and the field, and n
       path: "/name",
       message: "must be string",
     }]);
-    assert.partialDeepStrictEqual(await h.platform.queue.stats("demo/greetings"), {
-      depth: 0,
-      inFlight: 0,
-    });
+    assert.partialDeepStrictEqual(
+      await h.platform.queue.stats("demo/greetings"),
+      {
+        depth: 0,
+        inFlight: 0,
+      },
+    );
     assert.equal(
       (await (await h.api("/api/v1/tenants/demo/executions")).json()).executions
         .length,
@@ -211,10 +219,13 @@ Deno.test("malformed bodies get 400s that say what is wrong", async () => {
     });
     assert.equal(bytes.status, 400);
     assert.match((await bytes.json()).detail, /UTF-8/);
-    assert.partialDeepStrictEqual(await h.platform.queue.stats("demo/greetings"), {
-      depth: 0,
-      inFlight: 0,
-    });
+    assert.partialDeepStrictEqual(
+      await h.platform.queue.stats("demo/greetings"),
+      {
+        depth: 0,
+        inFlight: 0,
+      },
+    );
   } finally {
     await h.close();
   }
@@ -260,10 +271,13 @@ Deno.test("with an admin token, requests without it or with a wrong one get 401"
     // Health and meta stay open for probes.
     assert.equal((await fetch(h.url + "/healthz")).status, 200);
     assert.equal((await (await fetch(h.url + "/meta")).json()).name, "jobico");
-    assert.partialDeepStrictEqual(await h.platform.queue.stats("demo/greetings"), {
-      depth: 0,
-      inFlight: 0,
-    });
+    assert.partialDeepStrictEqual(
+      await h.platform.queue.stats("demo/greetings"),
+      {
+        depth: 0,
+        inFlight: 0,
+      },
+    );
   } finally {
     await h.close();
   }
@@ -352,7 +366,7 @@ Deno.test("executions stream live over Server-Sent Events", async () => {
 });
 
 Deno.test("a Jobicolet in an infinite loop is stopped by its instruction budget and the platform keeps running", async () => {
-  const h = await startHarness({ fuel: 5_000_000 });
+  const h = await startHarness({ limits: { fuel: 5_000_000 } });
   try {
     await deployGreet(h);
     await h.upload("demo", "spin.wasm", await compileWat("spin"));
@@ -366,7 +380,7 @@ jobs:
     result:
       error: {id: spin-failed, schema: {id: s2, schemaref: result.schema.json}, supplierqueue: spins, runtime: echo}
 runtimes:
-  - {id: spin, moduleref: spin.wasm}
+  - {id: spin, moduleref: spin.wasm, retries: 0}
   - {id: echo, moduleref: echo.wasm}
 `);
     const item = {
@@ -388,7 +402,7 @@ runtimes:
       spin.error!,
       /^fuel exhausted: the module ran more than 5000000 instructions$/,
     );
-    assert.deepEqual(spin.logs, [{
+    assert.deepEqual(spin.logs.filter((l) => l.source === "module"), [{
       level: "info",
       source: "module",
       message: "spinning",

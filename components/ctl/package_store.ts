@@ -15,6 +15,7 @@ import { keys } from "../keys.ts";
 import type { FileRepo } from "../repo/file_repo.ts";
 import type { EventDef, JobPackage, PackageIssue } from "./job_package.ts";
 import { parsePackage } from "./parse_package.ts";
+import type { Limits } from "./runtime_limits.ts";
 
 /** The current version of a package. */
 export interface PackageHead {
@@ -38,6 +39,8 @@ export interface PackageStoreOptions {
   now?: () => number;
   /** Largest package source, in bytes. Default 60 KiB. */
   maxSourceBytes?: number;
+  /** The highest limits a runtime may declare. Default `DEFAULT_MAX_LIMITS`. */
+  maxLimits?: Limits;
 }
 
 /** Every event id a package declares: job events and their result events. */
@@ -56,6 +59,8 @@ export class PackageStore {
   readonly #now: () => number;
   readonly #maxSource: number;
 
+  readonly #maxLimits?: Limits;
+
   constructor(
     private readonly kv: Deno.Kv,
     private readonly repo: FileRepo,
@@ -64,6 +69,7 @@ export class PackageStore {
     this.feed = new ChangeFeed(kv, keys.definitionSignal());
     this.#now = options.now ?? Date.now;
     this.#maxSource = options.maxSourceBytes ?? 60 * 1024;
+    this.#maxLimits = options.maxLimits;
   }
 
   /** Validates a package source and makes it the new current version. */
@@ -83,12 +89,13 @@ export class PackageStore {
       );
     }
     // File references resolve against the tenant the package names.
-    const first = parsePackage(source);
+    const first = parsePackage(source, { maxLimits: this.#maxLimits });
     const tenant = first.pkg?.tenant ?? tenantOf(source);
     const files = tenant ? await this.repo.list(tenant) : [];
     const kinds = new Map(files.map((f) => [f.name, f.kind]));
     const { pkg, issues } = parsePackage(source, {
       fileKind: (n) => kinds.get(n),
+      maxLimits: this.#maxLimits,
     });
     if (!pkg) throw packageError(issues);
     const pinned: Record<string, string> = {};

@@ -1,8 +1,20 @@
 /**
- * The executor: drains every queue in order, runs each event through its
- * Jobicolet, and in ONE atomic write records the execution, appends the
- * chained `result.ok` / `result.error` event and acknowledges the item. An
- * event is thus either untouched (and delivered again) or fully handled.
+ * The executor: drains every queue in order (one lane per queue, so events
+ * of a queue run in the order they were accepted; lanes of different queues
+ * run in parallel on the sandbox pool, at most `tenantConcurrency` per
+ * tenant), runs each event through its Jobicolet under its runtime's
+ * limits, and commits the outcome in ONE atomic write together with what
+ * follows from it:
+ *
+ * - ok or error: the record, the chained `result.ok` / `result.error` event
+ *   and the acknowledgement;
+ * - failed with retries left: the record and the item handed back for a
+ *   retry after an exponential backoff;
+ * - failed for the last time: the record, the chained `result.error` event
+ *   and the item moved to its queue's dead letters.
+ *
+ * An event is thus either untouched (and delivered again after its lease)
+ * or fully handled. Outcomes of a lane are committed in small batches.
  */
 import {
   type DurableQueue,
@@ -13,6 +25,11 @@ import {
 import type { Definitions } from "../ctl/definitions.ts";
 import type { ResultDef } from "../ctl/job_package.ts";
 import type { PackageVersion } from "../ctl/package_store.ts";
+import {
+  DEFAULT_LIMITS,
+  effectiveLimits,
+  type Limits,
+} from "../ctl/runtime_limits.ts";
 import { queueName } from "../keys.ts";
 import type { EventItem } from "../queue/event_item.ts";
 import type { Execution } from "../recorder/execution.ts";
@@ -20,9 +37,10 @@ import type { ExecutionStore } from "../recorder/execution_store.ts";
 import {
   failedOutcome,
   type JobicoletRunner,
-  type RunOutcome,
+  type RunResult,
 } from "./jobicolet_runner.ts";
 import { describeSchemaError } from "../repo/describe_schema_error.ts";
+import { TenantSlots } from "./tenant_slots.ts";
 
 export interface ExecutorOptions {
   kv: Deno.Kv;
@@ -31,36 +49,83 @@ export interface ExecutorOptions {
   executions: ExecutionStore;
   runner: JobicoletRunner;
   logger: Logger;
+  /** Limits of runtimes that declare none. Default `DEFAULT_LIMITS`. */
+  limits?: Limits;
+  /** Sandbox Workers one tenant may hold at once. Default 1. */
+  tenantConcurrency?: number;
+  /** The first retry's delay; each next one doubles it. Default 1 s. */
+  retryBaseMs?: number;
   /** Items leased at once per queue. Default 64. */
   batch?: number;
   /** How often expired leases are put back. Default 1 s. */
   recoverEveryMs?: number;
+  /** How often due retries are put back. Default 100 ms. */
+  promoteEveryMs?: number;
   now?: () => number;
 }
+
+/** One outcome waiting to be committed. */
+interface Done {
+  item: QueuedItem<EventItem>;
+  exec: Execution;
+  chained: { queue: string; item: EventItem } | null;
+  next: { kind: "ack" } | { kind: "retry"; delayMs: number } | {
+    kind: "dead";
+  };
+  bytes: number;
+}
+
+/** Commit at most this many outcomes, or bytes of them, in one atomic. */
+const FLUSH_COUNT = 40;
+const FLUSH_BYTES = 400_000;
+/** Commit outcomes that waited this long while the next items run. */
+const FLUSH_AFTER_MS = 15;
 
 const encoder = new TextEncoder();
 
 export class Executor {
   readonly #draining = new Map<string, Promise<void>>();
   readonly #o: Required<Omit<ExecutorOptions, "now">> & { now: () => number };
+  readonly #slots: TenantSlots;
   /** Executions recorded since start. */
   executed = 0;
 
   constructor(options: ExecutorOptions) {
-    this.#o = { batch: 64, recoverEveryMs: 1000, now: Date.now, ...options };
+    this.#o = {
+      batch: 64,
+      recoverEveryMs: 1000,
+      promoteEveryMs: 100,
+      limits: DEFAULT_LIMITS,
+      tenantConcurrency: 1,
+      retryBaseMs: 1000,
+      now: Date.now,
+      ...options,
+    };
+    this.#slots = new TenantSlots(this.#o.tenantConcurrency);
   }
 
   /** Runs until `signal` aborts, then waits for the executions under way. */
   async run(signal: AbortSignal): Promise<void> {
     const { queue, logger } = this.#o;
+    const every = (ms: number, what: string, fn: () => Promise<unknown>) =>
+      setInterval(() => {
+        fn().catch((err) => logger.error(what, { error: String(err) }));
+      }, ms);
     await queue.recoverExpired().catch((err) =>
       logger.error("recovering leases failed", { error: String(err) })
     );
-    const timer = setInterval(() => {
-      queue.recoverExpired().catch((err) =>
-        logger.error("recovering leases failed", { error: String(err) })
-      );
-    }, this.#o.recoverEveryMs);
+    const timers = [
+      every(
+        this.#o.recoverEveryMs,
+        "recovering leases failed",
+        () => queue.recoverExpired(),
+      ),
+      every(
+        this.#o.promoteEveryMs,
+        "putting back due retries failed",
+        () => queue.promoteDue(),
+      ),
+    ];
     try {
       for await (const _ of queue.feed.changes(signal)) {
         for (const name of await queue.activeQueues()) {
@@ -68,7 +133,7 @@ export class Executor {
         }
       }
     } finally {
-      clearInterval(timer);
+      timers.forEach(clearInterval);
       await Promise.allSettled([...this.#draining.values()]);
     }
   }
@@ -86,25 +151,7 @@ export class Executor {
             await new Promise((r) => setTimeout(r, 50));
             continue;
           }
-          // Keep the batch's leases alive while it is worked on; a crash lets them lapse.
-          const pending = [...items];
-          const renewal = setInterval(() => {
-            this.#o.queue.renew(pending).catch((err) =>
-              this.#o.logger.warn("renewing leases failed", {
-                queue: name,
-                error: String(err),
-              })
-            );
-          }, Math.max(50, this.#o.queue.leaseMs / 3));
-          try {
-            for (const item of items) {
-              if (signal.aborted) break; // Leased items come back after their lease.
-              await this.#handle(item);
-              pending.shift();
-            }
-          } finally {
-            clearInterval(renewal);
-          }
+          await this.#work(name, items, signal);
         }
       } catch (err) {
         this.#o.logger.error("draining a queue failed", {
@@ -118,32 +165,146 @@ export class Executor {
     this.#draining.set(name, p);
   }
 
-  async #handle(item: QueuedItem<EventItem>): Promise<void> {
-    const { kv, queue, definitions, executions, runner, logger } = this.#o;
+  /** Executes a leased batch in order, committing outcomes as they pile up. */
+  async #work(
+    name: string,
+    items: QueuedItem<EventItem>[],
+    signal: AbortSignal,
+  ): Promise<void> {
+    // Keep the leases alive while the batch is worked on; a crash lets them lapse.
+    const held = new Set(items);
+    const renewal = setInterval(() => {
+      this.#o.queue.renew([...held]).catch((err) =>
+        this.#o.logger.warn("renewing leases failed", {
+          queue: name,
+          error: String(err),
+        })
+      );
+    }, Math.max(50, this.#o.queue.leaseMs / 3));
+    // Outcomes are committed in the background, in order, while the next
+    // items run: after FLUSH_AFTER_MS, or sooner when enough piled up.
+    let done: Done[] = [];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let committed = Promise.resolve();
+    const flush = () => {
+      clearTimeout(timer);
+      timer = undefined;
+      if (done.length === 0) return;
+      const batch = done;
+      done = [];
+      committed = committed
+        .then(() => this.#commit(batch))
+        .catch((err) =>
+          this.#o.logger.error("recording executions failed", {
+            queue: name,
+            error: String(err),
+          })
+        )
+        .finally(() => batch.forEach((d) => held.delete(d.item)));
+    };
+    let bytes = 0;
+    try {
+      for (const item of items) {
+        if (signal.aborted) break; // Leased items come back after their lease.
+        const d = await this.#execute(item);
+        done.push(d);
+        bytes = done.length === 1 ? d.bytes : bytes + d.bytes;
+        if (done.length === 1) timer = setTimeout(flush, FLUSH_AFTER_MS);
+        if (done.length >= FLUSH_COUNT || bytes >= FLUSH_BYTES) flush();
+      }
+      flush();
+      await committed;
+    } finally {
+      clearTimeout(timer);
+      clearInterval(renewal);
+    }
+  }
+
+  /** Commits outcomes in one atomic; one by one when that one is refused. */
+  async #commit(batch: Done[]): Promise<void> {
+    if (batch.length === 0) return;
+    const op = this.#o.kv.atomic();
+    for (const d of batch) this.#write(op, d);
+    let ok = false;
+    try {
+      ok = (await op.commit()).ok;
+    } catch (err) {
+      if (batch.length === 1) {
+        this.#o.logger.error("recording an execution failed", {
+          eventId: batch[0].item.value.eventId,
+          error: String(err),
+        });
+      }
+    }
+    if (ok) {
+      this.executed += batch.length;
+      return;
+    }
+    if (batch.length > 1) {
+      for (const d of batch) await this.#commit([d]);
+      return;
+    }
+    this.#o.logger.error(
+      "recording an execution failed; the event will be delivered again",
+      { eventId: batch[0].item.value.eventId },
+    );
+  }
+
+  #write(op: Deno.AtomicOperation, d: Done): void {
+    const { queue, executions } = this.#o;
+    if (d.chained) {
+      queue.append(op, d.chained.queue, [{
+        id: d.chained.item.eventId,
+        value: d.chained.item,
+      }]);
+    }
+    executions.record(op, d.exec);
+    if (d.next.kind === "ack") queue.ack(op, d.item);
+    else if (d.next.kind === "retry") {
+      queue.retry(op, d.item, d.next.delayMs);
+    } else queue.deadLetter(op, d.item, d.exec.error ?? "failed", d.exec.id);
+  }
+
+  /** Runs one item and decides what follows from its outcome. */
+  async #execute(item: QueuedItem<EventItem>): Promise<Done> {
+    const { definitions } = this.#o;
     const ev = item.value;
     const startedAt = this.#o.now();
     const t0 = performance.now();
     const v = await definitions.version(ev.tenant, ev.package, ev.version);
     const route = v ? await definitions.routeIn(v, ev.event) : null;
-    let outcome: RunOutcome;
+    const runtime = v && route
+      ? v.package.runtimes.find((r) => r.id === route.event.runtime)
+      : undefined;
+    const limits = effectiveLimits(runtime, this.#o.limits);
+    let outcome: RunResult;
     if (!v || !route) {
-      outcome = failedOutcome(
-        `Package "${ev.package}" version ${ev.version} no longer declares event "${ev.event}" (was the package deleted?)`,
-      );
+      outcome = {
+        ...failedOutcome(
+          `Package "${ev.package}" version ${ev.version} no longer declares event "${ev.event}" (was the package deleted?)`,
+        ),
+        settled: Promise.resolve(),
+      };
     } else {
-      const runtime = v.package.runtimes.find((r) =>
-        r.id === route.event.runtime
-      );
       const sha = runtime ? v.files[runtime.moduleref] : undefined;
-      outcome = !runtime || !sha
-        ? failedOutcome(
-          `Runtime "${route.event.runtime}" of event "${ev.event}" has no module`,
-        )
-        : await runner.run(
+      if (!runtime || !sha) {
+        outcome = {
+          ...failedOutcome(
+            `Runtime "${route.event.runtime}" of event "${ev.event}" has no module`,
+          ),
+          settled: Promise.resolve(),
+        };
+      } else {
+        const release = await this.#slots.acquire(ev.tenant);
+        outcome = await this.#o.runner.run(
           sha,
           runtime.mainfuncname || "event",
           encoder.encode(JSON.stringify(ev.data)),
+          limits,
         );
+        // A timed-out module keeps its Worker (and its tenant's slot) until it stops.
+        outcome.settled.finally(release);
+      }
     }
     const exec: Execution = {
       id: monotonicId(),
@@ -161,27 +322,38 @@ export class Executor {
       startedAt: new Date(startedAt).toISOString(),
       durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
     };
-    const op = kv.atomic();
-    const chained = v && route?.job
+    let next: Done["next"] = { kind: "ack" };
+    if (exec.status === "failed") {
+      const failures = item.failures ?? 0;
+      if (failures < limits.retries) {
+        const delayMs = this.#o.retryBaseMs * 2 ** failures;
+        next = { kind: "retry", delayMs };
+        exec.logs.push({
+          level: "warn",
+          source: "host",
+          message: `Retrying in ${delayMs} ms (retry ${
+            failures + 1
+          } of ${limits.retries})`,
+        });
+      } else {
+        next = { kind: "dead" };
+        const n = failures + 1;
+        exec.logs.push({
+          level: "error",
+          source: "host",
+          message:
+            `Moved to the dead letters of queue "${exec.queue}" after ${n} failed attempt${
+              n === 1 ? "" : "s"
+            }`,
+        });
+      }
+    }
+    const chained = v && route?.job && next.kind !== "retry"
       ? await this.#chain(v, route.job.result, exec)
       : null;
-    if (chained) {
-      queue.append(op, chained.queue, [{
-        id: chained.item.eventId,
-        value: chained.item,
-      }]);
-    }
-    executions.record(op, exec);
-    queue.ack(op, item);
-    const res = await op.commit();
-    if (!res.ok) {
-      logger.error(
-        "recording an execution failed; the event will be delivered again",
-        { eventId: ev.eventId },
-      );
-      return;
-    }
-    this.executed++;
+    const bytes = JSON.stringify(exec).length +
+      (chained ? JSON.stringify(chained.item).length : 0);
+    return { item, exec, chained, next, bytes };
   }
 
   /** The chained result event, validated against its schema; null when there is none. */

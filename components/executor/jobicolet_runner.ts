@@ -1,22 +1,24 @@
 /**
- * Runs events through Jobicolets (jobicolet-abi.md): modules compiled once
- * per content hash, one warm instance per module and main function reused
- * across events, and a fresh instance after any trap.
+ * Runs events through Jobicolets (jobicolet-abi.md) in the sandbox pool:
+ * each module is metered (an instruction budget and a memory cap injected
+ * into it) and compiled once per content hash and limits, then sent to a
+ * Worker that has no Deno permissions, where a warm instance serves call
+ * after call until it traps.
  */
 import {
-  GuestSetupError,
   meterFuel,
   ModuleCache,
-  WasmGuest,
+  type WasmGuestOptions,
+  type WasmPool,
 } from "../../goico/mod.ts";
+import type { Limits } from "../ctl/runtime_limits.ts";
 import { type ExecutionLog, levelName } from "../recorder/execution.ts";
 
-/** The default instruction budget of one execution: about a second of work. */
-export const DEFAULT_FUEL = 1_000_000_000;
+/** The limits of one execution (retries are the executor's business). */
+export type RunLimits = Omit<Limits, "retries">;
 
 export interface JobicoletRunnerOptions {
-  /** Instructions one execution may run before it is stopped. Default `DEFAULT_FUEL`. */
-  fuel?: number | bigint;
+  pool: WasmPool;
   modules?: ModuleCache;
 }
 
@@ -28,22 +30,29 @@ export interface RunOutcome {
   logs: ExecutionLog[];
 }
 
+export interface RunResult extends RunOutcome {
+  /** Instructions the call used, when it returned. */
+  fuelUsed?: number;
+  /**
+   * Resolves when the Worker that ran the call is free again: at once,
+   * except after a timeout, when the module keeps its core until its
+   * instruction budget stops it.
+   */
+  settled: Promise<void>;
+}
+
+const PAGES_PER_MIB = 16;
+
 export class JobicoletRunner {
   readonly modules: ModuleCache;
-  readonly #guests = new Map<string, WasmGuest>();
+  readonly #pool: WasmPool;
 
-  readonly #fuel: bigint;
-
-  /**
-   * `load` fetches a module's bytes by content hash. Each module is metered
-   * (an instruction budget injected with `meterFuel`) and compiled once;
-   * every event, and each instance's start-up, gets `fuel` instructions.
-   */
+  /** `load` fetches a module's bytes by content hash. */
   constructor(
     private readonly load: (sha256: string) => Promise<Uint8Array>,
-    options: JobicoletRunnerOptions = {},
+    options: JobicoletRunnerOptions,
   ) {
-    this.#fuel = BigInt(options.fuel ?? DEFAULT_FUEL);
+    this.#pool = options.pool;
     this.modules = options.modules ?? new ModuleCache();
   }
 
@@ -52,39 +61,55 @@ export class JobicoletRunner {
     sha256: string,
     mainFunction: string,
     input: Uint8Array,
-  ): Promise<RunOutcome> {
-    const k = `${sha256}\u0000${mainFunction}`;
-    let guest = this.#guests.get(k);
-    if (!guest || guest.broken) {
-      try {
-        const mod = await this.modules.get(
-          sha256,
-          async () =>
-            meterFuel(await this.load(sha256), { initialFuel: this.#fuel }),
-        );
-        guest = await WasmGuest.create(mod, { mainFunction, fuel: this.#fuel });
-        this.#guests.set(k, guest);
-      } catch (err) {
-        const reason = err instanceof GuestSetupError
-          ? err.message
-          : `Loading the module failed: ${(err as Error).message}`;
-        return failedOutcome(reason);
-      }
+    limits: RunLimits,
+  ): Promise<RunResult> {
+    const fuel = BigInt(limits.fuel);
+    const memoryLimitPages = limits.memoryMb * PAGES_PER_MIB;
+    const moduleKey = `${sha256}:${limits.memoryMb}:${limits.fuel}`;
+    let module: WebAssembly.Module;
+    try {
+      module = await this.modules.get(
+        moduleKey,
+        async () =>
+          meterFuel(await this.load(sha256), {
+            initialFuel: fuel,
+            memoryLimitPages,
+          }),
+      );
+    } catch (err) {
+      return {
+        ...failedOutcome(loadFailure(err as Error, limits)),
+        settled: Promise.resolve(),
+      };
     }
-    const out = guest.call(input);
+    const guest: WasmGuestOptions = { mainFunction, fuel, memoryLimitPages };
+    let r;
+    try {
+      r = await this.#pool.run({
+        key: `${moduleKey}\u0000${mainFunction}`,
+        module,
+        guest,
+        input,
+        timeoutMs: limits.timeoutMs,
+      });
+    } catch (err) {
+      return {
+        ...failedOutcome(`Not run: ${(err as Error).message}`),
+        settled: Promise.resolve(),
+      };
+    }
+    const out = r.outcome;
     const logs = out.logs.map((l) => ({
       level: levelName(l.level),
       message: l.message,
       source: l.source,
     }));
-    if (guest.broken) this.#guests.delete(k);
+    const fuelUsed = r.fuelUsed === undefined ? undefined : Number(r.fuelUsed);
     if (!out.ok) {
       return {
-        status: "failed",
-        code: null,
-        result: null,
-        error: out.reason,
-        logs,
+        ...failedOutcome(out.reason, logs),
+        fuelUsed,
+        settled: r.settled,
       };
     }
     const code = Number(out.code);
@@ -94,8 +119,17 @@ export class JobicoletRunner {
       result: out.result,
       error: null,
       logs,
+      fuelUsed,
+      settled: r.settled,
     };
   }
+}
+
+function loadFailure(err: Error, limits: RunLimits): string {
+  if (err.name === "MemoryLimitError") {
+    return `memory limit exceeded: ${err.message} (memorymb ${limits.memoryMb})`;
+  }
+  return `Loading the module failed: ${err.message}`;
 }
 
 /** The outcome of an execution that failed before or outside the module. */
