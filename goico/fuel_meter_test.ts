@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { WASI } from "@bjorn3/browser_wasi_shim";
+import wabtFactory from "wabt";
 import { compileWat, compileWatText } from "../tests/jobicolets/compile_wat.ts";
-import { MeterError, meterFuel } from "./fuel_meter.ts";
+import { WasmReader } from "./_wasm_reader.ts";
+import {
+  formatPages,
+  MemoryLimitError,
+  MeterError,
+  meterFuel,
+} from "./fuel_meter.ts";
 
 const BIG = 10n ** 12n;
 const encoder = new TextEncoder();
@@ -38,6 +45,7 @@ interface Outcome {
 class Guest {
   readonly ex: Record<string, Fn>;
   readonly fuel?: WebAssembly.Global;
+  readonly limit?: WebAssembly.Global;
   readonly ver: number;
 
   constructor(bytes: Uint8Array) {
@@ -49,6 +57,7 @@ class Guest {
     wasi.inst = instance as unknown as typeof wasi.inst;
     this.ex = instance.exports as unknown as Record<string, Fn>;
     this.fuel = instance.exports.__fuel as WebAssembly.Global | undefined;
+    this.limit = instance.exports.__limit as WebAssembly.Global | undefined;
     if (this.ex._start) this.metered(() => this.ex._start());
     this.metered(() => this.ex.init());
     this.ver = this.ex.ver ? this.metered(() => this.ex.ver()) as number : 0;
@@ -108,6 +117,7 @@ const FIXTURE_NAMES = [
   "spin",
   "recurse",
   "grow",
+  "memory_bomb",
 ];
 
 Deno.test("meterFuel: metered modules validate and keep their exports and imports", async () => {
@@ -427,4 +437,476 @@ Deno.test("meterFuel: overhead on greet.wasm (printed, not asserted)", async () 
         (plain / fueled).toFixed(2)
       }x; size ${bytes.length} -> ${metered.length} bytes`,
   );
+});
+
+// ---- Memory limit --------------------------------------------------------
+
+const PAGE = 65536;
+
+/**
+ * Compiles WAT that needs a wasm feature wabt does not enable by default
+ * (compileWatText passes `features` to the parser but not to wabt's
+ * validator, and its typings declare no argument for it): V8 validates.
+ */
+async function watWith(
+  text: string,
+  features: Record<string, boolean>,
+): Promise<Uint8Array> {
+  const wabt = await wabtFactory();
+  const module = wabt.parseWat("inline.wat", text, features);
+  try {
+    module.resolveNames();
+    const bytes = new Uint8Array(module.toBinary({}).buffer);
+    assert.ok(WebAssembly.validate(bytes), "the engine validates it");
+    return bytes;
+  } finally {
+    module.destroy();
+  }
+}
+
+/** The entry count of the section `id` (0 when the module has none). */
+function sectionCount(bytes: Uint8Array, id: number): number {
+  const r = new WasmReader(bytes, 8);
+  while (!r.done) {
+    const sid = r.u8();
+    const size = r.u32();
+    if (sid === id) return new WasmReader(bytes, r.pos, r.pos + size).u32();
+    r.skip(size);
+  }
+  return 0;
+}
+const TYPES = 1;
+const FUNCTIONS = 3;
+
+function instantiate(
+  bytes: Uint8Array,
+  imports: WebAssembly.Imports = {},
+): Record<string, unknown> {
+  const metered = compile(bytes);
+  return new WebAssembly.Instance(metered, imports).exports;
+}
+
+function isTrap(err: unknown): boolean {
+  return err instanceof WebAssembly.RuntimeError &&
+    /unreachable/.test(err.message);
+}
+
+/** `grow(delta)` and `size()` over one memory with the given limits. */
+const GROWER = (limits: string) =>
+  wat(`(module
+    (memory (export "memory") ${limits})
+    (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+    (func (export "size") (result i32) (memory.size)))`);
+
+Deno.test("meterFuel memoryLimitPages: every fixture validates, with both globals exported", async () => {
+  const modules: [string, Uint8Array][] = [
+    ["greet.wasm", await example("greet")],
+    ["audit.wasm", await example("audit")],
+  ];
+  for (const name of FIXTURE_NAMES) {
+    modules.push([`${name}.wat`, await compileWat(name)]);
+  }
+  for (const [name, bytes] of modules) {
+    const metered = meterFuel(bytes, { memoryLimitPages: 256 });
+    assert.ok(
+      WebAssembly.validate(metered as Uint8Array<ArrayBuffer>),
+      `${name} metered is valid`,
+    );
+    assert.deepEqual(
+      kinds(metered),
+      [...kinds(bytes), "__fuel:global", "__limit:global"],
+      name,
+    );
+    assert.deepEqual(
+      WebAssembly.Module.imports(compile(metered)),
+      WebAssembly.Module.imports(compile(bytes)),
+      name,
+    );
+  }
+});
+
+Deno.test("meterFuel memoryLimitPages: a memory without a maximum grows up to the limit, then traps with __limit = 1", async () => {
+  const ex = instantiate(
+    meterFuel(await GROWER("1"), { memoryLimitPages: 4 }),
+  );
+  const grow = ex.grow as (n: number) => number;
+  const memory = ex.memory as WebAssembly.Memory;
+  const limit = ex.__limit as WebAssembly.Global;
+  (ex.__fuel as WebAssembly.Global).value = BIG;
+  assert.equal(limit.value, 0);
+  assert.equal(grow(2), 1);
+  assert.equal(grow(1), 3);
+  assert.equal(grow(0), 4); // a zero delta at the limit is fine
+  assert.equal(memory.buffer.byteLength, 4 * PAGE);
+  assert.equal(limit.value, 0);
+  assert.throws(() => grow(1), isTrap);
+  assert.equal(limit.value, 1);
+  assert.equal(memory.buffer.byteLength, 4 * PAGE);
+  // The declared maximum is the limit: the host cannot grow it either.
+  assert.throws(() => memory.grow(1), RangeError);
+});
+
+Deno.test("meterFuel memoryLimitPages: a larger declared maximum is lowered, a smaller one kept", async () => {
+  const lowered = instantiate(
+    meterFuel(await GROWER("1 100"), { memoryLimitPages: 4 }),
+  );
+  (lowered.__fuel as WebAssembly.Global).value = BIG;
+  (lowered.memory as WebAssembly.Memory).grow(3);
+  assert.throws(() => (lowered.memory as WebAssembly.Memory).grow(1));
+  assert.throws(() => (lowered.grow as (n: number) => number)(1), isTrap);
+  assert.equal((lowered.__limit as WebAssembly.Global).value, 1);
+
+  // The module's own maximum (2) is below the limit: growing past it fails
+  // softly with -1, as without the limit, and is not the limit's doing.
+  const kept = instantiate(
+    meterFuel(await GROWER("1 2"), { memoryLimitPages: 4 }),
+  );
+  const grow = kept.grow as (n: number) => number;
+  (kept.__fuel as WebAssembly.Global).value = BIG;
+  assert.equal(grow(1), 1);
+  assert.equal(grow(1), -1);
+  assert.equal(grow(2), -1);
+  assert.equal((kept.__limit as WebAssembly.Global).value, 0);
+  assert.throws(() => grow(3), isTrap); // 2 + 3 > 4
+  assert.equal((kept.__limit as WebAssembly.Global).value, 1);
+});
+
+Deno.test("meterFuel memoryLimitPages: a delta of 0xFFFFFFFF does not wrap around", async () => {
+  const bytes = await GROWER("1");
+  // In i32, 1 + 0xFFFFFFFF would wrap to 0, which is below the limit.
+  const plain = instantiate(bytes);
+  assert.equal((plain.grow as (n: number) => number)(-1), -1);
+  for (const delta of [-1, 0x7fffffff, 0x80000000 | 0, 65535]) {
+    const ex = instantiate(meterFuel(bytes, { memoryLimitPages: 4 }));
+    (ex.__fuel as WebAssembly.Global).value = BIG;
+    assert.throws(() => (ex.grow as (n: number) => number)(delta), isTrap);
+    assert.equal((ex.__limit as WebAssembly.Global).value, 1, `${delta}`);
+    assert.equal((ex.memory as WebAssembly.Memory).buffer.byteLength, PAGE);
+  }
+});
+
+Deno.test("meterFuel memoryLimitPages: a memory that starts above the limit is a MemoryLimitError", async () => {
+  const bytes = await wat(`(module (memory (export "memory") 300))`);
+  assert.throws(
+    () => meterFuel(bytes, { memoryLimitPages: 256 }),
+    (err) => {
+      assert.ok(err instanceof MemoryLimitError);
+      assert.ok(err instanceof MeterError);
+      assert.equal(err.name, "MemoryLimitError");
+      assert.equal(
+        err.message,
+        "the module's memory 0 starts at 300 pages (18.75 MiB), " +
+          "more than the limit of 256 pages (16 MiB)",
+      );
+      assert.deepEqual(
+        [err.memoryIndex, err.pages, err.limitPages],
+        [0, 300, 256],
+      );
+      return true;
+    },
+  );
+  // Exactly at the limit is fine: the memory just cannot grow.
+  const at = instantiate(meterFuel(bytes, { memoryLimitPages: 300 }));
+  assert.equal((at.memory as WebAssembly.Memory).buffer.byteLength, 300 * PAGE);
+  assert.throws(() => (at.memory as WebAssembly.Memory).grow(1), RangeError);
+
+  // An imported memory is named with its import.
+  const imported = await wat(`(module (import "env" "mem" (memory 20)))`);
+  assert.throws(
+    () => meterFuel(imported, { memoryLimitPages: 1 }),
+    new MemoryLimitError(
+      `the module's memory 0 (imported as "env"."mem") starts at 20 pages ` +
+        "(1.25 MiB), more than the limit of 1 page (64 KiB)",
+      0,
+      20,
+      1,
+    ),
+  );
+});
+
+Deno.test("meterFuel memoryLimitPages: an imported memory must come with a maximum within the limit", async () => {
+  const bytes = meterFuel(
+    await wat(`(module (import "env" "mem" (memory 1))
+      (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))`),
+    { memoryLimitPages: 4 },
+  );
+  const link = (memory: WebAssembly.Memory) =>
+    instantiate(bytes, { env: { mem: memory } });
+  assert.throws(
+    () => link(new WebAssembly.Memory({ initial: 1 })),
+    WebAssembly.LinkError,
+  );
+  assert.throws(
+    () => link(new WebAssembly.Memory({ initial: 1, maximum: 5 })),
+    WebAssembly.LinkError,
+  );
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+  const ex = link(memory);
+  (ex.__fuel as WebAssembly.Global).value = BIG;
+  assert.equal((ex.grow as (n: number) => number)(3), 1);
+  assert.equal(memory.buffer.byteLength, 4 * PAGE);
+  assert.throws(() => (ex.grow as (n: number) => number)(1), isTrap);
+  assert.equal((ex.__limit as WebAssembly.Global).value, 1);
+});
+
+Deno.test("meterFuel memoryLimitPages: modules without memory or without memory.grow get only the global", async () => {
+  const empty = Uint8Array.of(0x00, 0x61, 0x73, 0x6d, 0x01, 0, 0, 0);
+  const metered = meterFuel(empty, { memoryLimitPages: 16 });
+  assert.deepEqual(kinds(metered), ["__fuel:global", "__limit:global"]);
+  assert.equal(sectionCount(metered, FUNCTIONS), 0);
+  assert.equal(sectionCount(metered, TYPES), 0);
+
+  const noMemory = await wat(`(module
+    (func (export "f") (param i32) (result i32) (i32.add (local.get 0) (i32.const 1))))`);
+  const a = meterFuel(noMemory, { memoryLimitPages: 16 });
+  assert.equal(sectionCount(a, FUNCTIONS), 1);
+  assert.equal(sectionCount(a, TYPES), 1);
+  const ex = instantiate(a);
+  (ex.__fuel as WebAssembly.Global).value = BIG;
+  assert.equal((ex.f as (n: number) => number)(41), 42);
+  assert.equal((ex.__limit as WebAssembly.Global).value, 0);
+
+  // A memory but no memory.grow: its maximum is set, no function added.
+  const noGrow = await wat(`(module (memory (export "memory") 1)
+    (func (export "size") (result i32) (memory.size)))`);
+  const b = meterFuel(noGrow, { memoryLimitPages: 2 });
+  assert.equal(sectionCount(b, FUNCTIONS), 1);
+  assert.equal(sectionCount(b, TYPES), 1);
+  const memory = instantiate(b).memory as WebAssembly.Memory;
+  memory.grow(1);
+  assert.throws(() => memory.grow(1), RangeError);
+});
+
+Deno.test("meterFuel memoryLimitPages: the grow function reuses an (i32) -> (i32) type or appends one", async () => {
+  // memory_bomb's malloc has the type (i32) -> (i32): reused.
+  const bomb = await compileWat("memory_bomb");
+  const m = meterFuel(bomb, { memoryLimitPages: 64 });
+  assert.equal(sectionCount(m, TYPES), sectionCount(bomb, TYPES));
+  assert.equal(sectionCount(m, FUNCTIONS), sectionCount(bomb, FUNCTIONS) + 1);
+
+  const noSuchType = await wat(`(module (memory 1)
+    (func (export "g") (drop (memory.grow (i32.const 1))))
+    (func (export "h") (result i32) (drop (memory.grow (i32.const 1))) (memory.size)))`);
+  const n = meterFuel(noSuchType, { memoryLimitPages: 2 });
+  assert.equal(sectionCount(n, TYPES), sectionCount(noSuchType, TYPES) + 1);
+  assert.equal(sectionCount(n, FUNCTIONS), 3); // two grows, one memory
+  const ex = instantiate(n);
+  (ex.__fuel as WebAssembly.Global).value = BIG;
+  (ex.g as () => void)();
+  assert.throws(() => (ex.h as () => number)(), isTrap);
+  assert.equal((ex.__limit as WebAssembly.Global).value, 1);
+});
+
+Deno.test("meterFuel memoryLimitPages: fuel used is the same with and without the limit", async () => {
+  // memory.grow inside loops and blocks, plus a call, in one function.
+  const bytes = await wat(`(module
+    (memory (export "memory") 1)
+    (func $touch (param $page i32)
+      (i32.store (i32.shl (local.get $page) (i32.const 16)) (local.get $page)))
+    (func (export "run") (param $n i32) (result i32)
+      (local $i i32) (local $j i32)
+      (loop $outer
+        (if (i32.and (local.get $i) (i32.const 1))
+          (then (drop (memory.grow (i32.const 1))))
+          (else
+            (local.set $j (i32.const 0))
+            (loop $inner
+              (call $touch (i32.sub (memory.grow (i32.const 0)) (i32.const 1)))
+              (local.set $j (i32.add (local.get $j) (i32.const 1)))
+              (br_if $inner (i32.lt_u (local.get $j) (i32.const 3))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $outer (i32.lt_u (local.get $i) (local.get $n))))
+      (memory.size)))`);
+  const used = (metered: Uint8Array, n: number) => {
+    const ex = instantiate(metered);
+    const fuel = ex.__fuel as WebAssembly.Global;
+    fuel.value = BIG;
+    const pages = (ex.run as (n: number) => number)(n);
+    return { pages, used: BIG - (fuel.value as bigint) };
+  };
+  const plain = meterFuel(bytes);
+  const limited = meterFuel(bytes, { memoryLimitPages: 64 });
+  assert.notDeepEqual(limited, plain);
+  for (const n of [1, 2, 10, 100]) {
+    const a = used(plain, n);
+    const b = used(limited, n);
+    assert.deepEqual(b, a, `n = ${n}`);
+    assert.equal(a.pages, 1 + Math.floor(n / 2));
+  }
+  // Past the limit: 1 + 127 / 2 = 64 pages fits, 1 + 129 / 2 = 65 does not.
+  assert.equal(used(limited, 127).pages, 64);
+  assert.throws(() => used(limited, 129), isTrap);
+
+  // The same for a real workload: greet.wasm's allocator grows memory.
+  const greet = await example("greet");
+  const g1 = new Guest(meterFuel(greet));
+  const g2 = new Guest(meterFuel(greet, { memoryLimitPages: 256 }));
+  for (const input of [...GREET_INPUTS, `{"name":"${"x".repeat(200_000)}"}`]) {
+    const a = g1.call(input);
+    const b = g2.call(input);
+    assert.deepEqual(b, a, input.slice(0, 20));
+  }
+  assert.equal(g2.limit!.value, 0);
+});
+
+Deno.test("meterFuel memoryLimitPages: memory_bomb.wat traps at the limit with __limit = 1", async () => {
+  const bytes = await compileWat("memory_bomb");
+  const guest = new Guest(meterFuel(bytes, { memoryLimitPages: 256 }));
+  assert.equal(guest.ver, 1);
+  assert.throws(() => guest.call("{}"), isTrap);
+  assert.equal(guest.limit!.value, 1);
+  // 1 page + 15 grows of 16 pages; the 16th would reach 257.
+  assert.equal(guest.memory.buffer.byteLength, 241 * PAGE);
+  assert.ok((guest.fuel!.value as bigint) > 0n);
+});
+
+Deno.test("meterFuel memoryLimitPages: grow.wat below its own maximum still returns code 3, above it traps", async () => {
+  const bytes = await compileWat("grow");
+  const soft = new Guest(meterFuel(bytes, { memoryLimitPages: 256 }));
+  const out = soft.call("{}");
+  assert.deepEqual([out.code, out.result], [3n, ""]);
+  assert.equal(soft.memory.buffer.byteLength, 16 * PAGE);
+  assert.equal(soft.limit!.value, 0);
+
+  const hard = new Guest(meterFuel(bytes, { memoryLimitPages: 8 }));
+  assert.throws(() => hard.call("{}"), isTrap);
+  assert.equal(hard.limit!.value, 1);
+  assert.equal(hard.memory.buffer.byteLength, 8 * PAGE);
+});
+
+Deno.test("meterFuel memoryLimitPages: multi-memory gets one grow function per grown memory", async () => {
+  const text = (grow0: boolean) =>
+    `(module
+      (memory $a (export "a") 1)
+      (memory $b (export "b") 1 100)
+      (func (export "store") (param i32 i32)
+        (i32.store $b offset=4 (local.get 0) (local.get 1)))
+      (func (export "load") (param i32) (result i32)
+        (i32.load $b offset=4 (local.get 0)))
+      (func (export "growB") (param i32) (result i32) (memory.grow $b (local.get 0)))
+      ${
+      grow0
+        ? `(func (export "growA") (param i32) (result i32) (memory.grow $a (local.get 0)))`
+        : ""
+    })`;
+  for (const grow0 of [false, true]) {
+    const bytes = await watWith(text(grow0), { multi_memory: true });
+    const metered = meterFuel(bytes, { memoryLimitPages: 3 });
+    assert.equal(
+      sectionCount(metered, FUNCTIONS),
+      sectionCount(bytes, FUNCTIONS) + (grow0 ? 2 : 1),
+    );
+    const ex = instantiate(metered);
+    (ex.__fuel as WebAssembly.Global).value = BIG;
+    (ex.store as (p: number, v: number) => void)(8, 1234);
+    assert.equal((ex.load as (p: number) => number)(8), 1234);
+    assert.equal((ex.growB as (n: number) => number)(2), 1);
+    assert.equal((ex.b as WebAssembly.Memory).buffer.byteLength, 3 * PAGE);
+    if (grow0) {
+      assert.equal((ex.growA as (n: number) => number)(2), 1);
+      assert.throws(() => (ex.growA as (n: number) => number)(1), isTrap);
+    } else {
+      assert.throws(() => (ex.growB as (n: number) => number)(1), isTrap);
+    }
+    assert.equal((ex.__limit as WebAssembly.Global).value, 1);
+    // Memory 0 is capped too, grown or not.
+    assert.throws(() => (ex.a as WebAssembly.Memory).grow(3), RangeError);
+  }
+});
+
+Deno.test("meterFuel: multi-memory memargs (memory index after the alignment) are read right", async () => {
+  const bytes = await watWith(
+    `(module (memory 1) (memory $b 1)
+      (func (export "f") (result i32)
+        (i32.store $b offset=4 (i32.const 0) (i32.const 7))
+        (i32.load $b offset=4 (i32.const 0))))`,
+    { multi_memory: true },
+  );
+  const ex = instantiate(meterFuel(bytes));
+  const fuel = ex.__fuel as WebAssembly.Global;
+  fuel.value = BIG;
+  assert.equal((ex.f as () => number)(), 7);
+  // i32.const i32.const i32.store i32.const i32.load end
+  assert.equal(BIG - (fuel.value as bigint), 6n);
+});
+
+Deno.test("meterFuel memoryLimitPages: refuses shared and 64-bit memories, naming them", async () => {
+  const shared = await watWith(`(module (memory 1 2 shared))`, {
+    threads: true,
+  });
+  assert.throws(
+    () => meterFuel(shared, { memoryLimitPages: 4 }),
+    (err) =>
+      err instanceof MeterError && !(err instanceof MemoryLimitError) &&
+      /memory 0 is shared/.test(err.message),
+  );
+  const memory64 = await watWith(`(module (memory i64 1 2))`, {
+    memory64: true,
+  });
+  assert.throws(
+    () => meterFuel(memory64, { memoryLimitPages: 4 }),
+    (err) =>
+      err instanceof MeterError &&
+      /memory 0 is a 64-bit memory/.test(err.message),
+  );
+  // Without a memory limit they are metered as before.
+  assert.ok(meterFuel(shared).length > shared.length);
+  assert.ok(meterFuel(memory64).length > memory64.length);
+});
+
+Deno.test("meterFuel memoryLimitPages: limit export name, clashes and bad limits", async () => {
+  const bytes = await wat(
+    `(module (global (export "__limit") i32 (i32.const 0)))`,
+  );
+  assert.throws(
+    () => meterFuel(bytes, { memoryLimitPages: 1 }),
+    /already exports "__limit"/,
+  );
+  // Without a memory limit the name is free.
+  assert.ok(meterFuel(bytes).length > bytes.length);
+  const renamed = meterFuel(bytes, {
+    memoryLimitPages: 1,
+    limitExport: "mem_limit",
+  });
+  assert.deepEqual(kinds(renamed), [
+    "__limit:global",
+    "__fuel:global",
+    "mem_limit:global",
+  ]);
+  assert.throws(
+    () => meterFuel(bytes, { memoryLimitPages: 1, limitExport: "__fuel" }),
+    RangeError,
+  );
+  for (const bad of [-1, 1.5, 65537, NaN]) {
+    assert.throws(
+      () => meterFuel(bytes, { memoryLimitPages: bad }),
+      RangeError,
+      `${bad}`,
+    );
+  }
+  // 0 pages and 65536 pages (4 GiB) are both valid limits.
+  const none = instantiate(
+    meterFuel(await GROWER("0"), { memoryLimitPages: 0 }),
+  );
+  (none.__fuel as WebAssembly.Global).value = BIG;
+  assert.throws(() => (none.grow as (n: number) => number)(1), isTrap);
+  assert.ok(
+    WebAssembly.validate(
+      meterFuel(await GROWER("1"), { memoryLimitPages: 65536 }) as Uint8Array<
+        ArrayBuffer
+      >,
+    ),
+  );
+});
+
+Deno.test("formatPages: KiB, MiB and GiB with at most two decimals", () => {
+  assert.equal(formatPages(0), "0 KiB");
+  assert.equal(formatPages(1), "64 KiB");
+  assert.equal(formatPages(15), "960 KiB");
+  assert.equal(formatPages(16), "1 MiB");
+  assert.equal(formatPages(17), "1.06 MiB");
+  assert.equal(formatPages(256), "16 MiB");
+  assert.equal(formatPages(300), "18.75 MiB");
+  assert.equal(formatPages(16384), "1 GiB");
+  assert.equal(formatPages(65536), "4 GiB");
 });

@@ -10,7 +10,13 @@
  * WASI shim gives it no files, no environment and no arguments, and what it
  * writes to fd 1 and 2 is captured. One instance serves many calls; after a
  * trap it must be thrown away (`broken` turns true).
+ *
+ * A failed call's reason says why when it can: `fuel exhausted: ...` (the
+ * instruction budget of `meterFuel` ran out), `memory limit exceeded: ...`
+ * (its `memoryLimitPages` stopped a `memory.grow`), `stack overflow: ...`,
+ * else `trap: <engine message>`.
  */
+import { formatPages } from "./fuel_meter.ts";
 import {
   ConsoleStdout,
   File,
@@ -40,6 +46,15 @@ export interface WasmGuestOptions {
   fuel?: bigint;
   /** The name of the fuel global the meter exported. Default `__fuel`. */
   fuelExport?: string;
+  /**
+   * The memory limit, in 64 KiB pages, the module was metered with
+   * (`meterFuel`'s `memoryLimitPages`). When given, a trap while the limit
+   * global reads 1 is reported as `memory limit exceeded: ...`. Ignored for
+   * modules without the limit global. Default none.
+   */
+  memoryLimitPages?: number;
+  /** The name of the limit global the meter exported. Default `__limit`. */
+  limitExport?: string;
   /** The exported main function. Default `event`. */
   mainFunction?: string;
   /** Longest log message kept, in bytes. Default 4096. */
@@ -64,6 +79,8 @@ export class WasmGuest {
   readonly #ver: number;
   readonly #fuel?: WebAssembly.Global;
   readonly #budget?: bigint;
+  readonly #limit?: WebAssembly.Global;
+  readonly #limitPages?: number;
 
   private constructor(
     instance: WebAssembly.Instance,
@@ -78,6 +95,14 @@ export class WasmGuest {
       this.#fuel = fuel;
       this.#budget = opts.fuel;
       this.#refuel();
+    }
+    const limit = ex[opts.limitExport ?? "__limit"];
+    if (
+      opts.memoryLimitPages !== undefined &&
+      limit instanceof WebAssembly.Global
+    ) {
+      this.#limit = limit;
+      this.#limitPages = opts.memoryLimitPages;
     }
     const need = (name: string) => {
       if (typeof ex[name] !== "function") {
@@ -97,7 +122,15 @@ export class WasmGuest {
     this.#free = need("free");
     this.#main = need(mainName);
     cap.memory = this.#memory;
-    this.#ver = typeof ex.ver === "function" ? Number((ex.ver as Fn)()) : 0;
+    try {
+      this.#ver = typeof ex.ver === "function" ? Number((ex.ver as Fn)()) : 0;
+    } catch (err) {
+      throw new GuestSetupError(
+        `Module start-up trapped in "ver": ${
+          this.#stopReason() ?? startUpReason(err)
+        }`,
+      );
+    }
     if (this.#ver !== 0 && this.#ver !== 1) {
       throw new GuestSetupError(
         `Module reports ABI flavour ver ${this.#ver}; only 0 and 1 exist`,
@@ -123,6 +156,19 @@ export class WasmGuest {
       },
       wasi_snapshot_preview1: wasi.wasiImport as WebAssembly.ModuleImports,
     };
+    const missing = missingImports(module, imports);
+    if (missing.length > 0) {
+      const shown = missing.length > 3
+        ? [...missing.slice(0, 3), `${missing.length - 3} more`]
+        : missing;
+      const list = shown.length === 1
+        ? shown[0]
+        : `${shown.slice(0, -1).join(", ")} and ${shown.at(-1)}`;
+      throw new GuestSetupError(
+        `Instantiating the module failed: the module imports ${list}, ` +
+          `which ${missing.length === 1 ? "is" : "are"} not provided`,
+      );
+    }
     let instance: WebAssembly.Instance;
     try {
       instance = await WebAssembly.instantiate(module, imports);
@@ -150,7 +196,7 @@ export class WasmGuest {
     } catch (err) {
       if (err instanceof GuestSetupError) throw err;
       throw new GuestSetupError(
-        `Module start-up trapped: ${g.#exhausted() ?? messageOf(err)}`,
+        `Module start-up trapped: ${g.#stopReason() ?? startUpReason(err)}`,
       );
     }
     // Output written during start-up belongs to no execution.
@@ -158,15 +204,28 @@ export class WasmGuest {
     return g;
   }
 
-  /** Resets the instruction budget (a no-op for unmetered modules). */
+  /**
+   * Resets the instruction budget and the memory limit flag (a trap in
+   * `free` does not break the instance); a no-op for unmetered modules.
+   */
   #refuel(): void {
     if (this.#fuel) this.#fuel.value = this.#budget!;
+    if (this.#limit) this.#limit.value = 0;
   }
 
-  /** Why the last trap happened when it was the budget running out, else undefined. */
-  #exhausted(): string | undefined {
-    if (!this.#fuel || (this.#fuel.value as bigint) >= 0n) return undefined;
-    return `fuel exhausted: the module ran more than ${this.#budget} instructions`;
+  /**
+   * Why the last trap happened when the budget ran out or the memory limit
+   * stopped a grow, else undefined.
+   */
+  #stopReason(): string | undefined {
+    if (this.#fuel && (this.#fuel.value as bigint) < 0n) {
+      return `fuel exhausted: the module ran more than ${this.#budget} instructions`;
+    }
+    if (this.#limit && this.#limit.value === 1) {
+      return "memory limit exceeded: the module tried to grow its memory " +
+        `past ${formatPages(this.#limitPages!)}`;
+    }
+    return undefined;
   }
 
   /** Instructions the last call used, for metered modules. */
@@ -208,7 +267,7 @@ export class WasmGuest {
       this.#broken = true;
       return {
         ok: false,
-        reason: this.#exhausted() ?? trapReason(err),
+        reason: this.#stopReason() ?? trapReason(err),
         logs: this.#cap.take(),
       };
     }
@@ -249,7 +308,9 @@ export class WasmGuest {
       this.#cap.logs.push({
         level: LEVEL_WARN,
         source: "host",
-        message: `free(${ptr}) trapped: ${trapReason(err)}`,
+        message: `free(${ptr}) trapped: ${
+          this.#stopReason() ?? trapReason(err)
+        }`,
       });
     }
   }
@@ -327,11 +388,33 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** The imports of `module` that `imports` lacks, as `"module"."name"`. */
+function missingImports(
+  module: WebAssembly.Module,
+  imports: WebAssembly.Imports,
+): string[] {
+  return WebAssembly.Module.imports(module)
+    .filter((i) => {
+      const ns = Object.hasOwn(imports, i.module) ? imports[i.module] : {};
+      return !Object.hasOwn(ns, i.name);
+    })
+    .map((i) => `${JSON.stringify(i.module)}.${JSON.stringify(i.name)}`);
+}
+
+/** Why start-up failed: the engine's message, or that the stack overflowed. */
+function startUpReason(err: unknown): string {
+  return isStackOverflow(err) ? trapReason(err) : messageOf(err);
+}
+
+function isStackOverflow(err: unknown): boolean {
+  return err instanceof RangeError && /call stack/i.test(err.message);
+}
+
 /** A readable reason for a trap, e.g. `trap: unreachable`. */
 function trapReason(err: unknown): string {
   if (err instanceof WebAssembly.RuntimeError) return `trap: ${err.message}`;
-  if (err instanceof RangeError && /call stack/i.test(err.message)) {
-    return "trap: stack overflow";
+  if (isStackOverflow(err)) {
+    return "stack overflow: the module's calls nested too deeply";
   }
   if (err instanceof WASIProcExit) {
     return `the module called proc_exit(${err.code})`;
