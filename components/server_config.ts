@@ -1,0 +1,177 @@
+/**
+ * The server's settings, read from JOBICO_* variables (main.ts) or from the
+ * flags of `jobico serve`, which are mapped onto the same names so both
+ * check and explain them the same way.
+ */
+import { type LogLevel, ValidationError } from "../goico/mod.ts";
+import { type Component, COMPONENTS, type ServeOptions } from "./platform.ts";
+
+/** Every setting: its variable, its `jobico serve` flag and what it means. */
+export const SETTINGS = {
+  JOBICO_PORT: ["--port", "port to listen on, 0 for any (default 8080)"],
+  JOBICO_HOST: ["--host", "address to listen on (default 127.0.0.1)"],
+  JOBICO_DATA: [
+    "--data",
+    "data directory, :memory:, or a KV Connect URL (default .jobico)",
+  ],
+  JOBICO_COMPONENTS: [
+    "--components",
+    `components to run, comma separated: ${COMPONENTS.join(",")} (default all)`,
+  ],
+  JOBICO_ADMIN_TOKEN: [
+    "--admin-token",
+    "token the API requires (default none)",
+  ],
+  JOBICO_LOG_LEVEL: [
+    "--log-level",
+    "debug, info, warn or error (default info)",
+  ],
+  JOBICO_WORKERS: [
+    "--workers",
+    "sandbox Workers that run Jobicolets (default: the machine's cores)",
+  ],
+  JOBICO_TENANT_CONCURRENCY: [
+    "--tenant-concurrency",
+    "Workers one tenant may hold at once (default workers - 1, at least 1)",
+  ],
+  JOBICO_TIMEOUT_MS: [
+    "--timeout-ms",
+    "default wall-clock limit of an execution (default 5000)",
+  ],
+  JOBICO_MEMORY_MB: [
+    "--memory-mb",
+    "default memory limit of a Jobicolet in MiB (default 128)",
+  ],
+  JOBICO_FUEL: [
+    "--fuel",
+    "default instruction budget of an execution (default 1000000000)",
+  ],
+  JOBICO_RETRIES: [
+    "--retries",
+    "default retries of a failed execution before its dead letter (default 3)",
+  ],
+  JOBICO_RETRY_BASE_MS: [
+    "--retry-base-ms",
+    "delay of the first retry; each next one doubles (default 1000)",
+  ],
+  JOBICO_MAX_QUEUE_DEPTH: [
+    "--max-queue-depth",
+    "events a queue may hold before the listener answers 429 (default 100000)",
+  ],
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+
+export interface ServerConfig {
+  /** Where the KV lives: a directory, `:memory:` or a URL. */
+  data: string;
+  logLevel: LogLevel;
+  options: Omit<ServeOptions, "kv" | "logger">;
+}
+
+const LEVELS = ["debug", "info", "warn", "error"];
+
+/**
+ * Checks and converts the settings. `values` are keyed by variable name;
+ * `source` says how to name a bad one in the error ("JOBICO_PORT" or
+ * "--port").
+ *
+ * @throws {ValidationError} naming the setting and what it accepts
+ */
+export function serverConfig(
+  values: Partial<Record<SettingName, string>>,
+  source: "env" | "flag" = "env",
+): ServerConfig {
+  const get = (name: SettingName) => {
+    const v = values[name]?.trim();
+    return v ? v : undefined;
+  };
+  const label = (name: SettingName) =>
+    source === "env" ? name : SETTINGS[name][0];
+  const int = (name: SettingName, min: number, max: number) => {
+    const text = get(name);
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || n < min || n > max) {
+      throw new ValidationError(
+        `Invalid ${
+          label(name)
+        } "${text}": use a whole number from ${min} to ${max}`,
+      );
+    }
+    return n;
+  };
+
+  const logLevel = get("JOBICO_LOG_LEVEL") ?? "info";
+  if (!LEVELS.includes(logLevel)) {
+    throw new ValidationError(
+      `Invalid ${label("JOBICO_LOG_LEVEL")} "${logLevel}": use ${
+        LEVELS.join(", ")
+      }`,
+    );
+  }
+  let components: Component[] | undefined;
+  const list = get("JOBICO_COMPONENTS");
+  if (list !== undefined) {
+    components = [];
+    for (const name of list.split(",").map((s) => s.trim()).filter(Boolean)) {
+      if (!(COMPONENTS as readonly string[]).includes(name)) {
+        throw new ValidationError(
+          `Invalid ${
+            label("JOBICO_COMPONENTS")
+          } "${list}": unknown component "${name}"; use ${
+            COMPONENTS.join(", ")
+          }`,
+        );
+      }
+      if (!components.includes(name as Component)) {
+        components.push(name as Component);
+      }
+    }
+    if (components.length === 0) {
+      throw new ValidationError(
+        `Invalid ${label("JOBICO_COMPONENTS")}: name at least one component`,
+      );
+    }
+  }
+  const limits = {
+    timeoutMs: int("JOBICO_TIMEOUT_MS", 1, 3_600_000),
+    memoryMb: int("JOBICO_MEMORY_MB", 1, 4_096),
+    fuel: int("JOBICO_FUEL", 1, Number.MAX_SAFE_INTEGER),
+    retries: int("JOBICO_RETRIES", 0, 100),
+  };
+  const options: ServerConfig["options"] = {
+    port: int("JOBICO_PORT", 0, 65_535) ?? 8080,
+    hostname: get("JOBICO_HOST"),
+    adminToken: get("JOBICO_ADMIN_TOKEN"),
+    components,
+    workers: int("JOBICO_WORKERS", 1, 256),
+    tenantConcurrency: int("JOBICO_TENANT_CONCURRENCY", 1, 256),
+    retryBaseMs: int("JOBICO_RETRY_BASE_MS", 1, 3_600_000),
+    maxQueueDepth: int("JOBICO_MAX_QUEUE_DEPTH", 1, 1_000_000_000),
+    limits: Object.fromEntries(
+      Object.entries(limits).filter(([, v]) => v !== undefined),
+    ),
+  };
+  // Settings left out keep the platform's defaults.
+  for (const [k, v] of Object.entries(options)) {
+    if (v === undefined) delete (options as Record<string, unknown>)[k];
+  }
+  return {
+    data: get("JOBICO_DATA") ?? ".jobico",
+    logLevel: logLevel as LogLevel,
+    options,
+  };
+}
+
+/** The settings present in the environment. */
+export function settingsFromEnv(
+  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+): Partial<Record<SettingName, string>> {
+  const out: Partial<Record<SettingName, string>> = {};
+  for (const name of Object.keys(SETTINGS) as SettingName[]) {
+    const v = env(name);
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}

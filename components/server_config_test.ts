@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { serverConfig, settingsFromEnv } from "./server_config.ts";
+
+Deno.test("serverConfig: nothing set gives the defaults", () => {
+  assert.deepEqual(serverConfig({}), {
+    data: ".jobico",
+    logLevel: "info",
+    options: { port: 8080, limits: {} },
+  });
+});
+
+Deno.test("serverConfig: every setting is read and converted", () => {
+  const c = serverConfig({
+    JOBICO_PORT: "0",
+    JOBICO_HOST: "0.0.0.0",
+    JOBICO_DATA: ":memory:",
+    JOBICO_COMPONENTS: "listener, ctl,listener",
+    JOBICO_ADMIN_TOKEN: "s3cret",
+    JOBICO_LOG_LEVEL: "warn",
+    JOBICO_WORKERS: "4",
+    JOBICO_TENANT_CONCURRENCY: "2",
+    JOBICO_TIMEOUT_MS: "250",
+    JOBICO_MEMORY_MB: "16",
+    JOBICO_FUEL: "1000000",
+    JOBICO_RETRIES: "0",
+    JOBICO_RETRY_BASE_MS: "50",
+    JOBICO_MAX_QUEUE_DEPTH: "10",
+  });
+  assert.deepEqual(c, {
+    data: ":memory:",
+    logLevel: "warn",
+    options: {
+      port: 0,
+      hostname: "0.0.0.0",
+      adminToken: "s3cret",
+      components: ["listener", "ctl"],
+      workers: 4,
+      tenantConcurrency: 2,
+      retryBaseMs: 50,
+      maxQueueDepth: 10,
+      limits: { timeoutMs: 250, memoryMb: 16, fuel: 1_000_000, retries: 0 },
+    },
+  });
+});
+
+Deno.test("serverConfig: a bad value is named as the user wrote it", () => {
+  assert.throws(
+    () => serverConfig({ JOBICO_WORKERS: "many" }),
+    /^ValidationError: Invalid JOBICO_WORKERS "many": use a whole number from 1 to 256$/,
+  );
+  assert.throws(
+    () => serverConfig({ JOBICO_TIMEOUT_MS: "0" }, "flag"),
+    /Invalid --timeout-ms "0": use a whole number from 1 to 3600000/,
+  );
+  assert.throws(
+    () => serverConfig({ JOBICO_COMPONENTS: "listener,worker" }, "flag"),
+    /Invalid --components "listener,worker": unknown component "worker"; use ctl, repo, listener, executor, recorder/,
+  );
+  assert.throws(
+    () => serverConfig({ JOBICO_LOG_LEVEL: "loud" }),
+    /Invalid JOBICO_LOG_LEVEL "loud": use debug, info, warn, error/,
+  );
+});
+
+Deno.test("settingsFromEnv picks only JOBICO_ settings", () => {
+  const env: Record<string, string> = { JOBICO_PORT: "1", HOME: "/root" };
+  assert.deepEqual(settingsFromEnv((n) => env[n]), { JOBICO_PORT: "1" });
+});
