@@ -17,6 +17,7 @@ import {
   packagesCommand,
   rollbackCommand,
   sendCommand,
+  serveCommand,
   statusCommand,
   streamFromRecorderCommand,
   uploadSchemaCommand,
@@ -83,6 +84,7 @@ export function createProgram(ctx: CliContext): Command {
   executionsCommand(program, ctx);
   streamFromRecorderCommand(program, ctx);
   statusCommand(program, ctx);
+  serveCommand(program, ctx);
   return program;
 }
 

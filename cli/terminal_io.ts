@@ -1,8 +1,15 @@
 import type { CliIo } from "./cli_context.ts";
 import type { TextWriter } from "./output.ts";
+import { SETTINGS } from "../components/server_config.ts";
 
-/** The environment variables the CLI reads. */
-const ENV_NAMES = ["JOBICO_URL", "JOBICO_TOKEN", "NO_COLOR", "JOBICO_DEBUG"];
+/** The environment variables the CLI reads (`jobico serve` reads the server's). */
+const ENV_NAMES = [
+  "JOBICO_URL",
+  "JOBICO_TOKEN",
+  "NO_COLOR",
+  "JOBICO_DEBUG",
+  ...Object.keys(SETTINGS),
+];
 
 /**
  * The real process: stdout, stderr, the environment, and a signal that

@@ -5,69 +5,9 @@
 import assert from "node:assert/strict";
 import { deployGreetOver } from "./_deploy_over_http.ts";
 import { RUN_MAIN } from "./_run_main.ts";
+import { spawnServer } from "./_spawn_server.ts";
 
-async function startDev(env: Record<string, string>) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: RUN_MAIN,
-    env: { JOBICO_PORT: "0", NO_COLOR: "1", ...env },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  const seen: Record<string, unknown>[] = [];
-  let buf = "";
-  let wake: () => void = () => {};
-  const reading = (async () => {
-    for (;;) {
-      const { value, done } = await lines.read();
-      if (done) break;
-      buf += value;
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          seen.push(JSON.parse(line));
-        } catch { /* not a log line */ }
-      }
-      wake();
-    }
-    wake();
-  })();
-  let exited = false;
-  child.status.then(() => {
-    exited = true;
-    wake();
-  });
-  const deadline = Date.now() + 30_000;
-  let listening: Record<string, unknown> | undefined;
-  while (!listening && Date.now() < deadline) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      new Promise<void>((r) => (wake = r)),
-      new Promise<void>((r) => (timer = setTimeout(r, 200))),
-    ]);
-    clearTimeout(timer);
-    listening = seen.find((l) => l.msg === "listening");
-    if (!listening && exited) break;
-  }
-  if (!listening) {
-    child.kill("SIGKILL");
-    await child.status.catch(() => {});
-    await reading;
-    throw new Error(`main.ts did not start: ${JSON.stringify(seen)} ${buf}`);
-  }
-  return {
-    url: listening.url as string,
-    seen,
-    stop: async () => {
-      child.kill("SIGTERM");
-      const status = await child.status;
-      await reading;
-      return status;
-    },
-  };
-}
+const startDev = (env: Record<string, string>) => spawnServer(RUN_MAIN, env);
 
 Deno.test("main.ts honours JOBICO_DATA, JOBICO_ADMIN_TOKEN and JOBICO_PORT, logs JSON lines and stops on SIGTERM", async () => {
   const data = await Deno.makeTempDir({ prefix: "jobico-dev-" });

@@ -15,3 +15,4 @@ export { statusCommand } from "./status.ts";
 export { streamFromRecorderCommand } from "./stream_from_recorder.ts";
 export { uploadSchemaCommand } from "./upload_schema.ts";
 export { uploadWasmCommand } from "./upload_wasm.ts";
+export { serveCommand } from "./serve.ts";

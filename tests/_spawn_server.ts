@@ -1,0 +1,86 @@
+/** Runs a Jobico server in its own process, as a user would, for tests. */
+export interface SpawnedServer {
+  url: string;
+  /** The JSON log lines it wrote to stderr so far. */
+  seen: Record<string, unknown>[];
+  /** Sends SIGTERM and waits for the exit. */
+  stop(): Promise<Deno.CommandStatus>;
+  /** Sends SIGKILL and waits for the exit. */
+  kill(): Promise<Deno.CommandStatus>;
+}
+
+/**
+ * Starts `deno <args>` (main.ts or `jobico serve`) with JOBICO_PORT=0 unless
+ * `env` says otherwise, and resolves once it logged "listening".
+ */
+export async function spawnServer(
+  args: string[],
+  env: Record<string, string>,
+): Promise<SpawnedServer> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    env: { JOBICO_PORT: "0", NO_COLOR: "1", ...env },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const seen: Record<string, unknown>[] = [];
+  let buf = "";
+  let wake: () => void = () => {};
+  const reading = (async () => {
+    for (;;) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      buf += value;
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        try {
+          seen.push(JSON.parse(line));
+        } catch { /* not a log line */ }
+      }
+      wake();
+    }
+    wake();
+  })();
+  let exited = false;
+  child.status.then(() => {
+    exited = true;
+    wake();
+  });
+  const deadline = Date.now() + 30_000;
+  let listening: Record<string, unknown> | undefined;
+  while (!listening && Date.now() < deadline) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      new Promise<void>((r) => (wake = r)),
+      new Promise<void>((r) => (timer = setTimeout(r, 200))),
+    ]);
+    clearTimeout(timer);
+    listening = seen.find((l) => l.msg === "listening");
+    if (!listening && exited) break;
+  }
+  if (!listening) {
+    child.kill("SIGKILL");
+    await child.status.catch(() => {});
+    await reading;
+    throw new Error(`The server did not start: ${JSON.stringify(seen)} ${buf}`);
+  }
+  return {
+    url: listening.url as string,
+    seen,
+    stop: async () => {
+      child.kill("SIGTERM");
+      const status = await child.status;
+      await reading;
+      return status;
+    },
+    kill: async () => {
+      child.kill("SIGKILL");
+      const status = await child.status;
+      await reading;
+      return status;
+    },
+  };
+}
