@@ -143,14 +143,17 @@ export class Executor {
     if (this.#draining.has(name)) return;
     const p = (async () => {
       try {
+        let empty = 0;
         while (!signal.aborted) {
           const items = await this.#o.queue.lease(name, this.#o.batch);
           if (items.length === 0) {
             if (await this.#o.queue.retireIfEmpty(name)) break;
-            // Items in flight elsewhere or an append raced: look again shortly.
-            await new Promise((r) => setTimeout(r, 50));
+            // An append raced with the lease: lease again at once. Items still
+            // held after that are in flight elsewhere: look again shortly.
+            if (empty++ > 0) await new Promise((r) => setTimeout(r, 50));
             continue;
           }
+          empty = 0;
           await this.#work(name, items, signal);
         }
       } catch (err) {
