@@ -81,10 +81,6 @@ Deno.test("tenant isolation: greet latency with and without another tenant's run
       assert.equal(e.status, "failed");
       assert.match(e.error!, /^timeout: .* 200 ms$/);
     }
-    console.log(
-      JSON.stringify(loaded.map(Math.round)),
-      JSON.stringify(alone.map(Math.round)),
-    );
     const ratio = median(loaded) / median(alone);
     console.log(
       `greet latency median alone ${median(alone).toFixed(1)} ms, ` +
