@@ -35,6 +35,12 @@ export interface PackageVersion extends PackageHead {
   rollbackOf?: number;
 }
 
+/**
+ * Events (job events and result events) one package may declare: each is
+ * checked in the deploy's atomic write, which allows 100 checks.
+ */
+export const MAX_EVENTS = 90;
+
 export interface PackageStoreOptions {
   now?: () => number;
   /** Largest package source, in bytes. Default 60 KiB. */
@@ -126,9 +132,19 @@ export class PackageStore {
         : null;
       const version = await this.#nextVersion(tenant, id);
       const events = declaredEvents(pkg).map((e) => e.id);
-      const owners = await this.kv.getMany<{ package: string }[]>(
-        events.map((e) => keys.eventOwner(tenant, e)),
-      );
+      if (events.length > MAX_EVENTS) {
+        throw new ValidationError(
+          `Package "${id}" declares ${events.length} events; a package may declare at most ${MAX_EVENTS} (split it into several packages)`,
+        );
+      }
+      const owners: Deno.KvEntryMaybe<{ package: string }>[] = [];
+      for (let i = 0; i < events.length; i += 10) {
+        owners.push(
+          ...await this.kv.getMany<{ package: string }[]>(
+            events.slice(i, i + 10).map((e) => keys.eventOwner(tenant, e)),
+          ),
+        );
+      }
       for (const o of owners) {
         if (o.value && o.value.package !== id) {
           throw new ConflictError(

@@ -7,6 +7,7 @@ import {
 } from "../../goico/mod.ts";
 import { examples, testPlatform, uploadGreetFiles } from "../_test_platform.ts";
 import { SEED_EXAMPLE } from "./_seed_example.ts";
+import { MAX_EVENTS } from "./package_store.ts";
 
 const greetYaml = () => Deno.readTextFile(new URL("job.yaml", examples));
 
@@ -133,6 +134,39 @@ Deno.test("delete removes the package, its versions and its events", async () =>
     );
     // The events are free again for another package.
     assert.equal((await p.store.deploy(await greetYaml())).version, 1);
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("a package may declare up to MAX_EVENTS events; more is a 400 naming the count", async () => {
+  const p = await testPlatform();
+  try {
+    await uploadGreetFiles(p);
+    const pkg = (n: number) => `
+id: many
+tenant: demo
+queues: [{id: q}]
+jobs:
+${
+      Array.from({ length: n }, (_, i) =>
+        `  - event: {id: e${i}, schema: {id: s, schemaref: greet.schema.json}, supplierqueue: q, runtime: r}`)
+        .join("\n")
+    }
+runtimes:
+  - {id: r, moduleref: greet.wasm}
+`;
+    assert.equal((await p.store.deploy(pkg(MAX_EVENTS))).version, 1);
+    assert.equal(await p.store.ownerOf("demo", `e${MAX_EVENTS - 1}`), "many");
+    await assert.rejects(
+      p.store.deploy(pkg(MAX_EVENTS + 1)),
+      (err: Error) =>
+        err instanceof ValidationError &&
+        err.message ===
+          `Package "many" declares ${
+            MAX_EVENTS + 1
+          } events; a package may declare at most ${MAX_EVENTS} (split it into several packages)`,
+    );
   } finally {
     await p.close();
   }
