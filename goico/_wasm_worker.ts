@@ -16,7 +16,8 @@ export interface WorkerRun {
   type: "run";
   id: number;
   key: string;
-  module: WebAssembly.Module;
+  /** Sent with the first call of a key; the worker keeps it. */
+  module?: WebAssembly.Module;
   guest: WasmGuestOptions;
   input: Uint8Array;
 }
@@ -24,17 +25,30 @@ export interface WorkerRun {
 /** What the worker answers. */
 export type WorkerReply =
   | { type: "done"; id: number; outcome: GuestOutcome; fuelUsed?: bigint }
+  /** The worker no longer has the call's module: send the call again with it. */
+  | { type: "missing"; id: number }
   | { type: "permissions"; id: number; states: Record<string, string> };
 
 const MAX_GUESTS = 64;
 const guests = new Map<string, WasmGuest>();
+const modules = new Map<string, WebAssembly.Module>();
+
+/** Keeps at most MAX_GUESTS entries, dropping the least recently used. */
+function remember<T>(map: Map<string, T>, key: string, value: T): void {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > MAX_GUESTS) map.delete(map.keys().next().value!);
+}
 
 async function run(msg: WorkerRun): Promise<WorkerReply> {
+  if (msg.module) remember(modules, msg.key, msg.module);
   let guest = guests.get(msg.key);
   if (!guest || guest.broken) {
     guests.delete(msg.key);
+    const module = modules.get(msg.key);
+    if (!module) return { type: "missing", id: msg.id };
     try {
-      guest = await WasmGuest.create(msg.module, msg.guest);
+      guest = await WasmGuest.create(module, msg.guest);
     } catch (err) {
       const reason = err instanceof GuestSetupError
         ? err.message
@@ -45,10 +59,7 @@ async function run(msg: WorkerRun): Promise<WorkerReply> {
         outcome: { ok: false, reason, logs: [] },
       };
     }
-    guests.set(msg.key, guest);
-    while (guests.size > MAX_GUESTS) {
-      guests.delete(guests.keys().next().value!);
-    }
+    remember(guests, msg.key, guest);
   }
   const outcome = guest.call(msg.input);
   if (guest.broken) guests.delete(msg.key);

@@ -32,7 +32,7 @@ export interface WasmPoolOptions {
 export interface PoolCall {
   /** Identifies a warm guest: calls with the same key reuse its instance. */
   key: string;
-  /** The compiled (metered) module; sent to the Worker with each call. */
+  /** The compiled (metered) module; sent to a Worker with its first call of `key`. */
   module: WebAssembly.Module;
   guest: WasmGuestOptions;
   input: Uint8Array;
@@ -52,6 +52,8 @@ export interface PoolResult {
 interface Slot {
   worker: Worker;
   busy: boolean;
+  /** Keys whose module this worker was sent. */
+  known: Set<string>;
   /** The reply handler of the call under way. */
   onReply?: (reply: WorkerReply) => void;
   onCrash?: (reason: string) => void;
@@ -92,7 +94,7 @@ export class WasmPool {
       name: "jobicolet-sandbox",
       deno: { permissions: "none" },
     });
-    const slot: Slot = { worker, busy: false };
+    const slot: Slot = { worker, busy: false, known: new Set() };
     worker.onmessage = (e: MessageEvent<WorkerReply>) => slot.onReply?.(e.data);
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
@@ -165,7 +167,20 @@ export class WasmPool {
           settle();
         }, this.#hangGraceMs);
       }, call.timeoutMs);
+      const send = (withModule: boolean) => {
+        const msg: WorkerRun = {
+          type: "run",
+          id,
+          key: call.key,
+          ...(withModule && { module: call.module }),
+          guest: call.guest,
+          input: call.input,
+        };
+        slot.known.add(call.key);
+        slot.worker.postMessage(msg);
+      };
       slot.onReply = (reply) => {
+        if (reply.type === "missing" && reply.id === id) return send(true);
         if (reply.type !== "done" || reply.id !== id) return;
         clearTimeout(timer);
         clearTimeout(hang);
@@ -184,15 +199,7 @@ export class WasmPool {
         this.#replace(slot);
         settle();
       };
-      const msg: WorkerRun = {
-        type: "run",
-        id,
-        key: call.key,
-        module: call.module,
-        guest: call.guest,
-        input: call.input,
-      };
-      slot.worker.postMessage(msg);
+      send(!slot.known.has(call.key));
     });
   }
 
