@@ -46,6 +46,8 @@ interface Exec {
   event: string;
   status: string;
   attempt: number;
+  startedAt: string;
+  durationMs: number;
 }
 
 async function allExecutions(url: string): Promise<Exec[]> {
@@ -115,10 +117,18 @@ Deno.test("after SIGKILL mid-flight and a restart, every accepted event has exac
       assert.equal(runs.length, 1, `event ${id} ran ${runs.length} times`);
       assert.equal(runs[0].status, "ok");
     }
-    const reruns = execs.filter((e) => e.attempt > 1).length;
+    const reruns = execs.filter((e) => e.attempt > 1);
+    // When the last event that was in flight at the kill had run again.
+    const inFlightMs = Math.max(
+      0,
+      ...reruns.map((e) => Date.parse(e.startedAt) + e.durationMs - restarted),
+    );
     console.log(
-      `crash test: ${before.length}/${N} done before SIGKILL; all ${N} recorded ${recoveryMs} ms after restart; ` +
-        `${reruns} ran again with attempt > 1`,
+      `crash test: ${before.length}/${N} done before SIGKILL; ${reruns.length} in flight ran again ` +
+        `(attempt > 1), the last ${
+          Math.round(inFlightMs)
+        } ms after the restart; ` +
+        `all ${N} recorded ${recoveryMs} ms after the restart`,
     );
   } finally {
     try {
