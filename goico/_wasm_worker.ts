@@ -1,7 +1,8 @@
 /**
  * The body of a `WasmPool` worker: a Worker started with no Deno permissions
- * at all, which instantiates compiled modules it is sent and runs one call
- * at a time. Guests stay warm between calls, keyed by the caller's key.
+ * at all, which instantiates compiled modules it is sent and runs batches
+ * of calls in order, answering each call as soon as it is done. Guests stay
+ * warm between calls, keyed by the caller's key.
  */
 /// <reference lib="deno.worker" />
 import {
@@ -11,10 +12,8 @@ import {
   type WasmGuestOptions,
 } from "./wasm_guest.ts";
 
-/** A call the pool sends. */
-export interface WorkerRun {
-  type: "run";
-  id: number;
+/** One call of a batch. */
+export interface WorkerCall {
   key: string;
   /** Sent with the first call of a key; the worker keeps it. */
   module?: WebAssembly.Module;
@@ -22,16 +21,31 @@ export interface WorkerRun {
   input: Uint8Array;
 }
 
+/** What the pool sends. */
+export type WorkerMessage =
+  /** Once, at start: `cancel[0] === id` tells a batch to stop. */
+  | { type: "init"; cancel: Int32Array<ArrayBufferLike> }
+  /** Calls to run in order, each answered as soon as it is done. */
+  | { type: "batch"; id: number; calls: WorkerCall[] }
+  | { type: "permissions"; id: number };
+
 /** What the worker answers. */
 export type WorkerReply =
-  | { type: "done"; id: number; outcome: GuestOutcome; fuelUsed?: bigint }
-  /** The worker no longer has the call's module: send the call again with it. */
-  | { type: "missing"; id: number }
+  | {
+    type: "done";
+    id: number;
+    index: number;
+    outcome: GuestOutcome;
+    fuelUsed?: bigint;
+  }
+  /** The batch stopped before call `next`: done, cancelled, or a module is missing. */
+  | { type: "end"; id: number; next: number; missing?: boolean }
   | { type: "permissions"; id: number; states: Record<string, string> };
 
 const MAX_GUESTS = 64;
 const guests = new Map<string, WasmGuest>();
 const modules = new Map<string, WebAssembly.Module>();
+let cancel: Int32Array<ArrayBufferLike> = new Int32Array(1);
 
 /** Keeps at most MAX_GUESTS entries, dropping the least recently used. */
 function remember<T>(map: Map<string, T>, key: string, value: T): void {
@@ -40,30 +54,43 @@ function remember<T>(map: Map<string, T>, key: string, value: T): void {
   while (map.size > MAX_GUESTS) map.delete(map.keys().next().value!);
 }
 
-async function run(msg: WorkerRun): Promise<WorkerReply> {
-  if (msg.module) remember(modules, msg.key, msg.module);
-  let guest = guests.get(msg.key);
+/** Runs one call; null when its module is not here. */
+async function run(
+  call: WorkerCall,
+): Promise<{ outcome: GuestOutcome; fuelUsed?: bigint } | null> {
+  if (call.module) remember(modules, call.key, call.module);
+  let guest = guests.get(call.key);
   if (!guest || guest.broken) {
-    guests.delete(msg.key);
-    const module = modules.get(msg.key);
-    if (!module) return { type: "missing", id: msg.id };
+    guests.delete(call.key);
+    const module = modules.get(call.key);
+    if (!module) return null;
     try {
-      guest = await WasmGuest.create(module, msg.guest);
+      guest = await WasmGuest.create(module, call.guest);
     } catch (err) {
       const reason = err instanceof GuestSetupError
         ? err.message
         : `Loading the module failed: ${(err as Error).message}`;
-      return {
-        type: "done",
-        id: msg.id,
-        outcome: { ok: false, reason, logs: [] },
-      };
+      return { outcome: { ok: false, reason, logs: [] } };
     }
-    remember(guests, msg.key, guest);
+    remember(guests, call.key, guest);
   }
-  const outcome = guest.call(msg.input);
-  if (guest.broken) guests.delete(msg.key);
-  return { type: "done", id: msg.id, outcome, fuelUsed: guest.fuelUsed };
+  const outcome = guest.call(call.input);
+  if (guest.broken) guests.delete(call.key);
+  return { outcome, fuelUsed: guest.fuelUsed };
+}
+
+async function runBatch(id: number, calls: WorkerCall[]): Promise<void> {
+  for (let index = 0; index < calls.length; index++) {
+    if (Atomics.load(cancel, 0) === id) {
+      return self.postMessage({ type: "end", id, next: index });
+    }
+    const r = await run(calls[index]);
+    if (!r) {
+      return self.postMessage({ type: "end", id, next: index, missing: true });
+    }
+    self.postMessage({ type: "done", id, index, ...r });
+  }
+  self.postMessage({ type: "end", id, next: calls.length });
 }
 
 /**
@@ -94,13 +121,10 @@ function probe(): Record<string, string> {
   return states;
 }
 
-self.onmessage = async (
-  e: MessageEvent<WorkerRun | { type: "permissions"; id: number }>,
-) => {
+self.onmessage = async (e: MessageEvent<WorkerMessage>) => {
   const msg = e.data;
-  if (msg.type === "permissions") {
+  if (msg.type === "init") cancel = msg.cancel;
+  else if (msg.type === "permissions") {
     self.postMessage({ type: "permissions", id: msg.id, states: probe() });
-    return;
-  }
-  self.postMessage(await run(msg));
+  } else await runBatch(msg.id, msg.calls);
 };

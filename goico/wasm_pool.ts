@@ -15,7 +15,7 @@
  * counts Workers per tenant keeps counting it until that moment. A Worker
  * that never comes back within `hangGraceMs` is terminated and replaced.
  */
-import type { WorkerReply, WorkerRun } from "./_wasm_worker.ts";
+import type { WorkerCall, WorkerMessage, WorkerReply } from "./_wasm_worker.ts";
 import type { GuestOutcome, WasmGuestOptions } from "./wasm_guest.ts";
 
 export interface WasmPoolOptions {
@@ -40,12 +40,26 @@ export interface PoolCall {
   timeoutMs: number;
 }
 
-export interface PoolResult {
+/** The outcome of one call. */
+export interface CallResult {
   outcome: GuestOutcome;
   /** Instructions used, for metered modules that returned. */
   fuelUsed?: bigint;
   timedOut: boolean;
+}
+
+export interface PoolResult extends CallResult {
   /** Resolves when the Worker that ran the call is free again. */
+  settled: Promise<void>;
+}
+
+export interface BatchResult {
+  /**
+   * How many calls, from the first, got a result: all of them, unless one
+   * timed out or its Worker crashed, and the calls after it were not run.
+   */
+  ran: number;
+  /** Resolves when the Worker that ran the batch is free again. */
   settled: Promise<void>;
 }
 
@@ -54,6 +68,8 @@ interface Slot {
   busy: boolean;
   /** Keys whose module this worker was sent. */
   known: Set<string>;
+  /** Shared with the worker: holds the id of a batch to stop. */
+  cancel: Int32Array<ArrayBufferLike>;
   /** The reply handler of the call under way. */
   onReply?: (reply: WorkerReply) => void;
   onCrash?: (reason: string) => void;
@@ -94,7 +110,9 @@ export class WasmPool {
       name: "jobicolet-sandbox",
       deno: { permissions: "none" },
     });
-    const slot: Slot = { worker, busy: false, known: new Set() };
+    const cancel = new Int32Array(new SharedArrayBuffer(4));
+    const slot: Slot = { worker, busy: false, known: new Set(), cancel };
+    worker.postMessage({ type: "init", cancel } satisfies WorkerMessage);
     worker.onmessage = (e: MessageEvent<WorkerReply>) => slot.onReply?.(e.data);
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
@@ -139,67 +157,117 @@ export class WasmPool {
 
   /** Runs one call on a free Worker. Never rejects unless the pool is closed. */
   async run(call: PoolCall): Promise<PoolResult> {
+    let result: CallResult | undefined;
+    const { settled } = await this.runBatch([call], (_, r) => result = r);
+    return { ...result!, settled };
+  }
+
+  /**
+   * Runs calls in order on one Worker, one message for all of them, and
+   * reports each result through `onResult` as soon as it is known. When a
+   * call times out (or its Worker crashes) it is reported as such and the
+   * calls after it are not run: `ran` says how many were. Never rejects
+   * unless the pool is closed.
+   */
+  async runBatch(
+    calls: PoolCall[],
+    onResult: (index: number, result: CallResult) => void,
+  ): Promise<BatchResult> {
+    if (calls.length === 0) return { ran: 0, settled: Promise.resolve() };
     const slot = await this.#acquire();
     const id = this.#nextId++;
     let settle!: () => void;
     const settled = new Promise<void>((r) => settle = r);
-    return new Promise<PoolResult>((resolve) => {
-      let answered = false;
-      const answer = (
-        outcome: GuestOutcome,
-        timedOut: boolean,
-        fuel?: bigint,
-      ) => {
-        if (answered) return;
-        answered = true;
-        resolve({ outcome, fuelUsed: fuel, timedOut, settled });
-      };
+    return new Promise<BatchResult>((resolve) => {
+      let next = 0; // the call under way
+      let base = 0; // index of the first call of the last message sent
+      let finished = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       let hang: ReturnType<typeof setTimeout> | undefined;
-      const timer = setTimeout(() => {
-        answer({
-          ok: false,
-          reason:
-            `timeout: the execution ran longer than its limit of ${call.timeoutMs} ms`,
-          logs: [],
-        }, true);
-        hang = setTimeout(() => {
-          this.#replace(slot);
-          settle();
-        }, this.#hangGraceMs);
-      }, call.timeoutMs);
-      const send = (withModule: boolean) => {
-        const msg: WorkerRun = {
-          type: "run",
-          id,
-          key: call.key,
-          ...(withModule && { module: call.module }),
-          guest: call.guest,
-          input: call.input,
-        };
-        slot.known.add(call.key);
-        slot.worker.postMessage(msg);
+      const finish = (ran: number) => {
+        clearTimeout(timer);
+        if (finished) return;
+        finished = true;
+        resolve({ ran, settled });
+      };
+      const arm = () => {
+        clearTimeout(timer);
+        if (next >= calls.length) return;
+        const { timeoutMs } = calls[next];
+        timer = setTimeout(() => {
+          const index = next;
+          Atomics.store(slot.cancel, 0, id);
+          onResult(index, {
+            outcome: {
+              ok: false,
+              reason:
+                `timeout: the execution ran longer than its limit of ${timeoutMs} ms`,
+              logs: [],
+            },
+            timedOut: true,
+          });
+          finish(index + 1);
+          hang = setTimeout(() => {
+            this.#replace(slot);
+            settle();
+          }, this.#hangGraceMs);
+        }, timeoutMs);
+      };
+      const send = (from: number, withModules: boolean) => {
+        base = from;
+        const batch: WorkerCall[] = calls.slice(from).map((c) => {
+          const needed = withModules || !slot.known.has(c.key);
+          slot.known.add(c.key);
+          return {
+            key: c.key,
+            ...(needed && { module: c.module }),
+            guest: c.guest,
+            input: c.input,
+          };
+        });
+        slot.worker.postMessage(
+          { type: "batch", id, calls: batch } satisfies WorkerMessage,
+        );
       };
       slot.onReply = (reply) => {
-        if (reply.type === "missing" && reply.id === id) return send(true);
-        if (reply.type !== "done" || reply.id !== id) return;
-        clearTimeout(timer);
+        if (reply.type === "permissions" || reply.id !== id) return;
+        if (reply.type === "done") {
+          if (finished) return; // the timed-out call came back at last
+          const index = base + reply.index;
+          onResult(index, {
+            outcome: reply.outcome,
+            fuelUsed: reply.fuelUsed,
+            timedOut: false,
+          });
+          next = index + 1;
+          arm();
+          return;
+        }
+        const at = base + reply.next;
+        if (reply.missing && !finished) return send(at, true);
         clearTimeout(hang);
-        answer(reply.outcome, false, reply.fuelUsed);
+        finish(at);
         this.#release(slot);
         settle();
       };
       slot.onCrash = (reason) => {
-        clearTimeout(timer);
         clearTimeout(hang);
-        answer({
-          ok: false,
-          reason: `the sandbox worker crashed: ${reason}`,
-          logs: [],
-        }, false);
+        if (!finished) {
+          onResult(next, {
+            outcome: {
+              ok: false,
+              reason: `the sandbox worker crashed: ${reason}`,
+              logs: [],
+            },
+            timedOut: false,
+          });
+          finish(next + 1);
+        }
         this.#replace(slot);
         settle();
       };
-      send(!slot.known.has(call.key));
+      arm();
+      send(0, false);
     });
   }
 
@@ -218,7 +286,9 @@ export class WasmPool {
           }
         };
         slot.onCrash = (reason) => reject(new Error(reason));
-        slot.worker.postMessage({ type: "permissions", id });
+        slot.worker.postMessage(
+          { type: "permissions", id } satisfies WorkerMessage,
+        );
       });
     } finally {
       this.#release(slot);

@@ -141,3 +141,50 @@ Deno.test("WasmPool: close rejects callers waiting for a worker", async () => {
   const r = await first;
   assert.equal(r.outcome.ok, false);
 });
+
+Deno.test("WasmPool: a batch runs in order, reports each result, and stops after a timeout", async () => {
+  const pool = new WasmPool({ size: 1 });
+  try {
+    const echo = await metered("echo");
+    const fuel = 300_000_000n;
+    const spin = await metered("spin", fuel);
+    const call = (i: number, spins = false) => ({
+      key: spins ? "spin" : "echo",
+      module: spins ? spin : echo,
+      guest: { fuel: spins ? fuel : 10_000_000n },
+      input: encoder.encode(`item ${i}`),
+      timeoutMs: spins ? 50 : 5_000,
+    });
+    const seen: [number, string][] = [];
+    const all = await pool.runBatch(
+      [0, 1, 2, 3].map((i) => call(i)),
+      (i, r) => seen.push([i, r.outcome.ok ? r.outcome.result : "fail"]),
+    );
+    assert.equal(all.ran, 4);
+    assert.deepEqual(seen, [[0, "item 0"], [1, "item 1"], [2, "item 2"], [
+      3,
+      "item 3",
+    ]]);
+    await all.settled;
+
+    const results: [number, boolean][] = [];
+    const cut = await pool.runBatch(
+      [call(0), call(1, true), call(2), call(3)],
+      (i, r) => results.push([i, r.timedOut]),
+    );
+    assert.equal(cut.ran, 2, "the calls after the timed-out one did not run");
+    assert.deepEqual(results, [[0, false], [1, true]]);
+    await cut.settled;
+    assert.equal(pool.busy, 0);
+    // The worker goes on serving; the skipped calls can run in a new batch.
+    const rest: string[] = [];
+    const again = await pool.runBatch(
+      [call(2), call(3)],
+      (_, r) => rest.push(r.outcome.ok ? r.outcome.result : "fail"),
+    );
+    assert.equal(again.ran, 2);
+    assert.deepEqual(rest, ["item 2", "item 3"]);
+  } finally {
+    pool.close();
+  }
+});
