@@ -57,6 +57,8 @@ export {
   type WasmGuestOptions,
 } from "./wasm_guest.ts";
 export {
+  type BatchResult,
+  type CallResult,
   type PoolCall,
   type PoolResult,
   WasmPool,

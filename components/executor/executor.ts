@@ -22,7 +22,7 @@ import {
   monotonicId,
   type QueuedItem,
 } from "../../goico/mod.ts";
-import type { Definitions } from "../ctl/definitions.ts";
+import type { Definitions, EventRoute } from "../ctl/definitions.ts";
 import type { ResultDef } from "../ctl/job_package.ts";
 import type { PackageVersion } from "../ctl/package_store.ts";
 import {
@@ -34,10 +34,10 @@ import { queueName } from "../keys.ts";
 import type { EventItem } from "../queue/event_item.ts";
 import type { Execution } from "../recorder/execution.ts";
 import type { ExecutionStore } from "../recorder/execution_store.ts";
-import {
-  failedOutcome,
-  type JobicoletRunner,
-  type RunResult,
+import type {
+  JobicoletRunner,
+  RunJob,
+  RunOutcome,
 } from "./jobicolet_runner.ts";
 import { describeSchemaError } from "../repo/describe_schema_error.ts";
 import { TenantSlots } from "./tenant_slots.ts";
@@ -62,6 +62,14 @@ export interface ExecutorOptions {
   /** How often due retries are put back. Default 100 ms. */
   promoteEveryMs?: number;
   now?: () => number;
+}
+
+/** An item ready to run. */
+interface Prepared {
+  v: PackageVersion | null;
+  route: EventRoute | null;
+  limits: Limits;
+  job: RunJob;
 }
 
 /** One outcome waiting to be committed. */
@@ -186,7 +194,7 @@ export class Executor {
     }, Math.max(50, this.#o.queue.leaseMs / 3));
     // Outcomes are committed in the background, in order, while the next
     // items run: after FLUSH_AFTER_MS, or sooner when enough piled up.
-    let done: Done[] = [];
+    let done: Promise<Done>[] = [];
     let timer: ReturnType<typeof setTimeout> | undefined;
     let committed = Promise.resolve();
     const flush = () => {
@@ -196,24 +204,48 @@ export class Executor {
       const batch = done;
       done = [];
       committed = committed
-        .then(() => this.#commit(batch))
+        .then(async () => {
+          const ready = await Promise.all(batch);
+          await this.#commit(ready);
+          ready.forEach((d) => held.delete(d.item));
+        })
         .catch((err) =>
           this.#o.logger.error("recording executions failed", {
             queue: name,
             error: String(err),
           })
-        )
-        .finally(() => batch.forEach((d) => held.delete(d.item)));
+        );
     };
-    let bytes = 0;
+    const push = (d: Promise<Done>) => {
+      done.push(d);
+      if (done.length === 1) timer = setTimeout(flush, FLUSH_AFTER_MS);
+      if (done.length >= FLUSH_COUNT) flush();
+    };
     try {
-      for (const item of items) {
-        if (signal.aborted) break; // Leased items come back after their lease.
-        const d = await this.#execute(item);
-        done.push(d);
-        bytes = done.length === 1 ? d.bytes : bytes + d.bytes;
-        if (done.length === 1) timer = setTimeout(flush, FLUSH_AFTER_MS);
-        if (done.length >= FLUSH_COUNT || bytes >= FLUSH_BYTES) flush();
+      // The items of a queue belong to one tenant. They go to one sandbox
+      // Worker together; after a timeout the rest go again.
+      let rest = items;
+      while (rest.length > 0 && !signal.aborted) {
+        const prepared = await Promise.all(rest.map((it) => this.#prepare(it)));
+        const release = await this.#slots.acquire(rest[0].value.tenant);
+        let last = performance.now();
+        let lastWall = this.#o.now();
+        const batch = rest;
+        const { ran, settled } = await this.#o.runner.runBatch(
+          prepared.map((p) => p.job),
+          (i, outcome) => {
+            const now = performance.now();
+            push(this.#finish(batch[i], prepared[i], outcome, {
+              startedAt: lastWall,
+              durationMs: now - last,
+            }));
+            last = now;
+            lastWall = this.#o.now();
+          },
+        );
+        // A timed-out module keeps its Worker (and its tenant's slot) until it stops.
+        settled.finally(release);
+        rest = rest.slice(ran);
       }
       flush();
       await committed;
@@ -223,8 +255,24 @@ export class Executor {
     }
   }
 
-  /** Commits outcomes in one atomic; one by one when that one is refused. */
-  async #commit(batch: Done[]): Promise<void> {
+  /**
+   * Commits outcomes in atomics of at most FLUSH_BYTES; one by one when one
+   * is refused.
+   */
+  async #commit(all: Done[]): Promise<void> {
+    let start = 0;
+    while (start < all.length) {
+      let end = start + 1;
+      let bytes = all[start].bytes;
+      while (end < all.length && bytes + all[end].bytes <= FLUSH_BYTES) {
+        bytes += all[end++].bytes;
+      }
+      await this.#commitOne(all.slice(start, end));
+      start = end;
+    }
+  }
+
+  async #commitOne(batch: Done[]): Promise<void> {
     if (batch.length === 0) return;
     const op = this.#o.kv.atomic();
     for (const d of batch) this.#write(op, d);
@@ -244,7 +292,7 @@ export class Executor {
       return;
     }
     if (batch.length > 1) {
-      for (const d of batch) await this.#commit([d]);
+      for (const d of batch) await this.#commitOne([d]);
       return;
     }
     this.#o.logger.error(
@@ -268,47 +316,44 @@ export class Executor {
     } else queue.deadLetter(op, d.item, d.exec.error ?? "failed", d.exec.id);
   }
 
-  /** Runs one item and decides what follows from its outcome. */
-  async #execute(item: QueuedItem<EventItem>): Promise<Done> {
+  /** What running an item needs: its package version, route, limits and job. */
+  async #prepare(item: QueuedItem<EventItem>): Promise<Prepared> {
     const { definitions } = this.#o;
     const ev = item.value;
-    const startedAt = this.#o.now();
-    const t0 = performance.now();
     const v = await definitions.version(ev.tenant, ev.package, ev.version);
     const route = v ? await definitions.routeIn(v, ev.event) : null;
     const runtime = v && route
       ? v.package.runtimes.find((r) => r.id === route.event.runtime)
       : undefined;
     const limits = effectiveLimits(runtime, this.#o.limits);
-    let outcome: RunResult;
-    if (!v || !route) {
-      outcome = {
-        ...failedOutcome(
+    const sha = v && runtime ? v.files[runtime.moduleref] : undefined;
+    const job: RunJob = !v || !route
+      ? {
+        failure:
           `Package "${ev.package}" version ${ev.version} no longer declares event "${ev.event}" (was the package deleted?)`,
-        ),
-        settled: Promise.resolve(),
-      };
-    } else {
-      const sha = runtime ? v.files[runtime.moduleref] : undefined;
-      if (!runtime || !sha) {
-        outcome = {
-          ...failedOutcome(
-            `Runtime "${route.event.runtime}" of event "${ev.event}" has no module`,
-          ),
-          settled: Promise.resolve(),
-        };
-      } else {
-        const release = await this.#slots.acquire(ev.tenant);
-        outcome = await this.#o.runner.run(
-          sha,
-          runtime.mainfuncname || "event",
-          encoder.encode(JSON.stringify(ev.data)),
-          limits,
-        );
-        // A timed-out module keeps its Worker (and its tenant's slot) until it stops.
-        outcome.settled.finally(release);
       }
-    }
+      : !runtime || !sha
+      ? {
+        failure:
+          `Runtime "${route.event.runtime}" of event "${ev.event}" has no module`,
+      }
+      : {
+        sha256: sha,
+        mainFunction: runtime.mainfuncname || "event",
+        input: encoder.encode(JSON.stringify(ev.data)),
+        limits,
+      };
+    return { v, route, limits, job };
+  }
+
+  /** Records an outcome and decides what follows from it. */
+  async #finish(
+    item: QueuedItem<EventItem>,
+    { v, route, limits }: Prepared,
+    outcome: RunOutcome,
+    timing: { startedAt: number; durationMs: number },
+  ): Promise<Done> {
+    const ev = item.value;
     const exec: Execution = {
       id: monotonicId(),
       eventId: ev.eventId,
@@ -322,8 +367,8 @@ export class Executor {
       error: outcome.error,
       logs: outcome.logs,
       attempt: item.attempt,
-      startedAt: new Date(startedAt).toISOString(),
-      durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
+      startedAt: new Date(timing.startedAt).toISOString(),
+      durationMs: Math.round(timing.durationMs * 1000) / 1000,
     };
     let next: Done["next"] = { kind: "ack" };
     if (exec.status === "failed") {

@@ -6,8 +6,10 @@
  * after call until it traps.
  */
 import {
+  type CallResult,
   meterFuel,
   ModuleCache,
+  type PoolCall,
   type WasmGuestOptions,
   type WasmPool,
 } from "../../goico/mod.ts";
@@ -63,66 +65,125 @@ export class JobicoletRunner {
     input: Uint8Array,
     limits: RunLimits,
   ): Promise<RunResult> {
-    const fuel = BigInt(limits.fuel);
-    const memoryLimitPages = limits.memoryMb * PAGES_PER_MIB;
-    const moduleKey = `${sha256}:${limits.memoryMb}:${limits.fuel}`;
-    let module: WebAssembly.Module;
-    try {
-      module = await this.modules.get(
-        moduleKey,
-        async () =>
-          meterFuel(await this.load(sha256), {
-            initialFuel: fuel,
-            memoryLimitPages,
-          }),
-      );
-    } catch (err) {
-      return {
-        ...failedOutcome(loadFailure(err as Error, limits)),
-        settled: Promise.resolve(),
-      };
-    }
-    const guest: WasmGuestOptions = { mainFunction, fuel, memoryLimitPages };
-    let r;
-    try {
-      r = await this.#pool.run({
-        key: `${moduleKey}\u0000${mainFunction}`,
-        module,
-        guest,
-        input,
-        timeoutMs: limits.timeoutMs,
-      });
-    } catch (err) {
-      return {
-        ...failedOutcome(`Not run: ${(err as Error).message}`),
-        settled: Promise.resolve(),
-      };
-    }
-    const out = r.outcome;
-    const logs = out.logs.map((l) => ({
-      level: levelName(l.level),
-      message: l.message,
-      source: l.source,
-    }));
-    const fuelUsed = r.fuelUsed === undefined ? undefined : Number(r.fuelUsed);
-    if (!out.ok) {
-      return {
-        ...failedOutcome(out.reason, logs),
-        fuelUsed,
-        settled: r.settled,
-      };
-    }
-    const code = Number(out.code);
-    return {
-      status: code === 0 ? "ok" : "error",
-      code,
-      result: out.result,
-      error: null,
-      logs,
-      fuelUsed,
-      settled: r.settled,
-    };
+    let outcome: RunOutcome | undefined;
+    const { settled } = await this.runBatch(
+      [{ sha256, mainFunction, input, limits }],
+      (_, o) => outcome = o,
+    );
+    return { ...outcome!, settled };
   }
+
+  /**
+   * Runs jobs in order on one sandbox Worker (one message for all of them)
+   * and reports each outcome through `onOutcome` as soon as it is known.
+   * A job given as `{failure}` is reported as failed without running. When
+   * a job times out the jobs after it are not run: `ran` says how many
+   * were reported. Never throws.
+   */
+  async runBatch(
+    jobs: RunJob[],
+    onOutcome: (
+      index: number,
+      outcome: RunOutcome & { fuelUsed?: number },
+    ) => void,
+  ): Promise<{ ran: number; settled: Promise<void> }> {
+    const calls: (PoolCall | string)[] = [];
+    for (const job of jobs) {
+      if ("failure" in job) {
+        calls.push(job.failure);
+        continue;
+      }
+      const { sha256, mainFunction, limits } = job;
+      const fuel = BigInt(limits.fuel);
+      const memoryLimitPages = limits.memoryMb * PAGES_PER_MIB;
+      const moduleKey = `${sha256}:${limits.memoryMb}:${limits.fuel}`;
+      try {
+        const module = await this.modules.get(
+          moduleKey,
+          async () =>
+            meterFuel(await this.load(sha256), {
+              initialFuel: fuel,
+              memoryLimitPages,
+            }),
+        );
+        const guest: WasmGuestOptions = {
+          mainFunction,
+          fuel,
+          memoryLimitPages,
+          maxSleepMs: limits.timeoutMs,
+        };
+        calls.push({
+          key: `${moduleKey}\u0000${mainFunction}`,
+          module,
+          guest,
+          input: job.input,
+          timeoutMs: limits.timeoutMs,
+        });
+      } catch (err) {
+        calls.push(loadFailure(err as Error, limits));
+      }
+    }
+    // Consecutive runnable calls go to the pool together; failures are
+    // reported in their place.
+    let settled = Promise.resolve();
+    let i = 0;
+    while (i < calls.length) {
+      const c = calls[i];
+      if (typeof c === "string") {
+        onOutcome(i, failedOutcome(c));
+        i++;
+        continue;
+      }
+      let end = i;
+      while (end < calls.length && typeof calls[end] !== "string") end++;
+      const segment = calls.slice(i, end) as PoolCall[];
+      const from = i;
+      let batch;
+      try {
+        batch = await this.#pool.runBatch(
+          segment,
+          (k, r) => onOutcome(from + k, outcomeOf(r)),
+        );
+      } catch {
+        // The pool is closed: the rest is not run.
+        return { ran: i, settled };
+      }
+      settled = batch.settled;
+      if (batch.ran < segment.length) return { ran: from + batch.ran, settled };
+      i = end;
+    }
+    return { ran: calls.length, settled };
+  }
+}
+
+/** One job of a batch: a module to run, or a failure found before running. */
+export type RunJob =
+  | {
+    sha256: string;
+    mainFunction: string;
+    input: Uint8Array;
+    limits: RunLimits;
+  }
+  | { failure: string };
+
+function outcomeOf(r: CallResult): RunOutcome & { fuelUsed?: number } {
+  const out = r.outcome;
+  const logs = out.logs.map((l) => ({
+    level: levelName(l.level),
+    message: l.message,
+    source: l.source,
+  }));
+  const fuelUsed = r.fuelUsed === undefined ? undefined : Number(r.fuelUsed);
+  if (!out.ok) return { ...failedOutcome(out.reason, logs), fuelUsed };
+  const code = Number(out.code);
+  return {
+    status: code === 0 ? "ok" : "error",
+    code,
+    result: out.result,
+    error: null,
+    logs,
+    fuelUsed,
+  };
 }
 
 function loadFailure(err: Error, limits: RunLimits): string {
