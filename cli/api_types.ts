@@ -3,6 +3,7 @@
  */
 
 import type { FileKind } from "../components/ctl/job_package.ts";
+import type { DeadLetterView } from "../components/queue/queue_routes.ts";
 import type { Execution } from "../components/recorder/execution.ts";
 
 // The record types are the server's own, so the two cannot drift apart.
@@ -12,6 +13,10 @@ export type {
   ExecutionLog,
   LogLevelName as LogLevel,
 } from "../components/recorder/execution.ts";
+export type {
+  DeadLetterView as DeadLetter,
+  QueueView as QueueInfo,
+} from "../components/queue/queue_routes.ts";
 
 /** `POST /api/v1/packages`, `POST .../rollback`. */
 export interface PackageRef {
@@ -65,6 +70,32 @@ export interface ExecutionQuery {
   event?: string;
   package?: string;
   status?: ExecutionStatus;
+}
+
+/** `GET /api/v1/tenants/{t}/queues/{q}/dead`. */
+export interface DeadLetterPage {
+  dead: DeadLetterView[];
+  cursor: string | null;
+}
+
+/** Paging of `GET /api/v1/tenants/{t}/queues/{q}/dead`. */
+export interface DeadLetterQuery {
+  limit?: number;
+  cursor?: string;
+}
+
+/** `POST /api/v1/tenants/{t}/queues/{q}/dead/replay`. */
+export interface ReplayResult {
+  replayed: number;
+  /** The ids put back in the queue. */
+  ids: string[];
+  /** Ids asked for that were not dead letters of the queue. */
+  notFound: string[];
+}
+
+/** `DELETE /api/v1/tenants/{t}/queues/{q}/dead`. */
+export interface PurgeResult {
+  purged: number;
 }
 
 /** `POST /events/{tenant}/{event}`. */

@@ -1,5 +1,7 @@
 import { ApiError, ConnectionError } from "./api_error.ts";
 import type {
+  DeadLetterPage,
+  DeadLetterQuery,
   Execution,
   ExecutionPage,
   ExecutionQuery,
@@ -13,6 +15,9 @@ import type {
   PackageSummary,
   PackageVersion,
   Problem,
+  PurgeResult,
+  QueueInfo,
+  ReplayResult,
   SendResult,
 } from "./api_types.ts";
 import { readSse } from "./read_sse.ts";
@@ -174,6 +179,55 @@ export class JobicoClient {
     );
   }
 
+  /** The tenant's queues with what each holds and has done. */
+  async listQueues(tenant: string): Promise<QueueInfo[]> {
+    const res = await this.#json<{ queues: QueueInfo[] }>(
+      `${tenantPath(tenant)}/queues`,
+    );
+    return res.queues;
+  }
+
+  getQueue(tenant: string, queue: string): Promise<QueueInfo> {
+    return this.#json(queuePath(tenant, queue));
+  }
+
+  /** One page of a queue's dead letters, oldest first. */
+  listDeadLetters(
+    tenant: string,
+    queue: string,
+    query: DeadLetterQuery = {},
+  ): Promise<DeadLetterPage> {
+    return this.#json(`${queuePath(tenant, queue)}/dead`, {
+      query: { ...query },
+    });
+  }
+
+  /** Puts dead letters back in their queue: those of `ids`, or all. */
+  replayDeadLetters(
+    tenant: string,
+    queue: string,
+    ids?: string[],
+  ): Promise<ReplayResult> {
+    return this.#json(`${queuePath(tenant, queue)}/dead/replay`, {
+      method: "POST",
+      body: JSON.stringify(ids?.length ? { ids } : {}),
+      contentType: "application/json",
+    });
+  }
+
+  /** Deletes dead letters for good: those of `ids`, or all. */
+  purgeDeadLetters(
+    tenant: string,
+    queue: string,
+    ids?: string[],
+  ): Promise<PurgeResult> {
+    return this.#json(`${queuePath(tenant, queue)}/dead`, {
+      method: "DELETE",
+      body: JSON.stringify(ids?.length ? { ids } : {}),
+      contentType: "application/json",
+    });
+  }
+
   /** Sends event items to the listener. */
   sendEvents(
     tenant: string,
@@ -287,6 +341,10 @@ function tenantPath(tenant: string): string {
 
 function packagePath(tenant: string, id: string): string {
   return `${tenantPath(tenant)}/packages/${seg(id)}`;
+}
+
+function queuePath(tenant: string, queue: string): string {
+  return `${tenantPath(tenant)}/queues/${seg(queue)}`;
 }
 
 function filePath(tenant: string, name: string): string {

@@ -274,3 +274,43 @@ Deno.test("streamExecutions reports HTTP errors before streaming", async () => {
     (e) => e instanceof ApiError && e.status === 404,
   );
 });
+
+Deno.test("queue endpoints use their method, path and body", async () => {
+  const f = fakeFetch((req) => {
+    if (req.url.pathname.endsWith("/queues")) return json({ queues: [] });
+    if (req.url.pathname.endsWith("/replay")) {
+      return json({ replayed: 0, ids: [], notFound: [] });
+    }
+    if (req.method === "DELETE") return json({ purged: 0 });
+    if (req.url.pathname.endsWith("/dead")) {
+      return json({ dead: [], cursor: null });
+    }
+    return json({ id: "q" });
+  });
+  const c = new JobicoClient({ url: "http://x.test", fetch: f });
+  assert.deepEqual(await c.listQueues("demo"), []);
+  await c.getQueue("demo", "q 1");
+  await c.listDeadLetters("demo", "q", { limit: 5, cursor: "AmE=" });
+  await c.replayDeadLetters("demo", "q", ["a", "b"]);
+  await c.replayDeadLetters("demo", "q");
+  await c.purgeDeadLetters("demo", "q", ["a"]);
+  await c.purgeDeadLetters("demo", "q", []);
+  assert.deepEqual(
+    f.requests.map((r) => `${r.method} ${r.url.pathname}${r.url.search}`),
+    [
+      "GET /api/v1/tenants/demo/queues",
+      "GET /api/v1/tenants/demo/queues/q%201",
+      "GET /api/v1/tenants/demo/queues/q/dead?limit=5&cursor=AmE%3D",
+      "POST /api/v1/tenants/demo/queues/q/dead/replay",
+      "POST /api/v1/tenants/demo/queues/q/dead/replay",
+      "DELETE /api/v1/tenants/demo/queues/q/dead",
+      "DELETE /api/v1/tenants/demo/queues/q/dead",
+    ],
+  );
+  assert.deepEqual(f.requests.slice(3).map((r) => r.body), [
+    '{"ids":["a","b"]}',
+    "{}",
+    '{"ids":["a"]}',
+    "{}",
+  ]);
+});

@@ -15,6 +15,7 @@ import {
   executionsCommand,
   filesCommand,
   packagesCommand,
+  queuesCommand,
   rollbackCommand,
   sendCommand,
   serveCommand,
@@ -40,7 +41,9 @@ Examples:
   jobico deploy examples/greet/job.yaml
   jobico send demo greet '{"name":"Ada"}'
   jobico stream-from-recorder demo --logs
-  jobico executions list demo --status failed`;
+  jobico executions list demo --status failed
+  jobico queues dead demo greetings
+  jobico queues replay demo greetings`;
 
 /** Builds the commander program; its commands write through `ctx`. */
 export function createProgram(ctx: CliContext): Command {
@@ -48,7 +51,7 @@ export function createProgram(ctx: CliContext): Command {
   const program = new Command("jobico")
     .description(
       "Manage a Jobico platform: upload files, deploy packages, send events, " +
-        "follow executions",
+        "follow executions, replay dead letters",
     )
     .option(
       "--url <url>",
@@ -82,6 +85,7 @@ export function createProgram(ctx: CliContext): Command {
   filesCommand(program, ctx);
   sendCommand(program, ctx);
   executionsCommand(program, ctx);
+  queuesCommand(program, ctx);
   streamFromRecorderCommand(program, ctx);
   statusCommand(program, ctx);
   serveCommand(program, ctx);

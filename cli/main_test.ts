@@ -39,6 +39,7 @@ Deno.test("--help lists the commands and exits 0", async () => {
       "files",
       "send",
       "executions",
+      "queues",
       "stream-from-recorder",
       "status",
       "--url",

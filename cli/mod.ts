@@ -5,6 +5,9 @@
  */
 export { ApiError, ConnectionError } from "./api_error.ts";
 export type {
+  DeadLetter,
+  DeadLetterPage,
+  DeadLetterQuery,
   Execution,
   ExecutionLog,
   ExecutionPage,
@@ -21,6 +24,9 @@ export type {
   PackageSummary,
   PackageVersion,
   Problem,
+  PurgeResult,
+  QueueInfo,
+  ReplayResult,
   SendResult,
 } from "./api_types.ts";
 export { CliContext, type CliIo, DEFAULT_URL } from "./cli_context.ts";

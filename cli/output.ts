@@ -113,6 +113,19 @@ export function formatDuration(ms: number): string {
   return `${minutes}m${String(seconds).padStart(2, "0")}s`;
 }
 
+/** An age, coarser as it grows: `-` for none, `850ms`, `42s`, `3m05s`, `2h07m`, `4d03h`. */
+export function formatAge(ms: number): string {
+  if (!Number.isFinite(ms) || ms <= 0) return "-";
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${pad(s % 60)}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h${pad(m % 60)}m`;
+  return `${Math.floor(h / 24)}d${pad(h % 24)}h`;
+}
+
 const pad = (n: number, width = 2) => String(n).padStart(width, "0");
 
 /** A timestamp as local `YYYY-MM-DD HH:MM:SS`; the input when unparsable. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { sampleExecution } from "./_capture_io.ts";
 import {
+  formatAge,
   formatDuration,
   formatExecutionLine,
   formatFields,
@@ -166,4 +167,14 @@ Deno.test("Output writes lines, tables and JSON", () => {
   out.jsonLine({ b: [1] });
   assert.equal(text, 'hi\nA  B\n1  2\n{\n  "a": 1\n}\n{"b":[1]}\n');
   assert.equal(out.colors.enabled, false);
+});
+
+Deno.test("formatAge gets coarser as the age grows", () => {
+  assert.equal(formatAge(0), "-");
+  assert.equal(formatAge(Number.NaN), "-");
+  assert.equal(formatAge(850.4), "850ms");
+  assert.equal(formatAge(42_900), "42s");
+  assert.equal(formatAge(185_000), "3m05s");
+  assert.equal(formatAge((2 * 60 + 7) * 60_000 + 5_000), "2h07m");
+  assert.equal(formatAge((4 * 24 + 3) * 3_600_000 + 60_000), "4d03h");
 });

@@ -33,6 +33,13 @@ export {
   JobicoletRunner,
   type RunOutcome,
 } from "./executor/jobicolet_runner.ts";
+export {
+  type Admission,
+  BacklogGauge,
+  type BacklogGaugeOptions,
+  type Refusal,
+  retryAfterSeconds,
+} from "./listener/backlog_gauge.ts";
 export { listenerApp, type ListenerOptions } from "./listener/listener.ts";
 export {
   type Component,
@@ -47,6 +54,11 @@ export {
   VERSION,
 } from "./platform.ts";
 export type { EventItem } from "./queue/event_item.ts";
+export {
+  type DeadLetterView,
+  queueApp,
+  type QueueView,
+} from "./queue/queue_routes.ts";
 export type {
   Execution,
   ExecutionLog,

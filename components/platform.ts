@@ -27,6 +27,7 @@ import { JobicoletRunner } from "./executor/jobicolet_runner.ts";
 import { keys } from "./keys.ts";
 import { listenerApp } from "./listener/listener.ts";
 import type { EventItem } from "./queue/event_item.ts";
+import { queueApp } from "./queue/queue_routes.ts";
 import { ExecutionStore } from "./recorder/execution_store.ts";
 import { recorderApp } from "./recorder/recorder_routes.ts";
 import { FileRepo } from "./repo/file_repo.ts";
@@ -144,10 +145,24 @@ export function createPlatform(
   const auth = bearerAuth(options.adminToken);
   app.use("/api/v1/*", auth);
   app.use("/events/*", auth);
-  if (enabled.has("ctl")) app.route("/", ctlApp(store));
+  if (enabled.has("ctl")) {
+    app.route("/", ctlApp(store));
+    // Queue stats and dead letters are control-plane reads and admin writes
+    // on the shared KV, beside the packages that declare the queues.
+    app.route("/", queueApp(store, queue));
+  }
   if (enabled.has("repo")) app.route("/", repoApp(repo));
   if (enabled.has("listener")) {
-    app.route("/", listenerApp({ kv, definitions, store, queue }));
+    app.route(
+      "/",
+      listenerApp({
+        kv,
+        definitions,
+        store,
+        queue,
+        maxQueueDepth: options.maxQueueDepth,
+      }),
+    );
   }
   if (enabled.has("recorder")) {
     app.route("/", recorderApp(executions, shutdown));

@@ -163,12 +163,28 @@ export class DurableQueue<T> {
     );
   }
 
-  /** Every queue that ever held an item under this prefix. */
-  async queueNames(): Promise<string[]> {
+  /**
+   * Every queue that ever held an item under this prefix, in name order;
+   * only those whose name starts with `startsWith` when it is given.
+   */
+  async queueNames(startsWith = ""): Promise<string[]> {
+    const base = [...this.prefix, "count"];
+    const selector: Deno.KvListSelector = startsWith === ""
+      ? { prefix: base }
+      // Every string that starts with `startsWith` sorts between it and its
+      // last character raised by one.
+      : {
+        start: [...base, startsWith],
+        end: [
+          ...base,
+          startsWith.slice(0, -1) +
+          String.fromCharCode(startsWith.charCodeAt(startsWith.length - 1) + 1),
+        ],
+      };
     const names = new Set<string>();
-    for await (
-      const e of this.kv.list({ prefix: [...this.prefix, "count"] })
-    ) names.add(e.key[this.prefix.length + 1] as string);
+    for await (const e of this.kv.list(selector)) {
+      names.add(e.key[this.prefix.length + 1] as string);
+    }
     return [...names];
   }
 
@@ -390,10 +406,12 @@ export class DurableQueue<T> {
     queue: string,
     ids: string[],
   ): Promise<Deno.KvEntry<DeadLetter<T>>[]> {
+    // Each id once: a letter taken twice in one batch would be counted twice.
+    const unique = [...new Set(ids)];
     const out: Deno.KvEntry<DeadLetter<T>>[] = [];
-    for (let i = 0; i < ids.length; i += 10) {
+    for (let i = 0; i < unique.length; i += 10) {
       const got = await this.kv.getMany<DeadLetter<T>[]>(
-        ids.slice(i, i + 10).map((id) => this.#key("dead", queue, id)),
+        unique.slice(i, i + 10).map((id) => this.#key("dead", queue, id)),
       );
       for (const e of got) {
         if (e.value) out.push(e as Deno.KvEntry<DeadLetter<T>>);

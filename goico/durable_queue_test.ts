@@ -343,3 +343,36 @@ Deno.test("DurableQueue: dead letters are listed, replayed by id or all, and pur
     assert.equal(await q.purgeDead("q"), 0);
     assert.partialDeepStrictEqual(await q.stats("q"), { depth: 1, dead: 0 });
   }));
+
+Deno.test("DurableQueue: queueNames lists the queues, or those whose name starts with a prefix", () =>
+  withKv(async (kv) => {
+    const q = new DurableQueue<Job>(kv);
+    for (const name of ["b/x", "a/y", "a/x", "a.b/z", "ab/z", "a"]) {
+      await q.append(kv.atomic(), name, items(1)).commit();
+    }
+    assert.deepEqual(await q.queueNames(), [
+      "a",
+      "a.b/z",
+      "a/x",
+      "a/y",
+      "ab/z",
+      "b/x",
+    ]);
+    assert.deepEqual(await q.queueNames("a/"), ["a/x", "a/y"]);
+    assert.deepEqual(await q.queueNames("c/"), []);
+  }));
+
+Deno.test("DurableQueue: an id given twice is replayed or purged once", () =>
+  withKv(async (kv) => {
+    const q = new DurableQueue<Job>(kv);
+    await q.append(kv.atomic(), "q", items(1, 2)).commit();
+    const [a, b] = await q.lease("q", 2);
+    const op = kv.atomic();
+    q.deadLetter(op, a, "boom");
+    q.deadLetter(op, b, "boom");
+    assert.ok((await op.commit()).ok);
+    assert.deepEqual(await q.replayDead("q", [a.id, a.id]), [a.id]);
+    assert.equal(await q.purgeDead("q", [b.id, b.id]), 1);
+    assert.partialDeepStrictEqual(await q.stats("q"), { depth: 1, dead: 0 });
+    assert.equal(await q.backlog("q"), 1);
+  }));

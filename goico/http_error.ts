@@ -7,6 +7,8 @@
 export class HttpError extends Error {
   /** Extra members of the problem body (e.g. `issues`). */
   readonly extra: Record<string, unknown>;
+  /** Extra response headers (e.g. `retry-after`). */
+  readonly headers: Record<string, string> = {};
   constructor(
     readonly status: number,
     readonly title: string,
@@ -61,6 +63,23 @@ export class PayloadTooLargeError extends HttpError {
   }
 }
 
+/**
+ * The client sends more than the server takes now (429). `retryAfter` (whole
+ * seconds) becomes the `Retry-After` header.
+ */
+export class TooManyRequestsError extends HttpError {
+  readonly retryAfter: number;
+  constructor(
+    message: string,
+    retryAfter: number,
+    extra: Record<string, unknown> = {},
+  ) {
+    super(429, "Too many requests", message, extra);
+    this.retryAfter = Math.max(0, Math.ceil(retryAfter));
+    this.headers["retry-after"] = String(this.retryAfter);
+  }
+}
+
 /** The problem+json body of an error. Unknown errors become a 500 that hides internals. */
 export function problemBody(
   err: unknown,
@@ -90,6 +109,9 @@ export function problemResponse(err: unknown, instance?: string): Response {
   const body = problemBody(err, instance);
   return new Response(JSON.stringify(body), {
     status: body.status,
-    headers: { "content-type": "application/problem+json" },
+    headers: {
+      ...(err instanceof HttpError ? err.headers : {}),
+      "content-type": "application/problem+json",
+    },
   });
 }

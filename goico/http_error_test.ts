@@ -6,6 +6,7 @@ import {
   PayloadTooLargeError,
   problemBody,
   problemResponse,
+  TooManyRequestsError,
   UnauthorizedError,
   UnprocessableError,
   ValidationError,
@@ -115,4 +116,22 @@ Deno.test("problemResponse: status, content type and body", async () => {
   const internal = problemResponse(new TypeError("x is undefined"));
   assert.equal(internal.status, 500);
   assert.equal((await internal.json()).title, "Internal server error");
+});
+
+Deno.test("problemResponse: TooManyRequestsError carries Retry-After", async () => {
+  const err = new TooManyRequestsError("queue full", 2.2, { limit: 5 });
+  assert.equal(err.name, "TooManyRequestsError");
+  assert.equal(err.retryAfter, 3);
+  const res = problemResponse(err, "/events/a/b");
+  assert.equal(res.status, 429);
+  assert.equal(res.headers.get("retry-after"), "3");
+  assert.equal(res.headers.get("content-type"), "application/problem+json");
+  assert.deepEqual(await res.json(), {
+    type: "about:blank",
+    title: "Too many requests",
+    status: 429,
+    detail: "queue full",
+    instance: "/events/a/b",
+    limit: 5,
+  });
 });

@@ -19,6 +19,7 @@ export {
   PayloadTooLargeError,
   problemBody,
   problemResponse,
+  TooManyRequestsError,
   UnauthorizedError,
   UnprocessableError,
   ValidationError,

@@ -13,6 +13,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "ModuleCache",
     "NotFoundError",
     "PayloadTooLargeError",
+    "TooManyRequestsError",
     "UnauthorizedError",
     "UnprocessableError",
     "ValidationError",

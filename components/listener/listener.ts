@@ -2,7 +2,9 @@
  * The listener: `POST /events/{tenant}/{event}` with `{"data": [item, ...]}`.
  * Each item is validated with the event's compiled schema; all items are
  * appended to the event's queue in one atomic write, and only then does it
- * answer 200 with their ids.
+ * answer 200 with their ids. A queue that holds `maxQueueDepth` items
+ * refuses more with a 429 and a `Retry-After` (see `BacklogGauge`); nothing
+ * of a refused request is queued.
  */
 import { Hono } from "hono";
 import {
@@ -10,6 +12,7 @@ import {
   monotonicId,
   NotFoundError,
   PayloadTooLargeError,
+  TooManyRequestsError,
   ValidationError,
 } from "../../goico/mod.ts";
 import { checkName } from "../check_name.ts";
@@ -19,6 +22,7 @@ import { keys, queueName } from "../keys.ts";
 import type { EventItem } from "../queue/event_item.ts";
 import { readBody } from "../read_body.ts";
 import { describeSchemaError } from "../repo/describe_schema_error.ts";
+import { BacklogGauge, retryAfterSeconds } from "./backlog_gauge.ts";
 
 /** What the listener answers when it accepts items. */
 export interface Accepted {
@@ -40,12 +44,23 @@ export interface ListenerOptions {
   maxItems?: number;
   /** Makes event ids. Default `monotonicId`. */
   newId?: () => string;
+  /**
+   * Items a queue may hold (waiting, delayed and in flight) before events
+   * for it are refused with a 429. Default 100,000.
+   */
+  maxQueueDepth?: number;
+  /** How long a queue's backlog read is reused, at most 100 ms. Default 100 ms. */
+  backlogMaxAgeMs?: number;
 }
 
 export function listenerApp(options: ListenerOptions): Hono {
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
   const maxItems = options.maxItems ?? 1000;
   const newId = options.newId ?? monotonicId;
+  const gauge = new BacklogGauge(options.queue, {
+    limit: options.maxQueueDepth ?? 100_000,
+    maxAgeMs: options.backlogMaxAgeMs,
+  });
   const app = new Hono();
 
   app.post("/events/:tenant/:event", async (c) => {
@@ -114,6 +129,19 @@ export function listenerApp(options: ListenerOptions): Hono {
         { errors },
       );
     }
+    // Validated first: a 400 is final, a 429 asks the client to try again.
+    const queue = queueName(tenant, route.event.supplierqueue);
+    const admission = await gauge.admit(queue, data.length);
+    if (!("done" in admission)) {
+      const { backlog, limit } = admission;
+      const retryAfter = retryAfterSeconds(backlog, data.length, limit);
+      throw new TooManyRequestsError(
+        `Queue "${route.event.supplierqueue}" of tenant "${tenant}" holds ${backlog} events; ` +
+          `the limit is ${limit}: try again in ${retryAfter} s`,
+        retryAfter,
+        { queue: route.event.supplierqueue, backlog, limit },
+      );
+    }
     const ids = data.map(() => newId());
     const items = data.map((d, i) => ({
       id: ids[i],
@@ -127,19 +155,20 @@ export function listenerApp(options: ListenerOptions): Hono {
       } satisfies EventItem,
     }));
     const answer: Accepted = { accepted: ids.length, ids };
-    const op = options.queue.append(
-      options.kv.atomic(),
-      queueName(tenant, route.event.supplierqueue),
-      items,
-    );
-    if (idemKey) {
-      // The key is stored in the same write as the items: both or neither.
-      const key = keys.idempotency(tenant, event, idemKey);
-      op.check({ key, versionstamp: null }).set(key, answer, {
-        expireIn: IDEMPOTENCY_MS,
-      });
+    let res: Deno.KvCommitResult | Deno.KvCommitError | undefined;
+    try {
+      const op = options.queue.append(options.kv.atomic(), queue, items);
+      if (idemKey) {
+        // The key is stored in the same write as the items: both or neither.
+        const key = keys.idempotency(tenant, event, idemKey);
+        op.check({ key, versionstamp: null }).set(key, answer, {
+          expireIn: IDEMPOTENCY_MS,
+        });
+      }
+      res = await op.commit();
+    } finally {
+      admission.done(res?.ok === true);
     }
-    const res = await op.commit();
     if (!res.ok) {
       // A concurrent request with the same key won: answer as it did.
       const first = idemKey

@@ -148,3 +148,98 @@ Deno.test("the same Idempotency-Key returns the first answer and queues nothing 
     await p.close();
   }
 });
+
+Deno.test("a full queue refuses events with 429 and Retry-After, and accepts again once drained", async () => {
+  // No executor: what is accepted stays queued.
+  const p = await greetPlatform({ components: ["listener"], maxQueueDepth: 3 });
+  try {
+    const names = (...ns: string[]) => ({ data: ns.map((name) => ({ name })) });
+    const first = await post(p, names("A", "B"));
+    assert.equal(first.status, 200);
+    const accepted: string[] = (await first.json()).ids;
+
+    const full = await post(p, names("C", "D"));
+    assert.equal(full.status, 429);
+    assert.equal(full.headers.get("content-type"), "application/problem+json");
+    // One over a limit of 3: 1 s per thirtieth of the limit, so 10 s.
+    assert.equal(full.headers.get("retry-after"), "10");
+    assert.deepEqual(await full.json(), {
+      type: "about:blank",
+      title: "Too many requests",
+      status: 429,
+      detail:
+        'Queue "greetings" of tenant "demo" holds 2 events; the limit is 3: try again in 10 s',
+      instance: "/events/demo/greet",
+      queue: "greetings",
+      backlog: 2,
+      limit: 3,
+    });
+    assert.equal((await p.queue.stats("demo/greetings")).depth, 2);
+
+    // What fits still goes in; then nothing does.
+    const last = await post(p, names("C"));
+    assert.equal(last.status, 200);
+    accepted.push(...(await last.json()).ids);
+    const refused = await post(p, names("D"));
+    assert.equal(refused.status, 429);
+    assert.equal((await refused.json()).backlog, 3);
+    // Other queues are not affected.
+    const audit = await post(p, {
+      data: [{
+        code: 0,
+        result: "x",
+        source: { event: "greet", eventId: "a", executionId: "b" },
+      }],
+    }, "/events/demo/greeted");
+    assert.equal(audit.status, 200);
+
+    // A consumer drains two: the queue takes two again, at once.
+    const leased = await p.queue.lease("demo/greetings", 2);
+    const op = p.kv.atomic();
+    for (const item of leased) p.queue.ack(op, item);
+    assert.ok((await op.commit()).ok);
+    const again = await post(p, names("D", "E"));
+    assert.equal(again.status, 200);
+    accepted.push(...(await again.json()).ids);
+
+    // Nothing accepted was lost, nothing refused was queued.
+    const rest = await p.queue.lease("demo/greetings", 10);
+    assert.deepEqual(
+      [...leased, ...rest].map((i) => i.value.eventId),
+      accepted,
+    );
+    assert.deepEqual(
+      [...leased, ...rest].map((i) => (i.value.data as { name: string }).name),
+      ["A", "B", "C", "D", "E"],
+    );
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("an idempotent replay of an accepted request answers 200 even when the queue is full", async () => {
+  const p = await greetPlatform({ components: ["listener"], maxQueueDepth: 1 });
+  try {
+    const send = (key: string) =>
+      p.app.request("/events/demo/greet", {
+        method: "POST",
+        headers: { "idempotency-key": key },
+        body: JSON.stringify({ data: [{ name: "Ada" }] }),
+      });
+    const first = await send("k1");
+    assert.equal(first.status, 200);
+    const again = await send("k1");
+    assert.equal(again.status, 200);
+    assert.equal(again.headers.get("idempotent-replayed"), "true");
+    assert.deepEqual(await again.json(), await first.json());
+    // A new key is refused, and not remembered: the client may retry it later.
+    assert.equal((await send("k2")).status, 429);
+    assert.equal(
+      (await p.kv.get(["idem", "demo", "greet", "k2"])).value,
+      null,
+    );
+    assert.equal((await p.queue.stats("demo/greetings")).depth, 1);
+  } finally {
+    await p.close();
+  }
+});
