@@ -50,10 +50,12 @@ export {
   type SseResponseOptions,
 } from "./sse.ts";
 export {
+  formatImportList,
   type GuestLog,
   type GuestLogSource,
   type GuestOutcome,
   GuestSetupError,
+  unprovidedImports,
   WasmGuest,
   type WasmGuestOptions,
 } from "./wasm_guest.ts";

@@ -19,6 +19,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "ValidationError",
     "WasmGuest",
     "WasmPool",
+    "formatImportList",
     "formatSse",
     "jsonLogger",
     "meterFuel",
@@ -33,6 +34,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "sha256Hex",
     "silentLogger",
     "sseResponse",
+    "unprovidedImports",
   ];
   assert.deepEqual(Object.keys(goico).sort(), [...expected].sort());
   for (const name of expected) {

@@ -6,15 +6,19 @@
  *   read {code: u64, enc: u64} at res; result = bytes at enc>>32, len enc&0xffffffff;
  *   free(result); free(res); free(in)   (free(ptr) for ver 0, free(ptr, len) for ver 1)
  *
- * The guest may import `env.log(level, ptr, len)` and WASI preview 1; the
- * WASI shim gives it no files, no environment and no arguments, and what it
- * writes to fd 1 and 2 is captured. One instance serves many calls; after a
+ * The guest may import `env.log(level, ptr, len)` and WASI preview 1, and
+ * nothing else (`unprovidedImports` lists what a module asks for beyond
+ * that). The WASI shim gives it no files, no environment and no arguments,
+ * and what it writes to fd 1 and 2 is captured; `poll_oneoff` sleeps without
+ * using the CPU and at most `maxSleepMs` per call, sockets answer
+ * `ERRNO_NOTSUP` / `ERRNO_BADF`. One instance serves many calls; after a
  * trap it must be thrown away (`broken` turns true).
  *
  * A failed call's reason says why when it can: `fuel exhausted: ...` (the
  * instruction budget of `meterFuel` ran out), `memory limit exceeded: ...`
  * (its `memoryLimitPages` stopped a `memory.grow`), `stack overflow: ...`,
- * else `trap: <engine message>`.
+ * `the module called proc_raise(6) to raise SIGABRT`, else
+ * `trap: <engine message>`, or `host failure: ...` when a host function failed.
  */
 import { formatPages } from "./fuel_meter.ts";
 import {
@@ -24,6 +28,7 @@ import {
   WASI,
   WASIProcExit,
 } from "@bjorn3/browser_wasi_shim";
+import { describeThrown, ProcRaise, WasiHost } from "./_wasi_host.ts";
 
 export type GuestLogSource = "module" | "stdout" | "stderr" | "host";
 export interface GuestLog {
@@ -59,6 +64,13 @@ export interface WasmGuestOptions {
   mainFunction?: string;
   /** Longest log message kept, in bytes. Default 4096. */
   maxLogBytes?: number;
+  /**
+   * Most time, in ms, that the guest may sleep in WASI `poll_oneoff` during
+   * one call (and during start-up). Sleeps past it return at once and the
+   * call gets one host warning. The thread blocks without using the CPU
+   * while it sleeps. Default 1000.
+   */
+  maxSleepMs?: number;
 }
 
 /** Instantiation or ABI setup failed: the module cannot serve calls. */
@@ -72,6 +84,7 @@ type Fn = (...args: number[]) => number | bigint | undefined;
 export class WasmGuest {
   #broken = false;
   readonly #cap: Capture;
+  readonly #wasiHost: WasiHost;
   readonly #memory: WebAssembly.Memory;
   readonly #malloc: Fn;
   readonly #free: Fn;
@@ -85,9 +98,10 @@ export class WasmGuest {
   private constructor(
     instance: WebAssembly.Instance,
     opts: WasmGuestOptions,
-    cap: Capture,
+    { cap, wasiHost }: Host,
   ) {
     this.#cap = cap;
+    this.#wasiHost = wasiHost;
     const ex = instance.exports as Record<string, unknown>;
     const mainName = opts.mainFunction || "event";
     const fuel = ex[opts.fuelExport ?? "__fuel"];
@@ -143,42 +157,26 @@ export class WasmGuest {
     module: WebAssembly.Module,
     opts: WasmGuestOptions = {},
   ): Promise<WasmGuest> {
-    const cap = new Capture(opts.maxLogBytes ?? 4096);
-    const wasi = new WASI([], [], [
-      new OpenFile(new File([])),
-      new ConsoleStdout((bytes) => cap.stdout.push(bytes.slice())),
-      new ConsoleStdout((bytes) => cap.stderr.push(bytes.slice())),
-    ]);
-    const imports: WebAssembly.Imports = {
-      env: {
-        log: (level: number, ptr: number, len: number) =>
-          cap.log(level, ptr, len),
-      },
-      wasi_snapshot_preview1: wasi.wasiImport as WebAssembly.ModuleImports,
-    };
-    const missing = missingImports(module, imports);
+    const host = makeHost(opts);
+    const missing = missingImports(module, host.imports);
     if (missing.length > 0) {
-      const shown = missing.length > 3
-        ? [...missing.slice(0, 3), `${missing.length - 3} more`]
-        : missing;
-      const list = shown.length === 1
-        ? shown[0]
-        : `${shown.slice(0, -1).join(", ")} and ${shown.at(-1)}`;
       throw new GuestSetupError(
-        `Instantiating the module failed: the module imports ${list}, ` +
-          `which ${missing.length === 1 ? "is" : "are"} not provided`,
+        `Instantiating the module failed: the module imports ${
+          formatImportList(missing)
+        }, which ${missing.length === 1 ? "is" : "are"} not provided`,
       );
     }
     let instance: WebAssembly.Instance;
     try {
-      instance = await WebAssembly.instantiate(module, imports);
+      host.wasiHost.startCall();
+      instance = await WebAssembly.instantiate(module, host.imports);
     } catch (err) {
       throw new GuestSetupError(
         `Instantiating the module failed: ${messageOf(err)}`,
       );
     }
-    const g = new WasmGuest(instance, opts, cap);
-    wasi.inst = instance as unknown as typeof wasi.inst;
+    const g = new WasmGuest(instance, opts, host);
+    host.wasi.inst = instance as unknown as typeof host.wasi.inst;
     const ex = instance.exports as Record<string, Fn>;
     try {
       g.#refuel();
@@ -200,7 +198,7 @@ export class WasmGuest {
       );
     }
     // Output written during start-up belongs to no execution.
-    cap.take();
+    host.cap.take();
     return g;
   }
 
@@ -256,6 +254,7 @@ export class WasmGuest {
     }
     this.#cap.take();
     this.#refuel();
+    this.#wasiHost.startCall();
     let inPtr: number, resPtr: number;
     try {
       inPtr = Number(this.#malloc(input.length)) >>> 0;
@@ -384,11 +383,80 @@ function concat(chunks: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** The message of an Error, or a readable rendering of anything else thrown. */
 function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return err instanceof Error
+    ? err.message
+    : `a non-Error value was thrown: ${describeThrown(err)}`;
 }
 
-/** The imports of `module` that `imports` lacks, as `"module"."name"`. */
+/** What a guest is given: its capture, its WASI and the imports object. */
+interface Host {
+  cap: Capture;
+  wasi: WASI;
+  wasiHost: WasiHost;
+  imports: WebAssembly.Imports;
+}
+
+/** The host side of one guest: everything it may import. */
+function makeHost(opts: WasmGuestOptions): Host {
+  const maxSleepMs = opts.maxSleepMs ?? 1000;
+  if (!(maxSleepMs >= 0)) {
+    throw new RangeError(
+      `maxSleepMs must be 0 or more, got ${opts.maxSleepMs}`,
+    );
+  }
+  const cap = new Capture(opts.maxLogBytes ?? 4096);
+  // debug: false, or the shim prints what guests pass (sizes, paths) to the host's console.
+  const wasi = new WASI([], [], [
+    new OpenFile(new File([])),
+    new ConsoleStdout((bytes) => cap.stdout.push(bytes.slice())),
+    new ConsoleStdout((bytes) => cap.stderr.push(bytes.slice())),
+  ], { debug: false });
+  const wasiHost = new WasiHost(wasi, {
+    memory: () => cap.memory,
+    maxSleepMs,
+    warn: (message) =>
+      cap.logs.push({ level: LEVEL_WARN, source: "host", message }),
+  });
+  const imports: WebAssembly.Imports = {
+    env: {
+      log: (level: number, ptr: number, len: number) =>
+        cap.log(level, ptr, len),
+    },
+    wasi_snapshot_preview1: wasiHost.imports,
+  };
+  return { cap, wasi, wasiHost, imports };
+}
+
+let provided: WebAssembly.Imports | undefined;
+
+/**
+ * The imports of `module` that a `WasmGuest` does not provide, as
+ * `"module"."name"` (with the kind for an import that is not a function,
+ * e.g. `"env"."memory" (a memory)`): anything but the function `env.log`
+ * and the WASI preview 1 functions. Empty when the module can be
+ * instantiated. Upload checks use it to refuse such a module early.
+ */
+export function unprovidedImports(module: WebAssembly.Module): string[] {
+  provided ??= makeHost({}).imports;
+  return missingImports(module, provided);
+}
+
+/**
+ * A list of import names for a message: `A`, `A and B`, `A, B and C`, and
+ * past `max` names (default 5), `A, B, C, D, E and 3 more`.
+ */
+export function formatImportList(names: string[], max = 5): string {
+  const shown = names.length > max
+    ? [...names.slice(0, max), `${names.length - max} more`]
+    : names;
+  return shown.length <= 1
+    ? shown.join("")
+    : `${shown.slice(0, -1).join(", ")} and ${shown.at(-1)}`;
+}
+
+/** The imports of `module` that `imports` lacks (only functions are given). */
 function missingImports(
   module: WebAssembly.Module,
   imports: WebAssembly.Imports,
@@ -396,9 +464,13 @@ function missingImports(
   return WebAssembly.Module.imports(module)
     .filter((i) => {
       const ns = Object.hasOwn(imports, i.module) ? imports[i.module] : {};
-      return !Object.hasOwn(ns, i.name);
+      return i.kind !== "function" || !Object.hasOwn(ns, i.name) ||
+        typeof ns[i.name] !== "function";
     })
-    .map((i) => `${JSON.stringify(i.module)}.${JSON.stringify(i.name)}`);
+    .map((i) =>
+      `${JSON.stringify(i.module)}.${JSON.stringify(i.name)}` +
+      (i.kind === "function" ? "" : ` (a ${i.kind})`)
+    );
 }
 
 /** Why start-up failed: the engine's message, or that the stack overflowed. */
@@ -419,5 +491,6 @@ function trapReason(err: unknown): string {
   if (err instanceof WASIProcExit) {
     return `the module called proc_exit(${err.code})`;
   }
+  if (err instanceof ProcRaise) return err.message;
   return `host failure: ${messageOf(err)}`;
 }

@@ -1,12 +1,16 @@
 import assert from "node:assert/strict";
+import process from "node:process";
 import { compileWat, compileWatText } from "../tests/jobicolets/compile_wat.ts";
 import { meterFuel, type MeterOptions } from "./fuel_meter.ts";
 import {
+  formatImportList,
   type GuestOutcome,
   GuestSetupError,
+  unprovidedImports,
   WasmGuest,
   type WasmGuestOptions,
 } from "./wasm_guest.ts";
+import { WasmPool } from "./wasm_pool.ts";
 
 const encoder = new TextEncoder();
 
@@ -478,8 +482,15 @@ Deno.test("WasmGuest: a missing import is a GuestSetupError naming it", async ()
     ],
     [
       `(import "a" "1" (func)) (import "a" "2" (func)) (import "a" "3" (func))
-       (import "a" "4" (func)) (import "a" "5" (func))`,
-      `the module imports "a"."1", "a"."2", "a"."3" and 2 more, which are not provided`,
+       (import "a" "4" (func)) (import "a" "5" (func)) (import "a" "6" (func))
+       (import "a" "7" (func))`,
+      `the module imports "a"."1", "a"."2", "a"."3", "a"."4", "a"."5" and 2 more, which are not provided`,
+    ],
+    [
+      // Only functions are provided: a provided name of another kind is not.
+      `(import "env" "log" (global i32))
+       (import "wasi_snapshot_preview1" "fd_write" (table 1 funcref))`,
+      `the module imports "env"."log" (a global) and "wasi_snapshot_preview1"."fd_write" (a table), which are not provided`,
     ],
   ];
   for (const [imports, message] of cases) {
@@ -496,14 +507,319 @@ Deno.test("WasmGuest: a missing import is a GuestSetupError naming it", async ()
       },
     );
   }
-  // Provided imports of the wrong type still fail with the engine's message.
-  const wrong = await inline(
-    `(module (import "env" "log" (global i32)) ${exports})`,
+});
+
+Deno.test("WasmGuest: sandbox_probe.wat sees no environment, no arguments, no preopened directory and opens no file", async () => {
+  const guest = await WasmGuest.create(await fixture("sandbox_probe"));
+  const out = call(guest, "{}");
+  assertOk(out);
+  assert.equal(out.code, 0n);
+  // 8 is ERRNO_BADF: there is no fd 3 to find or to open a path under.
+  assert.equal(out.result, "environ=0 args=0 prestat=8 open=8");
+  assert.deepEqual(out.logs, []);
+});
+
+Deno.test("WasmGuest: sandbox_probe.wat sees the same inside a WasmPool's permission-less Worker", async () => {
+  const pool = new WasmPool({ size: 1 });
+  try {
+    const r = await pool.run({
+      key: "probe",
+      module: await metered("sandbox_probe", {}),
+      guest: { fuel: BUDGET },
+      input: encoder.encode("{}"),
+      timeoutMs: 10_000,
+    });
+    assert.equal(r.timedOut, false);
+    assertOk(r.outcome);
+    assert.equal(r.outcome.result, "environ=0 args=0 prestat=8 open=8");
+  } finally {
+    pool.close();
+  }
+});
+
+/** CPU time (user + system) the whole process used while `work` ran, and its wall time, in ms. */
+async function measure<T>(
+  work: () => T | Promise<T>,
+): Promise<{ value: T; wallMs: number; cpuMs: number }> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = await work();
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return { value, wallMs, cpuMs: (cpu.user + cpu.system) / 1000 };
+}
+
+const CUT_SHORT = {
+  level: 2,
+  source: "host",
+  message:
+    "Sleeps in poll_oneoff were cut short at 100 ms, the most a call may sleep",
+};
+
+Deno.test("WasmGuest: sleeper.wat's 60 s sleeps end at maxSleepMs, once warned, without burning CPU", async () => {
+  const guest = await WasmGuest.create(await metered("sleeper", {}), {
+    fuel: BUDGET,
+    maxSleepMs: 100,
+  });
+  // Three calls: the budget is per call, so each sleeps ~100 ms again.
+  const { value: outs, wallMs, cpuMs } = await measure(() =>
+    [1, 2, 3].map(() => guest.call(new Uint8Array()))
   );
-  await assert.rejects(
-    () => WasmGuest.create(wrong),
-    (err: unknown) =>
-      err instanceof GuestSetupError &&
-      /^Instantiating the module failed: .*"env" "log"/.test(err.message),
+  for (const out of outs) {
+    assertOk(out);
+    // Both poll_oneoff calls succeeded and wrote their event.
+    assert.equal(out.code, 0n);
+    assert.equal(out.result, "errno=0 error=0 type=0 userdata=4660 nevents=1");
+    // The second sleep of the call returned at once: one warning per call.
+    assert.deepEqual(out.logs, [CUT_SHORT]);
+  }
+  assert.ok(wallMs < 5_000, `3 calls took ${wallMs} ms`);
+  assert.ok(wallMs >= 3 * 90, `3 calls took only ${wallMs} ms`);
+  // Atomics.wait blocks the thread: the process hardly used the CPU.
+  assert.ok(
+    cpuMs < 0.5 * wallMs,
+    `${cpuMs.toFixed(1)} ms of CPU in ${wallMs.toFixed(1)} ms of sleep`,
   );
+  assert.equal(guest.broken, false);
+});
+
+Deno.test("WasmGuest: sleeper.wat in a WasmPool Worker sleeps without burning CPU too", async () => {
+  const pool = new WasmPool({ size: 1 });
+  try {
+    const module = await metered("sleeper", {});
+    const run = () =>
+      pool.run({
+        key: "sleeper",
+        module,
+        guest: { fuel: BUDGET, maxSleepMs: 100 },
+        input: new Uint8Array(),
+        timeoutMs: 10_000,
+      });
+    await run(); // starts the Worker
+    const { value: r, wallMs, cpuMs } = await measure(run);
+    assert.equal(r.timedOut, false);
+    assertOk(r.outcome);
+    assert.equal(
+      r.outcome.result,
+      "errno=0 error=0 type=0 userdata=4660 nevents=1",
+    );
+    assert.deepEqual(r.outcome.logs, [CUT_SHORT]);
+    assert.ok(wallMs >= 90 && wallMs < 5_000, `${wallMs} ms`);
+    assert.ok(
+      cpuMs < 0.5 * wallMs,
+      `${cpuMs.toFixed(1)} ms of CPU in ${wallMs.toFixed(1)} ms of sleep`,
+    );
+  } finally {
+    pool.close();
+  }
+});
+
+/** A WASI subscription (48 bytes); a clock one unless `type` says otherwise. */
+function subscription(s: {
+  userdata?: bigint;
+  type?: number;
+  clock?: number;
+  timeoutNs: bigint;
+  absolute?: boolean;
+}): Uint8Array {
+  const bytes = new Uint8Array(48);
+  const view = new DataView(bytes.buffer);
+  view.setBigUint64(0, s.userdata ?? 7n, true);
+  view.setUint8(8, s.type ?? 0);
+  view.setUint32(16, s.clock ?? 1, true);
+  view.setBigUint64(24, s.timeoutNs, true);
+  view.setUint16(40, s.absolute ? 1 : 0, true);
+  return bytes;
+}
+
+const MS = 1_000_000n;
+
+Deno.test("WasmGuest: poll_oneoff sleeps relative or absolute, monotonic or realtime, and refuses the rest like the shim", async () => {
+  const guest = await WasmGuest.create(await fixture("sleeper"), {
+    maxSleepMs: 1_000,
+  });
+  const poll = (input: Uint8Array) => {
+    const t0 = performance.now();
+    const out = guest.call(input);
+    assertOk(out);
+    return { out, ms: performance.now() - t0 };
+  };
+  const woke = (userdata: number) =>
+    `errno=0 error=0 type=0 userdata=${userdata} nevents=1`;
+
+  const relative = poll(subscription({ userdata: 1n, timeoutNs: 30n * MS }));
+  assert.equal(relative.out.result, woke(1));
+  assert.ok(relative.ms >= 25, `${relative.ms} ms`);
+
+  const monotonicAt = BigInt(Math.round((performance.now() + 30) * 1e6));
+  const absolute = poll(
+    subscription({ userdata: 2n, timeoutNs: monotonicAt, absolute: true }),
+  );
+  assert.equal(absolute.out.result, woke(2));
+  assert.ok(absolute.ms >= 20 && absolute.ms < 1_000, `${absolute.ms} ms`);
+
+  const realtimeAt = BigInt(Date.now() + 30) * MS;
+  const realtime = poll(
+    subscription({
+      userdata: 3n,
+      clock: 0,
+      timeoutNs: realtimeAt,
+      absolute: true,
+    }),
+  );
+  assert.equal(realtime.out.result, woke(3));
+  assert.ok(realtime.ms >= 20 && realtime.ms < 1_000, `${realtime.ms} ms`);
+
+  // A deadline in the past (absolute realtime 1970 + 1 s) wakes at once.
+  const past = poll(
+    subscription({
+      userdata: 4n,
+      clock: 0,
+      timeoutNs: 1_000n * MS,
+      absolute: true,
+    }),
+  );
+  assert.equal(past.out.result, woke(4));
+  assert.ok(past.ms < 500, `${past.ms} ms`);
+  // None of these came near the budget.
+  for (const r of [relative, absolute, realtime, past]) {
+    assert.deepEqual(r.out.logs, []);
+  }
+
+  // The shim's errnos: 28 EINVAL, 58 ENOTSUP. Nothing is written.
+  const untouched =
+    "error=65535 type=255 userdata=4294967295 nevents=4294967295";
+  const one = subscription({ timeoutNs: MS });
+  const refused: [string, Uint8Array, number][] = [
+    ["no subscription", new Uint8Array(1), 28],
+    ["two subscriptions", new Uint8Array([...one, ...one]), 58],
+    ["an fd_read subscription", subscription({ type: 1, timeoutNs: 0n }), 58],
+    ["the process CPU clock", subscription({ clock: 2, timeoutNs: MS }), 28],
+  ];
+  for (const [what, input, errno] of refused) {
+    const { out } = poll(input);
+    assert.equal(out.code, BigInt(errno), what);
+    assert.equal(out.result, `errno=${errno} ${untouched}`, what);
+  }
+});
+
+Deno.test("WasmGuest: maxSleepMs 0 makes every sleep return at once, with the warning", async () => {
+  const guest = await WasmGuest.create(await fixture("sleeper"), {
+    maxSleepMs: 0,
+  });
+  const t0 = performance.now();
+  const out = call(guest, "");
+  assertOk(out);
+  assert.ok(performance.now() - t0 < 1_000);
+  assert.equal(out.result, "errno=0 error=0 type=0 userdata=4660 nevents=1");
+  assert.deepEqual(out.logs, [{
+    ...CUT_SHORT,
+    message: CUT_SHORT.message.replace("100 ms", "0 ms"),
+  }]);
+  const sleeper = await fixture("sleeper");
+  for (const maxSleepMs of [-1, NaN]) {
+    await assert.rejects(
+      () => WasmGuest.create(sleeper, { maxSleepMs }),
+      RangeError,
+    );
+  }
+});
+
+Deno.test("WasmGuest: socket calls (sockets.wat) get an errno, not a host failure", async () => {
+  const guest = await WasmGuest.create(await fixture("sockets"));
+  const out = call(guest, "{}");
+  assertOk(out);
+  assert.equal(out.code, 0n);
+  // 8 EBADF for fds that are not open, 58 ENOTSUP for stdin/stdout/stderr.
+  assert.equal(
+    out.result,
+    "recv(3)=8 recv(0)=58 send(1)=58 shutdown(2)=58 accept(5)=8",
+  );
+  assert.equal(guest.broken, false);
+});
+
+Deno.test("WasmGuest: proc_raise fails the call with a clear reason", async () => {
+  const guest = await WasmGuest.create(await fixture("sockets"));
+  const out = call(guest, "raise");
+  assertFailed(out);
+  assert.equal(out.reason, "the module called proc_raise(6) to raise SIGABRT");
+  assert.equal(guest.broken, true);
+});
+
+Deno.test("WasmGuest: modules importing what the host lacks (sock_open.wat, env_system.wat) fail to start naming the import", async () => {
+  for (
+    const [name, imported] of [
+      ["sock_open", `"wasi_snapshot_preview1"."sock_open"`],
+      ["env_system", `"env"."system"`],
+    ]
+  ) {
+    const module = await fixture(name);
+    assert.deepEqual(unprovidedImports(module), [imported]);
+    await assert.rejects(
+      () => WasmGuest.create(module),
+      (err: unknown) => {
+        assert.ok(err instanceof GuestSetupError);
+        assert.equal(
+          err.message,
+          `Instantiating the module failed: the module imports ${imported}, which is not provided`,
+        );
+        return true;
+      },
+    );
+  }
+});
+
+Deno.test("unprovidedImports: env.log and every WASI preview 1 function are provided, nothing else", async () => {
+  assert.deepEqual(unprovidedImports(await example("greet.wasm")), []);
+  assert.deepEqual(unprovidedImports(await example("audit.wasm")), []);
+  for (const name of ["sandbox_probe", "sleeper", "sockets", "wasi_echo"]) {
+    assert.deepEqual(unprovidedImports(await fixture(name)), [], name);
+  }
+  // The 46 functions of wasi_snapshot_preview1.
+  const preview1 = [
+    "args_get args_sizes_get environ_get environ_sizes_get clock_res_get",
+    "clock_time_get fd_advise fd_allocate fd_close fd_datasync fd_fdstat_get",
+    "fd_fdstat_set_flags fd_fdstat_set_rights fd_filestat_get",
+    "fd_filestat_set_size fd_filestat_set_times fd_pread fd_prestat_get",
+    "fd_prestat_dir_name fd_pwrite fd_read fd_readdir fd_renumber fd_seek",
+    "fd_sync fd_tell fd_write path_create_directory path_filestat_get",
+    "path_filestat_set_times path_link path_open path_readlink",
+    "path_remove_directory path_rename path_symlink path_unlink_file",
+    "poll_oneoff proc_exit proc_raise sched_yield random_get sock_accept",
+    "sock_recv sock_send sock_shutdown",
+  ].join(" ").split(" ");
+  assert.equal(preview1.length, 46);
+  const all = await inline(`(module
+    (import "env" "log" (func))
+    ${
+    preview1.map((n) => `(import "wasi_snapshot_preview1" "${n}" (func))`)
+      .join("\n")
+  })`);
+  assert.deepEqual(unprovidedImports(all), []);
+
+  const odd = await inline(`(module
+    (import "env" "abort" (func))
+    (import "wasi_unstable" "fd_write" (func))
+    (import "wasi_snapshot_preview1" "sock_open" (func))
+    (import "env" "memory" (memory 1))
+    (import "env" "table" (table 1 funcref))
+    (import "env" "log" (global i32)))`);
+  assert.deepEqual(unprovidedImports(odd), [
+    `"env"."abort"`,
+    `"wasi_unstable"."fd_write"`,
+    `"wasi_snapshot_preview1"."sock_open"`,
+    `"env"."memory" (a memory)`,
+    `"env"."table" (a table)`,
+    `"env"."log" (a global)`,
+  ]);
+});
+
+Deno.test("formatImportList: lists up to max names, then how many more", () => {
+  assert.equal(formatImportList([]), "");
+  assert.equal(formatImportList(["a"]), "a");
+  assert.equal(formatImportList(["a", "b"]), "a and b");
+  assert.equal(formatImportList(["a", "b", "c"]), "a, b and c");
+  const seven = ["a", "b", "c", "d", "e", "f", "g"];
+  assert.equal(formatImportList(seven), "a, b, c, d, e and 2 more");
+  assert.equal(formatImportList(seven, 2), "a, b and 5 more");
 });

@@ -1,15 +1,18 @@
 /**
  * Per-tenant files: Jobicolet modules and JSON Schemas. Bytes are stored
  * once per content (sha-256) in the blob store; a name points to a blob.
- * Uploads are checked: a module with `WebAssembly.validate` and the fuel
- * meter (it must be rewritable with an instruction budget), a schema by
+ * Uploads are checked: a module by compiling it, by its imports (only what
+ * the Jobicolet host provides: `env.log` and WASI preview 1) and with the
+ * fuel meter (it must be rewritable with an instruction budget), a schema by
  * compiling it as a JSON Schema (draft 2020-12).
  */
 import {
   type BlobStore,
+  formatImportList,
   meterFuel,
   NotFoundError,
   PayloadTooLargeError,
+  unprovidedImports,
   ValidationError,
 } from "../../goico/mod.ts";
 import type { FileKind } from "../ctl/job_package.ts";
@@ -77,9 +80,22 @@ export class FileRepo {
           `Module "${name}" is ${bytes.length} bytes; the limit is ${this.#maxWasm}`,
         );
       }
-      if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) {
+      let module: WebAssembly.Module;
+      try {
+        module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+      } catch {
         throw new ValidationError(
           `File "${name}" is not a valid WebAssembly module`,
+        );
+      }
+      // The host gives a Jobicolet env.log and WASI preview 1: refuse now what would fail to instantiate.
+      const unprovided = unprovidedImports(module);
+      if (unprovided.length > 0) {
+        throw new ValidationError(
+          `Module "${name}" imports ${
+            formatImportList(unprovided)
+          }, which the host does not provide`,
+          { imports: unprovided },
         );
       }
       try {

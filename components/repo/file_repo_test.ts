@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
 import { PayloadTooLargeError, ValidationError } from "../../goico/mod.ts";
+import {
+  compileWat,
+  compileWatText,
+} from "../../tests/jobicolets/compile_wat.ts";
 import { examples, testPlatform } from "../_test_platform.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -122,6 +126,82 @@ Deno.test("the repo API uploads, lists and downloads files", async () => {
     const missing = await p.app.request("/api/v1/tenants/demo/files/none.wasm");
     assert.equal(missing.status, 404);
     assert.match((await missing.json()).detail, /"none\.wasm"/);
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("a module importing what the host does not provide is refused with 400 naming the import", async () => {
+  const p = await testPlatform();
+  try {
+    // The examples import only env.log and WASI preview 1 (fd_*): accepted.
+    for (const name of ["greet.wasm", "audit.wasm"]) {
+      const bytes = await Deno.readFile(new URL(name, examples));
+      assert.equal((await p.repo.put("demo", name, bytes)).kind, "wasm");
+    }
+    for (
+      const [fixture, imported] of [
+        ["sock_open", `"wasi_snapshot_preview1"."sock_open"`],
+        ["env_system", `"env"."system"`],
+      ]
+    ) {
+      const name = `${fixture}.wasm`;
+      const bytes = await compileWat(fixture);
+      const message =
+        `Module "${name}" imports ${imported}, which the host does not provide`;
+      await assert.rejects(
+        p.repo.put("demo", name, bytes),
+        (e: Error) => {
+          assert.ok(e instanceof ValidationError);
+          assert.equal(e.message, message);
+          return true;
+        },
+      );
+      const res = await p.app.request(`/api/v1/tenants/demo/files/${name}`, {
+        method: "PUT",
+        body: bytes as Uint8Array<ArrayBuffer>,
+      });
+      assert.equal(res.status, 400);
+      const problem = await res.json();
+      assert.equal(problem.detail, message);
+      assert.deepEqual(problem.imports, [imported]);
+      assert.equal(await p.repo.info("demo", name), null);
+    }
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("a module with many unprovided imports names five and counts the rest", async () => {
+  const p = await testPlatform();
+  try {
+    const bytes = await compileWatText(
+      "many.wat",
+      `(module
+        (import "env" "log" (func (param i32 i32 i32)))
+        (import "env" "memory" (memory 1))
+        (import "env" "abort" (func))
+        (import "env" "table" (table 1 funcref))
+        (import "env" "seed" (global i64))
+        (import "wasi_unstable" "fd_write" (func))
+        (import "wasi_snapshot_preview1" "sock_open" (func))
+        (import "wasi_snapshot_preview1" "sock_connect" (func))
+        (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32))))`,
+    );
+    await assert.rejects(
+      p.repo.put("demo", "many.wasm", bytes),
+      (e: Error) => {
+        assert.ok(e instanceof ValidationError);
+        assert.equal(
+          e.message,
+          `Module "many.wasm" imports "env"."memory" (a memory), "env"."abort", ` +
+            `"env"."table" (a table), "env"."seed" (a global), ` +
+            `"wasi_unstable"."fd_write" and 2 more, which the host does not provide`,
+        );
+        assert.equal((e.extra.imports as string[]).length, 7);
+        return true;
+      },
+    );
   } finally {
     await p.close();
   }
