@@ -31,7 +31,12 @@ export {
   type LogLevel,
   silentLogger,
 } from "./logger.ts";
-export { MeterError, meterFuel, type MeterOptions } from "./fuel_meter.ts";
+export {
+  MemoryLimitError,
+  MeterError,
+  meterFuel,
+  type MeterOptions,
+} from "./fuel_meter.ts";
 export { ModuleCache } from "./module_cache.ts";
 export { monotonicId, monotonicIdFactory } from "./monotonic_id.ts";
 export { openKv } from "./open_kv.ts";

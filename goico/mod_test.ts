@@ -9,6 +9,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "DurableQueue",
     "GuestSetupError",
     "HttpError",
+    "MemoryLimitError",
     "MeterError",
     "ModuleCache",
     "NotFoundError",

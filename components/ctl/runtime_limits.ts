@@ -44,11 +44,11 @@ export const DEFAULT_MAX_LIMITS: Limits = {
   retries: 10,
 };
 
-/** The YAML names of the limits, with their unit for messages. */
+/** The YAML name of each limit and its field in `Limits`. */
 export const LIMIT_FIELDS = [
-  ["timeoutms", "timeoutMs", "milliseconds"],
-  ["memorymb", "memoryMb", "MiB"],
-  ["fuel", "fuel", "instructions"],
+  ["timeoutms", "timeoutMs"],
+  ["memorymb", "memoryMb"],
+  ["fuel", "fuel"],
 ] as const;
 
 /** A runtime's declared limits over the platform defaults. */

@@ -33,7 +33,10 @@ import {
 import { queueName } from "../keys.ts";
 import type { EventItem } from "../queue/event_item.ts";
 import type { Execution } from "../recorder/execution.ts";
-import type { ExecutionStore } from "../recorder/execution_store.ts";
+import type {
+  ExecutionStore,
+  FittedExecution,
+} from "../recorder/execution_store.ts";
 import type {
   JobicoletRunner,
   RunJob,
@@ -75,7 +78,7 @@ interface Prepared {
 /** One outcome waiting to be committed. */
 interface Done {
   item: QueuedItem<EventItem>;
-  exec: Execution;
+  exec: FittedExecution;
   chained: { queue: string; item: EventItem } | null;
   next: { kind: "ack" } | { kind: "retry"; delayMs: number } | {
     kind: "dead";
@@ -224,18 +227,18 @@ export class Executor {
     try {
       // The items of a queue belong to one tenant. They go to one sandbox
       // Worker together; after a timeout the rest go again.
-      let rest = items;
-      while (rest.length > 0 && !signal.aborted) {
-        const prepared = await Promise.all(rest.map((it) => this.#prepare(it)));
-        const release = await this.#slots.acquire(rest[0].value.tenant);
+      const prepared = await Promise.all(items.map((it) => this.#prepare(it)));
+      let from = 0;
+      while (from < items.length && !signal.aborted) {
+        const release = await this.#slots.acquire(items[from].value.tenant);
         let last = performance.now();
         let lastWall = this.#o.now();
-        const batch = rest;
+        const base = from;
         const { ran, settled } = await this.#o.runner.runBatch(
-          prepared.map((p) => p.job),
+          prepared.slice(base).map((p) => p.job),
           (i, outcome) => {
             const now = performance.now();
-            push(this.#finish(batch[i], prepared[i], outcome, {
+            push(this.#finish(items[base + i], prepared[base + i], outcome, {
               startedAt: lastWall,
               durationMs: now - last,
             }));
@@ -245,7 +248,7 @@ export class Executor {
         );
         // A timed-out module keeps its Worker (and its tenant's slot) until it stops.
         settled.finally(release);
-        rest = rest.slice(ran);
+        from += ran;
       }
       flush();
       await committed;
@@ -310,10 +313,11 @@ export class Executor {
       }]);
     }
     executions.record(op, d.exec);
+    const { error, id } = d.exec.record;
     if (d.next.kind === "ack") queue.ack(op, d.item);
     else if (d.next.kind === "retry") {
       queue.retry(op, d.item, d.next.delayMs);
-    } else queue.deadLetter(op, d.item, d.exec.error ?? "failed", d.exec.id);
+    } else queue.deadLetter(op, d.item, error ?? "failed", id);
   }
 
   /** What running an item needs: its package version, route, limits and job. */
@@ -399,9 +403,10 @@ export class Executor {
     const chained = v && route?.job && next.kind !== "retry"
       ? await this.#chain(v, route.job.result, exec)
       : null;
-    const bytes = JSON.stringify(exec).length +
+    const fitted = this.#o.executions.fit(exec);
+    const bytes = fitted.bytes +
       (chained ? JSON.stringify(chained.item).length : 0);
-    return { item, exec, chained, next, bytes };
+    return { item, exec: fitted, chained, next, bytes };
   }
 
   /** The chained result event, validated against its schema; null when there is none. */

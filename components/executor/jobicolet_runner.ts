@@ -7,6 +7,7 @@
  */
 import {
   type CallResult,
+  MemoryLimitError,
   meterFuel,
   ModuleCache,
   type PoolCall,
@@ -187,7 +188,7 @@ function outcomeOf(r: CallResult): RunOutcome & { fuelUsed?: number } {
 }
 
 function loadFailure(err: Error, limits: RunLimits): string {
-  if (err.name === "MemoryLimitError") {
+  if (err instanceof MemoryLimitError) {
     return `memory limit exceeded: ${err.message} (memorymb ${limits.memoryMb})`;
   }
   return `Loading the module failed: ${err.message}`;

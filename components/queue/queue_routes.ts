@@ -16,6 +16,7 @@ import {
   ValidationError,
 } from "../../goico/mod.ts";
 import { checkName } from "../check_name.ts";
+import { pageLimit } from "../page_limit.ts";
 import type { PackageStore } from "../ctl/package_store.ts";
 import { queueName } from "../keys.ts";
 import { readBody } from "../read_body.ts";
@@ -115,18 +116,7 @@ export function queueApp(
   });
 
   app.get("/api/v1/tenants/:tenant/queues/:queue/dead", async (c) => {
-    const limitText = c.req.query("limit");
-    if (limitText !== undefined && !/^\d+$/.test(limitText)) {
-      throw new ValidationError(
-        `Invalid limit "${limitText}": use a whole number from 1 to 1000`,
-      );
-    }
-    const limit = limitText === undefined ? 100 : Number(limitText);
-    if (limit < 1 || limit > 1000) {
-      throw new ValidationError(
-        `Invalid limit "${limitText}": use a whole number from 1 to 1000`,
-      );
-    }
+    const limit = pageLimit(c.req.query("limit"));
     const cursor = c.req.query("cursor") || undefined;
     const badCursor = () =>
       new ValidationError(

@@ -21,6 +21,15 @@ export interface ListOptions extends ExecutionFilter {
   cursor?: string;
 }
 
+/** A record made to fit one KV value (see `ExecutionStore.fit`), with its size. */
+export interface FittedExecution {
+  readonly record: Execution;
+  /** Its size as JSON, in bytes. */
+  readonly bytes: number;
+}
+
+const encoder = new TextEncoder();
+
 /** Records above this size lose log lines (a KV value holds 64 KiB). */
 const MAX_RECORD_BYTES = 60 * 1024;
 const MAX_RESULT_CHARS = 16 * 1024;
@@ -40,10 +49,21 @@ export class ExecutionStore {
     return f;
   }
 
-  /** Adds the writes that record an execution to an atomic operation. */
-  record(op: Deno.AtomicOperation, exec: Execution): Deno.AtomicOperation {
-    op.set(keys.execution(exec.tenant, exec.id), fit(exec));
-    return this.feed(exec.tenant).notify(op);
+  /**
+   * Trims an execution so that it fits one KV value: its result is cut and
+   * log lines are dropped (with a note) when it is too large.
+   */
+  fit(exec: Execution): FittedExecution {
+    return fit(exec);
+  }
+
+  /** Adds the writes that record a fitted execution to an atomic operation. */
+  record(
+    op: Deno.AtomicOperation,
+    { record }: FittedExecution,
+  ): Deno.AtomicOperation {
+    op.set(keys.execution(record.tenant, record.id), record);
+    return this.feed(record.tenant).notify(op);
   }
 
   async get(tenant: string, id: string): Promise<Execution | null> {
@@ -124,7 +144,7 @@ export function matches(e: Execution, f: ExecutionFilter): boolean {
 }
 
 /** Trims the result and drops log lines so a record fits in one KV value. */
-function fit(exec: Execution): Execution {
+function fit(exec: Execution): FittedExecution {
   let e = exec;
   if (e.result !== null && e.result.length > MAX_RESULT_CHARS) {
     e = {
@@ -133,11 +153,11 @@ function fit(exec: Execution): Execution {
         `... [truncated ${e.result.length - MAX_RESULT_CHARS} chars]`,
     };
   }
-  const size = () => new TextEncoder().encode(JSON.stringify(e)).length;
-  if (size() <= MAX_RECORD_BYTES) return e;
+  const size = () => encoder.encode(JSON.stringify(e)).length;
+  let bytes = size();
   const logs = [...e.logs];
   let dropped = 0;
-  while (logs.length > 0 && size() > MAX_RECORD_BYTES) {
+  while (logs.length > 0 && bytes > MAX_RECORD_BYTES) {
     logs.splice(
       Math.floor(logs.length / 2),
       Math.max(1, Math.floor(logs.length / 4)),
@@ -152,6 +172,7 @@ function fit(exec: Execution): Execution {
           `${dropped} log lines dropped: the record exceeded ${MAX_RECORD_BYTES} bytes`,
       }],
     };
+    bytes = size();
   }
-  return e;
+  return { record: e, bytes };
 }

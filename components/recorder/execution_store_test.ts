@@ -38,7 +38,7 @@ async function withStore(
 
 async function recordAll(s: ExecutionStore, kv: Deno.Kv, execs: Execution[]) {
   for (const e of execs) {
-    assert.ok((await s.record(kv.atomic(), e).commit()).ok);
+    assert.ok((await s.record(kv.atomic(), s.fit(e)).commit()).ok);
   }
 }
 

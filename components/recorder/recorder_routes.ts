@@ -5,6 +5,7 @@
 import { Hono } from "hono";
 import { sseResponse, ValidationError } from "../../goico/mod.ts";
 import { checkName } from "../check_name.ts";
+import { pageLimit } from "../page_limit.ts";
 import type { Execution } from "./execution.ts";
 import {
   type ExecutionFilter,
@@ -40,13 +41,7 @@ export function recorderApp(
 
   app.get("/api/v1/tenants/:tenant/executions", async (c) => {
     const tenant = checkName("tenant", c.req.param("tenant"));
-    const limitText = c.req.query("limit");
-    const limit = limitText === undefined ? undefined : Number(limitText);
-    if (limitText !== undefined && !/^\d+$/.test(limitText)) {
-      throw new ValidationError(
-        `Invalid limit "${limitText}": use a whole number from 1 to 1000`,
-      );
-    }
+    const limit = pageLimit(c.req.query("limit"));
     const page = await store.list(tenant, {
       ...filterOf((n) => c.req.query(n)),
       limit,
