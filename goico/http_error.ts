@@ -42,6 +42,13 @@ export class UnauthorizedError extends HttpError {
   }
 }
 
+/** The credentials are right but do not allow this (403). */
+export class ForbiddenError extends HttpError {
+  constructor(message: string) {
+    super(403, "Forbidden", message);
+  }
+}
+
 /** The thing named in the path does not exist (404). */
 export class NotFoundError extends HttpError {
   constructor(message: string) {

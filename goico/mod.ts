@@ -14,6 +14,7 @@ export {
 } from "./durable_queue.ts";
 export {
   ConflictError,
+  ForbiddenError,
   HttpError,
   NotFoundError,
   PayloadTooLargeError,

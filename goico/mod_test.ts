@@ -6,6 +6,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "BlobStore",
     "ChangeFeed",
     "ConflictError",
+    "ForbiddenError",
     "DurableQueue",
     "GuestSetupError",
     "HttpError",
