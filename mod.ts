@@ -4,7 +4,11 @@
  * ```ts
  * import { startPlatform } from "./mod.ts";
  * const kv = await Deno.openKv(":memory:");
- * const platform = await startPlatform({ kv, port: 0 });
+ * const platform = await startPlatform({
+ *   kv,
+ *   port: 0,
+ *   adminToken: crypto.randomUUID(),
+ * });
  * console.log(platform.url);
  * await platform.close();
  * kv.close();

@@ -1,4 +1,10 @@
-/** For component tests: the platform's parts on an in-memory KV, served through `app.request`. */
+/**
+ * For component tests: the platform's parts on an in-memory KV, served
+ * through `app.request`. Requests that carry no Authorization header are
+ * sent with the admin token, so tests of a route's own behaviour need not
+ * repeat it; tests of authentication set their own header.
+ */
+import { Hono } from "hono";
 import {
   createPlatform,
   type PlatformOptions,
@@ -12,15 +18,30 @@ export interface TestPlatform extends PlatformParts {
   close(): Promise<void>;
 }
 
+/** The admin token of test platforms unless a test sets its own. */
+export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789";
+
 export async function testPlatform(
-  options: Omit<PlatformOptions, "kv"> = {},
+  options: Omit<PlatformOptions, "kv" | "adminToken"> & {
+    adminToken?: string;
+  } = {},
 ): Promise<TestPlatform> {
   const kv = await Deno.openKv(":memory:");
   const ctrl = new AbortController();
-  const parts = createPlatform({ kv, ...options }, ctrl.signal);
+  const adminToken = options.adminToken ?? TEST_ADMIN_TOKEN;
+  const parts = createPlatform({ kv, ...options, adminToken }, ctrl.signal);
+  const app = new Hono();
+  app.all("*", (c) => {
+    const req = new Request(c.req.raw);
+    if (!req.headers.has("authorization")) {
+      req.headers.set("authorization", `Bearer ${adminToken}`);
+    }
+    return parts.app.fetch(req);
+  });
   let running: Promise<void> | undefined;
   return {
     ...parts,
+    app,
     kv,
     start: () => {
       running ??= parts.run(ctrl.signal);

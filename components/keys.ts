@@ -2,6 +2,33 @@
 export const keys = {
   /** A tenant that has deployed or uploaded something. */
   tenant: (tenant: string): Deno.KvKey => ["tenant", tenant],
+  tenants: (): Deno.KvKey => ["tenant"],
+  /** A tenant's token hash and webhook secrets. */
+  tenantCredentials: (tenant: string): Deno.KvKey => ["tenantcred", tenant],
+  /** Which tenant a token (by its sha-256) belongs to. */
+  tokenHash: (hash: string): Deno.KvKey => ["tokenhash", hash],
+  /** A webhook signature already accepted (refused if sent again). */
+  signatureSeen: (
+    tenant: string,
+    signature: string,
+  ): Deno.KvKey => ["sigseen", tenant, signature],
+  /**
+   * Every prefix that holds a tenant's data (queues aside: they live in the
+   * durable queue's keys), the tenant marker last.
+   */
+  tenantPrefixes: (tenant: string): Deno.KvKey[] => [
+    ["pkg", tenant],
+    ["pkgver", tenant],
+    ["pkgsrc", tenant],
+    ["evowner", tenant],
+    ["file", tenant],
+    ["idem", tenant],
+    ["sigseen", tenant],
+    ["exec", tenant],
+    ["signal", "executions", tenant],
+    ["tenantcred", tenant],
+    ["tenant", tenant],
+  ],
   /** A named file of a tenant: its kind and the blob it points to. */
   file: (tenant: string, name: string): Deno.KvKey => ["file", tenant, name],
   files: (tenant: string): Deno.KvKey => ["file", tenant],

@@ -13,7 +13,7 @@ import {
   silentLogger,
   WasmPool,
 } from "../goico/mod.ts";
-import { bearerAuth } from "./bearer_auth.ts";
+import { Authenticator, tenantGuard } from "./authenticator.ts";
 import { ctlApp } from "./ctl/ctl_routes.ts";
 import { Definitions } from "./ctl/definitions.ts";
 import { PackageStore } from "./ctl/package_store.ts";
@@ -33,6 +33,9 @@ import { recorderApp } from "./recorder/recorder_routes.ts";
 import { FileRepo } from "./repo/file_repo.ts";
 import { SchemaCache } from "./repo/compile_schema.ts";
 import { repoApp } from "./repo/repo_routes.ts";
+import { deleteTenant } from "./tenants/delete_tenant.ts";
+import { tenantApp } from "./tenants/tenant_routes.ts";
+import { TenantStore } from "./tenants/tenant_store.ts";
 
 export const VERSION = "0.1.0";
 export const COMPONENTS = [
@@ -47,8 +50,12 @@ export type Component = typeof COMPONENTS[number];
 export interface PlatformOptions {
   /** The store. The platform never closes it: its owner does. */
   kv: Deno.Kv;
-  /** When set, every /api/v1 and /events request must carry `Authorization: Bearer <token>`. */
-  adminToken?: string;
+  /**
+   * The token that may do everything (at least 16 characters). Every
+   * /api/v1 request needs it or a tenant's token; events need what their
+   * definition says (a token, a signature, or nothing).
+   */
+  adminToken: string;
   /** Which components run in this process. Default: all. */
   components?: readonly Component[];
   /** Default `silentLogger`. */
@@ -73,6 +80,7 @@ export interface PlatformParts {
   app: Hono;
   store: PackageStore;
   repo: FileRepo;
+  tenants: TenantStore;
   definitions: Definitions;
   executions: ExecutionStore;
   queue: DurableQueue<EventItem>;
@@ -93,7 +101,9 @@ export function createPlatform(
   const enabled = new Set(options.components ?? COMPONENTS);
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const maxLimits = { ...DEFAULT_MAX_LIMITS, ...options.maxLimits };
-  const repo = new FileRepo(kv, new BlobStore(kv, keys.blobs()));
+  const blobs = new BlobStore(kv, keys.blobs());
+  const repo = new FileRepo(kv, blobs);
+  const tenants = new TenantStore(kv);
   const store = new PackageStore(kv, repo, { maxLimits });
   const definitions = new Definitions(
     store,
@@ -142,10 +152,20 @@ export function createPlatform(
       }
     },
   });
-  const auth = bearerAuth(options.adminToken);
-  app.use("/api/v1/*", auth);
-  app.use("/events/*", auth);
+  const authenticator = new Authenticator(options.adminToken, tenants);
+  app.use("/api/v1/*", authenticator.middleware());
+  app.use("/api/v1/tenants/:tenant", tenantGuard());
+  app.use("/api/v1/tenants/:tenant/*", tenantGuard());
+  app.use("/events/*", authenticator.middleware());
+  app.use("/events/:tenant/*", tenantGuard());
   if (enabled.has("ctl")) {
+    app.route(
+      "/",
+      tenantApp({
+        tenants,
+        remove: (id) => deleteTenant({ kv, tenants, store, queue, blobs }, id),
+      }),
+    );
     app.route("/", ctlApp(store));
     // Queue stats and dead letters are control-plane reads and admin writes
     // on the shared KV, beside the packages that declare the queues.
@@ -182,6 +202,7 @@ export function createPlatform(
     app,
     store,
     repo,
+    tenants,
     definitions,
     executions,
     queue,

@@ -1,5 +1,6 @@
 /** Opens the store and serves the platform until SIGINT or SIGTERM. */
 import { jsonLogger, type Logger, openKv } from "../goico/mod.ts";
+import { resolveAdminToken } from "./admin_token.ts";
 import { servePlatformUntilSignal } from "./platform.ts";
 import type { ServerConfig } from "./server_config.ts";
 
@@ -7,15 +8,20 @@ export async function runServer(
   config: ServerConfig,
   logger: Logger = jsonLogger({ level: config.logLevel }),
 ): Promise<void> {
+  const adminToken = await resolveAdminToken(
+    config.options.adminToken,
+    config.data,
+    logger,
+  );
   const kv = await openKv(config.data);
-  logger.info("starting", {
-    data: config.data,
-    auth: config.options.adminToken
-      ? "admin token required"
-      : "open (no JOBICO_ADMIN_TOKEN)",
-  });
+  logger.info("starting", { data: config.data });
   try {
-    await servePlatformUntilSignal({ ...config.options, kv, logger });
+    await servePlatformUntilSignal({
+      ...config.options,
+      adminToken,
+      kv,
+      logger,
+    });
   } finally {
     kv.close();
   }

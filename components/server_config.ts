@@ -4,6 +4,7 @@
  * check and explain them the same way.
  */
 import { type LogLevel, ValidationError } from "../goico/mod.ts";
+import { MIN_ADMIN_TOKEN } from "./admin_token.ts";
 import { type Component, COMPONENTS, type ServeOptions } from "./platform.ts";
 
 /** Every setting: its variable, its `jobico serve` flag and what it means. */
@@ -20,7 +21,7 @@ export const SETTINGS = {
   ],
   JOBICO_ADMIN_TOKEN: [
     "--admin-token",
-    "token the API requires (default none)",
+    "admin token, 16 characters or more (default: generated into <data>/admin-token)",
   ],
   JOBICO_LOG_LEVEL: [
     "--log-level",
@@ -66,7 +67,10 @@ export interface ServerConfig {
   /** Where the KV lives: a directory, `:memory:` or a URL. */
   data: string;
   logLevel: LogLevel;
-  options: Omit<ServeOptions, "kv" | "logger">;
+  /** Without `adminToken`, the server makes one (see admin_token.ts). */
+  options: Omit<ServeOptions, "kv" | "logger" | "adminToken"> & {
+    adminToken?: string;
+  };
 }
 
 const LEVELS = ["debug", "info", "warn", "error"];
@@ -134,6 +138,17 @@ export function serverConfig(
       );
     }
   }
+  const adminToken = get("JOBICO_ADMIN_TOKEN");
+  if (
+    adminToken !== undefined &&
+    (adminToken.length < MIN_ADMIN_TOKEN || /\s/.test(adminToken))
+  ) {
+    throw new ValidationError(
+      `Invalid ${
+        label("JOBICO_ADMIN_TOKEN")
+      }: use at least ${MIN_ADMIN_TOKEN} characters and no spaces`,
+    );
+  }
   const limits = {
     timeoutMs: int("JOBICO_TIMEOUT_MS", 1, 3_600_000),
     memoryMb: int("JOBICO_MEMORY_MB", 1, 4_096),
@@ -143,7 +158,7 @@ export function serverConfig(
   const options: ServerConfig["options"] = {
     port: int("JOBICO_PORT", 0, 65_535) ?? 8080,
     hostname: get("JOBICO_HOST"),
-    adminToken: get("JOBICO_ADMIN_TOKEN"),
+    adminToken,
     components,
     workers: int("JOBICO_WORKERS", 1, 256),
     tenantConcurrency: int("JOBICO_TENANT_CONCURRENCY", 1, 256),

@@ -15,7 +15,7 @@ Deno.test("serverConfig: every setting is read and converted", () => {
     JOBICO_HOST: "0.0.0.0",
     JOBICO_DATA: ":memory:",
     JOBICO_COMPONENTS: "listener, ctl,listener",
-    JOBICO_ADMIN_TOKEN: "s3cret",
+    JOBICO_ADMIN_TOKEN: "s3cret-admin-token",
     JOBICO_LOG_LEVEL: "warn",
     JOBICO_WORKERS: "4",
     JOBICO_TENANT_CONCURRENCY: "2",
@@ -32,7 +32,7 @@ Deno.test("serverConfig: every setting is read and converted", () => {
     options: {
       port: 0,
       hostname: "0.0.0.0",
-      adminToken: "s3cret",
+      adminToken: "s3cret-admin-token",
       components: ["listener", "ctl"],
       workers: 4,
       tenantConcurrency: 2,

@@ -5,6 +5,8 @@
  * visible only once every chunk is stored.
  */
 
+import { deletePrefixes } from "./delete_prefixes.ts";
+
 const CHUNK = 60 * 1024;
 const CHUNKS_PER_ATOMIC = 10;
 
@@ -68,6 +70,14 @@ export class BlobStore {
   }
 
   /** The blob's metadata, or null when it is not stored. */
+  /** Removes a blob: its metadata first, so it is never seen half gone. */
+  async delete(sha256: string): Promise<void> {
+    await deletePrefixes(this.kv, [this.#metaKey(sha256), [
+      ...this.prefix,
+      sha256,
+    ]]);
+  }
+
   async meta(sha256: string): Promise<BlobMeta | null> {
     return (await this.kv.get<BlobMeta>(this.#metaKey(sha256))).value;
   }

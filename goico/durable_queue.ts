@@ -25,6 +25,7 @@
  */
 
 import { ChangeFeed } from "./change_feed.ts";
+import { deletePrefixes } from "./delete_prefixes.ts";
 
 export interface QueuedItem<T> {
   id: string;
@@ -435,6 +436,25 @@ export class DurableQueue<T> {
     const res = await this.kv.atomic().check(marker).delete(marker.key)
       .commit();
     return res.ok;
+  }
+
+  /**
+   * Removes a queue and all it holds: waiting, in flight, delayed and dead
+   * items and its counters. Returns how many entries went.
+   */
+  async drop(queue: string): Promise<number> {
+    const at = this.prefix.length;
+    const delayed = await deletePrefixes(
+      this.kv,
+      [[...this.prefix, "delayed"]],
+      (k) => k[at + 2] !== queue,
+    );
+    return delayed + await deletePrefixes(
+      this.kv,
+      (["ready", "inflight", "dead", "count", "active"] as const).map((
+        state,
+      ) => [...this.prefix, state, queue]),
+    );
   }
 
   /** Puts items whose lease expired back in the ready list, attempt raised. */

@@ -376,3 +376,21 @@ Deno.test("DurableQueue: an id given twice is replayed or purged once", () =>
     assert.partialDeepStrictEqual(await q.stats("q"), { depth: 1, dead: 0 });
     assert.equal(await q.backlog("q"), 1);
   }));
+
+Deno.test("DurableQueue: drop removes one queue's waiting, in-flight, delayed and dead items and nothing of others", () =>
+  withKv(async (kv) => {
+    const q = new DurableQueue<Job>(kv);
+    await q.append(kv.atomic(), "t1/a", items(1, 2, 3, 4)).commit();
+    await q.append(kv.atomic(), "t2/a", items(5)).commit();
+    const [first, second, third] = await q.lease("t1/a", 3);
+    await q.retry(kv.atomic(), first, 60_000).commit();
+    await q.deadLetter(kv.atomic(), second, "boom").commit();
+    assert.equal((await q.stats("t1/a")).inFlight, 1, String(third.id));
+    assert.ok((await q.drop("t1/a")) > 0);
+    const left = await Array.fromAsync(kv.list({ prefix: ["queue"] }));
+    assert.ok(
+      left.every((e) => !e.key.includes("t1/a")),
+      JSON.stringify(left.map((e) => e.key)),
+    );
+    assert.equal((await q.stats("t2/a")).depth, 1);
+  }));

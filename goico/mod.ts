@@ -5,6 +5,7 @@
  */
 export { type BlobMeta, BlobStore, sha256Hex } from "./blob_store.ts";
 export { ChangeFeed, type ChangeFeedOptions } from "./change_feed.ts";
+export { deletePrefixes } from "./delete_prefixes.ts";
 export {
   type DeadLetter,
   DurableQueue,

@@ -21,6 +21,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "ValidationError",
     "WasmGuest",
     "WasmPool",
+    "deletePrefixes",
     "formatImportList",
     "formatSse",
     "jsonLogger",

@@ -8,12 +8,14 @@ import {
   startPlatform,
 } from "../components/platform.ts";
 import type { Execution } from "../components/recorder/execution.ts";
+import { TEST_ADMIN_TOKEN } from "../components/_test_platform.ts";
 import { deployGreetOver } from "./_deploy_over_http.ts";
 
 export interface Harness {
   platform: Platform;
   kv: Deno.Kv;
   url: string;
+  adminToken: string;
   /** fetch against the platform, with the token when one is set. */
   api(path: string, init?: RequestInit): Promise<Response>;
   upload(
@@ -33,16 +35,28 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** Starts the platform on port 0; `options` are passed on (limits, workers...). */
+/**
+ * Starts the platform on port 0; `options` are passed on (limits,
+ * workers...). `h.api` sends the admin token unless a request sets its own
+ * Authorization header.
+ */
 export async function startHarness(
-  options: Omit<ServeOptions, "kv" | "port"> = {},
+  options: Omit<ServeOptions, "kv" | "port" | "adminToken"> & {
+    adminToken?: string;
+  } = {},
 ): Promise<Harness> {
   const kv = await Deno.openKv(":memory:");
-  const platform = await startPlatform({ ...options, kv, port: 0 });
+  const adminToken = options.adminToken ?? TEST_ADMIN_TOKEN;
+  const platform = await startPlatform({
+    ...options,
+    adminToken,
+    kv,
+    port: 0,
+  });
   const api = (path: string, init: RequestInit = {}) => {
     const headers = new Headers(init.headers);
-    if (options.adminToken && !headers.has("authorization")) {
-      headers.set("authorization", `Bearer ${options.adminToken}`);
+    if (!headers.has("authorization")) {
+      headers.set("authorization", `Bearer ${adminToken}`);
     }
     return fetch(platform.url + path, { ...init, headers });
   };
@@ -55,6 +69,7 @@ export async function startHarness(
     platform,
     kv,
     url: platform.url,
+    adminToken,
     api,
     upload: async (tenant, name, bytes) => {
       const body = typeof bytes === "string"

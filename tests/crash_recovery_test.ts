@@ -7,6 +7,9 @@
 import assert from "node:assert/strict";
 import { deployGreetOver } from "./_deploy_over_http.ts";
 import { RUN_MAIN } from "./_run_main.ts";
+import { authFetch } from "./_auth_fetch.ts";
+
+const TOKEN = "crash-test-admin-token";
 
 function spawnPlatform(data: string, port: number) {
   return new Deno.Command(Deno.execPath(), {
@@ -14,6 +17,7 @@ function spawnPlatform(data: string, port: number) {
     env: {
       JOBICO_PORT: String(port),
       JOBICO_DATA: data,
+      JOBICO_ADMIN_TOKEN: TOKEN,
       JOBICO_LOG_LEVEL: "error",
       NO_COLOR: "1",
     },
@@ -54,8 +58,8 @@ async function allExecutions(url: string): Promise<Exec[]> {
   const out: Exec[] = [];
   let cursor = "";
   for (;;) {
-    const page = await (await fetch(
-      `${url}/api/v1/tenants/demo/executions?limit=1000&event=greet${cursor}`,
+    const page = await (await authFetch(url, TOKEN)(
+      `/api/v1/tenants/demo/executions?limit=1000&event=greet${cursor}`,
     )).json();
     out.push(...page.executions);
     if (!page.cursor) return out;
@@ -70,12 +74,12 @@ Deno.test("after SIGKILL mid-flight and a restart, every accepted event has exac
   let child = spawnPlatform(data, port);
   try {
     await waitUp(url);
-    await deployGreetOver((path, init) => fetch(url + path, init));
+    await deployGreetOver(authFetch(url, TOKEN));
     // Send while it executes; kill it once some, not all, have run.
     const accepted: string[] = [];
     const N = 3000;
     for (let i = 0; i < N / 100; i++) {
-      const res = await fetch(`${url}/events/demo/greet`, {
+      const res = await authFetch(url, TOKEN)("/events/demo/greet", {
         method: "POST",
         body: JSON.stringify({
           data: Array.from({ length: 100 }, (_, j) => ({ name: `n${i}-${j}` })),

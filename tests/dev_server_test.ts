@@ -12,13 +12,16 @@ const startDev = (env: Record<string, string>) => spawnServer(RUN_MAIN, env);
 Deno.test("main.ts honours JOBICO_DATA, JOBICO_ADMIN_TOKEN and JOBICO_PORT, logs JSON lines and stops on SIGTERM", async () => {
   const data = await Deno.makeTempDir({ prefix: "jobico-dev-" });
   try {
-    const env = { JOBICO_DATA: data, JOBICO_ADMIN_TOKEN: "t0ken" };
+    const env = {
+      JOBICO_DATA: data,
+      JOBICO_ADMIN_TOKEN: "t0ken-dev-admin-token",
+    };
     const first = await startDev(env);
     assert.equal(
       (await fetch(first.url + "/api/v1/tenants/demo/packages")).status,
       401,
     );
-    const auth = { authorization: "Bearer t0ken" };
+    const auth = { authorization: "Bearer t0ken-dev-admin-token" };
     await deployGreetOver((path, init) =>
       fetch(first.url + path, {
         ...init,
@@ -61,6 +64,38 @@ Deno.test("main.ts honours JOBICO_DATA, JOBICO_ADMIN_TOKEN and JOBICO_PORT, logs
     assert.ok(
       after.executions.some((e: { eventId: string }) => e.eventId === id),
     );
+    assert.equal((await second.stop()).code, 0);
+  } finally {
+    await Deno.remove(data, { recursive: true });
+  }
+});
+
+Deno.test("without JOBICO_ADMIN_TOKEN, main.ts makes one into <data>/admin-token (mode 0600) and keeps it across restarts", async () => {
+  const data = await Deno.makeTempDir({ prefix: "jobico-dev-" });
+  try {
+    const first = await startDev({ JOBICO_DATA: data });
+    const file = `${data}/admin-token`;
+    const token = (await Deno.readTextFile(file)).trim();
+    assert.ok(token.length >= 16);
+    assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+    const packages = (t?: string) =>
+      fetch(first.url + "/api/v1/tenants/demo/packages", {
+        headers: t ? { authorization: `Bearer ${t}` } : {},
+      });
+    let res = await packages();
+    assert.equal(res.status, 401);
+    await res.body?.cancel();
+    res = await packages(token);
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    assert.equal((await first.stop()).code, 0);
+    const second = await startDev({ JOBICO_DATA: data });
+    assert.equal((await Deno.readTextFile(file)).trim(), token);
+    res = await fetch(second.url + "/api/v1/tenants/demo/packages", {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
     assert.equal((await second.stop()).code, 0);
   } finally {
     await Deno.remove(data, { recursive: true });

@@ -232,7 +232,7 @@ Deno.test("malformed bodies get 400s that say what is wrong", async () => {
 });
 
 Deno.test("with an admin token, requests without it or with a wrong one get 401", async () => {
-  const h = await startHarness({ adminToken: "s3cret" });
+  const h = await startHarness({ adminToken: "s3cret-admin-token" });
   try {
     await deployGreet(h);
     const paths: [string, RequestInit][] = [

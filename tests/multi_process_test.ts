@@ -10,6 +10,8 @@ import { deployGreetOver } from "./_deploy_over_http.ts";
 import { examples } from "../components/_test_platform.ts";
 import { RUN_CLI } from "./_run_main.ts";
 import { spawnServer } from "./_spawn_server.ts";
+import { authFetch } from "./_auth_fetch.ts";
+import { adminTokenFile } from "../components/admin_token.ts";
 
 const serve = (data: string, components: string, ...more: string[]) =>
   spawnServer(
@@ -20,6 +22,8 @@ const serve = (data: string, components: string, ...more: string[]) =>
 Deno.test("listener, executor and control plane in three processes on one data directory", async () => {
   const data = await Deno.makeTempDir({ prefix: "jobico-multi-" });
   const ctl = await serve(data, "ctl,repo,recorder");
+  // The first process made the admin token; the others read the same file.
+  const token = (await Deno.readTextFile(adminTokenFile(data))).trim();
   const listener = await serve(data, "listener");
   const executor = await serve(data, "executor", "--workers", "2");
   try {
@@ -29,9 +33,11 @@ Deno.test("listener, executor and control plane in three processes on one data d
     assert.deepEqual(await meta(listener.url), ["listener"]);
     assert.deepEqual(await meta(executor.url), ["executor"]);
 
-    await deployGreetOver((path, init) => fetch(ctl.url + path, init));
+    const ctlApi = authFetch(ctl.url, token);
+    const listenerApi = authFetch(listener.url, token);
+    await deployGreetOver(ctlApi);
     const send = (items: unknown[]) =>
-      fetch(listener.url + "/events/demo/greet", {
+      listenerApi("/events/demo/greet", {
         method: "POST",
         body: JSON.stringify({ data: items }),
       });
@@ -47,14 +53,14 @@ Deno.test("listener, executor and control plane in three processes on one data d
     );
     strict.properties.lang = { type: "string" };
     strict.required = ["name", "lang"];
-    const put = await fetch(
-      ctl.url + "/api/v1/tenants/demo/files/strict.schema.json",
+    const put = await ctlApi(
+      "/api/v1/tenants/demo/files/strict.schema.json",
       { method: "PUT", body: JSON.stringify(strict) },
     );
     assert.equal(put.status, 201);
     const yaml = (await Deno.readTextFile(new URL("job.yaml", examples)))
       .replace("schemaref: greet.schema.json", "schemaref: strict.schema.json");
-    const deployed = await fetch(ctl.url + "/api/v1/packages", {
+    const deployed = await ctlApi("/api/v1/packages", {
       method: "POST",
       headers: { "content-type": "application/yaml" },
       body: yaml,
@@ -91,8 +97,8 @@ Deno.test("listener, executor and control plane in three processes on one data d
     let okCount = 0;
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
-      const page = await (await fetch(
-        ctl.url + "/api/v1/tenants/demo/executions?event=greet&limit=1000",
+      const page = await (await ctlApi(
+        "/api/v1/tenants/demo/executions?event=greet&limit=1000",
       )).json();
       okCount =
         page.executions.filter((e: { eventId: string; status: string }) =>

@@ -107,7 +107,8 @@ Deno.test("platform: queues list, dead, replay and purge", async () => {
   // No retries: a trapping event goes to the dead letters at once.
   const h = await startHarness({ limits: { retries: 0 } });
   try {
-    const cli = (...args: string[]) => jobico(["--url", h.url, ...args]);
+    const cli = (...args: string[]) =>
+      jobico(["--url", h.url, "--token", h.adminToken, ...args]);
     await h.upload("t1", "trap.wasm", await compileWat("trap"));
     await h.upload("t1", "any.json", JSON.stringify({ type: "object" }));
     await h.deploy(TRAPS);
@@ -240,7 +241,8 @@ Deno.test("platform: a full queue answers 429 to send; the CLI says when to retr
     components: ["ctl", "repo", "listener"],
   });
   try {
-    const cli = (...args: string[]) => jobico(["--url", h.url, ...args]);
+    const cli = (...args: string[]) =>
+      jobico(["--url", h.url, "--token", h.adminToken, ...args]);
     await h.upload("t1", "trap.wasm", await compileWat("trap"));
     await h.upload("t1", "any.json", JSON.stringify({ type: "object" }));
     await h.deploy(TRAPS);

@@ -1,0 +1,264 @@
+/**
+ * Tenants and their credentials. A tenant's API token is shown once, when it
+ * is made; only its sha-256 is stored, with an index from hash to tenant so
+ * a request is authenticated with one read. Tokens are 32 random bytes, so a
+ * plain sha-256 (no slow hash) is what protects them at rest. Each tenant
+ * also has a webhook signing secret (HMAC needs the secret itself, so it is
+ * stored as is); after a rotation the previous one stays valid for a grace
+ * period so senders can switch over.
+ */
+import {
+  ConflictError,
+  deletePrefixes,
+  NotFoundError,
+  sha256Hex,
+} from "../../goico/mod.ts";
+import { checkName } from "../check_name.ts";
+import { keys } from "../keys.ts";
+
+/** What is stored of a tenant's credentials. */
+interface Credentials {
+  createdAt: string;
+  /** sha-256 (hex) of the current token; absent until one is made. */
+  tokenHash?: string;
+  tokenCreatedAt?: string;
+  /** The current webhook secret first; a previous one with its end. */
+  webhookSecrets: { secret: string; createdAt: string; validUntil?: string }[];
+}
+
+/** A tenant as the API shows it (never a token). */
+export interface TenantInfo {
+  id: string;
+  createdAt?: string;
+  hasToken: boolean;
+  tokenCreatedAt?: string;
+}
+
+export interface WebhookSecrets {
+  secret: string;
+  /** The secret before the last rotation, while it is still accepted. */
+  previous?: { secret: string; validUntil: string };
+}
+
+export interface TenantStoreOptions {
+  now?: () => number;
+  /** How long a rotated-out webhook secret stays valid. Default 24 h. */
+  secretGraceMs?: number;
+  /** How long a token lookup is reused in this process. Default 1 s. */
+  cacheMs?: number;
+}
+
+/** Token prefix, so a leaked token is recognisable (secret scanners). */
+const TOKEN_PREFIX = "jbt_";
+
+export class TenantStore {
+  readonly #now: () => number;
+  readonly #grace: number;
+  readonly #cacheMs: number;
+  readonly #cache = new Map<string, { tenant: string | null; at: number }>();
+
+  constructor(
+    private readonly kv: Deno.Kv,
+    options: TenantStoreOptions = {},
+  ) {
+    this.#now = options.now ?? Date.now;
+    this.#grace = options.secretGraceMs ?? 24 * 60 * 60 * 1000;
+    this.#cacheMs = options.cacheMs ?? 1000;
+  }
+
+  /** Creates a tenant and its first token; 409 when the id is taken. */
+  async create(id: string): Promise<{ id: string; token: string }> {
+    checkName("tenant", id);
+    const token = newSecret(TOKEN_PREFIX);
+    const hash = await sha256Hex(new TextEncoder().encode(token));
+    const at = new Date(this.#now()).toISOString();
+    const creds: Credentials = {
+      createdAt: at,
+      tokenHash: hash,
+      tokenCreatedAt: at,
+      webhookSecrets: [{ secret: newSecret("whsec_"), createdAt: at }],
+    };
+    const res = await this.kv.atomic()
+      .check({ key: keys.tenant(id), versionstamp: null })
+      .check({ key: keys.tenantCredentials(id), versionstamp: null })
+      .set(keys.tenant(id), { id })
+      .set(keys.tenantCredentials(id), creds)
+      .set(keys.tokenHash(hash), { tenant: id })
+      .commit();
+    if (!res.ok) {
+      throw new ConflictError(
+        `Tenant "${id}" already exists; make it a new token with: jobico tenant rotate-token ${id}`,
+      );
+    }
+    return { id, token };
+  }
+
+  async list(): Promise<TenantInfo[]> {
+    const out: TenantInfo[] = [];
+    for await (const e of this.kv.list({ prefix: keys.tenants() })) {
+      out.push(await this.#info(e.key[1] as string));
+    }
+    return out;
+  }
+
+  async get(id: string): Promise<TenantInfo> {
+    checkName("tenant", id);
+    if (!(await this.exists(id))) throw unknown(id);
+    return await this.#info(id);
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return (await this.kv.get(keys.tenant(id))).versionstamp !== null;
+  }
+
+  async #info(id: string): Promise<TenantInfo> {
+    const c = (await this.kv.get<Credentials>(keys.tenantCredentials(id)))
+      .value;
+    return {
+      id,
+      ...(c && { createdAt: c.createdAt }),
+      hasToken: Boolean(c?.tokenHash),
+      ...(c?.tokenCreatedAt && { tokenCreatedAt: c.tokenCreatedAt }),
+    };
+  }
+
+  /** Makes a new token for a tenant; the old one stops working at once. */
+  async rotateToken(id: string): Promise<{ id: string; token: string }> {
+    checkName("tenant", id);
+    const token = newSecret(TOKEN_PREFIX);
+    const hash = await sha256Hex(new TextEncoder().encode(token));
+    await this.#update(id, (c, op) => {
+      if (c.tokenHash) {
+        op.delete(keys.tokenHash(c.tokenHash));
+        this.#cache.delete(c.tokenHash);
+      }
+      op.set(keys.tokenHash(hash), { tenant: id });
+      const at = new Date(this.#now()).toISOString();
+      return { ...c, tokenHash: hash, tokenCreatedAt: at };
+    });
+    return { id, token };
+  }
+
+  /** The tenant a token belongs to, or null. */
+  async tenantOfToken(token: string): Promise<string | null> {
+    if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return null;
+    const hash = await sha256Hex(new TextEncoder().encode(token));
+    const now = this.#now();
+    const hit = this.#cache.get(hash);
+    if (hit && now - hit.at < this.#cacheMs) return hit.tenant;
+    const tenant =
+      (await this.kv.get<{ tenant: string }>(keys.tokenHash(hash))).value
+        ?.tenant ?? null;
+    if (this.#cache.size > 10_000) this.#cache.clear();
+    this.#cache.set(hash, { tenant, at: now });
+    return tenant;
+  }
+
+  /** The webhook secrets a signature may be made with now. */
+  async webhookSecrets(id: string): Promise<WebhookSecrets> {
+    checkName("tenant", id);
+    let c = (await this.kv.get<Credentials>(keys.tenantCredentials(id)))
+      .value;
+    if (!c?.webhookSecrets.length) {
+      // Tenants made before credentials existed (by an admin upload) get one now.
+      if (!(await this.exists(id))) throw unknown(id);
+      c = await this.#update(id, (c) => ({
+        ...c,
+        webhookSecrets: c.webhookSecrets.length ? c.webhookSecrets : [{
+          secret: newSecret("whsec_"),
+          createdAt: new Date(this.#now()).toISOString(),
+        }],
+      }));
+    }
+    const [current, previous] = c.webhookSecrets;
+    const now = this.#now();
+    return {
+      secret: current.secret,
+      ...(previous?.validUntil && Date.parse(previous.validUntil) > now && {
+        previous: { secret: previous.secret, validUntil: previous.validUntil },
+      }),
+    };
+  }
+
+  /** Makes a new webhook secret; the previous one stays valid for the grace period. */
+  async rotateWebhookSecret(id: string): Promise<WebhookSecrets> {
+    checkName("tenant", id);
+    await this.webhookSecrets(id);
+    const now = this.#now();
+    await this.#update(id, (c) => ({
+      ...c,
+      webhookSecrets: [
+        { secret: newSecret("whsec_"), createdAt: new Date(now).toISOString() },
+        ...c.webhookSecrets.slice(0, 1).map((s) => ({
+          ...s,
+          validUntil: new Date(now + this.#grace).toISOString(),
+        })),
+      ],
+    }));
+    return await this.webhookSecrets(id);
+  }
+
+  /** Removes a tenant's credentials: its token stops working at once. */
+  async revoke(id: string): Promise<void> {
+    checkName("tenant", id);
+    if (!(await this.exists(id))) throw unknown(id);
+    const creds = await this.kv.get<Credentials>(keys.tenantCredentials(id));
+    const op = this.kv.atomic().check(creds).delete(
+      keys.tenantCredentials(id),
+    );
+    if (creds.value?.tokenHash) {
+      op.delete(keys.tokenHash(creds.value.tokenHash));
+      this.#cache.delete(creds.value.tokenHash);
+    }
+    if (!(await op.commit()).ok) {
+      throw new ConflictError(
+        `Tenant "${id}" is being changed concurrently; try again`,
+      );
+    }
+  }
+
+  /** Removes every key under the tenant's prefixes, its marker last. */
+  async forget(id: string): Promise<void> {
+    await deletePrefixes(this.kv, keys.tenantPrefixes(id));
+  }
+
+  async #update(
+    id: string,
+    change: (c: Credentials, op: Deno.AtomicOperation) => Credentials,
+  ): Promise<Credentials> {
+    for (let tries = 0; tries < 10; tries++) {
+      const [marker, entry] = await this.kv.getMany<[unknown, Credentials]>([
+        keys.tenant(id),
+        keys.tenantCredentials(id),
+      ]);
+      if (marker.versionstamp === null) throw unknown(id);
+      const op = this.kv.atomic().check(entry);
+      const next = change(
+        entry.value ?? {
+          createdAt: new Date(this.#now()).toISOString(),
+          webhookSecrets: [],
+        },
+        op,
+      );
+      op.set(keys.tenantCredentials(id), next);
+      if ((await op.commit()).ok) return next;
+    }
+    throw new ConflictError(
+      `Tenant "${id}" is being changed concurrently; try again`,
+    );
+  }
+}
+
+function unknown(id: string): NotFoundError {
+  return new NotFoundError(`Unknown tenant "${id}"`);
+}
+
+/** A prefix and 32 random bytes in base64url. */
+function newSecret(prefix: string): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return prefix +
+    btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(
+      /\//g,
+      "_",
+    ).replace(/=+$/, "");
+}
