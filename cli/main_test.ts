@@ -1,3 +1,4 @@
+import { TEST_ADMIN_TOKEN } from "../components/_test_platform.ts";
 import assert from "node:assert/strict";
 import {
   captureIo,
@@ -551,7 +552,11 @@ async function withPlatform(
   fn: (url: string) => Promise<void>,
 ) {
   const kv = await Deno.openKv(":memory:");
-  const platform = await startPlatform({ kv, port: 0, ...options });
+  const platform = await startPlatform({
+    kv,
+    port: 0,
+    adminToken: options.adminToken ?? TEST_ADMIN_TOKEN,
+  });
   try {
     await fn(platform.url);
   } finally {
@@ -581,7 +586,8 @@ async function until<T>(
 
 Deno.test("platform: upload, deploy, send, stream and list executions", async () => {
   await withPlatform({}, async (url) => {
-    const cli = (...args: string[]) => jobico(["--url", url, ...args]);
+    const cli = (...args: string[]) =>
+      jobico(["--url", url, "--token", TEST_ADMIN_TOKEN, ...args]);
 
     for (const name of ["greet.wasm", "audit.wasm"]) {
       const r = await cli("upload-wasm", "demo", example(name));
@@ -612,6 +618,8 @@ Deno.test("platform: upload, deploy, send, stream and list executions", async ()
       [
         "--url",
         url,
+        "--token",
+        TEST_ADMIN_TOKEN,
         "stream-from-recorder",
         "demo",
         "--event",
@@ -704,7 +712,14 @@ Deno.test("platform: an invalid package prints file:line:col lines and exits 1",
           "runtimes:\n  - id: r\n    moduleref: missing.wasm\n    type: 0\n" +
           "colour: blue\n",
       );
-      const r = await jobico(["--url", url, "deploy", file]);
+      const r = await jobico([
+        "--url",
+        url,
+        "--token",
+        TEST_ADMIN_TOKEN,
+        "deploy",
+        file,
+      ]);
       assert.equal(r.code, 1);
       assert.equal(r.out, "");
       const lines = r.err.trimEnd().split("\n");
@@ -721,7 +736,14 @@ Deno.test("platform: an invalid package prints file:line:col lines and exits 1",
 
       const syntax = `${dir}/syntax.yaml`;
       await Deno.writeTextFile(syntax, "id: [unclosed\ntenant: demo\n");
-      const s = await jobico(["--url", url, "deploy", syntax]);
+      const s = await jobico([
+        "--url",
+        url,
+        "--token",
+        TEST_ADMIN_TOKEN,
+        "deploy",
+        syntax,
+      ]);
       assert.equal(s.code, 1);
       assert.match(
         s.err,
@@ -734,7 +756,7 @@ Deno.test("platform: an invalid package prints file:line:col lines and exits 1",
 });
 
 Deno.test("platform: a wrong or missing token exits 1 with the hint", async () => {
-  await withPlatform({ adminToken: "right" }, async (url) => {
+  await withPlatform({ adminToken: "right-admin-token-0001" }, async (url) => {
     const wrong = await jobico([
       "--url",
       url,
@@ -754,7 +776,7 @@ Deno.test("platform: a wrong or missing token exits 1 with the hint", async () =
     assert.ok(missing.err.endsWith(`hint: ${TOKEN_HINT}\n`));
 
     const right = await jobico(["files", "list", "demo", "--json"], {
-      env: { JOBICO_URL: url, JOBICO_TOKEN: "right" },
+      env: { JOBICO_URL: url, JOBICO_TOKEN: "right-admin-token-0001" },
     });
     assert.equal(right.code, 0, right.err);
     assert.deepEqual(JSON.parse(right.out), { files: [] });

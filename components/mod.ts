@@ -3,10 +3,12 @@
  * items, executor and recorder, and the platform that wires them.
  * @module
  */
-export { bearerAuth } from "./bearer_auth.ts";
+export { Authenticator, tenantGuard } from "./authenticator.ts";
+export { MIN_ADMIN_TOKEN, resolveAdminToken } from "./admin_token.ts";
 export { ctlApp } from "./ctl/ctl_routes.ts";
 export { Definitions, type EventRoute } from "./ctl/definitions.ts";
 export type {
+  EventAuth,
   EventDef,
   FileKind,
   JobDef,
@@ -41,6 +43,14 @@ export {
   retryAfterSeconds,
 } from "./listener/backlog_gauge.ts";
 export { listenerApp, type ListenerOptions } from "./listener/listener.ts";
+export {
+  DEFAULT_TOLERANCE_SEC,
+  SIGNATURE_HEADER,
+  signWebhook,
+  verifyWebhook,
+  type VerifyWebhookOptions,
+  type VerifyWebhookResult,
+} from "./listener/webhook_signature.ts";
 export {
   type Component,
   COMPONENTS,
@@ -77,3 +87,17 @@ export {
 } from "./repo/file_repo.ts";
 export { compileSchema, SchemaCache } from "./repo/compile_schema.ts";
 export { repoApp } from "./repo/repo_routes.ts";
+export {
+  assertAdmin,
+  assertTenantAccess,
+  type AuthVariables,
+  type Principal,
+  principalName,
+} from "./principal.ts";
+export { deleteTenant } from "./tenants/delete_tenant.ts";
+export { tenantApp } from "./tenants/tenant_routes.ts";
+export {
+  type TenantInfo,
+  TenantStore,
+  type WebhookSecrets,
+} from "./tenants/tenant_store.ts";

@@ -19,10 +19,24 @@ export interface SchemaDef {
   schemaref: string;
 }
 
+/**
+ * How the listener accepts an event: `token`, a bearer token of the tenant;
+ * `hmac`, a `Jobico-Signature` made with the tenant's webhook secret (see
+ * `components/listener/webhook_signature.ts`); `public`, anyone.
+ */
+export type EventAuth = "token" | "hmac" | "public";
+
 /** An event the listener accepts and the executor runs. */
 export interface EventDef {
   id: string;
   name?: string;
+  /**
+   * How `POST /events/{tenant}/{event}` authenticates a request; "token"
+   * when absent (absent stays absent in the model). The result events a job
+   * chains to are enqueued internally, never received over HTTP by the
+   * executor, but clients may post them too, so it applies to them as well.
+   */
+  auth?: EventAuth;
   /** 0 means JSON, the only data type there is. */
   datatype: number;
   schema: SchemaDef;

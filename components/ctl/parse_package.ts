@@ -4,6 +4,7 @@
  */
 import { isScalar, LineCounter, type Node } from "yaml";
 import type {
+  EventAuth,
   EventDef,
   FileKind,
   JobDef,
@@ -48,8 +49,10 @@ const JOB: Keys = [["event"], ["result"]];
 const RESULT: Keys = [[], ["ok", "error"]];
 const EVENT: Keys = [
   ["id", "schema", "supplierqueue", "runtime"],
-  ["name", "datatype"],
+  ["name", "datatype", "auth"],
 ];
+/** The values of an event's `auth`, the default first. */
+const EVENT_AUTH: readonly EventAuth[] = ["token", "hmac", "public"];
 const SCHEMA: Keys = [["id", "schemaref"], ["name"]];
 const RUNTIME: Keys = [["id", "moduleref"], [
   "name",
@@ -206,6 +209,7 @@ class Walk {
     if (!e) return null;
     const id = e.id("id", "event id");
     const name = e.str("name");
+    const auth = this.auth(e);
     const datatype = e.zero("datatype", "JSON");
     const schemaNode = e.get("schema");
     const s = schemaNode === undefined ? undefined : this.c.fields(
@@ -221,12 +225,41 @@ class Walk {
     const runtime = this.ref(e, "runtime", "runtime");
     this.declare(this.events, "event", id, e);
     if (
-      id === undefined || datatype === undefined || schemaId === undefined ||
-      schemaref === undefined || supplierqueue === undefined ||
-      runtime === undefined
+      id === undefined || auth === null || datatype === undefined ||
+      schemaId === undefined || schemaref === undefined ||
+      supplierqueue === undefined || runtime === undefined
     ) return null;
     const schema = { id: schemaId, ...named(schemaName), schemaref };
-    return { id, ...named(name), datatype, schema, supplierqueue, runtime };
+    return {
+      id,
+      ...named(name),
+      ...(auth && { auth }),
+      datatype,
+      schema,
+      supplierqueue,
+      runtime,
+    };
+  }
+
+  /** An event's `auth`: undefined when absent or empty, null when broken. */
+  auth(e: Fields): EventAuth | undefined | null {
+    const node = e.get("auth");
+    if (node === undefined || (isScalar(node) && node.value === null)) {
+      return undefined;
+    }
+    const value = e.str("auth"); // reports a value that is not a string
+    if (value === undefined) return null;
+    const auth = EVENT_AUTH.find((mode) => mode === value);
+    if (auth) return auth;
+    e.ctx.add(
+      "structure",
+      join(e.path, "auth"),
+      e.at("auth"),
+      `Invalid auth ${
+        quote(value)
+      }: use "token" (the default), "hmac" or "public"`,
+    );
+    return null;
   }
 
   runtime(node: Node | null, path: string, at: Node): RuntimeDef | undefined {

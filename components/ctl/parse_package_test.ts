@@ -665,3 +665,75 @@ Deno.test("issues on an alias point at the alias", () => {
   assert.deepEqual([id.line, id.col], [7, 9]);
   assert.equal(only(issues, "name").line, 2);
 });
+
+Deno.test("an event's auth is read when present, on results too", () => {
+  const source = VALID.replace(
+    "      name: an event\n",
+    "      name: an event\n      auth: hmac\n",
+  ).replace(
+    "        id: ev2_ok\n",
+    "        id: ev2_ok\n        auth: public\n",
+  ).replace("      datatype: 0\n", "      datatype: 0\n      auth: token\n");
+  const { pkg, issues } = parsePackage(source, withFiles);
+  assert.deepEqual(issues, []);
+  assert.equal(pkg?.jobs[0].event.auth, "hmac");
+  assert.equal(pkg?.jobs[1].event.auth, "token");
+  assert.equal(pkg?.jobs[1].result?.ok?.auth, "public");
+
+  // Absent (or empty) stays absent: the default is "token".
+  const plain = parsePackage(
+    VALID.replace(
+      "      name: an event\n",
+      "      name: an event\n      auth:\n",
+    ),
+    withFiles,
+  );
+  assert.deepEqual(plain.issues, []);
+  assert.deepEqual(plain.pkg, VALID_PKG);
+  assert.equal("auth" in plain.pkg!.jobs[0].event, false);
+});
+
+Deno.test("an invalid auth names the value and the allowed ones", () => {
+  const source = VALID.replace(
+    "      name: an event\n",
+    "      name: an event\n      auth: HMAC-SHA256\n",
+  ).replace(
+    "        id: ev2_ok\n",
+    "        id: ev2_ok\n        auth: [token]\n",
+  );
+  const { pkg, issues } = parsePackage(source, withFiles);
+  assert.equal(pkg, undefined);
+  const bad = only(issues, "jobs[0].event.auth");
+  assert.equal(bad.kind, "structure");
+  assert.equal(
+    bad.message,
+    'Invalid auth "HMAC-SHA256": use "token" (the default), "hmac" or "public"',
+  );
+  assert.deepEqual([bad.line, bad.col], [lineOf(source, "auth: HMAC"), 13]);
+  const list = only(issues, "jobs[1].result.ok.auth");
+  assert.equal(
+    list.message,
+    'Expected a string for "jobs[1].result.ok.auth", got a list',
+  );
+  assert.deepEqual([list.line, list.col], [
+    lineOf(source, "auth: [token]"),
+    15,
+  ]);
+  assert.equal(issues.length, 2);
+});
+
+Deno.test("auth is read from JSON packages too", () => {
+  const json = structuredClone(VALID_PKG) as Record<string, unknown> & {
+    jobs: { event: Record<string, unknown> }[];
+  };
+  json.jobs[0].event.auth = "public";
+  const { pkg, issues } = parsePackage(JSON.stringify(json), withFiles);
+  assert.deepEqual(issues, []);
+  assert.equal(pkg?.jobs[0].event.auth, "public");
+  json.jobs[0].event.auth = true;
+  const out = parsePackage(JSON.stringify(json, null, 2), withFiles);
+  assert.deepEqual(out.issues.map((i) => [i.path, i.message]), [[
+    "jobs[0].event.auth",
+    'Expected a string for "jobs[0].event.auth", got a boolean',
+  ]]);
+});

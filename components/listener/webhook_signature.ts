@@ -1,0 +1,261 @@
+/**
+ * Signed webhooks: how a sender proves that an event request comes from the
+ * holder of the tenant's webhook secret, and that it is fresh.
+ *
+ * The scheme (Stripe's):
+ *
+ * ```
+ * Jobico-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>
+ * ```
+ *
+ * - `t` is the time of signing in whole seconds since the Unix epoch.
+ * - `v1` is the lowercase (any case is accepted) hexadecimal HMAC-SHA256,
+ *   keyed with the UTF-8 bytes of the secret (the whole string as given), of
+ *   the signed payload: the ASCII digits of `t`, one `.` (0x2E), then the
+ *   request body exactly as sent, byte for byte. Nothing is normalized: a
+ *   re-serialized JSON body does not verify.
+ * - The entries are separated by `,`; whitespace around an entry is ignored,
+ *   and so are entries other than `t` and `v1` (room for later schemes).
+ *   There is exactly one `t` and 1 to {@linkcode MAX_SIGNATURES} `v1`
+ *   entries: during a secret rotation a sender may sign with each secret it
+ *   holds, and the request is accepted when any `v1` matches any secret.
+ * - The request is accepted only within `toleranceSec` (default 300 s)
+ *   either side of the receiver's clock.
+ *
+ * For example, with the secret `s3cret`, `t=1700000000` and the body
+ * `{"data":[{"name":"Ada"}]}`, the signed payload is
+ * `1700000000.{"data":[{"name":"Ada"}]}` and the header is
+ * `t=1700000000,v1=c65cfaaafea44fffc1dc513a75b3178a77b8744216ff4c79833c66261e113930`.
+ *
+ * Verification compares in constant time and keeps the imported keys of the
+ * most recently used secrets (see {@linkcode MAX_CACHED_KEYS}), so only the
+ * HMAC itself is computed per request. Refusing a signature that was already
+ * accepted (a replay within the window) is up to the caller: `signature` in
+ * the result is the `v1` value that matched, the one to remember for the
+ * window. A request signed with several secrets carries as many valid
+ * signatures, and a copy keeping only another of them verifies again: keyed
+ * on `signature`, such a request can be replayed once per extra secret
+ * it was signed with (never more than there are valid secrets).
+ *
+ * @module
+ */
+
+/** The request header that carries the signature. */
+export const SIGNATURE_HEADER = "Jobico-Signature";
+
+/** Seconds a signature stays acceptable either side of the receiver's clock. */
+export const DEFAULT_TOLERANCE_SEC = 300;
+
+/** At most this many `v1` entries are read from one header. */
+export const MAX_SIGNATURES = 8;
+
+/** Imported keys kept for this many secrets, least recently used dropped first. */
+export const MAX_CACHED_KEYS = 256;
+
+const FORMAT = "t=<unix seconds>,v1=<64 hex digits>";
+const HEX_RE = /^[0-9a-fA-F]{64}$/;
+const DIGITS_RE = /^[0-9]{1,15}$/;
+
+const encoder = new TextEncoder();
+const keys = new Map<string, Promise<CryptoKey>>();
+
+/** What {@linkcode verifyWebhook} checks. */
+export interface VerifyWebhookOptions {
+  /** The value of the `Jobico-Signature` header; null or undefined when absent. */
+  header: string | null | undefined;
+  /** The raw request body, exactly as received (a string is UTF-8 encoded). */
+  body: Uint8Array | string;
+  /** The secrets that may have signed: the current one, then older ones. */
+  secrets: readonly string[];
+  /** The receiver's clock, in milliseconds since the Unix epoch. */
+  nowMs: number;
+  /** Seconds either side of `nowMs` in which `t` is accepted. Default 300. */
+  toleranceSec?: number;
+}
+
+/**
+ * An accepted signature: its timestamp (`t`, in seconds) and the `v1` value
+ * that matched (lowercase hex), or why it was refused, as one sentence for a
+ * 401 answer.
+ */
+export type VerifyWebhookResult =
+  | { ok: true; timestamp: number; signature: string }
+  | { ok: false; reason: string };
+
+/**
+ * Signs `body` at `timestampSec` (whole seconds since the Unix epoch) and
+ * returns the `Jobico-Signature` header value `t=<timestampSec>,v1=<hex>`.
+ */
+export async function signWebhook(
+  secret: string,
+  body: Uint8Array | string,
+  timestampSec: number,
+): Promise<string> {
+  if (!secret) throw new TypeError("The webhook secret is empty");
+  if (!Number.isSafeInteger(timestampSec) || timestampSec < 0) {
+    throw new RangeError(
+      `Invalid timestamp ${timestampSec}: use whole seconds since the Unix epoch`,
+    );
+  }
+  const mac = await hmac(secret, payload(timestampSec, body));
+  return `t=${timestampSec},v1=${toHex(mac)}`;
+}
+
+/**
+ * Checks a `Jobico-Signature` header against the raw body and the secrets.
+ * Never throws for what a client sent; the reason names what is wrong.
+ */
+export async function verifyWebhook(
+  options: VerifyWebhookOptions,
+): Promise<VerifyWebhookResult> {
+  const { header, body, secrets, nowMs } = options;
+  const toleranceSec = options.toleranceSec ?? DEFAULT_TOLERANCE_SEC;
+  if (!Number.isFinite(nowMs)) throw new TypeError(`Invalid nowMs ${nowMs}`);
+  if (!(toleranceSec >= 0)) {
+    throw new RangeError(`Invalid toleranceSec ${toleranceSec}`);
+  }
+  if (header === null || header === undefined || header.trim() === "") {
+    return refuse(
+      `Missing "${SIGNATURE_HEADER}" header: expected "${FORMAT}"`,
+    );
+  }
+  const parsed = parseHeader(header);
+  if (typeof parsed === "string") {
+    return refuse(
+      `Malformed "${SIGNATURE_HEADER}" header (${parsed}): expected "${FORMAT}"`,
+    );
+  }
+  const { timestamp, signatures } = parsed;
+  const age = Math.floor(nowMs / 1000) - timestamp;
+  if (Math.abs(age) > toleranceSec) {
+    const when = age > 0 ? `${age} seconds old` : `${-age} seconds ahead`;
+    return refuse(
+      `Signature timestamp ${timestamp} is ${
+        Math.abs(age) - toleranceSec
+      } seconds outside the ${toleranceSec}-second window (${when}): sign with the current time`,
+    );
+  }
+  const usable = secrets.filter((secret) => secret !== "");
+  if (usable.length === 0) {
+    return refuse("No webhook secret is configured to verify the signature");
+  }
+  const data = payload(timestamp, body);
+  for (const secret of usable) {
+    const expected = await hmac(secret, data);
+    for (const candidate of signatures) {
+      if (timingSafeEqual(expected, candidate)) {
+        return { ok: true, timestamp, signature: toHex(candidate) };
+      }
+    }
+  }
+  return refuse(
+    `No signature in the "${SIGNATURE_HEADER}" header matches the webhook secret: sign "<t>.<raw body>" with HMAC-SHA256`,
+  );
+}
+
+/** Compares two byte arrays in time that depends only on their lengths. */
+export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+/** The parsed header, or what is wrong with it. */
+function parseHeader(
+  header: string,
+): { timestamp: number; signatures: Uint8Array[] } | string {
+  let timestamp: number | undefined;
+  const signatures: Uint8Array[] = [];
+  for (const entry of header.split(",")) {
+    const part = entry.trim();
+    const eq = part.indexOf("=");
+    const key = eq < 0 ? part : part.slice(0, eq);
+    const value = eq < 0 ? "" : part.slice(eq + 1);
+    if (key === "t") {
+      if (timestamp !== undefined) return 'more than one "t="';
+      if (!DIGITS_RE.test(value)) {
+        return `"t=" is ${
+          quoted(value)
+        }, not whole seconds since the Unix epoch`;
+      }
+      timestamp = Number(value);
+    } else if (key === "v1") {
+      if (!HEX_RE.test(value)) {
+        return `"v1=" is ${quoted(value)}, not 64 hex digits`;
+      }
+      if (signatures.length === MAX_SIGNATURES) {
+        return `more than ${MAX_SIGNATURES} "v1=" entries`;
+      }
+      signatures.push(fromHex(value));
+    }
+  }
+  if (timestamp === undefined) return 'no "t="';
+  if (signatures.length === 0) return 'no "v1="';
+  return { timestamp, signatures };
+}
+
+function refuse(reason: string): { ok: false; reason: string } {
+  return { ok: false, reason };
+}
+
+function quoted(value: string): string {
+  return JSON.stringify(value.length > 20 ? `${value.slice(0, 17)}...` : value);
+}
+
+/** `<t>.<body>` as bytes. */
+function payload(
+  timestampSec: number,
+  body: Uint8Array | string,
+): Uint8Array<ArrayBuffer> {
+  const prefix = encoder.encode(`${timestampSec}.`);
+  const bytes = typeof body === "string" ? encoder.encode(body) : body;
+  const out = new Uint8Array(prefix.length + bytes.length);
+  out.set(prefix);
+  out.set(bytes, prefix.length);
+  return out;
+}
+
+async function hmac(
+  secret: string,
+  data: Uint8Array<ArrayBuffer>,
+): Promise<Uint8Array> {
+  const key = await importKey(secret);
+  return new Uint8Array(await crypto.subtle.sign("HMAC", key, data));
+}
+
+/** The HMAC key of a secret, imported once while it is among the recent ones. */
+function importKey(secret: string): Promise<CryptoKey> {
+  let key = keys.get(secret);
+  if (key) {
+    keys.delete(secret); // most recently used last
+  } else {
+    key = crypto.subtle.importKey(
+      "raw",
+      encoder.encode(secret),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    key.catch(() => keys.delete(secret));
+    if (keys.size >= MAX_CACHED_KEYS) {
+      keys.delete(keys.keys().next().value!);
+    }
+  }
+  keys.set(secret, key);
+  return key;
+}
+
+function toHex(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  return out;
+}
+
+function fromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  }
+  return out;
+}
