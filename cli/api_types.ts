@@ -42,8 +42,27 @@ export interface PackageDetail extends PackageSummary {
 export interface PackageVersion {
   version: number;
   deployedAt: string;
+  /** "admin" or "tenant:<id>"; absent on versions stored before it was recorded. */
+  deployedBy?: string;
   current: boolean;
+  /** The version this one copies, for rollbacks. */
+  rollbackOf?: number;
 }
+
+/** `POST /api/v1/packages?dryRun=true`: what a deploy would change. */
+export type {
+  DeployPlan,
+  PendingFile,
+} from "../components/ctl/package_store.ts";
+export type {
+  FieldChange,
+  PackageChange,
+} from "../components/ctl/package_diff.ts";
+
+/** `GET /api/v1/whoami`: who the token belongs to. */
+export type Whoami =
+  | { principal: "admin" }
+  | { principal: "tenant"; tenant: string };
 
 /** An uploaded file of a tenant. */
 export interface FileInfo {
@@ -136,4 +155,24 @@ export interface Problem {
   status?: number;
   detail?: string;
   [key: string]: unknown;
+}
+
+/** A tenant as `GET /api/v1/tenants` shows it. */
+export interface TenantInfo {
+  id: string;
+  createdAt?: string;
+  hasToken: boolean;
+  tokenCreatedAt?: string;
+}
+
+/** A tenant's new token, shown once. */
+export interface TenantToken {
+  id: string;
+  token: string;
+}
+
+/** A tenant's webhook signing secret, and the previous one during its grace period. */
+export interface WebhookSecret {
+  secret: string;
+  previous?: { secret: string; validUntil: string };
 }

@@ -16,6 +16,11 @@ export interface CliIo {
   fetch?: typeof fetch;
   /** Aborted on Ctrl-C: ends a stream, cancels requests. */
   signal?: AbortSignal;
+  /**
+   * The admin token a local platform wrote into its data directory, used
+   * for a loopback URL when no token is given (see terminal_io.ts).
+   */
+  localAdminToken?: () => string | undefined;
 }
 
 /** The global options every command inherits. */
@@ -54,12 +59,21 @@ export class CliContext {
     return url.replace(/\/+$/, "");
   }
 
-  /** A client for the URL and token of the command's global options. */
+  /**
+   * A client for the URL and token of the command's global options: the
+   * token is `--token`, else `JOBICO_TOKEN`, else, for a platform on this
+   * machine, the admin token it wrote into its data directory.
+   */
   client(command: Command): JobicoClient {
     const options = command.optsWithGlobals<GlobalOptions>();
+    const url = this.url(command);
+    const local = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/.test(
+      url,
+    );
     return new JobicoClient({
-      url: this.url(command),
-      token: options.token || this.io.env.JOBICO_TOKEN || undefined,
+      url,
+      token: options.token || this.io.env.JOBICO_TOKEN ||
+        (local ? this.io.localAdminToken?.() : undefined) || undefined,
       fetch: this.io.fetch,
       signal: this.io.signal,
     });

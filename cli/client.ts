@@ -2,6 +2,7 @@ import { ApiError, ConnectionError } from "./api_error.ts";
 import type {
   DeadLetterPage,
   DeadLetterQuery,
+  DeployPlan,
   Execution,
   ExecutionPage,
   ExecutionQuery,
@@ -14,13 +15,22 @@ import type {
   PackageRef,
   PackageSummary,
   PackageVersion,
+  PendingFile,
   Problem,
   PurgeResult,
   QueueInfo,
   ReplayResult,
   SendResult,
+  TenantInfo,
+  TenantToken,
+  WebhookSecret,
+  Whoami,
 } from "./api_types.ts";
 import { readSse } from "./read_sse.ts";
+import {
+  SIGNATURE_HEADER,
+  signWebhook,
+} from "../components/listener/webhook_signature.ts";
 
 export { ApiError, ConnectionError } from "./api_error.ts";
 
@@ -34,6 +44,17 @@ export interface JobicoClientOptions {
   fetch?: typeof fetch;
   /** Cancels every request of this client. */
   signal?: AbortSignal;
+}
+
+/** Options of {@linkcode JobicoClient.sendEvents}. */
+export interface SendOptions {
+  /**
+   * The tenant's webhook secret: when set, the exact body sent is signed in
+   * a `Jobico-Signature` header (for events declared with `auth: hmac`).
+   */
+  sign?: string;
+  /** The clock of the signature, in ms since the Unix epoch; `Date.now` by default. */
+  now?: () => number;
 }
 
 /** Options of {@linkcode JobicoClient.streamExecutions}. */
@@ -50,6 +71,7 @@ interface RequestOptions {
   body?: BodyInit;
   contentType?: string;
   accept?: string;
+  headers?: Record<string, string>;
   signal?: AbortSignal;
 }
 
@@ -80,6 +102,25 @@ export class JobicoClient {
     });
   }
 
+  /**
+   * What deploying `source` would change, validated like a deploy; nothing
+   * is stored. `pending` files are resolved as if already uploaded.
+   */
+  planDeploy(source: string, pending: PendingFile[] = []): Promise<DeployPlan> {
+    const files = pending.map((f) => `${f.name}:${f.kind}:${f.sha256}`);
+    return this.#json(
+      `/api/v1/packages?dryRun=true${
+        files.map((f) => `&file=${encodeURIComponent(f)}`).join("")
+      }`,
+      { method: "POST", body: source, contentType: "application/yaml" },
+    );
+  }
+
+  /** Who the token belongs to: the admin or one tenant. */
+  whoami(): Promise<Whoami> {
+    return this.#json("/api/v1/whoami");
+  }
+
   async listPackages(tenant: string): Promise<PackageSummary[]> {
     const res = await this.#json<{ packages: PackageSummary[] }>(
       `${tenantPath(tenant)}/packages`,
@@ -105,6 +146,39 @@ export class JobicoClient {
       body: JSON.stringify({ version }),
       contentType: "application/json",
     });
+  }
+
+  /** Creates a tenant (admin token); its token is in the answer, once. */
+  createTenant(id: string): Promise<TenantToken> {
+    return this.#json("/api/v1/tenants", {
+      method: "POST",
+      body: JSON.stringify({ id }),
+      contentType: "application/json",
+    });
+  }
+
+  async listTenants(): Promise<TenantInfo[]> {
+    return (await this.#json<{ tenants: TenantInfo[] }>("/api/v1/tenants"))
+      .tenants;
+  }
+
+  /** Deletes a tenant and everything of it (admin token). */
+  async deleteTenant(id: string): Promise<void> {
+    const res = await this.#request(tenantPath(id), { method: "DELETE" });
+    await res.body?.cancel();
+  }
+
+  /** Makes a new token for a tenant; the old one stops working. */
+  rotateToken(id: string): Promise<TenantToken> {
+    return this.#json(`${tenantPath(id)}/token`, { method: "POST" });
+  }
+
+  /** The tenant's webhook signing secret; `rotate` makes a new one. */
+  webhookSecret(id: string, rotate = false): Promise<WebhookSecret> {
+    return this.#json(
+      `${tenantPath(id)}/webhook-secret`,
+      rotate ? { method: "POST" } : {},
+    );
   }
 
   async deletePackage(tenant: string, id: string): Promise<void> {
@@ -228,16 +302,24 @@ export class JobicoClient {
     });
   }
 
-  /** Sends event items to the listener. */
-  sendEvents(
+  /** Sends event items to the listener, signed when `options.sign` is set. */
+  async sendEvents(
     tenant: string,
     event: string,
     data: unknown[],
+    options: SendOptions = {},
   ): Promise<SendResult> {
+    const body = new TextEncoder().encode(JSON.stringify({ data }));
+    const headers: Record<string, string> = {};
+    if (options.sign) {
+      const t = Math.floor((options.now ?? Date.now)() / 1000);
+      headers[SIGNATURE_HEADER] = await signWebhook(options.sign, body, t);
+    }
     return this.#json(`/events/${seg(tenant)}/${seg(event)}`, {
       method: "POST",
-      body: JSON.stringify({ data }),
+      body,
       contentType: "application/json",
+      headers,
     });
   }
 
@@ -274,6 +356,7 @@ export class JobicoClient {
       }
     }
     const headers = new Headers({
+      ...options.headers,
       accept: options.accept ?? "application/json",
     });
     if (options.contentType) headers.set("content-type", options.contentType);

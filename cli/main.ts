@@ -16,11 +16,13 @@ import {
   filesCommand,
   packagesCommand,
   queuesCommand,
+  redeployCommand,
   rollbackCommand,
   sendCommand,
   serveCommand,
   statusCommand,
   streamFromRecorderCommand,
+  tenantCommand,
   uploadSchemaCommand,
   uploadWasmCommand,
 } from "./commands/mod.ts";
@@ -39,6 +41,7 @@ Examples:
   jobico upload-wasm demo examples/greet/greet.wasm
   jobico upload-schema demo examples/greet/greet.schema.json
   jobico deploy examples/greet/job.yaml
+  jobico redeploy greet --config new.yaml --wasm greet.wasm --dry-run
   jobico send demo greet '{"name":"Ada"}'
   jobico stream-from-recorder demo --logs
   jobico executions list demo --status failed
@@ -80,6 +83,7 @@ export function createProgram(ctx: CliContext): Command {
   uploadWasmCommand(program, ctx);
   uploadSchemaCommand(program, ctx);
   deployCommand(program, ctx);
+  redeployCommand(program, ctx);
   rollbackCommand(program, ctx);
   packagesCommand(program, ctx);
   filesCommand(program, ctx);
@@ -88,6 +92,7 @@ export function createProgram(ctx: CliContext): Command {
   queuesCommand(program, ctx);
   streamFromRecorderCommand(program, ctx);
   statusCommand(program, ctx);
+  tenantCommand(program, ctx);
   serveCommand(program, ctx);
   return program;
 }

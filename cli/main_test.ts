@@ -34,7 +34,8 @@ Deno.test("--help lists the commands and exits 0", async () => {
     const name of [
       "upload-wasm",
       "upload-schema",
-      "deploy|redeploy",
+      "deploy",
+      "redeploy",
       "rollback",
       "packages",
       "files",
@@ -67,7 +68,7 @@ Deno.test("--version and -V print the version", async () => {
 Deno.test("usage mistakes exit 2 with one line and a hint", async () => {
   const cases: [string[], RegExp][] = [
     [["depoy", "x.yaml"], /^error: unknown command 'depoy'.*deploy/],
-    [["deploy"], /^error: missing required argument 'file'/],
+    [["deploy"], /^error: missing required argument 'package'/],
     [["packages", "list"], /^error: missing required argument 'tenant'/],
     [["status", "--bogus"], /^error: unknown option '--bogus'/],
     [["rollback", "demo", "greet"], /^error: required option '--version/],
@@ -411,7 +412,10 @@ Deno.test("read commands print tables and --json", async () => {
     /^ID\s+NAME\s+VERSION\s+DEPLOYED\ngreet\s+Greeter\s+2\s+/,
   );
   r = await jobico(["packages", "versions", "demo", "greet"], o);
-  assert.match(r.out, /^VERSION\s+DEPLOYED\s+CURRENT\n2\s+\S+ \S+\s+\*\n1\s+/);
+  assert.match(
+    r.out,
+    /^VERSION\s+DEPLOYED\s+DEPLOYED BY\s+CURRENT\s+NOTE\n2\s+\S+ \S+\s+-\s+\*\n1\s+/,
+  );
   r = await jobico(["packages", "show", "demo", "greet"], o);
   assert.equal(r.out, "id: greet\ntenant: demo\n");
   r = await jobico(["files", "list", "demo"], o);

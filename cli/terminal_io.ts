@@ -1,5 +1,6 @@
 import type { CliIo } from "./cli_context.ts";
 import type { TextWriter } from "./output.ts";
+import { adminTokenFile } from "../components/admin_token.ts";
 import { SETTINGS } from "../components/server_config.ts";
 
 /** The environment variables the CLI reads (`jobico serve` reads the server's). */
@@ -38,6 +39,16 @@ export function terminalIo(): CliIo {
     stderr: fileWriter(Deno.stderr),
     env,
     signal: controller.signal,
+    localAdminToken: () => {
+      // `deno task dev` writes its admin token beside its KV (admin_token.ts).
+      const data = env.JOBICO_DATA || ".jobico";
+      if (/^https?:|^:memory:$/.test(data)) return undefined;
+      try {
+        return Deno.readTextFileSync(adminTokenFile(data)).trim() || undefined;
+      } catch {
+        return undefined;
+      }
+    },
   };
 }
 

@@ -21,10 +21,20 @@ export type {
 } from "./ctl/job_package.ts";
 export {
   declaredEvents,
+  type DeployOptions,
+  type DeployPlan,
   type PackageHead,
   PackageStore,
   type PackageVersion,
+  type PendingFile,
+  type PlanOptions,
 } from "./ctl/package_store.ts";
+export {
+  type DiffInput,
+  diffPackages,
+  type FieldChange,
+  type PackageChange,
+} from "./ctl/package_diff.ts";
 export {
   parsePackage,
   type ParsePackageOptions,

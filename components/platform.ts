@@ -26,6 +26,7 @@ import { Executor } from "./executor/executor.ts";
 import { JobicoletRunner } from "./executor/jobicolet_runner.ts";
 import { keys } from "./keys.ts";
 import { listenerApp } from "./listener/listener.ts";
+import { WebhookAuth } from "./listener/webhook_auth.ts";
 import type { EventItem } from "./queue/event_item.ts";
 import { queueApp } from "./queue/queue_routes.ts";
 import { ExecutionStore } from "./recorder/execution_store.ts";
@@ -156,8 +157,6 @@ export function createPlatform(
   app.use("/api/v1/*", authenticator.middleware());
   app.use("/api/v1/tenants/:tenant", tenantGuard());
   app.use("/api/v1/tenants/:tenant/*", tenantGuard());
-  app.use("/events/*", authenticator.middleware());
-  app.use("/events/:tenant/*", tenantGuard());
   if (enabled.has("ctl")) {
     app.route(
       "/",
@@ -180,6 +179,7 @@ export function createPlatform(
         definitions,
         store,
         queue,
+        auth: new WebhookAuth({ authenticator, tenants }),
         maxQueueDepth: options.maxQueueDepth,
       }),
     );

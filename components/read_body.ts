@@ -47,7 +47,8 @@ export async function readBytes(
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-function decodeUtf8(bytes: Uint8Array, what: string): string {
+/** Decodes UTF-8 strictly: a 400 naming `what` when the bytes are not UTF-8. */
+export function decodeUtf8(bytes: Uint8Array, what: string): string {
   try {
     return utf8.decode(bytes);
   } catch {

@@ -8,7 +8,7 @@ export function packagesVersionsCommand(
   ctx: CliContext,
 ): Command {
   return parent.command("versions")
-    .description("List the versions of a package")
+    .description("List the versions of a package, who deployed each and when")
     .argument("<tenant>", "the tenant")
     .argument("<id>", "the package id")
     .option("--json", "print the result as JSON")
@@ -17,11 +17,13 @@ export function packagesVersionsCommand(
         const versions = await ctx.client(cmd).listVersions(tenant, id);
         if (options.json) return ctx.out.json({ versions });
         ctx.out.table(
-          ["VERSION", "DEPLOYED", "CURRENT"],
+          ["VERSION", "DEPLOYED", "DEPLOYED BY", "CURRENT", "NOTE"],
           versions.map((v) => [
             String(v.version),
             formatDateTime(v.deployedAt),
+            v.deployedBy ?? "-",
             v.current ? ctx.out.colors.green("*") : "",
+            v.rollbackOf ? `rollback to ${v.rollbackOf}` : "",
           ]),
         );
       },

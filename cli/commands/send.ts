@@ -2,24 +2,40 @@ import type { Command } from "commander";
 import type { CliContext } from "../cli_context.ts";
 import { UsageError } from "../cli_error.ts";
 
-/** `jobico send <tenant> <event> <json...>`: posts items to the listener. */
+/**
+ * `jobico send <tenant> <event> <json...> [--sign <secret>]`: posts items to
+ * the listener, signing the body with the webhook secret when one is given.
+ */
 export function sendCommand(parent: Command, ctx: CliContext): Command {
   return parent.command("send")
     .description("Send event items (one JSON value per argument)")
     .argument("<tenant>", "the tenant")
     .argument("<event>", "the event id")
     .argument("<json...>", `the items, e.g. '{"name":"Ada"}'`)
+    .option(
+      "--sign <secret>",
+      "sign the body with the tenant's webhook secret, for events with " +
+        "auth: hmac (env: JOBICO_WEBHOOK_SECRET)",
+    )
     .option("--json", "print the result as JSON")
     .action(
       async (
         tenant: string,
         event: string,
         items: string[],
-        options: { json?: boolean },
+        options: { json?: boolean; sign?: string },
         command: Command,
       ) => {
+        if (options.sign === "") {
+          throw new UsageError("The webhook secret of --sign is empty", {
+            hint: `Print it with "jobico tenant webhook-secret ${tenant}"`,
+          });
+        }
         const data = items.map(parseItem);
-        const res = await ctx.client(command).sendEvents(tenant, event, data);
+        const sign = options.sign ?? ctx.io.env.JOBICO_WEBHOOK_SECRET;
+        const res = await ctx.client(command).sendEvents(tenant, event, data, {
+          sign: sign || undefined,
+        });
         if (options.json) return ctx.out.json(res);
         ctx.out.line(
           `Accepted ${res.accepted} ${res.accepted === 1 ? "item" : "items"}` +

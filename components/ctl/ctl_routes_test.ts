@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { problemResponse } from "../../goico/mod.ts";
 import { examples, testPlatform, uploadGreetFiles } from "../_test_platform.ts";
+import type { AuthVariables, Principal } from "../principal.ts";
+import { ctlApp } from "./ctl_routes.ts";
+import type { PackageStore } from "./package_store.ts";
 
 Deno.test("the package API deploys, lists, shows, versions, rolls back and deletes", async () => {
   const p = await testPlatform();
@@ -107,6 +112,151 @@ Deno.test("an invalid package is a 400 with every issue and its line and column;
       body: "#".repeat(70 * 1024),
     });
     assert.equal(big.status, 413);
+  } finally {
+    await p.close();
+  }
+});
+
+/** The package API behind a stand-in for the auth middleware. */
+function asPrincipal(
+  store: PackageStore,
+  principal: Principal,
+) {
+  const app = new Hono<{ Variables: AuthVariables }>();
+  app.use("*", async (c, next) => {
+    c.set("principal", principal);
+    await next();
+  });
+  app.route("/", ctlApp(store));
+  app.onError((err, c) => problemResponse(err, c.req.path));
+  return app;
+}
+
+Deno.test("deploy and rollback record the principal; a tenant token cannot deploy for another tenant", async () => {
+  const p = await testPlatform();
+  try {
+    await uploadGreetFiles(p);
+    const yaml = await Deno.readTextFile(new URL("job.yaml", examples));
+    const demo = asPrincipal(p.store, { kind: "tenant", tenant: "demo" });
+    const other = asPrincipal(p.store, { kind: "tenant", tenant: "other" });
+    const post = (app: Hono<{ Variables: AuthVariables }>, q = "") =>
+      app.request(`/api/v1/packages${q}`, { method: "POST", body: yaml });
+
+    for (const q of ["", "?dryRun=true"]) {
+      const refused = await post(other, q);
+      assert.equal(refused.status, 403);
+      assert.match(
+        (await refused.json()).detail,
+        /tenant "other" cannot access tenant "demo"/,
+      );
+    }
+    assert.equal(await p.store.ownerOf("demo", "greet"), null);
+
+    assert.equal((await post(demo)).status, 201);
+    // No principal on the context: the admin (until the middleware is mounted).
+    assert.equal(
+      (await p.app.request("/api/v1/packages", {
+        method: "POST",
+        body: yaml,
+      })).status,
+      201,
+    );
+    const rollback = (app: Hono<{ Variables: AuthVariables }>) =>
+      app.request("/api/v1/tenants/demo/packages/greet/rollback", {
+        method: "POST",
+        body: JSON.stringify({ version: 1 }),
+      });
+    assert.equal((await rollback(other)).status, 403);
+    assert.equal((await rollback(demo)).status, 200);
+    const { versions } = await (await p.app.request(
+      "/api/v1/tenants/demo/packages/greet/versions",
+    )).json();
+    assert.deepEqual(
+      versions.map((v: { version: number; deployedBy: string }) => [
+        v.version,
+        v.deployedBy,
+      ]),
+      [[1, "tenant:demo"], [2, "admin"], [3, "tenant:demo"]],
+    );
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("a dry run answers the changes and stores nothing", async () => {
+  const p = await testPlatform();
+  try {
+    await uploadGreetFiles(p);
+    const yaml = await Deno.readTextFile(new URL("job.yaml", examples));
+    const dry = (body: string, q = "") =>
+      p.app.request(`/api/v1/packages?dryRun=true${q}`, {
+        method: "POST",
+        body,
+      });
+    let res = await dry(yaml);
+    assert.equal(res.status, 200);
+    const fresh = await res.json();
+    assert.equal(fresh.currentVersion, null);
+    assert.deepEqual(
+      fresh.changes.map((c: { kind: string; id: string }) =>
+        `${c.kind} ${c.id}`
+      ),
+      [
+        "event greet",
+        "event greeted",
+        "event greet-failed",
+        "queue greetings",
+        "queue audit",
+        "runtime greet-c",
+        "runtime audit-as",
+      ],
+    );
+    assert.equal(
+      (await p.app.request("/api/v1/tenants/demo/packages/greet")).status,
+      404,
+    );
+
+    await p.store.deploy(yaml);
+    res = await dry(yaml);
+    assert.deepEqual(await res.json(), {
+      tenant: "demo",
+      id: "greet",
+      currentVersion: 1,
+      changes: [],
+    });
+
+    // Same errors as a deploy.
+    const bad = yaml.replace("moduleref: greet.wasm", "moduleref: nope.wasm");
+    res = await dry(bad);
+    assert.equal(res.status, 422);
+    assert.match((await res.json()).issues[0].message, /nope\.wasm/);
+
+    // ...unless the file is about to be uploaded.
+    const sha = "0f".repeat(32);
+    res = await dry(bad, `&file=nope.wasm:wasm:${sha}`);
+    assert.equal(res.status, 200);
+    assert.deepEqual((await res.json()).changes, [{
+      kind: "runtime",
+      op: "changed",
+      id: "greet-c",
+      fields: [{ field: "module", before: "greet.wasm", after: "nope.wasm" }],
+    }]);
+    for (
+      const [q, message] of [
+        ["?dryRun=maybe", /Invalid dryRun "maybe"/],
+        ["?file=nope.wasm:wasm:" + sha, /only for a dry run/],
+        ["?dryRun=1&file=nope.wasm:exe:" + sha, /Invalid file/],
+        ["?dryRun=1&file=../x:wasm:" + sha, /Invalid file name/],
+      ] as const
+    ) {
+      res = await p.app.request(`/api/v1/packages${q}`, {
+        method: "POST",
+        body: bad,
+      });
+      assert.equal(res.status, 400, q);
+      assert.match((await res.json()).detail, message);
+    }
+    assert.equal((await p.store.current("demo", "greet")).version, 1);
   } finally {
     await p.close();
   }

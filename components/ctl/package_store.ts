@@ -7,15 +7,17 @@ import {
   ChangeFeed,
   ConflictError,
   NotFoundError,
-  UnprocessableError,
   ValidationError,
 } from "../../goico/mod.ts";
 import { checkName } from "../check_name.ts";
 import { keys } from "../keys.ts";
 import type { FileRepo } from "../repo/file_repo.ts";
-import type { EventDef, JobPackage, PackageIssue } from "./job_package.ts";
-import { parsePackage } from "./parse_package.ts";
+import { type PendingFile, validateSource } from "./_validate_source.ts";
+import type { EventDef, JobPackage } from "./job_package.ts";
+import { diffPackages, type PackageChange } from "./package_diff.ts";
 import type { Limits } from "./runtime_limits.ts";
+
+export type { PendingFile } from "./_validate_source.ts";
 
 /** The current version of a package. */
 export interface PackageHead {
@@ -24,6 +26,11 @@ export interface PackageHead {
   name?: string;
   version: number;
   deployedAt: string;
+  /**
+   * Who deployed (or rolled back to) this version: "admin" or
+   * "tenant:<id>". Absent on versions stored before it was recorded.
+   */
+  deployedBy?: string;
 }
 
 /** One immutable version: the model and the content hash of every file it uses. */
@@ -40,6 +47,36 @@ export interface PackageVersion extends PackageHead {
  * checked in the deploy's atomic write, which allows 100 checks.
  */
 export const MAX_EVENTS = 90;
+
+/** Options of {@linkcode PackageStore.plan}. */
+export interface PlanOptions {
+  /**
+   * Called with the package's tenant right after parsing, before any file
+   * is looked up or anything stored; throws to refuse (a 403).
+   */
+  authorize?: (tenant: string) => void;
+  /**
+   * Files about to be uploaded, resolved as if they were (their content
+   * hash and kind given). Only a plan may assume them.
+   */
+  pending?: PendingFile[];
+}
+
+/** Options of {@linkcode PackageStore.deploy}. */
+export interface DeployOptions extends Omit<PlanOptions, "pending"> {
+  /** Recorded as the version's `deployedBy`. Default "admin". */
+  by?: string;
+}
+
+/** What a deploy would do: `POST /api/v1/packages?dryRun=true`. */
+export interface DeployPlan {
+  tenant: string;
+  id: string;
+  /** The current version, or null when the package does not exist yet. */
+  currentVersion: number | null;
+  /** What would change against the current version (all added when new). */
+  changes: PackageChange[];
+}
 
 export interface PackageStoreOptions {
   now?: () => number;
@@ -78,48 +115,88 @@ export class PackageStore {
     this.#maxLimits = options.maxLimits;
   }
 
-  /** Validates a package source and makes it the new current version. */
-  async deploy(source: string): Promise<PackageHead> {
-    if (new TextEncoder().encode(source).length > this.#maxSource) {
-      throw new ValidationError(
-        `Package source is larger than ${this.#maxSource} bytes`,
-        {
-          issues: [{
-            kind: "structure",
-            path: "",
-            message: `Package source is larger than ${this.#maxSource} bytes`,
-            line: 1,
-            col: 1,
-          }],
-        },
-      );
-    }
-    // File references resolve against the tenant the package names.
-    const first = parsePackage(source, { maxLimits: this.#maxLimits });
-    const tenant = first.pkg?.tenant ?? tenantOf(source);
-    const files = tenant ? await this.repo.list(tenant) : [];
-    const kinds = new Map(files.map((f) => [f.name, f.kind]));
-    const { pkg, issues } = parsePackage(source, {
-      fileKind: (n) => kinds.get(n),
+  /**
+   * Validates a package source and makes it the new current version.
+   *
+   * @throws {ValidationError} a broken package (400), with every issue
+   * @throws {UnprocessableError} only references fail (422)
+   * @throws {ConflictError} an event is declared by another package
+   */
+  async deploy(
+    source: string,
+    options: DeployOptions = {},
+  ): Promise<PackageHead> {
+    const { pkg, pinned } = await validateSource(source, this.repo, {
+      ...options,
+      maxSourceBytes: this.#maxSource,
       maxLimits: this.#maxLimits,
     });
-    if (!pkg) throw packageError(issues);
-    const pinned: Record<string, string> = {};
-    for (const f of files) {
-      if (
-        pkg.runtimes.some((r) => r.moduleref === f.name) ||
-        declaredEvents(pkg).some((e) => e.schema.schemaref === f.name)
-      ) {
-        pinned[f.name] = f.sha256;
+    return await this.#commit(pkg, pinned, source, options.by);
+  }
+
+  /**
+   * What deploying `source` would change, validated exactly like a deploy,
+   * without storing anything.
+   */
+  async plan(source: string, options: PlanOptions = {}): Promise<DeployPlan> {
+    const { pkg, pinned } = await validateSource(source, this.repo, {
+      ...options,
+      maxSourceBytes: this.#maxSource,
+      maxLimits: this.#maxLimits,
+    });
+    const { tenant, id } = pkg;
+    const head =
+      (await this.kv.get<PackageHead>(keys.packageHead(tenant, id))).value;
+    const cur = head ? await this.version(tenant, id, head.version) : null;
+    await this.#eventOwners(pkg);
+    return {
+      tenant,
+      id,
+      currentVersion: cur?.version ?? null,
+      changes: diffPackages(cur, { package: pkg, files: pinned }),
+    };
+  }
+
+  /**
+   * The owner records of every event `pkg` declares, for the commit to
+   * check; throws when there are too many or another package owns one.
+   */
+  async #eventOwners(
+    pkg: JobPackage,
+  ): Promise<Deno.KvEntryMaybe<{ package: string }>[]> {
+    const { tenant, id } = pkg;
+    const events = declaredEvents(pkg).map((e) => e.id);
+    if (events.length > MAX_EVENTS) {
+      throw new ValidationError(
+        `Package "${id}" declares ${events.length} events; a package may declare at most ${MAX_EVENTS} (split it into several packages)`,
+      );
+    }
+    const owners: Deno.KvEntryMaybe<{ package: string }>[] = [];
+    for (let i = 0; i < events.length; i += 10) {
+      owners.push(
+        ...await this.kv.getMany<{ package: string }[]>(
+          events.slice(i, i + 10).map((e) => keys.eventOwner(tenant, e)),
+        ),
+      );
+    }
+    for (const o of owners) {
+      if (o.value && o.value.package !== id) {
+        throw new ConflictError(
+          `Event "${o
+            .key[
+              2
+            ] as string}" is already declared by package "${o.value.package}" of tenant "${tenant}"`,
+        );
       }
     }
-    return await this.#commit(pkg, pinned, source);
+    return owners;
   }
 
   async #commit(
     pkg: JobPackage,
     files: Record<string, string>,
     source: string,
+    by = "admin",
     rollbackOf?: number,
   ): Promise<PackageHead> {
     const { tenant, id } = pkg;
@@ -132,35 +209,14 @@ export class PackageStore {
         : null;
       const version = await this.#nextVersion(tenant, id);
       const events = declaredEvents(pkg).map((e) => e.id);
-      if (events.length > MAX_EVENTS) {
-        throw new ValidationError(
-          `Package "${id}" declares ${events.length} events; a package may declare at most ${MAX_EVENTS} (split it into several packages)`,
-        );
-      }
-      const owners: Deno.KvEntryMaybe<{ package: string }>[] = [];
-      for (let i = 0; i < events.length; i += 10) {
-        owners.push(
-          ...await this.kv.getMany<{ package: string }[]>(
-            events.slice(i, i + 10).map((e) => keys.eventOwner(tenant, e)),
-          ),
-        );
-      }
-      for (const o of owners) {
-        if (o.value && o.value.package !== id) {
-          throw new ConflictError(
-            `Event "${o
-              .key[
-                2
-              ] as string}" is already declared by package "${o.value.package}" of tenant "${tenant}"`,
-          );
-        }
-      }
+      const owners = await this.#eventOwners(pkg);
       const head: PackageHead = {
         tenant,
         id,
         name: pkg.name,
         version,
         deployedAt: new Date(this.#now()).toISOString(),
+        deployedBy: by,
       };
       const op = this.kv.atomic().check(headEntry).check({
         key: keys.packageVersion(tenant, id, version),
@@ -269,6 +325,7 @@ export class PackageStore {
     tenant: string,
     id: string,
     version: number,
+    options: { by?: string } = {},
   ): Promise<PackageHead> {
     await this.current(tenant, id);
     const old = await this.version(tenant, id, version);
@@ -278,7 +335,13 @@ export class PackageStore {
       );
     }
     const source = (await this.source(tenant, id, version)) ?? "";
-    return await this.#commit(old.package, old.files, source, version);
+    return await this.#commit(
+      old.package,
+      old.files,
+      source,
+      options.by,
+      version,
+    );
   }
 
   /** Removes a package, all its versions and its event ownership. */
@@ -316,28 +379,4 @@ export class PackageStore {
   async tenantExists(tenant: string): Promise<boolean> {
     return (await this.kv.get(keys.tenant(tenant))).value !== null;
   }
-}
-
-/** A 400 (or a 422 when only references fail) carrying every issue. */
-function packageError(issues: PackageIssue[]): Error {
-  const refsOnly = issues.length > 0 &&
-    issues.every((i) => i.kind === "reference");
-  const detail =
-    `The package has ${issues.length} problem${
-      issues.length === 1 ? "" : "s"
-    }: ` +
-    issues.slice(0, 3).map((i) => `${i.line}:${i.col} ${i.message}`).join(
-      "; ",
-    ) + (issues.length > 3 ? "; ..." : "");
-  return refsOnly
-    ? new UnprocessableError(detail, { issues })
-    : new ValidationError(detail, { issues });
-}
-
-/** The tenant named at the top level, when the rest of the package is broken. */
-function tenantOf(source: string): string | undefined {
-  const m = /^tenant:\s*["']?([A-Za-z0-9][A-Za-z0-9._-]{0,63})["']?\s*$/m.exec(
-    source,
-  );
-  return m?.[1];
 }

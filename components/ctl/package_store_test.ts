@@ -171,3 +171,140 @@ runtimes:
     await p.close();
   }
 });
+
+Deno.test("every version records who deployed it; rollback records who rolled back", async () => {
+  const p = await testPlatform();
+  try {
+    await uploadGreetFiles(p);
+    const yaml = await greetYaml();
+    const v1 = await p.store.deploy(yaml, { by: "tenant:demo" });
+    assert.equal(v1.deployedBy, "tenant:demo");
+    await p.store.deploy(yaml);
+    await p.store.rollback("demo", "greet", 1, { by: "tenant:demo" });
+    const versions = await p.store.versions("demo", "greet");
+    assert.deepEqual(
+      versions.map((v) => [v.version, v.deployedBy]),
+      [[1, "tenant:demo"], [2, "admin"], [3, "tenant:demo"]],
+    );
+    assert.equal((await p.store.list("demo"))[0].deployedBy, "tenant:demo");
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("authorize sees the package's tenant before any file is looked up", async () => {
+  const p = await testPlatform();
+  try {
+    await uploadGreetFiles(p);
+    const lookedUp: string[] = [];
+    const list = p.repo.list.bind(p.repo);
+    p.repo.list = (tenant) => {
+      lookedUp.push(tenant);
+      return list(tenant);
+    };
+    const refused = new Error("refused");
+    const seen: string[] = [];
+    const authorize = (tenant: string) => {
+      seen.push(tenant);
+      throw refused;
+    };
+    const yaml = await greetYaml();
+    await assert.rejects(p.store.deploy(yaml, { authorize }), refused);
+    await assert.rejects(p.store.plan(yaml, { authorize }), refused);
+    assert.deepEqual(seen, ["demo", "demo"]);
+    assert.deepEqual(lookedUp, []);
+    assert.deepEqual(await p.store.list("demo"), []);
+    // A broken package still names its tenant to authorize.
+    await assert.rejects(
+      p.store.deploy("tenant: other\nid: [\n", { authorize }),
+      refused,
+    );
+    assert.deepEqual(seen.at(-1), "other");
+    await p.store.deploy(yaml, { authorize: (t) => seen.push(t) });
+    assert.deepEqual(lookedUp, ["demo"]);
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("plan validates like a deploy, stores nothing and lists the changes", async () => {
+  const p = await testPlatform();
+  try {
+    await uploadGreetFiles(p);
+    const yaml = await greetYaml();
+    const fresh = await p.store.plan(yaml);
+    assert.equal(fresh.currentVersion, null);
+    assert.equal(fresh.tenant, "demo");
+    assert.equal(fresh.id, "greet");
+    assert.ok(fresh.changes.every((c) => c.op === "added"));
+    assert.deepEqual(await p.store.list("demo"), []);
+    assert.equal(await p.store.ownerOf("demo", "greet"), null);
+
+    await p.store.deploy(yaml);
+    assert.deepEqual(await p.store.plan(yaml), {
+      tenant: "demo",
+      id: "greet",
+      currentVersion: 1,
+      changes: [],
+    });
+
+    // The same errors as a deploy.
+    const broken = yaml.replace("supplierqueue: greetings", "supplierqueue: x");
+    const [a, b] = await Promise.all([
+      p.store.plan(broken).catch((e) => e),
+      p.store.deploy(broken).catch((e) => e),
+    ]);
+    assert.ok(a instanceof UnprocessableError);
+    assert.deepEqual(a.extra, b.extra);
+    const clash = yaml.replace("id: greet\n", "id: other\n");
+    await assert.rejects(p.store.plan(clash), ConflictError);
+
+    // A re-uploaded schema and a changed runtime.
+    await p.repo.put(
+      "demo",
+      "greet.schema.json",
+      new TextEncoder().encode('{"type":"object"}'),
+    );
+    const changed = await p.store.plan(
+      yaml.replace("mainfuncname: event\n    type: 0 # wasm", "type: 0"),
+    );
+    assert.deepEqual(
+      changed.changes.map((c) => [c.kind, c.op, c.id]),
+      [["file", "changed", "greet.schema.json"]],
+    );
+
+    // Files about to be uploaded resolve, and their hash is compared.
+    const next = yaml.replace("moduleref: greet.wasm", "moduleref: new.wasm");
+    await assert.rejects(p.store.plan(next), UnprocessableError);
+    const sha = "ab".repeat(32);
+    const pending = await p.store.plan(next, {
+      pending: [
+        { name: "new.wasm", kind: "wasm", sha256: sha },
+        { name: "audit.wasm", kind: "wasm", sha256: sha },
+      ],
+    });
+    assert.deepEqual(pending.changes.map((c) => [c.kind, c.id, c.fields]), [
+      ["runtime", "greet-c", [{
+        field: "module",
+        before: "greet.wasm",
+        after: "new.wasm",
+      }]],
+      ["file", "audit.wasm", [{
+        field: "sha256",
+        before: (await p.repo.info("demo", "audit.wasm"))!.sha256,
+        after: sha,
+      }]],
+      ["file", "greet.schema.json", changed.changes[0].fields],
+    ]);
+    // A pending file of the wrong kind does not resolve.
+    await assert.rejects(
+      p.store.plan(next, {
+        pending: [{ name: "new.wasm", kind: "schema", sha256: sha }],
+      }),
+      UnprocessableError,
+    );
+    assert.equal((await p.store.current("demo", "greet")).version, 1);
+  } finally {
+    await p.close();
+  }
+});

@@ -13,6 +13,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   TooManyRequestsError,
+  UnauthorizedError,
   ValidationError,
 } from "../../goico/mod.ts";
 import { checkName } from "../check_name.ts";
@@ -20,9 +21,12 @@ import type { Definitions } from "../ctl/definitions.ts";
 import type { PackageStore } from "../ctl/package_store.ts";
 import { keys, queueName } from "../keys.ts";
 import type { EventItem } from "../queue/event_item.ts";
-import { readBody } from "../read_body.ts";
+import { parseJsonBody } from "../parse_json_body.ts";
+import { decodeUtf8, readBody, readBytes } from "../read_body.ts";
 import { describeSchemaError } from "../repo/describe_schema_error.ts";
 import { BacklogGauge, retryAfterSeconds } from "./backlog_gauge.ts";
+import { checkFitsOneWrite } from "./check_fits_one_write.ts";
+import type { WebhookAuth } from "./webhook_auth.ts";
 
 /** What the listener answers when it accepts items. */
 export interface Accepted {
@@ -38,6 +42,8 @@ export interface ListenerOptions {
   definitions: Definitions;
   store: PackageStore;
   queue: DurableQueue<EventItem>;
+  /** Checks each request's credentials as its event's `auth` says. */
+  auth: WebhookAuth;
   /** Largest request body. Default 1 MiB. */
   maxBodyBytes?: number;
   /** Most items in one request. Default 1000. */
@@ -68,10 +74,31 @@ export function listenerApp(options: ListenerOptions): Hono {
     const event = checkName("event id", c.req.param("event"));
     const route = await options.definitions.route(tenant, event);
     if (!route) {
+      // Only a caller with a token for the tenant learns what exists.
+      await options.auth.check(c.req.raw, tenant, event, "token");
       if (!(await options.store.tenantExists(tenant))) {
         throw new NotFoundError(`Unknown tenant "${tenant}"`);
       }
       throw new NotFoundError(`Tenant "${tenant}" has no event "${event}"`);
+    }
+    // Credentials first: nothing is read, answered or queued without them.
+    const mode = route.event.auth;
+    const signed = options.auth.needsBody(c.req.raw, mode);
+    const bytes = signed
+      ? await readBytes(c.req.raw, maxBody, "Event body")
+      : undefined;
+    const pass = await options.auth.check(
+      c.req.raw,
+      tenant,
+      event,
+      mode,
+      bytes,
+    );
+    const replayKey = pass.replayId
+      ? keys.signatureSeen(tenant, pass.replayId)
+      : undefined;
+    if (replayKey && (await options.kv.get(replayKey)).versionstamp !== null) {
+      throw replayed(tenant, event);
     }
     const idemKey = c.req.header("idempotency-key");
     if (idemKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idemKey)) {
@@ -87,15 +114,10 @@ export function listenerApp(options: ListenerOptions): Hono {
         return c.json(first.value, 200, { "idempotent-replayed": "true" });
       }
     }
-    const text = await readBody(c.req.raw, maxBody, "Event body");
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch (err) {
-      throw new ValidationError(
-        `Event body is not valid JSON: ${(err as Error).message}`,
-      );
-    }
+    const text = bytes
+      ? decodeUtf8(bytes, "Event body")
+      : await readBody(c.req.raw, maxBody, "Event body");
+    const body = parseJsonBody(text, "Event body");
     const data = (body as { data?: unknown })?.data;
     if (typeof body !== "object" || body === null || !Array.isArray(data)) {
       throw new ValidationError(
@@ -112,6 +134,7 @@ export function listenerApp(options: ListenerOptions): Hono {
         `The "data" list has ${data.length} items; the limit is ${maxItems} per request`,
       );
     }
+    checkFitsOneWrite(data, queueName(tenant, route.event.supplierqueue));
     const errors: { item: number; path: string; message: string }[] = [];
     data.forEach((item, i) => {
       if (!route.validate(item)) {
@@ -165,6 +188,12 @@ export function listenerApp(options: ListenerOptions): Hono {
           expireIn: IDEMPOTENCY_MS,
         });
       }
+      if (replayKey) {
+        // Kept a little longer than a signature's timestamp stays valid.
+        op.check({ key: replayKey, versionstamp: null }).set(replayKey, 1, {
+          expireIn: (options.auth.toleranceSec * 2 + 60) * 1000,
+        });
+      }
       res = await op.commit();
     } finally {
       admission.done(res?.ok === true);
@@ -179,9 +208,21 @@ export function listenerApp(options: ListenerOptions): Hono {
       if (first?.value) {
         return c.json(first.value, 200, { "idempotent-replayed": "true" });
       }
+      if (
+        replayKey && (await options.kv.get(replayKey)).versionstamp !== null
+      ) {
+        throw replayed(tenant, event);
+      }
       throw new Error("Appending events to the queue failed");
     }
     return c.json(answer);
   });
   return app;
+}
+
+function replayed(tenant: string, event: string): UnauthorizedError {
+  return new UnauthorizedError(
+    `This signed request for event "${event}" of tenant "${tenant}" was already accepted: ` +
+      "sign each new request with the current time (use an Idempotency-Key to retry safely)",
+  );
 }

@@ -30,12 +30,10 @@
  * Verification compares in constant time and keeps the imported keys of the
  * most recently used secrets (see {@linkcode MAX_CACHED_KEYS}), so only the
  * HMAC itself is computed per request. Refusing a signature that was already
- * accepted (a replay within the window) is up to the caller: `signature` in
- * the result is the `v1` value that matched, the one to remember for the
- * window. A request signed with several secrets carries as many valid
- * signatures, and a copy keeping only another of them verifies again: keyed
- * on `signature`, such a request can be replayed once per extra secret
- * it was signed with (never more than there are valid secrets).
+ * accepted (a replay within the window) is up to the caller: remember
+ * `replayId` from the result for the window. It is the HMAC of `t.body`
+ * under the first secret, computed anyway, so it is the same for every copy
+ * of a request, even one that keeps only another of several `v1` entries.
  *
  * @module
  */
@@ -79,7 +77,17 @@ export interface VerifyWebhookOptions {
  * 401 answer.
  */
 export type VerifyWebhookResult =
-  | { ok: true; timestamp: number; signature: string }
+  | {
+    ok: true;
+    timestamp: number;
+    signature: string;
+    /**
+     * The same for every header that signs this timestamp and body, whichever
+     * secrets it was signed with (the HMAC under the first secret): record it
+     * to accept a signed request once.
+     */
+    replayId: string;
+  }
   | { ok: false; reason: string };
 
 /**
@@ -140,11 +148,18 @@ export async function verifyWebhook(
     return refuse("No webhook secret is configured to verify the signature");
   }
   const data = payload(timestamp, body);
+  let first: Uint8Array | undefined;
   for (const secret of usable) {
     const expected = await hmac(secret, data);
+    first ??= expected;
     for (const candidate of signatures) {
       if (timingSafeEqual(expected, candidate)) {
-        return { ok: true, timestamp, signature: toHex(candidate) };
+        return {
+          ok: true,
+          timestamp,
+          signature: toHex(candidate),
+          replayId: toHex(first),
+        };
       }
     }
   }

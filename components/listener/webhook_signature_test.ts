@@ -75,6 +75,7 @@ Deno.test("a signed body verifies, string or bytes", async () => {
     ok: true,
     timestamp: T,
     signature: v1,
+    replayId: v1,
   });
   assert.equal(
     (await verify(header, { body: new TextEncoder().encode(BODY) })).ok,
@@ -86,6 +87,7 @@ Deno.test("a signed body verifies, string or bytes", async () => {
     ok: true,
     timestamp: T,
     signature: v1,
+    replayId: v1,
   });
 });
 
@@ -117,11 +119,20 @@ Deno.test("any v1 entry may match any secret (rotation)", async () => {
   assert.equal((await verify(newHeader, { secrets })).ok, true);
   const oldV1 = oldHeader.split("v1=")[1];
   const both = `t=${T},v1=${"0".repeat(64)},v1=${oldV1},v0=ignored,x`;
+  // The replay id is the first secret's HMAC, whichever entry matched: a
+  // copy keeping only another valid entry is the same request.
+  const newV1 = newHeader.split("v1=")[1];
   assert.deepEqual(await verify(both, { secrets }), {
     ok: true,
     timestamp: T,
     signature: oldV1,
+    replayId: newV1,
   });
+  const twoValid = `t=${T},v1=${newV1},v1=${oldV1}`;
+  const onlyOld = `t=${T},v1=${oldV1}`;
+  const a = await verify(twoValid, { secrets });
+  const b = await verify(onlyOld, { secrets });
+  assert.ok(a.ok && b.ok && a.replayId === b.replayId);
   // Empty secrets are skipped; no secret at all is said so.
   assert.equal(
     (await verify(oldHeader, { secrets: ["", "old-secret"] })).ok,

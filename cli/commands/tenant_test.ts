@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { startHarness } from "../../tests/_harness.ts";
+import { captureIo, type CaptureOptions } from "../_capture_io.ts";
+import { run } from "../main.ts";
+
+async function jobico(args: string[], options: CaptureOptions = {}) {
+  const io = captureIo(options);
+  const code = await run(args, io);
+  return { code, out: io.out(), err: io.err() };
+}
+
+Deno.test("platform: tenant create, list, rotate-token, webhook-secret and delete", async () => {
+  const h = await startHarness();
+  try {
+    const admin = (...args: string[]) =>
+      jobico(["--url", h.url, "--token", h.adminToken, ...args]);
+    let r = await admin("tenant", "create", "acme");
+    assert.equal(r.code, 0, r.err);
+    const [created, tokenLine] = r.out.trimEnd().split("\n");
+    assert.equal(created, "Created tenant acme");
+    const token = tokenLine.replace(/^token\s+/, "");
+    assert.match(token, /^jbt_/);
+    assert.match(r.err, /cannot be shown again/);
+
+    r = await admin("tenant", "create", "acme");
+    assert.equal(r.code, 1);
+    assert.match(r.err, /Tenant "acme" already exists/);
+    r = await admin("tenant", "create", "../etc");
+    assert.equal(r.code, 1);
+    assert.match(r.err, /Invalid tenant "..\/etc"/);
+
+    // The tenant's own token: it sees itself only, cannot create tenants.
+    const asAcme = (...args: string[]) =>
+      jobico(["tenant", ...args], {
+        env: { JOBICO_URL: h.url, JOBICO_TOKEN: token },
+      });
+    r = await asAcme("list", "--json");
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(
+      JSON.parse(r.out).tenants.map((t: { id: string }) => t.id),
+      ["acme"],
+    );
+    r = await asAcme("create", "other");
+    assert.equal(r.code, 1);
+    assert.match(r.err, /Only the admin token can create tenants.*HTTP 403/);
+    r = await asAcme("webhook-secret", "acme");
+    assert.equal(r.code, 0, r.err);
+    const secret = r.out.trim();
+    assert.match(secret, /^whsec_/);
+    r = await asAcme("webhook-secret", "acme", "--rotate", "--json");
+    const rotated = JSON.parse(r.out);
+    assert.notEqual(rotated.secret, secret);
+    assert.equal(rotated.previous.secret, secret);
+
+    r = await admin("tenant", "rotate-token", "acme", "--json");
+    assert.equal(r.code, 0, r.err);
+    const next = JSON.parse(r.out).token;
+    r = await asAcme("list");
+    assert.equal(r.code, 1, "the old token stopped working");
+    assert.match(r.err, /HTTP 401/);
+
+    r = await admin("tenant", "list");
+    assert.match(r.out, /^ID\s+CREATED\s+TOKEN\nacme\s+\S+ \S+\s+since /);
+    r = await admin("tenant", "delete", "acme");
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, "Deleted tenant acme\n");
+    r = await jobico(["--url", h.url, "--token", next, "tenant", "list"]);
+    assert.equal(r.code, 1);
+    r = await admin("tenant", "list", "--json");
+    assert.deepEqual(JSON.parse(r.out), { tenants: [] });
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a platform on this machine: the CLI falls back to the admin token it wrote", async () => {
+  const h = await startHarness();
+  try {
+    const io = captureIo({ env: { JOBICO_URL: h.url } });
+    io.localAdminToken = () => h.adminToken;
+    assert.equal(await run(["tenant", "list", "--json"], io), 0, io.err());
+    // Not for a remote URL: the local token is never sent elsewhere.
+    let asked = false;
+    const remote = captureIo({
+      env: { JOBICO_URL: "http://example.invalid:1" },
+      fetch: (_input, init) => {
+        asked = true;
+        assert.equal(new Headers(init?.headers).get("authorization"), null);
+        return Promise.resolve(new Response("{}", { status: 401 }));
+      },
+    });
+    remote.localAdminToken = () => h.adminToken;
+    assert.equal(await run(["tenant", "list"], remote), 1);
+    assert.ok(asked);
+  } finally {
+    await h.close();
+  }
+});

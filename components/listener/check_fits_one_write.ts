@@ -1,0 +1,63 @@
+/**
+ * The listener queues all the items of a request in one atomic write, and
+ * Deno KV bounds one: 1000 mutations, 64 KiB per value, 80 KiB of keys and
+ * 800 KiB of keys and values in all.
+ * Beyond them `commit()` throws, which would be a 500 after the request was
+ * validated; so the items are measured first (with the V8 serializer that KV
+ * uses) and a request that cannot fit is a 413 naming the limit.
+ */
+import { serialize } from "node:v8";
+import { PayloadTooLargeError } from "../../goico/mod.ts";
+
+/** Mutations of one atomic write. */
+const KV_MAX_MUTATIONS = 1000;
+/** Bytes of one value (V8-serialized). */
+const KV_MAX_VALUE = 65536;
+/** Bytes of all the keys of one atomic write. */
+const KV_MAX_KEYS = 81920;
+/** Bytes of all the keys and values of one atomic write. */
+const KV_MAX_TOTAL = 819200;
+/** Writes besides the items: the queue's counter, its active mark, its change signal, an Idempotency-Key. */
+const BOOKKEEPING = 4;
+/** Bytes of a bookkeeping write's key and value, at most. */
+const BOOKKEEPING_BYTES = 1024;
+/** What a stored item adds to its data (event and queue fields, names of up to 64 characters). */
+const WRAPPER_BYTES = 640;
+/** What an item's key adds to its queue's name: `["queue", "ready", queue, id]`, encoded. */
+const KEY_BYTES = 64;
+
+/** Items one request can queue, at most (fewer on queues with long names). */
+export const MAX_ITEMS_PER_WRITE = KV_MAX_MUTATIONS - BOOKKEEPING;
+
+/** Throws a 413 when the items of `data` cannot be queued on `queue` in one write. */
+export function checkFitsOneWrite(
+  data: readonly unknown[],
+  queue: string,
+): void {
+  const keyBytes = KEY_BYTES + new TextEncoder().encode(queue).length;
+  const most = Math.min(
+    MAX_ITEMS_PER_WRITE,
+    Math.floor((KV_MAX_KEYS - BOOKKEEPING * BOOKKEEPING_BYTES) / keyBytes),
+  );
+  if (data.length > most) {
+    throw new PayloadTooLargeError(
+      `The "data" list has ${data.length} items; at most ${most} can be queued in one request`,
+    );
+  }
+  const maxItem = KV_MAX_VALUE - WRAPPER_BYTES;
+  let total = BOOKKEEPING * BOOKKEEPING_BYTES;
+  data.forEach((item, i) => {
+    const size = serialize(item).length;
+    if (size > maxItem) {
+      throw new PayloadTooLargeError(
+        `Item ${i} of "data" is ${size} bytes stored; the limit is ${maxItem} per item`,
+      );
+    }
+    total += size + WRAPPER_BYTES + keyBytes;
+  });
+  if (total > KV_MAX_TOTAL) {
+    throw new PayloadTooLargeError(
+      `The items of "data" are ${total} bytes stored; at most ${KV_MAX_TOTAL} can be queued in one request`,
+    );
+  }
+}

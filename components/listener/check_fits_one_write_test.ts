@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import {
+  DurableQueue,
+  monotonicId,
+  PayloadTooLargeError,
+} from "../../goico/mod.ts";
+import { keys, queueName } from "../keys.ts";
+import type { EventItem } from "../queue/event_item.ts";
+import {
+  checkFitsOneWrite,
+  MAX_ITEMS_PER_WRITE,
+} from "./check_fits_one_write.ts";
+
+const long = "x".repeat(64);
+
+/** Appends `data` as the listener does, with the longest names and an Idempotency-Key. */
+async function queueAll(data: unknown[]): Promise<boolean> {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const queue = new DurableQueue<EventItem>(kv, keys.queues());
+    const items = data.map((d) => {
+      const id = monotonicId();
+      return {
+        id,
+        value: {
+          tenant: long,
+          package: long,
+          version: 1_000_000,
+          event: long,
+          eventId: id,
+          data: d,
+        },
+      };
+    });
+    const key = keys.idempotency(long, long, "k".repeat(255));
+    const op = queue.append(kv.atomic(), queueName(long, long), items)
+      .check({ key, versionstamp: null })
+      .set(key, { accepted: items.length, ids: items.map((i) => i.id) });
+    return (await op.commit()).ok;
+  } finally {
+    kv.close();
+  }
+}
+
+/** The largest `n` for which `make(n)` passes the check, by bisection. */
+function largest(make: (n: number) => unknown[], max: number): number {
+  let lo = 0, hi = max;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    try {
+      checkFitsOneWrite(make(mid), queueName(long, long));
+      lo = mid;
+    } catch {
+      hi = mid - 1;
+    }
+  }
+  return lo;
+}
+
+Deno.test("what passes the check is queued in one write, even with the longest names", async () => {
+  const shapes: [string, (n: number) => unknown[], number, number][] = [
+    ["small items", (n) => Array(n).fill({ a: 1 }), MAX_ITEMS_PER_WRITE, 400],
+    ["one long string", (n) => [{ s: "a".repeat(n) }], 1 << 20, 60_000],
+    ["one wide string", (n) => [{ s: "中".repeat(n) }], 1 << 20, 30_000],
+    [
+      "20 long strings",
+      (n) => Array(20).fill({ s: "a".repeat(n) }),
+      1 << 20,
+      35_000,
+    ],
+  ];
+  for (const [what, make, max, atLeast] of shapes) {
+    const n = largest(make, max);
+    assert.ok(n >= atLeast, `${what}: ${n}`);
+    assert.equal(await queueAll(make(n)), true, what);
+  }
+});
+
+Deno.test("short queue names take the most items, long ones fewer", () => {
+  const small = Array(MAX_ITEMS_PER_WRITE).fill({ a: 1 });
+  checkFitsOneWrite(small, "demo/greetings");
+  assert.throws(
+    () => checkFitsOneWrite(small, queueName(long, long)),
+    /has 996 items; at most 403 can be queued in one request/,
+  );
+});
+
+Deno.test("what does not fit is a 413 naming the limit", () => {
+  const cases: [unknown[], RegExp][] = [
+    [
+      Array(MAX_ITEMS_PER_WRITE + 1).fill(1),
+      /has 997 items; at most 996 can be queued in one request/,
+    ],
+    [
+      [1, { s: "a".repeat(70_000) }],
+      /^Item 1 of "data" is 700\d\d bytes stored; the limit is 64896 per item$/,
+    ],
+    [
+      Array(20).fill({ s: "a".repeat(45_000) }),
+      /^The items of "data" are \d+ bytes stored; at most 819200 can be queued in one request$/,
+    ],
+  ];
+  for (const [data, message] of cases) {
+    assert.throws(
+      () => checkFitsOneWrite(data, "demo/greetings"),
+      (e: Error) => {
+        assert.ok(e instanceof PayloadTooLargeError);
+        assert.match(e.message, message);
+        return true;
+      },
+    );
+  }
+});
