@@ -20,6 +20,7 @@ export const keys = {
     ["pkg", tenant],
     ["pkgver", tenant],
     ["pkgsrc", tenant],
+    ["pkgseq", tenant],
     ["evowner", tenant],
     ["file", tenant],
     ["idem", tenant],
@@ -45,6 +46,11 @@ export const keys = {
     tenant: string,
     id: string,
   ): Deno.KvKey => ["pkgver", tenant, id],
+  /** The last version number a package ever had (kept after a delete). */
+  packageSeq: (
+    tenant: string,
+    id: string,
+  ): Deno.KvKey => ["pkgseq", tenant, id],
   /** The YAML source of a package version. */
   packageSource: (
     tenant: string,

@@ -207,7 +207,7 @@ export class PackageStore {
       const prev = headEntry.value
         ? await this.version(tenant, id, headEntry.value.version)
         : null;
-      const version = await this.#nextVersion(tenant, id);
+      const { version, seq } = await this.#nextVersion(tenant, id);
       const events = declaredEvents(pkg).map((e) => e.id);
       const owners = await this.#eventOwners(pkg);
       const head: PackageHead = {
@@ -218,10 +218,10 @@ export class PackageStore {
         deployedAt: new Date(this.#now()).toISOString(),
         deployedBy: by,
       };
-      const op = this.kv.atomic().check(headEntry).check({
+      const op = this.kv.atomic().check(headEntry, seq).check({
         key: keys.packageVersion(tenant, id, version),
         versionstamp: null,
-      });
+      }).set(seq.key, version);
       for (const o of owners) op.check(o);
       op.set(keys.packageHead(tenant, id), head)
         .set(keys.packageVersion(tenant, id, version), {
@@ -245,14 +245,24 @@ export class PackageStore {
     );
   }
 
-  async #nextVersion(tenant: string, id: string): Promise<number> {
+  /**
+   * The next version number. Numbers are never reused, even after the
+   * package is deleted and deployed again: the last one is kept apart
+   * (events and caches refer to a version by its number).
+   */
+  async #nextVersion(
+    tenant: string,
+    id: string,
+  ): Promise<{ version: number; seq: Deno.KvEntryMaybe<number> }> {
+    const seq = await this.kv.get<number>(keys.packageSeq(tenant, id));
     const last = await Array.fromAsync(
       this.kv.list({ prefix: keys.packageVersions(tenant, id) }, {
         reverse: true,
         limit: 1,
       }),
     );
-    return last.length ? (last[0].key[3] as number) + 1 : 1;
+    const listed = last.length ? (last[0].key[3] as number) : 0;
+    return { version: Math.max(seq.value ?? 0, listed) + 1, seq };
   }
 
   async list(tenant: string): Promise<PackageHead[]> {
