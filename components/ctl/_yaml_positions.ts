@@ -5,16 +5,20 @@
  */
 import process from "node:process";
 import {
+  Composer,
+  type CST,
   type Document,
   isAlias,
   isMap,
   isScalar,
   isSeq,
+  Lexer,
   type LineCounter,
   type Node,
-  parseDocument,
+  Parser,
   visit,
   type YAMLMap,
+  YAMLParseError,
   type YAMLSeq,
 } from "yaml";
 import type { PackageIssue } from "./job_package.ts";
@@ -24,25 +28,108 @@ const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ID_RULE =
   'use 1 to 64 letters, digits, ".", "_" and "-", starting with a letter or digit';
 
+/** Levels of lists and mappings a document may nest by default. */
+export const MAX_YAML_DEPTH = 32;
+
+/** A document nested deeper than allowed; `offset` is where the first too deep collection starts. */
+export class YamlTooDeepError extends Error {
+  constructor(readonly offset: number, readonly limit: number) {
+    super(`Lists and mappings nest deeper than ${limit} levels`);
+    this.name = "YamlTooDeepError";
+  }
+}
+
+const COLLECTIONS = new Set(["block-map", "block-seq", "flow-collection"]);
+/** Tokens the parser could not place, after which reading stops. */
+const MAX_ERROR_TOKENS = 100;
+
 /**
- * Parses one document. Duplicate keys are left to the walk (Ctx.fields): the
- * parser's own check (`uniqueKeys`) is quadratic in the size of a mapping,
- * seconds for a 200 KB one. The parser reads `process.env.LOG_TOKENS` for
- * every token, which throws (or prompts) in Deno without env permission, so
- * unless that variable may be read, `process.env` is swapped for an empty
- * object during the (synchronous) parse.
+ * The parser's tokens (the CST), stopped with `YamlTooDeepError` as soon as
+ * collections nest deeper than `limit`: composing the document from the CST
+ * recurses once per level, so 10,000 `[` would overflow the stack (and take
+ * a while to). The parser itself keeps the open collections on its own
+ * stack, without recursion. Also cut short after `MAX_ERROR_TOKENS` tokens
+ * it could not place (`stop.at` is then where): each becomes an error object,
+ * some 30,000 for 50 KB of stray brackets, a third of a second.
  */
-export function parseYaml(source: string, lc: LineCounter): Document.Parsed {
-  const parse = () =>
-    parseDocument(source, {
-      lineCounter: lc,
-      prettyErrors: false,
-      uniqueKeys: false,
-    });
+function* boundedTokens(
+  source: string,
+  lc: LineCounter,
+  limit: number,
+  stop: { at?: number },
+): Generator<CST.Token, void> {
+  const parser = new Parser(lc.addNewLine);
+  lc.addNewLine(0); // as Parser.parse() does
+  let errors = 0;
+  for (const lexeme of new Lexer().lex(source)) {
+    for (const token of parser.next(lexeme)) {
+      if (token.type === "error" && ++errors > MAX_ERROR_TOKENS) {
+        stop.at = token.offset;
+        return;
+      }
+      yield token;
+    }
+    // The stack also holds the document and maybe a scalar: count exactly only when it could be too deep.
+    if (parser.stack.length > limit + 1) {
+      const open = parser.stack.filter((t) => COLLECTIONS.has(t.type));
+      if (open.length > limit) {
+        throw new YamlTooDeepError(open[limit].offset, limit);
+      }
+    }
+  }
+  yield* parser.end();
+}
+
+/**
+ * Parses one document, refusing with `YamlTooDeepError` one that nests
+ * deeper than `maxDepth` (as `parseDocument` does, with the parser's tokens
+ * checked on the way to the composer). Duplicate keys are left to the walk
+ * (Ctx.fields): the parser's own check (`uniqueKeys`) is quadratic in the
+ * size of a mapping, seconds for a 200 KB one. The parser reads
+ * `process.env.LOG_TOKENS` for every token, which throws (or prompts) in
+ * Deno without env permission and costs a call into the runtime with it
+ * (a third of the parse), so unless that variable is set, `process.env` is
+ * swapped for an empty object during the (synchronous) parse.
+ */
+export function parseYaml(
+  source: string,
+  lc: LineCounter,
+  maxDepth = MAX_YAML_DEPTH,
+): Document.Parsed {
+  const parse = () => {
+    const composer = new Composer({ uniqueKeys: false });
+    const stop: { at?: number } = {};
+    const tokens = boundedTokens(source, lc, maxDepth, stop);
+    let doc: Document.Parsed | undefined;
+    for (const next of composer.compose(tokens, true, source.length)) {
+      if (!doc) doc = next;
+      else {
+        doc.errors.push(
+          new YAMLParseError(
+            [next.range[0], next.range[1]],
+            "MULTIPLE_DOCS",
+            "Source contains multiple documents",
+          ),
+        );
+        break;
+      }
+    }
+    if (stop.at !== undefined) {
+      doc!.errors.push(
+        new YAMLParseError(
+          [stop.at, stop.at],
+          "UNEXPECTED_TOKEN",
+          "Too many syntax errors: the rest of the package is not read",
+        ),
+      );
+    }
+    return doc!; // compose(..., forceDoc = true) always yields one
+  };
   const env = { name: "env", variable: "LOG_TOKENS" } as const;
   const original = Object.getOwnPropertyDescriptor(process, "env");
   if (
-    Deno.permissions.querySync(env).state === "granted" ||
+    (Deno.permissions.querySync(env).state === "granted" &&
+      Deno.env.get(env.variable) !== undefined) ||
     !original?.configurable
   ) return parse();
   Object.defineProperty(process, "env", { ...original, value: {} });

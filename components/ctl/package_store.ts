@@ -230,7 +230,12 @@ export class PackageStore {
           files,
           ...(rollbackOf ? { rollbackOf } : {}),
         })
-        .set(keys.packageSource(tenant, id, version), source)
+        // As UTF-8: a JS string with one character beyond Latin-1 is
+        // stored at two bytes per character and would not fit a KV value.
+        .set(
+          keys.packageSource(tenant, id, version),
+          new TextEncoder().encode(source),
+        )
         .set(keys.tenant(tenant), { id: tenant });
       for (const e of events) {
         op.set(keys.eventOwner(tenant, e), { package: id });
@@ -309,8 +314,11 @@ export class PackageStore {
     id: string,
     version: number,
   ): Promise<string | null> {
-    return (await this.kv.get<string>(keys.packageSource(tenant, id, version)))
-      .value;
+    const v = (await this.kv.get<string | Uint8Array>(
+      keys.packageSource(tenant, id, version),
+    )).value;
+    // Sources stored before they were kept as UTF-8 are strings.
+    return v instanceof Uint8Array ? new TextDecoder().decode(v) : v;
   }
 
   async versions(

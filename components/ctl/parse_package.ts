@@ -13,7 +13,14 @@ import type {
   QueueDef,
   RuntimeDef,
 } from "./job_package.ts";
-import { Ctx, type Fields, join, parseYaml, quote } from "./_yaml_positions.ts";
+import {
+  Ctx,
+  type Fields,
+  join,
+  parseYaml,
+  quote,
+  YamlTooDeepError,
+} from "./_yaml_positions.ts";
 import {
   DEFAULT_MAX_LIMITS,
   LIMIT_FIELDS,
@@ -38,6 +45,10 @@ export interface ParsePackageResult {
 const DEFAULT_MAX_BYTES = 256 * 1024;
 /** Aliases allowed in one package; they are never expanded. */
 const MAX_ALIASES = 50;
+/** Levels of lists and mappings a package may nest (a valid one needs 6). */
+const MAX_DEPTH = 32;
+/** Issues listed for one package; the last one counts those beyond. */
+const MAX_ISSUES = 100;
 /** Export names a runtime may call: JavaScript-style identifiers. */
 const FUNC_RE = /^[A-Za-z_$][A-Za-z0-9_$]{0,127}$/;
 
@@ -381,8 +392,15 @@ export function parsePackage(
   const lc = new LineCounter();
   let doc;
   try {
-    doc = parseYaml(source, lc);
-  } catch (error) { // not expected: the parser reports errors as doc.errors
+    doc = parseYaml(source, lc, MAX_DEPTH);
+  } catch (error) {
+    if (error instanceof YamlTooDeepError) {
+      const message =
+        `Too deeply nested: lists and mappings may nest at most ${error.limit} levels`;
+      const at = lc.linePos(error.offset);
+      return { issues: [{ kind: "structure", path: "", message, ...at }] };
+    }
+    // Not expected: the parser reports errors as doc.errors.
     const message = `Unreadable YAML: ${sentence(String(error))}`;
     return { issues: [{ kind: "syntax", path: "", message, line: 1, col: 1 }] };
   }
@@ -413,6 +431,21 @@ function sentence(message: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
+/**
+ * The issues in source order, at most `MAX_ISSUES` of them: 60 KiB of
+ * repeated mistakes would otherwise make an answer of megabytes. The last
+ * one listed then counts the rest.
+ */
 function sorted(issues: PackageIssue[]): PackageIssue[] {
-  return issues.sort((a, b) => a.line - b.line || a.col - b.col);
+  issues.sort((a, b) => a.line - b.line || a.col - b.col);
+  if (issues.length <= MAX_ISSUES) return issues;
+  const rest = issues.length - (MAX_ISSUES - 1);
+  const next = issues[MAX_ISSUES - 1];
+  return [...issues.slice(0, MAX_ISSUES - 1), {
+    kind: next.kind,
+    path: next.path,
+    message: `${rest} more issues, from here on, are not listed`,
+    line: next.line,
+    col: next.col,
+  }];
 }

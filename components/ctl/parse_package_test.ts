@@ -17,6 +17,13 @@ function lineOf(source: string, needle: string, nth = 0): number {
   return source.slice(0, at).split("\n").length;
 }
 
+/** How long `f` takes, in ms. */
+function timeOf(f: () => void): number {
+  const started = performance.now();
+  f();
+  return performance.now() - started;
+}
+
 function only(issues: PackageIssue[], path: string): PackageIssue {
   const found = issues.filter((issue) => issue.path === path);
   assert.equal(
@@ -542,6 +549,87 @@ Deno.test("an alias bomb is refused quickly", () => {
     // The 51st alias: 9 on each of lines 2 to 6, then the 6th of line 7.
     line: 7,
     col: 23,
+  });
+});
+
+Deno.test("deep nesting is refused at the first collection too deep, without recursion", () => {
+  const tooDeep = (line: number, col: number): PackageIssue => ({
+    kind: "structure",
+    path: "",
+    message: "Too deeply nested: lists and mappings may nest at most 32 levels",
+    line,
+    col,
+  });
+  const baseline = Math.max(1, timeOf(() => parsePackage(VALID)));
+  const cases: [string, PackageIssue][] = [
+    ["[".repeat(10_000), tooDeep(1, 33)],
+    ["[".repeat(60_000) + "]".repeat(60_000), tooDeep(1, 33)],
+    ["{a: ".repeat(10_000), tooDeep(1, 129)],
+    ["- ".repeat(20_000) + "x", tooDeep(1, 65)],
+    ["? ".repeat(20_000) + "x", tooDeep(1, 65)],
+    [`id: x\nname:\n${"  - ".repeat(40)}x\n`, tooDeep(3, 127)],
+    [
+      Array.from({ length: 40 }, (_, i) => `${" ".repeat(i)}k${i}:`).join("\n"),
+      tooDeep(33, 33),
+    ],
+  ];
+  for (const [source, issue] of cases) {
+    let out: ReturnType<typeof parsePackage> | undefined;
+    const ms = timeOf(() => out = parsePackage(source, { maxBytes: 1 << 20 }));
+    assert.deepEqual(out, { issues: [issue] }, source.slice(0, 40));
+    assert.ok(ms < baseline * 100, `${ms} ms, a valid package ${baseline} ms`);
+  }
+  // 32 levels are fine: the walk reports the value, not the depth.
+  const deepest = `name: ${"[".repeat(31)}${"]".repeat(31)}\n`;
+  const { issues } = parsePackage(VALID.replace(/^name: .*\n/m, deepest));
+  assert.deepEqual(issues.map((i) => i.message), [
+    'Expected a string for "name", got a list',
+  ]);
+});
+
+Deno.test("aliases are never expanded, even as YAML 1.1 merge keys", () => {
+  const lines = ["%YAML 1.1", "---", "a0: &a0 {x: 1, y: 2}"];
+  for (let i = 1; i < 40; i++) {
+    lines.push(`a${i}: &a${i} {<<: [*a${i - 1}], k${i}: *a${i - 1}}`);
+  }
+  const source = lines.join("\n") + "\n";
+  let out: ReturnType<typeof parsePackage> | undefined;
+  const ms = timeOf(() => out = parsePackage(source));
+  assert.ok(ms < 1000, `${ms} ms`);
+  assert.equal(out?.pkg, undefined);
+  assert.ok(
+    out?.issues.some((i) => i.message === 'Unknown key "a0" at the top level'),
+  );
+});
+
+Deno.test("at most 100 issues are listed, the last one counting the rest", () => {
+  const source = "id: x\ntenant: t\nqueues:\n" +
+    "  - {id: q, zz: 1}\n".repeat(1000);
+  const { issues } = parsePackage(source);
+  assert.equal(issues.length, 100);
+  // 2 missing keys, 1000 unknown keys "zz", 999 duplicate ids "q": 99 listed.
+  assert.deepEqual(issues[99], {
+    kind: "structure",
+    path: "queues[49].id",
+    message: "1902 more issues, from here on, are not listed",
+    line: 53,
+    col: 10,
+  });
+});
+
+Deno.test("reading stops after 100 tokens out of place", () => {
+  const baseline = Math.max(1, timeOf(() => parsePackage(VALID)));
+  const source = "id: x\n" + "]".repeat(50_000);
+  let out: ReturnType<typeof parsePackage> | undefined;
+  const ms = timeOf(() => out = parsePackage(source));
+  assert.ok(ms < baseline * 100, `${ms} ms, a valid package ${baseline} ms`);
+  assert.equal(out?.issues.length, 100);
+  assert.deepEqual(out?.issues[0], {
+    kind: "syntax",
+    path: "",
+    message: 'Unexpected flow-seq-end token in YAML stream: "]"',
+    line: 2,
+    col: 1,
   });
 });
 

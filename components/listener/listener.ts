@@ -46,7 +46,11 @@ export interface ListenerOptions {
   auth: WebhookAuth;
   /** Largest request body. Default 1 MiB. */
   maxBodyBytes?: number;
-  /** Most items in one request. Default 1000. */
+  /**
+   * Most items in one request. Default 500. All items of a request go in
+   * one atomic write, so fewer or smaller ones may be refused with a 413
+   * when they would not fit one (see check_fits_one_write.ts).
+   */
   maxItems?: number;
   /** Makes event ids. Default `monotonicId`. */
   newId?: () => string;
@@ -61,7 +65,7 @@ export interface ListenerOptions {
 
 export function listenerApp(options: ListenerOptions): Hono {
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
-  const maxItems = options.maxItems ?? 1000;
+  const maxItems = options.maxItems ?? 500;
   const newId = options.newId ?? monotonicId;
   const gauge = new BacklogGauge(options.queue, {
     limit: options.maxQueueDepth ?? 100_000,

@@ -1,27 +1,93 @@
 /**
  * Compiles JSON Schemas (draft 2020-12, with formats) with Ajv. A schema is
  * compiled once per content: `SchemaCache` keeps validators by sha-256.
+ *
+ * Schemas are tenant input, so compiling and validating are bounded:
+ * `pattern` and `patternProperties` run on a linear-time engine
+ * (`compileLinearRegExp`; a pattern it cannot run is refused naming it), the
+ * patterns of one schema are bounded in total size, the document in nesting,
+ * and Ajv instances are replaced now and then because each keeps every
+ * schema it ever compiled.
  */
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import { ValidationError } from "../../goico/mod.ts";
+import { jsonNesting } from "../parse_json_body.ts";
+import {
+  compileLinearRegExp,
+  type LinearRegExp,
+  quotePattern,
+  UnsupportedPatternError,
+} from "./linear_regexp.ts";
 
 // deno-lint-ignore no-explicit-any
 const addFormats = addFormatsModule as unknown as (ajv: any) => void;
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-function newAjv(): Ajv2020 {
-  const ajv = new Ajv2020({
-    allErrors: true,
-    strict: false,
-    addUsedSchema: false,
-    validateFormats: true,
-  });
-  addFormats(ajv);
-  return ajv;
+/** Levels of arrays and objects a schema document may nest. */
+export const MAX_SCHEMA_DEPTH = 128;
+/** Compiled size (RE2 instructions) of all the distinct patterns of one schema. */
+export const MAX_SCHEMA_PATTERN_SIZE = 20_000;
+/** Compiles per Ajv instance: each keeps what it compiled, so a fresh one bounds the memory. */
+const COMPILES_PER_AJV = 100;
+
+class PatternBudgetError extends Error {}
+
+/** Ajv with the linear-time pattern engine; compiles one schema at a time (compiling is synchronous). */
+class SchemaCompiler {
+  #ajv: Ajv2020 | undefined;
+  #compiles = 0;
+  /** The distinct patterns of the schema being compiled, and their total size. */
+  #patterns = new Map<string, LinearRegExp>();
+  #patternSize = 0;
+
+  compile(doc: unknown): ValidateFunction {
+    if (!this.#ajv || this.#compiles++ >= COMPILES_PER_AJV) {
+      this.#ajv = this.#newAjv();
+      this.#compiles = 1;
+    }
+    this.#patterns.clear();
+    this.#patternSize = 0;
+    try {
+      return this.#ajv.compile(doc as object);
+    } finally {
+      this.#patterns.clear();
+    }
+  }
+
+  #pattern = (pattern: string): LinearRegExp => {
+    let re = this.#patterns.get(pattern);
+    if (!re) {
+      re = compileLinearRegExp(pattern);
+      this.#patternSize += re.programSize();
+      if (this.#patternSize > MAX_SCHEMA_PATTERN_SIZE) {
+        throw new PatternBudgetError();
+      }
+      this.#patterns.set(pattern, re);
+    }
+    return re;
+  };
+
+  #newAjv(): Ajv2020 {
+    const ajv = new Ajv2020({
+      allErrors: true,
+      // Not strict: strict mode would also test patternProperties against
+      // the schema's property names with the native (backtracking) engine.
+      strict: false,
+      addUsedSchema: false,
+      validateFormats: true,
+      code: {
+        regExp: Object.assign((p: string) => this.#pattern(p), {
+          code: "linearRegExp",
+        }),
+      },
+    });
+    addFormats(ajv);
+    return ajv;
+  }
 }
 
-const ajv = newAjv();
+const compiler = new SchemaCompiler();
 
 /** Parses and compiles a schema file; a clear 400 naming the file when it is not a valid JSON Schema. */
 export function compileSchema(
@@ -30,8 +96,17 @@ export function compileSchema(
 ): ValidateFunction {
   let doc: unknown;
   try {
-    doc = JSON.parse(decoder.decode(bytes));
+    const text = decoder.decode(bytes);
+    const { depth } = jsonNesting(text, MAX_SCHEMA_DEPTH);
+    if (depth > MAX_SCHEMA_DEPTH) {
+      throw new ValidationError(
+        `Schema "${name}" nests arrays and objects ${depth} levels deep; the limit is ${MAX_SCHEMA_DEPTH}`,
+        { depth, limit: MAX_SCHEMA_DEPTH },
+      );
+    }
+    doc = JSON.parse(text);
   } catch (err) {
+    if (err instanceof ValidationError) throw err;
     throw new ValidationError(
       `Schema "${name}" is not valid UTF-8 JSON: ${(err as Error).message}`,
     );
@@ -44,8 +119,22 @@ export function compileSchema(
     }
   }
   try {
-    return ajv.compile(doc as object);
+    return compiler.compile(doc);
   } catch (err) {
+    if (err instanceof UnsupportedPatternError) {
+      throw new ValidationError(
+        `Schema "${name}" has pattern ${
+          quotePattern(err.pattern)
+        }, which cannot be used: ${err.reason}`,
+        { pattern: err.pattern, reason: err.reason },
+      );
+    }
+    if (err instanceof PatternBudgetError) {
+      throw new ValidationError(
+        `Schema "${name}" has patterns too large in total: they compile to more than ${MAX_SCHEMA_PATTERN_SIZE} instructions`,
+        { limit: MAX_SCHEMA_PATTERN_SIZE },
+      );
+    }
     throw new ValidationError(
       `Schema "${name}" is not a valid JSON Schema: ${(err as Error).message}`,
     );
