@@ -84,6 +84,55 @@ Deno.test("a tenant's catastrophic pattern does not stall the listener", async (
   }
 });
 
+Deno.test("a linear but costly pattern on long strings is cut short: per match by length, per request by time", async () => {
+  const h = await startHarness({ components: ["ctl", "repo", "listener"] });
+  try {
+    await deployGreet(h);
+    // About 3000 RE2 instructions: linear, yet 1 MiB of "a" takes RE2JS
+    // over a minute to scan.
+    const pattern = "(?:a?){1000}a{1000}[0-9]";
+    await h.upload(
+      "demo",
+      "evil.schema.json",
+      JSON.stringify({
+        type: "object",
+        properties: { name: { type: "string", pattern } },
+      }),
+    );
+    await h.deploy(EVIL_PACKAGE);
+    const body = (names: string[]) =>
+      JSON.stringify({ data: names.map((name) => ({ name })) });
+    // One string (60 KB, what fits a queue item) far too long for the
+    // pattern: refused before matching.
+    const long = await post(h, "evil", body(["a".repeat(60_000)]));
+    assert.equal(long.res.status, 400);
+    assert.match(
+      long.problem.detail,
+      /^Item 0 of "data" cannot be checked against schema "evil\.schema\.json": a string of 60000 characters is too long to match against pattern .* \(at most 666\)$/,
+    );
+    // Many strings each just short enough: 400 matches of ~100 ms each
+    // would hold the listener for most of a minute; the request's time
+    // budget stops it after a few.
+    const many = await post(h, "evil", body(Array(400).fill("a".repeat(660))));
+    assert.equal(many.res.status, 400);
+    assert.match(many.problem.detail, /matching its patterns took too long/);
+    const stoppedAt = Number(/^Item (\d+)/.exec(many.problem.detail)?.[1]);
+    assert.ok(stoppedAt > 0 && stoppedAt < 400, many.problem.detail);
+    console.log(
+      `long string refused in ${long.ms.toFixed(0)} ms; ` +
+        `400 costly items stopped at item ${stoppedAt} after ${
+          many.ms.toFixed(0)
+        } ms`,
+    );
+    // Nothing of either request was queued.
+    const stats = await (await h.api("/api/v1/tenants/demo/queues/evil-q"))
+      .json();
+    assert.equal(stats.depth, 0);
+  } finally {
+    await h.close();
+  }
+});
+
 Deno.test("a package source of 33 KB with one emoji is deployed, not a 500", async () => {
   // V8 stores a string with any character beyond Latin-1 as UTF-16: two
   // bytes per character, so 33 KB of YAML makes a 66 KB KV value.

@@ -43,6 +43,10 @@ import type {
   RunOutcome,
 } from "./jobicolet_runner.ts";
 import { describeSchemaError } from "../repo/describe_schema_error.ts";
+import {
+  PatternWorkError,
+  withPatternDeadline,
+} from "../repo/linear_regexp.ts";
 import { TenantSlots } from "./tenant_slots.ts";
 
 export interface ExecutorOptions {
@@ -429,8 +433,17 @@ export class Executor {
     };
     const route = await this.#o.definitions.routeIn(v, target.id);
     if (!route) return null;
-    if (!route.validate(data)) {
-      const why = (route.validate.errors ?? []).map((e) => {
+    let valid: boolean;
+    let why = "";
+    try {
+      valid = withPatternDeadline(250, () => route.validate(data) as boolean);
+    } catch (err) {
+      if (!(err instanceof PatternWorkError)) throw err;
+      valid = false;
+      why = err.message;
+    }
+    if (!valid) {
+      why ||= (route.validate.errors ?? []).map((e) => {
         const d = describeSchemaError(e);
         return `${d.path} ${d.message}`;
       }).join("; ");

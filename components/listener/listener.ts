@@ -24,6 +24,10 @@ import type { EventItem } from "../queue/event_item.ts";
 import { parseJsonBody } from "../parse_json_body.ts";
 import { decodeUtf8, readBody, readBytes } from "../read_body.ts";
 import { describeSchemaError } from "../repo/describe_schema_error.ts";
+import {
+  PatternWorkError,
+  withPatternDeadline,
+} from "../repo/linear_regexp.ts";
 import { BacklogGauge, retryAfterSeconds } from "./backlog_gauge.ts";
 import { checkFitsOneWrite } from "./check_fits_one_write.ts";
 import type { WebhookAuth } from "./webhook_auth.ts";
@@ -52,6 +56,8 @@ export interface ListenerOptions {
    * when they would not fit one (see check_fits_one_write.ts).
    */
   maxItems?: number;
+  /** Time the schema patterns of one request may take, in ms. Default 250. */
+  validationMs?: number;
   /** Makes event ids. Default `monotonicId`. */
   newId?: () => string;
   /**
@@ -66,6 +72,7 @@ export interface ListenerOptions {
 export function listenerApp(options: ListenerOptions): Hono {
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
   const maxItems = options.maxItems ?? 500;
+  const validationMs = options.validationMs ?? 250;
   const newId = options.newId ?? monotonicId;
   const gauge = new BacklogGauge(options.queue, {
     limit: options.maxQueueDepth ?? 100_000,
@@ -140,13 +147,24 @@ export function listenerApp(options: ListenerOptions): Hono {
     }
     checkFitsOneWrite(data, queueName(tenant, route.event.supplierqueue));
     const errors: { item: number; path: string; message: string }[] = [];
-    data.forEach((item, i) => {
-      if (!route.validate(item)) {
-        for (const e of route.validate.errors ?? []) {
-          errors.push({ item: i, ...describeSchemaError(e) });
+    let at = 0;
+    try {
+      // A tenant's patterns on long strings cannot hold the listener long.
+      withPatternDeadline(validationMs, () => {
+        for (; at < data.length; at++) {
+          if (route.validate(data[at])) continue;
+          for (const e of route.validate.errors ?? []) {
+            errors.push({ item: at, ...describeSchemaError(e) });
+          }
         }
-      }
-    });
+      });
+    } catch (err) {
+      if (!(err instanceof PatternWorkError)) throw err;
+      throw new ValidationError(
+        `Item ${at} of "data" cannot be checked against schema "${route.event.schema.schemaref}": ${err.message}`,
+        { errors: [{ item: at, path: "", message: err.message }] },
+      );
+    }
     if (errors.length > 0) {
       const first = errors[0];
       throw new ValidationError(
