@@ -43,14 +43,20 @@ export interface Harness {
 export async function startHarness(
   options: Omit<ServeOptions, "kv" | "port" | "adminToken"> & {
     adminToken?: string;
+    /**
+     * What the platform gets instead of the KV, e.g. a proxy that records
+     * reads; `h.kv` stays the KV itself.
+     */
+    wrapKv?: (kv: Deno.Kv) => Deno.Kv;
   } = {},
 ): Promise<Harness> {
+  const { wrapKv, ...serveOptions } = options;
   const kv = await Deno.openKv(":memory:");
   const adminToken = options.adminToken ?? TEST_ADMIN_TOKEN;
   const platform = await startPlatform({
-    ...options,
+    ...serveOptions,
     adminToken,
-    kv,
+    kv: wrapKv ? wrapKv(kv) : kv,
     port: 0,
   });
   const api = (path: string, init: RequestInit = {}) => {

@@ -1,6 +1,6 @@
 /** The control plane's package API under /api/v1. */
 import { type Context, Hono } from "hono";
-import { ValidationError } from "../../goico/mod.ts";
+import { HttpError, ValidationError } from "../../goico/mod.ts";
 import { checkName } from "../check_name.ts";
 import { SAFE_FILE_NAME } from "../keys.ts";
 import {
@@ -84,7 +84,8 @@ export function ctlApp(
     try {
       body = JSON.parse(await readBody(c.req.raw, 4096, "Rollback body"));
     } catch (err) {
-      if (err instanceof ValidationError) throw err;
+      // A ValidationError (not UTF-8) or a PayloadTooLargeError (413) as is.
+      if (err instanceof HttpError) throw err;
       throw new ValidationError(
         'Rollback body must be JSON like {"version": 2}',
       );

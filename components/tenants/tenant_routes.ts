@@ -5,7 +5,7 @@
  * tenant token reaches only its own tenant (the guard in platform.ts).
  */
 import { Hono } from "hono";
-import { ValidationError } from "../../goico/mod.ts";
+import { HttpError, ValidationError } from "../../goico/mod.ts";
 import { checkName } from "../check_name.ts";
 import { assertAdmin, type AuthVariables } from "../principal.ts";
 import { readBody } from "../read_body.ts";
@@ -38,7 +38,8 @@ export function tenantApp(
     try {
       body = JSON.parse(await readBody(c.req.raw, 4096, "Tenant body"));
     } catch (err) {
-      if (err instanceof ValidationError) throw err;
+      // A ValidationError (not UTF-8) or a PayloadTooLargeError (413) as is.
+      if (err instanceof HttpError) throw err;
       throw new ValidationError('Tenant body must be JSON like {"id": "acme"}');
     }
     const id = (body as { id?: unknown } | null)?.id;
