@@ -91,7 +91,7 @@ export function ctlApp(
       );
     }
     const version = (body as { version?: unknown })?.version;
-    if (!Number.isInteger(version) || (version as number) < 1) {
+    if (!Number.isSafeInteger(version) || (version as number) < 1) {
       throw new ValidationError(
         `Invalid version "${String(version)}": use a whole number of 1 or more`,
       );
