@@ -73,6 +73,8 @@ export interface PlatformOptions {
   retryBaseMs?: number;
   /** Events a queue may hold before the listener answers 429. Default 100,000. */
   maxQueueDepth?: number;
+  /** Names this instance in /meta (an isolate of `deno serve --parallel`, a process). */
+  instance?: string;
   /** How long a queue lease lasts before a leased event is delivered again (renewed while it runs). Default 4 s. */
   leaseMs?: number;
 }
@@ -137,6 +139,7 @@ export function createPlatform(
     version: VERSION,
     logger,
     meta: () => ({
+      ...(options.instance && { instance: options.instance }),
       components: [...enabled],
       definitionsGeneration: definitions.generation,
       ...(pool && {
