@@ -1,5 +1,5 @@
 /** Opens the store and serves the platform until SIGINT or SIGTERM. */
-import { jsonLogger, type Logger, openKv } from "../goico/mod.ts";
+import { jsonLogger, type Logger, openKv, openKvAt } from "../goico/mod.ts";
 import { resolveAdminToken } from "./admin_token.ts";
 import { servePlatformUntilSignal } from "./platform.ts";
 import type { ServerConfig } from "./server_config.ts";
@@ -13,8 +13,8 @@ export async function runServer(
     config.data,
     logger,
   );
-  const kv = await openKv(config.data);
-  logger.info("starting", { data: config.data });
+  const kv = config.kv ? await openKvAt(config.kv) : await openKv(config.data);
+  logger.info("starting", { data: config.data, kv: config.kv ?? "in data" });
   try {
     await servePlatformUntilSignal({
       ...config.options,

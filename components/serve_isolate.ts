@@ -5,7 +5,12 @@
  * process see definition changes at once (`kv.watch` crosses isolates);
  * they share nothing else but the store.
  */
-import { type Logger, onShutdownSignal, openKv } from "../goico/mod.ts";
+import {
+  type Logger,
+  onShutdownSignal,
+  openKv,
+  openKvAt,
+} from "../goico/mod.ts";
 import { resolveAdminToken } from "./admin_token.ts";
 import { createPlatform } from "./platform.ts";
 import type { ServerConfig } from "./server_config.ts";
@@ -23,7 +28,9 @@ export function serveIsolate(
       config.data,
       logger,
     );
-    const kv = await openKv(config.data);
+    const kv = config.kv
+      ? await openKvAt(config.kv)
+      : await openKv(config.data);
     const parts = createPlatform(
       { ...config.options, adminToken, kv, logger, instance },
       ctrl.signal,

@@ -15,6 +15,10 @@ export const SETTINGS = {
     "--data",
     "data directory, :memory:, or a KV Connect URL (default .jobico)",
   ],
+  JOBICO_KV: [
+    "--kv",
+    "the Deno KV: a KV Connect URL (token in DENO_KV_ACCESS_TOKEN), a SQLite file or :memory: (default <data>/kv.sqlite3)",
+  ],
   JOBICO_COMPONENTS: [
     "--components",
     `components to run, comma separated: ${COMPONENTS.join(",")} (default all)`,
@@ -66,6 +70,8 @@ export type SettingName = keyof typeof SETTINGS;
 export interface ServerConfig {
   /** Where the KV lives: a directory, `:memory:` or a URL. */
   data: string;
+  /** Where the KV is when not in the data directory: a URL, a file or `:memory:`. */
+  kv?: string;
   logLevel: LogLevel;
   /** Without `adminToken`, the server makes one (see admin_token.ts). */
   options: Omit<ServeOptions, "kv" | "logger" | "adminToken"> & {
@@ -174,6 +180,7 @@ export function serverConfig(
   }
   return {
     data: get("JOBICO_DATA") ?? ".jobico",
+    ...(get("JOBICO_KV") !== undefined && { kv: get("JOBICO_KV") }),
     logLevel: logLevel as LogLevel,
     options,
   };

@@ -14,6 +14,7 @@ Deno.test("serverConfig: every setting is read and converted", () => {
     JOBICO_PORT: "0",
     JOBICO_HOST: "0.0.0.0",
     JOBICO_DATA: ":memory:",
+    JOBICO_KV: "https://kv.example/connect",
     JOBICO_COMPONENTS: "listener, ctl,listener",
     JOBICO_ADMIN_TOKEN: "s3cret-admin-token",
     JOBICO_LOG_LEVEL: "warn",
@@ -28,6 +29,7 @@ Deno.test("serverConfig: every setting is read and converted", () => {
   });
   assert.deepEqual(c, {
     data: ":memory:",
+    kv: "https://kv.example/connect",
     logLevel: "warn",
     options: {
       port: 0,

@@ -41,7 +41,7 @@ export {
 } from "./fuel_meter.ts";
 export { ModuleCache } from "./module_cache.ts";
 export { monotonicId, monotonicIdFactory } from "./monotonic_id.ts";
-export { openKv } from "./open_kv.ts";
+export { openKv, openKvAt } from "./open_kv.ts";
 export {
   onShutdownSignal,
   type RunningServer,

@@ -30,6 +30,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "monotonicIdFactory",
     "onShutdownSignal",
     "openKv",
+    "openKvAt",
     "problemBody",
     "problemResponse",
     "serve",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { openKv } from "./open_kv.ts";
+import { openKv, openKvAt } from "./open_kv.ts";
 
 Deno.test("openKv: a data directory is created and holds kv.sqlite3", async () => {
   const tmp = await Deno.makeTempDir();
@@ -61,4 +61,26 @@ Deno.test("openKv: :memory: works and keeps nothing", async () => {
   }
   // No ":memory:" directory was created in the working directory.
   await assert.rejects(() => Deno.stat(":memory:"), Deno.errors.NotFound);
+});
+
+Deno.test("openKvAt: a SQLite file path is opened as is, its directory made", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const file = `${tmp}/elsewhere/store.sqlite3`;
+    const kv = await openKvAt(file);
+    try {
+      await kv.set(["k"], "v");
+    } finally {
+      kv.close();
+    }
+    const again = await openKvAt(file);
+    try {
+      assert.equal((await again.get(["k"])).value, "v");
+    } finally {
+      again.close();
+    }
+    assert.ok((await Deno.stat(file)).isFile);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });

@@ -14,6 +14,7 @@ export function spawnParallel(
   jobs: number,
   adminToken: string,
   components = "ctl,repo,listener,recorder",
+  env: Record<string, string> = {},
 ): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: [
@@ -39,6 +40,7 @@ export function spawnParallel(
       JOBICO_COMPONENTS: components,
       JOBICO_LOG_LEVEL: "warn",
       NO_COLOR: "1",
+      ...env,
     },
     stdout: "null",
     stderr: "null",
