@@ -3,6 +3,7 @@
  * repository, listener, queue, executor and recorder, on one Deno KV.
  */
 import type { Hono } from "hono";
+import { except } from "hono/combine";
 import {
   BlobStore,
   DurableQueue,
@@ -27,6 +28,7 @@ import { JobicoletRunner } from "./executor/jobicolet_runner.ts";
 import { keys } from "./keys.ts";
 import { listenerApp } from "./listener/listener.ts";
 import { WebhookAuth } from "./listener/webhook_auth.ts";
+import { OPENAPI_PATH, openApiApp } from "./openapi/openapi_routes.ts";
 import type { EventItem } from "./queue/event_item.ts";
 import { queueApp } from "./queue/queue_routes.ts";
 import { ExecutionStore } from "./recorder/execution_store.ts";
@@ -157,7 +159,8 @@ export function createPlatform(
     },
   });
   const authenticator = new Authenticator(options.adminToken, tenants);
-  app.use("/api/v1/*", authenticator.middleware());
+  // The API description is public, like /healthz and /meta.
+  app.use("/api/v1/*", except(OPENAPI_PATH, authenticator.middleware()));
   app.use("/api/v1/tenants/:tenant", tenantGuard());
   app.use("/api/v1/tenants/:tenant/*", tenantGuard());
   if (enabled.has("ctl")) {
@@ -190,6 +193,8 @@ export function createPlatform(
   if (enabled.has("recorder")) {
     app.route("/", recorderApp(executions, shutdown));
   }
+  // Last: it describes the routes mounted above (docs and openapi.json).
+  app.route("/", openApiApp(app, { version: VERSION }));
 
   const run = async (signal: AbortSignal) => {
     try {

@@ -5,6 +5,8 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { describeRoute } from "hono-openapi";
+import type { OpenAPIV3_1 } from "openapi-types";
 import { HttpError, NotFoundError, problemResponse } from "./http_error.ts";
 import type { Logger } from "./logger.ts";
 
@@ -53,7 +55,7 @@ export function serviceApp(options: ServiceAppOptions): Hono {
       c.req.path,
     )
   );
-  app.get("/healthz", async (c) => {
+  app.get("/healthz", HEALTH_DOC, async (c) => {
     const checks = (await options.health?.()) ?? {};
     const failing = Object.values(checks).some((v) => v !== "ok");
     return c.json(
@@ -63,6 +65,7 @@ export function serviceApp(options: ServiceAppOptions): Hono {
   });
   app.get(
     "/meta",
+    META_DOC,
     (c) =>
       c.json({
         name: options.name,
@@ -72,6 +75,66 @@ export function serviceApp(options: ServiceAppOptions): Hono {
   );
   return app;
 }
+
+/** What `/healthz` answers, 200 or 503. */
+const HEALTH_BODY: OpenAPIV3_1.SchemaObject = {
+  type: "object",
+  required: ["status", "checks"],
+  properties: {
+    status: { type: "string", enum: ["ok", "failing"] },
+    checks: {
+      type: "object",
+      description: 'Each check: "ok" or what fails',
+      additionalProperties: { type: "string" },
+    },
+  },
+  additionalProperties: false,
+};
+
+/** The API description of `/healthz` (see hono-openapi). */
+const HEALTH_DOC = describeRoute({
+  operationId: "health",
+  tags: ["service"],
+  summary: "Health of the service",
+  description: "Needs no token. 503 when one of its checks fails.",
+  security: [],
+  responses: {
+    200: {
+      description: "Every check passes",
+      content: { "application/json": { schema: HEALTH_BODY } },
+    },
+    503: {
+      description: "A check fails",
+      content: { "application/json": { schema: HEALTH_BODY } },
+    },
+  },
+});
+
+/** The API description of `/meta`. */
+const META_DOC = describeRoute({
+  operationId: "meta",
+  tags: ["service"],
+  summary: "Name and version of the service",
+  description: "Needs no token. Services add members of their own.",
+  security: [],
+  responses: {
+    200: {
+      description: "The service's name, version and more",
+      content: {
+        "application/json": {
+          schema: {
+            type: "object",
+            required: ["name", "version"],
+            properties: {
+              name: { type: "string" },
+              version: { type: "string" },
+            },
+          },
+        },
+      },
+    },
+  },
+});
 
 export interface ServeOptions {
   hostname?: string;

@@ -15,8 +15,13 @@ import {
 } from "./_security_inputs.ts";
 import { packageYaml, type TenantFixture } from "./_security_world.ts";
 
-/** Public by design: never need a token. */
-export const PUBLIC_ROUTES = ["GET /healthz", "GET /meta"];
+/** Public by design: never need a token (health, version, the API description). */
+export const PUBLIC_ROUTES = [
+  "GET /healthz",
+  "GET /meta",
+  "GET /api/v1/openapi.json",
+  "GET /docs",
+];
 
 /**
  * Who may use a route: `tenant`, the admin and the tenant named in the

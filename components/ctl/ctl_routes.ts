@@ -1,7 +1,16 @@
 /** The control plane's package API under /api/v1. */
 import { type Context, Hono } from "hono";
+import { describeRoute } from "hono-openapi";
 import { HttpError, ValidationError } from "../../goico/mod.ts";
 import { checkName } from "../check_name.ts";
+import {
+  BEARER,
+  json,
+  PATH,
+  PENDING_FILE_PATTERN,
+  problems,
+  ref,
+} from "../openapi/schemas.ts";
 import { SAFE_FILE_NAME } from "../keys.ts";
 import {
   assertTenantAccess,
@@ -26,7 +35,7 @@ export function ctlApp(
    * answers what would change, storing nothing. A dry run may name files
    * about to be uploaded (`file=name:kind:sha256`, repeated).
    */
-  app.post("/api/v1/packages", async (c) => {
+  app.post("/api/v1/packages", DOCS.deploy, async (c) => {
     const dryRun = flag(c.req.query("dryRun"), "dryRun");
     const pending = c.req.queries("file") ?? [];
     if (pending.length && !dryRun) {
@@ -60,51 +69,65 @@ export function ctlApp(
     );
   });
 
-  app.get("/api/v1/tenants/:tenant/packages", async (c) => {
+  app.get("/api/v1/tenants/:tenant/packages", DOCS.list, async (c) => {
     return c.json({ packages: await store.list(c.req.param("tenant")) });
   });
 
-  app.get("/api/v1/tenants/:tenant/packages/:id", async (c) => {
+  app.get("/api/v1/tenants/:tenant/packages/:id", DOCS.show, async (c) => {
     const { tenant, id } = c.req.param();
     const v = await store.current(tenant, id);
     const source = await store.source(tenant, id, v.version);
     return c.json({ ...v, source });
   });
 
-  app.get("/api/v1/tenants/:tenant/packages/:id/versions", async (c) => {
-    const { tenant, id } = c.req.param();
-    return c.json({ versions: await store.versions(tenant, id) });
-  });
+  app.get(
+    "/api/v1/tenants/:tenant/packages/:id/versions",
+    DOCS.versions,
+    async (c) => {
+      const { tenant, id } = c.req.param();
+      return c.json({ versions: await store.versions(tenant, id) });
+    },
+  );
 
-  app.post("/api/v1/tenants/:tenant/packages/:id/rollback", async (c) => {
-    const { tenant, id } = c.req.param();
-    checkName("tenant", tenant);
-    checkName("package id", id);
-    let body: unknown;
-    try {
-      body = JSON.parse(await readBody(c.req.raw, 4096, "Rollback body"));
-    } catch (err) {
-      // A ValidationError (not UTF-8) or a PayloadTooLargeError (413) as is.
-      if (err instanceof HttpError) throw err;
-      throw new ValidationError(
-        'Rollback body must be JSON like {"version": 2}',
-      );
-    }
-    const version = (body as { version?: unknown })?.version;
-    if (!Number.isSafeInteger(version) || (version as number) < 1) {
-      throw new ValidationError(
-        `Invalid version "${String(version)}": use a whole number of 1 or more`,
-      );
-    }
-    const p = principalOf(c);
-    assertTenantAccess(p, tenant);
-    const head = await store.rollback(tenant, id, version as number, {
-      by: principalName(p),
-    });
-    return c.json({ tenant: head.tenant, id: head.id, version: head.version });
-  });
+  app.post(
+    "/api/v1/tenants/:tenant/packages/:id/rollback",
+    DOCS.rollback,
+    async (c) => {
+      const { tenant, id } = c.req.param();
+      checkName("tenant", tenant);
+      checkName("package id", id);
+      let body: unknown;
+      try {
+        body = JSON.parse(await readBody(c.req.raw, 4096, "Rollback body"));
+      } catch (err) {
+        // A ValidationError (not UTF-8) or a PayloadTooLargeError (413) as is.
+        if (err instanceof HttpError) throw err;
+        throw new ValidationError(
+          'Rollback body must be JSON like {"version": 2}',
+        );
+      }
+      const version = (body as { version?: unknown })?.version;
+      if (!Number.isSafeInteger(version) || (version as number) < 1) {
+        throw new ValidationError(
+          `Invalid version "${
+            String(version)
+          }": use a whole number of 1 or more`,
+        );
+      }
+      const p = principalOf(c);
+      assertTenantAccess(p, tenant);
+      const head = await store.rollback(tenant, id, version as number, {
+        by: principalName(p),
+      });
+      return c.json({
+        tenant: head.tenant,
+        id: head.id,
+        version: head.version,
+      });
+    },
+  );
 
-  app.delete("/api/v1/tenants/:tenant/packages/:id", async (c) => {
+  app.delete("/api/v1/tenants/:tenant/packages/:id", DOCS.remove, async (c) => {
     const { tenant, id } = c.req.param();
     await store.delete(tenant, id);
     return c.body(null, 204);
@@ -138,3 +161,134 @@ function pendingFile(spec: string): PendingFile {
   checkName("file name", m[1], SAFE_FILE_NAME);
   return { name: m[1], kind: m[2] as PendingFile["kind"], sha256: m[3] };
 }
+
+/** The API description of each route (components/openapi). */
+const DOCS = {
+  deploy: describeRoute({
+    operationId: "deployPackage",
+    tags: ["packages"],
+    summary: "Deploy a job package",
+    description:
+      "Validates the package (every reference must resolve: queues, " +
+      "runtimes, uploaded files) and makes it the new current version of " +
+      "its id. With `dryRun=true` it is validated the same way and the " +
+      "answer says what would change; nothing is stored. The body is the " +
+      "package as YAML or JSON (any content type), at most 60 KiB. It must " +
+      "name the caller's tenant, unless the caller is the admin.",
+    security: BEARER,
+    parameters: [
+      {
+        name: "dryRun",
+        in: "query",
+        description: "Validate only and answer what would change",
+        schema: { type: "string", enum: ["", "true", "false", "1", "0"] },
+      },
+      {
+        name: "file",
+        in: "query",
+        description: "Dry runs only: a file about to be uploaded, as " +
+          "`name:kind:sha256` (kind wasm or schema), resolved as if it were",
+        style: "form",
+        explode: true,
+        schema: {
+          type: "array",
+          items: { type: "string", pattern: PENDING_FILE_PATTERN },
+        },
+      },
+    ],
+    requestBody: {
+      required: true,
+      content: {
+        "application/yaml": { schema: { type: "string" } },
+        "application/json": { schema: ref("JobPackage") },
+      },
+    },
+    responses: {
+      200: json("A dry run: what would change", ref("DeployPlan")),
+      201: json("Deployed: the new current version", ref("DeployResult")),
+      ...problems(
+        [
+          400,
+          "A malformed or broken package (`issues` lists every problem " +
+          "with its line and column), an empty body or a bad query",
+        ],
+        401,
+        [403, "The package names another tenant than the token's"],
+        [409, "An event is declared by another package of the tenant"],
+        413,
+        [422, "Only references fail to resolve (`issues` lists them)"],
+      ),
+    },
+  }),
+  list: describeRoute({
+    operationId: "listPackages",
+    tags: ["packages"],
+    summary: "List a tenant's packages",
+    parameters: [PATH.tenant],
+    responses: {
+      200: json("The current version of each package", ref("PackageList")),
+      ...problems(400, 401, 403),
+    },
+  }),
+  show: describeRoute({
+    operationId: "getPackage",
+    tags: ["packages"],
+    summary: "Show a package's current version",
+    description:
+      "The model, the files pinned by content hash and the source as deployed.",
+    parameters: [PATH.tenant, PATH.id],
+    responses: {
+      200: json("The current version", ref("Package")),
+      ...problems(400, 401, 403, [404, "No such tenant or package"]),
+    },
+  }),
+  versions: describeRoute({
+    operationId: "listPackageVersions",
+    tags: ["packages"],
+    summary: "List a package's versions",
+    parameters: [PATH.tenant, PATH.id],
+    responses: {
+      200: json("Every version, oldest first", ref("PackageVersions")),
+      ...problems(400, 401, 403, [404, "No such tenant or package"]),
+    },
+  }),
+  rollback: describeRoute({
+    operationId: "rollbackPackage",
+    tags: ["packages"],
+    summary: "Make an earlier version's content current",
+    description:
+      "The content of `version` becomes current as a new version (its " +
+      "`rollbackOf` names the one it copies). The body is at most 4 KiB.",
+    parameters: [PATH.tenant, PATH.id],
+    requestBody: {
+      required: true,
+      content: { "application/json": { schema: ref("Rollback") } },
+    },
+    responses: {
+      200: json("The new current version", ref("DeployResult")),
+      ...problems(
+        [400, 'A bad name, or a body that is not {"version": n}'],
+        401,
+        403,
+        [404, "No such tenant, package or version"],
+        [
+          409,
+          "The package is changed concurrently, or an event of it is now another package's",
+        ],
+        413,
+      ),
+    },
+  }),
+  remove: describeRoute({
+    operationId: "deletePackage",
+    tags: ["packages"],
+    summary: "Delete a package and its versions",
+    description:
+      "Its events stop being accepted. Version numbers are never reused.",
+    parameters: [PATH.tenant, PATH.id],
+    responses: {
+      204: { description: "Deleted" },
+      ...problems(400, 401, 403, [404, "No such tenant or package"]),
+    },
+  }),
+};

@@ -8,6 +8,7 @@
  * letters until they are purged).
  */
 import { Hono } from "hono";
+import { describeRoute } from "hono-openapi";
 import {
   type DeadLetter,
   type DurableQueue,
@@ -16,6 +17,14 @@ import {
   ValidationError,
 } from "../../goico/mod.ts";
 import { checkName } from "../check_name.ts";
+import {
+  json,
+  LIMIT,
+  NAME_PATTERN,
+  PATH,
+  problems,
+  ref,
+} from "../openapi/schemas.ts";
 import { pageLimit } from "../page_limit.ts";
 import type { PackageStore } from "../ctl/package_store.ts";
 import { queueName } from "../keys.ts";
@@ -96,7 +105,7 @@ export function queueApp(
     ...await queue.stats(queueName(tenant, id)),
   });
 
-  app.get("/api/v1/tenants/:tenant/queues", async (c) => {
+  app.get("/api/v1/tenants/:tenant/queues", DOCS.list, async (c) => {
     const tenant = checkName("tenant", c.req.param("tenant"));
     const { ids, hasPackages } = await queueIds(tenant);
     if (ids.length === 0 && !hasPackages) {
@@ -107,7 +116,7 @@ export function queueApp(
     });
   });
 
-  app.get("/api/v1/tenants/:tenant/queues/:queue", async (c) => {
+  app.get("/api/v1/tenants/:tenant/queues/:queue", DOCS.show, async (c) => {
     const { tenant, id } = await knownQueue(
       c.req.param("tenant"),
       c.req.param("queue"),
@@ -115,69 +124,81 @@ export function queueApp(
     return c.json(await view(tenant, id));
   });
 
-  app.get("/api/v1/tenants/:tenant/queues/:queue/dead", async (c) => {
-    const limit = pageLimit(c.req.query("limit"));
-    const cursor = c.req.query("cursor") || undefined;
-    const badCursor = () =>
-      new ValidationError(
-        `Invalid cursor "${cursor}": pass the cursor of a previous page`,
+  app.get(
+    "/api/v1/tenants/:tenant/queues/:queue/dead",
+    DOCS.dead,
+    async (c) => {
+      const limit = pageLimit(c.req.query("limit"));
+      const cursor = c.req.query("cursor") || undefined;
+      const badCursor = () =>
+        new ValidationError(
+          `Invalid cursor "${cursor}": pass the cursor of a previous page`,
+        );
+      if (cursor !== undefined && !CURSOR.test(cursor)) throw badCursor();
+      const { name } = await knownQueue(
+        c.req.param("tenant"),
+        c.req.param("queue"),
       );
-    if (cursor !== undefined && !CURSOR.test(cursor)) throw badCursor();
-    const { name } = await knownQueue(
-      c.req.param("tenant"),
-      c.req.param("queue"),
-    );
-    let page;
-    try {
-      page = await queue.listDead(name, { limit, cursor });
-    } catch (err) {
-      // The store decodes the cursor only when it lists.
-      if (cursor && err instanceof TypeError && /cursor/i.test(err.message)) {
-        throw badCursor();
+      let page;
+      try {
+        page = await queue.listDead(name, { limit, cursor });
+      } catch (err) {
+        // The store decodes the cursor only when it lists.
+        if (cursor && err instanceof TypeError && /cursor/i.test(err.message)) {
+          throw badCursor();
+        }
+        throw err;
       }
-      throw err;
-    }
-    return c.json({ dead: page.letters.map(deadView), cursor: page.cursor });
-  });
+      return c.json({ dead: page.letters.map(deadView), cursor: page.cursor });
+    },
+  );
 
-  app.post("/api/v1/tenants/:tenant/queues/:queue/dead/replay", async (c) => {
-    const { name } = await knownQueue(
-      c.req.param("tenant"),
-      c.req.param("queue"),
-    );
-    const ids = idsOf(
-      await readBody(c.req.raw, MAX_BODY, "Replay body"),
-      "Replay",
-    );
-    const replayed = await queue.replayDead(name, ids);
-    const done = new Set(replayed);
-    return c.json({
-      replayed: replayed.length,
-      ids: replayed,
-      // Ids that were not dead letters (or stopped being one meanwhile).
-      notFound: [...new Set(ids ?? [])].filter((id) => !done.has(id)),
-    });
-  });
-
-  app.delete("/api/v1/tenants/:tenant/queues/:queue/dead", async (c) => {
-    const { name } = await knownQueue(
-      c.req.param("tenant"),
-      c.req.param("queue"),
-    );
-    const fromBody = idsOf(
-      await readBody(c.req.raw, MAX_BODY, "Purge body"),
-      "Purge",
-    );
-    const fromQuery = c.req.queries("id");
-    if (fromBody && fromQuery) {
-      throw new ValidationError(
-        'Pass the ids either as "ids" in the body or as ?id= parameters, not both',
+  app.post(
+    "/api/v1/tenants/:tenant/queues/:queue/dead/replay",
+    DOCS.replay,
+    async (c) => {
+      const { name } = await knownQueue(
+        c.req.param("tenant"),
+        c.req.param("queue"),
       );
-    }
-    const ids = fromBody ??
-      (fromQuery ? checkIds(fromQuery, "?id=") : undefined);
-    return c.json({ purged: await queue.purgeDead(name, ids) });
-  });
+      const ids = idsOf(
+        await readBody(c.req.raw, MAX_BODY, "Replay body"),
+        "Replay",
+      );
+      const replayed = await queue.replayDead(name, ids);
+      const done = new Set(replayed);
+      return c.json({
+        replayed: replayed.length,
+        ids: replayed,
+        // Ids that were not dead letters (or stopped being one meanwhile).
+        notFound: [...new Set(ids ?? [])].filter((id) => !done.has(id)),
+      });
+    },
+  );
+
+  app.delete(
+    "/api/v1/tenants/:tenant/queues/:queue/dead",
+    DOCS.purge,
+    async (c) => {
+      const { name } = await knownQueue(
+        c.req.param("tenant"),
+        c.req.param("queue"),
+      );
+      const fromBody = idsOf(
+        await readBody(c.req.raw, MAX_BODY, "Purge body"),
+        "Purge",
+      );
+      const fromQuery = c.req.queries("id");
+      if (fromBody && fromQuery) {
+        throw new ValidationError(
+          'Pass the ids either as "ids" in the body or as ?id= parameters, not both',
+        );
+      }
+      const ids = fromBody ??
+        (fromQuery ? checkIds(fromQuery, "?id=") : undefined);
+      return c.json({ purged: await queue.purgeDead(name, ids) });
+    },
+  );
   return app;
 }
 
@@ -247,3 +268,118 @@ function checkIds(ids: unknown[], where: string): string[] {
   });
   return ids as string[];
 }
+
+const IDS_BODY = {
+  required: false,
+  content: { "application/json": { schema: ref("DeadLetterIds") } },
+};
+
+/** The API description of each route (components/openapi). */
+const DOCS = {
+  list: describeRoute({
+    operationId: "listQueues",
+    tags: ["queues"],
+    summary: "List a tenant's queues and what they hold",
+    description:
+      "The queues its current packages declare and those that hold or held " +
+      "events (a deleted package's queue keeps its dead letters).",
+    parameters: [PATH.tenant],
+    responses: {
+      200: json("Each queue, by id", ref("QueueList")),
+      ...problems(400, 401, 403, [404, "No such tenant"]),
+    },
+  }),
+  show: describeRoute({
+    operationId: "getQueue",
+    tags: ["queues"],
+    summary: "Show one queue",
+    parameters: [PATH.tenant, PATH.queue],
+    responses: {
+      200: json("What it holds and has done", ref("Queue")),
+      ...problems(400, 401, 403, [404, "The tenant has no such queue"]),
+    },
+  }),
+  dead: describeRoute({
+    operationId: "listDeadLetters",
+    tags: ["queues"],
+    summary: "List a queue's dead letters",
+    description:
+      "Events whose runtime failed them more often than its `retries` allow, oldest first.",
+    parameters: [
+      PATH.tenant,
+      PATH.queue,
+      LIMIT,
+      {
+        name: "cursor",
+        in: "query",
+        description: "The `cursor` of the previous page",
+        schema: { type: "string", pattern: CURSOR.source },
+      },
+    ],
+    responses: {
+      200: json("A page of dead letters", ref("DeadLetterPage")),
+      ...problems(
+        [400, "A bad name, limit or cursor"],
+        401,
+        403,
+        [404, "The tenant has no such queue"],
+      ),
+    },
+  }),
+  replay: describeRoute({
+    operationId: "replayDeadLetters",
+    tags: ["queues"],
+    summary: "Put dead letters back on their queue",
+    description:
+      'With `{"ids": [...]}` those dead letters, with no body every one. ' +
+      "The body is at most 64 KiB, with at most 1000 ids.",
+    parameters: [PATH.tenant, PATH.queue],
+    requestBody: IDS_BODY,
+    responses: {
+      200: json("What was replayed", ref("Replayed")),
+      ...problems(
+        [400, "A bad name or body"],
+        401,
+        403,
+        [404, "The tenant has no such queue"],
+        413,
+      ),
+    },
+  }),
+  purge: describeRoute({
+    operationId: "purgeDeadLetters",
+    tags: ["queues"],
+    summary: "Remove dead letters",
+    description:
+      'With `{"ids": [...]}` or `?id=` (repeated) those dead letters, with ' +
+      "neither every one. The body is at most 64 KiB, with at most 1000 ids.",
+    parameters: [
+      PATH.tenant,
+      PATH.queue,
+      {
+        name: "id",
+        in: "query",
+        description: "A dead letter to remove (instead of a body)",
+        style: "form",
+        explode: true,
+        schema: {
+          type: "array",
+          minItems: 1,
+          maxItems: 1000,
+          items: { type: "string", pattern: NAME_PATTERN },
+        },
+      },
+    ],
+    requestBody: IDS_BODY,
+    responses: {
+      200: json("How many were removed", ref("Purged")),
+      ...problems(
+        [400, "A bad name, body or id, or ids in both the body and the query"],
+        401,
+        403,
+        [404, "The tenant has no such queue"],
+        413,
+      ),
+    },
+  }),
+};

@@ -1,16 +1,18 @@
 /** The file repository's API: upload, download and list a tenant's files. */
 import { Hono } from "hono";
+import { describeRoute } from "hono-openapi";
 import { ValidationError } from "../../goico/mod.ts";
 import { checkName } from "../check_name.ts";
 import type { FileKind } from "../ctl/job_package.ts";
 import { SAFE_FILE_NAME } from "../keys.ts";
+import { json, PATH, problems, ref } from "../openapi/schemas.ts";
 import { readBytes } from "../read_body.ts";
 import { FileRepo } from "./file_repo.ts";
 
 export function repoApp(repo: FileRepo): Hono {
   const app = new Hono();
 
-  app.put("/api/v1/tenants/:tenant/files/:name", async (c) => {
+  app.put("/api/v1/tenants/:tenant/files/:name", DOCS.upload, async (c) => {
     const tenant = checkName("tenant", c.req.param("tenant"));
     const name = checkName("file name", c.req.param("name"), SAFE_FILE_NAME);
     const kindParam = c.req.query("kind");
@@ -34,12 +36,12 @@ export function repoApp(repo: FileRepo): Hono {
     return c.json(await repo.put(tenant, name, bytes, kind), 201);
   });
 
-  app.get("/api/v1/tenants/:tenant/files", async (c) => {
+  app.get("/api/v1/tenants/:tenant/files", DOCS.list, async (c) => {
     const tenant = checkName("tenant", c.req.param("tenant"));
     return c.json({ files: await repo.list(tenant) });
   });
 
-  app.get("/api/v1/tenants/:tenant/files/:name", async (c) => {
+  app.get("/api/v1/tenants/:tenant/files/:name", DOCS.download, async (c) => {
     const tenant = checkName("tenant", c.req.param("tenant"));
     const name = checkName("file name", c.req.param("name"), SAFE_FILE_NAME);
     const { info, bytes } = await repo.read(tenant, name);
@@ -52,3 +54,98 @@ export function repoApp(repo: FileRepo): Hono {
   });
   return app;
 }
+
+/** The API description of each route (components/openapi). */
+const DOCS = {
+  upload: describeRoute({
+    operationId: "uploadFile",
+    tags: ["files"],
+    summary: "Upload a module or a schema",
+    description:
+      "The raw bytes, checked now: a module must compile, import only what " +
+      "the host provides and take an instruction limit (at most 16 MiB); a " +
+      "schema must compile, with patterns RE2 can run (at most 256 KiB). " +
+      "The kind is `kind`, else the name's extension (.wasm, .json), else " +
+      "the content. Replaces an earlier file of the name; deployed versions " +
+      "keep the content they pinned.",
+    parameters: [
+      PATH.tenant,
+      PATH.name,
+      {
+        name: "kind",
+        in: "query",
+        description: "What the file is",
+        schema: { type: "string", enum: ["wasm", "schema"] },
+      },
+    ],
+    requestBody: {
+      required: true,
+      content: {
+        "application/wasm": {
+          schema: { type: "string", contentMediaType: "application/wasm" },
+        },
+        "application/schema+json": {
+          schema: {
+            type: ["object", "boolean"],
+            description: "A JSON Schema (2020-12)",
+          },
+        },
+        "application/octet-stream": {
+          schema: {
+            type: "string",
+            contentMediaType: "application/octet-stream",
+          },
+        },
+      },
+    },
+    responses: {
+      201: json("Stored", ref("FileInfo")),
+      ...problems(
+        [
+          400,
+          "A bad name or kind, an empty body, or a module or schema that " +
+          "does not pass its checks",
+        ],
+        401,
+        403,
+        [413, "Larger than the kind's limit"],
+      ),
+    },
+  }),
+  list: describeRoute({
+    operationId: "listFiles",
+    tags: ["files"],
+    summary: "List a tenant's files",
+    parameters: [PATH.tenant],
+    responses: {
+      200: json("The files", ref("FileList")),
+      ...problems(400, 401, 403),
+    },
+  }),
+  download: describeRoute({
+    operationId: "getFile",
+    tags: ["files"],
+    summary: "Download a file's bytes",
+    parameters: [PATH.tenant, PATH.name],
+    responses: {
+      200: {
+        description: "The bytes as uploaded",
+        headers: {
+          "x-content-sha256": {
+            description: "sha-256 of the bytes, lowercase hex",
+            schema: { type: "string", pattern: "^[0-9a-f]{64}$" },
+          },
+        },
+        content: {
+          "application/wasm": {
+            schema: { type: "string", contentMediaType: "application/wasm" },
+          },
+          "application/schema+json": {
+            schema: { type: ["object", "boolean"] },
+          },
+        },
+      },
+      ...problems(400, 401, 403, [404, "The tenant has no such file"]),
+    },
+  }),
+};

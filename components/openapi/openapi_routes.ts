@@ -1,0 +1,192 @@
+/**
+ * The API description: `GET /api/v1/openapi.json`, OpenAPI 3.1 generated
+ * from the routes of the app it is given (each route carries its own
+ * `describeRoute`, so the document cannot miss or invent one), and
+ * `GET /docs`, an interactive reference page. Neither needs a token.
+ *
+ * The page is Scalar's API reference: the HTML is served here, the viewer
+ * itself is loaded from a CDN by the browser. Without network access the
+ * page still says what it is and links to the document, which is served
+ * by the platform.
+ */
+import { Hono } from "hono";
+import { describeRoute, generateSpecs } from "hono-openapi";
+import { Scalar } from "@scalar/hono-api-reference";
+import {
+  json,
+  problemComponents,
+  PUBLIC,
+  type Schema,
+  SCHEMAS,
+} from "./schemas.ts";
+
+export const OPENAPI_PATH = "/api/v1/openapi.json";
+export const DOCS_PATH = "/docs";
+
+export interface OpenApiOptions {
+  /** The platform's version (`info.version`). */
+  version: string;
+}
+
+const DESCRIPTION = `
+Jobico runs WebAssembly jobs for many tenants: deploy a job package, upload
+its modules and schemas, send events, and read or follow the executions.
+
+**Authentication.** Every \`/api/v1\` route needs \`Authorization: Bearer
+<token>\`: the admin token, or a tenant's token (from \`POST
+/api/v1/tenants\` or \`POST /api/v1/tenants/{tenant}/token\`). None or an
+unknown one is a 401; a tenant's token on another tenant's routes, or on a
+route only the admin may use, a 403. \`/healthz\`, \`/meta\`, this document
+and \`/docs\` need none. Events (\`POST /events/{tenant}/{event}\`) need
+what their definition's \`auth\` says: a token (\`token\`, the default), a
+\`Jobico-Signature\` or a token (\`hmac\`), or nothing (\`public\`).
+
+**Errors** are \`application/problem+json\` (RFC 9457) with a \`detail\`
+naming what was wrong, and \`issues\` (package problems, each with its line
+and column) or \`errors\` (schema errors of event items) where there are
+several. Any route may also answer 500 when the store fails.
+
+**Names** in paths (tenant, package, event, queue ids) are 1 to 64
+characters of letters, digits, \`.\`, \`_\` and \`-\`, starting with a letter
+or digit; file names the same up to 128.
+`.trim();
+
+const SIGNATURE_DESCRIPTION = `
+For events whose definition says \`auth: hmac\`:
+\`Jobico-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>\`, the HMAC keyed
+with the tenant's webhook secret (\`GET /api/v1/tenants/{tenant}/webhook-secret\`)
+over the ASCII digits of \`t\`, one \`.\`, then the request body byte for
+byte. Accepted within 300 s of the server's clock, once; several \`v1\`
+entries may be given during a secret rotation.
+`.trim();
+
+/** What the document says besides its paths. */
+export function apiDocumentation(options: OpenApiOptions) {
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Jobico API",
+      version: options.version,
+      description: DESCRIPTION,
+      license: { name: "See the repository" },
+    },
+    tags: [
+      { name: "tenants", description: "Tenants, their tokens and secrets" },
+      { name: "packages", description: "Job packages and their versions" },
+      { name: "files", description: "Modules and schemas of a tenant" },
+      { name: "events", description: "The listener: sending events" },
+      { name: "executions", description: "The recorder: what ran" },
+      { name: "queues", description: "Queue stats and dead letters" },
+      { name: "service", description: "Health, version and this document" },
+    ],
+    security: [{ bearerAuth: [] }],
+    components: {
+      schemas: SCHEMAS as Record<string, Schema>,
+      responses: problemComponents(),
+      securitySchemes: {
+        bearerAuth: {
+          type: "http" as const,
+          scheme: "bearer",
+          description: "The admin token or a tenant's token",
+        },
+        webhookSignature: {
+          type: "apiKey" as const,
+          in: "header" as const,
+          name: "Jobico-Signature",
+          description: SIGNATURE_DESCRIPTION,
+        },
+      },
+    },
+  };
+}
+
+/** The OpenAPI document of `app`'s described routes. */
+export async function openApiDocument(
+  app: Hono,
+  options: OpenApiOptions,
+): Promise<Record<string, unknown>> {
+  return await generateSpecs(app, {
+    documentation: apiDocumentation(options),
+    // The document's own path ends in ".json": keep it.
+    excludeStaticFile: false,
+  }) as unknown as Record<string, unknown>;
+}
+
+/**
+ * The routes of the description. `root` is the app whose routes are
+ * described: the document is made on the first request, when every route
+ * is mounted, and kept.
+ */
+export function openApiApp(
+  root: Hono,
+  options: OpenApiOptions,
+): Hono {
+  const app = new Hono();
+  let document: Promise<Record<string, unknown>> | undefined;
+
+  app.get(
+    OPENAPI_PATH,
+    describeRoute({
+      operationId: "openapi",
+      tags: ["service"],
+      summary: "This API description (OpenAPI 3.1)",
+      security: PUBLIC,
+      responses: {
+        200: json("The OpenAPI 3.1 document", {
+          type: "object",
+          required: ["openapi", "info", "paths"],
+          properties: {
+            openapi: { type: "string", pattern: "^3\\.1\\." },
+            info: { type: "object" },
+            paths: { type: "object" },
+          },
+        }),
+      },
+    }),
+    async (c) => {
+      document ??= openApiDocument(root, options);
+      return c.json(await document);
+    },
+  );
+
+  const scalar = Scalar({
+    url: OPENAPI_PATH,
+    pageTitle: `Jobico API ${options.version} reference`,
+  });
+  app.get(
+    DOCS_PATH,
+    describeRoute({
+      operationId: "docs",
+      tags: ["service"],
+      summary: "Interactive reference of this API (HTML)",
+      description:
+        "Scalar's API reference over `/api/v1/openapi.json`. The viewer is " +
+        "loaded by the browser from a CDN; without it, the page links to the " +
+        "document.",
+      security: PUBLIC,
+      responses: {
+        200: {
+          description: "An HTML page",
+          content: { "text/html": { schema: { type: "string" } } },
+        },
+      },
+    }),
+    // One parameter: a handler, not a middleware (tests tell them apart so).
+    async (c) => {
+      const res = await scalar(c, () => Promise.resolve()) as Response;
+      const html = (await res.text()).replace("<body>", `<body>${BANNER}`);
+      return c.html(html);
+    },
+  );
+  return app;
+}
+
+/** What the page says before (and without) the viewer. */
+const BANNER = `
+    <header style="font: 14px/1.5 system-ui, sans-serif; padding: 8px 16px; border-bottom: 1px solid #8884">
+      <strong>Jobico API reference</strong>: an interactive view of
+      <a href="${OPENAPI_PATH}">${OPENAPI_PATH}</a>, the OpenAPI 3.1
+      description this platform serves. The viewer (Scalar) is loaded from
+      cdn.jsdelivr.net; without network access, read the description itself.
+    </header>
+    <noscript>The viewer needs JavaScript: read <a href="${OPENAPI_PATH}">${OPENAPI_PATH}</a>.</noscript>`;
