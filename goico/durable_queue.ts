@@ -134,20 +134,48 @@ export class DurableQueue<T> {
     queue: string,
     items: { id: string; value: T }[],
   ): Deno.AtomicOperation {
+    const w = this.appendWrites(queue, items);
+    w.write(op);
+    for (const [key, n] of w.sums) op.sum(key, n);
+    for (const [key, value] of w.sets) op.set(key, value);
+    return op;
+  }
+
+  /**
+   * The writes of `append`, split for a `GroupCommit` part: `write` adds
+   * the items; `sums` and `sets` are the bookkeeping that appends share
+   * (the queue's "in" counter and change signal, its active marker), which
+   * a group commit writes once per key for all its parts.
+   */
+  appendWrites(
+    queue: string,
+    items: { id: string; value: T }[],
+  ): {
+    write: (op: Deno.AtomicOperation) => void;
+    sums: [Deno.KvKey, bigint][];
+    sets: [Deno.KvKey, unknown][];
+  } {
     const enqueuedAt = this.#now();
-    for (const { id, value } of items) {
-      const item: QueuedItem<T> = {
-        id,
-        queue,
-        value,
-        attempt: 1,
-        failures: 0,
-        enqueuedAt,
-      };
-      op.set(this.#key("ready", queue, id), item);
-    }
-    this.#add(op, queue, "in", items.length);
-    return this.#active(op, queue);
+    return {
+      write: (op) => {
+        for (const { id, value } of items) {
+          const item: QueuedItem<T> = {
+            id,
+            queue,
+            value,
+            attempt: 1,
+            failures: 0,
+            enqueuedAt,
+          };
+          op.set(this.#key("ready", queue, id), item);
+        }
+      },
+      sums: [
+        [this.#count(queue, "in"), BigInt(items.length)],
+        [this.feed.key, 1n],
+      ],
+      sets: [[[...this.prefix, "active", queue], enqueuedAt]],
+    };
   }
 
   /**

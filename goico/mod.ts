@@ -14,6 +14,11 @@ export {
   type QueueStats,
 } from "./durable_queue.ts";
 export {
+  type CommitPart,
+  GroupCommit,
+  type GroupCommitOptions,
+} from "./group_commit.ts";
+export {
   ConflictError,
   ForbiddenError,
   HttpError,

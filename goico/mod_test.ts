@@ -8,6 +8,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "ConflictError",
     "ForbiddenError",
     "DurableQueue",
+    "GroupCommit",
     "GuestSetupError",
     "HttpError",
     "MemoryLimitError",

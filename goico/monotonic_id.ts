@@ -6,6 +6,10 @@
 export function monotonicIdFactory(now: () => number = Date.now): () => string {
   let lastMs = 0;
   let counter = 0;
+  // Random values are drawn 256 at a time: one call into the runtime for
+  // many ids instead of one each.
+  const pool = new Uint32Array(256);
+  let next = pool.length;
   return () => {
     let ms = now();
     if (ms <= lastMs) {
@@ -19,7 +23,11 @@ export function monotonicIdFactory(now: () => number = Date.now): () => string {
       counter = 0;
     }
     lastMs = ms;
-    const rnd = crypto.getRandomValues(new Uint32Array(1))[0] % 36 ** 6;
+    if (next === pool.length) {
+      crypto.getRandomValues(pool);
+      next = 0;
+    }
+    const rnd = pool[next++] % 36 ** 6;
     return ms.toString(36).padStart(9, "0") +
       counter.toString(36).padStart(4, "0") +
       rnd.toString(36).padStart(6, "0");

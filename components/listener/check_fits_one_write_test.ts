@@ -99,6 +99,15 @@ Deno.test("what does not fit is a 413 naming the limit", () => {
       Array(20).fill({ s: "a".repeat(45_000) }),
       /^The items of "data" are \d+ bytes stored; at most 819200 can be queued in one request$/,
     ],
+    // The same without shared objects (as JSON.parse makes them).
+    [
+      Array.from({ length: 20 }, () => ({ s: "a".repeat(45_000) })),
+      /^The items of "data" are \d+ bytes stored; at most 819200 can be queued in one request$/,
+    ],
+    [
+      JSON.parse(JSON.stringify([1, { s: "a".repeat(70_000) }])),
+      /^Item 1 of "data" is 700\d\d bytes stored; the limit is 64896 per item$/,
+    ],
   ];
   for (const [data, message] of cases) {
     assert.throws(

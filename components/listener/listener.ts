@@ -10,6 +10,7 @@ import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
 import {
   type DurableQueue,
+  GroupCommit,
   monotonicId,
   NotFoundError,
   PayloadTooLargeError,
@@ -69,6 +70,12 @@ export interface ListenerOptions {
   maxQueueDepth?: number;
   /** How long a queue's backlog read is reused, at most 100 ms. Default 100 ms. */
   backlogMaxAgeMs?: number;
+  /**
+   * Commits the writes of concurrent requests together (one storage commit
+   * for many; each request's writes stay one all-or-nothing part, answered
+   * 200 only once committed). Default: one of its own on `kv`.
+   */
+  commits?: GroupCommit;
 }
 
 export function listenerApp(options: ListenerOptions): Hono {
@@ -80,6 +87,7 @@ export function listenerApp(options: ListenerOptions): Hono {
     limit: options.maxQueueDepth ?? 100_000,
     maxAgeMs: options.backlogMaxAgeMs,
   });
+  const commits = options.commits ?? new GroupCommit(options.kv);
   const app = new Hono();
 
   app.post("/events/:tenant/:event", POST_EVENT_DOC, async (c) => {
@@ -147,7 +155,10 @@ export function listenerApp(options: ListenerOptions): Hono {
         `The "data" list has ${data.length} items; the limit is ${maxItems} per request`,
       );
     }
-    checkFitsOneWrite(data, queueName(tenant, route.event.supplierqueue));
+    const size = checkFitsOneWrite(
+      data,
+      queueName(tenant, route.event.supplierqueue),
+    );
     const errors: { item: number; path: string; message: string }[] = [];
     let at = 0;
     try {
@@ -203,26 +214,38 @@ export function listenerApp(options: ListenerOptions): Hono {
     }));
     const answer: Accepted = { accepted: ids.length, ids };
     let res: Deno.KvCommitResult | Deno.KvCommitError | undefined;
+    const idem = idemKey ? keys.idempotency(tenant, event, idemKey) : undefined;
+    const append = options.queue.appendWrites(queue, items);
     try {
-      const op = options.queue.append(options.kv.atomic(), queue, items);
-      if (idemKey) {
-        // The key is stored in the same write as the items: both or neither.
-        const key = keys.idempotency(tenant, event, idemKey);
-        op.check({ key, versionstamp: null }).set(key, answer, {
-          expireIn: IDEMPOTENCY_MS,
-        });
-      }
-      if (replayKey) {
-        // Kept a little longer than a signature's timestamp stays valid.
-        op.check({ key: replayKey, versionstamp: null }).set(replayKey, 1, {
-          expireIn: (options.auth.toleranceSec * 2 + 60) * 1000,
-        });
-      }
-      res = await op.commit();
+      // One part of a group commit: the items, and the Idempotency-Key and
+      // signature records that must be written with them (both or neither).
+      res = await commits.commit({
+        sums: append.sums,
+        sets: append.sets,
+        // The items, the queue's counter, marker and signal, and the records.
+        mutations: items.length + 3 + (idem ? 1 : 0) + (replayKey ? 1 : 0),
+        bytes: size.bytes,
+        keyBytes: size.keyBytes,
+        checks: [idem, replayKey].filter((k) => k !== undefined),
+        write: (op: Deno.AtomicOperation) => {
+          append.write(op);
+          if (idem) {
+            op.check({ key: idem, versionstamp: null }).set(idem, answer, {
+              expireIn: IDEMPOTENCY_MS,
+            });
+          }
+          if (replayKey) {
+            // Kept a little longer than a signature's timestamp stays valid.
+            op.check({ key: replayKey, versionstamp: null }).set(replayKey, 1, {
+              expireIn: (options.auth.toleranceSec * 2 + 60) * 1000,
+            });
+          }
+        },
+      });
     } finally {
       admission.done(res?.ok === true);
     }
-    if (!res.ok) {
+    if (!res?.ok) {
       // A concurrent request with the same key won: answer as it did.
       const first = idemKey
         ? await options.kv.get<Accepted>(

@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { type CommitPart, GroupCommit } from "./group_commit.ts";
+
+async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    await fn(kv);
+  } finally {
+    kv.close();
+  }
+}
+
+const setPart = (
+  key: Deno.KvKey,
+  value: unknown,
+  check = false,
+): CommitPart => ({
+  mutations: 1,
+  bytes: 100,
+  keyBytes: 50,
+  ...(check && { checks: [key] }),
+  write: (op) => {
+    if (check) op.check({ key, versionstamp: null });
+    op.set(key, value);
+  },
+});
+
+Deno.test("GroupCommit: concurrent parts share one commit and all land", () =>
+  withKv(async (kv) => {
+    const g = new GroupCommit(kv);
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => g.commit(setPart(["k", i], i))),
+    );
+    assert.ok(results.every((r) => r.ok));
+    assert.equal(g.stats.commits, 1);
+    assert.equal(g.stats.parts, 50);
+    const stored = await Array.fromAsync(kv.list({ prefix: ["k"] }));
+    assert.equal(stored.length, 50);
+  }));
+
+Deno.test("GroupCommit: a lone part is committed at once, and is durable when answered", () =>
+  withKv(async (kv) => {
+    const g = new GroupCommit(kv);
+    const r = await g.commit(setPart(["one"], "v"));
+    assert.ok(r.ok);
+    assert.equal((await kv.get(["one"])).value, "v");
+  }));
+
+Deno.test("GroupCommit: a part whose check fails is refused alone; the others commit", () =>
+  withKv(async (kv) => {
+    await kv.set(["taken"], "first");
+    const g = new GroupCommit(kv);
+    const [a, b, c] = await Promise.all([
+      g.commit(setPart(["a"], 1)),
+      g.commit(setPart(["taken"], "second", true)),
+      g.commit(setPart(["c"], 3)),
+    ]);
+    assert.equal(a.ok, true);
+    assert.equal(b.ok, false);
+    assert.equal(c.ok, true);
+    assert.equal((await kv.get(["taken"])).value, "first");
+    assert.equal((await kv.get(["a"])).value, 1);
+    assert.equal((await kv.get(["c"])).value, 3);
+  }));
+
+Deno.test("GroupCommit: two parts checking the same key never share a commit", () =>
+  withKv(async (kv) => {
+    const g = new GroupCommit(kv);
+    const results = await Promise.all([
+      g.commit(setPart(["idem"], "first", true)),
+      g.commit(setPart(["idem"], "second", true)),
+    ]);
+    // As with two separate atomics: the first wins, the second is refused.
+    assert.deepEqual(results.map((r) => r.ok), [true, false]);
+    assert.equal((await kv.get(["idem"])).value, "first");
+  }));
+
+Deno.test("GroupCommit: groups stay within the mutation limit, in order", () =>
+  withKv(async (kv) => {
+    const g = new GroupCommit(kv, { maxMutations: 10 });
+    const part = (i: number): CommitPart => ({
+      mutations: 4,
+      bytes: 10,
+      keyBytes: 10,
+      write: (op) => {
+        for (let k = 0; k < 4; k++) op.set(["m", i, k], i);
+        op.sum(["count"], 1n);
+      },
+    });
+    const results = await Promise.all(
+      Array.from({ length: 9 }, (_, i) => g.commit(part(i))),
+    );
+    assert.ok(results.every((r) => r.ok));
+    // 2 parts (8 mutations, as declared) per commit: 5 commits for 9 parts.
+    assert.equal(g.stats.commits, 5);
+    // Parts are committed in order: versionstamps never go down.
+    const stamps = results.map((r) => (r as Deno.KvCommitResult).versionstamp);
+    assert.deepEqual([...stamps].sort(), stamps);
+    assert.equal(
+      (await kv.get<Deno.KvU64>(["count"])).value?.value,
+      9n,
+    );
+  }));
+
+Deno.test("GroupCommit: a part that throws in the KV rejects only its own caller", () =>
+  withKv(async (kv) => {
+    const g = new GroupCommit(kv);
+    const tooBig: CommitPart = {
+      mutations: 1,
+      bytes: 1,
+      keyBytes: 1,
+      // Declared small, but a value over 64 KiB makes the commit throw.
+      write: (op) => op.set(["big"], "x".repeat(70_000)),
+    };
+    const [a, b] = await Promise.allSettled([
+      g.commit(setPart(["fine"], 1)),
+      g.commit(tooBig),
+    ]);
+    assert.equal(a.status, "fulfilled");
+    assert.equal(b.status, "rejected");
+    assert.equal((await kv.get(["fine"])).value, 1);
+    assert.equal((await kv.get(["big"])).value, null);
+  }));
+
+Deno.test("GroupCommit: shared sums and sets are written once per key, as the parts in order would leave them", () =>
+  withKv(async (kv) => {
+    const g = new GroupCommit(kv);
+    const part = (i: number): CommitPart => ({
+      mutations: 3,
+      bytes: 10,
+      keyBytes: 10,
+      sums: [[["count"], BigInt(i)]],
+      sets: [[["last"], i]],
+      write: (op) => op.set(["item", i], i),
+    });
+    const results = await Promise.all(
+      [1, 2, 3, 4].map((i) => g.commit(part(i))),
+    );
+    assert.ok(results.every((r) => r.ok));
+    assert.equal(g.stats.commits, 1);
+    assert.equal((await kv.get<Deno.KvU64>(["count"])).value?.value, 10n);
+    assert.equal((await kv.get(["last"])).value, 4);
+    // A sum past 2^64 wraps, as KV sums do.
+    await g.commit({ ...part(5), sums: [[["count"], (1n << 64n) - 10n]] });
+    assert.equal((await kv.get<Deno.KvU64>(["count"])).value?.value, 0n);
+  }));
