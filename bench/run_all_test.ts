@@ -1,0 +1,74 @@
+/**
+ * A smoke test of the benchmark code at a trivial size (no timings are
+ * asserted): the executor scenario runs, the report renders, the floors
+ * compare, the wrk script and the profile summary are well formed.
+ */
+import assert from "node:assert/strict";
+import { executorOverheadBench } from "./executor_overhead.ts";
+import { belowFloors } from "./quick.ts";
+import { type Results, resultsMarkdown, targetsOf } from "./run_all.ts";
+import { wrkScript } from "./_load.ts";
+import { summarizeProfile } from "./_profile.ts";
+import { machine } from "./_machine.ts";
+
+Deno.test("bench: the executor scenario runs at a trivial size and the report renders", async () => {
+  const executor = await executorOverheadBench({
+    calls: 20,
+    repeats: 1,
+    skipExtism: true,
+  });
+  assert.ok(executor.us.platform > 0 && executor.us.rawFresh > 0);
+  const r: Results = {
+    machine: machine(),
+    generator: "wrk",
+    settings: { seconds: 1, repeats: 1, connections: 1 },
+    executor,
+    targets: [],
+  };
+  r.targets = targetsOf(r);
+  assert.equal(r.targets.length, 1);
+  const md = resultsMarkdown(r);
+  assert.match(md, /Executor overhead/);
+  assert.match(md, /deno task bench/);
+});
+
+Deno.test("bench: floors compare ratios, a missing ratio fails", () => {
+  assert.deepEqual(belowFloors({ a: 1, b: 0.4 }, { a: 0.5 }), []);
+  assert.equal(belowFloors({ a: 0.4 }, { a: 0.5 }).length, 1);
+  assert.equal(belowFloors({}, { a: 0.5 }).length, 1);
+});
+
+Deno.test("bench: the wrk script posts the body and prints one JSON line", () => {
+  const lua = wrkScript({
+    url: "http://x",
+    body: '{"data":[1]}',
+    headers: { authorization: "Bearer t" },
+    connections: 1,
+    seconds: 1,
+  });
+  assert.match(lua, /wrk.method = "POST"/);
+  assert.match(lua, /wrk.body = \[==\[\{"data":\[1\]\}\]==\]/);
+  assert.match(lua, /function done\(summary, latency, requests\)/);
+});
+
+Deno.test("bench: the profile summary sums self time per call frame", () => {
+  const frame = (functionName: string) => ({
+    functionName,
+    url: "file:///work/main/goico/x.ts",
+    lineNumber: 0,
+  });
+  const s = summarizeProfile({
+    nodes: [
+      { id: 1, callFrame: frame("(idle)") },
+      { id: 2, callFrame: frame("hot") },
+    ],
+    samples: [1, 2, 2, 2],
+    timeDeltas: [1000, 1000, 1000, 1000],
+    startTime: 0,
+    endTime: 4000,
+  });
+  assert.equal(s.totalMs, 4);
+  assert.equal(s.idle, 0.25);
+  assert.equal(s.top[0].frame, "hot (goico/x.ts:1)");
+  assert.equal(s.top[0].share, 0.75);
+});
