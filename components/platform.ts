@@ -140,10 +140,14 @@ export function createPlatform(
     name: "jobico",
     version: VERSION,
     logger,
-    meta: () => ({
+    meta: async () => ({
       ...(options.instance && { instance: options.instance }),
       components: [...enabled],
       definitionsGeneration: definitions.generation,
+      // A deploy has reached this process when seen >= the latest read
+      // after it (jobico deploy --wait).
+      definitionsSeen: definitions.seen,
+      definitionsLatest: await definitions.latest().catch(() => null),
       ...(pool && {
         sandbox: { workers: pool.size, busy: pool.busy },
       }),

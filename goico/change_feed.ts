@@ -6,6 +6,10 @@
  * across processes that share one SQLite file, so a poll of the key runs
  * beside it (default every 500 ms). Readers see "something changed" and
  * re-read what they need: changes may be coalesced, never lost.
+ *
+ * The key holds a count of the changes announced so far (a `Deno.KvU64`
+ * that `notify` adds 1 to), so a reader can tell how far it has read:
+ * `changes()` yields the count it saw, and `position()` reads the latest.
  */
 
 export interface ChangeFeedOptions {
@@ -33,11 +37,17 @@ export class ChangeFeed {
     await this.notify(this.kv.atomic()).commit();
   }
 
+  /** The number of changes announced so far (0 before the first). */
+  async position(): Promise<bigint> {
+    return countOf((await this.kv.get(this.key)).value);
+  }
+
   /**
    * Yields once at start, then once after each batch of changes, until the
-   * signal aborts.
+   * signal aborts. Each yield is the number of changes announced when the
+   * key was read: what the reader does after the yield sees at least those.
    */
-  async *changes(signal: AbortSignal): AsyncGenerator<void> {
+  async *changes(signal: AbortSignal): AsyncGenerator<bigint> {
     let last: string | null | undefined = undefined;
     let wake: (() => void) | null = null;
     let pending = true;
@@ -78,14 +88,17 @@ export class ChangeFeed {
           continue;
         }
         pending = false;
+        let count: bigint;
         try {
-          last = (await this.kv.get(this.key)).versionstamp;
+          const entry = await this.kv.get(this.key);
+          last = entry.versionstamp;
+          count = countOf(entry.value);
         } catch {
           return;
         }
         // The signal may have aborted while the key was read.
         if (signal.aborted) break;
-        yield;
+        yield count;
       }
     } finally {
       signal.removeEventListener("abort", onAbort);
@@ -94,4 +107,8 @@ export class ChangeFeed {
       await watching;
     }
   }
+}
+
+function countOf(value: unknown): bigint {
+  return value instanceof Deno.KvU64 ? value.value : 0n;
 }

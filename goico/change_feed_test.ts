@@ -6,9 +6,11 @@ import { ChangeFeed } from "./change_feed.ts";
  * within the timeout fails the test instead of hanging it.
  */
 class FeedReader {
-  readonly #it: AsyncGenerator<void>;
+  readonly #it: AsyncGenerator<bigint>;
   readonly #ctrl = new AbortController();
-  #pending?: Promise<IteratorResult<void>>;
+  #pending?: Promise<IteratorResult<bigint>>;
+  /** What the last yield said: the count of changes the reader saw. */
+  position?: bigint;
 
   constructor(feed: ChangeFeed) {
     this.#it = feed.changes(this.#ctrl.signal);
@@ -27,6 +29,7 @@ class FeedReader {
         throw new Error(`The change feed did not yield within ${timeoutMs} ms`);
       }
       this.#pending = undefined;
+      if (!r.done) this.position = r.value;
       return !r.done;
     } finally {
       clearTimeout(timer);
@@ -220,6 +223,26 @@ Deno.test("ChangeFeed: no yield after the signal aborted, even mid-read", async 
   } finally {
     ctrl.abort();
     await it.return(undefined);
+    kv.close();
+  }
+});
+
+Deno.test("ChangeFeed: each yield is the count of changes read, position() the latest", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const feed = new ChangeFeed(kv, ["signal"], { pollMs: 0 });
+  const reader = new FeedReader(feed);
+  try {
+    assert.equal(await feed.position(), 0n);
+    assert.equal(await reader.next(), true);
+    assert.equal(reader.position, 0n);
+    await feed.touch();
+    await feed.notify(kv.atomic()).commit();
+    assert.equal(await feed.position(), 2n);
+    // Coalesced or not, the reader ends up having seen both.
+    while (reader.position! < 2n) assert.equal(await reader.next(), true);
+    assert.equal(reader.position, 2n);
+  } finally {
+    await reader.close();
     kv.close();
   }
 });

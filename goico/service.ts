@@ -15,7 +15,7 @@ export interface ServiceAppOptions {
   version: string;
   logger: Logger;
   /** Extra members of `/meta`. */
-  meta?: () => Record<string, unknown>;
+  meta?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Health checks; `/healthz` answers 503 when one fails. */
   health?: () => Promise<Record<string, string>> | Record<string, string>;
 }
@@ -66,11 +66,11 @@ export function serviceApp(options: ServiceAppOptions): Hono {
   app.get(
     "/meta",
     META_DOC,
-    (c) =>
+    async (c) =>
       c.json({
         name: options.name,
         version: options.version,
-        ...options.meta?.(),
+        ...await options.meta?.(),
       }),
   );
   return app;

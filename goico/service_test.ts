@@ -66,6 +66,20 @@ Deno.test("serviceApp: /meta has name, version and extra members", async () => {
   });
 });
 
+Deno.test("serviceApp: /meta may be computed asynchronously", async () => {
+  const app = serviceApp({
+    name: "async",
+    version: "1.0.0",
+    logger: silentLogger,
+    meta: async () => ({ answer: await Promise.resolve(42) }),
+  });
+  assert.deepEqual(await (await app.request("/meta")).json(), {
+    name: "async",
+    version: "1.0.0",
+    answer: 42,
+  });
+});
+
 Deno.test("serviceApp: an unknown route is a 404 problem naming method and path", async () => {
   const { app } = testApp();
   const res = await app.request("/nowhere/at-all", { method: "DELETE" });

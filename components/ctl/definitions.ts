@@ -26,6 +26,12 @@ export class Definitions {
   readonly #versions = new Map<string, Promise<PackageVersion | null>>();
   /** Counts definition changes seen, for tests and /meta. */
   generation = 0;
+  /**
+   * How many definition changes had been announced when this process last
+   * dropped its routes: every change up to it is in what it routes now.
+   * Compared with {@linkcode latest} it tells whether a deploy reached here.
+   */
+  seen = 0;
 
   constructor(
     private readonly store: PackageStore,
@@ -34,10 +40,16 @@ export class Definitions {
 
   /** Follows the definition stream until `signal` aborts. */
   async follow(signal: AbortSignal): Promise<void> {
-    for await (const _ of this.store.feed.changes(signal)) {
+    for await (const position of this.store.feed.changes(signal)) {
       this.#routes = new Map();
       this.generation++;
+      this.seen = Number(position);
     }
+  }
+
+  /** How many definition changes the store has announced so far. */
+  async latest(): Promise<number> {
+    return Number(await this.store.feed.position());
   }
 
   /** The current route of an event, or null when no package of the tenant declares it. */
