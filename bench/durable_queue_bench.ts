@@ -2,13 +2,22 @@
  * The durable queue's hot paths on an in-memory KV (the storage engine's
  * own cost is left out: what is measured is the queue's work around it):
  * appending 1 and 100 items in one atomic write, and leasing a lane's 64
- * items and acknowledging them in one write.
+ * items and acknowledging them in one write. The same appends on a SQLite
+ * file (as the platform stores them) show the storage's own cost: one
+ * commit (an fsync) per append, and what 100 items per commit allow.
  *
  * Run: deno bench --allow-read --allow-write bench/durable_queue_bench.ts
  */
 import { DurableQueue, monotonicId } from "../goico/mod.ts";
 
 const kv = await Deno.openKv(":memory:");
+const dir = await Deno.makeTempDir({ prefix: "jobico-bench-kv-" });
+const fileKv = await Deno.openKv(`${dir}/kv.sqlite3`);
+const fq = new DurableQueue<{ data: unknown }>(fileKv, ["bq"]);
+globalThis.addEventListener("unload", () => {
+  fileKv.close();
+  Deno.removeSync(dir, { recursive: true });
+});
 const q = new DurableQueue<{ data: unknown }>(kv, ["bq"]);
 const item = () => ({
   id: monotonicId(),
@@ -35,4 +44,18 @@ Deno.bench("lease 64 + ack 64 (one commit)", async (b) => {
   for (const it of leased) q.ack(op, it);
   await op.commit();
   b.end();
+});
+
+Deno.bench("SQLite file: append 1 item + commit", {
+  group: "append on a file",
+  baseline: true,
+}, async () => {
+  await fq.append(fileKv.atomic(), "a", [item()]).commit();
+});
+
+Deno.bench("SQLite file: append 100 items + commit", {
+  group: "append on a file",
+}, async () => {
+  await fq.append(fileKv.atomic(), "b", Array.from({ length: 100 }, item))
+    .commit();
 });
