@@ -12,8 +12,20 @@ export class ApiError extends Error {
   readonly type?: string;
   /** The whole problem body (`{}` when the body was not JSON). */
   readonly body: Problem;
+  /** The request that failed, e.g. `GET`, `/api/v1/tenants/demo/files`. */
+  readonly request?: { method: string; path: string };
+  /** `Retry-After` of the answer in seconds (429, 503), when given. */
+  readonly retryAfter?: number;
 
-  constructor(status: number, body: Problem, fallbackTitle = "") {
+  constructor(
+    status: number,
+    body: Problem,
+    fallbackTitle = "",
+    options: {
+      request?: { method: string; path: string };
+      retryAfter?: number;
+    } = {},
+  ) {
     const title = stringOr(body.title, fallbackTitle || `HTTP ${status}`);
     const detail = typeof body.detail === "string" ? body.detail : undefined;
     super(detail ? `${title}: ${detail}` : title);
@@ -23,6 +35,8 @@ export class ApiError extends Error {
     this.detail = detail;
     this.type = typeof body.type === "string" ? body.type : undefined;
     this.body = body;
+    this.request = options.request;
+    this.retryAfter = options.retryAfter;
   }
 
   /** The package issues of a rejected deploy (400/422), if the body has any. */

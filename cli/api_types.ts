@@ -135,7 +135,29 @@ export interface Health {
 export interface Meta {
   name: string;
   version: string;
+  /** The components this process runs: `ctl`, `repo`, `listener`, `executor`, `recorder`. */
   components: unknown[];
+  /** Names the process or isolate, when it was given a name. */
+  instance?: string;
+  /** Definition changes this process has seen since it started. */
+  definitionsGeneration?: number;
+  /**
+   * How many definition changes had been announced when this process last
+   * reloaded its definitions; a deploy has reached it when this is at least
+   * the `definitionsLatest` read after the deploy.
+   */
+  definitionsSeen?: number;
+  /** How many definition changes the store has announced so far. */
+  definitionsLatest?: number | null;
+  /** The sandbox Workers, when this process runs the executor. */
+  sandbox?: { workers: number; busy: number };
+  /** The limits of runtimes that declare none. */
+  limits?: {
+    timeoutMs?: number;
+    memoryMb?: number;
+    fuel?: number;
+    retries?: number;
+  };
   [key: string]: unknown;
 }
 

@@ -1,16 +1,20 @@
 import type { Command } from "commander";
+import { ApiError } from "./api_error.ts";
 import { JobicoClient } from "./client.ts";
 import { UsageError } from "./cli_error.ts";
 import { Output, shouldColor, type TextWriter } from "./output.ts";
+import { DEFAULT_URL, resolveSettings, type Settings } from "./settings.ts";
 
-/** The platform URL used when neither `--url` nor `JOBICO_URL` is given. */
-export const DEFAULT_URL = "http://127.0.0.1:8080";
+export { DEFAULT_URL } from "./settings.ts";
 
 /** The outside world of one CLI run; tests pass their own. */
 export interface CliIo {
   stdout: TextWriter;
   stderr: TextWriter;
-  /** Environment variables (`JOBICO_URL`, `JOBICO_TOKEN`, `NO_COLOR`). */
+  /**
+   * Environment variables (`JOBICO_URL`, `JOBICO_TOKEN`, `JOBICO_PROFILE`,
+   * `JOBICO_CONFIG`, `HOME`, `NO_COLOR`, `TERM`...).
+   */
   env: Record<string, string | undefined>;
   /** The fetch the client uses; the global one by default. */
   fetch?: typeof fetch;
@@ -27,6 +31,11 @@ export interface CliIo {
 export interface GlobalOptions {
   url?: string;
   token?: string;
+  profile?: string;
+  /** False with `--no-color`. */
+  color?: boolean;
+  /** Only on the commands that define `--tenant`. */
+  tenant?: string;
 }
 
 /** What a command needs: output streams, a client, local files. */
@@ -37,46 +46,83 @@ export class CliContext {
   /** Messages on stderr. */
   readonly err: Output;
 
-  constructor(io: CliIo) {
-    this.io = io;
-    this.out = new Output(io.stdout, shouldColor(io.stdout, io.env));
-    this.err = new Output(io.stderr, shouldColor(io.stderr, io.env));
-  }
+  /** The command whose action runs (set before it runs). */
+  command?: Command;
 
-  /** The platform URL: `--url`, else `JOBICO_URL`, else the default. */
-  url(command: Command): string {
-    const options = command.optsWithGlobals<GlobalOptions>();
-    const url = options.url || this.io.env.JOBICO_URL || DEFAULT_URL;
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw invalidUrl(url);
-    }
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-      throw invalidUrl(url);
-    }
-    return url.replace(/\/+$/, "");
+  constructor(io: CliIo, options: { color?: boolean } = {}) {
+    this.io = io;
+    const color = options.color ?? true;
+    this.out = new Output(io.stdout, color && shouldColor(io.stdout, io.env));
+    this.err = new Output(io.stderr, color && shouldColor(io.stderr, io.env));
   }
 
   /**
-   * A client for the URL and token of the command's global options: the
-   * token is `--token`, else `JOBICO_TOKEN`, else, for a platform on this
-   * machine, the admin token it wrote into its data directory.
+   * URL, token, tenant and profile for a command, each with where it came
+   * from: flags, then the environment, then the profile file, then the admin
+   * token file of a platform on this machine, then defaults.
    */
-  client(command: Command): JobicoClient {
+  settings(command: Command): Settings {
     const options = command.optsWithGlobals<GlobalOptions>();
-    const url = this.url(command);
-    const local = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/.test(
-      url,
-    );
+    return resolveSettings({
+      flags: {
+        url: options.url,
+        token: options.token,
+        profile: options.profile,
+        tenant: options.tenant,
+      },
+      env: this.io.env,
+      localAdminToken: this.io.localAdminToken,
+    });
+  }
+
+  /** The platform URL: `--url`, `JOBICO_URL`, the profile, else the default. */
+  url(command: Command): string {
+    return checkUrl(this.settings(command).url);
+  }
+
+  /** A client for the command's URL and token (see {@linkcode settings}). */
+  client(command: Command): JobicoClient {
+    const settings = this.settings(command);
     return new JobicoClient({
-      url,
-      token: options.token || this.io.env.JOBICO_TOKEN ||
-        (local ? this.io.localAdminToken?.() : undefined) || undefined,
+      url: checkUrl(settings.url),
+      token: settings.token?.value,
       fetch: this.io.fetch,
       signal: this.io.signal,
     });
+  }
+
+  /**
+   * The tenant of a command that takes it as an option: `--tenant`,
+   * `JOBICO_TENANT`, the profile's, else the token's own tenant (asked of
+   * the platform). `example` completes the hint when none is found.
+   */
+  async tenant(
+    command: Command,
+    client: JobicoClient,
+    what: string,
+    example: string,
+  ): Promise<string> {
+    const given = this.settings(command).tenant;
+    if (given) return given.value;
+    const hint = "Pass --tenant <tenant>, set JOBICO_TENANT or a profile's " +
+      `tenant, e.g. ${example}`;
+    let me;
+    try {
+      me = await client.whoami();
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) {
+        throw new UsageError(
+          `Cannot tell the tenant of ${what}: the platform does not say whose token this is`,
+          { hint },
+        );
+      }
+      throw error;
+    }
+    if (me.principal === "tenant") return me.tenant;
+    throw new UsageError(
+      `Cannot tell the tenant of ${what}: the admin token belongs to no tenant`,
+      { hint },
+    );
   }
 
   /** Reads a local file; a missing one is a usage mistake (exit 2). */
@@ -98,10 +144,20 @@ export class CliContext {
   }
 }
 
-function invalidUrl(url: string): UsageError {
-  return new UsageError(`Invalid platform URL "${url}"`, {
-    hint: `Pass --url or set JOBICO_URL to a URL like ${DEFAULT_URL}`,
-  });
+function checkUrl(setting: Settings["url"]): string {
+  const { value, from } = setting;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(value);
+  } catch {
+    // reported below
+  }
+  if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:") {
+    throw new UsageError(`Invalid platform URL "${value}" (from ${from})`, {
+      hint: `Pass --url or set JOBICO_URL to a URL like ${DEFAULT_URL}`,
+    });
+  }
+  return value.replace(/\/+$/, "");
 }
 
 function fileError(path: string, error: unknown): Error {

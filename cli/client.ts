@@ -374,7 +374,12 @@ export class JobicoClient {
       if (isAbort(error, ...signals)) throw error;
       throw ConnectionError.from(this.url, error);
     }
-    if (!res.ok) throw await toApiError(res);
+    if (!res.ok) {
+      throw await toApiError(res, {
+        method: options.method ?? "GET",
+        path: url.pathname,
+      });
+    }
     return res;
   }
 }
@@ -395,7 +400,10 @@ async function* executions(
   }
 }
 
-async function toApiError(res: Response): Promise<ApiError> {
+async function toApiError(
+  res: Response,
+  request: { method: string; path: string },
+): Promise<ApiError> {
   const text = await res.text().catch(() => "");
   let body: Problem = {};
   try {
@@ -406,7 +414,11 @@ async function toApiError(res: Response): Promise<ApiError> {
   } catch {
     if (text.trim()) body = { detail: text.trim().slice(0, 500) };
   }
-  return new ApiError(res.status, body, res.statusText);
+  const retry = res.headers.get("retry-after");
+  return new ApiError(res.status, body, res.statusText, {
+    request,
+    retryAfter: retry && /^\d+$/.test(retry) ? Number(retry) : undefined,
+  });
 }
 
 function isAbort(error: unknown, ...signals: (AbortSignal | undefined)[]) {

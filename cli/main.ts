@@ -1,16 +1,16 @@
 /**
  * The `jobico` command: `deno task jobico <command>`, or installed with
  * `deno install -g -n jobico --config deno.json --allow-net --allow-read
- * --allow-env cli/main.ts` (the config carries the npm imports).
+ * --allow-write --allow-env --allow-sys=hostname,osRelease cli/main.ts`
+ * (the config carries the npm imports).
  *
  * @module
  */
-import { Command, CommanderError } from "commander";
+import { Command } from "commander";
 import denoJson from "../deno.json" with { type: "json" };
-import { ApiError, ConnectionError } from "./api_error.ts";
 import { CliContext, type CliIo, DEFAULT_URL } from "./cli_context.ts";
-import { CliError, HELP_HINT } from "./cli_error.ts";
 import {
+  configCommand,
   deployCommand,
   executionsCommand,
   filesCommand,
@@ -26,27 +26,34 @@ import {
   uploadSchemaCommand,
   uploadWasmCommand,
 } from "./commands/mod.ts";
+import { groupCommands } from "./help_groups.ts";
 import { stripAnsi } from "./output.ts";
+import { reportError } from "./report_error.ts";
 import { terminalIo } from "./terminal_io.ts";
+
+export { START_HINT, TOKEN_HINT } from "./report_error.ts";
 
 /** The CLI's version: the project's. */
 export const VERSION: string = denoJson.version;
-
-export const START_HINT =
-  "Is the platform running? Start it with: deno task dev";
-export const TOKEN_HINT = "Pass --token or set JOBICO_TOKEN";
 
 const EXAMPLES = `
 Examples:
   jobico upload-wasm demo examples/greet/greet.wasm
   jobico upload-schema demo examples/greet/greet.schema.json
-  jobico deploy examples/greet/job.yaml
-  jobico redeploy greet --config new.yaml --wasm greet.wasm --dry-run
+  jobico deploy examples/greet/job.yaml --wait
+  jobico redeploy greet --config examples/greet/job.yaml --dry-run
   jobico send demo greet '{"name":"Ada"}'
   jobico stream-from-recorder demo --logs
-  jobico executions list demo --status failed
-  jobico queues dead demo greetings
-  jobico queues replay demo greetings`;
+  jobico executions list demo --status error
+  jobico files show demo greet.wasm
+  jobico queues stats demo
+  jobico queues replay demo greetings
+  jobico status
+
+Exit codes: 0 done, 1 failed, 2 a mistake in the command (with a hint), 130
+interrupted. Data commands take --json. The URL and token come from --url and
+--token, JOBICO_URL and JOBICO_TOKEN, a profile (jobico config --help), or for
+a platform on this machine, its admin token file.`;
 
 /** Builds the commander program; its commands write through `ctx`. */
 export function createProgram(ctx: CliContext): Command {
@@ -61,11 +68,20 @@ export function createProgram(ctx: CliContext): Command {
       `the platform URL (env: JOBICO_URL, default: ${DEFAULT_URL})`,
     )
     .option("--token <token>", "the bearer token (env: JOBICO_TOKEN)")
+    .option(
+      "--profile <name>",
+      "use a profile of the config file (env: JOBICO_PROFILE; see: jobico config)",
+    )
+    .option(
+      "--no-color",
+      "no colours (also: NO_COLOR=1, or output not a terminal)",
+    )
     // Only -V: a program-wide --version would shadow `rollback --version`,
     // since commander reads program options after the subcommand too;
     // run() answers a bare `jobico --version` itself.
     .version(VERSION, "-V", "print the version (also --version)")
     .helpOption("-h, --help", "print help")
+    .commandsGroup("Setup:") // where `help` goes
     .helpCommand("help [command]", "print help for a command")
     .exitOverride()
     .configureOutput({
@@ -79,7 +95,9 @@ export function createProgram(ctx: CliContext): Command {
       getErrHasColors: () => ctx.err.colors.enabled,
       stripColor: stripAnsi,
     })
-    .addHelpText("after", EXAMPLES);
+    .configureHelp({ subcommandTerm })
+    .addHelpText("after", EXAMPLES)
+    .hook("preAction", (_program, action) => void (ctx.command = action));
   uploadWasmCommand(program, ctx);
   uploadSchemaCommand(program, ctx);
   deployCommand(program, ctx);
@@ -94,7 +112,31 @@ export function createProgram(ctx: CliContext): Command {
   statusCommand(program, ctx);
   tenantCommand(program, ctx);
   serveCommand(program, ctx);
+  configCommand(program, ctx);
+  groupCommands(program);
+  // Which command was being parsed when a mistake was found: error hints
+  // name its help. (preSubcommand hooks apply to their own command only.)
+  const track = (command: Command) => {
+    command.hook("preSubcommand", (_parent, sub) => void (ctx.command = sub));
+    for (const sub of command.commands) {
+      if (sub.commands.length) track(sub);
+    }
+  };
+  track(program);
   return program;
+}
+
+/**
+ * A command in its parent's help: `list|ls <tenant> [queue]`, its usage
+ * without commander's `[options]`, so that descriptions fit beside on 80
+ * columns.
+ */
+function subcommandTerm(command: Command): string {
+  const alias = command.aliases()[0];
+  const name = command.name() + (alias ? `|${alias}` : "");
+  if (command.commands.length) return name;
+  const usage = command.usage().replace(/\s*\[options\]/g, "").trim();
+  return usage ? `${name} ${usage}` : name;
 }
 
 /**
@@ -105,7 +147,7 @@ export async function run(
   args: string[],
   io: CliIo = terminalIo(),
 ): Promise<number> {
-  const ctx = new CliContext(io);
+  const ctx = new CliContext(io, { color: !globalFlag(args, "--no-color") });
   if (asksForVersion(args)) {
     ctx.out.line(VERSION);
     return 0;
@@ -114,72 +156,29 @@ export async function run(
     await createProgram(ctx).parseAsync(args, { from: "user" });
     return 0;
   } catch (error) {
-    return report(ctx, error);
+    return reportError(ctx, error);
   }
-}
-
-function report(ctx: CliContext, error: unknown): number {
-  const colors = ctx.err.colors;
-  const print = (message: string, hint?: string) => {
-    ctx.err.line(`${colors.red("error:")} ${oneLine(message)}`);
-    if (hint) ctx.err.line(`${colors.dim("hint:")} ${hint}`);
-  };
-  if (error instanceof CommanderError) {
-    switch (error.code) {
-      case "commander.helpDisplayed":
-      case "commander.version":
-        return 0;
-      case "commander.help": // `help <command>`, or a group without one
-        return error.exitCode === 0 ? 0 : 2;
-    }
-    print(error.message.replace(/^error:\s*/, ""), HELP_HINT);
-    return 2;
-  }
-  if (ctx.io.signal?.aborted) return 130;
-  if (error instanceof ApiError) {
-    const hint = error.status === 401
-      ? TOKEN_HINT
-      : error.status === 403
-      ? "The token does not grant this; use the tenant's token or the admin token"
-      : undefined;
-    print(`${error.message} (HTTP ${error.status})`, hint);
-    return 1;
-  }
-  if (error instanceof ConnectionError) {
-    print(error.message, START_HINT);
-    return 1;
-  }
-  if (error instanceof CliError) {
-    print(error.message, error.hint);
-    return error.exitCode;
-  }
-  if (error instanceof Deno.errors.PermissionDenied) {
-    print(
-      error.message,
-      "Run with --allow-net --allow-read --allow-env (deno task jobico does)",
-    );
-    return 1;
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  print(message);
-  if (ctx.io.env.JOBICO_DEBUG && error instanceof Error && error.stack) {
-    ctx.err.line(error.stack);
-  }
-  return 1;
 }
 
 /** `jobico --version`, possibly after global options, but no command. */
 function asksForVersion(args: string[]): boolean {
   if (!args.includes("--version")) return false;
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--url" || args[i] === "--token") i++;
+    if (VALUED_GLOBALS.includes(args[i])) i++;
     else if (!args[i].startsWith("-")) return false;
   }
   return true;
 }
 
-function oneLine(text: string): string {
-  return text.trim().replace(/\s*\r?\n\s*/g, " ");
+const VALUED_GLOBALS = ["--url", "--token", "--profile"];
+
+/**
+ * Whether a flag is given before any `--`: `--no-color` must be known before
+ * commander parses, as help and errors may be printed while it does.
+ */
+function globalFlag(args: string[], flag: string): boolean {
+  const end = args.indexOf("--");
+  return (end === -1 ? args : args.slice(0, end)).includes(flag);
 }
 
 if (import.meta.main) {

@@ -66,25 +66,55 @@ Deno.test("--version and -V print the version", async () => {
 });
 
 Deno.test("usage mistakes exit 2 with one line and a hint", async () => {
-  const cases: [string[], RegExp][] = [
-    [["depoy", "x.yaml"], /^error: unknown command 'depoy'.*deploy/],
-    [["deploy"], /^error: missing required argument 'package'/],
-    [["packages", "list"], /^error: missing required argument 'tenant'/],
-    [["status", "--bogus"], /^error: unknown option '--bogus'/],
-    [["rollback", "demo", "greet"], /^error: required option '--version/],
-    [["rollback", "demo", "greet", "--version", "x"], /positive integer/],
-    [["executions", "list", "demo", "--status", "meh"], /ok, error, failed/],
-    [["executions", "list", "demo", "--limit", "0"], /positive integer/],
-    [["files", "list", "demo", "extra"], /too many arguments/],
+  // The hint names the help of the command the mistake was made in.
+  const cases: [string[], RegExp, string][] = [
+    [["depoy", "x.yaml"], /^error: unknown command 'depoy'.*deploy/, ""],
+    [["deploy"], /^error: missing required argument 'package'/, "deploy"],
+    [
+      ["packages", "list"],
+      /^error: missing required argument 'tenant'/,
+      "packages list",
+    ],
+    [["packages", "lst"], /^error: unknown command 'lst'/, "packages"],
+    [["status", "--bogus"], /^error: unknown option '--bogus'/, "status"],
+    [
+      ["rollback", "demo", "greet"],
+      /^error: required option '--version/,
+      "rollback",
+    ],
+    [
+      ["rollback", "demo", "greet", "--version", "x"],
+      /positive integer/,
+      "rollback",
+    ],
+    [
+      ["executions", "list", "demo", "--status", "meh"],
+      /ok, error, failed/,
+      "executions list",
+    ],
+    [
+      ["executions", "list", "demo", "--limit", "0"],
+      /positive integer/,
+      "executions list",
+    ],
+    [["files", "list", "demo", "extra"], /too many arguments/, "files list"],
+    [
+      ["config", "set", "colour", "x"],
+      /one of url, token, tenant/,
+      "config set",
+    ],
   ];
-  for (const [args, message] of cases) {
+  for (const [args, message, command] of cases) {
     const { code, out, err } = await jobico(args, { fetch: noFetch });
     assert.equal(code, 2, args.join(" "));
     assert.equal(out, "");
     const lines = err.split("\n");
     assert.equal(lines.length, 3, `two lines for ${args.join(" ")}: ${err}`);
     assert.match(lines[0], message);
-    assert.equal(lines[1] + "\n", HELP_HINT_LINE);
+    assert.equal(
+      lines[1] + "\n",
+      command ? `hint: Run "jobico ${command} --help"\n` : HELP_HINT_LINE,
+    );
   }
   assert.equal(noFetch.requests.length, 0);
 });
@@ -188,7 +218,8 @@ Deno.test("other API errors exit 1 with the problem's text", async () => {
   assert.equal(code, 1);
   assert.equal(
     err,
-    'error: Not Found: Package "nope" not found (HTTP 404)\n',
+    'error: Not Found: Package "nope" not found (HTTP 404)\n' +
+      "hint: See what exists: jobico packages list demo\n",
   );
 });
 
@@ -473,7 +504,10 @@ Deno.test("a failing platform makes status exit 1", async () => {
   assert.equal(r.code, 1);
   assert.match(r.out, /status\s+failing/);
   assert.match(r.out, /checks\s+kv=down/);
-  assert.match(r.err, /^error: The platform at .* is failing\n$/);
+  assert.match(
+    r.err,
+    /^error: The platform at .* is failing\nhint: Its log on stderr says why the check fails\n$/,
+  );
 });
 
 function sseBody(executions: unknown[]) {
@@ -698,7 +732,10 @@ Deno.test("platform: upload, deploy, send, stream and list executions", async ()
     assert.equal(deleted.code, 0, deleted.err);
     const gone = await cli("packages", "show", "demo", "greet");
     assert.equal(gone.code, 1);
-    assert.match(gone.err, /^error: .*\(HTTP 404\)\n$/);
+    assert.match(
+      gone.err,
+      /^error: .*\(HTTP 404\)\nhint: See what exists: jobico packages list demo\n$/,
+    );
   });
 });
 

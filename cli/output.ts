@@ -21,14 +21,15 @@ export interface Palette {
 }
 
 /**
- * Colours are used only when the output is a terminal and `NO_COLOR` is
- * unset or empty (https://no-color.org).
+ * Colours are used only when the output is a terminal that is not
+ * `TERM=dumb`, and `NO_COLOR` is unset or empty (https://no-color.org).
+ * `--no-color` turns them off too (see `CliContext`).
  */
 export function shouldColor(
   writer: TextWriter,
   env: Record<string, string | undefined>,
 ): boolean {
-  if (env.NO_COLOR) return false;
+  if (env.NO_COLOR || env.TERM === "dumb") return false;
   return writer.isTerminal?.() ?? false;
 }
 

@@ -4,11 +4,20 @@ import { adminTokenFile } from "../components/admin_token.ts";
 import { SETTINGS } from "../components/server_config.ts";
 
 /** The environment variables the CLI reads (`jobico serve` reads the server's). */
-const ENV_NAMES = [
+export const ENV_NAMES: readonly string[] = [
   "JOBICO_URL",
   "JOBICO_TOKEN",
-  "NO_COLOR",
+  "JOBICO_TENANT",
+  "JOBICO_PROFILE",
+  "JOBICO_CONFIG",
+  "JOBICO_WEBHOOK_SECRET",
   "JOBICO_DEBUG",
+  "NO_COLOR",
+  "TERM",
+  // Where the profile file is (config_file.ts).
+  "HOME",
+  "XDG_CONFIG_HOME",
+  "APPDATA",
   ...Object.keys(SETTINGS),
 ];
 

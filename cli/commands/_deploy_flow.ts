@@ -4,15 +4,29 @@
  */
 import type { Command } from "commander";
 import { ApiError } from "../api_error.ts";
-import type { FileInfo, FileKind, PendingFile } from "../api_types.ts";
+import type {
+  FileInfo,
+  FileKind,
+  PackageRef,
+  PendingFile,
+} from "../api_types.ts";
 import type { CliContext } from "../cli_context.ts";
 import { CliError, UsageError } from "../cli_error.ts";
 import type { JobicoClient } from "../client.ts";
+import { sha256Hex } from "../module_info.ts";
+import { formatBytes, Progress } from "../progress.ts";
 import { basename } from "./_upload_file.ts";
 import { printPlan, type UploadPlan } from "./_print_plan.ts";
+import {
+  describeWait,
+  waitForDefinitions,
+  type WaitOptions,
+  waitOptions,
+  wantsWait,
+} from "./_wait_for_definitions.ts";
 
 /** The options of `deploy` and `redeploy`. */
-export interface DeployOptions {
+export interface DeployOptions extends WaitOptions {
   config?: string;
   wasm?: string[];
   schema?: string[];
@@ -26,23 +40,25 @@ export function deployOptions(command: Command): Command {
     ...previous ?? [],
     value,
   ];
-  return command
-    .argument(
-      "<package>",
-      "the package id (with --config), or the package YAML file",
-    )
-    .option("--config <file>", "the package YAML (then <package> is its id)")
-    .option(
-      "--wasm <file>",
-      "upload a WebAssembly module first, under its file name (repeatable)",
-      collect,
-    )
-    .option(
-      "--schema <file>",
-      "upload a JSON Schema first, under its file name (repeatable)",
-      collect,
-    )
-    .option("--dry-run", "show what would change; upload and deploy nothing")
+  return waitOptions(
+    command
+      .argument(
+        "<package>",
+        "the package id (with --config), or the package YAML file",
+      )
+      .option("--config <file>", "the package YAML (then <package> is its id)")
+      .option(
+        "--wasm <file>",
+        "upload a WebAssembly module first, under its file name (repeatable)",
+        collect,
+      )
+      .option(
+        "--schema <file>",
+        "upload a JSON Schema first, under its file name (repeatable)",
+        collect,
+      )
+      .option("--dry-run", "show what would change; upload and deploy nothing"),
+  )
     .option("--json", "print the result as JSON");
 }
 
@@ -72,15 +88,13 @@ export async function deployFlow(
     });
   }
   const uploads = await readUploads(ctx, options);
+  const wait = wantsWait(options) && !options.dryRun;
   const client = ctx.client(command);
   const check = options.dryRun || expectedId !== undefined ||
     verb === "redeploy" || uploads.length > 0;
   if (!check) {
     const res = await deployOrReport(ctx, file, () => client.deploy(source));
-    if (options.json) return ctx.out.json(res);
-    return ctx.out.line(
-      `Deployed ${res.tenant}/${res.id} version ${res.version}`,
-    );
+    return await finish(ctx, client, res, options, wait);
   }
 
   const plan = await deployOrReport(
@@ -120,17 +134,66 @@ export async function deployFlow(
     return printPlan(ctx.out, plan, uploadPlan);
   }
 
-  const uploaded: FileInfo[] = [];
-  for (const u of uploads) {
-    const info = await client.uploadFile(plan.tenant, u.name, u.kind, u.bytes);
-    uploaded.push(info);
-    if (!options.json) ctx.out.line(`Uploaded ${plan.tenant}/${info.name}`);
-  }
+  const uploaded = await uploadAll(ctx, client, plan.tenant, uploads, options);
   const res = await deployOrReport(ctx, file, () => client.deploy(source));
-  if (options.json) {
-    return ctx.out.json({ ...res, ...(uploads.length ? { uploaded } : {}) });
+  await finish(
+    ctx,
+    client,
+    { ...res, ...(uploads.length ? { uploaded } : {}) },
+    options,
+    wait,
+  );
+}
+
+/** Prints the deploy (after waiting for it with `--wait`). */
+async function finish(
+  ctx: CliContext,
+  client: JobicoClient,
+  res: PackageRef & { uploaded?: FileInfo[] },
+  options: DeployOptions,
+  wait: boolean,
+): Promise<void> {
+  const deployed = `Deployed ${res.tenant}/${res.id} version ${res.version}`;
+  if (!wait) {
+    return options.json ? ctx.out.json(res) : ctx.out.line(deployed);
   }
-  ctx.out.line(`Deployed ${res.tenant}/${res.id} version ${res.version}`);
+  if (!options.json) ctx.out.line(deployed);
+  const reached = await waitForDefinitions(ctx, client, options, deployed);
+  if (options.json) return ctx.out.json({ ...res, wait: reached });
+  ctx.out.line(describeWait(reached));
+}
+
+/** Uploads the files one by one, with a progress bar (by bytes) on a terminal. */
+async function uploadAll(
+  ctx: CliContext,
+  client: JobicoClient,
+  tenant: string,
+  uploads: Upload[],
+  options: DeployOptions,
+): Promise<FileInfo[]> {
+  const bar = new Progress(ctx.io.stderr, ctx.io.env, {
+    label: "Uploading",
+    total: uploads.reduce((sum, u) => sum + u.bytes.byteLength, 0),
+    format: formatBytes,
+  });
+  const uploaded: FileInfo[] = [];
+  let sent = 0;
+  try {
+    for (const u of uploads) {
+      bar.update(sent, u.name);
+      const info = await client.uploadFile(tenant, u.name, u.kind, u.bytes);
+      sent += u.bytes.byteLength;
+      uploaded.push(info);
+      if (!options.json) {
+        bar.done();
+        ctx.out.line(`Uploaded ${tenant}/${info.name}`);
+      }
+      bar.update(sent);
+    }
+  } finally {
+    bar.done();
+  }
+  return uploaded;
 }
 
 async function readUploads(
@@ -206,10 +269,4 @@ async function deployOrReport<T>(
     }
     throw error;
   }
-}
-
-async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return [...new Uint8Array(digest)]
-    .map((b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -390,7 +390,7 @@ Deno.test("rollback <id>: the tenant from --tenant, JOBICO_TENANT, then the toke
     assert.match(line, /^error: Cannot tell the tenant of package "greet": /);
     assert.equal(
       hint,
-      "hint: Pass --tenant <tenant> or set JOBICO_TENANT, e.g. jobico rollback greet --version 1 --tenant demo",
+      "hint: Pass --tenant <tenant>, set JOBICO_TENANT or a profile's tenant, e.g. jobico rollback greet --version 1 --tenant demo",
     );
     assert.deepEqual(paths(f), ["GET /api/v1/whoami"]);
   }

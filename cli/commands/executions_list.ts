@@ -33,6 +33,14 @@ export function executionsListCommand(
     .option("--limit <n>", "at most this many executions", positiveInteger)
     .option("--cursor <cursor>", "continue after a previous page")
     .option("--json", "print the page as JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  jobico executions list demo
+  jobico executions list demo --status error --limit 5
+  jobico executions list demo --package greet --event greet --json`,
+    )
     .action(async (tenant: string, options: ListOptions, command: Command) => {
       const query: ExecutionQuery = {
         package: options.package,

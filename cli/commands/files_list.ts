@@ -9,6 +9,13 @@ export function filesListCommand(parent: Command, ctx: CliContext): Command {
     .description("List a tenant's uploaded files")
     .argument("<tenant>", "the tenant")
     .option("--json", "print the result as JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  jobico files list demo
+  jobico files list demo --json`,
+    )
     .action(async (tenant: string, options: { json?: boolean }, command) => {
       const files = await ctx.client(command).listFiles(tenant);
       if (options.json) return ctx.out.json({ files });

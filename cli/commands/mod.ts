@@ -1,9 +1,11 @@
 /** One module per `jobico` command; each adds itself to a parent command. */
+export { configCommand } from "./config.ts";
 export { deployCommand } from "./deploy.ts";
 export { executionsCommand } from "./executions.ts";
 export { executionsListCommand } from "./executions_list.ts";
 export { filesCommand } from "./files.ts";
 export { filesListCommand } from "./files_list.ts";
+export { filesShowCommand } from "./files_show.ts";
 export { packagesCommand } from "./packages.ts";
 export { packagesDeleteCommand } from "./packages_delete.ts";
 export { packagesListCommand } from "./packages_list.ts";

@@ -12,6 +12,12 @@ export function packagesDeleteCommand(
     .argument("<tenant>", "the tenant")
     .argument("<id>", "the package id")
     .option("--json", "print the result as JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  jobico packages delete demo greet`,
+    )
     .action(
       async (tenant: string, id: string, options: { json?: boolean }, cmd) => {
         await ctx.client(cmd).deletePackage(tenant, id);

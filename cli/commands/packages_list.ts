@@ -9,6 +9,13 @@ export function packagesListCommand(parent: Command, ctx: CliContext): Command {
     .description("List a tenant's packages")
     .argument("<tenant>", "the tenant")
     .option("--json", "print the result as JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  jobico packages list demo
+  jobico packages list demo --json`,
+    )
     .action(async (tenant: string, options: { json?: boolean }, command) => {
       const packages = await ctx.client(command).listPackages(tenant);
       if (options.json) return ctx.out.json({ packages });

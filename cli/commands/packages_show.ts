@@ -8,6 +8,13 @@ export function packagesShowCommand(parent: Command, ctx: CliContext): Command {
     .argument("<tenant>", "the tenant")
     .argument("<id>", "the package id")
     .option("--json", "print the package and its metadata as JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  jobico packages show demo greet
+  jobico packages show demo greet --json`,
+    )
     .action(
       async (tenant: string, id: string, options: { json?: boolean }, cmd) => {
         const detail = await ctx.client(cmd).getPackage(tenant, id);

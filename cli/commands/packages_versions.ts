@@ -12,6 +12,13 @@ export function packagesVersionsCommand(
     .argument("<tenant>", "the tenant")
     .argument("<id>", "the package id")
     .option("--json", "print the result as JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  jobico packages versions demo greet
+  jobico packages versions demo greet --json`,
+    )
     .action(
       async (tenant: string, id: string, options: { json?: boolean }, cmd) => {
         const versions = await ctx.client(cmd).listVersions(tenant, id);

@@ -23,6 +23,13 @@ export function queuesDeadCommand(parent: Command, ctx: CliContext): Command {
     .option("--limit <n>", "at most this many (1 to 1000)", positiveInteger)
     .option("--cursor <cursor>", "continue after a previous page")
     .option("--json", "print the page as JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  jobico queues dead demo greetings
+  jobico queues dead demo greetings --limit 10 --json`,
+    )
     .action(
       async (tenant: string, queue: string, options: DeadOptions, command) => {
         const page = await ctx.client(command).listDeadLetters(tenant, queue, {

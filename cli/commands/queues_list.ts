@@ -2,16 +2,40 @@ import type { Command } from "commander";
 import type { CliContext } from "../cli_context.ts";
 import { formatAge } from "../output.ts";
 
-/** `jobico queues list <tenant>`. */
+/** `jobico queues list <tenant> [queue]` (also `queues stats`). */
 export function queuesListCommand(parent: Command, ctx: CliContext): Command {
   return parent.command("list")
-    .alias("ls")
-    .description("List a tenant's queues with what each holds and has done")
+    .aliases(["stats", "ls"])
+    .description(
+      "Show a tenant's queues (or one) with what each holds and has done",
+    )
     .argument("<tenant>", "the tenant")
+    .argument("[queue]", "only this queue")
     .option("--json", "print the result as JSON")
-    .action(async (tenant: string, options: { json?: boolean }, command) => {
-      const queues = await ctx.client(command).listQueues(tenant);
-      if (options.json) return ctx.out.json({ queues });
+    .addHelpText(
+      "after",
+      `
+DEPTH waits to run, IN-FLIGHT runs now, DELAYED waits for a retry, DEAD failed
+every retry (see: jobico queues dead), PROCESSED ran to the end, OLDEST is the
+age of the oldest waiting event.
+
+Examples:
+  jobico queues list demo
+  jobico queues stats demo greetings --json`,
+    )
+    .action(async (
+      tenant: string,
+      queue: string | undefined,
+      options: { json?: boolean },
+      command,
+    ) => {
+      const client = ctx.client(command);
+      const queues = queue === undefined
+        ? await client.listQueues(tenant)
+        : [await client.getQueue(tenant, queue)];
+      if (options.json) {
+        return ctx.out.json(queue === undefined ? { queues } : queues[0]);
+      }
       if (queues.length === 0) return ctx.out.line(`No queues in ${tenant}`);
       const colors = ctx.out.colors;
       ctx.out.table(

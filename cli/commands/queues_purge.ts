@@ -21,6 +21,13 @@ export function queuesPurgeCommand(parent: Command, ctx: CliContext): Command {
     )
     .option("-y, --yes", "confirm: the dead letters cannot be recovered")
     .option("--json", "print the result as JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  jobico queues dead demo greetings
+  jobico queues purge demo greetings --yes`,
+    )
     .action(
       async (
         tenant: string,

@@ -225,11 +225,71 @@ Deno.test("platform: queues list, dead, replay and purge", async () => {
     assert.equal(unknown.code, 1);
     assert.equal(
       unknown.err,
-      'error: Not found: Tenant "t1" has no queue "nope" (HTTP 404)\n',
+      'error: Not found: Tenant "t1" has no queue "nope" (HTTP 404)\n' +
+        "hint: See what exists: jobico queues list t1\n",
     );
     const nobody = await cli("queues", "list", "nobody");
     assert.equal(nobody.code, 1);
     assert.match(nobody.err, /Unknown tenant "nobody" \(HTTP 404\)/);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("platform: queues replay goes in batches with a progress bar on a terminal; queues stats shows one queue", async () => {
+  const h = await startHarness({ limits: { retries: 0 } });
+  try {
+    const cli = (args: string[], tty = false) =>
+      jobico(["--url", h.url, "--token", h.adminToken, ...args], { tty });
+    await h.upload("t1", "trap.wasm", await compileWat("trap"));
+    await h.upload("t1", "any.json", JSON.stringify({ type: "object" }));
+    await h.deploy(TRAPS);
+    const ids = await h.send(
+      "t1",
+      "boom",
+      [1, 2, 3, 4, 5, 6, 7].map((n) => ({ n })),
+    );
+    const stats = async () =>
+      JSON.parse((await cli(["queues", "stats", "t1", "q", "--json"])).out);
+    await until(async () => (await stats()).dead === 7);
+    assert.equal((await stats()).id, "q");
+
+    // All of them, two per request: each is replayed once, even though it
+    // fails again (and is a dead letter again) while the replay goes on.
+    let r = await cli(
+      ["queues", "replay", "t1", "q", "--batch", "2", "--json"],
+      true,
+    );
+    assert.equal(r.code, 0, r.err);
+    const all = JSON.parse(r.out);
+    assert.equal(all.replayed, 7);
+    assert.deepEqual([...all.ids].sort(), [...ids].sort());
+    assert.deepEqual(all.notFound, []);
+    // deno-lint-ignore no-control-regex
+    assert.match(r.err, /\r\x1b\[2KReplaying {2}\[[█░]{24}\] {2}\d\/7/);
+    assert.ok(r.err.endsWith("\r\x1b[2K"));
+    await until(async () => (await stats()).dead === 7);
+
+    // Named ones, in batches too; what is not a dead letter is said so.
+    r = await cli([
+      "queues",
+      "replay",
+      "t1",
+      "q",
+      ids[0],
+      ids[1],
+      ids[2],
+      "nope",
+      "--batch",
+      "2",
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(
+      r.out,
+      "Replayed 3 dead letters of queue q\nNot dead letters of queue q: nope\n",
+    );
+    assert.equal(r.err, "", "no bar when stderr is not a terminal");
+    await until(async () => (await stats()).dead === 7);
   } finally {
     await h.close();
   }
@@ -252,7 +312,8 @@ Deno.test("platform: a full queue answers 429 to send; the CLI says when to retr
     assert.equal(
       full.err,
       'error: Too many requests: Queue "q" of tenant "t1" holds 2 events; ' +
-        "the limit is 2: try again in 15 s (HTTP 429)\n",
+        "the limit is 2: try again in 15 s (HTTP 429)\n" +
+        "hint: The executor drains the queue meanwhile; see how full it is: jobico queues list t1\n",
     );
     const res = await h.api("/events/t1/boom", {
       method: "POST",

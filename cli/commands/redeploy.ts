@@ -15,6 +15,14 @@ export function redeployCommand(parent: Command, ctx: CliContext): Command {
     parent.command("redeploy")
       .description(
         "Deploy a change to an existing package as its next version",
+      )
+      .addHelpText(
+        "after",
+        `
+Examples:
+  jobico redeploy greet --config examples/greet/job.yaml --dry-run
+  jobico redeploy greet --config examples/greet/job.yaml --wasm examples/greet/greet.wasm --wait
+  jobico redeploy examples/greet/job.yaml --json`,
       ),
   ).action((target: string, options: DeployOptions, command: Command) =>
     deployFlow(ctx, command, target, options, "redeploy")

@@ -1,10 +1,15 @@
 import { type Command, InvalidArgumentError } from "commander";
-import { ApiError } from "../api_error.ts";
 import type { CliContext } from "../cli_context.ts";
+import {
+  describeWait,
+  waitForDefinitions,
+  type WaitOptions,
+  waitOptions,
+  wantsWait,
+} from "./_wait_for_definitions.ts";
 import { UsageError } from "../cli_error.ts";
-import type { JobicoClient } from "../client.ts";
 
-interface RollbackOptions {
+interface RollbackOptions extends WaitOptions {
   version: number;
   tenant?: string;
   json?: boolean;
@@ -24,9 +29,9 @@ export function positiveInteger(value: string): number {
  * `--tenant`, `JOBICO_TENANT` or the token (`GET /api/v1/whoami`).
  */
 export function rollbackCommand(parent: Command, ctx: CliContext): Command {
-  return parent.command("rollback")
+  return waitOptions(parent.command("rollback"))
     .description("Make an earlier version of a package current again")
-    .usage("[<tenant>] <id> --version <n> [options]")
+    .usage("[tenant] <id> --version <n> [options]")
     .argument(
       "<tenant-or-id>",
       "the tenant, then the package id; or only the package id",
@@ -39,9 +44,18 @@ export function rollbackCommand(parent: Command, ctx: CliContext): Command {
     )
     .option(
       "--tenant <tenant>",
-      "the tenant, when only the id is given (env: JOBICO_TENANT, default: the token's)",
+      "the tenant, when only the id is given (env: JOBICO_TENANT, or the " +
+        "profile's; default: the token's)",
     )
     .option("--json", "print the result as JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  jobico packages versions demo greet
+  jobico rollback demo greet --version 1
+  jobico rollback greet --version 1 --tenant demo --wait`,
+    )
     .action(
       async (
         first: string,
@@ -59,48 +73,25 @@ export function rollbackCommand(parent: Command, ctx: CliContext): Command {
             },
           );
         }
+        const wait = wantsWait(options);
         const id = second ?? first;
-        const tenant = second !== undefined
-          ? first
-          : await tenantOf(ctx, client, id, options);
-        const res = await client.rollback(tenant, id, options.version);
-        if (options.json) return ctx.out.json(res);
-        ctx.out.line(
-          `Rolled back ${res.tenant}/${res.id} to version ${options.version}` +
-            (res.version === options.version
-              ? ""
-              : ` (now current as version ${res.version})`),
+        const tenant = second !== undefined ? first : await ctx.tenant(
+          cmd,
+          client,
+          `package "${id}"`,
+          `jobico rollback ${id} --version ${options.version} --tenant demo`,
         );
+        const res = await client.rollback(tenant, id, options.version);
+        const done =
+          `Rolled back ${res.tenant}/${res.id} to version ${options.version}` +
+          (res.version === options.version
+            ? ""
+            : ` (now current as version ${res.version})`);
+        if (!wait) return options.json ? ctx.out.json(res) : ctx.out.line(done);
+        if (!options.json) ctx.out.line(done);
+        const reached = await waitForDefinitions(ctx, client, options, done);
+        if (options.json) return ctx.out.json({ ...res, wait: reached });
+        ctx.out.line(describeWait(reached));
       },
     );
-}
-
-/** The tenant of `jobico rollback <id>`: --tenant, JOBICO_TENANT, or the token's. */
-async function tenantOf(
-  ctx: CliContext,
-  client: JobicoClient,
-  id: string,
-  options: RollbackOptions,
-): Promise<string> {
-  const given = options.tenant || ctx.io.env.JOBICO_TENANT;
-  if (given) return given;
-  const hint = `Pass --tenant <tenant> or set JOBICO_TENANT, ` +
-    `e.g. jobico rollback ${id} --version ${options.version} --tenant demo`;
-  let me;
-  try {
-    me = await client.whoami();
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 404) {
-      throw new UsageError(
-        `Cannot tell the tenant of package "${id}": the platform does not say whose token this is`,
-        { hint },
-      );
-    }
-    throw error;
-  }
-  if (me.principal === "tenant") return me.tenant;
-  throw new UsageError(
-    `Cannot tell the tenant of package "${id}": the admin token belongs to no tenant`,
-    { hint },
-  );
 }

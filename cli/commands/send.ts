@@ -18,6 +18,16 @@ export function sendCommand(parent: Command, ctx: CliContext): Command {
         "auth: hmac (env: JOBICO_WEBHOOK_SECRET)",
     )
     .option("--json", "print the result as JSON")
+    .addHelpText(
+      "after",
+      `
+For events declared with auth: hmac, --sign takes the tenant's webhook
+secret (jobico tenant webhook-secret <tenant>).
+
+Examples:
+  jobico send demo greet '{"name":"Ada"}'
+  jobico send demo greet '{"name":"Ada"}' '{"name":"Grace"}' --json`,
+    )
     .action(
       async (
         tenant: string,

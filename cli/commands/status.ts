@@ -1,42 +1,240 @@
 import type { Command } from "commander";
+import { COMPONENTS } from "../../components/platform.ts";
+import type { Health, Meta } from "../api_types.ts";
 import type { CliContext } from "../cli_context.ts";
-import { CliError } from "../cli_error.ts";
+import { CliError, UsageError } from "../cli_error.ts";
+import { JobicoClient } from "../client.ts";
+import { formatDuration, type Palette } from "../output.ts";
 
-/** `jobico status`: the platform's health and components. */
+/** One process as `status` saw it. */
+export interface ProcessStatus {
+  url: string;
+  /** `ok`, `failing` (its health check failed) or `unreachable`. */
+  status: string;
+  health?: Health;
+  meta?: Meta;
+  /** Why it is unreachable. */
+  error?: string;
+}
+
+/** One component across the processes checked. */
+export interface ComponentStatus {
+  name: string;
+  /** The worst status of the processes that run it; `absent` when none does. */
+  status: string;
+  urls: string[];
+}
+
+/**
+ * `jobico status [url...]`: the health of the platform and each of its
+ * components. A platform split over processes (`jobico serve --components`)
+ * is checked by naming each process's URL.
+ */
 export function statusCommand(parent: Command, ctx: CliContext): Command {
   return parent.command("status")
-    .description("Show whether the platform is up, its version and components")
-    .option("--json", "print health and meta as JSON")
-    .action(async (options: { json?: boolean }, command: Command) => {
-      const client = ctx.client(command);
-      const health = await client.health();
-      const meta = await client.meta();
-      const status = String(health.status ?? "unknown");
-      const failing = new CliError(
-        `The platform at ${client.url} is ${status}`,
-      );
-      if (options.json) {
-        ctx.out.json({ url: client.url, health, meta });
-        if (status !== "ok") throw failing;
-        return;
-      }
-      const colors = ctx.out.colors;
-      const components = Array.isArray(meta.components) ? meta.components : [];
-      ctx.out.fields([
-        ["url", client.url],
-        [
-          "status",
-          status === "ok" ? colors.green(status) : colors.yellow(status),
-        ],
-        ["name", String(meta.name ?? "")],
-        ["version", String(meta.version ?? "")],
-        ["components", components.map(componentName).join(", ")],
-        ...Object.keys(health.checks ?? {}).length > 0
-          ? [["checks", formatChecks(health.checks ?? {})] as [string, string]]
-          : [],
-      ]);
-      if (status !== "ok") throw failing;
+    .description("Show the health of the platform and of each component")
+    .argument(
+      "[url...]",
+      "the processes to check, when the platform runs in several (default: the platform URL)",
+    )
+    .option("--json", "print every process's health and meta as JSON")
+    .addHelpText(
+      "after",
+      `
+Exits 1 when a process is failing or cannot be reached.
+
+Examples:
+  jobico status
+  jobico status --json
+  jobico status http://127.0.0.1:8080 http://127.0.0.1:8081`,
+    )
+    .action(
+      async (urls: string[], options: { json?: boolean }, command: Command) => {
+        const main = ctx.client(command);
+        const clients = [main, ...urls.map((u) => otherClient(ctx, u))]
+          .filter((c, i, all) => all.findIndex((o) => o.url === c.url) === i);
+        const processes = await Promise.all(clients.map(check));
+        if (processes.every((p) => p.status === "unreachable")) {
+          // Nothing to show: say why the first one cannot be reached.
+          await main.health();
+        }
+        const components = componentStatus(processes);
+        const failed = processes.filter((p) => p.status !== "ok");
+        const status = failed.length ? "failing" : "ok";
+        if (options.json) {
+          const first = processes[0];
+          ctx.out.json({
+            status,
+            url: first.url,
+            health: first.health,
+            meta: first.meta,
+            components,
+            processes,
+          });
+        } else {
+          printStatus(ctx, processes, components);
+        }
+        if (failed.length) {
+          throw new CliError(
+            failed.map((p) =>
+              `The platform at ${p.url} is ${p.status}` +
+              (p.error ? ` (${p.error})` : "")
+            ).join("; "),
+            {
+              hint: failed.some((p) => p.status === "unreachable")
+                ? "Is every process running? Start them with: jobico serve"
+                : "Its log on stderr says why the check fails",
+            },
+          );
+        }
+      },
+    );
+}
+
+function otherClient(ctx: CliContext, url: string): JobicoClient {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // reported below
+  }
+  if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:") {
+    throw new UsageError(`Invalid process URL "${url}"`, {
+      hint: "Pass URLs like http://127.0.0.1:8081",
     });
+  }
+  // /healthz and /meta need no token.
+  return new JobicoClient({ url, fetch: ctx.io.fetch, signal: ctx.io.signal });
+}
+
+async function check(client: JobicoClient): Promise<ProcessStatus> {
+  try {
+    const [health, meta] = await Promise.all([client.health(), client.meta()]);
+    return {
+      url: client.url,
+      status: String(health.status ?? "unknown"),
+      health,
+      meta,
+    };
+  } catch (error) {
+    return {
+      url: client.url,
+      status: "unreachable",
+      error: error instanceof Error ? error.message : String(error),
+    };
+  }
+}
+
+/** Each known component with the processes that run it. */
+export function componentStatus(
+  processes: ProcessStatus[],
+): ComponentStatus[] {
+  const names = new Set<string>(COMPONENTS);
+  for (const p of processes) {
+    for (const c of p.meta?.components ?? []) names.add(componentName(c));
+  }
+  const rank = (s: string) => s === "ok" ? 0 : s === "unreachable" ? 2 : 1;
+  return [...names].map((name) => {
+    const runs = processes.filter((p) =>
+      (p.meta?.components ?? []).some((c) => componentName(c) === name)
+    );
+    const worst = runs.map((p) => p.status)
+      .sort((a, b) => rank(b) - rank(a))[0];
+    return { name, status: worst ?? "absent", urls: runs.map((p) => p.url) };
+  });
+}
+
+function printStatus(
+  ctx: CliContext,
+  processes: ProcessStatus[],
+  components: ComponentStatus[],
+): void {
+  const c = ctx.out.colors;
+  processes.forEach((p, i) => {
+    if (i > 0) ctx.out.line();
+    const meta = p.meta;
+    const fields: [string, string][] = [
+      ["url", p.url],
+      ["status", paint(p.status, c)],
+    ];
+    if (p.error) fields.push(["error", p.error]);
+    if (meta) {
+      fields.push(["name", String(meta.name ?? "")]);
+      fields.push(["version", String(meta.version ?? "")]);
+      if (meta.instance) fields.push(["instance", meta.instance]);
+      fields.push([
+        "components",
+        (meta.components ?? []).map(componentName).join(", "),
+      ]);
+    }
+    const checks = p.health?.checks ?? {};
+    if (Object.keys(checks).length > 0) {
+      fields.push(["checks", formatChecks(checks)]);
+    }
+    if (meta?.sandbox) {
+      fields.push([
+        "sandbox",
+        `${meta.sandbox.workers} workers, ${meta.sandbox.busy} busy`,
+      ]);
+    }
+    const definitions = formatDefinitions(meta);
+    if (definitions) fields.push(["definitions", definitions]);
+    if (meta?.limits) fields.push(["limits", formatLimits(meta.limits)]);
+    ctx.out.fields(fields);
+  });
+  ctx.out.line();
+  ctx.out.table(
+    ["COMPONENT", "STATUS", "PROCESS"],
+    components.map((k) => [
+      k.name,
+      k.status === "absent" ? c.dim("absent") : paint(k.status, c),
+      k.urls.length ? k.urls.join(", ") : c.dim(
+        processes.length > 1
+          ? "not run by these processes"
+          : "not run by this process (name the others: jobico status <url>...)",
+      ),
+    ]),
+  );
+}
+
+function paint(status: string, c: Palette): string {
+  return status === "ok"
+    ? c.green(status)
+    : status === "unreachable"
+    ? c.red(status)
+    : c.yellow(status);
+}
+
+function formatDefinitions(meta: Meta | undefined): string | undefined {
+  if (!meta) return undefined;
+  const { definitionsSeen: seen, definitionsLatest: latest } = meta;
+  const generation = meta.definitionsGeneration;
+  if (typeof seen === "number" && typeof latest === "number") {
+    const state = seen >= latest
+      ? "all loaded"
+      : `${latest - seen} not loaded yet`;
+    return `${latest} ${
+      latest === 1 ? "change" : "changes"
+    } deployed, ${state}`;
+  }
+  return typeof generation === "number"
+    ? `${generation} changes seen`
+    : undefined;
+}
+
+function formatLimits(limits: NonNullable<Meta["limits"]>): string {
+  const parts: string[] = [];
+  if (limits.timeoutMs !== undefined) {
+    parts.push(`timeout ${formatDuration(limits.timeoutMs)}`);
+  }
+  if (limits.memoryMb !== undefined) {
+    parts.push(`memory ${limits.memoryMb} MiB`);
+  }
+  if (limits.fuel !== undefined) {
+    parts.push(`fuel ${limits.fuel.toLocaleString("en-US")}`);
+  }
+  if (limits.retries !== undefined) parts.push(`retries ${limits.retries}`);
+  return parts.join(", ");
 }
 
 function formatChecks(checks: Record<string, unknown>): string {
@@ -49,10 +247,7 @@ function componentName(component: unknown): string {
   if (typeof component === "string") return component;
   if (component && typeof component === "object") {
     const c = component as Record<string, unknown>;
-    const name = String(c.name ?? c.id ?? JSON.stringify(c));
-    return typeof c.status === "string" && c.status !== "ok"
-      ? `${name} (${c.status})`
-      : name;
+    return String(c.name ?? c.id ?? JSON.stringify(c));
   }
   return String(component);
 }

@@ -27,6 +27,13 @@ export function streamFromRecorderCommand(
   )
     .option("--logs", "print each execution's logs under it")
     .option("--json", "print each execution as one line of JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  jobico stream-from-recorder demo --logs
+  jobico stream-from-recorder demo --status error --json`,
+    )
     .action(
       async (tenant: string, options: StreamOptions, command: Command) => {
         const client = ctx.client(command);

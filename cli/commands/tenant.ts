@@ -9,7 +9,20 @@ import type { CliContext } from "../cli_context.ts";
 export function tenantCommand(parent: Command, ctx: CliContext): Command {
   const group = parent.command("tenant")
     .alias("tenants")
-    .description("Create, list and delete tenants; rotate their credentials");
+    .description("Create, list and delete tenants; rotate their credentials")
+    .addHelpText(
+      "after",
+      `
+Creating, listing all and deleting need the admin token; a tenant's token may
+list itself, rotate its own token and read its webhook secret.
+
+Examples:
+  jobico tenant create acme
+  jobico tenant list
+  jobico tenant rotate-token acme
+  jobico tenant webhook-secret acme --rotate
+  jobico tenant delete acme`,
+    );
 
   group.command("create")
     .description("Create a tenant and print its token (shown only once)")

@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { startPlatform } from "../../components/platform.ts";
+import { startHarness } from "../../tests/_harness.ts";
+import {
+  captureIo,
+  type CaptureOptions,
+  closedPortUrl,
+} from "../_capture_io.ts";
+import { run } from "../main.ts";
+
+async function jobico(args: string[], options: CaptureOptions = {}) {
+  const io = captureIo(options);
+  const code = await run(args, io);
+  return { code, out: io.out(), err: io.err() };
+}
+
+Deno.test("platform: status shows the health, each component, the sandbox, definitions and limits", async () => {
+  const h = await startHarness({ workers: 2, limits: { timeoutMs: 2500 } });
+  try {
+    let r = await jobico(["status", "--url", h.url]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.err, "");
+    const [fields, table] = r.out.split("\n\n");
+    assert.match(fields, new RegExp(`^url\\s+${h.url}\\nstatus\\s+ok\\n`));
+    assert.match(fields, /\nname\s+jobico\nversion\s+\d+\.\d+\.\d+\n/);
+    assert.match(
+      fields,
+      /\ncomponents\s+ctl, repo, listener, executor, recorder\n/,
+    );
+    assert.match(fields, /\nchecks\s+kv=ok\n/);
+    assert.match(fields, /\nsandbox\s+2 workers, 0 busy\n/);
+    assert.match(fields, /\ndefinitions\s+0 changes deployed, all loaded\n/);
+    assert.match(
+      fields,
+      /\nlimits\s+timeout 2\.50s, memory 128 MiB, fuel 1,000,000,000, retries 3\n?$/,
+    );
+    assert.match(table, /^COMPONENT\s+STATUS\s+PROCESS\n/);
+    for (const c of ["ctl", "repo", "listener", "executor", "recorder"]) {
+      assert.match(table, new RegExp(`\\n${c}\\s+ok\\s+${h.url}\\n`));
+    }
+
+    r = await jobico(["status", "--url", h.url, "--json"]);
+    assert.equal(r.code, 0, r.err);
+    const json = JSON.parse(r.out);
+    assert.equal(json.status, "ok");
+    assert.equal(json.url, h.url);
+    assert.equal(json.health.status, "ok");
+    assert.deepEqual(json.meta.sandbox, { workers: 2, busy: 0 });
+    assert.equal(json.meta.limits.timeoutMs, 2500);
+    assert.equal(typeof json.meta.definitionsGeneration, "number");
+    assert.deepEqual(
+      json.components.map((c: { name: string; status: string }) => [
+        c.name,
+        c.status,
+      ]),
+      [
+        ["ctl", "ok"],
+        ["repo", "ok"],
+        ["listener", "ok"],
+        ["executor", "ok"],
+        ["recorder", "ok"],
+      ],
+    );
+    assert.equal(json.processes.length, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("platform: status of a platform in two processes, and with one unreachable", async () => {
+  const h = await startHarness({ components: ["ctl", "repo", "listener"] });
+  const executor = await startPlatform({
+    kv: h.kv,
+    adminToken: h.adminToken,
+    components: ["executor", "recorder"],
+    workers: 1,
+    port: 0,
+  });
+  try {
+    // Only the first process: what it does not run is absent, and said so.
+    let r = await jobico(["status", "--url", h.url]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /\nexecutor\s+absent\s+not run by this process/);
+
+    r = await jobico(["status", "--url", h.url, executor.url, "--json"]);
+    assert.equal(r.code, 0, r.err);
+    const json = JSON.parse(r.out);
+    assert.deepEqual(
+      Object.fromEntries(
+        json.components.map((
+          c: { name: string; urls: string[] },
+        ) => [c.name, c.urls]),
+      ),
+      {
+        ctl: [h.url],
+        repo: [h.url],
+        listener: [h.url],
+        executor: [executor.url],
+        recorder: [executor.url],
+      },
+    );
+    assert.deepEqual(json.processes[1].meta.sandbox, { workers: 1, busy: 0 });
+
+    const closed = closedPortUrl();
+    r = await jobico(["status", "--url", h.url, executor.url, closed]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.out,
+      new RegExp(`\\nurl\\s+${closed}\\nstatus\\s+unreachable\\n`),
+    );
+    assert.match(r.out, new RegExp(`\\nexecutor\\s+ok\\s+${executor.url}\\n`));
+    assert.match(
+      r.err,
+      new RegExp(
+        `^error: The platform at ${closed} is unreachable \\(Cannot reach Jobico at ${closed}: .*\\)\\nhint: Is every process running\\? Start them with: jobico serve\\n$`,
+      ),
+    );
+
+    r = await jobico(["status", "--url", h.url, "ftp://x"]);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /^error: Invalid process URL "ftp:\/\/x"\nhint: /);
+  } finally {
+    await executor.close();
+    await h.close();
+  }
+});
