@@ -10,6 +10,7 @@ import { Command } from "commander";
 import denoJson from "../deno.json" with { type: "json" };
 import { CliContext, type CliIo, DEFAULT_URL } from "./cli_context.ts";
 import {
+  completionCommand,
   configCommand,
   deployCommand,
   executionsCommand,
@@ -113,6 +114,7 @@ export function createProgram(ctx: CliContext): Command {
   tenantCommand(program, ctx);
   serveCommand(program, ctx);
   configCommand(program, ctx);
+  completionCommand(program, ctx);
   groupCommands(program);
   // Which command was being parsed when a mistake was found: error hints
   // name its help. (preSubcommand hooks apply to their own command only.)

@@ -98,6 +98,7 @@ Deno.test("usage mistakes exit 2 with one line and a hint", async () => {
       "executions list",
     ],
     [["files", "list", "demo", "extra"], /too many arguments/, "files list"],
+    [["completion", "fish"], /Allowed choices are bash, zsh/, "completion"],
     [
       ["config", "set", "colour", "x"],
       /one of url, token, tenant/,

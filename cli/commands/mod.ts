@@ -1,4 +1,5 @@
 /** One module per `jobico` command; each adds itself to a parent command. */
+export { completionCommand } from "./completion.ts";
 export { configCommand } from "./config.ts";
 export { deployCommand } from "./deploy.ts";
 export { executionsCommand } from "./executions.ts";
