@@ -15,6 +15,9 @@ import {
   WasmPool,
 } from "../goico/mod.ts";
 import { Authenticator, tenantGuard } from "./authenticator.ts";
+import { telemetryObserver } from "./observe/execution_observer.ts";
+import { PlatformMetrics } from "./observe/platform_metrics.ts";
+import { metricsApp } from "./observe/metrics_routes.ts";
 import { ctlApp } from "./ctl/ctl_routes.ts";
 import { Definitions } from "./ctl/definitions.ts";
 import { PackageStore } from "./ctl/package_store.ts";
@@ -92,6 +95,8 @@ export interface PlatformParts {
   executor?: Executor;
   /** The sandbox Workers, when the executor runs here. */
   pool?: WasmPool;
+  /** The Prometheus metrics this process serves at /metrics. */
+  metrics: PlatformMetrics;
   /** Runs the background work (definition stream, executor) until `signal` aborts. */
   run(signal: AbortSignal): Promise<void>;
 }
@@ -118,6 +123,7 @@ export function createPlatform(
   const queue = new DurableQueue<EventItem>(kv, keys.queues(), {
     leaseMs: options.leaseMs,
   });
+  const metrics = new PlatformMetrics(queue);
   const pool = enabled.has("executor")
     ? new WasmPool({ size: options.workers })
     : undefined;
@@ -133,6 +139,7 @@ export function createPlatform(
         Math.max(1, pool.size - 1),
       retryBaseMs: options.retryBaseMs,
       runner: new JobicoletRunner((sha) => repo.bytes(sha), { pool }),
+      observer: telemetryObserver(metrics),
     })
     : undefined;
 
@@ -165,6 +172,7 @@ export function createPlatform(
   const authenticator = new Authenticator(options.adminToken, tenants);
   // The API description is public, like /healthz and /meta.
   app.use("/api/v1/*", except(OPENAPI_PATH, authenticator.middleware()));
+  app.route("/", metricsApp(metrics, authenticator));
   app.use("/api/v1/tenants/:tenant", tenantGuard());
   app.use("/api/v1/tenants/:tenant/*", tenantGuard());
   if (enabled.has("ctl")) {
@@ -175,7 +183,7 @@ export function createPlatform(
         remove: (id) => deleteTenant({ kv, tenants, store, queue, blobs }, id),
       }),
     );
-    app.route("/", ctlApp(store));
+    app.route("/", ctlApp(store, { metrics }));
     // Queue stats and dead letters are control-plane reads and admin writes
     // on the shared KV, beside the packages that declare the queues.
     app.route("/", queueApp(store, queue));
@@ -191,6 +199,7 @@ export function createPlatform(
         queue,
         auth: new WebhookAuth({ authenticator, tenants }),
         maxQueueDepth: options.maxQueueDepth,
+        metrics,
       }),
     );
   }
@@ -220,6 +229,7 @@ export function createPlatform(
     queue,
     executor,
     pool,
+    metrics,
     run,
   };
 }

@@ -136,6 +136,7 @@ const packageFields = (t: TenantFixture): FieldCase[] => [
 /** Every route but the public ones: how to make a valid request of it. */
 export const ROUTES: Record<string, RouteSpec> = {
   "GET /api/v1/whoami": { access: "self" },
+  "GET /metrics": { access: "admin" },
   "POST /api/v1/tenants": {
     access: "admin",
     body: () => '{"id":"newcomer"}',

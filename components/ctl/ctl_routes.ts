@@ -20,12 +20,18 @@ import {
 } from "../principal.ts";
 import { readBody } from "../read_body.ts";
 import type { PackageStore, PendingFile } from "./package_store.ts";
+import type { PlatformMetrics } from "../observe/platform_metrics.ts";
+import { inSpan } from "../observe/tracing.ts";
 
 type Env = { Variables: AuthVariables };
 
 export function ctlApp(
   store: PackageStore,
-  options: { maxSourceBytes?: number } = {},
+  options: {
+    maxSourceBytes?: number;
+    /** Counts deploys and rollbacks. Default: not counted. */
+    metrics?: PlatformMetrics;
+  } = {},
 ): Hono<Env> {
   const max = options.maxSourceBytes ?? 60 * 1024;
   const app = new Hono<Env>();
@@ -59,10 +65,21 @@ export function ctlApp(
         }),
       );
     }
-    const head = await store.deploy(source, {
-      authorize,
-      by: principalName(p),
+    const head = await inSpan("jobico.deploy", {
+      "jobico.principal": principalName(p),
+    }, async (span) => {
+      const head = await store.deploy(source, {
+        authorize,
+        by: principalName(p),
+      });
+      span.setAttributes({
+        "jobico.tenant": head.tenant,
+        "jobico.package": head.id,
+        "jobico.version": head.version,
+      });
+      return head;
     });
+    options.metrics?.deployed(head.tenant);
     return c.json(
       { tenant: head.tenant, id: head.id, version: head.version },
       201,
@@ -116,9 +133,19 @@ export function ctlApp(
       }
       const p = principalOf(c);
       assertTenantAccess(p, tenant);
-      const head = await store.rollback(tenant, id, version as number, {
-        by: principalName(p),
+      const head = await inSpan("jobico.deploy", {
+        "jobico.principal": principalName(p),
+        "jobico.tenant": tenant,
+        "jobico.package": id,
+        "jobico.rollback_to": version as number,
+      }, async (span) => {
+        const head = await store.rollback(tenant, id, version as number, {
+          by: principalName(p),
+        });
+        span.setAttribute("jobico.version", head.version);
+        return head;
       });
+      options.metrics?.deployed(head.tenant);
       return c.json({
         tenant: head.tenant,
         id: head.id,

@@ -42,6 +42,10 @@ import type {
   RunJob,
   RunOutcome,
 } from "./jobicolet_runner.ts";
+import {
+  type ExecutionObserver,
+  silentObserver,
+} from "../observe/execution_observer.ts";
 import { describeSchemaError } from "../repo/describe_schema_error.ts";
 import {
   PatternWorkError,
@@ -68,6 +72,8 @@ export interface ExecutorOptions {
   recoverEveryMs?: number;
   /** How often due retries are put back. Default 100 ms. */
   promoteEveryMs?: number;
+  /** Told of each execution once recorded (metrics, traces). Default: nobody. */
+  observer?: ExecutionObserver;
   now?: () => number;
 }
 
@@ -113,6 +119,7 @@ export class Executor {
       limits: DEFAULT_LIMITS,
       tenantConcurrency: 1,
       retryBaseMs: 1000,
+      observer: silentObserver,
       now: Date.now,
       ...options,
     };
@@ -296,6 +303,9 @@ export class Executor {
     }
     if (ok) {
       this.executed += batch.length;
+      for (const d of batch) {
+        this.#o.observer.recorded(d.exec.record, d.item.value, d.next.kind);
+      }
       return;
     }
     if (batch.length > 1) {
@@ -405,7 +415,7 @@ export class Executor {
       }
     }
     const chained = v && route?.job && next.kind !== "retry"
-      ? await this.#chain(v, route.job.result, exec)
+      ? await this.#chain(v, route.job.result, exec, ev.trace)
       : null;
     const fitted = this.#o.executions.fit(exec);
     const bytes = fitted.bytes +
@@ -418,6 +428,7 @@ export class Executor {
     v: PackageVersion,
     result: ResultDef | undefined,
     exec: Execution,
+    trace: string | undefined,
   ): Promise<{ queue: string; item: EventItem } | null> {
     const target = exec.status === "ok" ? result?.ok : result?.error;
     if (!target) return null;
@@ -465,6 +476,8 @@ export class Executor {
         event: target.id,
         eventId,
         data,
+        // The chained event continues the trace of the one that made it.
+        ...(trace && { trace }),
       },
     };
   }

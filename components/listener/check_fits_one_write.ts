@@ -21,8 +21,8 @@ const KV_MAX_TOTAL = 819200;
 const BOOKKEEPING = 4;
 /** Bytes of a bookkeeping write's key and value, at most. */
 const BOOKKEEPING_BYTES = 1024;
-/** What a stored item adds to its data (event and queue fields, names of up to 64 characters). */
-const WRAPPER_BYTES = 640;
+/** What a stored item adds to its data (event and queue fields, names of up to 64 characters, a traceparent). */
+const WRAPPER_BYTES = 720;
 /** What an item's key adds to its queue's name: `["queue", "ready", queue, id]`, encoded. */
 const KEY_BYTES = 64;
 

@@ -93,7 +93,7 @@ Deno.test("what does not fit is a 413 naming the limit", () => {
     ],
     [
       [1, { s: "a".repeat(70_000) }],
-      /^Item 1 of "data" is 700\d\d bytes stored; the limit is 64896 per item$/,
+      /^Item 1 of "data" is 700\d\d bytes stored; the limit is 64816 per item$/,
     ],
     [
       Array(20).fill({ s: "a".repeat(45_000) }),
@@ -106,7 +106,7 @@ Deno.test("what does not fit is a 413 naming the limit", () => {
     ],
     [
       JSON.parse(JSON.stringify([1, { s: "a".repeat(70_000) }])),
-      /^Item 1 of "data" is 700\d\d bytes stored; the limit is 64896 per item$/,
+      /^Item 1 of "data" is 700\d\d bytes stored; the limit is 64816 per item$/,
     ],
   ];
   for (const [data, message] of cases) {

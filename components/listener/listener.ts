@@ -34,6 +34,11 @@ import {
 import { BacklogGauge, retryAfterSeconds } from "./backlog_gauge.ts";
 import { checkFitsOneWrite } from "./check_fits_one_write.ts";
 import type { WebhookAuth } from "./webhook_auth.ts";
+import type {
+  PlatformMetrics,
+  RejectReason,
+} from "../observe/platform_metrics.ts";
+import { currentTraceparent, inSpan, inSpanSync } from "../observe/tracing.ts";
 
 /** What the listener answers when it accepts items. */
 export interface Accepted {
@@ -76,9 +81,13 @@ export interface ListenerOptions {
    * 200 only once committed). Default: one of its own on `kv`.
    */
   commits?: GroupCommit;
+  /** Counts accepted and refused events. Default: not counted. */
+  metrics?: PlatformMetrics;
 }
 
-export function listenerApp(options: ListenerOptions): Hono {
+export function listenerApp(
+  options: ListenerOptions,
+): Hono<{ Variables: { knownTenant?: string } }> {
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
   const maxItems = options.maxItems ?? 500;
   const validationMs = options.validationMs ?? 250;
@@ -88,12 +97,25 @@ export function listenerApp(options: ListenerOptions): Hono {
     maxAgeMs: options.backlogMaxAgeMs,
   });
   const commits = options.commits ?? new GroupCommit(options.kv);
-  const app = new Hono();
+  const app = new Hono<{ Variables: { knownTenant?: string } }>();
+
+  // Refusals are counted per tenant only once the tenant is known to
+  // exist (its event resolved): unknown names cannot grow the label set.
+  app.onError((err, c) => {
+    if (options.metrics && c.req.routePath === "/events/:tenant/:event") {
+      options.metrics.rejected(
+        c.get("knownTenant") ?? "-",
+        rejectReason(err),
+      );
+    }
+    throw err;
+  });
 
   app.post("/events/:tenant/:event", POST_EVENT_DOC, async (c) => {
     const tenant = checkName("tenant", c.req.param("tenant"));
     const event = checkName("event id", c.req.param("event"));
     const route = await options.definitions.route(tenant, event);
+    if (route) c.set("knownTenant", tenant);
     if (!route) {
       // Only a caller with a token for the tenant learns what exists.
       await options.auth.check(c.req.raw, tenant, event, "token");
@@ -163,13 +185,21 @@ export function listenerApp(options: ListenerOptions): Hono {
     let at = 0;
     try {
       // A tenant's patterns on long strings cannot hold the listener long.
-      withPatternDeadline(validationMs, () => {
-        for (; at < data.length; at++) {
-          if (route.validate(data[at])) continue;
-          for (const e of route.validate.errors ?? []) {
-            errors.push({ item: at, ...describeSchemaError(e) });
+      inSpanSync("jobico.validate", {
+        "jobico.tenant": tenant,
+        "jobico.event": event,
+        "jobico.schema": route.event.schema.schemaref,
+        "jobico.items": data.length,
+      }, (span) => {
+        withPatternDeadline(validationMs, () => {
+          for (; at < data.length; at++) {
+            if (route.validate(data[at])) continue;
+            for (const e of route.validate.errors ?? []) {
+              errors.push({ item: at, ...describeSchemaError(e) });
+            }
           }
-        }
+        });
+        span.setAttribute("jobico.invalid_items", errors.length);
       });
     } catch (err) {
       if (!(err instanceof PatternWorkError)) throw err;
@@ -201,51 +231,70 @@ export function listenerApp(options: ListenerOptions): Hono {
       );
     }
     const ids = data.map(() => newId());
-    const items = data.map((d, i) => ({
-      id: ids[i],
-      value: {
-        tenant,
-        package: route.package,
-        version: route.version,
-        event,
-        eventId: ids[i],
-        data: d,
-      } satisfies EventItem,
-    }));
     const answer: Accepted = { accepted: ids.length, ids };
-    let res: Deno.KvCommitResult | Deno.KvCommitError | undefined;
-    const idem = idemKey ? keys.idempotency(tenant, event, idemKey) : undefined;
-    const append = options.queue.appendWrites(queue, items);
-    try {
-      // One part of a group commit: the items, and the Idempotency-Key and
-      // signature records that must be written with them (both or neither).
-      res = await commits.commit({
-        sums: append.sums,
-        sets: append.sets,
-        // The items, the queue's counter, marker and signal, and the records.
-        mutations: items.length + 3 + (idem ? 1 : 0) + (replayKey ? 1 : 0),
-        bytes: size.bytes,
-        keyBytes: size.keyBytes,
-        checks: [idem, replayKey].filter((k) => k !== undefined),
-        write: (op: Deno.AtomicOperation) => {
-          append.write(op);
-          if (idem) {
-            op.check({ key: idem, versionstamp: null }).set(idem, answer, {
-              expireIn: IDEMPOTENCY_MS,
-            });
-          }
-          if (replayKey) {
-            // Kept a little longer than a signature's timestamp stays valid.
-            op.check({ key: replayKey, versionstamp: null }).set(replayKey, 1, {
-              expireIn: (options.auth.toleranceSec * 2 + 60) * 1000,
-            });
-          }
-        },
-      });
-    } finally {
-      admission.done(res?.ok === true);
-    }
-    if (!res?.ok) {
+    const res = await inSpan("jobico.enqueue", {
+      "jobico.tenant": tenant,
+      "jobico.event": event,
+      "jobico.package": route.package,
+      "jobico.version": route.version,
+      "jobico.queue": route.event.supplierqueue,
+      "jobico.items": data.length,
+    }, async () => {
+      // The executor's spans continue this trace (observe/tracing.ts).
+      const trace = currentTraceparent();
+      const items = data.map((d, i) => ({
+        id: ids[i],
+        value: {
+          tenant,
+          package: route.package,
+          version: route.version,
+          event,
+          eventId: ids[i],
+          data: d,
+          ...(trace && { trace }),
+        } satisfies EventItem,
+      }));
+      const idem = idemKey
+        ? keys.idempotency(tenant, event, idemKey)
+        : undefined;
+      const append = options.queue.appendWrites(queue, items);
+      try {
+        // One part of a group commit: the items, and the Idempotency-Key and
+        // signature records that must be written with them (both or neither).
+        return await commits.commit({
+          sums: append.sums,
+          sets: append.sets,
+          // The items, the queue's counter, marker and signal, and the records.
+          mutations: items.length + 3 + (idem ? 1 : 0) + (replayKey ? 1 : 0),
+          bytes: size.bytes,
+          keyBytes: size.keyBytes,
+          checks: [idem, replayKey].filter((k) => k !== undefined),
+          write: (op: Deno.AtomicOperation) => {
+            append.write(op);
+            if (idem) {
+              op.check({ key: idem, versionstamp: null }).set(idem, answer, {
+                expireIn: IDEMPOTENCY_MS,
+              });
+            }
+            if (replayKey) {
+              // Kept a little longer than a signature's timestamp stays valid.
+              op.check({ key: replayKey, versionstamp: null }).set(
+                replayKey,
+                1,
+                {
+                  expireIn: (options.auth.toleranceSec * 2 + 60) * 1000,
+                },
+              );
+            }
+          },
+        });
+      } catch (err) {
+        admission.done(false);
+        throw err;
+      }
+    });
+    admission.done(res.ok);
+    if (!res.ok) {
       // A concurrent request with the same key won: answer as it did.
       const first = idemKey
         ? await options.kv.get<Accepted>(
@@ -262,9 +311,29 @@ export function listenerApp(options: ListenerOptions): Hono {
       }
       throw new Error("Appending events to the queue failed");
     }
+    options.metrics?.accepted(tenant, event, ids.length);
     return c.json(answer);
   });
   return app;
+}
+
+function rejectReason(err: unknown): RejectReason {
+  switch ((err as { status?: number }).status) {
+    case 400:
+      return "invalid";
+    case 401:
+      return "unauthorized";
+    case 403:
+      return "forbidden";
+    case 404:
+      return "not_found";
+    case 413:
+      return "too_large";
+    case 429:
+      return "backpressure";
+    default:
+      return "other";
+  }
 }
 
 function replayed(tenant: string, event: string): UnauthorizedError {

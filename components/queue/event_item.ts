@@ -8,4 +8,6 @@ export interface EventItem {
   /** The id the listener answered with. */
   eventId: string;
   data: unknown;
+  /** The W3C traceparent of the span that queued it, when tracing is on. */
+  trace?: string;
 }

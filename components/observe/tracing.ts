@@ -1,0 +1,98 @@
+/**
+ * Spans through `@opentelemetry/api`. With OTEL_DENO=true, Deno's built-in
+ * OpenTelemetry provides the tracer and exports over OTLP beside its own
+ * HTTP spans; otherwise every call here is a no-op. One event is followed
+ * from webhook to result: the listener stores the W3C `traceparent` of its
+ * enqueue span on the queued item, and the executor's span for that item
+ * (and for results it chains) continues the same trace.
+ */
+import {
+  type Attributes,
+  context,
+  propagation,
+  type Span,
+  SpanStatusCode,
+  trace,
+} from "@opentelemetry/api";
+
+const tracer = trace.getTracer("jobico");
+
+/** Runs `fn` in a span named `name`; a thrown error marks the span and is rethrown. */
+export async function inSpan<T>(
+  name: string,
+  attributes: Attributes,
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
+  return await tracer.startActiveSpan(name, { attributes }, async (span) => {
+    try {
+      return await fn(span);
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: String(err) });
+      span.setAttribute(
+        "jobico.error",
+        (err as { status?: number }).status ?? 500,
+      );
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** `inSpan` for synchronous work. */
+export function inSpanSync<T>(
+  name: string,
+  attributes: Attributes,
+  fn: (span: Span) => T,
+): T {
+  return tracer.startActiveSpan(name, { attributes }, (span) => {
+    try {
+      return fn(span);
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: String(err) });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** The active span's `traceparent`, when a span is recording (else undefined: nothing to follow). */
+export function currentTraceparent(): string | undefined {
+  if (!trace.getActiveSpan()?.isRecording()) return undefined;
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier.traceparent;
+}
+
+/**
+ * Records a finished span (start and duration known) as a child of
+ * `traceparent`, or as a new trace without one.
+ */
+export function recordSpan(
+  name: string,
+  options: {
+    traceparent?: string;
+    startMs: number;
+    durationMs: number;
+    attributes: Attributes;
+    error?: string;
+  },
+): void {
+  const parent = options.traceparent
+    ? propagation.extract(context.active(), {
+      traceparent: options.traceparent,
+    })
+    : context.active();
+  const span = tracer.startSpan(name, {
+    startTime: options.startMs,
+    attributes: options.attributes,
+  }, parent);
+  if (!span.isRecording()) return span.end();
+  span.setStatus(
+    options.error
+      ? { code: SpanStatusCode.ERROR, message: options.error }
+      : { code: SpanStatusCode.OK },
+  );
+  span.end(options.startMs + options.durationMs);
+}
