@@ -12,6 +12,7 @@ import { CliContext, type CliIo, DEFAULT_URL } from "./cli_context.ts";
 import {
   completionCommand,
   configCommand,
+  dashboardCommand,
   deployCommand,
   executionsCommand,
   filesCommand,
@@ -111,6 +112,7 @@ export function createProgram(ctx: CliContext): Command {
   queuesCommand(program, ctx);
   streamFromRecorderCommand(program, ctx);
   statusCommand(program, ctx);
+  dashboardCommand(program, ctx);
   tenantCommand(program, ctx);
   serveCommand(program, ctx);
   configCommand(program, ctx);

@@ -1,6 +1,7 @@
 /** One module per `jobico` command; each adds itself to a parent command. */
 export { completionCommand } from "./completion.ts";
 export { configCommand } from "./config.ts";
+export { dashboardCommand } from "./dashboard.ts";
 export { deployCommand } from "./deploy.ts";
 export { executionsCommand } from "./executions.ts";
 export { executionsListCommand } from "./executions_list.ts";
