@@ -68,7 +68,6 @@ export function apiDocumentation(options: OpenApiOptions) {
       title: "Jobico API",
       version: options.version,
       description: DESCRIPTION,
-      license: { name: "See the repository" },
     },
     tags: [
       { name: "tenants", description: "Tenants, their tokens and secrets" },
