@@ -39,7 +39,7 @@ import { recorderApp } from "./recorder/recorder_routes.ts";
 import { FileRepo } from "./repo/file_repo.ts";
 import { SchemaCache } from "./repo/compile_schema.ts";
 import { repoApp } from "./repo/repo_routes.ts";
-import { deleteTenant } from "./tenants/delete_tenant.ts";
+import { deleteTenant, sweepTenant } from "./tenants/delete_tenant.ts";
 import { tenantApp } from "./tenants/tenant_routes.ts";
 import { TenantStore } from "./tenants/tenant_store.ts";
 
@@ -180,7 +180,23 @@ export function createPlatform(
       "/",
       tenantApp({
         tenants,
-        remove: (id) => deleteTenant({ kv, tenants, store, queue, blobs }, id),
+        remove: async (id) => {
+          const parts = { kv, tenants, store, queue, blobs };
+          await deleteTenant(parts, id);
+          // Executions under way when it was deleted may still be recorded
+          // for up to a lease: sweep again after one.
+          const timer = setTimeout(() => {
+            shutdown.removeEventListener("abort", cancel);
+            sweepTenant(parts, id).catch((err) =>
+              logger.error("sweeping a deleted tenant failed", {
+                tenant: id,
+                error: String(err),
+              })
+            );
+          }, (options.leaseMs ?? 4000) + 1000);
+          const cancel = () => clearTimeout(timer);
+          shutdown.addEventListener("abort", cancel, { once: true });
+        },
       }),
     );
     app.route("/", ctlApp(store, { metrics }));

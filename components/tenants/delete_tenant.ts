@@ -24,8 +24,21 @@ export async function deleteTenant(
   parts: DeleteTenantParts,
   id: string,
 ): Promise<void> {
+  await parts.tenants.revoke(id);
+  await sweepTenant(parts, id);
+}
+
+/**
+ * Removes what is left of a revoked tenant. Safe to run again: an executor
+ * that was running the tenant's events when it was deleted may still record
+ * them (and chain results) for up to a lease, so the platform sweeps again
+ * after that.
+ */
+export async function sweepTenant(
+  parts: DeleteTenantParts,
+  id: string,
+): Promise<void> {
   const { kv, tenants, queue, blobs } = parts;
-  await tenants.revoke(id);
   for (const name of await queue.queueNames(`${id}/`)) {
     await queue.drop(name);
   }
