@@ -1,3 +1,4 @@
+import { sha256Hex } from "../goico/mod.ts";
 import { TEST_ADMIN_TOKEN } from "../components/_test_platform.ts";
 import assert from "node:assert/strict";
 import {
@@ -602,12 +603,6 @@ async function withPlatform(
     await platform.close();
     kv.close();
   }
-}
-
-async function sha256Hex(bytes: Uint8Array<ArrayBuffer>) {
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return [...new Uint8Array(digest)]
-    .map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 async function until<T>(

@@ -1,4 +1,8 @@
-/** What `jobico files show` tells of a WebAssembly module. */
+import { sha256Hex } from "../goico/mod.ts";
+
+export { sha256Hex };
+
+/** What `jobico files show` and the dashboard tell of a WebAssembly module. */
 export interface ModuleInfo {
   size: number;
   /** The SHA-256 of the bytes, lowercase hex. */
@@ -9,7 +13,10 @@ export interface ModuleInfo {
   exports: WebAssembly.ModuleExportDescriptor[];
 }
 
-/** Compiles `bytes` (nothing runs) to read the module's imports and exports. */
+/**
+ * Compiles `bytes` (asynchronously, nothing runs) to read the module's
+ * imports and exports, and hashes them.
+ */
 export async function moduleInfo(bytes: Uint8Array): Promise<ModuleInfo> {
   const copy = new Uint8Array(bytes);
   const module = await WebAssembly.compile(copy);
@@ -19,13 +26,4 @@ export async function moduleInfo(bytes: Uint8Array): Promise<ModuleInfo> {
     imports: WebAssembly.Module.imports(module),
     exports: WebAssembly.Module.exports(module),
   };
-}
-
-/** The SHA-256 of bytes, as lowercase hex. */
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new Uint8Array(bytes));
-  return Array.from(
-    new Uint8Array(digest),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
 }

@@ -2,6 +2,7 @@
  * `deploy`, `redeploy` and `rollback` in the seed's forms, and dry runs:
  * against a fake fetch, then against the real platform over HTTP.
  */
+import { sha256Hex } from "../../goico/mod.ts";
 import assert from "node:assert/strict";
 import {
   captureIo,
@@ -18,12 +19,6 @@ async function jobico(args: string[], options: CaptureOptions = {}) {
   const io = captureIo(options);
   const code = await run(args, io);
   return { code, out: io.out(), err: io.err() };
-}
-
-async function sha256Hex(bytes: Uint8Array<ArrayBuffer>) {
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return [...new Uint8Array(digest)]
-    .map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** A temporary folder with job.yaml, logic.wasm and event.json. */

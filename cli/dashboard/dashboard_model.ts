@@ -14,7 +14,7 @@ import type {
   QueueInfo,
 } from "../api_types.ts";
 import { ApiError, type JobicoClient } from "../client.ts";
-import { summarizeWasm, type WasmSummary } from "./wasm_summary.ts";
+import { type ModuleInfo, moduleInfo } from "../module_info.ts";
 
 /** What the dashboard knows of one tenant. */
 export interface TenantData {
@@ -39,7 +39,7 @@ export type Loadable<T> =
 /** A file's content as the dashboard shows it. */
 export type FileContent =
   | { kind: "schema"; text: string; json: boolean }
-  | { kind: "wasm"; summary: WasmSummary }
+  | { kind: "wasm"; summary: ModuleInfo }
   | { kind: "other"; size: number };
 
 /** One immutable view of the data. */
@@ -236,7 +236,7 @@ export class DashboardModel {
     this.#load(fileKey(tenant, file), async (): Promise<FileContent> => {
       const bytes = await this.#client.getFile(tenant, file.name);
       if (file.kind === "wasm") {
-        return { kind: "wasm", summary: await summarizeWasm(bytes) };
+        return { kind: "wasm", summary: await moduleInfo(bytes) };
       }
       if (file.kind === "schema") {
         const text = new TextDecoder().decode(bytes);
