@@ -219,11 +219,20 @@ export class DurableQueue<T> {
 
   /** The queues that may hold items. */
   async activeQueues(): Promise<string[]> {
-    const out: string[] = [];
+    return [...(await this.activity()).keys()];
+  }
+
+  /**
+   * The queues that may hold items, each with the versionstamp of its
+   * active marker, which changes whenever items are appended to the queue
+   * or put back in it.
+   */
+  async activity(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
     for await (
       const e of this.kv.list({ prefix: [...this.prefix, "active"] })
     ) {
-      out.push(e.key[e.key.length - 1] as string);
+      out.set(e.key[e.key.length - 1] as string, e.versionstamp);
     }
     return out;
   }
@@ -231,22 +240,44 @@ export class DurableQueue<T> {
   /** Leases up to `max` items from the head of `queue`, in order. */
   async lease(queue: string, max: number): Promise<QueuedItem<T>[]> {
     for (let tries = 0; tries < 5; tries++) {
-      const entries = await Array.fromAsync(
-        this.kv.list<QueuedItem<T>>({
-          prefix: [...this.prefix, "ready", queue],
-        }, { limit: max }),
-      );
+      const entries = await this.head(queue, max);
       if (entries.length === 0) return [];
       const op = this.kv.atomic();
-      const leaseUntil = this.#now() + this.#leaseMs;
-      for (const e of entries) {
-        op.check(e).delete(e.key);
-        const inflight: InFlight<T> = { ...e.value, leaseUntil };
-        op.set(this.#key("inflight", queue, e.value.id), inflight);
-      }
-      if ((await op.commit()).ok) return entries.map((e) => e.value);
+      const items = this.leaseWrites(op, entries);
+      if ((await op.commit()).ok) return items;
     }
     return [];
+  }
+
+  /**
+   * The first `max` items waiting in `queue`, in order, as entries to lease
+   * with `leaseWrites`.
+   */
+  head(queue: string, max: number): Promise<Deno.KvEntry<QueuedItem<T>>[]> {
+    return Array.fromAsync(
+      this.kv.list<QueuedItem<T>>({
+        prefix: [...this.prefix, "ready", queue],
+      }, { limit: max }),
+    );
+  }
+
+  /**
+   * Adds the checks and writes that lease entries read with `head` to an
+   * atomic operation (a check, a delete and a set each): when it commits,
+   * the items are leased; it is refused when any of them was taken
+   * meanwhile. Returns the items.
+   */
+  leaseWrites(
+    op: Deno.AtomicOperation,
+    entries: Deno.KvEntry<QueuedItem<T>>[],
+  ): QueuedItem<T>[] {
+    const leaseUntil = this.#now() + this.#leaseMs;
+    for (const e of entries) {
+      op.check(e).delete(e.key);
+      const inflight: InFlight<T> = { ...e.value, leaseUntil };
+      op.set(this.#key("inflight", e.value.queue, e.value.id), inflight);
+    }
+    return entries.map((e) => e.value);
   }
 
   /** How long a lease lasts. */
@@ -263,16 +294,9 @@ export class DurableQueue<T> {
     const leaseUntil = this.#now() + this.#leaseMs;
     let renewed = 0;
     for (let i = 0; i < items.length; i += 100) {
-      const chunk = items.slice(i, i + 100);
-      const entries = await this.kv.getMany<InFlight<T>[]>(
-        chunk.map((it) => this.#key("inflight", it.queue, it.id)),
-      );
       const op = this.kv.atomic();
       let n = 0;
-      for (const e of entries) {
-        // Only our own lease: the attempt changes when an expired item is delivered again.
-        const mine = chunk.find((it) => it.id === e.value?.id);
-        if (!e.value || !mine || e.value.attempt !== mine.attempt) continue;
+      for (const e of await this.#ownLeases(items.slice(i, i + 100))) {
         op.check(e).set(e.key, { ...e.value, leaseUntil });
         n++;
       }
@@ -281,11 +305,76 @@ export class DurableQueue<T> {
     return renewed;
   }
 
+  /**
+   * Hands leased items back, unhandled, to their place at the head of their
+   * queue, at once and with `attempt` unchanged (a consumer that stops
+   * gives back what it leased and did not run). Items whose lease is no
+   * longer ours are skipped. Returns how many went back.
+   */
+  async release(items: QueuedItem<T>[]): Promise<number> {
+    let released = 0;
+    for (let i = 0; i < items.length; i += 100) {
+      const op = this.kv.atomic();
+      const queues = new Set<string>();
+      let n = 0;
+      for (const e of await this.#ownLeases(items.slice(i, i + 100))) {
+        const { leaseUntil: _, ...item } = e.value;
+        op.check(e).delete(e.key)
+          .set(this.#key("ready", item.queue, item.id), item);
+        queues.add(item.queue);
+        n++;
+      }
+      if (n === 0) continue;
+      for (const q of queues) this.#active(op, q);
+      if ((await op.commit()).ok) released += n;
+    }
+    return released;
+  }
+
+  /**
+   * The in-flight entries of items whose lease is still theirs (the attempt
+   * changes when an expired item is delivered again).
+   */
+  async #ownLeases(
+    items: QueuedItem<T>[],
+  ): Promise<Deno.KvEntry<InFlight<T>>[]> {
+    // A read names at most 10 keys.
+    const reads: Promise<Deno.KvEntryMaybe<InFlight<T>>[]>[] = [];
+    for (let i = 0; i < items.length; i += 10) {
+      reads.push(this.kv.getMany<InFlight<T>[]>(
+        items.slice(i, i + 10).map((it) =>
+          this.#key("inflight", it.queue, it.id)
+        ),
+      ));
+    }
+    const entries = (await Promise.all(reads)).flat();
+    return entries.filter((e, i): e is Deno.KvEntry<InFlight<T>> =>
+      e.value !== null && e.value.attempt === items[i].attempt
+    );
+  }
+
   /** Adds the write that acknowledges a leased item to an atomic operation. */
   ack(op: Deno.AtomicOperation, item: QueuedItem<T>): Deno.AtomicOperation {
-    op.delete(this.#key("inflight", item.queue, item.id));
-    this.#add(op, item.queue, "out", 1);
-    this.#add(op, item.queue, "acked", 1);
+    return this.ackAll(op, [item]);
+  }
+
+  /**
+   * Adds the writes that acknowledge leased items to an atomic operation:
+   * a delete each, and each queue's counters bumped once.
+   */
+  ackAll(
+    op: Deno.AtomicOperation,
+    items: QueuedItem<T>[],
+  ): Deno.AtomicOperation {
+    const perQueue = new Map<string, number>();
+    for (const item of items) {
+      op.delete(this.#key("inflight", item.queue, item.id));
+      perQueue.set(item.queue, (perQueue.get(item.queue) ?? 0) + 1);
+    }
+    for (const [queue, n] of perQueue) {
+      this.#add(op, queue, "out", n);
+      this.#add(op, queue, "acked", n);
+    }
     return op;
   }
 

@@ -247,6 +247,76 @@ Deno.test("DurableQueue: renewed leases do not expire; lapsed ones go to the nex
     assert.equal(await q.renew(theirs), 1);
   }));
 
+Deno.test("DurableQueue: a whole batch is renewed, and handed back unhandled in order", () =>
+  withKv(async (kv) => {
+    let now = 1_000;
+    const q = new DurableQueue<Job>(kv, ["queue"], {
+      leaseMs: 100,
+      now: () => now,
+    });
+    const ns = Array.from({ length: 150 }, (_, i) => i);
+    for (let i = 0; i < ns.length; i += 50) {
+      const op = q.append(kv.atomic(), "q", items(...ns.slice(i, i + 50)));
+      assert.ok((await op.commit()).ok);
+    }
+    // A read names at most 10 keys: a batch of 64 is read in parts.
+    const first = await q.lease("q", 64);
+    const second = await q.lease("q", 64);
+    now += 80;
+    assert.equal(await q.renew([...first, ...second]), 128);
+    now += 80;
+    assert.equal(await q.recoverExpired(), 0);
+    // The second batch goes back before the rest, as first deliveries.
+    assert.equal(await q.release(second), 64);
+    assert.equal(await q.release(second), 0);
+    const next = await q.lease("q", 100);
+    assert.deepEqual(
+      next.map((i) => i.value.n),
+      ns.slice(64, 150).slice(0, 86),
+    );
+    assert.ok(next.every((i) => i.attempt === 1));
+    // A lease that lapsed and went to someone else is not handed back.
+    now += 200;
+    assert.equal(await q.recoverExpired(), 64 + 86);
+    assert.equal(await q.release(first), 0);
+  }));
+
+Deno.test("DurableQueue: activity tells which queues got items since it was last read", () =>
+  withKv(async (kv) => {
+    const q = new DurableQueue<Job>(kv);
+    await q.append(kv.atomic(), "a", items(1, 2)).commit();
+    await q.append(kv.atomic(), "b", items(3)).commit();
+    const before = await q.activity();
+    assert.deepEqual([...before.keys()], ["a", "b"]);
+    // Leasing and acknowledging leave the markers; an append changes its queue's.
+    const [one] = await q.lease("a", 1);
+    await q.ack(kv.atomic(), one).commit();
+    assert.deepEqual(await q.activity(), before);
+    await q.append(kv.atomic(), "b", items(4)).commit();
+    const after = await q.activity();
+    assert.equal(after.get("a"), before.get("a"));
+    assert.notEqual(after.get("b"), before.get("b"));
+  }));
+
+Deno.test("DurableQueue: head and leaseWrites lease inside the caller's atomic", () =>
+  withKv(async (kv) => {
+    const q = new DurableQueue<Job>(kv);
+    assert.ok((await q.append(kv.atomic(), "q", items(1, 2, 3)).commit()).ok);
+    const head = await q.head("q", 2);
+    const op = kv.atomic().set(["other"], 1);
+    const leased = q.leaseWrites(op, head);
+    assert.deepEqual(leased.map((i) => i.value.n), [1, 2]);
+    // Taken meanwhile: the whole atomic is refused.
+    const stolen = await q.lease("q", 1);
+    assert.deepEqual(stolen.map((i) => i.value.n), [1]);
+    assert.equal((await op.commit()).ok, false);
+    assert.equal((await kv.get(["other"])).value, null);
+    const again = kv.atomic();
+    q.leaseWrites(again, await q.head("q", 5));
+    assert.ok((await again.commit()).ok);
+    assert.deepEqual(await waiting(q, "q"), { depth: 0, inFlight: 3 });
+  }));
+
 Deno.test("DurableQueue: counters give backlog, processed and dead in one read", () =>
   withKv(async (kv) => {
     let now = 1_000_000;
