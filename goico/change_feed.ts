@@ -51,7 +51,11 @@ export class ChangeFeed {
     let last: string | null | undefined = undefined;
     let wake: (() => void) | null = null;
     let pending = true;
-    const poke = () => {
+    /** The newest entry the watch or the poll saw that was not yielded yet. */
+    let seen: Deno.KvEntryMaybe<unknown> | null = null;
+    const poke = (entry: Deno.KvEntryMaybe<unknown>) => {
+      if (!newer(entry.versionstamp, last)) return;
+      if (!seen || newer(entry.versionstamp, seen.versionstamp)) seen = entry;
       pending = true;
       wake?.();
     };
@@ -64,7 +68,7 @@ export class ChangeFeed {
         while (!signal.aborted) {
           const { done, value } = await reader.read();
           if (done) break;
-          if (value[0].versionstamp !== last) poke();
+          poke(value[0]);
         }
       } catch {
         // The KV was closed; polling (or the abort) ends the feed.
@@ -73,8 +77,7 @@ export class ChangeFeed {
     const timer = this.#pollMs > 0
       ? setInterval(async () => {
         try {
-          const entry = await this.kv.get(this.key);
-          if (entry.versionstamp !== last) poke();
+          poke(await this.kv.get(this.key));
         } catch {
           // KV closed while shutting down.
         }
@@ -88,14 +91,19 @@ export class ChangeFeed {
           continue;
         }
         pending = false;
-        let count: bigint;
-        try {
-          const entry = await this.kv.get(this.key);
-          last = entry.versionstamp;
-          count = countOf(entry.value);
-        } catch {
-          return;
+        // What the watch delivered is what a read would give: no read then.
+        // (`seen` is set by the watch and the poll, which TS does not follow.)
+        let entry = seen as Deno.KvEntryMaybe<unknown> | null;
+        seen = null;
+        if (!entry) {
+          try {
+            entry = await this.kv.get(this.key);
+          } catch {
+            return;
+          }
         }
+        last = entry.versionstamp;
+        const count = countOf(entry.value);
         // The signal may have aborted while the key was read.
         if (signal.aborted) break;
         yield count;
@@ -107,6 +115,13 @@ export class ChangeFeed {
       await watching;
     }
   }
+}
+
+/** Whether versionstamp `a` is later than `b` (undefined: nothing read yet; null: no entry). */
+function newer(a: string | null, b: string | null | undefined): boolean {
+  if (b === undefined) return true;
+  if (a === null) return false;
+  return b === null || a > b;
 }
 
 function countOf(value: unknown): bigint {
