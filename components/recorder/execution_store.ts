@@ -28,8 +28,6 @@ export interface FittedExecution {
   readonly bytes: number;
 }
 
-const encoder = new TextEncoder();
-
 /** Records above this size lose log lines (a KV value holds 64 KiB). */
 const MAX_RECORD_BYTES = 60 * 1024;
 const MAX_RESULT_CHARS = 16 * 1024;
@@ -60,10 +58,26 @@ export class ExecutionStore {
   /** Adds the writes that record a fitted execution to an atomic operation. */
   record(
     op: Deno.AtomicOperation,
-    { record }: FittedExecution,
+    fitted: FittedExecution,
   ): Deno.AtomicOperation {
-    op.set(keys.execution(record.tenant, record.id), record);
-    return this.feed(record.tenant).notify(op);
+    return this.recordAll(op, [fitted]);
+  }
+
+  /**
+   * Adds the writes that record fitted executions to an atomic operation:
+   * a set each, and each tenant's change feed told once.
+   */
+  recordAll(
+    op: Deno.AtomicOperation,
+    fitted: FittedExecution[],
+  ): Deno.AtomicOperation {
+    const tenants = new Set<string>();
+    for (const { record } of fitted) {
+      op.set(keys.execution(record.tenant, record.id), record);
+      tenants.add(record.tenant);
+    }
+    for (const tenant of tenants) this.feed(tenant).notify(op);
+    return op;
   }
 
   async get(tenant: string, id: string): Promise<Execution | null> {
@@ -153,7 +167,7 @@ function fit(exec: Execution): FittedExecution {
         `... [truncated ${e.result.length - MAX_RESULT_CHARS} chars]`,
     };
   }
-  const size = () => encoder.encode(JSON.stringify(e)).length;
+  const size = () => utf8Length(JSON.stringify(e));
   let bytes = size();
   const logs = [...e.logs];
   let dropped = 0;
@@ -175,4 +189,22 @@ function fit(exec: Execution): FittedExecution {
     bytes = size();
   }
   return { record: e, bytes };
+}
+
+/** The length of a string in UTF-8, without encoding it. */
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (
+      c >= 0xd800 && c <= 0xdbff && i + 1 < s.length &&
+      (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+    ) {
+      i++; // a surrogate pair: 4 bytes for its 2 units
+      n += 2;
+    } else n += 2; // 3 bytes (a lone surrogate becomes U+FFFD)
+  }
+  return n;
 }

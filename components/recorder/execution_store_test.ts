@@ -134,3 +134,41 @@ Deno.test("since returns what was recorded after an id, oldest first", async () 
     assert.equal(await s.latestId("nobody"), null);
   });
 });
+
+Deno.test("a fitted record's bytes are its size as UTF-8 JSON", () => {
+  const s = new ExecutionStore({} as Deno.Kv);
+  const encoder = new TextEncoder();
+  for (
+    const result of [
+      "plain",
+      "é and ü",
+      "€ sign",
+      "emoji 🎉 and 😀",
+      "lone \ud800 high",
+      "lone \udc00 low",
+      "pair at end \ud83d\ude00",
+    ]
+  ) {
+    const fitted = s.fit(exec(1, { result }));
+    assert.equal(
+      fitted.bytes,
+      encoder.encode(JSON.stringify(fitted.record)).length,
+      result,
+    );
+  }
+});
+
+Deno.test("recordAll records each execution and tells each tenant's feed once", async () => {
+  await withStore(async (s, kv) => {
+    const execs = [exec(1), exec(2), exec(3, { tenant: "u" })];
+    const op = kv.atomic();
+    s.recordAll(op, execs.map((e) => s.fit(e)));
+    assert.ok((await op.commit()).ok);
+    assert.deepEqual(
+      (await s.list("t")).executions.map((e) => e.id),
+      [execs[1].id, execs[0].id],
+    );
+    assert.equal(await s.feed("t").position(), 1n);
+    assert.equal(await s.feed("u").position(), 1n);
+  });
+});
