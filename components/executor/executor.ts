@@ -14,7 +14,9 @@
  *   and the item moved to its queue's dead letters.
  *
  * An event is thus either untouched (and delivered again after its lease)
- * or fully handled. Outcomes of a lane are committed in small batches.
+ * or fully handled. A lane (see `_lane.ts`) overlaps its waits: while a
+ * batch runs, the outcomes of the one before are committed in the same
+ * atomic that leases the next one.
  */
 import {
   type DurableQueue,
@@ -51,6 +53,7 @@ import {
   PatternWorkError,
   withPatternDeadline,
 } from "../repo/linear_regexp.ts";
+import { Lane, SHARED_MUTATIONS } from "./_lane.ts";
 import { TenantSlots } from "./tenant_slots.ts";
 
 export interface ExecutorOptions {
@@ -66,7 +69,10 @@ export interface ExecutorOptions {
   tenantConcurrency?: number;
   /** The first retry's delay; each next one doubles it. Default 1 s. */
   retryBaseMs?: number;
-  /** Items leased at once per queue. Default 64. */
+  /**
+   * At most this many items of a queue leased and not yet run (a lease
+   * checks each item, and an atomic checks at most 100 keys). Default 100.
+   */
   batch?: number;
   /** How often expired leases are put back. Default 1 s. */
   recoverEveryMs?: number;
@@ -94,18 +100,26 @@ interface Done {
     kind: "dead";
   };
   bytes: number;
+  /** Mutations of its own (see `#write`); the counters it shares come on top. */
+  mutations: number;
 }
 
-/** Commit at most this many outcomes, or bytes of them, in one atomic. */
-const FLUSH_COUNT = 40;
+/**
+ * Outcomes committed on their own (when a lease beside them was refused) go
+ * at most this many, or bytes of them, in one atomic.
+ */
+const FLUSH_MUTATIONS = 1000 - SHARED_MUTATIONS;
 const FLUSH_BYTES = 400_000;
-/** Commit outcomes that waited this long while the next items run. */
-const FLUSH_AFTER_MS = 15;
 
 const encoder = new TextEncoder();
 
 export class Executor {
-  readonly #draining = new Map<string, Promise<void>>();
+  /** Each queue's pace (ms per item), kept from one lane of it to the next. */
+  readonly #paces = new Map<string, { msPerItem: number }>();
+  readonly #lanes = new Map<
+    string,
+    { lane: Lane<Done>; done: Promise<void>; stamp: string }
+  >();
   readonly #o: Required<Omit<ExecutorOptions, "now">> & { now: () => number };
   readonly #slots: TenantSlots;
   /** Executions recorded since start. */
@@ -113,7 +127,7 @@ export class Executor {
 
   constructor(options: ExecutorOptions) {
     this.#o = {
-      batch: 64,
+      batch: 100,
       recoverEveryMs: 1000,
       promoteEveryMs: 100,
       limits: DEFAULT_LIMITS,
@@ -150,135 +164,111 @@ export class Executor {
     ];
     try {
       for await (const _ of queue.feed.changes(signal)) {
-        for (const name of await queue.activeQueues()) {
-          this.#drain(name, signal);
+        // Queues whose marker changed got items: their lanes look again,
+        // and queues without a lane get one.
+        for (const [name, stamp] of await queue.activity()) {
+          this.#drain(name, stamp, signal);
         }
       }
     } finally {
       timers.forEach(clearInterval);
-      await Promise.allSettled([...this.#draining.values()]);
-    }
-  }
-
-  /** Starts draining a queue unless it is being drained already. */
-  #drain(name: string, signal: AbortSignal): void {
-    if (this.#draining.has(name)) return;
-    const p = (async () => {
-      try {
-        let empty = 0;
-        while (!signal.aborted) {
-          const items = await this.#o.queue.lease(name, this.#o.batch);
-          if (items.length === 0) {
-            if (await this.#o.queue.retireIfEmpty(name)) break;
-            // An append raced with the lease: lease again at once. Items still
-            // held after that are in flight elsewhere: look again shortly.
-            if (empty++ > 0) await new Promise((r) => setTimeout(r, 50));
-            continue;
-          }
-          empty = 0;
-          await this.#work(name, items, signal);
-        }
-      } catch (err) {
-        this.#o.logger.error("draining a queue failed", {
-          queue: name,
-          error: String(err),
-        });
-      } finally {
-        this.#draining.delete(name);
-      }
-    })();
-    this.#draining.set(name, p);
-  }
-
-  /** Executes a leased batch in order, committing outcomes as they pile up. */
-  async #work(
-    name: string,
-    items: QueuedItem<EventItem>[],
-    signal: AbortSignal,
-  ): Promise<void> {
-    // Keep the leases alive while the batch is worked on; a crash lets them lapse.
-    const held = new Set(items);
-    const renewal = setInterval(() => {
-      this.#o.queue.renew([...held]).catch((err) =>
-        this.#o.logger.warn("renewing leases failed", {
-          queue: name,
-          error: String(err),
-        })
-      );
-    }, Math.max(50, this.#o.queue.leaseMs / 3));
-    // Outcomes are committed in the background, in order, while the next
-    // items run: after FLUSH_AFTER_MS, or sooner when enough piled up.
-    let done: Promise<Done>[] = [];
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let committed = Promise.resolve();
-    const flush = () => {
-      clearTimeout(timer);
-      timer = undefined;
-      if (done.length === 0) return;
-      const batch = done;
-      done = [];
-      committed = committed
-        .then(async () => {
-          const ready = await Promise.all(batch);
-          await this.#commit(ready);
-          ready.forEach((d) => held.delete(d.item));
-        })
-        .catch((err) =>
-          this.#o.logger.error("recording executions failed", {
-            queue: name,
-            error: String(err),
-          })
-        );
-    };
-    const push = (d: Promise<Done>) => {
-      done.push(d);
-      if (done.length === 1) timer = setTimeout(flush, FLUSH_AFTER_MS);
-      if (done.length >= FLUSH_COUNT) flush();
-    };
-    try {
-      // The items of a queue belong to one tenant. They go to one sandbox
-      // Worker together; after a timeout the rest go again.
-      const prepared = await Promise.all(items.map((it) => this.#prepare(it)));
-      let from = 0;
-      while (from < items.length && !signal.aborted) {
-        const release = await this.#slots.acquire(items[from].value.tenant);
-        let last = performance.now();
-        let lastWall = this.#o.now();
-        const base = from;
-        const { ran, settled } = await this.#o.runner.runBatch(
-          prepared.slice(base).map((p) => p.job),
-          (i, outcome) => {
-            const now = performance.now();
-            push(this.#finish(items[base + i], prepared[base + i], outcome, {
-              startedAt: lastWall,
-              durationMs: now - last,
-            }));
-            last = now;
-            lastWall = this.#o.now();
-          },
-        );
-        // A timed-out module keeps its Worker (and its tenant's slot) until it stops.
-        settled.finally(release);
-        from += ran;
-      }
-      flush();
-      await committed;
-    } finally {
-      clearTimeout(timer);
-      clearInterval(renewal);
+      await Promise.allSettled([...this.#lanes.values()].map((l) => l.done));
     }
   }
 
   /**
-   * Commits outcomes in atomics of at most FLUSH_BYTES; one by one when one
-   * is refused.
+   * Starts draining a queue, or tells its lane that items came when the
+   * queue's marker changed (`stamp`).
+   */
+  #drain(name: string, stamp: string, signal: AbortSignal): void {
+    const running = this.#lanes.get(name);
+    if (running) {
+      // A lane that is retiring takes no more work: the next one starts after it.
+      if (running.lane.stopped) {
+        running.done.then(() =>
+          !signal.aborted && this.#drain(name, stamp, signal)
+        );
+      } else if (running.stamp !== stamp) {
+        running.stamp = stamp;
+        running.lane.poke();
+      }
+      return;
+    }
+    const lane = new Lane<Done>({
+      name,
+      kv: this.#o.kv,
+      queue: this.#o.queue,
+      logger: this.#o.logger,
+      signal,
+      maxBatch: this.#o.batch,
+      pace: this.#paces.get(name) ??
+        this.#paces.set(name, { msPerItem: 0 }).get(name),
+      execute: (items, emit) => this.#execute(items, signal, emit),
+      write: (op, d) => this.#write(op, d),
+      commit: (ds) => this.#commit(ds),
+      recorded: (ds) => this.#recorded(ds),
+    });
+    const done = lane.run().finally(() => this.#lanes.delete(name));
+    this.#lanes.set(name, { lane, done, stamp });
+  }
+
+  /**
+   * Runs leased items in order in the sandbox and hands each outcome on as
+   * soon as it is known; returns how many ran (fewer when `signal` aborts).
+   */
+  async #execute(
+    items: QueuedItem<EventItem>[],
+    signal: AbortSignal,
+    emit: (item: QueuedItem<EventItem>, done: Promise<Done>) => void,
+  ): Promise<number> {
+    // The items of a queue belong to one tenant. They go to one sandbox
+    // Worker together; after a timeout the rest go again.
+    const prepared = await Promise.all(items.map((it) => this.#prepare(it)));
+    let from = 0;
+    while (from < items.length && !signal.aborted) {
+      const release = await this.#slots.acquire(items[from].value.tenant);
+      let last = performance.now();
+      let lastWall = this.#o.now();
+      const base = from;
+      const { ran, settled } = await this.#o.runner.runBatch(
+        prepared.slice(base).map((p) => p.job),
+        (i, outcome) => {
+          const now = performance.now();
+          const item = items[base + i];
+          emit(
+            item,
+            this.#finish(item, prepared[base + i], outcome, {
+              startedAt: lastWall,
+              durationMs: now - last,
+            }),
+          );
+          last = now;
+          lastWall = this.#o.now();
+        },
+      );
+      // A timed-out module keeps its Worker (and its tenant's slot) until it stops.
+      settled.finally(release);
+      from += ran;
+    }
+    return from;
+  }
+
+  /**
+   * Commits outcomes in atomics of at most FLUSH_MUTATIONS and FLUSH_BYTES;
+   * one by one when one is refused.
    */
   async #commit(all: Done[]): Promise<void> {
     let start = 0;
     while (start < all.length) {
       let end = start + 1;
       let bytes = all[start].bytes;
-      while (end < all.length && bytes + all[end].bytes <= FLUSH_BYTES) {
+      let mutations = all[start].mutations;
+      while (
+        end < all.length &&
+        mutations + all[end].mutations <= FLUSH_MUTATIONS &&
+        bytes + all[end].bytes <= FLUSH_BYTES
+      ) {
+        mutations += all[end].mutations;
         bytes += all[end++].bytes;
       }
       await this.#commitOne(all.slice(start, end));
@@ -289,7 +279,7 @@ export class Executor {
   async #commitOne(batch: Done[]): Promise<void> {
     if (batch.length === 0) return;
     const op = this.#o.kv.atomic();
-    for (const d of batch) this.#write(op, d);
+    this.#write(op, batch);
     let ok = false;
     try {
       ok = (await op.commit()).ok;
@@ -302,10 +292,7 @@ export class Executor {
       }
     }
     if (ok) {
-      this.executed += batch.length;
-      for (const d of batch) {
-        this.#o.observer.recorded(d.exec.record, d.item.value, d.next.kind);
-      }
+      this.#recorded(batch);
       return;
     }
     if (batch.length > 1) {
@@ -318,20 +305,38 @@ export class Executor {
     );
   }
 
-  #write(op: Deno.AtomicOperation, d: Done): void {
-    const { queue, executions } = this.#o;
-    if (d.chained) {
-      queue.append(op, d.chained.queue, [{
-        id: d.chained.item.eventId,
-        value: d.chained.item,
-      }]);
+  /** Outcomes whose commit succeeded. */
+  #recorded(batch: Done[]): void {
+    this.executed += batch.length;
+    for (const d of batch) {
+      this.#o.observer.recorded(d.exec.record, d.item.value, d.next.kind);
     }
-    executions.record(op, d.exec);
-    const { error, id } = d.exec.record;
-    if (d.next.kind === "ack") queue.ack(op, d.item);
-    else if (d.next.kind === "retry") {
-      queue.retry(op, d.item, d.next.delayMs);
-    } else queue.deadLetter(op, d.item, error ?? "failed", id);
+  }
+
+  /**
+   * Adds the writes that record outcomes to an atomic operation: each
+   * record, chained event and acknowledgement (or retry, or dead letter),
+   * with the counters and change feeds they share written once.
+   */
+  #write(op: Deno.AtomicOperation, batch: Done[]): void {
+    const { queue, executions } = this.#o;
+    const chained = new Map<string, { id: string; value: EventItem }[]>();
+    const acked: QueuedItem<EventItem>[] = [];
+    for (const d of batch) {
+      if (d.chained) {
+        const list = chained.get(d.chained.queue) ??
+          chained.set(d.chained.queue, []).get(d.chained.queue)!;
+        list.push({ id: d.chained.item.eventId, value: d.chained.item });
+      }
+      const { error, id } = d.exec.record;
+      if (d.next.kind === "ack") acked.push(d.item);
+      else if (d.next.kind === "retry") {
+        queue.retry(op, d.item, d.next.delayMs);
+      } else queue.deadLetter(op, d.item, error ?? "failed", id);
+    }
+    for (const [name, items] of chained) queue.append(op, name, items);
+    executions.recordAll(op, batch.map((d) => d.exec));
+    queue.ackAll(op, acked);
   }
 
   /** What running an item needs: its package version, route, limits and job. */
@@ -420,7 +425,11 @@ export class Executor {
     const fitted = this.#o.executions.fit(exec);
     const bytes = fitted.bytes +
       (chained ? JSON.stringify(chained.item).length : 0);
-    return { item, exec: fitted, chained, next, bytes };
+    // The record, the chained event, and the ack (a delete), retry (a
+    // delete and a set) or dead letter (a delete, a set and two sums).
+    const mutations = 1 + (chained ? 1 : 0) +
+      (next.kind === "ack" ? 1 : next.kind === "retry" ? 2 : 4);
+    return { item, exec: fitted, chained, next, bytes, mutations };
   }
 
   /** The chained result event, validated against its schema; null when there is none. */
@@ -442,6 +451,10 @@ export class Executor {
         executionId: exec.id,
       },
     };
+    // Drawn before the first await: outcomes come in queue order, and so
+    // must the ids of their chained events (which order the next queue),
+    // whatever order the lookups below finish in.
+    const eventId = monotonicId();
     const route = await this.#o.definitions.routeIn(v, target.id);
     if (!route) return null;
     let valid: boolean;
@@ -466,7 +479,6 @@ export class Executor {
       });
       return null;
     }
-    const eventId = monotonicId();
     return {
       queue: queueName(exec.tenant, target.supplierqueue),
       item: {
