@@ -6,27 +6,18 @@
  */
 /// <reference lib="deno.worker" />
 import {
-  type GuestOutcome,
-  GuestSetupError,
-  WasmGuest,
-  type WasmGuestOptions,
-} from "./wasm_guest.ts";
-
-/** One call of a batch. */
-export interface WorkerCall {
-  key: string;
-  /** Sent with the first call of a key; the worker keeps it. */
-  module?: WebAssembly.Module;
-  guest: WasmGuestOptions;
-  input: Uint8Array;
-}
+  type PackedCalls,
+  unpackCalls,
+  type WorkerCall,
+} from "./_wasm_calls.ts";
+import { type GuestOutcome, GuestSetupError, WasmGuest } from "./wasm_guest.ts";
 
 /** What the pool sends. */
 export type WorkerMessage =
   /** Once, at start: `cancel[0] === id` tells a batch to stop. */
   | { type: "init"; cancel: Int32Array<ArrayBufferLike> }
   /** Calls to run in order, each answered as soon as it is done. */
-  | { type: "batch"; id: number; calls: WorkerCall[] }
+  | { type: "batch"; id: number; calls: PackedCalls }
   | { type: "permissions"; id: number };
 
 /** What the worker answers. */
@@ -126,5 +117,5 @@ self.onmessage = async (e: MessageEvent<WorkerMessage>) => {
   if (msg.type === "init") cancel = msg.cancel;
   else if (msg.type === "permissions") {
     self.postMessage({ type: "permissions", id: msg.id, states: probe() });
-  } else await runBatch(msg.id, msg.calls);
+  } else await runBatch(msg.id, unpackCalls(msg.calls));
 };

@@ -15,7 +15,8 @@
  * counts Workers per tenant keeps counting it until that moment. A Worker
  * that never comes back within `hangGraceMs` is terminated and replaced.
  */
-import type { WorkerCall, WorkerMessage, WorkerReply } from "./_wasm_worker.ts";
+import { packCalls, type WorkerCall } from "./_wasm_calls.ts";
+import type { WorkerMessage, WorkerReply } from "./_wasm_worker.ts";
 import type { GuestOutcome, WasmGuestOptions } from "./wasm_guest.ts";
 
 export interface WasmPoolOptions {
@@ -182,20 +183,37 @@ export class WasmPool {
       let next = 0; // the call under way
       let base = 0; // index of the first call of the last message sent
       let finished = false;
+      // One timer for the batch, not one per call: when it fires it looks
+      // at the call under way, which started when the one before answered,
+      // and waits again for what that call has left. It is set again only
+      // when a call's deadline comes before the timer.
+      let startedAt = performance.now(); // of the call under way
       let timer: ReturnType<typeof setTimeout> | undefined;
       let hang: ReturnType<typeof setTimeout> | undefined;
       const finish = (ran: number) => {
         clearTimeout(timer);
+        timer = undefined;
         if (finished) return;
         finished = true;
         resolve({ ran, settled });
       };
+      let timerAt = 0; // when the timer fires
       const arm = () => {
+        if (finished || next >= calls.length) return;
+        const deadline = startedAt + calls[next].timeoutMs;
+        // Armed for no later than this call's deadline: nothing to do.
+        if (timer !== undefined && timerAt <= deadline) return;
         clearTimeout(timer);
-        if (next >= calls.length) return;
-        const { timeoutMs } = calls[next];
+        const left = deadline - performance.now();
+        timerAt = deadline;
         timer = setTimeout(() => {
+          timer = undefined;
+          if (finished || next >= calls.length) return;
+          if (performance.now() < startedAt + calls[next].timeoutMs) {
+            return arm();
+          }
           const index = next;
+          const { timeoutMs } = calls[index];
           Atomics.store(slot.cancel, 0, id);
           onResult(index, {
             outcome: {
@@ -211,7 +229,7 @@ export class WasmPool {
             this.#replace(slot);
             settle();
           }, this.#hangGraceMs);
-        }, timeoutMs);
+        }, Math.max(0, left));
       };
       const send = (from: number, withModules: boolean) => {
         base = from;
@@ -226,7 +244,11 @@ export class WasmPool {
           };
         });
         slot.worker.postMessage(
-          { type: "batch", id, calls: batch } satisfies WorkerMessage,
+          {
+            type: "batch",
+            id,
+            calls: packCalls(batch),
+          } satisfies WorkerMessage,
         );
       };
       slot.onReply = (reply) => {
@@ -240,6 +262,7 @@ export class WasmPool {
             timedOut: false,
           });
           next = index + 1;
+          startedAt = performance.now();
           arm();
           return;
         }
