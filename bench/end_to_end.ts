@@ -12,8 +12,17 @@
  *    process), which follows the execution stream (SSE) and measures, for
  *    every event, from its 200 to its execution on the stream.
  *
+ * 3. The executor alone: a queue is filled with `drainItems` events by a
+ *    platform that only accepts them, then a platform with only the
+ *    executor (and ctl, for the queue's counters) drains it on the same
+ *    data. The rate is events recorded per second from the first to the
+ *    last; on Linux, the CPU time each thread of that process spent per
+ *    event is read from /proc (main isolate, the KV's SQLite thread, the
+ *    sandbox Workers, the rest). It shows what the executor costs without
+ *    the listener competing for the same cores.
+ *
  * The same function measures the naive design (bench/naive_server.ts) by
- * passing its start function.
+ * passing its start function (the drain is the platform's only).
  */
 import {
   deployBenchPackage,
@@ -45,6 +54,8 @@ export interface EndToEndOptions {
   latencyRate?: number;
   /** Skip the latency phase. */
   skipLatency?: boolean;
+  /** Events in the backlog the executor drains alone. Default 30,000; 0 skips it. */
+  drainItems?: number;
 }
 
 export interface SustainedResult {
@@ -57,6 +68,9 @@ export interface SustainedResult {
 }
 
 export interface LatencyResult {
+  /** The rate asked for, events/s. */
+  asked?: number;
+  /** The rate the client achieved (it sends no faster than it is answered). */
   rate: number;
   accepted: number;
   recorded: number;
@@ -67,9 +81,32 @@ export interface LatencyResult {
   maxMs: number;
 }
 
+/** CPU time per event, by thread, in µs. */
+export interface ThreadCpu {
+  /** The main isolate: HTTP, the listener, the executor's lanes. */
+  main: number;
+  /** The KV's SQLite thread (writes and fsyncs). */
+  kv: number;
+  /** The sandbox Workers running the Jobicolets. */
+  sandbox: number;
+  /** The rest: V8's helper threads (GC, compiler), the runtime's I/O threads. */
+  other: number;
+  total: number;
+}
+
+export interface DrainResult {
+  /** Events in the backlog. */
+  items: number;
+  /** Executions recorded per second while the executor drained it. */
+  perSec: number;
+  /** Where the CPU went, per event (Linux only). */
+  cpuUsPerEvent?: ThreadCpu;
+}
+
 export interface EndToEndResult {
   sustained: SustainedResult;
   latency?: LatencyResult;
+  drain?: DrainResult;
 }
 
 const ALL = "ctl,repo,listener,executor,recorder";
@@ -203,6 +240,7 @@ async function latencyAt(
     if (!out.success) throw new Error("bench/e2e_client.ts failed");
     const r = JSON.parse(new TextDecoder().decode(out.stdout));
     return {
+      asked: rate,
       rate: r.rate,
       accepted: r.accepted,
       recorded: r.recorded,
@@ -218,6 +256,113 @@ async function latencyAt(
   }
 }
 
+/** CPU seconds of each thread of a process, by thread id and name (Linux /proc). */
+function threadTimes(pid: number): Map<string, { name: string; secs: number }> {
+  const out = new Map<string, { name: string; secs: number }>();
+  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`);
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      // utime and stime, in clock ticks (100 per second on Linux).
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(t.name, { name, secs: (Number(f[11]) + Number(f[12])) / 100 });
+    } catch { /* the thread ended */ }
+  }
+  return out;
+}
+
+/** CPU per event between two readings of `threadTimes`. */
+function cpuPerEvent(
+  pid: number,
+  before: Map<string, { name: string; secs: number }>,
+  after: Map<string, { name: string; secs: number }>,
+  events: number,
+): ThreadCpu {
+  const us = { main: 0, kv: 0, sandbox: 0, other: 0, total: 0 };
+  for (const [tid, { name, secs }] of after) {
+    const spent = (secs - (before.get(tid)?.secs ?? 0)) * 1e6 / events;
+    const kind = tid === String(pid)
+      ? "main"
+      : /^sw-\d+$/.test(name)
+      ? "kv"
+      : /^worker-\d+$/.test(name)
+      ? "sandbox"
+      : "other";
+    us[kind] += spent;
+    us.total += spent;
+  }
+  const r = (x: number) => Math.round(x * 10) / 10;
+  return {
+    main: r(us.main),
+    kv: r(us.kv),
+    sandbox: r(us.sandbox),
+    other: r(us.other),
+    total: r(us.total),
+  };
+}
+
+async function drainOnce(items: number): Promise<DrainResult> {
+  const data = await Deno.makeTempDir({ prefix: "jobico-drain-" });
+  try {
+    const fill = await startPlatformProcess({
+      components: "ctl,repo,listener",
+      data,
+      env: { JOBICO_MAX_QUEUE_DEPTH: "1000000000" },
+    });
+    try {
+      await deployBenchPackage(fill.url, BENCH_TOKEN);
+      let sent = 0;
+      await Promise.all(Array.from({ length: 4 }, async () => {
+        while (sent < items) {
+          const n = Math.min(100, items - sent);
+          sent += n;
+          await post(fill.url, n);
+        }
+      }));
+    } finally {
+      await fill.stop();
+    }
+    const ex = await startPlatformProcess({ components: "ctl,executor", data });
+    try {
+      const linux = Deno.build.os === "linux";
+      let t0 = 0, p0 = 0;
+      let cpu0 = new Map<string, { name: string; secs: number }>();
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const s = await stats(ex.url);
+        const t = performance.now();
+        if (t0 === 0 && s.processed > 0) {
+          [t0, p0] = [t, s.processed];
+          if (linux) cpu0 = threadTimes(ex.pid);
+        }
+        if (s.processed >= items) {
+          const done = s.processed - p0;
+          return {
+            items,
+            perSec: Math.round(done / ((t - t0) / 1000)),
+            ...(linux && {
+              cpuUsPerEvent: cpuPerEvent(
+                ex.pid,
+                cpu0,
+                threadTimes(ex.pid),
+                done,
+              ),
+            }),
+          };
+        }
+        if (Date.now() > deadline) {
+          throw new Error("the executor did not drain the backlog in 120 s");
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await ex.stop();
+    }
+  } finally {
+    await Deno.remove(data, { recursive: true }).catch(() => {});
+  }
+}
+
 export async function endToEndBench(
   o: EndToEndOptions,
 ): Promise<EndToEndResult> {
@@ -228,10 +373,21 @@ export async function endToEndBench(
       sustained = r;
     }
   }
-  if (o.skipLatency) return { sustained: sustained! };
+  let drain: DrainResult | undefined;
+  const drainItems = o.start ? 0 : o.drainItems ?? 30_000;
+  for (let i = 0; drainItems > 0 && i < o.repeats; i++) {
+    const r = await drainOnce(drainItems);
+    if (!drain || r.perSec > drain.perSec) drain = r;
+  }
+  const rest = drain ? { drain } : {};
+  if (o.skipLatency) return { sustained: sustained!, ...rest };
   const rate = o.latencyRate ??
     Math.max(1, Math.round(sustained!.recordedPerSec / 2));
-  return { sustained: sustained!, latency: await latencyAt(rate, o) };
+  return {
+    sustained: sustained!,
+    latency: await latencyAt(rate, o),
+    ...rest,
+  };
 }
 
 if (import.meta.main) {

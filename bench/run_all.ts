@@ -164,6 +164,9 @@ export function resultsMarkdown(r: Results): string {
       `| meanwhile accepted, items/s | ${n(e?.sustained.acceptedPerSec)} | ${
         n(v?.sustained.acceptedPerSec)
       } |`,
+      `| latency run: rate asked (half the sustained), events/s | ${
+        n(e?.latency?.asked)
+      } | ${n(v?.latency?.asked)} |`,
       `| latency run: rate sent, events/s | ${n(e?.latency?.rate)} | ${
         n(v?.latency?.rate)
       } |`,
@@ -182,8 +185,20 @@ export function resultsMarkdown(r: Results): string {
       `| events never recorded | ${n(e?.latency?.missing)} | ${
         n(v?.latency?.missing)
       } |`,
-      "",
     );
+    const d = e?.drain;
+    if (d) {
+      const c = d.cpuUsPerEvent;
+      lines.push(
+        `| executor alone, draining ${n(d.items)} queued events, events/s | ${
+          n(d.perSec)
+        } | - |`,
+        `| meanwhile CPU per event: main isolate / KV SQLite thread / sandbox Workers / other, µs | ${
+          c ? `${c.main} / ${c.kv} / ${c.sandbox} / ${c.other}` : "-"
+        } | - |`,
+      );
+    }
+    lines.push("");
   }
   if (r.executor) {
     const x = r.executor;
@@ -303,6 +318,7 @@ if (import.meta.main) {
     results.endToEnd = await endToEndBench({
       seconds: seconds * 2,
       repeats: Math.min(repeats, 2),
+      drainItems: 30_000,
     });
     log(JSON.stringify(results.endToEnd));
   }

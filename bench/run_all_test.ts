@@ -72,3 +72,40 @@ Deno.test("bench: the profile summary sums self time per call frame", () => {
   assert.equal(s.top[0].frame, "hot (goico/x.ts:1)");
   assert.equal(s.top[0].share, 0.75);
 });
+
+Deno.test("bench: the end-to-end table shows the asked rate and the executor's drain", () => {
+  const r: Results = {
+    machine: machine(),
+    generator: "wrk",
+    settings: { seconds: 1, repeats: 1, connections: 1 },
+    endToEnd: {
+      sustained: {
+        recordedPerSec: 7000,
+        acceptedPerSec: 12000,
+        backlogAtEnd: 1,
+      },
+      latency: {
+        asked: 3500,
+        rate: 2100,
+        accepted: 10,
+        recorded: 10,
+        missing: 0,
+        p50Ms: 1,
+        p90Ms: 2,
+        p99Ms: 3,
+        maxMs: 4,
+      },
+      drain: {
+        items: 30000,
+        perSec: 10000,
+        cpuUsPerEvent: { main: 60, kv: 25, sandbox: 10, other: 12, total: 107 },
+      },
+    },
+    targets: [],
+  };
+  r.targets = targetsOf(r);
+  const md = resultsMarkdown(r);
+  assert.match(md, /rate asked \(half the sustained\), events\/s \| 3,500 \|/);
+  assert.match(md, /draining 30,000 queued events, events\/s \| 10,000 \|/);
+  assert.match(md, /\| 60 \/ 25 \/ 10 \/ 12 \|/);
+});
