@@ -103,6 +103,13 @@ export class ChangeFeed {
           }
         }
         last = entry.versionstamp;
+        // What the watch or the poll delivered while the key was read may be
+        // this same state: not a change to yield again.
+        const meanwhile = seen as Deno.KvEntryMaybe<unknown> | null;
+        if (meanwhile && !newer(meanwhile.versionstamp, last)) {
+          seen = null;
+          pending = false;
+        }
         const count = countOf(entry.value);
         // The signal may have aborted while the key was read.
         if (signal.aborted) break;
