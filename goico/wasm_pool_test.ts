@@ -54,7 +54,9 @@ Deno.test("WasmPool: the sandbox workers have no Deno permissions", async () => 
 Deno.test("WasmPool: a timeout answers at once and keeps the worker until the budget stops the guest", async () => {
   const pool = new WasmPool({ size: 1 });
   try {
-    const fuel = 300_000_000n; // a few hundred ms of spinning
+    // Enough that the 50 ms timeout always comes first, even when V8 has
+    // optimized the loop (300M instructions could end in under 50 ms).
+    const fuel = 2_000_000_000n; // a few hundred ms of spinning
     const spin = await metered("spin", fuel);
     const t0 = performance.now();
     const r = await pool.run({
@@ -146,7 +148,9 @@ Deno.test("WasmPool: a batch runs in order, reports each result, and stops after
   const pool = new WasmPool({ size: 1 });
   try {
     const echo = await metered("echo");
-    const fuel = 300_000_000n;
+    // Enough that the 50 ms timeout always comes first, even when V8 has
+    // optimized the loop (300M instructions could end in under 50 ms).
+    const fuel = 2_000_000_000n;
     const spin = await metered("spin", fuel);
     const call = (i: number, spins = false) => ({
       key: spins ? "spin" : "echo",
