@@ -101,19 +101,7 @@ export function bashCompletion(
   out(`  COMPREPLY=()`);
   out(`  # Walk the words before the cursor: descend into subcommands,`);
   out(`  # skip the value of each option that takes one.`);
-  out(`  for ((i = 1; i < COMP_CWORD; i++)); do`);
-  out(`    word="\${COMP_WORDS[i]}"`);
-  out(`    if [[ -n "$prev" ]]; then prev=""; continue; fi`);
-  out(`    case "$word" in`);
-  out(`      --) break ;;`);
-  out(`      --*=*) continue ;;`);
-  out(`      -*)`);
-  out(`        if ${fn}_valued "$cmdpath" "$word"; then prev="$word"; fi`);
-  out(`        continue ;;`);
-  out(`    esac`);
-  out(`    sub="$(${fn}_sub "$cmdpath" "$word")"`);
-  out(`    if [[ -n "$sub" ]]; then cmdpath="\${cmdpath:+$cmdpath }$sub"; fi`);
-  out(`  done`);
+  for (const line of walkWords(fn, 1, "COMP_CWORD", "COMP_WORDS")) out(line);
   out(`  # The value of an option: its choices, else files.`);
   out(`  if [[ -n "$prev" ]]; then`);
   out(`    local choices`);
@@ -252,19 +240,7 @@ export function zshCompletion(program: Command, name = program.name()): string {
   out(`${fn}() {`);
   out(`  local -a described flags`);
   out(`  local cmdpath="" prev="" word sub i`);
-  out(`  for ((i = 2; i < CURRENT; i++)); do`);
-  out(`    word="\${words[i]}"`);
-  out(`    if [[ -n "$prev" ]]; then prev=""; continue; fi`);
-  out(`    case "$word" in`);
-  out(`      --) break ;;`);
-  out(`      --*=*) continue ;;`);
-  out(`      -*)`);
-  out(`        if ${fn}_valued "$cmdpath" "$word"; then prev="$word"; fi`);
-  out(`        continue ;;`);
-  out(`    esac`);
-  out(`    sub="$(${fn}_sub "$cmdpath" "$word")"`);
-  out(`    if [[ -n "$sub" ]]; then cmdpath="\${cmdpath:+$cmdpath }$sub"; fi`);
-  out(`  done`);
+  for (const line of walkWords(fn, 2, "CURRENT", "words")) out(line);
   out(`  if [[ -n "$prev" ]]; then`);
   out(`    local choices="$(${fn}_choices "$cmdpath" "$prev")"`);
   out(`    if [[ -n "$choices" ]]; then`);
@@ -404,6 +380,33 @@ export function zshCompletion(program: Command, name = program.name()): string {
 }
 
 /** A word in single quotes for bash and zsh. */
+/**
+ * The shell loop both scripts share: walk the words before the cursor,
+ * descend into subcommands, skip the value of each option that takes one.
+ */
+function walkWords(
+  fn: string,
+  first: number,
+  limit: string,
+  words: string,
+): string[] {
+  return [
+    `  for ((i = ${first}; i < ${limit}; i++)); do`,
+    `    word="\${${words}[i]}"`,
+    `    if [[ -n "$prev" ]]; then prev=""; continue; fi`,
+    `    case "$word" in`,
+    `      --) break ;;`,
+    `      --*=*) continue ;;`,
+    `      -*)`,
+    `        if ${fn}_valued "$cmdpath" "$word"; then prev="$word"; fi`,
+    `        continue ;;`,
+    `    esac`,
+    `    sub="$(${fn}_sub "$cmdpath" "$word")"`,
+    `    if [[ -n "$sub" ]]; then cmdpath="\${cmdpath:+$cmdpath }$sub"; fi`,
+    `  done`,
+  ];
+}
+
 function quote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
