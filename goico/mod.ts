@@ -3,7 +3,12 @@
  * durable queues and a WebAssembly guest runtime.
  * @module
  */
-export { type BlobMeta, BlobStore, sha256Hex } from "./blob_store.ts";
+export {
+  type BlobMeta,
+  BlobStore,
+  sha256Hex,
+  type StoredBlob,
+} from "./blob_store.ts";
 export { ChangeFeed, type ChangeFeedOptions } from "./change_feed.ts";
 export { deletePrefixes } from "./delete_prefixes.ts";
 export {
@@ -18,6 +23,7 @@ export {
   GroupCommit,
   type GroupCommitOptions,
 } from "./group_commit.ts";
+export { KvLease, type KvLeaseOptions, type LeaseValue } from "./kv_lease.ts";
 export {
   ConflictError,
   ForbiddenError,

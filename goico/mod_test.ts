@@ -11,6 +11,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "GroupCommit",
     "GuestSetupError",
     "HttpError",
+    "KvLease",
     "MemoryLimitError",
     "MeterError",
     "ModuleCache",

@@ -4,7 +4,8 @@
  * Uploads are checked: a module by compiling it, by its imports (only what
  * the Jobicolet host provides: `env.log` and WASI preview 1) and with the
  * fuel meter (it must be rewritable with an instruction budget), a schema by
- * compiling it as a JSON Schema (draft 2020-12).
+ * compiling it as a JSON Schema (draft 2020-12). Every change is counted
+ * against the tenant's quotas by the usage ledger.
  */
 import {
   type BlobStore,
@@ -12,6 +13,7 @@ import {
   meterFuel,
   NotFoundError,
   PayloadTooLargeError,
+  sha256Hex,
   unprovidedImports,
   ValidationError,
 } from "../../goico/mod.ts";
@@ -19,6 +21,7 @@ import type { FileKind } from "../ctl/job_package.ts";
 import { keys, SAFE_FILE_NAME } from "../keys.ts";
 import { checkName } from "../check_name.ts";
 import { compileSchema } from "./compile_schema.ts";
+import { UsageLedger } from "./usage_ledger.ts";
 
 export interface FileInfo {
   tenant: string;
@@ -35,12 +38,16 @@ export interface FileRepoOptions {
   /** Largest schema accepted, in bytes. Default 256 KiB. */
   maxSchemaBytes?: number;
   now?: () => number;
+  /** Counts what each tenant stores and holds it to its quotas. Default: a ledger without quotas. */
+  ledger?: UsageLedger;
 }
 
 export class FileRepo {
   readonly #maxWasm: number;
   readonly #maxSchema: number;
   readonly #now: () => number;
+  /** What each tenant stores (files, bytes, versions). */
+  readonly ledger: UsageLedger;
 
   constructor(
     private readonly kv: Deno.Kv,
@@ -50,6 +57,7 @@ export class FileRepo {
     this.#maxWasm = options.maxWasmBytes ?? 16 * 1024 * 1024;
     this.#maxSchema = options.maxSchemaBytes ?? 256 * 1024;
     this.#now = options.now ?? Date.now;
+    this.ledger = options.ledger ?? new UsageLedger(kv, blobs);
   }
 
   /** The largest upload of any kind. */
@@ -116,21 +124,31 @@ export class FileRepo {
       }
       compileSchema(name, bytes);
     }
-    const blob = await this.blobs.put(bytes);
+    const sha256 = await sha256Hex(bytes);
+    // Refused before the bytes are stored when it cannot fit.
+    await this.ledger.checkFile(tenant, name, { sha256, size: bytes.length });
+    const store = () => this.blobs.store(bytes);
+    const stored = await store();
     const info: FileInfo = {
       tenant,
       name,
       kind,
-      size: blob.size,
-      sha256: blob.sha256,
+      size: stored.meta.size,
+      sha256: stored.meta.sha256,
       uploadedAt: new Date(this.#now()).toISOString(),
     };
-    const res = await this.kv.atomic()
-      .set(keys.file(tenant, name), info)
-      .set(keys.tenant(tenant), { id: tenant })
-      .commit();
-    if (!res.ok) throw new Error(`Storing file "${name}" failed`);
+    await this.ledger.putFile(info, store, stored);
     return info;
+  }
+
+  /**
+   * Removes a file. Package versions that use its content keep it (and it
+   * counts in the tenant's bytes until they go).
+   */
+  async delete(tenant: string, name: string): Promise<FileInfo> {
+    checkName("tenant", tenant);
+    checkName("file name", name, SAFE_FILE_NAME);
+    return await this.ledger.deleteFile(tenant, name);
   }
 
   async info(tenant: string, name: string): Promise<FileInfo | null> {
