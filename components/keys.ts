@@ -29,7 +29,7 @@ export const keys = {
     ["execcount", tenant],
     ["pkgpin", tenant],
     ["usage", tenant],
-    ["blobref", tenant],
+    ["tenantblob", tenant],
     ["tenantset", tenant],
     ["signal", "executions", tenant],
     ["tenantcred", tenant],
@@ -109,21 +109,22 @@ export const keys = {
   tenantSettings: (tenant: string): Deno.KvKey => ["tenantset", tenant],
   /** What a tenant keeps of a blob: its size, and the names and versions using it. */
   blobRef: (tenant: string, sha256: string): Deno.KvKey => [
-    "blobref",
+    "tenantblob",
     tenant,
     sha256,
   ],
-  blobRefs: (tenant: string): Deno.KvKey => ["blobref", tenant],
+  blobRefs: (tenant: string): Deno.KvKey => ["tenantblob", tenant],
   /**
-   * Index of the tenants that use a blob, written with their `blobRef`; an
-   * entry whose `blobRef` is gone (a deleted tenant) is stale.
+   * Index of the tenants that use a blob, written with their `blobRef` and
+   * removed with them (`UsageLedger.forgetTenant` when a tenant is deleted);
+   * an entry whose `blobRef` is gone is stale.
    */
   blobUser: (sha256: string, tenant: string): Deno.KvKey => [
-    "blobuser",
+    "contentuser",
     sha256,
     tenant,
   ],
-  blobUsers: (sha256: string): Deno.KvKey => ["blobuser", sha256],
+  blobUsers: (sha256: string): Deno.KvKey => ["contentuser", sha256],
   /** A blob that lost its last reference of some tenant: collect it if no one uses it. */
   blobCandidate: (sha256: string): Deno.KvKey => ["blobgc", sha256],
   blobCandidates: (): Deno.KvKey => ["blobgc"],

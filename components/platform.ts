@@ -42,6 +42,16 @@ import { repoApp } from "./repo/repo_routes.ts";
 import { deleteTenant, sweepTenant } from "./tenants/delete_tenant.ts";
 import { tenantApp } from "./tenants/tenant_routes.ts";
 import { TenantStore } from "./tenants/tenant_store.ts";
+import { TenantPolicies } from "./tenants/tenant_policies.ts";
+import {
+  policyDefaults,
+  type Quotas,
+  type RetentionPolicy,
+} from "./tenants/tenant_policy.ts";
+import { UsageLedger } from "./repo/usage_ledger.ts";
+import { RetentionSweeper } from "./retention/retention_sweeper.ts";
+import { retentionApp } from "./retention/retention_routes.ts";
+import { TenantStorage } from "./retention/tenant_storage.ts";
 
 export const VERSION = "0.1.0";
 export const COMPONENTS = [
@@ -82,6 +92,15 @@ export interface PlatformOptions {
   instance?: string;
   /** How long a queue lease lasts before a leased event is delivered again (renewed while it runs). Default 4 s. */
   leaseMs?: number;
+  /** What is kept of each tenant, unless it sets its own. Default `DEFAULT_RETENTION`. */
+  retention?: Partial<RetentionPolicy>;
+  /** What each tenant may store, unless it has its own. Default `DEFAULT_QUOTAS`. */
+  quotas?: Partial<Quotas>;
+  /**
+   * How often the retention sweeper runs (in a process with the ctl
+   * component; one process at a time sweeps). Default 60 s; 0 turns it off.
+   */
+  sweepIntervalMs?: number;
 }
 
 export interface PlatformParts {
@@ -89,6 +108,12 @@ export interface PlatformParts {
   store: PackageStore;
   repo: FileRepo;
   tenants: TenantStore;
+  /** Each tenant's retention and quotas. */
+  policies: TenantPolicies;
+  /** What each tenant stores. */
+  ledger: UsageLedger;
+  /** The retention sweeper, when this process runs it. */
+  sweeper?: RetentionSweeper;
   definitions: Definitions;
   executions: ExecutionStore;
   queue: DurableQueue<EventItem>;
@@ -112,7 +137,11 @@ export function createPlatform(
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const maxLimits = { ...DEFAULT_MAX_LIMITS, ...options.maxLimits };
   const blobs = new BlobStore(kv, keys.blobs());
-  const repo = new FileRepo(kv, blobs);
+  const policies = new TenantPolicies(kv, policyDefaults(options));
+  const ledger = new UsageLedger(kv, blobs, {
+    quotas: async (tenant) => (await policies.get(tenant)).quotas,
+  });
+  const repo = new FileRepo(kv, blobs, { ledger });
   const tenants = new TenantStore(kv);
   const store = new PackageStore(kv, repo, { maxLimits });
   const definitions = new Definitions(
@@ -124,6 +153,17 @@ export function createPlatform(
     leaseMs: options.leaseMs,
   });
   const metrics = new PlatformMetrics(queue);
+  const sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
+  const sweeper = enabled.has("ctl") && sweepIntervalMs > 0
+    ? new RetentionSweeper({
+      kv,
+      executions,
+      ledger,
+      policies,
+      logger,
+      intervalMs: sweepIntervalMs,
+    })
+    : undefined;
   const pool = enabled.has("executor")
     ? new WasmPool({ size: options.workers })
     : undefined;
@@ -180,8 +220,9 @@ export function createPlatform(
       "/",
       tenantApp({
         tenants,
+        storage: new TenantStorage({ policies, ledger, executions }),
         remove: async (id) => {
-          const parts = { kv, tenants, store, queue, blobs };
+          const parts = { kv, tenants, store, queue, blobs, ledger };
           await deleteTenant(parts, id);
           // Executions under way when it was deleted may still be recorded
           // for up to a lease: sweep again after one.
@@ -200,6 +241,7 @@ export function createPlatform(
       }),
     );
     app.route("/", ctlApp(store, { metrics }));
+    app.route("/", retentionApp({ policies, sweeper }));
     // Queue stats and dead letters are control-plane reads and admin writes
     // on the shared KV, beside the packages that declare the queues.
     app.route("/", queueApp(store, queue));
@@ -230,6 +272,7 @@ export function createPlatform(
       await Promise.all([
         definitions.follow(signal),
         executor?.run(signal),
+        sweeper?.run(signal),
       ]);
     } finally {
       pool?.close();
@@ -240,6 +283,9 @@ export function createPlatform(
     store,
     repo,
     tenants,
+    policies,
+    ledger,
+    sweeper,
     definitions,
     executions,
     queue,

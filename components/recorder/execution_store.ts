@@ -115,7 +115,7 @@ export class ExecutionStore {
       keep?: number;
       max: number;
       batch?: number;
-      guard?: () => Deno.AtomicCheck[];
+      guard?: () => Promise<Deno.AtomicCheck[]>;
     },
   ): Promise<{ deleted: number; done: boolean }> {
     const batchSize = Math.min(options.batch ?? 500, 900);
@@ -148,7 +148,7 @@ export class ExecutionStore {
       // Only the sweeper writes "swept", and checks it: a tenant deleted
       // meanwhile (its counters gone) is not given a new one.
       const op = this.kv.atomic().check(swept);
-      for (const c of options.guard?.() ?? []) op.check(c);
+      for (const c of await options.guard?.() ?? []) op.check(c);
       for (const k of doomed) op.delete(k);
       op.set(
         swept.key,

@@ -102,9 +102,19 @@ export class UsageLedger {
     return e.value ?? (await this.measure(tenant)).usage;
   }
 
-  /** Whether the tenant has a usage entry (it was counted). */
-  async counted(tenant: string): Promise<boolean> {
-    return (await this.kv.get(keys.usage(tenant))).versionstamp !== null;
+  /**
+   * The tenant's usage entry, or null when it has none; a tenant that has
+   * files or versions but no entry yet (stored before usage was kept) is
+   * counted first.
+   */
+  async find(tenant: string): Promise<Deno.KvEntry<TenantUsage> | null> {
+    const e = await this.kv.get<TenantUsage>(keys.usage(tenant));
+    if (e.value) return e as Deno.KvEntry<TenantUsage>;
+    for (const prefix of [keys.files(tenant), keys.tenantVersions(tenant)]) {
+      const any = await Array.fromAsync(this.kv.list({ prefix }, { limit: 1 }));
+      if (any.length > 0) return await this.entry(tenant);
+    }
+    return null;
   }
 
   /** Counts what the tenant stores from its files and versions themselves. */
@@ -346,6 +356,23 @@ export class UsageLedger {
     return false;
   }
 
+  /**
+   * Removes the index entries of the contents a tenant uses, before the
+   * tenant's own records go (its blobs are then collected by the delete).
+   */
+  async forgetTenant(tenant: string): Promise<void> {
+    let op = this.kv.atomic();
+    let n = 0;
+    for await (const e of this.kv.list({ prefix: keys.blobRefs(tenant) })) {
+      op.delete(keys.blobUser(e.key[2] as string, tenant));
+      if (++n % 500 === 0) {
+        await op.commit();
+        op = this.kv.atomic();
+      }
+    }
+    await op.commit();
+  }
+
   /** Whether some tenant still uses a content (stale index entries are dropped on the way). */
   async inUse(sha256: string): Promise<boolean> {
     for await (const u of this.kv.list({ prefix: keys.blobUsers(sha256) })) {
@@ -364,7 +391,7 @@ export class UsageLedger {
    * went, and whether candidates are left.
    */
   async collect(
-    options: { max: number; guard?: () => Deno.AtomicCheck[] },
+    options: { max: number; guard?: () => Promise<Deno.AtomicCheck[]> },
   ): Promise<{ collected: number; done: boolean }> {
     let collected = 0;
     let seen = 0;
@@ -374,11 +401,12 @@ export class UsageLedger {
       })
     ) {
       seen++;
+      const guard = await options.guard?.() ?? [];
       const sha = c.key[1] as string;
       if (await this.blobs.collect(sha, () => this.inUse(sha))) collected++;
       // Unless the content lost a user again meanwhile.
       const op = this.kv.atomic().check(c);
-      for (const g of options.guard?.() ?? []) op.check(g);
+      for (const g of guard) op.check(g);
       if (!(await op.delete(c.key).commit()).ok) {
         return { collected, done: false };
       }

@@ -61,8 +61,6 @@ export interface SweepReport {
 export interface SweeperState {
   /** The tenant the next pass starts after. */
   cursor?: string;
-  /** Every tenant has a usage entry (blobs may be collected). */
-  counted?: boolean;
   last?: SweepReport;
   /** Removals since the store was made. */
   totals: { executions: number; versions: number; blobs: number };
@@ -79,6 +77,8 @@ export class RetentionSweeper {
   readonly #lease: KvLease;
   /** The first pass of this process goes through every tenant's versions. */
   #firstPass = true;
+  /** This process's last pass (one that removed nothing is not stored). */
+  #checked: SweepReport | null = null;
 
   constructor(options: RetentionSweeperOptions) {
     this.#o = {
@@ -106,29 +106,49 @@ export class RetentionSweeper {
     return this.#o.intervalMs;
   }
 
-  /** Sweeps every `intervalMs` (a second after a pass that stopped at its bound) until `signal` aborts. */
+  /**
+   * Sweeps every `intervalMs` (a second after a pass that stopped at its
+   * bound) until `signal` aborts. The first pass comes after one interval.
+   */
   async run(signal: AbortSignal): Promise<void> {
+    let wait = this.#o.intervalMs;
     while (!signal.aborted) {
+      await sleep(wait, signal);
+      if (signal.aborted) break;
       let report: SweepReport | null = null;
       try {
         report = await this.pass();
       } catch (err) {
         this.#o.logger.error("retention sweep failed", { error: String(err) });
       }
-      await sleep(
-        report && !report.complete ? 1000 : this.#o.intervalMs,
-        signal,
-      );
+      wait = report && !report.complete ? 1000 : this.#o.intervalMs;
     }
     await this.#lease.release().catch(() => {});
   }
 
-  /** One pass; null when another process holds the lease. */
+  /**
+   * One pass. It reads without the lease and takes it before its first
+   * removal, so a pass with nothing to remove writes nothing. Returns null
+   * when another process holds the lease.
+   */
   async pass(): Promise<SweepReport | null> {
+    try {
+      return await this.#pass();
+    } catch (err) {
+      if (err instanceof LeaseTaken) return null;
+      throw err;
+    }
+  }
+
+  async #pass(): Promise<SweepReport> {
     const { kv, executions, ledger, policies } = this.#o;
-    if (!(await this.#lease.acquire())) return null;
     const started = this.#o.now();
-    const guard = () => [this.#lease.check()];
+    const guard = async () => {
+      if (!(await this.#lease.renew()) && !(await this.#lease.acquire())) {
+        throw new LeaseTaken();
+      }
+      return [this.#lease.check()];
+    };
     const stateEntry = await kv.get<SweeperState>(keys.retention("state"));
     const state: SweeperState = stateEntry.value ??
       { totals: { executions: 0, versions: 0, blobs: 0 } };
@@ -146,13 +166,13 @@ export class RetentionSweeper {
     let budget = this.#o.maxPerPass;
     let cursor = state.cursor;
     for (const tenant of await this.#tenantsFrom(state.cursor)) {
-      if (budget <= 0 || !(await this.#lease.renew())) {
+      if (budget <= 0) {
         report.complete = false;
         break;
       }
       const now = this.#o.now();
       // A tenant that stored things before usage was kept is counted here.
-      const usage = await ledger.entry(tenant);
+      const usage = await ledger.find(tenant);
       const { retention } = await policies.get(tenant);
       const execs = await executions.sweep(tenant, {
         before: retention.days > 0 ? now - retention.days * DAY_MS : undefined,
@@ -164,9 +184,13 @@ export class RetentionSweeper {
       budget -= execs.deleted;
       report.executions += execs.deleted;
       let versionsDone = true;
+      // Only a tenant with more versions than a package keeps can have
+      // versions to remove, and only after a change (or on a process's
+      // first pass, in case the defaults changed).
       if (
-        this.#firstPass ||
-        (usage.value.changes ?? 0) > (usage.value.swept ?? 0)
+        usage && usage.value.versions > retention.versions &&
+        (this.#firstPass ||
+          (usage.value.changes ?? 0) > (usage.value.swept ?? 0))
       ) {
         const v = await sweepVersions({
           kv,
@@ -193,15 +217,19 @@ export class RetentionSweeper {
     }
     if (report.complete) {
       // Every tenant has been counted now, so every use of a blob is
-      // recorded: blobs nobody uses can go.
-      state.counted = true;
-      const blobs = await ledger.collect({ max: Math.max(budget, 100), guard });
+      // recorded: the blobs nobody uses can go.
+      const blobs = await ledger.collect({
+        max: Math.max(budget, 100),
+        guard,
+      });
       report.blobs = blobs.collected;
       report.complete = blobs.done;
       this.#firstPass = false;
       cursor = undefined;
     }
     report.ms = this.#o.now() - started;
+    this.#checked = report;
+    if (!this.#lease.held) return report;
     const { cursor: _, ...rest } = state;
     const next: SweeperState = {
       ...rest,
@@ -217,15 +245,17 @@ export class RetentionSweeper {
       keys.retention("state"),
       next,
     ).commit();
-    if (report.executions + report.versions + report.blobs > 0) {
-      this.#o.logger.info("retention sweep", { ...report });
-    }
+    this.#o.logger.info("retention sweep", { ...report });
     return report;
   }
 
   /** What the store says of the sweeper: its state, and who holds the lease. */
   async status(): Promise<
-    SweeperState & { holder: string | null; intervalMs: number }
+    SweeperState & {
+      holder: string | null;
+      intervalMs: number;
+      checked: SweepReport | null;
+    }
   > {
     const [state, lease] = await Promise.all([
       this.#o.kv.get<SweeperState>(keys.retention("state")),
@@ -235,6 +265,7 @@ export class RetentionSweeper {
       ...(state.value ?? { totals: { executions: 0, versions: 0, blobs: 0 } }),
       holder: lease?.holder ?? null,
       intervalMs: this.#o.intervalMs,
+      checked: this.#checked,
     };
   }
 
@@ -249,6 +280,9 @@ export class RetentionSweeper {
     return at === -1 ? all : [...all.slice(at), ...all.slice(0, at)];
   }
 }
+
+/** Another process took the lease: this pass stops. */
+class LeaseTaken extends Error {}
 
 function defaultHolder(): string {
   let host = "localhost";

@@ -23,7 +23,7 @@ export interface SweepVersionsOptions {
   graceMs: number;
   now: number;
   /** Checks every removal carries (the sweeper's lease). */
-  guard: () => Deno.AtomicCheck[];
+  guard: () => Promise<Deno.AtomicCheck[]>;
 }
 
 export interface SweepVersionsResult {
@@ -84,7 +84,7 @@ export async function sweepVersions(
       if (deleted >= o.max) return { deleted, pinned, done: false };
       // Only while no event came to pin it meanwhile.
       const ok = await ledger.dropVersion(tenant, id, version, {
-        checks: [...o.guard(), pin],
+        checks: [...await o.guard(), pin],
         also: (op) => op.delete(pinKey),
       });
       if (ok) deleted++;
@@ -96,11 +96,13 @@ export async function sweepVersions(
   for (const [k, pin] of pins) {
     const [id, version] = k.split("\u0000");
     if (packages.get(id)?.some((v) => v.version === Number(version))) continue;
-    await kv.atomic().check(pin).check({
+    await kv.atomic().check(...await o.guard()).check(pin).check({
       key: keys.packageVersion(tenant, id, Number(version)),
       versionstamp: null,
     }).delete(pin.key).commit();
   }
-  if (done) done = await ledger.versionsSwept(tenant, changes, o.guard());
+  if (done) {
+    done = await ledger.versionsSwept(tenant, changes, await o.guard());
+  }
   return { deleted, pinned, done };
 }

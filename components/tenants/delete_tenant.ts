@@ -10,6 +10,7 @@ import type { PackageStore, PackageVersion } from "../ctl/package_store.ts";
 import { keys } from "../keys.ts";
 import type { EventItem } from "../queue/event_item.ts";
 import type { FileInfo } from "../repo/file_repo.ts";
+import type { UsageLedger } from "../repo/usage_ledger.ts";
 import type { TenantStore } from "./tenant_store.ts";
 
 export interface DeleteTenantParts {
@@ -18,6 +19,8 @@ export interface DeleteTenantParts {
   store: PackageStore;
   queue: DurableQueue<EventItem>;
   blobs: BlobStore;
+  /** Drops the tenant from the index of who uses each blob. */
+  ledger?: UsageLedger;
 }
 
 export async function deleteTenant(
@@ -46,6 +49,7 @@ export async function sweepTenant(
   for await (const e of kv.list<FileInfo>({ prefix: keys.files(id) })) {
     shas.add(e.value.sha256);
   }
+  await parts.ledger?.forgetTenant(id);
   await tenants.forget(id);
   // Blobs are shared by content: keep those another tenant still uses.
   for await (const e of kv.list<FileInfo>({ prefix: ["file"] })) {

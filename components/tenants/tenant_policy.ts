@@ -85,6 +85,34 @@ export type SettingsPatch = {
   [S in Section]?: { [K in keyof TenantSettings[S] & string]?: number | null };
 };
 
+/**
+ * The platform's defaults: `DEFAULT_RETENTION` and `DEFAULT_QUOTAS` with
+ * what `options` sets over them (a member left undefined keeps its
+ * default).
+ *
+ * @throws {ValidationError} a value out of its range (`POLICY_RANGES`)
+ */
+export function policyDefaults(
+  options: { retention?: Partial<RetentionPolicy>; quotas?: Partial<Quotas> } =
+    {},
+): PolicyDefaults {
+  const patch = parseSettingsPatch({
+    retention: definedOnly(options.retention),
+    quotas: definedOnly(options.quotas),
+  });
+  const { retention, quotas } = effectivePolicy(
+    applySettingsPatch({}, patch),
+    { retention: DEFAULT_RETENTION, quotas: DEFAULT_QUOTAS },
+  );
+  return { retention, quotas };
+}
+
+function definedOnly(o: object | undefined): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(o ?? {}).filter(([, v]) => v !== undefined),
+  );
+}
+
 /** The settings in force for a tenant: its own over the defaults. */
 export function effectivePolicy(
   settings: TenantSettings,
