@@ -126,3 +126,141 @@ Deno.test("BlobStore: a custom prefix keeps stores apart", async () => {
     kv.close();
   }
 });
+
+/** The KV, with the `n`th commit of an atomic held until `gate` opens. */
+function holdingKv(
+  kv: Deno.Kv,
+  n: number,
+  gate: Promise<void>,
+  reached: () => void,
+): Deno.Kv {
+  let commits = 0;
+  return new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "atomic") {
+        return () => {
+          const op = target.atomic();
+          const commit = op.commit.bind(op);
+          op.commit = async () => {
+            if (++commits === n) {
+              reached();
+              await gate;
+            }
+            return await commit();
+          };
+          return op;
+        };
+      }
+      const v = Reflect.get(target, prop);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}
+
+Deno.test("BlobStore.collect: an unused blob goes entirely; a used one stays", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const store = new BlobStore(kv);
+    const bytes = pseudoRandomBytes(700 * 1024, 7);
+    const meta = await store.put(bytes);
+    assert.equal(await store.collect(meta.sha256, async () => true), false);
+    assert.deepEqual(await store.get(meta.sha256), bytes);
+    assert.equal(await store.collect(meta.sha256, async () => false), true);
+    assert.equal(await store.meta(meta.sha256), null);
+    const left = await Array.fromAsync(
+      kv.list({ prefix: ["blob", meta.sha256, "chunk"] }),
+    );
+    assert.equal(left.length, 0);
+    // Collecting what is gone is a no-op; storing it again works.
+    assert.equal(await store.collect(meta.sha256, async () => false), false);
+    assert.deepEqual(await store.get((await store.put(bytes)).sha256), bytes);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("BlobStore.claim: a claim committed while a collection decides wins; a claim after it is refused", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const store = new BlobStore(kv);
+    const bytes = encoder.encode("claimed while collected");
+    const stored = await store.store(bytes);
+    // Someone makes it reachable while the collector asks whether it is used.
+    const collected = await store.collect(stored.meta.sha256, async () => {
+      const op = kv.atomic().set(["ref"], stored.meta.sha256);
+      assert.ok((await store.claim(op, stored).commit()).ok);
+      return false;
+    });
+    assert.equal(collected, false);
+    assert.deepEqual(await store.get(stored.meta.sha256), bytes);
+
+    // Collected first: a claim with what `store` answered before is refused.
+    const before = await store.store(bytes);
+    assert.equal(
+      await store.collect(before.meta.sha256, async () => false),
+      true,
+    );
+    const op = kv.atomic().set(["ref"], before.meta.sha256);
+    assert.equal((await store.claim(op, before).commit()).ok, false);
+    // Storing again gives a blob the claim holds.
+    const again = await store.store(bytes);
+    assert.ok((await store.claim(kv.atomic(), again).commit()).ok);
+    assert.deepEqual(await store.get(again.meta.sha256), bytes);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("BlobStore.store: a store writing chunks while the same content is stored and collected writes them again", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    // 700 KiB: 12 chunks, written in two atomics.
+    const bytes = pseudoRandomBytes(700 * 1024, 9);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => open = r);
+    let reached!: () => void;
+    const atSecond = new Promise<void>((r) => reached = r);
+    // The slow writer stops before its second atomic of chunks.
+    const slow = new BlobStore(holdingKv(kv, 2, gate, reached));
+    const writing = slow.store(bytes);
+    await atSecond;
+    // Meanwhile the content is stored by another and collected: the
+    // collection removes the chunks the slow writer already wrote.
+    const other = new BlobStore(kv);
+    const meta = await other.put(bytes);
+    assert.equal(await other.collect(meta.sha256, async () => false), true);
+    open();
+    const stored = await writing;
+    assert.equal(stored.meta.sha256, meta.sha256);
+    // Every chunk is there: the writer saw the collection and wrote again.
+    assert.deepEqual(await other.get(meta.sha256), bytes);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("BlobStore.store: a store of content being collected waits for the collection, then stores it whole", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const bytes = pseudoRandomBytes(700 * 1024, 11);
+    const store = new BlobStore(kv);
+    const meta = await store.put(bytes);
+    // The collector stops after it removed the metadata, before the chunks.
+    let open!: () => void;
+    const gate = new Promise<void>((r) => open = r);
+    let reached!: () => void;
+    const held = new Promise<void>((r) => reached = r);
+    // Its commits: the removal of the metadata (1), the hold (2), chunks (3).
+    const collector = new BlobStore(holdingKv(kv, 3, gate, reached));
+    const collecting = collector.collect(meta.sha256, async () => false);
+    await held;
+    const storing = store.store(bytes);
+    await new Promise((r) => setTimeout(r, 50));
+    open();
+    assert.equal(await collecting, true);
+    await storing;
+    assert.deepEqual(await store.get(meta.sha256), bytes);
+  } finally {
+    kv.close();
+  }
+});
