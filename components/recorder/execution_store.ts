@@ -31,6 +31,8 @@ export interface FittedExecution {
 /** Records above this size lose log lines (a KV value holds 64 KiB). */
 const MAX_RECORD_BYTES = 60 * 1024;
 const MAX_RESULT_CHARS = 16 * 1024;
+/** Deletions of one atomic of `sweep`, at most. */
+const MAX_SWEEP_BATCH = 500;
 /** How many records a filtered page may scan. */
 const MAX_SCAN = 20_000;
 
@@ -104,7 +106,9 @@ export class ExecutionStore {
   /**
    * Removes a tenant's oldest executions: those recorded before `before`
    * (ms since the epoch) and, beyond them, as many as it keeps over `keep`.
-   * At most `max` go, in atomics of at most `batch` deletions, each also
+   * At most `max` go, in atomics of at most `batch` deletions (500 at
+   * most: with the longest tenant names, 500 keys are 48 KiB of the 80 KiB
+   * of keys an atomic takes), each also
    * checking `guard` (the sweeper's lease). Returns how many went; stops
    * early (without error) when a guard check fails.
    */
@@ -118,7 +122,10 @@ export class ExecutionStore {
       guard?: () => Promise<Deno.AtomicCheck[]>;
     },
   ): Promise<{ deleted: number; done: boolean }> {
-    const batchSize = Math.min(options.batch ?? 500, 900);
+    const batchSize = Math.min(
+      options.batch ?? MAX_SWEEP_BATCH,
+      MAX_SWEEP_BATCH,
+    );
     const cutoff = options.before !== undefined && options.before > 0
       ? Math.floor(options.before).toString(36).padStart(9, "0")
       : null;

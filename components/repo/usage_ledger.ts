@@ -66,7 +66,11 @@ interface RefChange {
   versions: number;
 }
 
-const TRIES = 20;
+/**
+ * Tries of a change refused because the tenant changed meanwhile (each
+ * waits a little longer, at random, so many writers of one tenant spread).
+ */
+const TRIES = 50;
 /** Contents counted per atomic when a tenant is first counted. */
 const COUNT_BATCH = 400;
 const UNLIMITED: Quotas = {
@@ -222,6 +226,7 @@ export class UsageLedger {
       });
       if ((await op.commit()).ok) return;
       // The tenant changed meanwhile, or the blob was collected: look again.
+      await backoff(tries);
       blob = await store();
     }
     throw busy(tenant);
@@ -244,6 +249,7 @@ export class UsageLedger {
       change.write(op);
       op.delete(keys.file(tenant, name));
       if ((await op.commit()).ok) return change.from;
+      await backoff(tries);
     }
     throw busy(tenant);
   }
@@ -266,7 +272,7 @@ export class UsageLedger {
     }
     const refs = await this.#refs(tenant, [...changes.keys()]);
     for (const [name, sha] of Object.entries(files)) {
-      if (!refs.get(sha)) {
+      if (!refs.get(sha)?.value) {
         throw new ConflictError(
           `File "${name}" of tenant "${tenant}" was replaced or deleted while deploying; deploy again`,
         );
@@ -332,6 +338,7 @@ export class UsageLedger {
           changes: (usage.value.changes ?? 0) + 1,
         }).commit();
       if (res.ok) return;
+      await backoff(tries);
     }
     throw busy(tenant);
   }
@@ -537,6 +544,12 @@ interface FileChange {
   next: TenantUsage;
   /** Adds the checks and writes of the change (not the file entry itself). */
   write(op: Deno.AtomicOperation): void;
+}
+
+/** Waits up to 2^tries ms (at most 50), at random. */
+function backoff(tries: number): Promise<void> {
+  const ms = Math.random() * Math.min(50, 2 ** tries);
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 function busy(tenant: string): ConflictError {
