@@ -143,10 +143,12 @@ export class RetentionSweeper {
   async #pass(): Promise<SweepReport> {
     const { kv, executions, ledger, policies } = this.#o;
     const started = this.#o.now();
+    let wrote = false;
     const guard = async () => {
       if (!(await this.#lease.renew()) && !(await this.#lease.acquire())) {
         throw new LeaseTaken();
       }
+      wrote = true;
       return [this.#lease.check()];
     };
     const stateEntry = await kv.get<SweeperState>(keys.retention("state"));
@@ -229,7 +231,9 @@ export class RetentionSweeper {
     }
     report.ms = this.#o.now() - started;
     this.#checked = report;
-    if (!this.#lease.held) return report;
+    // A pass that had nothing to do leaves the store as it was.
+    if (!wrote && cursor === state.cursor) return report;
+    await guard();
     const { cursor: _, ...rest } = state;
     const next: SweeperState = {
       ...rest,
