@@ -163,16 +163,25 @@ Deno.test("BlobStore.collect: an unused blob goes entirely; a used one stays", a
     const store = new BlobStore(kv);
     const bytes = pseudoRandomBytes(700 * 1024, 7);
     const meta = await store.put(bytes);
-    assert.equal(await store.collect(meta.sha256, async () => true), false);
+    assert.equal(
+      await store.collect(meta.sha256, () => Promise.resolve(true)),
+      false,
+    );
     assert.deepEqual(await store.get(meta.sha256), bytes);
-    assert.equal(await store.collect(meta.sha256, async () => false), true);
+    assert.equal(
+      await store.collect(meta.sha256, () => Promise.resolve(false)),
+      true,
+    );
     assert.equal(await store.meta(meta.sha256), null);
     const left = await Array.fromAsync(
       kv.list({ prefix: ["blob", meta.sha256, "chunk"] }),
     );
     assert.equal(left.length, 0);
     // Collecting what is gone is a no-op; storing it again works.
-    assert.equal(await store.collect(meta.sha256, async () => false), false);
+    assert.equal(
+      await store.collect(meta.sha256, () => Promise.resolve(false)),
+      false,
+    );
     assert.deepEqual(await store.get((await store.put(bytes)).sha256), bytes);
   } finally {
     kv.close();
@@ -197,7 +206,7 @@ Deno.test("BlobStore.claim: a claim committed while a collection decides wins; a
     // Collected first: a claim with what `store` answered before is refused.
     const before = await store.store(bytes);
     assert.equal(
-      await store.collect(before.meta.sha256, async () => false),
+      await store.collect(before.meta.sha256, () => Promise.resolve(false)),
       true,
     );
     const op = kv.atomic().set(["ref"], before.meta.sha256);
@@ -228,7 +237,10 @@ Deno.test("BlobStore.store: a store writing chunks while the same content is sto
     // collection removes the chunks the slow writer already wrote.
     const other = new BlobStore(kv);
     const meta = await other.put(bytes);
-    assert.equal(await other.collect(meta.sha256, async () => false), true);
+    assert.equal(
+      await other.collect(meta.sha256, () => Promise.resolve(false)),
+      true,
+    );
     open();
     const stored = await writing;
     assert.equal(stored.meta.sha256, meta.sha256);
@@ -252,7 +264,10 @@ Deno.test("BlobStore.store: a store of content being collected waits for the col
     const held = new Promise<void>((r) => reached = r);
     // Its commits: the removal of the metadata (1), the hold (2), chunks (3).
     const collector = new BlobStore(holdingKv(kv, 3, gate, reached));
-    const collecting = collector.collect(meta.sha256, async () => false);
+    const collecting = collector.collect(
+      meta.sha256,
+      () => Promise.resolve(false),
+    );
     await held;
     const storing = store.store(bytes);
     await new Promise((r) => setTimeout(r, 50));
