@@ -241,7 +241,7 @@ export function createPlatform(
       }),
     );
     app.route("/", ctlApp(store, { metrics }));
-    app.route("/", retentionApp({ policies, sweeper }));
+    app.route("/", retentionApp({ kv, policies, sweeper }));
     // Queue stats and dead letters are control-plane reads and admin writes
     // on the shared KV, beside the packages that declare the queues.
     app.route("/", queueApp(store, queue));

@@ -236,16 +236,18 @@ export const SCHEMAS = {
     retention: RETENTION_POLICY,
     quotas: QUOTAS,
     sweeper: {
-      type: ["object", "null"],
-      description:
-        "The retention sweeper; null where this process does not run it",
+      type: "object",
+      description: "The retention sweeper, whichever process runs it",
       additionalProperties: true,
       properties: {
         holder: {
           type: ["string", "null"],
           description: "The process that holds its lease now",
         },
-        intervalMs: int("How often it runs", 1),
+        intervalMs: {
+          type: ["integer", "null"],
+          description: "How often this process sweeps; null: it does not",
+        },
         last: {
           type: "object",
           description: "Its last pass that removed something",

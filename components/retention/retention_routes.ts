@@ -7,10 +7,11 @@ import { describeRoute } from "hono-openapi";
 import { json, problems, ref } from "../openapi/schemas.ts";
 import { assertAdmin, type AuthVariables } from "../principal.ts";
 import type { TenantPolicies } from "../tenants/tenant_policies.ts";
-import type { RetentionSweeper } from "./retention_sweeper.ts";
+import { type RetentionSweeper, sweeperStatus } from "./retention_sweeper.ts";
 
 export function retentionApp(
   options: {
+    kv: Deno.Kv;
     policies: TenantPolicies;
     /** The sweeper of this process; absent where it does not run. */
     sweeper?: RetentionSweeper;
@@ -23,7 +24,7 @@ export function retentionApp(
     return c.json({
       retention,
       quotas,
-      sweeper: options.sweeper ? await options.sweeper.status() : null,
+      sweeper: await sweeperStatus(options.kv, options.sweeper),
     });
   });
   return app;
@@ -37,8 +38,9 @@ const DOCS = {
     description:
       "What every tenant keeps and may store unless it has its own " +
       "settings, and the retention sweeper's last pass that removed " +
-      "something, its totals and who holds its lease. `sweeper` is null " +
-      "where this process does not run it.",
+      "something (whichever process ran it), its totals and who holds its " +
+      "lease; `intervalMs` and `checked` (its last pass, even one that " +
+      "removed nothing) are this process's, null where it does not sweep.",
     responses: {
       200: json("The defaults and the sweeper", ref("Retention")),
       ...problems(401, [403, "Only the admin reads it"]),

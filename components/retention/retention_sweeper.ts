@@ -12,7 +12,12 @@
  * stopped at (the position is kept in the store, so it survives restarts
  * and moves with the lease).
  */
-import { KvLease, type Logger, silentLogger } from "../../goico/mod.ts";
+import {
+  KvLease,
+  type LeaseValue,
+  type Logger,
+  silentLogger,
+} from "../../goico/mod.ts";
 import { keys } from "../keys.ts";
 import type { ExecutionStore } from "../recorder/execution_store.ts";
 import type { UsageLedger } from "../repo/usage_ledger.ts";
@@ -253,24 +258,9 @@ export class RetentionSweeper {
     return report;
   }
 
-  /** What the store says of the sweeper: its state, and who holds the lease. */
-  async status(): Promise<
-    SweeperState & {
-      holder: string | null;
-      intervalMs: number;
-      checked: SweepReport | null;
-    }
-  > {
-    const [state, lease] = await Promise.all([
-      this.#o.kv.get<SweeperState>(keys.retention("state")),
-      this.#lease.current(),
-    ]);
-    return {
-      ...(state.value ?? { totals: { executions: 0, versions: 0, blobs: 0 } }),
-      holder: lease?.holder ?? null,
-      intervalMs: this.#o.intervalMs,
-      checked: this.#checked,
-    };
+  /** This process's last pass (one that removed nothing is not stored). */
+  get checked(): SweepReport | null {
+    return this.#checked;
   }
 
   /** Every tenant, in name order, starting after `cursor` and wrapping around. */
@@ -283,6 +273,39 @@ export class RetentionSweeper {
     const at = all.findIndex((t) => t > cursor);
     return at === -1 ? all : [...all.slice(at), ...all.slice(0, at)];
   }
+}
+
+/** What `GET /api/v1/retention` says of the sweeper. */
+export interface SweeperStatus extends SweeperState {
+  /** The process that holds the lease now; null when none does. */
+  holder: string | null;
+  /** How often this process sweeps; null when it does not. */
+  intervalMs: number | null;
+  /** This process's last pass; null when it made none. */
+  checked: SweepReport | null;
+}
+
+/**
+ * What the store says of the sweeper (whichever process sweeps), with what
+ * `local`, the sweeper of this process if any, adds.
+ */
+export async function sweeperStatus(
+  kv: Deno.Kv,
+  local?: RetentionSweeper,
+  now: () => number = Date.now,
+): Promise<SweeperStatus> {
+  const [state, lease] = await kv.getMany<[SweeperState, LeaseValue]>([
+    keys.retention("state"),
+    keys.retention("lease"),
+  ]);
+  return {
+    ...(state.value ?? { totals: { executions: 0, versions: 0, blobs: 0 } }),
+    holder: lease.value && lease.value.until > now()
+      ? lease.value.holder
+      : null,
+    intervalMs: local?.intervalMs ?? null,
+    checked: local?.checked ?? null,
+  };
 }
 
 /** Another process took the lease: this pass stops. */
