@@ -141,7 +141,7 @@ export function parseSettingsPatch(body: unknown): SettingsPatch {
   }
   const patch: Record<string, Record<string, number | null>> = {};
   for (const [section, members] of Object.entries(body)) {
-    if (!(section in POLICY_RANGES)) {
+    if (!Object.hasOwn(POLICY_RANGES, section)) {
       throw new ValidationError(
         `Unknown tenant setting "${section}": use ${
           Object.keys(POLICY_RANGES).map((s) => `"${s}"`).join(" or ")
@@ -157,7 +157,7 @@ export function parseSettingsPatch(body: unknown): SettingsPatch {
     }
     const out: Record<string, number | null> = {};
     for (const [name, value] of Object.entries(members)) {
-      const range = ranges[name];
+      const range = Object.hasOwn(ranges, name) ? ranges[name] : undefined;
       if (!range) {
         throw new ValidationError(
           `Unknown tenant setting "${section}.${name}": use ${

@@ -93,6 +93,15 @@ Deno.test("parseSettingsPatch: each bad input names the member and what it takes
       /^Invalid "retention.versions" 0: use a whole number from 1 to 10000/,
     ],
     [
+      JSON.parse('{"__proto__": {"days": 1}}'),
+      /^Unknown tenant setting "__proto__"/,
+    ],
+    [
+      { retention: { constructor: 1 } },
+      /^Unknown tenant setting "retention.constructor"/,
+    ],
+    [{ quotas: { toString: 1 } }, /^Unknown tenant setting "quotas.toString"/],
+    [
       { quotas: { bytes: 2 ** 60 } },
       /^Invalid "quotas.bytes" 1152921504606847000:/,
     ],
