@@ -191,13 +191,13 @@ export class RetentionSweeper {
       budget -= execs.deleted;
       report.executions += execs.deleted;
       let versionsDone = true;
-      // Only a tenant with more versions than a package keeps can have
-      // versions to remove, and only after a change (or on a process's
-      // first pass, in case the defaults changed).
+      // Versions are looked at after a change (a deploy, a package deleted,
+      // the tenant's retention set), and on a process's first pass when the
+      // tenant has more than a package keeps (the defaults may have changed).
       if (
-        usage && usage.value.versions > retention.versions &&
-        (this.#firstPass ||
-          (usage.value.changes ?? 0) > (usage.value.swept ?? 0))
+        usage &&
+        ((usage.value.changes ?? 0) > (usage.value.swept ?? 0) ||
+          (this.#firstPass && usage.value.versions > retention.versions))
       ) {
         const v = await sweepVersions({
           kv,

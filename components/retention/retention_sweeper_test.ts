@@ -256,6 +256,32 @@ Deno.test("sweep, versions: the newest 10 of each package stay by default, a ten
   }
 });
 
+Deno.test("sweep: versions a package delete left behind (a crash after its first write) are removed, unless pinned", async () => {
+  let now = Date.now();
+  const p = await testPlatform({ sweepIntervalMs: 0 });
+  try {
+    await p.repo.put("t", "any.json", text("{}"));
+    await p.repo.put("t", "m.wasm", await compileWat("echo"));
+    await p.repo.put("t", "echo.wasm", await compileWat("echo"));
+    for (let v = 1; v <= 3; v++) await p.store.deploy(pkg("t", `v${v}`));
+    // What the delete's first atomic does, and then the process dies.
+    const head = await p.kv.get(keys.packageHead("t", "p"));
+    await p.kv.atomic().check(head).delete(head.key)
+      .delete(keys.eventOwner("t", "ev")).delete(keys.eventOwner("t", "done"))
+      .commit();
+    await p.ledger.markVersionsChanged("t");
+    now += 61_000;
+    const report = await sweeperOf(p, { now: () => now }).pass();
+    assert.equal(report?.versions, 3);
+    assert.deepEqual(await versions(p, "t"), []);
+    const usage = await p.ledger.read("t");
+    assert.equal(usage.versions, 0);
+    assert.equal(usage.bytes, (await p.ledger.measure("t")).usage.bytes);
+  } finally {
+    await p.close();
+  }
+});
+
 Deno.test("sweep attack: a version pinned by a queued event survives, the event still runs with it, and it goes once the event is done", async () => {
   let now = Date.now();
   // No executor here: the event waits in its queue.
