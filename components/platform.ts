@@ -112,7 +112,7 @@ export function createPlatform(
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const maxLimits = { ...DEFAULT_MAX_LIMITS, ...options.maxLimits };
   const blobs = new BlobStore(kv, keys.blobs());
-  const repo = new FileRepo(kv, blobs);
+  const repo = new FileRepo(kv, blobs, { maxMemoryMb: maxLimits.memoryMb });
   const tenants = new TenantStore(kv);
   const store = new PackageStore(kv, repo, { maxLimits });
   const definitions = new Definitions(

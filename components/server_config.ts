@@ -51,6 +51,10 @@ export const SETTINGS = {
     "--fuel",
     "default instruction budget of an execution (default 1000000000)",
   ],
+  JOBICO_OUTPUT_KB: [
+    "--output-kb",
+    "default output (logs, stdout, stderr) kept per execution in KiB (default 1024)",
+  ],
   JOBICO_RETRIES: [
     "--retries",
     "default retries of a failed execution before its dead letter (default 3)",
@@ -159,6 +163,7 @@ export function serverConfig(
     timeoutMs: int("JOBICO_TIMEOUT_MS", 1, 3_600_000),
     memoryMb: int("JOBICO_MEMORY_MB", 1, 4_096),
     fuel: int("JOBICO_FUEL", 1, Number.MAX_SAFE_INTEGER),
+    outputKb: int("JOBICO_OUTPUT_KB", 1, 1_048_576),
     retries: int("JOBICO_RETRIES", 0, 100),
   };
   const options: ServerConfig["options"] = {

@@ -361,6 +361,7 @@ export class Executor {
           `Runtime "${route.event.runtime}" of event "${ev.event}" has no module`,
       }
       : {
+        tenant: ev.tenant,
         sha256: sha,
         mainFunction: runtime.mainfuncname || "event",
         input: encoder.encode(JSON.stringify(ev.data)),
