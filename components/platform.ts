@@ -82,6 +82,11 @@ export interface PlatformOptions {
   instance?: string;
   /** How long a queue lease lasts before a leased event is delivered again (renewed while it runs). Default 4 s. */
   leaseMs?: number;
+  /**
+   * On shutdown, how long executions under way may take to finish before
+   * they are stopped and their events put back. Default 10 s.
+   */
+  shutdownGraceMs?: number;
 }
 
 export interface PlatformParts {
@@ -140,6 +145,8 @@ export function createPlatform(
       retryBaseMs: options.retryBaseMs,
       runner: new JobicoletRunner((sha) => repo.bytes(sha), { pool }),
       observer: telemetryObserver(metrics),
+      ...(options.shutdownGraceMs !== undefined &&
+        { shutdownGraceMs: options.shutdownGraceMs }),
     })
     : undefined;
 

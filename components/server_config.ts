@@ -63,6 +63,10 @@ export const SETTINGS = {
     "--retry-base-ms",
     "delay of the first retry; each next one doubles (default 1000)",
   ],
+  JOBICO_SHUTDOWN_GRACE_MS: [
+    "--shutdown-grace-ms",
+    "on shutdown, how long executions may take to finish before they are stopped and put back (default 10000)",
+  ],
   JOBICO_MAX_QUEUE_DEPTH: [
     "--max-queue-depth",
     "events a queue may hold before the listener answers 429 (default 100000)",
@@ -175,6 +179,7 @@ export function serverConfig(
     tenantConcurrency: int("JOBICO_TENANT_CONCURRENCY", 1, 256),
     retryBaseMs: int("JOBICO_RETRY_BASE_MS", 1, 3_600_000),
     maxQueueDepth: int("JOBICO_MAX_QUEUE_DEPTH", 1, 1_000_000_000),
+    shutdownGraceMs: int("JOBICO_SHUTDOWN_GRACE_MS", 0, 600_000),
     limits: Object.fromEntries(
       Object.entries(limits).filter(([, v]) => v !== undefined),
     ),

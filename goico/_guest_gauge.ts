@@ -133,6 +133,11 @@ export class FuelGauge {
     return this.#stop === "timeout";
   }
 
+  /** True when the call was cancelled. */
+  get cancelled(): boolean {
+    return this.#stop === "cancelled";
+  }
+
   /** Takes the pending host work from the fuel global. */
   #flush(): void {
     if (this.#fuel && this.#pending > 0) {

@@ -51,6 +51,8 @@ export class Capture {
   #used = 0;
   /** Bytes the guest wrote or logged past the budget. */
   #dropped = 0;
+  /** Whether anything (even an empty entry) was dropped. */
+  #truncated = false;
   memory?: WebAssembly.Memory;
 
   constructor(
@@ -81,15 +83,21 @@ export class Capture {
       );
       return;
     }
-    const n = Math.min(len, this.maxLog);
-    const cost = n + LOG_ENTRY_OVERHEAD;
-    if (cost > this.room) {
-      this.#dropped += len;
+    // What fits: the message, cut to the longest kept and to the room
+    // left (a cut message ends with a note, which counts too).
+    const note = 32;
+    let n = Math.min(len, this.maxLog);
+    if (n + LOG_ENTRY_OVERHEAD > this.room) {
+      n = Math.max(0, this.room - LOG_ENTRY_OVERHEAD - note);
+    }
+    if (n + LOG_ENTRY_OVERHEAD > this.room || (n === 0 && len > 0)) {
+      this.drop(len);
       return;
     }
-    this.#used += cost;
     let message = decoder.decode(new Uint8Array(memory.buffer, ptr, n));
     if (n < len) message += ` [truncated ${len - n} bytes]`;
+    this.#used += n + (n < len ? note : 0) + LOG_ENTRY_OVERHEAD;
+    if (n < len && n < this.maxLog) this.drop(len - n);
     const lvl = level >= 0 && level <= 6 ? level : 6;
     this.logs.push({ level: lvl, source: "module", message });
   }
@@ -117,13 +125,14 @@ export class Capture {
       );
       this.#used += cost;
     }
-    this.#dropped += bytes.length - keep;
+    if (keep < bytes.length) this.drop(bytes.length - keep);
     return keep;
   }
 
   /** Counts `n` bytes written past the budget, without looking at them. */
   drop(n: number): void {
     this.#dropped += n;
+    this.#truncated = true;
   }
 
   /**
@@ -152,7 +161,7 @@ export class Capture {
       ...lines(this.#stdout, "stdout", 1),
       ...lines(this.#stderr, "stderr", 3),
     ];
-    if (this.#dropped > 0) {
+    if (this.#truncated) {
       logs.push({
         level: LEVEL_WARN,
         source: "host",
@@ -165,6 +174,7 @@ export class Capture {
     this.#stderr = [];
     this.#used = 0;
     this.#dropped = 0;
+    this.#truncated = false;
     return logs;
   }
 }

@@ -191,8 +191,8 @@ export class WasiHost {
       if (room > 0 && len > 0) {
         const bytes = new Uint8Array(memory.buffer, ptr, Math.min(len, room));
         kept += capture.write(target.stream, bytes);
-        capture.drop(len - bytes.length);
-      } else capture.drop(len);
+        if (len > bytes.length) capture.drop(len - bytes.length);
+      } else if (len > 0) capture.drop(len);
       total += len;
     }
     gauge.charge(i + Math.ceil(kept / BYTES_PER_FUEL));

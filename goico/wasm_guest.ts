@@ -54,6 +54,8 @@ export type GuestOutcome =
     logs: GuestLog[];
     /** The call's deadline stopped it. */
     timedOut?: true;
+    /** The host cancelled it (the pool is shutting down): it did not run to its end. */
+    cancelled?: true;
   };
 
 export interface WasmGuestOptions {
@@ -332,6 +334,7 @@ export class WasmGuest {
       reason: this.#stopReason() ?? trapReason(err),
       logs: this.#cap.take(),
       ...(this.#gauge.timedOut && { timedOut: true as const }),
+      ...(this.#gauge.cancelled && { cancelled: true as const }),
     };
   }
 

@@ -286,6 +286,10 @@ export class WasmPool {
         if (reply.type === "done") {
           if (finished) return; // the timed-out call came back at last
           const index = base + reply.index;
+          if (!reply.outcome.ok && reply.outcome.cancelled) {
+            // Stopped by cancelAll: not run, like the calls after it.
+            return finish(index);
+          }
           onResult(index, {
             outcome: reply.outcome,
             fuelUsed: reply.fuelUsed,
@@ -345,6 +349,19 @@ export class WasmPool {
       });
     } finally {
       this.#release(slot);
+    }
+  }
+
+  /**
+   * Stops every call under way (at its module's next slice of fuel or host
+   * call) and every call not started yet, for a shutdown: a batch reports
+   * the calls that ran to their end, and `ran` leaves out the stopped ones.
+   * The pool serves nothing more.
+   */
+  cancelAll(): void {
+    for (const s of this.#slots) {
+      Atomics.store(s.cancel, 1, 1);
+      Atomics.notify(s.cancel, 0);
     }
   }
 

@@ -62,6 +62,14 @@ export class JobicoletRunner {
     this.modules = options.modules ?? new ModuleCache();
   }
 
+  /**
+   * Stops every execution under way and not yet started, for a shutdown:
+   * they are not reported, so their events run again later.
+   */
+  cancelAll(): void {
+    this.#pool.cancelAll();
+  }
+
   /** Runs one event of `tenant`. Never throws: every failure is an outcome. */
   async run(
     tenant: string,
