@@ -12,6 +12,7 @@ import {
   serve,
   serviceApp,
   silentLogger,
+  StoreHealth,
   WasmPool,
 } from "../goico/mod.ts";
 import { Authenticator, tenantGuard } from "./authenticator.ts";
@@ -124,6 +125,7 @@ export function createPlatform(
     leaseMs: options.leaseMs,
   });
   const metrics = new PlatformMetrics(queue);
+  const storeHealth = new StoreHealth(kv, { logger });
   const pool = enabled.has("executor")
     ? new WasmPool({ size: options.workers })
     : undefined;
@@ -140,15 +142,16 @@ export function createPlatform(
       retryBaseMs: options.retryBaseMs,
       runner: new JobicoletRunner((sha) => repo.bytes(sha), { pool }),
       observer: telemetryObserver(metrics),
+      storeHealth,
     })
     : undefined;
+  const authenticator = new Authenticator(options.adminToken, tenants);
 
   const app = serviceApp({
     name: "jobico",
     version: VERSION,
     logger,
     meta: async () => ({
-      ...(options.instance && { instance: options.instance }),
       components: [...enabled],
       definitionsGeneration: definitions.generation,
       // A deploy has reached this process when seen >= the latest read
@@ -160,16 +163,19 @@ export function createPlatform(
       }),
       limits,
     }),
-    health: async () => {
+    // A write, not a read: a full disk still reads (see StoreHealth).
+    health: async () => ({ kv: await storeHealth.check() }),
+    onStoreFailure: (err) => storeHealth.observe(err),
+    // Without a token, /meta says only what a health check needs.
+    publicMeta: () => options.instance ? { instance: options.instance } : {},
+    metaAccess: async (req) => {
       try {
-        await kv.get(["health"]);
-        return { kv: "ok" };
-      } catch (err) {
-        return { kv: `failing: ${(err as Error).message}` };
+        return (await authenticator.principal(req)) !== null;
+      } catch {
+        return false; // a wrong token sees what no token sees
       }
     },
   });
-  const authenticator = new Authenticator(options.adminToken, tenants);
   // The API description is public, like /healthz and /meta.
   app.use("/api/v1/*", except(OPENAPI_PATH, authenticator.middleware()));
   app.route("/", metricsApp(metrics, authenticator));

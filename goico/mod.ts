@@ -56,6 +56,13 @@ export {
   type ServiceAppOptions,
 } from "./service.ts";
 export {
+  STORE_RETRY_AFTER_S,
+  storeFailure,
+  type StoreFailureReason,
+  StoreUnavailableError,
+} from "./store_error.ts";
+export { StoreHealth, type StoreHealthOptions } from "./store_health.ts";
+export {
   formatSse,
   type SseMessage,
   sseResponse,

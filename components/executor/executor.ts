@@ -23,6 +23,8 @@ import {
   type Logger,
   monotonicId,
   type QueuedItem,
+  storeFailure,
+  type StoreHealth,
 } from "../../goico/mod.ts";
 import type { Definitions, EventRoute } from "../ctl/definitions.ts";
 import type { ResultDef } from "../ctl/job_package.ts";
@@ -80,6 +82,8 @@ export interface ExecutorOptions {
   promoteEveryMs?: number;
   /** Told of each execution once recorded (metrics, traces). Default: nobody. */
   observer?: ExecutionObserver;
+  /** Told of store failures (a full disk), which make the executor back off. Default: none. */
+  storeHealth?: StoreHealth;
   now?: () => number;
 }
 
@@ -120,7 +124,10 @@ export class Executor {
     string,
     { lane: Lane<Done>; done: Promise<void>; stamp: string }
   >();
-  readonly #o: Required<Omit<ExecutorOptions, "now">> & { now: () => number };
+  readonly #o:
+    & Required<Omit<ExecutorOptions, "now" | "storeHealth">>
+    & Pick<ExecutorOptions, "storeHealth">
+    & { now: () => number };
   readonly #slots: TenantSlots;
   /** Executions recorded since start. */
   executed = 0;
@@ -143,25 +150,40 @@ export class Executor {
   /** Runs until `signal` aborts, then waits for the executions under way. */
   async run(signal: AbortSignal): Promise<void> {
     const { queue, logger } = this.#o;
-    const every = (ms: number, what: string, fn: () => Promise<unknown>) =>
-      setInterval(() => {
-        fn().catch((err) => logger.error(what, { error: String(err) }));
-      }, ms);
-    await queue.recoverExpired().catch((err) =>
-      logger.error("recovering leases failed", { error: String(err) })
+    // Each chore runs every `ms`; while the store fails, up to 50 times
+    // slower (at most 5 s apart), so a full disk is not retried in a loop.
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    const every = (ms: number, what: string, fn: () => Promise<unknown>) => {
+      let backoff = ms;
+      const slot = timers.length;
+      const tick = async () => {
+        try {
+          await fn();
+          backoff = ms;
+        } catch (err) {
+          if (this.#storeFailed(err)) {
+            backoff = Math.min(Math.max(ms * 50, 5_000), backoff * 2);
+          } else logger.error(what, { error: String(err) });
+        }
+        if (!signal.aborted) timers[slot] = setTimeout(tick, backoff);
+      };
+      timers.push(setTimeout(tick, ms));
+    };
+    await queue.recoverExpired().catch((err) => {
+      if (!this.#storeFailed(err)) {
+        logger.error("recovering leases failed", { error: String(err) });
+      }
+    });
+    every(
+      this.#o.recoverEveryMs,
+      "recovering leases failed",
+      () => queue.recoverExpired(),
     );
-    const timers = [
-      every(
-        this.#o.recoverEveryMs,
-        "recovering leases failed",
-        () => queue.recoverExpired(),
-      ),
-      every(
-        this.#o.promoteEveryMs,
-        "putting back due retries failed",
-        () => queue.promoteDue(),
-      ),
-    ];
+    every(
+      this.#o.promoteEveryMs,
+      "putting back due retries failed",
+      () => queue.promoteDue(),
+    );
     try {
       for await (const _ of queue.feed.changes(signal)) {
         // Queues whose marker changed got items: their lanes look again,
@@ -171,7 +193,7 @@ export class Executor {
         }
       }
     } finally {
-      timers.forEach(clearInterval);
+      timers.forEach(clearTimeout);
       await Promise.allSettled([...this.#lanes.values()].map((l) => l.done));
     }
   }
@@ -207,6 +229,7 @@ export class Executor {
       write: (op, d) => this.#write(op, d),
       commit: (ds) => this.#commit(ds),
       recorded: (ds) => this.#recorded(ds),
+      storeFailed: (err) => this.#storeFailed(err),
     });
     const done = lane.run().finally(() => this.#lanes.delete(name));
     this.#lanes.set(name, { lane, done, stamp });
@@ -284,6 +307,11 @@ export class Executor {
     try {
       ok = (await op.commit()).ok;
     } catch (err) {
+      if (this.#storeFailed(err)) {
+        // Committing them one by one would fail the same way: their leases
+        // lapse and they run again once the store takes writes.
+        return;
+      }
       if (batch.length === 1) {
         this.#o.logger.error("recording an execution failed", {
           eventId: batch[0].item.value.eventId,
@@ -303,6 +331,13 @@ export class Executor {
       "recording an execution failed; the event will be delivered again",
       { eventId: batch[0].item.value.eventId },
     );
+  }
+
+  /** Whether an error is a store failure (reported when it is). */
+  #storeFailed(err: unknown): boolean {
+    if (!storeFailure(err)) return false;
+    this.#o.storeHealth?.observe(err);
+    return true;
   }
 
   /** Outcomes whose commit succeeded. */
