@@ -9,6 +9,7 @@ import {
   DurableQueue,
   type Logger,
   onShutdownSignal,
+  SecretBox,
   serve,
   serviceApp,
   silentLogger,
@@ -83,6 +84,8 @@ export interface PlatformOptions {
   instance?: string;
   /** How long a queue lease lasts before a leased event is delivered again (renewed while it runs). Default 4 s. */
   leaseMs?: number;
+  /** 32 bytes that seal webhook secrets at rest (see secret_key.ts). Default: stored in clear. */
+  secretKey?: Uint8Array | null;
 }
 
 export interface PlatformParts {
@@ -114,7 +117,9 @@ export function createPlatform(
   const maxLimits = { ...DEFAULT_MAX_LIMITS, ...options.maxLimits };
   const blobs = new BlobStore(kv, keys.blobs());
   const repo = new FileRepo(kv, blobs);
-  const tenants = new TenantStore(kv);
+  const tenants = new TenantStore(kv, {
+    secrets: options.secretKey ? new SecretBox(options.secretKey) : undefined,
+  });
   const store = new PackageStore(kv, repo, { maxLimits });
   const definitions = new Definitions(
     store,

@@ -46,7 +46,12 @@ export {
 } from "./fuel_meter.ts";
 export { ModuleCache } from "./module_cache.ts";
 export { monotonicId, monotonicIdFactory } from "./monotonic_id.ts";
-export { openKv, openKvAt } from "./open_kv.ts";
+export { openKv, openKvAt, type OpenKvOptions } from "./open_kv.ts";
+export {
+  ensurePrivateDir,
+  ensurePrivateFile,
+  type PrivateDirOptions,
+} from "./private_dir.ts";
 export {
   onShutdownSignal,
   type RunningServer,
@@ -55,6 +60,13 @@ export {
   serviceApp,
   type ServiceAppOptions,
 } from "./service.ts";
+export {
+  formatSecretKey,
+  newSecretKey,
+  parseSecretKey,
+  SealError,
+  SecretBox,
+} from "./secret_box.ts";
 export {
   STORE_RETRY_AFTER_S,
   storeFailure,
