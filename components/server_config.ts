@@ -68,6 +68,10 @@ export const SETTINGS = {
     "--max-queue-depth",
     "events a queue may hold before the listener answers 429 (default 100000)",
   ],
+  JOBICO_UPLOAD_GRACE_MS: [
+    "--upload-grace-ms",
+    "how long an unfinished upload may stall before a crash is assumed and its chunks are collected (default 600000)",
+  ],
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -182,6 +186,7 @@ export function serverConfig(
     tenantConcurrency: int("JOBICO_TENANT_CONCURRENCY", 1, 256),
     retryBaseMs: int("JOBICO_RETRY_BASE_MS", 1, 3_600_000),
     maxQueueDepth: int("JOBICO_MAX_QUEUE_DEPTH", 1, 1_000_000_000),
+    uploadGraceMs: int("JOBICO_UPLOAD_GRACE_MS", 100, 86_400_000),
     limits: Object.fromEntries(
       Object.entries(limits).filter(([, v]) => v !== undefined),
     ),

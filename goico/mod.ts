@@ -3,7 +3,14 @@
  * durable queues and a WebAssembly guest runtime.
  * @module
  */
-export { type BlobMeta, BlobStore, sha256Hex } from "./blob_store.ts";
+export {
+  type BlobMeta,
+  BlobStore,
+  type BlobStoreOptions,
+  type Collected,
+  sha256Hex,
+  type StagedBlob,
+} from "./blob_store.ts";
 export { ChangeFeed, type ChangeFeedOptions } from "./change_feed.ts";
 export { deletePrefixes } from "./delete_prefixes.ts";
 export {

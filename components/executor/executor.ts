@@ -89,6 +89,8 @@ export interface ExecutorOptions {
 
 /** An item ready to run. */
 interface Prepared {
+  /** Its tenant is being deleted: it is dropped, not run (tenant_deletion.ts). */
+  drop?: boolean;
   v: PackageVersion | null;
   route: EventRoute | null;
   limits: Limits;
@@ -102,7 +104,7 @@ interface Done {
   chained: { queue: string; item: EventItem } | null;
   next: { kind: "ack" } | { kind: "retry"; delayMs: number } | {
     kind: "dead";
-  };
+  } | { kind: "drop" };
   bytes: number;
   /** Mutations of its own (see `#write`); the counters it shares come on top. */
   mutations: number;
@@ -344,6 +346,7 @@ export class Executor {
   #recorded(batch: Done[]): void {
     this.executed += batch.length;
     for (const d of batch) {
+      if (d.next.kind === "drop") continue;
       this.#o.observer.recorded(d.exec.record, d.item.value, d.next.kind);
     }
   }
@@ -364,13 +367,20 @@ export class Executor {
         list.push({ id: d.chained.item.eventId, value: d.chained.item });
       }
       const { error, id } = d.exec.record;
+      if (d.next.kind === "drop") {
+        queue.discard(op, d.item);
+        continue;
+      }
       if (d.next.kind === "ack") acked.push(d.item);
       else if (d.next.kind === "retry") {
         queue.retry(op, d.item, d.next.delayMs);
       } else queue.deadLetter(op, d.item, error ?? "failed", id);
     }
     for (const [name, items] of chained) queue.append(op, name, items);
-    executions.recordAll(op, batch.map((d) => d.exec));
+    executions.recordAll(
+      op,
+      batch.filter((d) => d.next.kind !== "drop").map((d) => d.exec),
+    );
     queue.ackAll(op, acked);
   }
 
@@ -378,6 +388,15 @@ export class Executor {
   async #prepare(item: QueuedItem<EventItem>): Promise<Prepared> {
     const { definitions } = this.#o;
     const ev = item.value;
+    if (await definitions.isDeleting(ev.tenant)) {
+      return {
+        drop: true,
+        v: null,
+        route: null,
+        limits: this.#o.limits,
+        job: { failure: `Tenant "${ev.tenant}" is being deleted` },
+      };
+    }
     const v = await definitions.version(ev.tenant, ev.package, ev.version);
     const route = v ? await definitions.routeIn(v, ev.event) : null;
     const runtime = v && route
@@ -407,7 +426,7 @@ export class Executor {
   /** Records an outcome and decides what follows from it. */
   async #finish(
     item: QueuedItem<EventItem>,
-    { v, route, limits }: Prepared,
+    { v, route, limits, drop }: Prepared,
     outcome: RunOutcome,
     timing: { startedAt: number; durationMs: number },
   ): Promise<Done> {
@@ -428,6 +447,18 @@ export class Executor {
       startedAt: new Date(timing.startedAt).toISOString(),
       durationMs: Math.round(timing.durationMs * 1000) / 1000,
     };
+    if (drop) {
+      // Not run, not recorded: its in-flight record goes (one delete).
+      const fitted = this.#o.executions.fit(exec);
+      return {
+        item,
+        exec: fitted,
+        chained: null,
+        next: { kind: "drop" },
+        bytes: 64,
+        mutations: 1,
+      };
+    }
     let next: Done["next"] = { kind: "ack" };
     if (exec.status === "failed") {
       const failures = item.failures ?? 0;

@@ -19,6 +19,7 @@ import {
 } from "../../goico/mod.ts";
 import { checkName } from "../check_name.ts";
 import { keys } from "../keys.ts";
+import { assertNotDeleting, type TenantDeletion } from "./tenant_deletion.ts";
 
 /** What is stored of a tenant's credentials. */
 interface Credentials {
@@ -89,9 +90,11 @@ export class TenantStore {
       tokenCreatedAt: at,
       webhookSecrets: [{ secret: newSecret("whsec_"), createdAt: at }],
     });
+    await assertNotDeleting(this.kv, id);
     const res = await this.kv.atomic()
       .check({ key: keys.tenant(id), versionstamp: null })
       .check({ key: keys.tenantCredentials(id), versionstamp: null })
+      .check({ key: keys.tenantDeletion(id), versionstamp: null })
       .set(keys.tenant(id), { id })
       .set(keys.tenantCredentials(id), creds)
       .set(keys.tokenHash(hash), { tenant: id })
@@ -215,6 +218,37 @@ export class TenantStore {
       ],
     }));
     return await this.webhookSecrets(id);
+  }
+
+  /**
+   * Marks a tenant deleted (see tenant_deletion.ts) in one atomic: its
+   * token stops working, it is gone from `exists`, `get` and `list`, and
+   * `announce` adds what tells the other components (a definition change).
+   */
+  async markDeleted(
+    id: string,
+    announce: (op: Deno.AtomicOperation) => Deno.AtomicOperation,
+  ): Promise<void> {
+    checkName("tenant", id);
+    const [marker, creds] = await this.kv.getMany<[unknown, Credentials]>([
+      keys.tenant(id),
+      keys.tenantCredentials(id),
+    ]);
+    if (marker.versionstamp === null) throw unknown(id);
+    const mark: TenantDeletion = { since: this.#now() };
+    const op = this.kv.atomic().check(marker).check(creds)
+      .set(keys.tenantDeletion(id), mark)
+      .delete(keys.tenant(id))
+      .delete(keys.tenantCredentials(id));
+    if (creds.value?.tokenHash) {
+      op.delete(keys.tokenHash(creds.value.tokenHash));
+      this.#cache.delete(creds.value.tokenHash);
+    }
+    if (!(await announce(op).commit()).ok) {
+      throw new ConflictError(
+        `Tenant "${id}" is being changed concurrently; try again`,
+      );
+    }
   }
 
   /** Removes a tenant's credentials: its token stops working at once. */
