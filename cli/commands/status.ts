@@ -164,7 +164,9 @@ function printStatus(
       if (meta.instance) fields.push(["instance", meta.instance]);
       fields.push([
         "components",
-        (meta.components ?? []).map(componentName).join(", "),
+        meta.components
+          ? meta.components.map(componentName).join(", ")
+          : "unknown: /meta tells them only with a token (--token)",
       ]);
     }
     const checks = p.health?.checks ?? {};
