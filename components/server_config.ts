@@ -5,6 +5,7 @@
  */
 import { type LogLevel, ValidationError } from "../goico/mod.ts";
 import { MIN_ADMIN_TOKEN } from "./admin_token.ts";
+import { checkSecretKey } from "./secret_key.ts";
 import { type Component, COMPONENTS, type ServeOptions } from "./platform.ts";
 
 /** Every setting: its variable, its `jobico serve` flag and what it means. */
@@ -26,6 +27,10 @@ export const SETTINGS = {
   JOBICO_ADMIN_TOKEN: [
     "--admin-token",
     "admin token, 16 characters or more (default: generated into <data>/admin-token)",
+  ],
+  JOBICO_SECRET_KEY: [
+    "--secret-key",
+    "key sealing webhook secrets at rest, 64 hex digits (default: generated into <data>/secret-key)",
   ],
   JOBICO_LOG_LEVEL: [
     "--log-level",
@@ -71,6 +76,10 @@ export const SETTINGS = {
     "--max-queue-depth",
     "events a queue may hold before the listener answers 429 (default 100000)",
   ],
+  JOBICO_UPLOAD_GRACE_MS: [
+    "--upload-grace-ms",
+    "how long an unfinished upload may stall before a crash is assumed and its chunks are collected (default 600000)",
+  ],
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -82,8 +91,10 @@ export interface ServerConfig {
   kv?: string;
   logLevel: LogLevel;
   /** Without `adminToken`, the server makes one (see admin_token.ts). */
-  options: Omit<ServeOptions, "kv" | "logger" | "adminToken"> & {
+  options: Omit<ServeOptions, "kv" | "logger" | "adminToken" | "secretKey"> & {
     adminToken?: string;
+    /** The text of JOBICO_SECRET_KEY (see secret_key.ts). */
+    secretKey?: string;
   };
 }
 
@@ -163,6 +174,10 @@ export function serverConfig(
       }: use at least ${MIN_ADMIN_TOKEN} characters and no spaces`,
     );
   }
+  const secretKey = get("JOBICO_SECRET_KEY");
+  if (secretKey !== undefined) {
+    checkSecretKey(secretKey, label("JOBICO_SECRET_KEY"));
+  }
   const limits = {
     timeoutMs: int("JOBICO_TIMEOUT_MS", 1, 3_600_000),
     memoryMb: int("JOBICO_MEMORY_MB", 1, 4_096),
@@ -174,12 +189,14 @@ export function serverConfig(
     port: int("JOBICO_PORT", 0, 65_535) ?? 8080,
     hostname: get("JOBICO_HOST"),
     adminToken,
+    secretKey,
     components,
     workers: int("JOBICO_WORKERS", 1, 256),
     tenantConcurrency: int("JOBICO_TENANT_CONCURRENCY", 1, 256),
     retryBaseMs: int("JOBICO_RETRY_BASE_MS", 1, 3_600_000),
     maxQueueDepth: int("JOBICO_MAX_QUEUE_DEPTH", 1, 1_000_000_000),
     shutdownGraceMs: int("JOBICO_SHUTDOWN_GRACE_MS", 0, 600_000),
+    uploadGraceMs: int("JOBICO_UPLOAD_GRACE_MS", 100, 86_400_000),
     limits: Object.fromEntries(
       Object.entries(limits).filter(([, v]) => v !== undefined),
     ),

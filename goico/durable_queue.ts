@@ -379,6 +379,15 @@ export class DurableQueue<T> {
   }
 
   /**
+   * Adds the write that drops a leased item unhandled (its queue is going
+   * away): its in-flight record goes, and no counter is touched, so a queue
+   * whose counters were removed does not get them back.
+   */
+  discard(op: Deno.AtomicOperation, item: QueuedItem<T>): Deno.AtomicOperation {
+    return op.delete(this.#key("inflight", item.queue, item.id));
+  }
+
+  /**
    * Adds the writes that hand a leased item back for another try after
    * `delayMs`, with `attempt` and `failures` raised. When it is due
    * (`promoteDue`) it goes back to its place in the queue.

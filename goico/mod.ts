@@ -3,7 +3,14 @@
  * durable queues and a WebAssembly guest runtime.
  * @module
  */
-export { type BlobMeta, BlobStore, sha256Hex } from "./blob_store.ts";
+export {
+  type BlobMeta,
+  BlobStore,
+  type BlobStoreOptions,
+  type Collected,
+  sha256Hex,
+  type StagedBlob,
+} from "./blob_store.ts";
 export { ChangeFeed, type ChangeFeedOptions } from "./change_feed.ts";
 export { deletePrefixes } from "./delete_prefixes.ts";
 export {
@@ -46,7 +53,12 @@ export {
 } from "./fuel_meter.ts";
 export { ModuleCache } from "./module_cache.ts";
 export { monotonicId, monotonicIdFactory } from "./monotonic_id.ts";
-export { openKv, openKvAt } from "./open_kv.ts";
+export { openKv, openKvAt, type OpenKvOptions } from "./open_kv.ts";
+export {
+  ensurePrivateDir,
+  ensurePrivateFile,
+  type PrivateDirOptions,
+} from "./private_dir.ts";
 export {
   onShutdownSignal,
   type RunningServer,
@@ -55,6 +67,20 @@ export {
   serviceApp,
   type ServiceAppOptions,
 } from "./service.ts";
+export {
+  formatSecretKey,
+  newSecretKey,
+  parseSecretKey,
+  SealError,
+  SecretBox,
+} from "./secret_box.ts";
+export {
+  STORE_RETRY_AFTER_S,
+  storeFailure,
+  type StoreFailureReason,
+  StoreUnavailableError,
+} from "./store_error.ts";
+export { StoreHealth, type StoreHealthOptions } from "./store_health.ts";
 export {
   formatSse,
   type SseMessage,

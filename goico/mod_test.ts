@@ -40,6 +40,17 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "silentLogger",
     "sseResponse",
     "unprovidedImports",
+    "STORE_RETRY_AFTER_S",
+    "SealError",
+    "SecretBox",
+    "StoreHealth",
+    "StoreUnavailableError",
+    "ensurePrivateDir",
+    "ensurePrivateFile",
+    "formatSecretKey",
+    "newSecretKey",
+    "parseSecretKey",
+    "storeFailure",
   ];
   assert.deepEqual(Object.keys(goico).sort(), [...expected].sort());
   for (const name of expected) {

@@ -27,6 +27,7 @@ import {
   type DurableQueue,
   type Logger,
   type QueuedItem,
+  storeFailure,
 } from "../../goico/mod.ts";
 import type { EventItem } from "../queue/event_item.ts";
 
@@ -75,6 +76,8 @@ export interface LaneOptions<D extends LaneOutcome> {
   pace?: { msPerItem: number };
   /** How long an idle lane waits for new items before it retires. Default 1 s. */
   lingerMs?: number;
+  /** Told of each commit that failed because the store takes no writes. */
+  storeFailed?: (err: unknown) => void;
 }
 
 /** Bytes of outcomes in one atomic, and of the whole atomic (the KV allows 800 KiB). */
@@ -93,6 +96,13 @@ const FLUSH_AFTER_MS = 15;
 const TARGET_BATCH_MS = 50;
 /** Items leased at once while the pace of the queue is unknown. */
 const FIRST_BATCH = 16;
+/**
+ * After a commit fails because the store takes no writes (a full disk),
+ * the lane waits before it commits or leases again: this long at first,
+ * doubling up to STORE_BACKOFF_MAX_MS while the failures go on.
+ */
+const STORE_BACKOFF_MIN_MS = 100;
+const STORE_BACKOFF_MAX_MS = 5_000;
 
 export class Lane<D extends LaneOutcome> {
   readonly #o: LaneOptions<D>;
@@ -116,6 +126,9 @@ export class Lane<D extends LaneOutcome> {
   #leaseCap = MAX_CHECKS;
   #lastWork = performance.now();
   #retireAfter = 0;
+  /** While the store fails: no commit or lease before this (performance.now()). */
+  #pausedUntil = 0;
+  #backoffMs = 0;
   #done = false;
   #wakeCommitter: (() => void) | null = null;
   #wakeRunner: (() => void) | null = null;
@@ -228,6 +241,11 @@ export class Lane<D extends LaneOutcome> {
           continue;
         }
         const now = performance.now();
+        if (now < this.#pausedUntil) {
+          // The store failed: no commit, no lease, no retry in a loop.
+          await this.#sleep(this.#pausedUntil - now);
+          continue;
+        }
         const target = this.#target();
         const lease = this.#mayHaveMore && this.#leased.length < target / 2;
         const oldest = this.#outcomes[0]?.at;
@@ -371,6 +389,7 @@ export class Lane<D extends LaneOutcome> {
       error = err;
     }
     if (ok) {
+      this.#backoffMs = 0;
       for (const d of records) this.#held.delete(d.item);
       this.#o.recorded(records);
       const now = performance.now();
@@ -381,6 +400,28 @@ export class Lane<D extends LaneOutcome> {
       if (items.length === this.#leaseCap) {
         this.#leaseCap = Math.min(MAX_CHECKS, Math.ceil(items.length * 1.25));
       }
+      return;
+    }
+    if (error !== undefined && storeFailure(error)) {
+      // The store takes no writes (a full disk). The outcomes are dropped
+      // and their leases left to lapse: the events run again once the store
+      // takes writes (never lost, recorded once). The lane waits before it
+      // tries again, longer each time.
+      this.#o.storeFailed?.(error);
+      for (const d of records) this.#held.delete(d.item);
+      if (this.#backoffMs === 0) {
+        this.#o.logger.warn("the store takes no writes: the lane waits", {
+          queue: name,
+          dropped: records.length,
+          error: String(error),
+        });
+      }
+      this.#backoffMs = Math.min(
+        STORE_BACKOFF_MAX_MS,
+        Math.max(STORE_BACKOFF_MIN_MS, this.#backoffMs * 2),
+      );
+      this.#pausedUntil = performance.now() + this.#backoffMs;
+      this.#mayHaveMore = true;
       return;
     }
     // The lease was refused (another consumer took an item meanwhile), or
@@ -416,11 +457,14 @@ export class Lane<D extends LaneOutcome> {
       for (const it of due) {
         if (this.#held.has(it)) this.#held.set(it, now);
       }
-    }).catch((err) =>
-      this.#o.logger.warn("renewing leases failed", {
-        queue: this.#o.name,
-        error: String(err),
-      })
-    );
+    }).catch((err) => {
+      if (storeFailure(err)) this.#o.storeFailed?.(err);
+      else {
+        this.#o.logger.warn("renewing leases failed", {
+          queue: this.#o.name,
+          error: String(err),
+        });
+      }
+    });
   }
 }

@@ -23,6 +23,8 @@ import {
   type Logger,
   monotonicId,
   type QueuedItem,
+  storeFailure,
+  type StoreHealth,
 } from "../../goico/mod.ts";
 import type { Definitions, EventRoute } from "../ctl/definitions.ts";
 import type { ResultDef } from "../ctl/job_package.ts";
@@ -86,11 +88,15 @@ export interface ExecutorOptions {
    * attempt counted). Default 10 s.
    */
   shutdownGraceMs?: number;
+  /** Told of store failures (a full disk), which make the executor back off. Default: none. */
+  storeHealth?: StoreHealth;
   now?: () => number;
 }
 
 /** An item ready to run. */
 interface Prepared {
+  /** Its tenant is being deleted: it is dropped, not run (tenant_deletion.ts). */
+  drop?: boolean;
   v: PackageVersion | null;
   route: EventRoute | null;
   limits: Limits;
@@ -104,7 +110,7 @@ interface Done {
   chained: { queue: string; item: EventItem } | null;
   next: { kind: "ack" } | { kind: "retry"; delayMs: number } | {
     kind: "dead";
-  };
+  } | { kind: "drop" };
   bytes: number;
   /** Mutations of its own (see `#write`); the counters it shares come on top. */
   mutations: number;
@@ -126,7 +132,10 @@ export class Executor {
     string,
     { lane: Lane<Done>; done: Promise<void>; stamp: string }
   >();
-  readonly #o: Required<Omit<ExecutorOptions, "now">> & { now: () => number };
+  readonly #o:
+    & Required<Omit<ExecutorOptions, "now" | "storeHealth">>
+    & Pick<ExecutorOptions, "storeHealth">
+    & { now: () => number };
   readonly #slots: TenantSlots;
   /** Executions recorded since start. */
   executed = 0;
@@ -150,25 +159,40 @@ export class Executor {
   /** Runs until `signal` aborts, then waits for the executions under way. */
   async run(signal: AbortSignal): Promise<void> {
     const { queue, logger } = this.#o;
-    const every = (ms: number, what: string, fn: () => Promise<unknown>) =>
-      setInterval(() => {
-        fn().catch((err) => logger.error(what, { error: String(err) }));
-      }, ms);
-    await queue.recoverExpired().catch((err) =>
-      logger.error("recovering leases failed", { error: String(err) })
+    // Each chore runs every `ms`; while the store fails, up to 50 times
+    // slower (at most 5 s apart), so a full disk is not retried in a loop.
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    const every = (ms: number, what: string, fn: () => Promise<unknown>) => {
+      let backoff = ms;
+      const slot = timers.length;
+      const tick = async () => {
+        try {
+          await fn();
+          backoff = ms;
+        } catch (err) {
+          if (this.#storeFailed(err)) {
+            backoff = Math.min(Math.max(ms * 50, 5_000), backoff * 2);
+          } else logger.error(what, { error: String(err) });
+        }
+        if (!signal.aborted) timers[slot] = setTimeout(tick, backoff);
+      };
+      timers.push(setTimeout(tick, ms));
+    };
+    await queue.recoverExpired().catch((err) => {
+      if (!this.#storeFailed(err)) {
+        logger.error("recovering leases failed", { error: String(err) });
+      }
+    });
+    every(
+      this.#o.recoverEveryMs,
+      "recovering leases failed",
+      () => queue.recoverExpired(),
     );
-    const timers = [
-      every(
-        this.#o.recoverEveryMs,
-        "recovering leases failed",
-        () => queue.recoverExpired(),
-      ),
-      every(
-        this.#o.promoteEveryMs,
-        "putting back due retries failed",
-        () => queue.promoteDue(),
-      ),
-    ];
+    every(
+      this.#o.promoteEveryMs,
+      "putting back due retries failed",
+      () => queue.promoteDue(),
+    );
     try {
       for await (const _ of queue.feed.changes(signal)) {
         // Queues whose marker changed got items: their lanes look again,
@@ -178,7 +202,7 @@ export class Executor {
         }
       }
     } finally {
-      timers.forEach(clearInterval);
+      timers.forEach(clearTimeout);
       // What runs gets the grace period to finish; then it is stopped, at
       // the module's next slice of fuel, and its events go back.
       const grace = setTimeout(
@@ -221,6 +245,7 @@ export class Executor {
       write: (op, d) => this.#write(op, d),
       commit: (ds) => this.#commit(ds),
       recorded: (ds) => this.#recorded(ds),
+      storeFailed: (err) => this.#storeFailed(err),
     });
     const done = lane.run().finally(() => this.#lanes.delete(name));
     this.#lanes.set(name, { lane, done, stamp });
@@ -298,6 +323,11 @@ export class Executor {
     try {
       ok = (await op.commit()).ok;
     } catch (err) {
+      if (this.#storeFailed(err)) {
+        // Committing them one by one would fail the same way: their leases
+        // lapse and they run again once the store takes writes.
+        return;
+      }
       if (batch.length === 1) {
         this.#o.logger.error("recording an execution failed", {
           eventId: batch[0].item.value.eventId,
@@ -319,10 +349,18 @@ export class Executor {
     );
   }
 
+  /** Whether an error is a store failure (reported when it is). */
+  #storeFailed(err: unknown): boolean {
+    if (!storeFailure(err)) return false;
+    this.#o.storeHealth?.observe(err);
+    return true;
+  }
+
   /** Outcomes whose commit succeeded. */
   #recorded(batch: Done[]): void {
     this.executed += batch.length;
     for (const d of batch) {
+      if (d.next.kind === "drop") continue;
       this.#o.observer.recorded(d.exec.record, d.item.value, d.next.kind);
     }
   }
@@ -343,13 +381,20 @@ export class Executor {
         list.push({ id: d.chained.item.eventId, value: d.chained.item });
       }
       const { error, id } = d.exec.record;
+      if (d.next.kind === "drop") {
+        queue.discard(op, d.item);
+        continue;
+      }
       if (d.next.kind === "ack") acked.push(d.item);
       else if (d.next.kind === "retry") {
         queue.retry(op, d.item, d.next.delayMs);
       } else queue.deadLetter(op, d.item, error ?? "failed", id);
     }
     for (const [name, items] of chained) queue.append(op, name, items);
-    executions.recordAll(op, batch.map((d) => d.exec));
+    executions.recordAll(
+      op,
+      batch.filter((d) => d.next.kind !== "drop").map((d) => d.exec),
+    );
     queue.ackAll(op, acked);
   }
 
@@ -357,6 +402,15 @@ export class Executor {
   async #prepare(item: QueuedItem<EventItem>): Promise<Prepared> {
     const { definitions } = this.#o;
     const ev = item.value;
+    if (await definitions.isDeleting(ev.tenant)) {
+      return {
+        drop: true,
+        v: null,
+        route: null,
+        limits: this.#o.limits,
+        job: { failure: `Tenant "${ev.tenant}" is being deleted` },
+      };
+    }
     const v = await definitions.version(ev.tenant, ev.package, ev.version);
     const route = v ? await definitions.routeIn(v, ev.event) : null;
     const runtime = v && route
@@ -387,7 +441,7 @@ export class Executor {
   /** Records an outcome and decides what follows from it. */
   async #finish(
     item: QueuedItem<EventItem>,
-    { v, route, limits }: Prepared,
+    { v, route, limits, drop }: Prepared,
     outcome: RunOutcome,
     timing: { startedAt: number; durationMs: number },
   ): Promise<Done> {
@@ -408,6 +462,18 @@ export class Executor {
       startedAt: new Date(timing.startedAt).toISOString(),
       durationMs: Math.round(timing.durationMs * 1000) / 1000,
     };
+    if (drop) {
+      // Not run, not recorded: its in-flight record goes (one delete).
+      const fitted = this.#o.executions.fit(exec);
+      return {
+        item,
+        exec: fitted,
+        chained: null,
+        next: { kind: "drop" },
+        bytes: 64,
+        mutations: 1,
+      };
+    }
     let next: Done["next"] = { kind: "ack" };
     if (exec.status === "failed") {
       const failures = item.failures ?? 0;

@@ -8,6 +8,7 @@
  */
 import {
   type BlobStore,
+  ConflictError,
   formatImportList,
   meterFuel,
   NotFoundError,
@@ -18,6 +19,7 @@ import {
 import type { FileKind } from "../ctl/job_package.ts";
 import { DEFAULT_MAX_LIMITS } from "../ctl/runtime_limits.ts";
 import { keys, SAFE_FILE_NAME } from "../keys.ts";
+import { assertNotDeleting } from "../tenants/tenant_deletion.ts";
 import { checkName } from "../check_name.ts";
 import { compileSchema } from "./compile_schema.ts";
 
@@ -130,21 +132,32 @@ export class FileRepo {
       }
       compileSchema(name, bytes);
     }
-    const blob = await this.blobs.put(bytes);
-    const info: FileInfo = {
-      tenant,
-      name,
-      kind,
-      size: blob.size,
-      sha256: blob.sha256,
-      uploadedAt: new Date(this.#now()).toISOString(),
-    };
-    const res = await this.kv.atomic()
-      .set(keys.file(tenant, name), info)
-      .set(keys.tenant(tenant), { id: tenant })
-      .commit();
-    if (!res.ok) throw new Error(`Storing file "${name}" failed`);
-    return info;
+    // The bytes, then their name in the same write that makes them visible:
+    // a crash before it leaves chunks that the collector removes, never a
+    // name without its bytes or bytes nothing names.
+    for (let tries = 0; tries < 3; tries++) {
+      const blob = await this.blobs.stage(bytes);
+      const info: FileInfo = {
+        tenant,
+        name,
+        kind,
+        size: blob.meta.size,
+        sha256: blob.meta.sha256,
+        uploadedAt: new Date(this.#now()).toISOString(),
+      };
+      const res = await blob.publish(this.kv.atomic())
+        // Not while the tenant is being deleted (see delete_tenant.ts).
+        .check({ key: keys.tenantDeletion(tenant), versionstamp: null })
+        .set(keys.file(tenant, name), info)
+        .set(keys.tenant(tenant), { id: tenant })
+        .commit();
+      if (res.ok) return info;
+      await blob.discard();
+      await assertNotDeleting(this.kv, tenant);
+    }
+    throw new ConflictError(
+      `File "${name}" of tenant "${tenant}" changed concurrently; try again`,
+    );
   }
 
   async info(tenant: string, name: string): Promise<FileInfo | null> {
