@@ -89,6 +89,11 @@ export interface PlatformOptions {
   /** How long a queue lease lasts before a leased event is delivered again (renewed while it runs). Default 4 s. */
   leaseMs?: number;
   /**
+   * On shutdown, how long executions under way may take to finish before
+   * they are stopped and their events put back. Default 10 s.
+   */
+  shutdownGraceMs?: number;
+  /**
    * How long an upload may go without writing before its chunks count as
    * abandoned (a crash) and are collected. Default 10 min.
    */
@@ -127,7 +132,7 @@ export function createPlatform(
   const blobs = new BlobStore(kv, keys.blobs(), {
     uploads: keys.blobUploads(),
   });
-  const repo = new FileRepo(kv, blobs);
+  const repo = new FileRepo(kv, blobs, { maxMemoryMb: maxLimits.memoryMb });
   const tenants = new TenantStore(kv, {
     secrets: options.secretKey ? new SecretBox(options.secretKey) : undefined,
   });
@@ -159,6 +164,8 @@ export function createPlatform(
       runner: new JobicoletRunner((sha) => repo.bytes(sha), { pool }),
       observer: telemetryObserver(metrics),
       storeHealth,
+      ...(options.shutdownGraceMs !== undefined &&
+        { shutdownGraceMs: options.shutdownGraceMs }),
     })
     : undefined;
   const authenticator = new Authenticator(options.adminToken, tenants);

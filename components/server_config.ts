@@ -56,6 +56,10 @@ export const SETTINGS = {
     "--fuel",
     "default instruction budget of an execution (default 1000000000)",
   ],
+  JOBICO_OUTPUT_KB: [
+    "--output-kb",
+    "default output (logs, stdout, stderr) kept per execution in KiB (default 1024)",
+  ],
   JOBICO_RETRIES: [
     "--retries",
     "default retries of a failed execution before its dead letter (default 3)",
@@ -63,6 +67,10 @@ export const SETTINGS = {
   JOBICO_RETRY_BASE_MS: [
     "--retry-base-ms",
     "delay of the first retry; each next one doubles (default 1000)",
+  ],
+  JOBICO_SHUTDOWN_GRACE_MS: [
+    "--shutdown-grace-ms",
+    "on shutdown, how long executions may take to finish before they are stopped and put back (default 10000)",
   ],
   JOBICO_MAX_QUEUE_DEPTH: [
     "--max-queue-depth",
@@ -174,6 +182,7 @@ export function serverConfig(
     timeoutMs: int("JOBICO_TIMEOUT_MS", 1, 3_600_000),
     memoryMb: int("JOBICO_MEMORY_MB", 1, 4_096),
     fuel: int("JOBICO_FUEL", 1, Number.MAX_SAFE_INTEGER),
+    outputKb: int("JOBICO_OUTPUT_KB", 1, 1_048_576),
     retries: int("JOBICO_RETRIES", 0, 100),
   };
   const options: ServerConfig["options"] = {
@@ -186,6 +195,7 @@ export function serverConfig(
     tenantConcurrency: int("JOBICO_TENANT_CONCURRENCY", 1, 256),
     retryBaseMs: int("JOBICO_RETRY_BASE_MS", 1, 3_600_000),
     maxQueueDepth: int("JOBICO_MAX_QUEUE_DEPTH", 1, 1_000_000_000),
+    shutdownGraceMs: int("JOBICO_SHUTDOWN_GRACE_MS", 0, 600_000),
     uploadGraceMs: int("JOBICO_UPLOAD_GRACE_MS", 100, 86_400_000),
     limits: Object.fromEntries(
       Object.entries(limits).filter(([, v]) => v !== undefined),

@@ -7,13 +7,20 @@
  * to the machine's cores runs that many calls in parallel while the main
  * isolate keeps serving HTTP and KV.
  *
- * A call that outlives its wall-clock `timeoutMs` is answered at once as a
- * timeout. The Worker itself cannot be stopped from outside while it spins
- * in wasm (`worker.terminate()` does not interrupt it in Deno 2.9), so it
- * stays reserved until the guest returns, which the instruction budget
- * (`meterFuel`) guarantees; `settled` resolves then, and a caller that
- * counts Workers per tenant keeps counting it until that moment. A Worker
- * that never comes back within `hangGraceMs` is terminated and replaced.
+ * Each call has a wall-clock `timeoutMs`, counted in the Worker from the
+ * call's start: a module metered with `interrupt` (`meterFuel`) is stopped
+ * there within about a slice of fuel of work (`FUEL_SLICE`, about a
+ * millisecond) and the call fails as a timeout, its Worker free at once.
+ * `worker.terminate()` cannot do that: it does not interrupt a thread
+ * spinning in wasm in Deno 2.9. As a backstop, a call still running
+ * `timeoutGraceMs` after its timeout is answered from here as a timeout and
+ * its batch cancelled (the Worker sees the cancel at the module's next
+ * slice or host call); the Worker stays reserved until the guest returns,
+ * which the instruction budget guarantees for modules metered without
+ * `interrupt`; `settled` resolves then, and a caller that counts Workers
+ * per tenant keeps counting it until that moment. A Worker that never comes
+ * back within `hangGraceMs` is terminated and replaced. Closing the pool
+ * cancels every call under way the same way before terminating the Workers.
  */
 import { packCalls, type WorkerCall } from "./_wasm_calls.ts";
 import type { WorkerMessage, WorkerReply } from "./_wasm_worker.ts";
@@ -27,6 +34,16 @@ export interface WasmPoolOptions {
    * terminated and replaced. Default 60 s.
    */
   hangGraceMs?: number;
+  /**
+   * How long after its timeout a call that the Worker did not stop itself
+   * is answered from here as a timeout. Default 100 ms.
+   */
+  timeoutGraceMs?: number;
+  /**
+   * Most memory, in bytes, of the guests each Worker keeps warm between
+   * calls. Default 256 MiB.
+   */
+  warmBytes?: number;
 }
 
 /** One call of a guest. */
@@ -69,7 +86,7 @@ interface Slot {
   busy: boolean;
   /** Keys whose module this worker was sent. */
   known: Set<string>;
-  /** Shared with the worker: holds the id of a batch to stop. */
+  /** Shared with the worker: [0] the id of a batch to stop, [1] stop all. */
   cancel: Int32Array<ArrayBufferLike>;
   /** The reply handler of the call under way. */
   onReply?: (reply: WorkerReply) => void;
@@ -83,6 +100,8 @@ export class WasmPool {
   /** Callers waiting for a Worker; null when the pool closes. */
   readonly #waiting: ((slot: Slot | null) => void)[] = [];
   readonly #hangGraceMs: number;
+  readonly #timeoutGraceMs: number;
+  readonly #warmBytes: number;
   #nextId = 1;
   #closed = false;
 
@@ -92,6 +111,8 @@ export class WasmPool {
       throw new RangeError(`Pool size must be a positive integer, got ${size}`);
     }
     this.#hangGraceMs = options.hangGraceMs ?? 60_000;
+    this.#timeoutGraceMs = options.timeoutGraceMs ?? 100;
+    this.#warmBytes = options.warmBytes ?? 256 * 1024 * 1024;
     for (let i = 0; i < size; i++) this.#slots.push(this.#spawn());
   }
 
@@ -111,9 +132,15 @@ export class WasmPool {
       name: "jobicolet-sandbox",
       deno: { permissions: "none" },
     });
-    const cancel = new Int32Array(new SharedArrayBuffer(4));
+    const cancel = new Int32Array(new SharedArrayBuffer(8));
     const slot: Slot = { worker, busy: false, known: new Set(), cancel };
-    worker.postMessage({ type: "init", cancel } satisfies WorkerMessage);
+    worker.postMessage(
+      {
+        type: "init",
+        cancel,
+        warmBytes: this.#warmBytes,
+      } satisfies WorkerMessage,
+    );
     worker.onmessage = (e: MessageEvent<WorkerReply>) => slot.onReply?.(e.data);
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
@@ -198,9 +225,10 @@ export class WasmPool {
         resolve({ ran, settled });
       };
       let timerAt = 0; // when the timer fires
+      const grace = this.#timeoutGraceMs;
       const arm = () => {
         if (finished || next >= calls.length) return;
-        const deadline = startedAt + calls[next].timeoutMs;
+        const deadline = startedAt + calls[next].timeoutMs + grace;
         // Armed for no later than this call's deadline: nothing to do.
         if (timer !== undefined && timerAt <= deadline) return;
         clearTimeout(timer);
@@ -209,12 +237,13 @@ export class WasmPool {
         timer = setTimeout(() => {
           timer = undefined;
           if (finished || next >= calls.length) return;
-          if (performance.now() < startedAt + calls[next].timeoutMs) {
+          if (performance.now() < startedAt + calls[next].timeoutMs + grace) {
             return arm();
           }
           const index = next;
           const { timeoutMs } = calls[index];
           Atomics.store(slot.cancel, 0, id);
+          Atomics.notify(slot.cancel, 0); // wakes a sleeping guest
           onResult(index, {
             outcome: {
               ok: false,
@@ -241,6 +270,7 @@ export class WasmPool {
             ...(needed && { module: c.module }),
             guest: c.guest,
             input: c.input,
+            timeoutMs: c.timeoutMs,
           };
         });
         slot.worker.postMessage(
@@ -256,10 +286,14 @@ export class WasmPool {
         if (reply.type === "done") {
           if (finished) return; // the timed-out call came back at last
           const index = base + reply.index;
+          if (!reply.outcome.ok && reply.outcome.cancelled) {
+            // Stopped by cancelAll: not run, like the calls after it.
+            return finish(index);
+          }
           onResult(index, {
             outcome: reply.outcome,
             fuelUsed: reply.fuelUsed,
-            timedOut: false,
+            timedOut: !reply.outcome.ok && reply.outcome.timedOut === true,
           });
           next = index + 1;
           startedAt = performance.now();
@@ -319,12 +353,29 @@ export class WasmPool {
   }
 
   /**
+   * Stops every call under way (at its module's next slice of fuel or host
+   * call) and every call not started yet, for a shutdown: a batch reports
+   * the calls that ran to their end, and `ran` leaves out the stopped ones.
+   * The pool serves nothing more.
+   */
+  cancelAll(): void {
+    for (const s of this.#slots) {
+      Atomics.store(s.cancel, 1, 1);
+      Atomics.notify(s.cancel, 0);
+    }
+  }
+
+  /**
    * Terminates every Worker. Calls under way are answered as failed;
    * callers still waiting for a Worker get a rejection.
    */
   close(): void {
     this.#closed = true;
     for (const s of this.#slots) {
+      // A guest spinning in wasm stops at its next slice: terminate alone
+      // would leave its thread running.
+      Atomics.store(s.cancel, 1, 1);
+      Atomics.notify(s.cancel, 0);
       s.onCrash?.("the pool was closed");
       s.worker.terminate();
     }

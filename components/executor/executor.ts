@@ -82,6 +82,12 @@ export interface ExecutorOptions {
   promoteEveryMs?: number;
   /** Told of each execution once recorded (metrics, traces). Default: nobody. */
   observer?: ExecutionObserver;
+  /**
+   * On shutdown, how long executions under way may take to finish before
+   * they are stopped (their events run again after the restart, with no
+   * attempt counted). Default 10 s.
+   */
+  shutdownGraceMs?: number;
   /** Told of store failures (a full disk), which make the executor back off. Default: none. */
   storeHealth?: StoreHealth;
   now?: () => number;
@@ -143,6 +149,7 @@ export class Executor {
       tenantConcurrency: 1,
       retryBaseMs: 1000,
       observer: silentObserver,
+      shutdownGraceMs: 10_000,
       now: Date.now,
       ...options,
     };
@@ -196,7 +203,14 @@ export class Executor {
       }
     } finally {
       timers.forEach(clearTimeout);
+      // What runs gets the grace period to finish; then it is stopped, at
+      // the module's next slice of fuel, and its events go back.
+      const grace = setTimeout(
+        () => this.#o.runner.cancelAll(),
+        this.#o.shutdownGraceMs,
+      );
       await Promise.allSettled([...this.#lanes.values()].map((l) => l.done));
+      clearTimeout(grace);
     }
   }
 
@@ -415,6 +429,7 @@ export class Executor {
           `Runtime "${route.event.runtime}" of event "${ev.event}" has no module`,
       }
       : {
+        tenant: ev.tenant,
         sha256: sha,
         mainFunction: runtime.mainfuncname || "event",
         input: encoder.encode(JSON.stringify(ev.data)),

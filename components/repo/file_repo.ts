@@ -17,6 +17,7 @@ import {
   ValidationError,
 } from "../../goico/mod.ts";
 import type { FileKind } from "../ctl/job_package.ts";
+import { DEFAULT_MAX_LIMITS } from "../ctl/runtime_limits.ts";
 import { keys, SAFE_FILE_NAME } from "../keys.ts";
 import { assertNotDeleting } from "../tenants/tenant_deletion.ts";
 import { checkName } from "../check_name.ts";
@@ -36,12 +37,19 @@ export interface FileRepoOptions {
   maxWasmBytes?: number;
   /** Largest schema accepted, in bytes. Default 256 KiB. */
   maxSchemaBytes?: number;
+  /**
+   * The highest memory limit a runtime may declare, in MiB: a module that
+   * starts with more (memory and tables), or that the limit cannot cover
+   * (several memories...), is refused. Default `DEFAULT_MAX_LIMITS.memoryMb`.
+   */
+  maxMemoryMb?: number;
   now?: () => number;
 }
 
 export class FileRepo {
   readonly #maxWasm: number;
   readonly #maxSchema: number;
+  readonly #maxMemoryMb: number;
   readonly #now: () => number;
 
   constructor(
@@ -51,6 +59,7 @@ export class FileRepo {
   ) {
     this.#maxWasm = options.maxWasmBytes ?? 16 * 1024 * 1024;
     this.#maxSchema = options.maxSchemaBytes ?? 256 * 1024;
+    this.#maxMemoryMb = options.maxMemoryMb ?? DEFAULT_MAX_LIMITS.memoryMb;
     this.#now = options.now ?? Date.now;
   }
 
@@ -101,11 +110,16 @@ export class FileRepo {
         );
       }
       try {
-        // Every module runs with an instruction budget: refuse what cannot be metered now, not at run time.
-        meterFuel(bytes);
+        // Every module runs with an instruction budget and a memory limit:
+        // refuse what cannot be metered, or starts above the highest limit,
+        // now, not at run time.
+        meterFuel(bytes, {
+          memoryLimitPages: this.#maxMemoryMb * 16,
+          interrupt: true,
+        });
       } catch (err) {
         throw new ValidationError(
-          `Module "${name}" cannot be run with an instruction limit: ${
+          `Module "${name}" cannot run within the sandbox's limits: ${
             (err as Error).message
           }`,
         );
