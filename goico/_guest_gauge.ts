@@ -1,22 +1,14 @@
 /**
  * The budget of one guest call: its instruction budget (the `__fuel` global
- * of a metered module), its deadline, and whether it was cancelled. A
- * module metered with `interrupt` gets its fuel in slices of
- * {@link FUEL_SLICE}; when a slice runs out it calls the hook, which counts
- * the slice, checks the budget, the clock and the cancel flag, and either
- * gives the next slice or stops the module. Host functions charge the work
- * they do (copying output, filling random bytes) to the same fuel and check
- * the same deadline. So a call stops within about one slice of work of its
- * deadline, in the thread that runs it. Private to `WasmGuest`.
+ * of a metered module, and `__budget` for one metered with `interrupt`,
+ * which takes its fuel in slices), its deadline, and the flags a host may
+ * raise to stop it. Host functions charge the work they do (copying output,
+ * filling random bytes) to the same fuel and check the flags and the
+ * deadline at every call. Private to `WasmGuest`.
  *
  * @module
  */
-
-/**
- * Fuel given at a time to a module metered with `interrupt`: about a
- * millisecond of work, so a deadline or a cancel is seen within about that.
- */
-export const FUEL_SLICE = 1_000_000n;
+import { FUEL_SLICE } from "./fuel_meter.ts";
 
 /** How a call is bounded besides its fuel. */
 export interface CallControl {
@@ -25,98 +17,93 @@ export interface CallControl {
   /** The timeout the deadline comes from, for the reason given. */
   timeoutMs?: number;
   /**
-   * Shared with whoever may cancel the call: it is cancelled once
-   * `signal[0] === id`, or `signal[1] !== 0` (everything stops). Sleeps in
-   * the guest wake up when `signal[0]` changes and is notified
-   * (`Atomics.notify(signal, 0)`).
+   * A shared memory (one page) whose i32 flags stop the call when raised:
+   * at offset 0 this call (its timeout passed), at 4 everything (a
+   * shutdown). A module metered with `interrupt` reads them each time a
+   * slice of fuel runs out; host functions at every call; sleeps wake up
+   * when offset 0 is notified (`Atomics.notify`). Default: flags of the
+   * guest's own, which nobody raises.
    */
-  signal?: Int32Array<ArrayBufferLike>;
-  /** This call's id for `signal`. */
-  id?: number;
+  flags?: WebAssembly.Memory;
 }
 
-/** Thrown by the hook or a host function to stop the guest. */
+/** Thrown by a host function to stop the guest. */
 export class Interrupted extends Error {
   override name = "Interrupted";
 }
 
 type Stop = "fuel" | "timeout" | "cancelled";
 
+/** A shared page for the flags of guests that are given none. */
+export function newFlags(): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+}
+
 export class FuelGauge {
   readonly #fuel?: WebAssembly.Global;
-  readonly #budget?: bigint;
-  /** True when the module asks for its fuel in slices (`interrupt`). */
-  sliced = false;
-  /** Fuel of the slices used up so far in this call. */
-  #spent = 0n;
-  /** The value the fuel global was last set to. */
-  #given = 0n;
+  /** `__budget` of a module metered with `interrupt`. */
+  readonly #reserve?: WebAssembly.Global;
+  readonly #total?: bigint;
+  /** The first slice and the rest, for a module that takes slices. */
+  readonly #first: bigint = 0n;
+  readonly #rest: bigint = 0n;
   /** Host work not yet taken from the fuel global (taken in bulk). */
   #pending = 0;
   #control: CallControl = {};
+  #flagsMemory: WebAssembly.Memory;
+  #flags: Int32Array<ArrayBufferLike>;
   #stop?: Stop;
 
-  constructor(fuel: WebAssembly.Global | undefined, budget?: bigint) {
-    if (fuel && budget !== undefined) {
+  constructor(
+    fuel?: WebAssembly.Global,
+    total?: bigint,
+    reserve?: WebAssembly.Global,
+    flags: WebAssembly.Memory = newFlags(),
+  ) {
+    if (fuel && total !== undefined) {
       this.#fuel = fuel;
-      this.#budget = budget;
+      this.#total = total;
+      this.#reserve = reserve;
+      this.#first = total < BigInt(FUEL_SLICE) ? total : BigInt(FUEL_SLICE);
+      this.#rest = total - this.#first;
     }
+    this.#flagsMemory = flags;
+    this.#flags = new Int32Array(flags.buffer, 0, 2);
   }
 
   /** Starts a call (or start-up): a fresh budget and these bounds. */
   start(control: CallControl = {}): void {
     this.#control = control;
+    if (control.flags && control.flags !== this.#flagsMemory) {
+      this.#flagsMemory = control.flags;
+      this.#flags = new Int32Array(control.flags.buffer, 0, 2);
+    }
     this.#stop = undefined;
-    this.#spent = 0n;
     this.#pending = 0;
     if (!this.#fuel) return;
-    this.#given = this.sliced && this.#budget! > FUEL_SLICE
-      ? FUEL_SLICE
-      : this.#budget!;
-    this.#fuel.value = this.#given;
+    if (this.#reserve) {
+      this.#fuel.value = this.#first;
+      this.#reserve.value = this.#rest;
+    } else this.#fuel.value = this.#total!;
   }
 
   /** Instructions used by the call so far, for metered modules. */
   get used(): bigint | undefined {
     if (!this.#fuel) return undefined;
     this.#flush();
-    return this.#spent + this.#given - (this.#fuel.value as bigint);
+    return this.#total! - this.#left();
   }
 
-  /** The budget of a call, for metered modules. */
-  get budget(): bigint | undefined {
-    return this.#budget;
-  }
-
-  /**
-   * The hook a metered module calls when a slice runs out: the next slice,
-   * or, with the fuel global left below zero, a stop.
-   */
-  refill(): void {
-    const fuel = this.#fuel;
-    if (!fuel) return;
-    this.#flush();
-    this.#spent += this.#given - (fuel.value as bigint);
-    this.#given = 0n;
-    fuel.value = -1n;
-    const left = this.#budget! - this.#spent;
-    if (left <= 0n) {
-      this.#stop = "fuel";
-      return;
-    }
-    const stop = this.#check();
-    if (stop) {
-      this.#stop = stop;
-      return;
-    }
-    this.#given = left < FUEL_SLICE ? left : FUEL_SLICE;
-    fuel.value = this.#given;
+  /** Fuel not used yet: in the slice and in the reserve. */
+  #left(): bigint {
+    return (this.#fuel!.value as bigint) +
+      (this.#reserve ? this.#reserve.value as bigint : 0n);
   }
 
   /**
    * Charges host work to the fuel (the module stops at its next charge
-   * point when that empties a slice) and stops the call at once if its
-   * deadline passed or it was cancelled.
+   * point when that empties its budget) and stops the call at once if a
+   * flag is raised or its deadline passed.
    */
   charge(units: number): void {
     this.#pending += units;
@@ -128,16 +115,6 @@ export class FuelGauge {
     }
   }
 
-  /** True when the call's deadline stopped it. */
-  get timedOut(): boolean {
-    return this.#stop === "timeout";
-  }
-
-  /** True when the call was cancelled. */
-  get cancelled(): boolean {
-    return this.#stop === "cancelled";
-  }
-
   /** Takes the pending host work from the fuel global. */
   #flush(): void {
     if (this.#fuel && this.#pending > 0) {
@@ -146,16 +123,33 @@ export class FuelGauge {
     this.#pending = 0;
   }
 
-  /** Why the call stopped, when the budget, the clock or a cancel stopped it. */
+  /** True when the call's deadline (or the host's flag for it) stopped it. */
+  get timedOut(): boolean {
+    return this.#stopped() === "timeout";
+  }
+
+  /** True when the host stopped everything (a shutdown). */
+  get cancelled(): boolean {
+    return this.#stopped() === "cancelled";
+  }
+
+  #stopped(): Stop | undefined {
+    if (this.#stop) return this.#stop;
+    // A module metered with `interrupt` stopped at a raised flag.
+    if (Atomics.load(this.#flags, 1) !== 0) return "cancelled";
+    if (Atomics.load(this.#flags, 0) !== 0) return "timeout";
+    if (this.#fuel) {
+      this.#flush();
+      if ((this.#fuel.value as bigint) < 0n && this.#left() < 0n) return "fuel";
+    }
+    return undefined;
+  }
+
+  /** Why the call stopped, when the budget, the clock or a flag stopped it. */
   reason(): string | undefined {
-    this.#flush();
-    const stop = this.#stop ??
-      (this.#fuel && !this.sliced && (this.#fuel.value as bigint) < 0n
-        ? "fuel"
-        : undefined);
-    switch (stop) {
+    switch (this.#stopped()) {
       case "fuel":
-        return `fuel exhausted: the module ran more than ${this.#budget} instructions`;
+        return `fuel exhausted: the module ran more than ${this.#total} instructions`;
       case "timeout":
         return `timeout: the execution ran longer than its limit of ${
           this.#control.timeoutMs ?? "its"
@@ -169,27 +163,23 @@ export class FuelGauge {
 
   /**
    * Sleeps up to `ms` without using the CPU, waking up early at the
-   * deadline or when the call is cancelled. Returns the ms slept.
+   * deadline or when a flag is raised. Returns the ms slept.
    */
   sleep(ms: number): number {
-    const { deadline, signal } = this.#control;
+    const { deadline } = this.#control;
     const wait = deadline === undefined
       ? ms
       : Math.min(ms, deadline - performance.now());
-    if (!(wait > 0)) return 0;
+    if (!(wait > 0) || this.#check()) return 0;
     const t0 = performance.now();
-    const cell = signal ?? new Int32Array(new SharedArrayBuffer(4));
-    Atomics.wait(cell, 0, Atomics.load(cell, 0), wait);
+    Atomics.wait(this.#flags, 0, 0, wait);
     return performance.now() - t0;
   }
 
   #check(): Stop | undefined {
-    const { deadline, signal, id } = this.#control;
-    if (
-      signal &&
-      (Atomics.load(signal, 1) !== 0 ||
-        (id !== undefined && Atomics.load(signal, 0) === id))
-    ) return "cancelled";
+    if (Atomics.load(this.#flags, 1) !== 0) return "cancelled";
+    if (Atomics.load(this.#flags, 0) !== 0) return "timeout";
+    const { deadline } = this.#control;
     if (deadline !== undefined && performance.now() > deadline) {
       return "timeout";
     }

@@ -38,6 +38,7 @@ export const SECTION_RANK: Record<number, number> = {
 
 export const EXTERNAL_FUNC = 0;
 export const EXTERNAL_TABLE = 1;
+export const EXTERNAL_MEMORY = 2;
 export const EXTERNAL_GLOBAL = 3;
 
 export const FUNCREF = 0x70;
@@ -60,6 +61,8 @@ export interface Section {
 export interface LimitsDef {
   /** Index in the module's memory (or table) index space. */
   index: number;
+  /** True for an import, false for a definition. */
+  imported: boolean;
   /** e.g. `memory 0` or `table 1 (imported as "env"."t")` */
   label: string;
   flags: number;
@@ -155,6 +158,7 @@ export function readModule(bytes: Uint8Array): ModuleInfo {
               ir,
               info.memories.length,
               `memory ${info.memories.length}${as}`,
+              true,
             ),
           );
           break;
@@ -192,7 +196,7 @@ export function readModule(bytes: Uint8Array): ModuleInfo {
     const count = mr.u32();
     for (let i = 0; i < count; i++) {
       const index = info.memories.length;
-      info.memories.push(readLimits(mr, index, `memory ${index}`));
+      info.memories.push(readLimits(mr, index, `memory ${index}`, false));
     }
   }
   const functions = find(SECTION_FUNCTION);
@@ -237,7 +241,12 @@ export function readModule(bytes: Uint8Array): ModuleInfo {
 }
 
 /** Reads limits (flags, min, max) of memory or table `index`. */
-function readLimits(r: WasmReader, index: number, label: string): LimitsDef {
+function readLimits(
+  r: WasmReader,
+  index: number,
+  label: string,
+  imported: boolean,
+): LimitsDef {
   const start = r.pos;
   const flags = r.u32();
   let min: number | undefined, max: number | undefined;
@@ -249,14 +258,14 @@ function readLimits(r: WasmReader, index: number, label: string): LimitsDef {
     if (flags & 1) max = r.u32();
   }
   if (flags & 0x08) r.u32(); // custom page size (log2)
-  return { index, label, flags, min, max, start, end: r.pos };
+  return { index, label, flags, min, max, start, end: r.pos, imported };
 }
 
 function readTable(r: WasmReader, index: number, as: string): TableDef {
   const refType = r.peek();
   r.skipValType();
   return {
-    ...readLimits(r, index, `table ${index}${as}`),
+    ...readLimits(r, index, `table ${index}${as}`, as !== ""),
     refType,
   };
 }

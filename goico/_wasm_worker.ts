@@ -26,11 +26,11 @@ import {
 /** What the pool sends. */
 export type WorkerMessage =
   /**
-   * Once, at start: `cancel[0] === id` tells a batch to stop, `cancel[1]`
-   * not 0 tells everything to stop; `warmBytes` bounds the memory of the
-   * guests kept warm.
+   * Once, at start: `flags`, a shared page whose i32s are: [0] stop the
+   * call under way (its timeout passed), [1] stop everything, [2] the id of
+   * a batch to stop; `warmBytes` bounds the memory of the guests kept warm.
    */
-  | { type: "init"; cancel: Int32Array<ArrayBufferLike>; warmBytes: number }
+  | { type: "init"; flags: WebAssembly.Memory; warmBytes: number }
   /** Calls to run in order, each answered as soon as it is done. */
   | { type: "batch"; id: number; calls: PackedCalls }
   | { type: "permissions"; id: number };
@@ -51,7 +51,8 @@ export type WorkerReply =
 const MAX_GUESTS = 64;
 const guests = new Map<string, WasmGuest>();
 const modules = new Map<string, WebAssembly.Module>();
-let cancel: Int32Array<ArrayBufferLike> = new Int32Array(2);
+let flags: WebAssembly.Memory | undefined;
+let cancel: Int32Array<ArrayBufferLike> = new Int32Array(3);
 let warmBytes = 256 * 1024 * 1024;
 
 /** Drops guests, least recently used first, until the warm ones fit. */
@@ -72,17 +73,15 @@ function remember<T>(map: Map<string, T>, key: string, value: T): void {
   while (map.size > MAX_GUESTS) map.delete(map.keys().next().value!);
 }
 
-/** Runs one call of batch `id`; null when its module is not here. */
+/** Runs one call; null when its module is not here. */
 async function run(
   call: WorkerCall,
-  id: number,
 ): Promise<{ outcome: GuestOutcome; fuelUsed?: bigint } | null> {
   if (call.module) remember(modules, call.key, call.module);
   const control: CallControl = {
     deadline: performance.now() + call.timeoutMs,
     timeoutMs: call.timeoutMs,
-    signal: cancel,
-    id,
+    flags,
   };
   let guest = guests.get(call.key);
   if (!guest || guest.broken) {
@@ -106,7 +105,7 @@ async function run(
 }
 
 function stopped(id: number): boolean {
-  return Atomics.load(cancel, 0) === id || Atomics.load(cancel, 1) !== 0;
+  return Atomics.load(cancel, 2) === id || Atomics.load(cancel, 1) !== 0;
 }
 
 async function runBatch(id: number, calls: WorkerCall[]): Promise<void> {
@@ -114,7 +113,8 @@ async function runBatch(id: number, calls: WorkerCall[]): Promise<void> {
     if (stopped(id)) {
       return self.postMessage({ type: "end", id, next: index });
     }
-    const r = await run(calls[index], id);
+    Atomics.store(cancel, 0, 0); // a fresh call: its timeout is not past
+    const r = await run(calls[index]);
     if (!r) {
       return self.postMessage({ type: "end", id, next: index, missing: true });
     }
@@ -154,7 +154,8 @@ function probe(): Record<string, string> {
 self.onmessage = async (e: MessageEvent<WorkerMessage>) => {
   const msg = e.data;
   if (msg.type === "init") {
-    cancel = msg.cancel;
+    flags = msg.flags;
+    cancel = new Int32Array(msg.flags.buffer, 0, 3);
     warmBytes = msg.warmBytes;
   } else if (msg.type === "permissions") {
     self.postMessage({ type: "permissions", id: msg.id, states: probe() });

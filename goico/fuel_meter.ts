@@ -84,19 +84,28 @@
  * ## Interrupts
  *
  * With {@link MeterOptions.interrupt} the host can stop a running module at
- * a deadline, the way wasmtime's epoch interruption does, without a thread
- * of its own: when the fuel goes below zero the module calls an appended
- * `refill` function instead of trapping, which calls entry 0 of a one-entry
- * table exported as `__hooks` (type `() -> ()`). The host puts a function
- * there (a wasm function that imports a JavaScript one, e.g. made with
- * {@link hookModule}), gives the module its fuel in slices, and in the hook
- * accounts for the slice used and either sets `__fuel` to the next slice or
- * leaves it below zero, and the module traps. The host checks its clock and
- * a cancel flag there, so a deadline is kept to within one slice of work.
- * With an empty table the module traps as without `interrupt`. The start
- * section, if any, is removed and its function exported as `__start`, so
- * no code runs during instantiation, before the host has set the hook; the
- * host calls `__start` first.
+ * a deadline, the way wasmtime's epoch interruption does, from another
+ * thread: the module takes its fuel in slices of {@link FUEL_SLICE} from a
+ * budget (an i64 global exported as `__budget`), and each time a slice runs
+ * out the charge first reads two i32 flags the host may raise in a shared
+ * memory, and traps when one is set (at offset 0: stop this call; at 4:
+ * stop everything). So a module stops within one slice of work (about a
+ * millisecond) of the host raising a flag, and its fast path is the same
+ * as without interrupts: nothing is called out of the module, and the
+ * refill is inline in each charge (a call there slowed loops by 30%).
+ *
+ * The flags memory is imported as `"__jobico"."flags"` (one page, shared).
+ * Imported memories come first in the index space, so the module's own
+ * memory is moved to an import too, `"__jobico"."memory"`, with the same
+ * limits (capped by the memory limit), recorded as JSON (`{"initial": n,
+ * "maximum": m}`) in a custom section named `jobico.memory`: the host makes
+ * that memory and passes it in (the module's data segments still fill it at
+ * instantiation). The module's memory keeps index 0, the flags get index 1
+ * (0 for a module without memory). The host sets `__fuel` to a slice and
+ * `__budget` to the rest before a call; fuel used = total - budget - fuel.
+ * The start section, if any, is removed and its function exported as
+ * `__start`, so no code runs during instantiation, before the host has set
+ * the fuel; the host calls `__start` first.
  *
  * @module
  */
@@ -105,8 +114,7 @@ import { concat, encodeName, encodeS64, encodeU32 } from "./_wasm_writer.ts";
 import {
   EXTERNAL_FUNC,
   EXTERNAL_GLOBAL,
-  EXTERNAL_TABLE,
-  FUNCREF,
+  EXTERNAL_MEMORY,
   type LimitsDef,
   type ModuleInfo,
   readModule,
@@ -128,18 +136,22 @@ import {
   BYTES_PER_FUEL,
   charge,
   FUEL_PER_TABLE_ELEMENT,
+  FUEL_SLICE,
   helperBody,
   type HelperContext,
   type HelperKey,
   helperType,
-  refillBody,
   scanBody,
   type ScannedBody,
   TABLE_ELEMENT_BYTES,
-  VOID_TYPE,
 } from "./_meter_code.ts";
 
-export { BYTES_PER_FUEL, FUEL_PER_TABLE_ELEMENT, TABLE_ELEMENT_BYTES };
+export {
+  BYTES_PER_FUEL,
+  FUEL_PER_TABLE_ELEMENT,
+  FUEL_SLICE,
+  TABLE_ELEMENT_BYTES,
+};
 
 /** The most tables a module may have under a memory limit. */
 export const MAX_TABLES = 100;
@@ -165,15 +177,20 @@ export interface MeterOptions {
    */
   limitExport?: string;
   /**
-   * let the host stop the module through a hook called each time the fuel
-   * runs out (see "Interrupts"); default false
+   * let the host stop the module by raising a flag in a shared memory,
+   * checked each time a slice of fuel runs out (see "Interrupts"); default
+   * false
    */
   interrupt?: boolean;
 }
 
-/** The exports `interrupt` adds. */
-export const HOOKS_EXPORT = "__hooks";
+/** What `interrupt` adds: the budget global and the start function's exports. */
+export const BUDGET_EXPORT = "__budget";
 export const START_EXPORT = "__start";
+/** The namespace of the memories `interrupt` imports. */
+export const HOST_MODULE = "__jobico";
+/** The custom section with the moved memory's limits. */
+export const MEMORY_SECTION = "jobico.memory";
 
 /** The options with their defaults applied. */
 interface ResolvedOptions {
@@ -283,29 +300,6 @@ export function meterFuel(
   }
 }
 
-/**
- * A tiny module that imports a JavaScript function `() -> ()` as
- * `"host"."hook"` and exports it as `hook`: a wasm function that a metered
- * module's `__hooks` table can hold.
- */
-export function hookModule(): Uint8Array {
-  return concat([
-    Uint8Array.of(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00),
-    section(SECTION_TYPE, [encodeU32(1), VOID_TYPE]),
-    section(SECTION_IMPORT, [
-      encodeU32(1),
-      encodeName("host"),
-      encodeName("hook"),
-      Uint8Array.of(EXTERNAL_FUNC, 0x00),
-    ]),
-    section(SECTION_EXPORT, [
-      encodeU32(1),
-      encodeName("hook"),
-      Uint8Array.of(EXTERNAL_FUNC, 0x00),
-    ]),
-  ]);
-}
-
 function rewrite(m: ModuleInfo, opts: ResolvedOptions): Uint8Array {
   const { bytes } = m;
   const limit = opts.memoryLimitPages;
@@ -313,13 +307,21 @@ function rewrite(m: ModuleInfo, opts: ResolvedOptions): Uint8Array {
 
   const fuelIndex = m.importedGlobals + m.definedGlobals;
   const limitIndex = fuelIndex + 1;
+  const budgetIndex = fuelIndex + (limit === undefined ? 1 : 2);
   const code = m.find(SECTION_CODE);
   const interrupt = opts.interrupt && code !== undefined;
   const moveStart = opts.interrupt && m.startFunc !== undefined;
+  if (interrupt && m.memories.length > 1) {
+    throw new MeterError(
+      `the module has ${m.memories.length} memories; interrupts support one`,
+    );
+  }
+  /** The defined memory that interrupts move to an import. */
+  const moved = interrupt ? m.memories.find((d) => !d.imported) : undefined;
 
   const newNames = [opts.exportName];
   if (limit !== undefined) newNames.push(opts.limitExport);
-  if (interrupt) newNames.push(HOOKS_EXPORT);
+  if (interrupt) newNames.push(BUDGET_EXPORT);
   if (moveStart) newNames.push(START_EXPORT);
   for (const name of m.exportNames) {
     if (newNames.includes(name)) {
@@ -337,13 +339,14 @@ function rewrite(m: ModuleInfo, opts: ResolvedOptions): Uint8Array {
   }
   const firstAppended = m.importedFuncs + m.definedFuncs;
   const helperFunc = new Map(helpers.map((h, i) => [h, firstAppended + i]));
-  const hooksTable = m.tables.length;
   const ctx: HelperContext = {
     fuel: fuelIndex,
     limit: limit === undefined
       ? undefined
       : { global: limitIndex, bytes: limit * PAGE },
-    refill: interrupt ? firstAppended + helpers.length : undefined,
+    interrupt: interrupt
+      ? { budget: budgetIndex, flags: m.memories.length }
+      : undefined,
     memories: m.memories.length,
     tables: m.tables,
   };
@@ -362,11 +365,6 @@ function rewrite(m: ModuleInfo, opts: ResolvedOptions): Uint8Array {
   };
   const newFuncTypes = helpers.map((h) => typeIndex(helperType(h, ctx)));
   const newBodies = helpers.map((h) => helperBody(h, ctx));
-  if (interrupt) {
-    const voidType = typeIndex(VOID_TYPE);
-    newFuncTypes.push(voidType);
-    newBodies.push(refillBody(fuelIndex, hooksTable, voidType));
-  }
   if (newFuncTypes.length > 0 && (!m.find(SECTION_TYPE) || !code)) {
     throw new MeterError("the module has code but no type section");
   }
@@ -395,9 +393,39 @@ function rewrite(m: ModuleInfo, opts: ResolvedOptions): Uint8Array {
       exportEntry(opts.limitExport, EXTERNAL_GLOBAL, limitIndex),
     );
   }
+  const capPages = (d: LimitsDef) =>
+    limit === undefined ? d.max : Math.min(d.max ?? limit, limit);
   if (interrupt) {
-    add(SECTION_TABLE, Uint8Array.of(FUNCREF, 0x01, 0x01, 0x01)); // 1..1
-    add(SECTION_EXPORT, exportEntry(HOOKS_EXPORT, EXTERNAL_TABLE, hooksTable));
+    add(SECTION_GLOBAL, Uint8Array.of(0x7e, 0x01, 0x42, 0x00, 0x0b)); // i64 0
+    add(
+      SECTION_EXPORT,
+      exportEntry(BUDGET_EXPORT, EXTERNAL_GLOBAL, budgetIndex),
+    );
+    const memoryImport = (name: string, limits: Uint8Array) =>
+      concat([
+        encodeName(HOST_MODULE),
+        encodeName(name),
+        Uint8Array.of(EXTERNAL_MEMORY),
+        limits,
+      ]);
+    if (moved) {
+      const max = capPages(moved);
+      add(
+        SECTION_IMPORT,
+        memoryImport(
+          "memory",
+          max === undefined
+            ? concat([Uint8Array.of(0x00), encodeU32(moved.min!)])
+            : concat([
+              Uint8Array.of(0x01),
+              encodeU32(moved.min!),
+              encodeU32(max),
+            ]),
+        ),
+      );
+    }
+    // One page, shared, maximum one page.
+    add(SECTION_IMPORT, memoryImport("flags", Uint8Array.of(0x03, 0x01, 0x01)));
   }
   if (moveStart) {
     add(SECTION_EXPORT, exportEntry(START_EXPORT, EXTERNAL_FUNC, m.startFunc!));
@@ -418,7 +446,9 @@ function rewrite(m: ModuleInfo, opts: ResolvedOptions): Uint8Array {
     });
     const inside = (d: LimitsDef) => d.start >= s.payload && d.end <= s.end;
     return [
-      ...m.memories.filter(inside).map((d) => capped(d, limit)),
+      ...m.memories.filter((d) => inside(d) && d !== moved).map((d) =>
+        capped(d, limit)
+      ),
       ...m.tables.filter(inside).map((d) => capped(d, elements)),
     ].sort((a, b) => a.at - b.at);
   };
@@ -449,8 +479,11 @@ function rewrite(m: ModuleInfo, opts: ResolvedOptions): Uint8Array {
         ]));
         break;
       }
-      case SECTION_IMPORT:
       case SECTION_MEMORY:
+        // Its one memory moved to an import: the section goes.
+        if (!moved) out.push(extended(bytes, s, [], limitEdits(s)));
+        break;
+      case SECTION_IMPORT:
       case SECTION_TABLE:
         out.push(extended(bytes, s, added.get(s.id) ?? [], limitEdits(s)));
         break;
@@ -459,6 +492,13 @@ function rewrite(m: ModuleInfo, opts: ResolvedOptions): Uint8Array {
     }
   }
   emitMissing(Infinity);
+  if (moved) {
+    const limits = { initial: moved.min!, maximum: capPages(moved) };
+    out.push(section(SECTION_CUSTOM, [
+      encodeName(MEMORY_SECTION),
+      new TextEncoder().encode(JSON.stringify(limits)),
+    ]));
+  }
   return concat(out);
 }
 

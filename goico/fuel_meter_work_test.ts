@@ -7,10 +7,13 @@
 import assert from "node:assert/strict";
 import { compileWat, compileWatText } from "../tests/jobicolets/compile_wat.ts";
 import {
+  BUDGET_EXPORT,
   BYTES_PER_FUEL,
   FUEL_PER_TABLE_ELEMENT,
-  hookModule,
+  FUEL_SLICE,
+  HOST_MODULE,
   MAX_TABLES,
+  MEMORY_SECTION,
   MemoryLimitError,
   MeterError,
   meterFuel,
@@ -214,92 +217,182 @@ Deno.test("meterFuel memoryLimitPages: refuses many tables, 64-bit tables, and n
 
 // --- interrupts ------------------------------------------------------------
 
-/** An instance of `bytes` metered with `interrupt`, and a host hook. */
-function withHook(
-  bytes: Uint8Array,
-  hook: (fuel: WebAssembly.Global) => void,
-  options = {},
-) {
-  const ex = instantiate(meterFuel(bytes, { interrupt: true, ...options }));
-  const fuel = fuelOf(ex);
-  const helper = instantiate(hookModule(), {
-    host: { hook: () => hook(fuel) },
+/**
+ * An instance of `bytes` metered with `interrupt`: its memory made from the
+ * meter's custom section, flags of its own, a budget of `total`.
+ */
+function interrupted(bytes: Uint8Array, options = {}) {
+  const module = new WebAssembly.Module(
+    meterFuel(bytes, { interrupt: true, ...options }) as Uint8Array<
+      ArrayBuffer
+    >,
+  );
+  const flags = new WebAssembly.Memory({
+    initial: 1,
+    maximum: 1,
+    shared: true,
   });
-  (ex.__hooks as WebAssembly.Table).set(0, helper.hook as () => void);
-  return { ex, fuel };
+  const host: WebAssembly.ModuleImports = { flags };
+  const [section] = WebAssembly.Module.customSections(module, MEMORY_SECTION);
+  if (section) {
+    const limits = JSON.parse(new TextDecoder().decode(section));
+    host.memory = new WebAssembly.Memory(limits);
+  }
+  const imports: WebAssembly.Imports = { [HOST_MODULE]: host };
+  for (const i of WebAssembly.Module.imports(module)) {
+    if (i.module === HOST_MODULE) continue;
+    imports[i.module] = { ...imports[i.module], [i.name]: () => 0 };
+  }
+  const ex = new WebAssembly.Instance(module, imports).exports as Exports;
+  const fuel = fuelOf(ex);
+  const budget = ex[BUDGET_EXPORT] as WebAssembly.Global;
+  const raised = new Int32Array(flags.buffer);
+  return {
+    ex,
+    fuel,
+    budget,
+    raised,
+    host,
+    /** Gives a call `total` units: one slice now, the rest in the budget. */
+    give(total: bigint) {
+      const slice = total < BigInt(FUEL_SLICE) ? total : BigInt(FUEL_SLICE);
+      fuel.value = slice;
+      budget.value = total - slice;
+    },
+    used(total: bigint): bigint {
+      return total - (fuel.value as bigint) - (budget.value as bigint);
+    },
+  };
 }
 
-Deno.test("meterFuel interrupt: the hook is called each time a slice runs out, and can refill it or stop", async () => {
-  const spin = await compileWat("spin");
-  let calls = 0;
-  const { ex, fuel } = withHook(spin, (f) => {
-    calls++;
-    if (calls < 50) f.value = 10_000n; // another slice
-  });
-  fuel.value = 10_000n;
-  assert.throws(() => fn(ex, "event")(0, 0, 0), isTrap);
-  assert.equal(calls, 50);
-  assert.ok((fuel.value as bigint) < 0n);
+Deno.test("meterFuel interrupt: the module takes slices from its budget, and the fuel used is the same as without", async () => {
+  const count = await compileWatText(
+    "count.wat",
+    `(module (func (export "count") (param $n i32) (local $i i32)
+      (loop $l
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $l (i32.lt_u (local.get $i) (local.get $n))))))`,
+  );
+  const plain = instantiate(meterFuel(count));
+  const ref = used(plain, () => fn(plain, "count")(1_000_000));
+  assert.ok(ref > 5n * BigInt(FUEL_SLICE), `${ref} units: several slices`);
+  const g = interrupted(count);
+  g.give(BIG);
+  fn(g.ex, "count")(1_000_000);
+  assert.equal(g.used(BIG), ref);
 });
 
-Deno.test("meterFuel interrupt: fuel used is the same as without it, slices or not", async () => {
-  const greet = await Deno.readFile(
-    new URL("../examples/greet/greet.wasm", import.meta.url),
-  );
-  const plain = instantiate(meterFuel(greet));
-  const ref = used(plain, () => fn(plain, "malloc")(100_000));
-  let refilled = 0n;
-  const { ex, fuel } = withHook(greet, (f) => {
-    refilled += 7n - (f.value as bigint); // what the slice of 7 paid for
-    f.value = 7n;
-  });
-  fuel.value = 7n;
-  fn(ex, "malloc")(100_000);
-  assert.equal(refilled + 7n - (fuel.value as bigint), ref);
+Deno.test("meterFuel interrupt: a budget runs out like a plain one, across slices", async () => {
+  const g = interrupted(await compileWat("spin"));
+  g.give(10n * BigInt(FUEL_SLICE) + 7n);
+  assert.throws(() => fn(g.ex, "event")(0, 0, 0), isTrap);
+  assert.ok((g.fuel.value as bigint) < 0n);
+  assert.equal(g.budget.value, 0n);
 });
 
-Deno.test("meterFuel interrupt: with no hook set the module traps as without interrupt", async () => {
-  const ex = instantiate(
-    meterFuel(await compileWat("spin"), { interrupt: true }),
+Deno.test("meterFuel interrupt: a flag raised by another thread stops a spinning module within a slice", async () => {
+  const bytes = meterFuel(await compileWat("spin"), { interrupt: true });
+  // The module spins in a Worker; this thread raises the flag.
+  const worker = new Worker(
+    `data:text/javascript,${
+      encodeURIComponent(`
+      self.onmessage = (e) => {
+        const { bytes, flags } = e.data;
+        const module = new WebAssembly.Module(bytes);
+        const [s] = WebAssembly.Module.customSections(module, "jobico.memory");
+        const memory = new WebAssembly.Memory(JSON.parse(new TextDecoder().decode(s)));
+        const ex = new WebAssembly.Instance(module, {
+          __jobico: { memory, flags },
+          env: { log: () => {} },
+        }).exports;
+        ex.__fuel.value = 1000000n;
+        ex.__budget.value = 10n ** 15n; // hours of spinning
+        self.postMessage("spinning");
+        try { ex.event(0, 0, 0); } catch (err) {
+          self.postMessage({ trapped: String(err), left: ex.__budget.value });
+        }
+      };`)
+    }`,
+    { type: "module" },
   );
-  fuelOf(ex).value = 1000n;
-  assert.throws(() => fn(ex, "event")(0, 0, 0), isTrap);
+  try {
+    const flags = new WebAssembly.Memory({
+      initial: 1,
+      maximum: 1,
+      shared: true,
+    });
+    const answers: unknown[] = [];
+    let wake = () => {};
+    worker.onmessage = (e) => {
+      answers.push(e.data);
+      wake();
+    };
+    const next = () => new Promise<void>((r) => (wake = r));
+    worker.postMessage({ bytes, flags });
+    await next(); // "spinning"
+    await new Promise((r) => setTimeout(r, 50));
+    Atomics.store(new Int32Array(flags.buffer), 0, 1);
+    await next();
+    const { trapped, left } = answers[1] as { trapped: string; left: bigint };
+    assert.match(trapped, /unreachable/);
+    assert.ok(left > 10n ** 14n, "stopped by the flag, not by its budget");
+  } finally {
+    worker.terminate();
+  }
+});
+
+Deno.test("meterFuel interrupt: the flag at offset 4 stops it too, and a raised flag stops the next slice at once", async () => {
+  for (const at of [0, 1]) {
+    const g = interrupted(await compileWat("spin"));
+    g.give(BIG);
+    Atomics.store(g.raised, at, 1);
+    assert.throws(() => fn(g.ex, "event")(0, 0, 0), isTrap);
+    // It ran one slice at most.
+    assert.ok(g.used(BIG) <= BigInt(FUEL_SLICE) + 100n, `${g.used(BIG)}`);
+  }
+});
+
+Deno.test("meterFuel interrupt: the memory moves to an import with its limits, data segments still land in it", async () => {
+  const bytes = await compileWatText(
+    "data.wat",
+    `(module
+      (memory (export "memory") 2 9)
+      (data (i32.const 100) "hello")
+      (func (export "peek") (result i32) (i32.load8_u (i32.const 100))))`,
+  );
+  const g = interrupted(bytes, { memoryLimitPages: 4 });
+  const imports = WebAssembly.Module.imports(
+    new WebAssembly.Module(
+      meterFuel(bytes, { interrupt: true, memoryLimitPages: 4 }) as Uint8Array<
+        ArrayBuffer
+      >,
+    ),
+  ).map((i) => `${i.module}.${i.name}:${i.kind}`);
+  assert.deepEqual(imports, [
+    "__jobico.memory:memory",
+    "__jobico.flags:memory",
+  ]);
+  // The memory the host made is the module's, capped at the limit.
+  assert.equal(g.ex.memory, g.host.memory);
+  assert.equal((g.ex.memory as WebAssembly.Memory).buffer.byteLength, 2 * PAGE);
+  assert.throws(() => (g.ex.memory as WebAssembly.Memory).grow(3), RangeError);
+  g.give(BIG);
+  assert.equal(fn(g.ex, "peek")(), "h".charCodeAt(0));
 });
 
 Deno.test("meterFuel interrupt: the start section becomes the __start export, run by the host", async () => {
   const audit = await Deno.readFile(
     new URL("../examples/greet/audit.wasm", import.meta.url),
   );
-  const starts = WebAssembly.Module.exports(
+  const exportsBefore = WebAssembly.Module.exports(
     new WebAssembly.Module(audit as Uint8Array<ArrayBuffer>),
   ).length;
-  let hookCalls = 0;
-  // No initial fuel: had the start function run while instantiating, it
-  // would have trapped there.
-  const { ex, fuel } = withHook(audit, (f) => {
-    hookCalls++;
-    f.value = 1_000_000n;
-  });
-  assert.equal(typeof ex.__start, "function");
-  // Its exports, and __fuel, __hooks and __start.
-  assert.equal(Object.keys(ex).length, starts + 3);
-  fuel.value = 0n;
-  fn(ex, "__start")();
-  assert.ok(hookCalls >= 1);
-});
-
-Deno.test("meterFuel interrupt: a bulk instruction's charge goes through the hook too", async () => {
-  let calls = 0;
-  const { ex, fuel } = withHook(
-    await compileWatText("bulk.wat", BULK),
-    (f) => {
-      calls++;
-      if ((f.value as bigint) > -1000n) f.value = 1n;
-    },
-  );
-  fuel.value = 10n;
-  fn(ex, "fill")(100); // 12 units: overdraws the slice, the hook refills
-  assert.equal(calls, 1);
-  fuel.value = 10n;
-  assert.throws(() => fn(ex, "fill")(16 * PAGE), isTrap); // too deep: stopped
+  // Nothing runs while instantiating: with no fuel, it would trap there.
+  const g = interrupted(audit);
+  assert.equal(typeof g.ex.__start, "function");
+  // Its exports, and __fuel, __budget and __start.
+  assert.equal(Object.keys(g.ex).length, exportsBefore + 3);
+  g.give(BIG);
+  fn(g.ex, "__start")();
+  assert.ok(g.used(BIG) > 0n);
 });

@@ -15,9 +15,10 @@
  * `ERRNO_NOTSUP` / `ERRNO_BADF`. One instance serves many calls; after a
  * trap it must be thrown away (`broken` turns true).
  *
- * A module metered with `interrupt` (see `meterFuel`) is stopped at the
- * deadline a call is given, or when the call is cancelled, within about a
- * slice of fuel of work (`FUEL_SLICE`), in the thread that runs it.
+ * A module metered with `interrupt` (see `meterFuel`) is given its memory
+ * and the call's flags (`CallControl.flags`): raised by another thread, a
+ * flag stops it within about a slice of fuel of work (`FUEL_SLICE`). Host
+ * functions also stop a call past its deadline.
  *
  * A failed call's reason says why when it can: `fuel exhausted: ...` (the
  * instruction budget of `meterFuel` ran out), `timeout: ...` (its deadline
@@ -27,9 +28,10 @@
  * host function failed.
  */
 import {
+  BUDGET_EXPORT,
   formatPages,
-  hookModule,
-  HOOKS_EXPORT,
+  HOST_MODULE,
+  MEMORY_SECTION,
   START_EXPORT,
 } from "./fuel_meter.ts";
 import { WASI, WASIProcExit } from "@bjorn3/browser_wasi_shim";
@@ -41,10 +43,15 @@ import {
   type GuestLogSource,
   OutputFd,
 } from "./_guest_output.ts";
-import { type CallControl, FuelGauge, Interrupted } from "./_guest_gauge.ts";
+import {
+  type CallControl,
+  FuelGauge,
+  Interrupted,
+  newFlags,
+} from "./_guest_gauge.ts";
 
 export type { CallControl, GuestLog, GuestLogSource };
-export { FUEL_SLICE } from "./_guest_gauge.ts";
+export { FUEL_SLICE } from "./fuel_meter.ts";
 
 export type GuestOutcome =
   | { ok: true; code: bigint; result: string; logs: GuestLog[] }
@@ -171,7 +178,7 @@ export class WasmGuest {
   /**
    * Instantiates a compiled module, runs its start function (`__start` of
    * a module metered with `interrupt`), `_start` (if exported) and then
-   * `init`, within `control` (a deadline, a cancel flag).
+   * `init`, within `control` (a deadline, flags).
    */
   static async create(
     module: WebAssembly.Module,
@@ -179,6 +186,9 @@ export class WasmGuest {
     control: CallControl = {},
   ): Promise<WasmGuest> {
     const host = makeHost(opts);
+    const flags = control.flags ?? newFlags();
+    const interrupted = interruptImports(module, flags);
+    if (interrupted) host.imports[HOST_MODULE] = interrupted;
     const missing = missingImports(module, host.imports);
     if (missing.length > 0) {
       throw new GuestSetupError(
@@ -198,15 +208,15 @@ export class WasmGuest {
     }
     const ex = instance.exports as Record<string, Fn>;
     const fuel = ex[opts.fuelExport ?? "__fuel"] as unknown;
-    if (opts.fuel !== undefined && fuel instanceof WebAssembly.Global) {
-      host.gauge = new FuelGauge(fuel, opts.fuel);
-      const hooks = ex[HOOKS_EXPORT] as unknown;
-      if (hooks instanceof WebAssembly.Table) {
-        const gauge = host.gauge;
-        gauge.sliced = true;
-        hooks.set(0, hookFunction(() => gauge.refill()));
-      }
-    }
+    const reserve = ex[BUDGET_EXPORT] as unknown;
+    host.gauge = opts.fuel !== undefined && fuel instanceof WebAssembly.Global
+      ? new FuelGauge(
+        fuel,
+        opts.fuel,
+        reserve instanceof WebAssembly.Global ? reserve : undefined,
+        flags,
+      )
+      : new FuelGauge(undefined, undefined, undefined, flags);
     host.gauge.start(control);
     host.wasi.inst = instance as unknown as typeof host.wasi.inst;
     let g: WasmGuest;
@@ -380,13 +390,28 @@ interface Host {
   gauge: FuelGauge;
 }
 
-let hooks: WebAssembly.Module | undefined;
-
-/** A wasm function that calls `fn`, for a metered module's hooks table. */
-function hookFunction(fn: () => void): () => void {
-  hooks ??= new WebAssembly.Module(hookModule() as Uint8Array<ArrayBuffer>);
-  const instance = new WebAssembly.Instance(hooks, { host: { hook: fn } });
-  return instance.exports.hook as () => void;
+/**
+ * What a module metered with `interrupt` imports: its memory (made here,
+ * with the limits the meter recorded) and the flags. Undefined for other
+ * modules.
+ */
+function interruptImports(
+  module: WebAssembly.Module,
+  flags: WebAssembly.Memory,
+): WebAssembly.ModuleImports | undefined {
+  const wanted = WebAssembly.Module.imports(module).filter((i) =>
+    i.module === HOST_MODULE
+  );
+  if (wanted.length === 0) return undefined;
+  const out: WebAssembly.ModuleImports = { flags };
+  const [section] = WebAssembly.Module.customSections(module, MEMORY_SECTION);
+  if (section) {
+    const { initial, maximum } = JSON.parse(decoder.decode(section));
+    out.memory = new WebAssembly.Memory(
+      maximum === undefined ? { initial } : { initial, maximum },
+    );
+  }
+  return out;
 }
 
 /** The host side of one guest: everything it may import. */
@@ -457,7 +482,10 @@ export function formatImportList(names: string[], max = 5): string {
     : `${shown.slice(0, -1).join(", ")} and ${shown.at(-1)}`;
 }
 
-/** The imports of `module` that `imports` lacks (only functions are given). */
+/**
+ * The imports of `module` that `imports` lacks: functions, and the memories
+ * of a module metered with `interrupt` when they are given.
+ */
 function missingImports(
   module: WebAssembly.Module,
   imports: WebAssembly.Imports,
@@ -465,8 +493,11 @@ function missingImports(
   return WebAssembly.Module.imports(module)
     .filter((i) => {
       const ns = Object.hasOwn(imports, i.module) ? imports[i.module] : {};
-      return i.kind !== "function" || !Object.hasOwn(ns, i.name) ||
-        typeof ns[i.name] !== "function";
+      if (!Object.hasOwn(ns, i.name)) return true;
+      const given = ns[i.name];
+      return i.kind === "memory"
+        ? !(given instanceof WebAssembly.Memory)
+        : i.kind !== "function" || typeof given !== "function";
     })
     .map((i) =>
       `${JSON.stringify(i.module)}.${JSON.stringify(i.name)}` +

@@ -7,20 +7,18 @@
  * to the machine's cores runs that many calls in parallel while the main
  * isolate keeps serving HTTP and KV.
  *
- * Each call has a wall-clock `timeoutMs`, counted in the Worker from the
- * call's start: a module metered with `interrupt` (`meterFuel`) is stopped
- * there within about a slice of fuel of work (`FUEL_SLICE`, about a
- * millisecond) and the call fails as a timeout, its Worker free at once.
- * `worker.terminate()` cannot do that: it does not interrupt a thread
- * spinning in wasm in Deno 2.9. As a backstop, a call still running
- * `timeoutGraceMs` after its timeout is answered from here as a timeout and
- * its batch cancelled (the Worker sees the cancel at the module's next
- * slice or host call); the Worker stays reserved until the guest returns,
- * which the instruction budget guarantees for modules metered without
- * `interrupt`; `settled` resolves then, and a caller that counts Workers
- * per tenant keeps counting it until that moment. A Worker that never comes
- * back within `hangGraceMs` is terminated and replaced. Closing the pool
- * cancels every call under way the same way before terminating the Workers.
+ * A call that outlives its wall-clock `timeoutMs` is answered at once as a
+ * timeout, and the Worker is told to stop it: each Worker shares a page of
+ * flags with the pool, and a module metered with `interrupt` (`meterFuel`)
+ * reads them each time a slice of fuel runs out (about a millisecond of
+ * work), host functions at every call, sleeps wake up. So the Worker is
+ * free again at once. `worker.terminate()` cannot do that: it does not
+ * interrupt a thread spinning in wasm in Deno 2.9. A module metered without
+ * `interrupt` keeps its Worker until its instruction budget stops it;
+ * `settled` resolves when the Worker is free, and a caller that counts
+ * Workers per tenant keeps counting it until that moment. A Worker that
+ * never comes back within `hangGraceMs` is terminated and replaced.
+ * `cancelAll` (a shutdown) and `close` stop every call the same way.
  */
 import { packCalls, type WorkerCall } from "./_wasm_calls.ts";
 import type { WorkerMessage, WorkerReply } from "./_wasm_worker.ts";
@@ -34,11 +32,6 @@ export interface WasmPoolOptions {
    * terminated and replaced. Default 60 s.
    */
   hangGraceMs?: number;
-  /**
-   * How long after its timeout a call that the Worker did not stop itself
-   * is answered from here as a timeout. Default 100 ms.
-   */
-  timeoutGraceMs?: number;
   /**
    * Most memory, in bytes, of the guests each Worker keeps warm between
    * calls. Default 256 MiB.
@@ -86,7 +79,10 @@ interface Slot {
   busy: boolean;
   /** Keys whose module this worker was sent. */
   known: Set<string>;
-  /** Shared with the worker: [0] the id of a batch to stop, [1] stop all. */
+  /**
+   * The flags shared with the worker: [0] stop the call under way, [1]
+   * stop everything, [2] the id of a batch to stop.
+   */
   cancel: Int32Array<ArrayBufferLike>;
   /** The reply handler of the call under way. */
   onReply?: (reply: WorkerReply) => void;
@@ -100,7 +96,6 @@ export class WasmPool {
   /** Callers waiting for a Worker; null when the pool closes. */
   readonly #waiting: ((slot: Slot | null) => void)[] = [];
   readonly #hangGraceMs: number;
-  readonly #timeoutGraceMs: number;
   readonly #warmBytes: number;
   #nextId = 1;
   #closed = false;
@@ -111,7 +106,6 @@ export class WasmPool {
       throw new RangeError(`Pool size must be a positive integer, got ${size}`);
     }
     this.#hangGraceMs = options.hangGraceMs ?? 60_000;
-    this.#timeoutGraceMs = options.timeoutGraceMs ?? 100;
     this.#warmBytes = options.warmBytes ?? 256 * 1024 * 1024;
     for (let i = 0; i < size; i++) this.#slots.push(this.#spawn());
   }
@@ -132,12 +126,17 @@ export class WasmPool {
       name: "jobicolet-sandbox",
       deno: { permissions: "none" },
     });
-    const cancel = new Int32Array(new SharedArrayBuffer(8));
+    const flags = new WebAssembly.Memory({
+      initial: 1,
+      maximum: 1,
+      shared: true,
+    });
+    const cancel = new Int32Array(flags.buffer, 0, 3);
     const slot: Slot = { worker, busy: false, known: new Set(), cancel };
     worker.postMessage(
       {
         type: "init",
-        cancel,
+        flags,
         warmBytes: this.#warmBytes,
       } satisfies WorkerMessage,
     );
@@ -225,10 +224,9 @@ export class WasmPool {
         resolve({ ran, settled });
       };
       let timerAt = 0; // when the timer fires
-      const grace = this.#timeoutGraceMs;
       const arm = () => {
         if (finished || next >= calls.length) return;
-        const deadline = startedAt + calls[next].timeoutMs + grace;
+        const deadline = startedAt + calls[next].timeoutMs;
         // Armed for no later than this call's deadline: nothing to do.
         if (timer !== undefined && timerAt <= deadline) return;
         clearTimeout(timer);
@@ -237,12 +235,14 @@ export class WasmPool {
         timer = setTimeout(() => {
           timer = undefined;
           if (finished || next >= calls.length) return;
-          if (performance.now() < startedAt + calls[next].timeoutMs + grace) {
+          if (performance.now() < startedAt + calls[next].timeoutMs) {
             return arm();
           }
           const index = next;
           const { timeoutMs } = calls[index];
-          Atomics.store(slot.cancel, 0, id);
+          // The batch stops; the call under way at its next slice of fuel.
+          Atomics.store(slot.cancel, 2, id);
+          Atomics.store(slot.cancel, 0, 1);
           Atomics.notify(slot.cancel, 0); // wakes a sleeping guest
           onResult(index, {
             outcome: {
