@@ -92,6 +92,8 @@ export class DurableQueue<T> {
   readonly feed: ChangeFeed;
   readonly #leaseMs: number;
   readonly #now: () => number;
+  /** Items parked under a NaN due time were looked for (see `promoteDue`). */
+  #repaired = false;
 
   constructor(
     private readonly kv: Deno.Kv,
@@ -388,6 +390,12 @@ export class DurableQueue<T> {
     item: QueuedItem<T>,
     delayMs: number,
   ): Deno.AtomicOperation {
+    // A NaN due time sorts after every number: the item would never be due.
+    if (!Number.isFinite(delayMs) || delayMs < 0) {
+      throw new RangeError(
+        `Invalid retry delay ${delayMs} ms for item "${item.id}" of queue "${item.queue}": use a finite number of 0 or more`,
+      );
+    }
     const dueAt = this.#now() + delayMs;
     const delayed: Delayed<T> = {
       ...item,
@@ -402,18 +410,28 @@ export class DurableQueue<T> {
     );
   }
 
-  /** Puts delayed items that are due back in their queues. */
+  /**
+   * Puts delayed items that are due back in their queues. The first call
+   * also puts back items that an earlier version stored with a NaN due time
+   * (it sorts after every number, so they were never due).
+   */
   async promoteDue(): Promise<number> {
     let moved = 0;
-    const iter = this.kv.list<Delayed<T>>({
+    const due = this.kv.list<Delayed<T>>({
       start: [...this.prefix, "delayed"],
       end: [...this.prefix, "delayed", this.#now() + 1],
     });
-    for await (const e of iter) {
-      const { dueAt: _, ...item } = e.value;
-      const op = this.kv.atomic().check(e).delete(e.key)
-        .set(this.#key("ready", item.queue, item.id), item);
-      if ((await this.#active(op, item.queue).commit()).ok) moved++;
+    const lost = this.#repaired ? [] : this.kv.list<Delayed<T>>({
+      prefix: [...this.prefix, "delayed", NaN],
+    });
+    this.#repaired = true;
+    for (const iter of [due, lost]) {
+      for await (const e of iter) {
+        const { dueAt: _, ...item } = e.value;
+        const op = this.kv.atomic().check(e).delete(e.key)
+          .set(this.#key("ready", item.queue, item.id), item);
+        if ((await this.#active(op, item.queue).commit()).ok) moved++;
+      }
     }
     return moved;
   }

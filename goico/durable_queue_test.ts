@@ -371,6 +371,48 @@ Deno.test("DurableQueue: a retried item waits for its delay, then comes back fir
     assert.equal(await q.backlog("q"), 2);
   }));
 
+Deno.test("DurableQueue: a retry delay that is not a finite number is refused", () =>
+  withKv(async (kv) => {
+    const q = new DurableQueue<Job>(kv);
+    await q.append(kv.atomic(), "q", items(1)).commit();
+    const [first] = await q.lease("q", 1);
+    for (const bad of [NaN, Infinity, -1]) {
+      assert.throws(
+        () => q.retry(kv.atomic(), first, bad),
+        /Invalid retry delay .* of queue "q": use a finite number of 0 or more/,
+      );
+    }
+    assert.deepEqual(
+      await Array.fromAsync(kv.list({ prefix: ["queue", "delayed"] })),
+      [],
+    );
+  }));
+
+Deno.test("DurableQueue: items an earlier version parked under a NaN due time are put back", () =>
+  withKv(async (kv) => {
+    const q = new DurableQueue<Job>(kv);
+    await q.append(kv.atomic(), "q", items(1)).commit();
+    const [first] = await q.lease("q", 1);
+    // What `retry` wrote when the executor's delay was NaN.
+    await kv.atomic()
+      .delete(["queue", "inflight", "q", first.id])
+      .set(["queue", "delayed", NaN, "q", first.id], {
+        ...first,
+        attempt: 2,
+        failures: 1,
+        dueAt: NaN,
+      }).commit();
+    assert.equal((await q.stats("q")).delayed, 1);
+    assert.equal(await q.promoteDue(), 1);
+    const [again] = await q.lease("q", 1);
+    assert.deepEqual([again.id, again.attempt, again.failures], [
+      first.id,
+      2,
+      1,
+    ]);
+    assert.equal((await q.stats("q")).delayed, 0);
+  }));
+
 Deno.test("DurableQueue: dead letters are listed, replayed by id or all, and purged", () =>
   withKv(async (kv) => {
     const q = new DurableQueue<Job>(kv);

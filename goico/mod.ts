@@ -79,3 +79,4 @@ export {
   WasmPool,
   type WasmPoolOptions,
 } from "./wasm_pool.ts";
+export { withDefaults } from "./with_defaults.ts";

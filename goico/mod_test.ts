@@ -40,6 +40,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "silentLogger",
     "sseResponse",
     "unprovidedImports",
+    "withDefaults",
   ];
   assert.deepEqual(Object.keys(goico).sort(), [...expected].sort());
   for (const name of expected) {

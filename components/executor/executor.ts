@@ -23,6 +23,7 @@ import {
   type Logger,
   monotonicId,
   type QueuedItem,
+  withDefaults,
 } from "../../goico/mod.ts";
 import type { Definitions, EventRoute } from "../ctl/definitions.ts";
 import type { ResultDef } from "../ctl/job_package.ts";
@@ -126,17 +127,40 @@ export class Executor {
   executed = 0;
 
   constructor(options: ExecutorOptions) {
+    // Not `{...DEFAULTS, ...options}`: an option given as undefined (the
+    // platform passes `retryBaseMs: options.retryBaseMs` whether it is set
+    // or not) keeps its default.
     this.#o = {
-      batch: 100,
-      recoverEveryMs: 1000,
-      promoteEveryMs: 100,
-      limits: DEFAULT_LIMITS,
-      tenantConcurrency: 1,
-      retryBaseMs: 1000,
-      observer: silentObserver,
-      now: Date.now,
       ...options,
+      ...withDefaults({
+        batch: 100,
+        recoverEveryMs: 1000,
+        promoteEveryMs: 100,
+        limits: DEFAULT_LIMITS as Limits,
+        tenantConcurrency: 1,
+        retryBaseMs: 1000,
+        observer: silentObserver as ExecutionObserver,
+        now: Date.now as () => number,
+      }, options),
     };
+    for (
+      const name of [
+        "batch",
+        "recoverEveryMs",
+        "promoteEveryMs",
+        "tenantConcurrency",
+        "retryBaseMs",
+      ] as const
+    ) {
+      const v = this.#o[name];
+      if (!Number.isFinite(v) || v < (name === "retryBaseMs" ? 0 : 1)) {
+        throw new RangeError(
+          `Invalid executor option ${name} ${v}: use a finite number of at least ${
+            name === "retryBaseMs" ? 0 : 1
+          }`,
+        );
+      }
+    }
     this.#slots = new TenantSlots(this.#o.tenantConcurrency);
   }
 
