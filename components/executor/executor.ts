@@ -18,6 +18,7 @@
  * batch runs, the outcomes of the one before are committed in the same
  * atomic that leases the next one.
  */
+import { serialize } from "node:v8";
 import {
   type DurableQueue,
   type Logger,
@@ -54,7 +55,7 @@ import {
   PatternWorkError,
   withPatternDeadline,
 } from "../repo/linear_regexp.ts";
-import { Lane, SHARED_MUTATIONS } from "./_lane.ts";
+import { Lane, LeaseLostError, SHARED_MUTATIONS } from "./_lane.ts";
 import { TenantSlots } from "./tenant_slots.ts";
 
 export interface ExecutorOptions {
@@ -111,8 +112,34 @@ interface Done {
  */
 const FLUSH_MUTATIONS = 1000 - SHARED_MUTATIONS;
 const FLUSH_BYTES = 400_000;
+/** Characters of the reason a dead letter keeps. */
+const MAX_LETTER_ERROR = 500;
+/**
+ * Bytes a queued event may take (a KV value holds 65,536; the store's own
+ * framing takes a few).
+ */
+const MAX_QUEUED_BYTES = 65_536 - 64;
 
 const encoder = new TextEncoder();
+
+/** Whether an item's crashes used up its retries (it is not run again). */
+function crashedOut(item: QueuedItem<EventItem>, limits: Limits): boolean {
+  return (item.crashes ?? 0) > 0 && item.failures > limits.retries;
+}
+
+const times = (n: number) => n === 1 ? "once" : `${n} times`;
+
+/** The bytes a chained event takes stored as a queue item (V8-serialized, as KV stores it). */
+function queuedBytes(c: { queue: string; item: EventItem }): number {
+  return serialize({
+    id: c.item.eventId,
+    queue: c.queue,
+    value: c.item,
+    attempt: 1,
+    failures: 0,
+    enqueuedAt: Date.now(),
+  }).length;
+}
 
 export class Executor {
   /** Each queue's pace (ms per item), kept from one lane of it to the next. */
@@ -123,6 +150,8 @@ export class Executor {
   >();
   readonly #o: Required<Omit<ExecutorOptions, "now">> & { now: () => number };
   readonly #slots: TenantSlots;
+  /** Items that run alone wait here for the one before (see `#execute`). */
+  #probationTail: Promise<void> = Promise.resolve();
   /** Executions recorded since start. */
   executed = 0;
 
@@ -239,6 +268,12 @@ export class Executor {
   /**
    * Runs leased items in order in the sandbox and hands each outcome on as
    * soon as it is known; returns how many ran (fewer when `signal` aborts).
+   *
+   * An item whose lease expired before (its process died or stalled with
+   * it) may be what stopped the process: it runs alone, one such item at a
+   * time in this process, after the queue marked it started, so that if
+   * the process stops again the queue knows it was running it (see "Crash
+   * loops" in goico/durable_queue.ts).
    */
   async #execute(
     items: QueuedItem<EventItem>[],
@@ -248,33 +283,74 @@ export class Executor {
     // The items of a queue belong to one tenant. They go to one sandbox
     // Worker together; after a timeout the rest go again.
     const prepared = await Promise.all(items.map((it) => this.#prepare(it)));
+    const alone = (i: number) =>
+      suspect(items[i]) && !("failure" in prepared[i].job);
     let from = 0;
     while (from < items.length && !signal.aborted) {
-      const release = await this.#slots.acquire(items[from].value.tenant);
+      const base = from;
+      let end = base + 1;
+      let unlock = () => {};
+      if (alone(base)) {
+        unlock = await this.#probation();
+        if (!(await this.#o.queue.start(items[base]))) {
+          unlock();
+          emit(
+            items[base],
+            Promise.reject(
+              new LeaseLostError(
+                `The lease of event "${
+                  items[base].value.eventId
+                }" was taken back before it ran`,
+              ),
+            ),
+          );
+          from++;
+          continue;
+        }
+      } else {
+        while (end < items.length && !alone(end)) end++;
+      }
+      const release = await this.#slots.acquire(items[base].value.tenant);
       let last = performance.now();
       let lastWall = this.#o.now();
-      const base = from;
-      const { ran, settled } = await this.#o.runner.runBatch(
-        prepared.slice(base).map((p) => p.job),
-        (i, outcome) => {
-          const now = performance.now();
-          const item = items[base + i];
-          emit(
-            item,
-            this.#finish(item, prepared[base + i], outcome, {
-              startedAt: lastWall,
-              durationMs: now - last,
-            }),
-          );
-          last = now;
-          lastWall = this.#o.now();
-        },
-      );
-      // A timed-out module keeps its Worker (and its tenant's slot) until it stops.
-      settled.finally(release);
+      let ran = 0;
+      let settled = Promise.resolve();
+      try {
+        const batch = await this.#o.runner.runBatch(
+          prepared.slice(base, end).map((p) => p.job),
+          (i, outcome) => {
+            const now = performance.now();
+            const item = items[base + i];
+            emit(
+              item,
+              this.#finish(item, prepared[base + i], outcome, {
+                startedAt: lastWall,
+                durationMs: now - last,
+              }),
+            );
+            last = now;
+            lastWall = this.#o.now();
+          },
+        );
+        ran = batch.ran;
+        settled = batch.settled;
+      } finally {
+        // A timed-out module keeps its Worker (and its tenant's slot) until it stops.
+        settled.finally(release);
+        unlock();
+      }
       from += ran;
     }
     return from;
+  }
+
+  /** Waits for this process's turn to run an item alone; resolves to the release. */
+  async #probation(): Promise<() => void> {
+    const before = this.#probationTail;
+    let unlock!: () => void;
+    this.#probationTail = new Promise<void>((r) => unlock = r);
+    await before;
+    return unlock;
   }
 
   /**
@@ -300,32 +376,114 @@ export class Executor {
     }
   }
 
+  /**
+   * Commits outcomes in one atomic. When it is refused, the queue's epoch
+   * moved (a lease of the queue was taken back): the outcomes whose lease
+   * is gone are dropped (their events were delivered again, and that
+   * delivery records them) and the rest go again. When it throws, they go
+   * one by one, and one that can never be stored becomes a failure with
+   * the reason (`#commitUnstorable`).
+   */
   async #commitOne(batch: Done[]): Promise<void> {
-    if (batch.length === 0) return;
-    const op = this.#o.kv.atomic();
-    this.#write(op, batch);
-    let ok = false;
-    try {
-      ok = (await op.commit()).ok;
-    } catch (err) {
-      if (batch.length === 1) {
-        this.#o.logger.error("recording an execution failed", {
+    const { queue, logger } = this.#o;
+    for (let tries = 0; batch.length > 0; tries++) {
+      const op = this.#o.kv.atomic();
+      let ok = false;
+      let error: unknown;
+      try {
+        this.#write(op, batch);
+        ok = (await op.commit()).ok;
+      } catch (err) {
+        error = err;
+      }
+      if (ok) {
+        this.#recorded(batch);
+        return;
+      }
+      if (error === undefined && tries < 5) {
+        const lost = new Set(await queue.confirm(batch.map((d) => d.item)));
+        for (const d of batch.filter((d) => lost.has(d.item))) {
+          logger.warn(
+            "an outcome was not recorded: the event's lease was taken back and it was delivered again",
+            { eventId: d.item.value.eventId, attempt: d.item.attempt },
+          );
+        }
+        batch = batch.filter((d) => !lost.has(d.item));
+        continue;
+      }
+      if (batch.length > 1) {
+        for (const d of batch) await this.#commitOne([d]);
+        return;
+      }
+      if (error !== undefined && isUnstorable(error)) {
+        await this.#commitUnstorable(batch[0], error);
+        return;
+      }
+      logger.error(
+        "recording an execution failed; the event will be delivered again",
+        {
           eventId: batch[0].item.value.eventId,
-          error: String(err),
-        });
+          ...(error !== undefined && { error: String(error) }),
+        },
+      );
+      return;
+    }
+  }
+
+  /**
+   * An outcome the store refuses whatever happens (a value or an atomic
+   * over the KV's limits): recorded instead as a failed execution saying
+   * why, without its chained event, and its event goes to the dead letters
+   * (or, should even that not fit, is dropped with the record saying so),
+   * rather than being delivered again forever.
+   */
+  async #commitUnstorable(d: Done, error: unknown): Promise<void> {
+    const { executions, logger } = this.#o;
+    const was = d.exec.record;
+    const reason = `The outcome could not be stored: ${
+      (error as Error).message
+    } (status ${was.status}${was.code === null ? "" : `, code ${was.code}`})`;
+    for (const next of ["dead", "ack"] as const) {
+      const exec: Execution = {
+        ...was,
+        status: "failed",
+        result: null,
+        error: reason,
+        logs: [{
+          level: "error",
+          source: "host",
+          message: next === "dead"
+            ? `Moved to the dead letters of queue "${was.queue}": its outcome can never be stored`
+            : "Dropped: neither its outcome nor its dead letter can be stored",
+        }],
+      };
+      const fallback: Done = {
+        ...d,
+        exec: executions.fit(exec),
+        chained: null,
+        next: { kind: next },
+      };
+      const op = this.#o.kv.atomic();
+      try {
+        this.#write(op, [fallback]);
+        if ((await op.commit()).ok) {
+          logger.warn("an outcome could not be stored; recorded as failed", {
+            eventId: d.item.value.eventId,
+            error: String(error),
+            then: next,
+          });
+          this.#recorded([fallback]);
+          return;
+        }
+        // Refused: its lease was taken back meanwhile.
+        if ((await this.#o.queue.confirm([d.item])).length > 0) return;
+      } catch (err) {
+        if (!isUnstorable(err)) break;
       }
     }
-    if (ok) {
-      this.#recorded(batch);
-      return;
-    }
-    if (batch.length > 1) {
-      for (const d of batch) await this.#commitOne([d]);
-      return;
-    }
-    this.#o.logger.error(
+    logger.error(
       "recording an execution failed; the event will be delivered again",
-      { eventId: batch[0].item.value.eventId },
+      { eventId: d.item.value.eventId, error: String(error) },
     );
   }
 
@@ -356,7 +514,11 @@ export class Executor {
       if (d.next.kind === "ack") acked.push(d.item);
       else if (d.next.kind === "retry") {
         queue.retry(op, d.item, d.next.delayMs);
-      } else queue.deadLetter(op, d.item, error ?? "failed", id);
+      } else {
+        // The letter holds the item as it was queued: its reason stays short.
+        const why = (error ?? "failed").slice(0, MAX_LETTER_ERROR);
+        queue.deadLetter(op, d.item, why, id);
+      }
     }
     for (const [name, items] of chained) queue.append(op, name, items);
     executions.recordAll(op, batch.map((d) => d.exec));
@@ -383,6 +545,14 @@ export class Executor {
       ? {
         failure:
           `Runtime "${route.event.runtime}" of event "${ev.event}" has no module`,
+      }
+      : crashedOut(item, limits)
+      ? {
+        failure: `Not run again: the process running this event stopped ${
+          times(item.crashes ?? 0)
+        } while it ran (${item.failures} failed attempts; ${limits.retries} ${
+          limits.retries === 1 ? "retry" : "retries"
+        } allowed)`,
       }
       : {
         sha256: sha,
@@ -418,7 +588,20 @@ export class Executor {
       durationMs: Math.round(timing.durationMs * 1000) / 1000,
     };
     let next: Done["next"] = { kind: "ack" };
-    if (exec.status === "failed") {
+    const crashes = item.crashes ?? 0;
+    const ofThem = crashes > 0
+      ? ` (${crashes} of them stopped the process running it)`
+      : "";
+    if (crashedOut(item, limits)) {
+      // Its crashes used up its retries: it was not run (see `#prepare`).
+      next = { kind: "dead" };
+      exec.logs.push({
+        level: "error",
+        source: "host",
+        message:
+          `Moved to the dead letters of queue "${exec.queue}" after ${item.failures} failed attempts${ofThem}`,
+      });
+    } else if (exec.status === "failed") {
       const failures = item.failures ?? 0;
       if (failures < limits.retries) {
         const delayMs = this.#o.retryBaseMs * 2 ** failures;
@@ -439,16 +622,34 @@ export class Executor {
           message:
             `Moved to the dead letters of queue "${exec.queue}" after ${n} failed attempt${
               n === 1 ? "" : "s"
-            }`,
+            }${ofThem}`,
         });
       }
     }
-    const chained = v && route?.job && next.kind !== "retry"
+    let chained = v && route?.job && next.kind !== "retry"
       ? await this.#chain(v, route.job.result, exec, ev.trace)
       : null;
+    let chainedBytes = chained ? queuedBytes(chained) : 0;
+    if (chainedBytes > MAX_QUEUED_BYTES) {
+      // It could never be queued: a failure, and no retry would change it.
+      const target = chained!.item.event;
+      exec.status = "failed";
+      exec.error =
+        `Result event "${target}" cannot be sent: it takes ${chainedBytes} bytes, more than the ${MAX_QUEUED_BYTES} a queued event may hold (the result is ${
+          exec.result?.length ?? 0
+        } characters)`;
+      exec.logs.push({
+        level: "error",
+        source: "host",
+        message:
+          `Moved to the dead letters of queue "${exec.queue}": its result event cannot be sent`,
+      });
+      next = { kind: "dead" };
+      chained = null;
+      chainedBytes = 0;
+    }
     const fitted = this.#o.executions.fit(exec);
-    const bytes = fitted.bytes +
-      (chained ? JSON.stringify(chained.item).length : 0);
+    const bytes = fitted.bytes + chainedBytes;
     // The record, the chained event, and the ack (a delete), retry (a
     // delete and a set) or dead letter (a delete, a set and two sums).
     const mutations = 1 + (chained ? 1 : 0) +
@@ -526,4 +727,15 @@ function parseMaybeJson(text: string | null): unknown {
   } catch {
     return text;
   }
+}
+
+/** An item whose lease expired before, or that stopped its process before. */
+function suspect(item: QueuedItem<EventItem>): boolean {
+  return (item.lapses ?? 0) > 0 || (item.crashes ?? 0) > 0;
+}
+
+/** An error the store throws for writes over its limits: they never succeed. */
+function isUnstorable(err: unknown): boolean {
+  return err instanceof TypeError &&
+    /too large|too many|exceeds/i.test(err.message);
 }

@@ -1,0 +1,138 @@
+/**
+ * Poison events: an outcome that can never be stored (a chained result too
+ * large for a KV value, a record that only fits as UTF-8) must not be
+ * delivered again forever with nothing recorded. Either it is stored after
+ * all (fitted as the KV measures it) or it is recorded as a failed
+ * execution with the reason and its event goes to the dead letters; the
+ * queue goes on with the events behind it.
+ */
+import assert from "node:assert/strict";
+import { compileWat } from "./jobicolets/compile_wat.ts";
+import { type Harness, startHarness } from "./_harness.ts";
+import type { Execution } from "../components/recorder/execution.ts";
+
+const PACKAGE = `
+id: poison
+tenant: px
+queues: [{id: work}, {id: results}]
+jobs:
+  - event: {id: big, schema: {id: s, schemaref: any.json}, supplierqueue: work, runtime: big}
+    result:
+      ok: {id: big-ok, schema: {id: s, schemaref: any.json}, supplierqueue: results, runtime: echo}
+  - event: {id: wide, schema: {id: s, schemaref: any.json}, supplierqueue: work, runtime: wide}
+  - event: {id: echo, schema: {id: s, schemaref: any.json}, supplierqueue: work, runtime: echo}
+runtimes:
+  - {id: big, moduleref: big_result.wasm, retries: 3}
+  - {id: wide, moduleref: wide_log.wasm}
+  - {id: echo, moduleref: echo.wasm}
+`;
+
+async function deploy(h: Harness): Promise<void> {
+  for (const name of ["big_result", "wide_log", "echo"]) {
+    await h.upload("px", `${name}.wasm`, await compileWat(name));
+  }
+  await h.upload("px", "any.json", "{}");
+  await h.deploy(PACKAGE);
+}
+
+const byEventId = (execs: Execution[], id: string) =>
+  execs.filter((e) => e.eventId === id);
+
+/** Waits until the queue holds nothing: no item can be delivered again. */
+async function drained(h: Harness, queue: string) {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const s = await h.platform.queue.stats(queue);
+    if (s.depth === 0 && s.inFlight === 0 && s.delayed === 0) return s;
+    if (Date.now() > deadline) {
+      throw new Error(`Queue ${queue} never drained: ${JSON.stringify(s)}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+Deno.test("a chained result too large for one KV value is a failed execution with the reason, and its event a dead letter", async () => {
+  // A short lease: on failure the event would come back quickly.
+  const h = await startHarness({ leaseMs: 300 });
+  try {
+    await deploy(h);
+    // 100,000 characters of result: the chained `big-ok` event cannot be queued.
+    const [poison] = await h.send("px", "big", [100_000]);
+    // The queue goes on behind it.
+    const [after] = await h.send("px", "echo", [{ n: 1 }]);
+    const execs = await h.waitFor(
+      "px",
+      (e) =>
+        byEventId(e, poison).length === 1 && byEventId(e, after).length === 1,
+    );
+    const [e] = byEventId(execs, poison);
+    assert.equal(e.status, "failed");
+    assert.equal(e.code, 0);
+    assert.match(
+      e.error!,
+      /^Result event "big-ok" cannot be sent: it takes \d+ bytes, more than the 65472 a queued event may hold \(the result is 100002 characters\)$/,
+    );
+    assert.deepEqual(
+      e.logs.filter((l) => l.source === "host").map((l) => l.message),
+      ['Moved to the dead letters of queue "work": its result event cannot be sent'],
+    );
+    // Straight to the dead letters (no retry would change it), nothing chained.
+    const stats = await drained(h, "px/work");
+    assert.equal(stats.dead, 1);
+    const { letters } = await h.platform.queue.listDead("px/work");
+    assert.equal(letters[0].item.value.eventId, poison);
+    assert.equal(letters[0].ref, e.id);
+    assert.match(letters[0].error, /^Result event "big-ok" cannot be sent/);
+    assert.equal(execs.filter((x) => x.event === "big-ok").length, 0);
+    assert.equal((await h.platform.queue.stats("px/results")).processed, 0);
+    // Recorded once: with nothing in flight, it cannot come back.
+    const again = await h.waitFor("px", () => true);
+    assert.equal(byEventId(again, poison).length, 1);
+    assert.equal(byEventId(byEventId(again, after), after)[0].status, "ok");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a chained result that fits is still sent (the friendly side of the limit)", async () => {
+  const h = await startHarness({ leaseMs: 300 });
+  try {
+    await deploy(h);
+    const [id] = await h.send("px", "big", [10_000]);
+    const execs = await h.waitFor(
+      "px",
+      (e) => e.some((x) => x.event === "big-ok"),
+    );
+    assert.equal(byEventId(execs, id)[0].status, "ok");
+    const chained = execs.find((x) => x.event === "big-ok")!;
+    assert.equal(chained.status, "ok");
+    assert.equal(JSON.parse(chained.result!).result.length, 10_000);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a record that fits as UTF-8 but not as the KV stores it is fitted and recorded once", async () => {
+  const h = await startHarness({ leaseMs: 300 });
+  try {
+    await deploy(h);
+    // 20 lines of a euro sign and 4,093 x: 80 KB of UTF-8 (fitted to 60 KB
+    // by dropping lines), twice that as V8 stores the lines.
+    const [id] = await h.send("px", "wide", [20]);
+    const execs = await h.waitFor("px", (e) => byEventId(e, id).length === 1);
+    const [e] = byEventId(execs, id);
+    assert.equal(e.status, "ok");
+    assert.equal(e.result, "logged");
+    const kept = e.logs.filter((l) => l.source === "module").length;
+    assert.ok(kept > 0 && kept < 10, `${kept} lines kept`);
+    assert.match(
+      e.logs.at(-1)!.message,
+      new RegExp(`^${20 - kept} log lines dropped`),
+    );
+    const stats = await drained(h, "px/work");
+    assert.equal(stats.processed, 1);
+    assert.equal(byEventId(await h.waitFor("px", () => true), id).length, 1);
+  } finally {
+    await h.close();
+  }
+});
