@@ -63,6 +63,10 @@ export const SETTINGS = {
     "--max-queue-depth",
     "events a queue may hold before the listener answers 429 (default 100000)",
   ],
+  JOBICO_LEASE_MS: [
+    "--lease-ms",
+    "how long an executor holds an event before it is delivered again, renewed while it runs (default 4000)",
+  ],
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -170,6 +174,7 @@ export function serverConfig(
     tenantConcurrency: int("JOBICO_TENANT_CONCURRENCY", 1, 256),
     retryBaseMs: int("JOBICO_RETRY_BASE_MS", 1, 3_600_000),
     maxQueueDepth: int("JOBICO_MAX_QUEUE_DEPTH", 1, 1_000_000_000),
+    leaseMs: int("JOBICO_LEASE_MS", 100, 3_600_000),
     limits: Object.fromEntries(
       Object.entries(limits).filter(([, v]) => v !== undefined),
     ),
