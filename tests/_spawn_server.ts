@@ -1,6 +1,8 @@
 /** Runs a Jobico server in its own process, as a user would, for tests. */
 export interface SpawnedServer {
   url: string;
+  /** The server's process id (to pause it with SIGSTOP, for example). */
+  pid: number;
   /** The JSON log lines it wrote to stderr so far. */
   seen: Record<string, unknown>[];
   /** Sends SIGTERM and waits for the exit. */
@@ -69,6 +71,7 @@ export async function spawnServer(
   }
   return {
     url: listening.url as string,
+    pid: child.pid,
     seen,
     stop: async () => {
       child.kill("SIGTERM");

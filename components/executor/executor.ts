@@ -292,16 +292,25 @@ export class Executor {
       let unlock = () => {};
       if (alone(base)) {
         unlock = await this.#probation();
-        if (!(await this.#o.queue.start(items[base]))) {
+        const item = items[base];
+        let started: boolean | Error;
+        try {
+          started = await transient(() => this.#o.queue.start(item));
+        } catch (err) {
+          started = err as Error;
+        }
+        if (started !== true) {
+          // Not run: it comes back after its lease (the store failed), or
+          // runs elsewhere (its lease was taken back).
           unlock();
           emit(
-            items[base],
+            item,
             Promise.reject(
-              new LeaseLostError(
-                `The lease of event "${
-                  items[base].value.eventId
-                }" was taken back before it ran`,
-              ),
+              started === false
+                ? new LeaseLostError(
+                  `The lease of event "${item.value.eventId}" was taken back before it ran`,
+                )
+                : started,
             ),
           );
           from++;
@@ -386,7 +395,9 @@ export class Executor {
    */
   async #commitOne(batch: Done[]): Promise<void> {
     const { queue, logger } = this.#o;
-    for (let tries = 0; batch.length > 0; tries++) {
+    let refused = 0;
+    let failed = 0;
+    while (batch.length > 0) {
       const op = this.#o.kv.atomic();
       let ok = false;
       let error: unknown;
@@ -400,8 +411,9 @@ export class Executor {
         this.#recorded(batch);
         return;
       }
-      if (error === undefined && tries < 5) {
-        const lost = new Set(await queue.confirm(batch.map((d) => d.item)));
+      if (error === undefined && refused++ < 5) {
+        const items = batch.map((d) => d.item);
+        const lost = new Set(await transient(() => queue.confirm(items)));
         for (const d of batch.filter((d) => lost.has(d.item))) {
           logger.warn(
             "an outcome was not recorded: the event's lease was taken back and it was delivered again",
@@ -411,21 +423,28 @@ export class Executor {
         batch = batch.filter((d) => !lost.has(d.item));
         continue;
       }
-      if (batch.length > 1) {
-        for (const d of batch) await this.#commitOne([d]);
-        return;
-      }
       if (error !== undefined && isUnstorable(error)) {
-        await this.#commitUnstorable(batch[0], error);
+        if (batch.length > 1) {
+          for (const d of batch) await this.#commitOne([d]);
+        } else await this.#commitUnstorable(batch[0], error);
         return;
       }
-      logger.error(
-        "recording an execution failed; the event will be delivered again",
-        {
-          eventId: batch[0].item.value.eventId,
-          ...(error !== undefined && { error: String(error) }),
-        },
-      );
+      // The store is busy or unreachable (SQLite's "database is locked"
+      // when processes share a file): again after a pause, the leases
+      // being renewed meanwhile.
+      if (error !== undefined && failed < TRANSIENT_TRIES) {
+        await pause(failed++);
+        continue;
+      }
+      for (const d of batch) {
+        logger.error(
+          "recording an execution failed; the event will be delivered again",
+          {
+            eventId: d.item.value.eventId,
+            ...(error !== undefined && { error: String(error) }),
+          },
+        );
+      }
       return;
     }
   }
@@ -732,6 +751,25 @@ function parseMaybeJson(text: string | null): unknown {
 /** An item whose lease expired before, or that stopped its process before. */
 function suspect(item: QueuedItem<EventItem>): boolean {
   return (item.lapses ?? 0) > 0 || (item.crashes ?? 0) > 0;
+}
+
+/** Tries of a store operation that throws for a reason that may pass. */
+const TRANSIENT_TRIES = 6;
+
+/** Waits 20 ms, then twice as long each next time (about 1.3 s in all). */
+const pause = (n: number) =>
+  new Promise((r) => setTimeout(r, 20 * 2 ** Math.min(n, 6)));
+
+/** `fn`, again after a pause when it throws for a reason that may pass. */
+async function transient<T>(fn: () => Promise<T>): Promise<T> {
+  for (let n = 0;; n++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (isUnstorable(err) || n + 1 >= TRANSIENT_TRIES) throw err;
+      await pause(n);
+    }
+  }
 }
 
 /** An error the store throws for writes over its limits: they never succeed. */
