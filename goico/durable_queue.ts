@@ -48,6 +48,7 @@
  * fails every time.
  */
 
+import { serialize } from "node:v8";
 import { ChangeFeed } from "./change_feed.ts";
 import { deletePrefixes } from "./delete_prefixes.ts";
 
@@ -109,6 +110,17 @@ export interface QueueStats {
 
 type Counter = "in" | "out" | "acked" | "dead";
 const U64 = 1n << 64n;
+
+/** Bytes of one KV value, as the KV measures it (V8-serialized). */
+const KV_MAX_VALUE = 65_536;
+/**
+ * The most bytes an item may take stored (V8-serialized, as the KV stores
+ * it; see `itemBytes`): a KV value holds 65,536, and the queue adds up to
+ * 256 to an item as it moves (its lease, counts, due time).
+ */
+export const MAX_ITEM_BYTES = KV_MAX_VALUE - 256;
+/** Ends a dead letter's error that was cut to fit. */
+const CUT = " [cut to fit]";
 
 export interface DurableQueueOptions {
   /**
@@ -241,6 +253,22 @@ export class DurableQueue<T> {
       ],
       sets: [[[...this.prefix, "active", queue], enqueuedAt]],
     };
+  }
+
+  /**
+   * The bytes an item would take stored in `queue` (V8-serialized, as the
+   * KV stores it); at most MAX_ITEM_BYTES may be appended.
+   */
+  itemBytes(queue: string, item: { id: string; value: T }): number {
+    const stored: QueuedItem<T> = {
+      id: item.id,
+      queue,
+      value: item.value,
+      attempt: 1,
+      failures: 0,
+      enqueuedAt: this.#now(),
+    };
+    return serialize(stored).length;
   }
 
   /**
@@ -580,7 +608,9 @@ export class DurableQueue<T> {
 
   /**
    * Adds the writes that move a leased item to its queue's dead letters.
-   * `ref` is kept with it (e.g. the last execution's id).
+   * `ref` is kept with it (e.g. the last execution's id). A letter that
+   * would not fit one KV value (an item near the largest beside a long
+   * error) keeps as much of the error as fits.
    */
   deadLetter(
     op: Deno.AtomicOperation,
@@ -594,6 +624,14 @@ export class DurableQueue<T> {
       failedAt: this.#now(),
       ...(ref !== undefined && { ref }),
     };
+    let over = serialize(letter).length - KV_MAX_VALUE;
+    for (let kept = error; over > 0 && kept !== "";) {
+      // A character takes two bytes in a string that has one above U+00FF.
+      const wide = /[^\u0000-\u00ff]/.test(letter.error) ? 2 : 1;
+      kept = kept.slice(0, Math.max(0, kept.length - Math.ceil(over / wide)));
+      letter.error = kept + CUT;
+      over = serialize(letter).length - KV_MAX_VALUE;
+    }
     this.#checkLease(op, item);
     op.delete(this.#key("inflight", item.queue, item.id));
     op.set(this.#key("dead", item.queue, item.id), letter);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DurableQueue } from "./durable_queue.ts";
+import { DurableQueue, MAX_ITEM_BYTES } from "./durable_queue.ts";
 import { monotonicId } from "./monotonic_id.ts";
 
 type Job = { n: number };
@@ -682,4 +682,29 @@ Deno.test("DurableQueue: start refuses an item whose lease was taken back, and k
       kv.list({ prefix: ["queue", "ready", "q"] }),
     );
     assert.ok(inflight.every((e) => !("started" in (e.value as object))));
+  }));
+
+Deno.test("DurableQueue: a dead letter of the largest item keeps as much of a long error as fits", () =>
+  withKv(async (kv) => {
+    const q = new DurableQueue<{ s: string }>(kv);
+    const value = { s: "x".repeat(MAX_ITEM_BYTES) };
+    while (q.itemBytes("q", { id: "0", value }) > MAX_ITEM_BYTES) {
+      value.s = value.s.slice(1);
+    }
+    await q.append(kv.atomic(), "q", [{ id: monotonicId(), value }]).commit();
+    const [item] = await q.lease("q", 1);
+    // A wide character makes the error take two bytes a character.
+    const error = "€ " + "e".repeat(5_000);
+    const op = q.deadLetter(kv.atomic(), item, error, "ref");
+    assert.ok((await op.commit()).ok);
+    const [letter] = (await q.listDead("q")).letters;
+    assert.ok(letter.error.length < error.length);
+    assert.ok(letter.error.startsWith("€ eee"));
+    assert.ok(letter.error.endsWith(" [cut to fit]"));
+    assert.deepEqual(letter.item.value, value);
+    // A short error is kept whole.
+    await q.replayDead("q");
+    const [again] = await q.lease("q", 1);
+    await q.deadLetter(kv.atomic(), again, "short", "ref").commit();
+    assert.equal((await q.listDead("q")).letters[0].error, "short");
   }));

@@ -10,6 +10,7 @@ export {
   type DeadLetter,
   DurableQueue,
   type DurableQueueOptions,
+  MAX_ITEM_BYTES,
   type QueuedItem,
   type QueueStats,
 } from "./durable_queue.ts";

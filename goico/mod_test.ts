@@ -10,6 +10,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "DurableQueue",
     "GroupCommit",
     "GuestSetupError",
+    "MAX_ITEM_BYTES",
     "HttpError",
     "MemoryLimitError",
     "MeterError",

@@ -10,6 +10,9 @@ import assert from "node:assert/strict";
 import { compileWat } from "./jobicolets/compile_wat.ts";
 import { type Harness, startHarness } from "./_harness.ts";
 import type { Execution } from "../components/recorder/execution.ts";
+import { serialize } from "node:v8";
+import { startPlatform } from "../components/platform.ts";
+import { authFetch } from "./_auth_fetch.ts";
 
 const PACKAGE = `
 id: poison
@@ -70,7 +73,7 @@ Deno.test("a chained result too large for one KV value is a failed execution wit
     assert.equal(e.code, 0);
     assert.match(
       e.error!,
-      /^Result event "big-ok" cannot be sent: it takes \d+ bytes, more than the 65472 a queued event may hold \(the result is 100002 characters\)$/,
+      /^Result event "big-ok" cannot be sent: it takes \d+ bytes, more than the 65280 a queued event may hold \(the result is 100002 characters\)$/,
     );
     assert.deepEqual(
       e.logs.filter((l) => l.source === "host").map((l) => l.message),
@@ -134,5 +137,100 @@ Deno.test("a record that fits as UTF-8 but not as the KV stores it is fitted and
     assert.equal(byEventId(await h.waitFor("px", () => true), id).length, 1);
   } finally {
     await h.close();
+  }
+});
+
+Deno.test("the largest event that fails with a long reason is dead-lettered with the reason cut to fit", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const adminToken = "poison-admin-token-0123456789";
+  // The longest names a package may use.
+  const long = (c: string) => c.repeat(64);
+  const [tenant, pkg, event, queue] = [
+    long("t"),
+    long("p"),
+    long("e"),
+    long("q"),
+  ];
+  const front = await startPlatform({
+    kv,
+    adminToken,
+    port: 0,
+    components: ["ctl", "repo", "listener", "recorder"],
+  });
+  let back: Awaited<ReturnType<typeof startPlatform>> | undefined;
+  try {
+    const api = authFetch(front.url, adminToken);
+    const put = async (name: string, body: BodyInit) => {
+      const res = await api(`/api/v1/tenants/${tenant}/files/${name}`, {
+        method: "PUT",
+        body,
+      });
+      assert.equal(res.status, 201, await res.text());
+    };
+    await put(
+      "echo.wasm",
+      (await compileWat("echo")) as Uint8Array<ArrayBuffer>,
+    );
+    await put("any.json", "{}");
+    const deployed = await api("/api/v1/packages", {
+      method: "POST",
+      headers: { "content-type": "application/yaml" },
+      body: `
+id: ${pkg}
+tenant: ${tenant}
+queues: [{id: ${queue}}]
+jobs:
+  - event: {id: ${event}, schema: {id: s, schemaref: any.json}, supplierqueue: ${queue}, runtime: echo}
+runtimes:
+  - {id: echo, moduleref: echo.wasm}
+`,
+    });
+    assert.equal(deployed.status, 201, await deployed.text());
+    // As large as the listener accepts: 64,816 bytes stored.
+    const item = { s: "x".repeat(65_536 - 720) };
+    while (serialize(item).length > 65_536 - 720) item.s = item.s.slice(1);
+    const sent = await api(`/events/${tenant}/${event}`, {
+      method: "POST",
+      body: JSON.stringify({ data: [item] }),
+    });
+    assert.equal(sent.status, 200, await sent.clone().text());
+    const [id] = (await sent.json()).ids;
+    // The package goes before the event runs: it fails with a long reason.
+    const del = await api(`/api/v1/tenants/${tenant}/packages/${pkg}`, {
+      method: "DELETE",
+    });
+    assert.ok(del.ok, await del.text());
+    back = await startPlatform({
+      kv,
+      adminToken,
+      port: 0,
+      components: ["executor"],
+      limits: { retries: 0 },
+    });
+    const name = `${tenant}/${queue}`;
+    const deadline = Date.now() + 20_000;
+    let letters = (await back.queue.listDead(name)).letters;
+    while (letters.length === 0) {
+      assert.ok(Date.now() < deadline, "never dead-lettered");
+      await new Promise((r) => setTimeout(r, 25));
+      letters = (await back.queue.listDead(name)).letters;
+    }
+    const [letter] = letters;
+    assert.equal(letter.item.value.eventId, id);
+    assert.deepEqual(letter.item.value.data, item);
+    assert.match(letter.error, /^Package "p+" version 1 no .*\[cut to fit\]$/);
+    // The record keeps the whole reason.
+    const record = await back.executions.get(tenant, letter.ref!);
+    assert.equal(record?.status, "failed");
+    assert.equal(
+      record?.error,
+      `Package "${pkg}" version 1 no longer declares event "${event}" (was the package deleted?)`,
+    );
+    const stats = await back.queue.stats(name);
+    assert.deepEqual([stats.depth, stats.inFlight, stats.dead], [0, 0, 1]);
+  } finally {
+    await back?.close();
+    await front.close();
+    kv.close();
   }
 });

@@ -18,10 +18,10 @@
  * batch runs, the outcomes of the one before are committed in the same
  * atomic that leases the next one.
  */
-import { serialize } from "node:v8";
 import {
   type DurableQueue,
   type Logger,
+  MAX_ITEM_BYTES,
   monotonicId,
   type QueuedItem,
   withDefaults,
@@ -114,11 +114,6 @@ const FLUSH_MUTATIONS = 1000 - SHARED_MUTATIONS;
 const FLUSH_BYTES = 400_000;
 /** Characters of the reason a dead letter keeps. */
 const MAX_LETTER_ERROR = 500;
-/**
- * Bytes a queued event may take (a KV value holds 65,536; the store's own
- * framing takes a few).
- */
-const MAX_QUEUED_BYTES = 65_536 - 64;
 
 const encoder = new TextEncoder();
 
@@ -128,18 +123,6 @@ function crashedOut(item: QueuedItem<EventItem>, limits: Limits): boolean {
 }
 
 const times = (n: number) => n === 1 ? "once" : `${n} times`;
-
-/** The bytes a chained event takes stored as a queue item (V8-serialized, as KV stores it). */
-function queuedBytes(c: { queue: string; item: EventItem }): number {
-  return serialize({
-    id: c.item.eventId,
-    queue: c.queue,
-    value: c.item,
-    attempt: 1,
-    failures: 0,
-    enqueuedAt: Date.now(),
-  }).length;
-}
 
 export class Executor {
   /** Each queue's pace (ms per item), kept from one lane of it to the next. */
@@ -648,13 +631,18 @@ export class Executor {
     let chained = v && route?.job && next.kind !== "retry"
       ? await this.#chain(v, route.job.result, exec, ev.trace)
       : null;
-    let chainedBytes = chained ? queuedBytes(chained) : 0;
-    if (chainedBytes > MAX_QUEUED_BYTES) {
+    let chainedBytes = chained
+      ? this.#o.queue.itemBytes(chained.queue, {
+        id: chained.item.eventId,
+        value: chained.item,
+      })
+      : 0;
+    if (chainedBytes > MAX_ITEM_BYTES) {
       // It could never be queued: a failure, and no retry would change it.
       const target = chained!.item.event;
       exec.status = "failed";
       exec.error =
-        `Result event "${target}" cannot be sent: it takes ${chainedBytes} bytes, more than the ${MAX_QUEUED_BYTES} a queued event may hold (the result is ${
+        `Result event "${target}" cannot be sent: it takes ${chainedBytes} bytes, more than the ${MAX_ITEM_BYTES} a queued event may hold (the result is ${
           exec.result?.length ?? 0
         } characters)`;
       exec.logs.push({
