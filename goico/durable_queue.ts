@@ -51,6 +51,7 @@
 import { serialize } from "node:v8";
 import { ChangeFeed } from "./change_feed.ts";
 import { deletePrefixes } from "./delete_prefixes.ts";
+import { kvValueSize } from "./kv_value_size.ts";
 
 export interface QueuedItem<T> {
   id: string;
@@ -256,8 +257,8 @@ export class DurableQueue<T> {
   }
 
   /**
-   * The bytes an item would take stored in `queue` (V8-serialized, as the
-   * KV stores it); at most MAX_ITEM_BYTES may be appended.
+   * The bytes an item would take stored in `queue` (at most: see
+   * `kvValueSize`); at most MAX_ITEM_BYTES may be appended.
    */
   itemBytes(queue: string, item: { id: string; value: T }): number {
     const stored: QueuedItem<T> = {
@@ -268,7 +269,7 @@ export class DurableQueue<T> {
       failures: 0,
       enqueuedAt: this.#now(),
     };
-    return serialize(stored).length;
+    return kvValueSize(stored);
   }
 
   /**
@@ -624,7 +625,10 @@ export class DurableQueue<T> {
       failedAt: this.#now(),
       ...(ref !== undefined && { ref }),
     };
-    let over = serialize(letter).length - KV_MAX_VALUE;
+    // The bound first (a walk); the serializer only for a letter near the limit.
+    let over = kvValueSize(letter) <= KV_MAX_VALUE
+      ? 0
+      : serialize(letter).length - KV_MAX_VALUE;
     for (let kept = error; over > 0 && kept !== "";) {
       // A character takes two bytes in a string that has one above U+00FF.
       const wide = /[^\u0000-\u00ff]/.test(letter.error) ? 2 : 1;

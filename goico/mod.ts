@@ -45,6 +45,7 @@ export {
   meterFuel,
   type MeterOptions,
 } from "./fuel_meter.ts";
+export { kvValueSize } from "./kv_value_size.ts";
 export { ModuleCache } from "./module_cache.ts";
 export { monotonicId, monotonicIdFactory } from "./monotonic_id.ts";
 export { openKv, openKvAt } from "./open_kv.ts";

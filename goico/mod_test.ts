@@ -27,6 +27,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "formatImportList",
     "formatSse",
     "jsonLogger",
+    "kvValueSize",
     "meterFuel",
     "monotonicId",
     "monotonicIdFactory",

@@ -3,8 +3,7 @@
  * exists exactly when its event was acknowledged), listed newest first with
  * filters and cursors, and followed live through a change feed.
  */
-import { serialize } from "node:v8";
-import { ChangeFeed, ValidationError } from "../../goico/mod.ts";
+import { ChangeFeed, kvValueSize, ValidationError } from "../../goico/mod.ts";
 import { checkName } from "../check_name.ts";
 import { keys } from "../keys.ts";
 import type { Execution } from "./execution.ts";
@@ -31,8 +30,8 @@ export interface FittedExecution {
 
 /**
  * Records above this size lose log lines (a KV value holds 64 KiB, measured
- * as the V8 serializer writes it: a string with one character above U+00FF
- * takes two bytes for every character).
+ * as the V8 serializer writes it, see `kvValueSize`: a string with one
+ * character above U+00FF takes two bytes for every character).
  */
 const MAX_RECORD_BYTES = 60 * 1024;
 const MAX_RESULT_CHARS = 16 * 1024;
@@ -180,7 +179,7 @@ function fit(exec: Execution): FittedExecution {
         `... [truncated ${e.error.length - MAX_ERROR_CHARS} chars]`,
     };
   }
-  const size = () => serialize(e).length;
+  const size = () => kvValueSize(e);
   let bytes = size();
   const logs = [...e.logs];
   let dropped = 0;

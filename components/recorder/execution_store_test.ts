@@ -136,7 +136,7 @@ Deno.test("since returns what was recorded after an id, oldest first", async () 
   });
 });
 
-Deno.test("a fitted record's bytes are its size as the KV stores it (V8-serialized)", () => {
+Deno.test("a fitted record's bytes bound its size as the KV stores it (V8-serialized)", () => {
   const s = new ExecutionStore({} as Deno.Kv);
   for (
     const result of [
@@ -150,7 +150,11 @@ Deno.test("a fitted record's bytes are its size as the KV stores it (V8-serializ
     ]
   ) {
     const fitted = s.fit(exec(1, { result }));
-    assert.equal(fitted.bytes, serialize(fitted.record).length, result);
+    const exact = serialize(fitted.record).length;
+    assert.ok(
+      fitted.bytes >= exact && fitted.bytes <= exact + 100,
+      `${result}: ${fitted.bytes} for ${exact}`,
+    );
   }
 });
 
