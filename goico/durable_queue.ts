@@ -405,13 +405,21 @@ export class DurableQueue<T> {
     const leaseUntil = this.#now() + this.#leaseMs;
     let renewed = 0;
     for (let i = 0; i < items.length; i += 100) {
-      const op = this.kv.atomic();
-      let n = 0;
-      for (const [, e] of await this.#ownLeases(items.slice(i, i + 100))) {
-        op.check(e).set(e.key, { ...e.value, leaseUntil });
-        n++;
+      // Refused when one of the entries changed between the read and the
+      // commit (`start` marked it): read again.
+      for (let tries = 0; tries < 5; tries++) {
+        const op = this.kv.atomic();
+        let n = 0;
+        for (const [, e] of await this.#ownLeases(items.slice(i, i + 100))) {
+          op.check(e).set(e.key, { ...e.value, leaseUntil });
+          n++;
+        }
+        if (n === 0) break;
+        if ((await op.commit()).ok) {
+          renewed += n;
+          break;
+        }
       }
-      if (n > 0 && (await op.commit()).ok) renewed += n;
     }
     return renewed;
   }
@@ -788,13 +796,47 @@ export class DurableQueue<T> {
    */
   async recoverExpired(): Promise<number> {
     const now = this.#now();
-    let moved = 0;
+    const expired = new Map<string, Deno.KvEntry<InFlight<T>>[]>();
     for await (
       const e of this.kv.list<InFlight<T>>({
         prefix: [...this.prefix, "inflight"],
       })
     ) {
       if (e.value.leaseUntil > now) continue;
+      const list = expired.get(e.value.queue) ??
+        expired.set(e.value.queue, []).get(e.value.queue)!;
+      list.push(e);
+    }
+    // A queue's items go back together, in atomics of up to 50 (each moves
+    // the epoch once, which makes the holders of its other items confirm
+    // their leases once); one by one when an atomic is refused (an item was
+    // renewed or acknowledged meanwhile) or too large (large items).
+    let moved = 0;
+    for (const [queue, entries] of expired) {
+      for (let i = 0; i < entries.length; i += 50) {
+        const chunk = entries.slice(i, i + 50);
+        const together = chunk.length > 1
+          ? await this.#putBack(queue, chunk, now).catch(() => false)
+          : false;
+        if (together) moved += chunk.length;
+        else {
+          for (const e of chunk) {
+            if (await this.#putBack(queue, [e], now)) moved++;
+          }
+        }
+      }
+    }
+    return moved;
+  }
+
+  /** Puts expired in-flight entries of a queue back (see `recoverExpired`). */
+  async #putBack(
+    queue: string,
+    entries: Deno.KvEntry<InFlight<T>>[],
+    now: number,
+  ): Promise<boolean> {
+    const op = this.kv.atomic();
+    for (const e of entries) {
       const { leaseUntil: _, started, ...item } = e.value;
       const lapses = item.lapses ?? 0;
       const charged = 1 + Math.min(lapses, 1);
@@ -807,12 +849,10 @@ export class DurableQueue<T> {
           lapses: 0,
         }
         : { ...item, attempt: item.attempt + 1, lapses: lapses + 1 };
-      const op = this.kv.atomic().check(e).delete(e.key)
-        .set(this.#key("ready", item.queue, item.id), back)
-        .set(this.#epoch(item.queue), now);
-      if ((await this.#active(op, item.queue).commit()).ok) moved++;
+      op.check(e).delete(e.key).set(this.#key("ready", queue, item.id), back);
     }
-    return moved;
+    op.set(this.#epoch(queue), now);
+    return (await this.#active(op, queue).commit()).ok;
   }
 
   /** What a queue holds and has done (see `QueueStats`). */

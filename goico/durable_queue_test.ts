@@ -708,3 +708,48 @@ Deno.test("DurableQueue: a dead letter of the largest item keeps as much of a lo
     await q.deadLetter(kv.atomic(), again, "short", "ref").commit();
     assert.equal((await q.listDead("q")).letters[0].error, "short");
   }));
+
+Deno.test("DurableQueue: a renewal that races with start() is read again, not lost", () =>
+  withKv(async (kv) => {
+    let now = 1_000;
+    const q = new DurableQueue<Job>(kv, ["queue"], {
+      leaseMs: 100,
+      now: () => now,
+    });
+    await q.append(kv.atomic(), "q", items(...Array(50).keys())).commit();
+    const leased = await q.lease("q", 50);
+    // Marks land while renewals run, some between a read and its commit.
+    for (const it of leased) {
+      now += 10;
+      const [renewed] = await Promise.all([q.renew(leased), q.start(it)]);
+      assert.equal(renewed, 50);
+    }
+    now += 90; // past every lease but the last renewal
+    assert.equal(await q.recoverExpired(), 0);
+  }));
+
+Deno.test("DurableQueue: expired leases of large items go back too (one by one when together they are too large)", () =>
+  withKv(async (kv) => {
+    let now = 1_000;
+    const q = new DurableQueue<{ s: string }>(kv, ["queue"], {
+      leaseMs: 100,
+      now: () => now,
+    });
+    // 30 items of 60 KB: 1.8 MB, more than one atomic may write.
+    const big = Array.from({ length: 30 }, () => ({
+      id: monotonicId(),
+      value: { s: "x".repeat(60_000) },
+    }));
+    for (const it of big) {
+      await q.append(kv.atomic(), "q", [it]).commit();
+    }
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await q.lease("q", 10)).length, 10);
+    }
+    now += 100;
+    assert.equal(await q.recoverExpired(), 30);
+    const back = [];
+    for (let i = 0; i < 3; i++) back.push(...await q.lease("q", 10));
+    assert.deepEqual(back.map((i) => i.id), big.map((i) => i.id));
+    assert.ok(back.every((i) => i.attempt === 2 && i.lapses === 1));
+  }));

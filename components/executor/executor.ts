@@ -394,7 +394,11 @@ export class Executor {
         this.#recorded(batch);
         return;
       }
-      if (error === undefined && refused++ < 5) {
+      // Refused: an epoch moved. Leases are taken back in bursts (a
+      // crashed process's, one atomic per 50), so it may take a few tries;
+      // after 5, pauses between them.
+      if (error === undefined && refused < REFUSED_TRIES) {
+        if (refused++ >= 5) await pause(refused - 5);
         const items = batch.map((d) => d.item);
         const lost = new Set(await transient(() => queue.confirm(items)));
         for (const d of batch.filter((d) => lost.has(d.item))) {
@@ -740,6 +744,9 @@ function parseMaybeJson(text: string | null): unknown {
 function suspect(item: QueuedItem<EventItem>): boolean {
   return (item.lapses ?? 0) > 0 || (item.crashes ?? 0) > 0;
 }
+
+/** Tries of a commit of outcomes refused because a lease check failed. */
+const REFUSED_TRIES = 12;
 
 /** Tries of a store operation that throws for a reason that may pass. */
 const TRANSIENT_TRIES = 6;
