@@ -234,3 +234,78 @@ runtimes:
     kv.close();
   }
 });
+
+/**
+ * The real KV with a smaller value limit, as another backend could have:
+ * an atomic that sets a value over `max` bytes (V8-serialized, as Deno KV
+ * measures) throws the error Deno KV throws over its own limit.
+ */
+function smallValues(kv: Deno.Kv, max: number): Deno.Kv {
+  const wrapOp = (op: Deno.AtomicOperation): Deno.AtomicOperation => {
+    let largest = 0;
+    const proxy: Deno.AtomicOperation = new Proxy(op, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target);
+        if (typeof v !== "function") return v;
+        if (prop === "commit") {
+          return () => {
+            if (largest > max) {
+              return Promise.reject(
+                new TypeError(`Value too large (max ${max} bytes)`),
+              );
+            }
+            return target.commit();
+          };
+        }
+        return (...args: unknown[]) => {
+          if (prop === "set") {
+            largest = Math.max(largest, serialize(args[1]).length);
+          }
+          const out = v.apply(target, args);
+          return out === target ? proxy : out;
+        };
+      },
+    });
+    return proxy;
+  };
+  return new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "atomic") return () => wrapOp(target.atomic());
+      const v = Reflect.get(target, prop, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}
+
+Deno.test("an outcome the store refuses whatever happens is recorded as failed with the reason, and its event dead-lettered", async () => {
+  // A result of 9,000 characters fits Deno KV's 64 KiB, not this store's 8.
+  const h = await startHarness({
+    leaseMs: 300,
+    wrapKv: (kv) => smallValues(kv, 8 * 1024),
+  });
+  try {
+    await deploy(h);
+    const [id] = await h.send("px", "big", [9_000]);
+    const [after] = await h.send("px", "echo", [{ n: 2 }]);
+    const execs = await h.waitFor(
+      "px",
+      (e) => byEventId(e, id).length === 1 && byEventId(e, after).length === 1,
+    );
+    const [e] = byEventId(execs, id);
+    assert.equal(e.status, "failed");
+    assert.equal(
+      e.error,
+      "The outcome could not be stored: Value too large (max 8192 bytes) (status ok, code 0)",
+    );
+    assert.equal(e.result, null);
+    assert.equal(byEventId(execs, after)[0].status, "ok");
+    const stats = await drained(h, "px/work");
+    assert.equal(stats.dead, 1);
+    const { letters } = await h.platform.queue.listDead("px/work");
+    assert.equal(letters[0].item.value.eventId, id);
+    assert.equal(letters[0].ref, e.id);
+    assert.equal(byEventId(await h.waitFor("px", () => true), id).length, 1);
+  } finally {
+    await h.close();
+  }
+});

@@ -444,7 +444,7 @@ export class Executor {
    * rather than being delivered again forever.
    */
   async #commitUnstorable(d: Done, error: unknown): Promise<void> {
-    const { executions, logger } = this.#o;
+    const { executions, logger, queue } = this.#o;
     const was = d.exec.record;
     const reason = `The outcome could not be stored: ${
       (error as Error).message
@@ -469,10 +469,21 @@ export class Executor {
         chained: null,
         next: { kind: next },
       };
-      const op = this.#o.kv.atomic();
-      try {
-        this.#write(op, [fallback]);
-        if ((await op.commit()).ok) {
+      for (let refused = 0; refused < REFUSED_TRIES; refused++) {
+        const op = this.#o.kv.atomic();
+        let ok = false;
+        try {
+          this.#write(op, [fallback]);
+          ok = (await op.commit()).ok;
+        } catch (err) {
+          if (isUnstorable(err)) break; // the next, smaller fallback
+          logger.error(
+            "recording an execution failed; the event will be delivered again",
+            { eventId: d.item.value.eventId, error: String(err) },
+          );
+          return;
+        }
+        if (ok) {
           logger.warn("an outcome could not be stored; recorded as failed", {
             eventId: d.item.value.eventId,
             error: String(error),
@@ -481,10 +492,14 @@ export class Executor {
           this.#recorded([fallback]);
           return;
         }
-        // Refused: its lease was taken back meanwhile.
-        if ((await this.#o.queue.confirm([d.item])).length > 0) return;
-      } catch (err) {
-        if (!isUnstorable(err)) break;
+        // Refused: an epoch moved; the lease may have been taken back.
+        if ((await transient(() => queue.confirm([d.item]))).length > 0) {
+          logger.warn(
+            "an outcome was not recorded: the event's lease was taken back and it was delivered again",
+            { eventId: d.item.value.eventId, attempt: d.item.attempt },
+          );
+          return;
+        }
       }
     }
     logger.error(
