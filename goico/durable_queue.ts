@@ -45,7 +45,13 @@
  * its consumer: it counts as a failure (a `crash`), together with the
  * lapse before it, so an item that kills every process that runs it
  * reaches its consumer's retry limit after as many deliveries as one that
- * fails every time.
+ * fails every time (at least two: the first only shows that its consumer
+ * died with it leased).
+ *
+ * A queue dropped while a consumer holds its items: the epoch goes with
+ * it, so a consumer that took its leases before the epoch first existed
+ * still commits (the caller sweeps again after a lease, see
+ * components/tenants/delete_tenant.ts).
  */
 
 import { serialize } from "node:v8";
