@@ -16,6 +16,7 @@ import {
   storeFailure,
   StoreHealth,
   WasmPool,
+  withDefaults,
 } from "../goico/mod.ts";
 import { Authenticator, tenantGuard } from "./authenticator.ts";
 import { telemetryObserver } from "./observe/execution_observer.ts";
@@ -127,8 +128,8 @@ export function createPlatform(
   const { kv } = options;
   const logger = options.logger ?? silentLogger;
   const enabled = new Set(options.components ?? COMPONENTS);
-  const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const maxLimits = { ...DEFAULT_MAX_LIMITS, ...options.maxLimits };
+  const limits = withDefaults(DEFAULT_LIMITS, options.limits);
+  const maxLimits = withDefaults(DEFAULT_MAX_LIMITS, options.maxLimits);
   const blobs = new BlobStore(kv, keys.blobs(), {
     uploads: keys.blobUploads(),
   });

@@ -79,6 +79,9 @@ export const SETTINGS = {
   JOBICO_UPLOAD_GRACE_MS: [
     "--upload-grace-ms",
     "how long an unfinished upload may stall before a crash is assumed and its chunks are collected (default 600000)",
+  JOBICO_LEASE_MS: [
+    "--lease-ms",
+    "how long an executor holds an event before it is delivered again, renewed while it runs (default 4000)",
   ],
 } as const;
 
@@ -197,6 +200,7 @@ export function serverConfig(
     maxQueueDepth: int("JOBICO_MAX_QUEUE_DEPTH", 1, 1_000_000_000),
     shutdownGraceMs: int("JOBICO_SHUTDOWN_GRACE_MS", 0, 600_000),
     uploadGraceMs: int("JOBICO_UPLOAD_GRACE_MS", 100, 86_400_000),
+    leaseMs: int("JOBICO_LEASE_MS", 100, 3_600_000),
     limits: Object.fromEntries(
       Object.entries(limits).filter(([, v]) => v !== undefined),
     ),

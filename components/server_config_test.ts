@@ -26,6 +26,7 @@ Deno.test("serverConfig: every setting is read and converted", () => {
     JOBICO_RETRIES: "0",
     JOBICO_RETRY_BASE_MS: "50",
     JOBICO_MAX_QUEUE_DEPTH: "10",
+    JOBICO_LEASE_MS: "1000",
   });
   assert.deepEqual(c, {
     data: ":memory:",
@@ -40,6 +41,7 @@ Deno.test("serverConfig: every setting is read and converted", () => {
       tenantConcurrency: 2,
       retryBaseMs: 50,
       maxQueueDepth: 10,
+      leaseMs: 1000,
       limits: { timeoutMs: 250, memoryMb: 16, fuel: 1_000_000, retries: 0 },
     },
   });
@@ -61,6 +63,10 @@ Deno.test("serverConfig: a bad value is named as the user wrote it", () => {
   assert.throws(
     () => serverConfig({ JOBICO_LOG_LEVEL: "loud" }),
     /Invalid JOBICO_LOG_LEVEL "loud": use debug, info, warn, error/,
+  );
+  assert.throws(
+    () => serverConfig({ JOBICO_LEASE_MS: "50" }, "flag"),
+    /Invalid --lease-ms "50": use a whole number from 100 to 3600000/,
   );
 });
 

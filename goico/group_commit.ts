@@ -27,6 +27,7 @@
  */
 
 import { storeFailure } from "./store_error.ts";
+import { withDefaults } from "./with_defaults.ts";
 
 export interface CommitPart {
   /** Adds the part's checks and mutations to an atomic operation. */
@@ -76,13 +77,13 @@ export class GroupCommit {
     private readonly kv: Deno.Kv,
     options: GroupCommitOptions = {},
   ) {
-    this.#max = {
+    // An option given as undefined keeps its default (a spread would not).
+    this.#max = withDefaults({
       maxMutations: 1000,
       maxChecks: 100,
       maxBytes: 800 * 1024,
       maxKeyBytes: 80 * 1024,
-      ...options,
-    };
+    }, options);
   }
 
   /** Commits a part with whatever else is waiting; resolves as its own `commit()` would. */

@@ -17,6 +17,7 @@ export {
   type DeadLetter,
   DurableQueue,
   type DurableQueueOptions,
+  MAX_ITEM_BYTES,
   type QueuedItem,
   type QueueStats,
 } from "./durable_queue.ts";
@@ -51,6 +52,7 @@ export {
   meterFuel,
   type MeterOptions,
 } from "./fuel_meter.ts";
+export { kvValueSize } from "./kv_value_size.ts";
 export { ModuleCache } from "./module_cache.ts";
 export { monotonicId, monotonicIdFactory } from "./monotonic_id.ts";
 export { openKv, openKvAt, type OpenKvOptions } from "./open_kv.ts";
@@ -105,3 +107,4 @@ export {
   WasmPool,
   type WasmPoolOptions,
 } from "./wasm_pool.ts";
+export { withDefaults } from "./with_defaults.ts";

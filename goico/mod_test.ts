@@ -10,6 +10,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "DurableQueue",
     "GroupCommit",
     "GuestSetupError",
+    "MAX_ITEM_BYTES",
     "HttpError",
     "MemoryLimitError",
     "MeterError",
@@ -26,6 +27,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "formatImportList",
     "formatSse",
     "jsonLogger",
+    "kvValueSize",
     "meterFuel",
     "monotonicId",
     "monotonicIdFactory",
@@ -51,6 +53,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "newSecretKey",
     "parseSecretKey",
     "storeFailure",
+    "withDefaults",
   ];
   assert.deepEqual(Object.keys(goico).sort(), [...expected].sort());
   for (const name of expected) {

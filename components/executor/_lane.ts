@@ -33,6 +33,14 @@ import type { EventItem } from "../queue/event_item.ts";
 
 type Item = QueuedItem<EventItem>;
 
+/**
+ * An item's outcome was not made because its lease was taken back before
+ * it ran: it was delivered again, to this consumer or another.
+ */
+export class LeaseLostError extends Error {
+  override name = "LeaseLostError";
+}
+
 /** What the lane needs to know of an outcome. */
 export interface LaneOutcome {
   item: Item;
@@ -53,7 +61,8 @@ export interface LaneOptions<D extends LaneOutcome> {
   /**
    * Runs items in order and hands each outcome to `emit` as soon as it is
    * known, in order. Returns how many ran, from the first (fewer when the
-   * signal aborted).
+   * signal aborted). An outcome rejected with a LeaseLostError is an item
+   * not run because it was delivered again meanwhile: nothing is recorded.
    */
   execute(
     items: Item[],
@@ -82,8 +91,12 @@ export interface LaneOptions<D extends LaneOutcome> {
 
 /** Bytes of outcomes in one atomic, and of the whole atomic (the KV allows 800 KiB). */
 const RECORD_BYTES = 400_000;
-/** Items leased in one atomic: one check each, and the KV checks at most 100. */
-const MAX_CHECKS = 100;
+/**
+ * Items leased in one atomic: one check each, and the KV checks at most
+ * 100, one of which is the queue's epoch that the outcomes beside them
+ * check (their leases are still held, see DurableQueue).
+ */
+const MAX_CHECKS = 99;
 /**
  * Mutations of outcomes in one atomic: with SHARED_MUTATIONS and a lease of
  * MAX_CHECKS items (2 mutations each) it stays under the KV's 1000.
@@ -347,7 +360,13 @@ export class Lane<D extends LaneOutcome> {
     const ready: D[] = [];
     for (const [i, s] of settled.entries()) {
       if (s.status === "fulfilled") ready.push(s.value);
-      else {
+      else if (s.reason instanceof LeaseLostError) {
+        this.#held.delete(taken[i].item);
+        this.#o.logger.warn("an event was not run: its lease was taken back", {
+          queue: name,
+          eventId: taken[i].item.value.eventId,
+        });
+      } else {
         // Its item stays leased and comes back after its lease.
         this.#held.delete(taken[i].item);
         this.#o.logger.error("recording an execution failed", {
