@@ -79,6 +79,7 @@ export const SETTINGS = {
   JOBICO_UPLOAD_GRACE_MS: [
     "--upload-grace-ms",
     "how long an unfinished upload may stall before a crash is assumed and its chunks are collected (default 600000)",
+  ],
   JOBICO_LEASE_MS: [
     "--lease-ms",
     "how long an executor holds an event before it is delivered again, renewed while it runs (default 4000)",

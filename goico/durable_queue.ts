@@ -654,7 +654,7 @@ export class DurableQueue<T> {
       : serialize(letter).length - KV_MAX_VALUE;
     for (let kept = error; over > 0 && kept !== "";) {
       // A character takes two bytes in a string that has one above U+00FF.
-      const wide = /[^\u0000-\u00ff]/.test(letter.error) ? 2 : 1;
+      const wide = /[\u0100-\uffff]/.test(letter.error) ? 2 : 1;
       kept = kept.slice(0, Math.max(0, kept.length - Math.ceil(over / wide)));
       letter.error = kept + CUT;
       over = serialize(letter).length - KV_MAX_VALUE;

@@ -16,7 +16,7 @@ import { serialize } from "node:v8";
 
 /** V8's serializer version header. */
 const HEADER = 2;
-const WIDE = /[^\u0000-\u00ff]/;
+const WIDE = /[\u0100-\uffff]/;
 
 export function kvValueSize(value: unknown): number {
   return HEADER + size(value);
