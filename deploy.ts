@@ -12,6 +12,7 @@
  */
 import { jsonLogger } from "./goico/mod.ts";
 import { createPlatform } from "./components/platform.ts";
+import { checkSecretKey } from "./components/secret_key.ts";
 import { serverConfig, settingsFromEnv } from "./components/server_config.ts";
 
 if (import.meta.main) {
@@ -22,10 +23,23 @@ if (import.meta.main) {
     logger.error("JOBICO_ADMIN_TOKEN is not set: set it in the deployment");
     Deno.exit(2);
   }
+  const secret = config.options.secretKey;
+  if (!secret) {
+    logger.warn(
+      "webhook secrets are stored in clear: set JOBICO_SECRET_KEY to seal them",
+    );
+  }
   const kv = await Deno.openKv();
   const ctrl = new AbortController();
   const parts = createPlatform(
-    { ...config.options, adminToken, kv, logger, instance: "deploy" },
+    {
+      ...config.options,
+      adminToken,
+      secretKey: secret ? checkSecretKey(secret) : null,
+      kv,
+      logger,
+      instance: "deploy",
+    },
     ctrl.signal,
   );
   parts.run(ctrl.signal).catch((err) =>

@@ -134,6 +134,7 @@ export async function executorOverheadBench(
   try {
     const runner = new JobicoletRunner(() => Promise.resolve(bytes), { pool });
     const job: RunJob = {
+      tenant: "bench",
       sha256: "echo",
       mainFunction: "event",
       input: INPUT,
@@ -141,6 +142,7 @@ export async function executorOverheadBench(
         timeoutMs: DEFAULT_LIMITS.timeoutMs,
         memoryMb: DEFAULT_LIMITS.memoryMb,
         fuel: DEFAULT_LIMITS.fuel,
+        outputKb: DEFAULT_LIMITS.outputKb,
       },
     };
     const batch = Array.from({ length: 64 }, () => job);

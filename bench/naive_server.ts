@@ -81,6 +81,7 @@ kv.listenQueue(async (msg: Message) => {
   const started = performance.now();
   const startedAt = new Date().toISOString();
   const r = await runner.run(
+    "bench",
     "echo",
     "event",
     encoder.encode(JSON.stringify(msg.data)),
@@ -88,6 +89,7 @@ kv.listenQueue(async (msg: Message) => {
       timeoutMs: DEFAULT_LIMITS.timeoutMs,
       memoryMb: DEFAULT_LIMITS.memoryMb,
       fuel: DEFAULT_LIMITS.fuel,
+      outputKb: DEFAULT_LIMITS.outputKb,
     },
   );
   const exec = executions.fit({

@@ -95,6 +95,20 @@ export class JobicoClient {
     this.#signal = options.signal;
   }
 
+  /**
+   * A client of another process of the same platform (`status`, `deploy
+   * --wait-for`), with this one's token: `/meta` tells the rest of what a
+   * process runs only to a caller with a token.
+   */
+  at(url: string): JobicoClient {
+    return new JobicoClient({
+      url,
+      token: this.#token,
+      fetch: this.#fetch,
+      signal: this.#signal,
+    });
+  }
+
   /** Deploys a package from its YAML (or JSON) text. */
   deploy(source: string): Promise<PackageRef> {
     return this.#json("/api/v1/packages", {

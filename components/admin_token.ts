@@ -5,7 +5,11 @@
  * it. A store that is not a local directory (`:memory:`, a KV Connect URL)
  * gets a fresh token each start, printed in the log.
  */
-import { type Logger, ValidationError } from "../goico/mod.ts";
+import {
+  ensurePrivateDir,
+  type Logger,
+  ValidationError,
+} from "../goico/mod.ts";
 
 /** Shortest admin token accepted. */
 export const MIN_ADMIN_TOKEN = 16;
@@ -38,7 +42,7 @@ export async function resolveAdminToken(
     return token;
   }
   const file = adminTokenFile(data);
-  await Deno.mkdir(data, { recursive: true });
+  await ensurePrivateDir(data, { logger });
   // createNew: of several processes starting on one directory, one writes.
   try {
     const f = await Deno.open(file, {

@@ -7,6 +7,12 @@ export const keys = {
   tenantCredentials: (tenant: string): Deno.KvKey => ["tenantcred", tenant],
   /** Which tenant a token (by its sha-256) belongs to. */
   tokenHash: (hash: string): Deno.KvKey => ["tokenhash", hash],
+  /**
+   * A tenant being deleted: written in the atomic that revokes it, removed
+   * when every trace of it is gone (see tenant_deletion.ts).
+   */
+  tenantDeletion: (tenant: string): Deno.KvKey => ["tenantdel", tenant],
+  tenantDeletions: (): Deno.KvKey => ["tenantdel"],
   /** A webhook signature already accepted (refused if sent again). */
   signatureSeen: (
     tenant: string,
@@ -134,6 +140,8 @@ export const keys = {
   queues: (): Deno.KvKey => ["queue"],
   /** Content-addressed blobs. */
   blobs: (): Deno.KvKey => ["blob"],
+  /** Blob uploads under way (see goico/blob_store.ts). */
+  blobUploads: (): Deno.KvKey => ["blobupload"],
 };
 
 /** The durable queue name of a tenant's queue. */

@@ -9,10 +9,14 @@ import {
   DurableQueue,
   type Logger,
   onShutdownSignal,
+  SecretBox,
   serve,
   serviceApp,
   silentLogger,
+  storeFailure,
+  StoreHealth,
   WasmPool,
+  withDefaults,
 } from "../goico/mod.ts";
 import { Authenticator, tenantGuard } from "./authenticator.ts";
 import { telemetryObserver } from "./observe/execution_observer.ts";
@@ -39,7 +43,10 @@ import { recorderApp } from "./recorder/recorder_routes.ts";
 import { FileRepo } from "./repo/file_repo.ts";
 import { SchemaCache } from "./repo/compile_schema.ts";
 import { repoApp } from "./repo/repo_routes.ts";
-import { deleteTenant, sweepTenant } from "./tenants/delete_tenant.ts";
+import {
+  deleteTenant,
+  finishTenantDeletions,
+} from "./tenants/delete_tenant.ts";
 import { tenantApp } from "./tenants/tenant_routes.ts";
 import { TenantStore } from "./tenants/tenant_store.ts";
 import { TenantPolicies } from "./tenants/tenant_policies.ts";
@@ -101,6 +108,18 @@ export interface PlatformOptions {
    * component; one process at a time sweeps). Default 60 s; 0 turns it off.
    */
   sweepIntervalMs?: number;
+  /**
+   * On shutdown, how long executions under way may take to finish before
+   * they are stopped and their events put back. Default 10 s.
+   */
+  shutdownGraceMs?: number;
+  /**
+   * How long an upload may go without writing before its chunks count as
+   * abandoned (a crash) and are collected. Default 10 min.
+   */
+  uploadGraceMs?: number;
+  /** 32 bytes that seal webhook secrets at rest (see secret_key.ts). Default: stored in clear. */
+  secretKey?: Uint8Array | null;
 }
 
 export interface PlatformParts {
@@ -134,15 +153,22 @@ export function createPlatform(
   const { kv } = options;
   const logger = options.logger ?? silentLogger;
   const enabled = new Set(options.components ?? COMPONENTS);
-  const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const maxLimits = { ...DEFAULT_MAX_LIMITS, ...options.maxLimits };
-  const blobs = new BlobStore(kv, keys.blobs());
+  const limits = withDefaults(DEFAULT_LIMITS, options.limits);
+  const maxLimits = withDefaults(DEFAULT_MAX_LIMITS, options.maxLimits);
+  const blobs = new BlobStore(kv, keys.blobs(), {
+    uploads: keys.blobUploads(),
+  });
   const policies = new TenantPolicies(kv, policyDefaults(options));
   const ledger = new UsageLedger(kv, blobs, {
     quotas: async (tenant) => (await policies.get(tenant)).quotas,
   });
-  const repo = new FileRepo(kv, blobs, { ledger });
-  const tenants = new TenantStore(kv);
+  const repo = new FileRepo(kv, blobs, {
+    ledger,
+    maxMemoryMb: maxLimits.memoryMb,
+  });
+  const tenants = new TenantStore(kv, {
+    secrets: options.secretKey ? new SecretBox(options.secretKey) : undefined,
+  });
   const store = new PackageStore(kv, repo, { maxLimits });
   const definitions = new Definitions(
     store,
@@ -164,6 +190,7 @@ export function createPlatform(
       intervalMs: sweepIntervalMs,
     })
     : undefined;
+  const storeHealth = new StoreHealth(kv, { logger });
   const pool = enabled.has("executor")
     ? new WasmPool({ size: options.workers })
     : undefined;
@@ -180,15 +207,19 @@ export function createPlatform(
       retryBaseMs: options.retryBaseMs,
       runner: new JobicoletRunner((sha) => repo.bytes(sha), { pool }),
       observer: telemetryObserver(metrics),
+      storeHealth,
+      ...(options.shutdownGraceMs !== undefined &&
+        { shutdownGraceMs: options.shutdownGraceMs }),
     })
     : undefined;
+  const authenticator = new Authenticator(options.adminToken, tenants);
+  const deletion = { kv, tenants, store, queue, ledger };
 
   const app = serviceApp({
     name: "jobico",
     version: VERSION,
     logger,
     meta: async () => ({
-      ...(options.instance && { instance: options.instance }),
       components: [...enabled],
       definitionsGeneration: definitions.generation,
       // A deploy has reached this process when seen >= the latest read
@@ -200,16 +231,19 @@ export function createPlatform(
       }),
       limits,
     }),
-    health: async () => {
+    // A write, not a read: a full disk still reads (see StoreHealth).
+    health: async () => ({ kv: await storeHealth.check() }),
+    onStoreFailure: (err) => storeHealth.observe(err),
+    // Without a token, /meta says only what a health check needs.
+    publicMeta: () => options.instance ? { instance: options.instance } : {},
+    metaAccess: async (req) => {
       try {
-        await kv.get(["health"]);
-        return { kv: "ok" };
-      } catch (err) {
-        return { kv: `failing: ${(err as Error).message}` };
+        return (await authenticator.principal(req)) !== null;
+      } catch {
+        return false; // a wrong token sees what no token sees
       }
     },
   });
-  const authenticator = new Authenticator(options.adminToken, tenants);
   // The API description is public, like /healthz and /meta.
   app.use("/api/v1/*", except(OPENAPI_PATH, authenticator.middleware()));
   app.route("/", metricsApp(metrics, authenticator));
@@ -221,23 +255,9 @@ export function createPlatform(
       tenantApp({
         tenants,
         storage: new TenantStorage({ policies, ledger, executions }),
-        remove: async (id) => {
-          const parts = { kv, tenants, store, queue, blobs, ledger };
-          await deleteTenant(parts, id);
-          // Executions under way when it was deleted may still be recorded
-          // for up to a lease: sweep again after one.
-          const timer = setTimeout(() => {
-            shutdown.removeEventListener("abort", cancel);
-            sweepTenant(parts, id).catch((err) =>
-              logger.error("sweeping a deleted tenant failed", {
-                tenant: id,
-                error: String(err),
-              })
-            );
-          }, (options.leaseMs ?? 4000) + 1000);
-          const cancel = () => clearTimeout(timer);
-          shutdown.addEventListener("abort", cancel, { once: true });
-        },
+        // Marked first, then swept; the background work finishes it (and
+        // any delete a crash cut short), see tenant_deletion.ts.
+        remove: (id) => deleteTenant(deletion, id),
       }),
     );
     app.route("/", ctlApp(store, { metrics }));
@@ -267,12 +287,42 @@ export function createPlatform(
   // Last: it describes the routes mounted above (docs and openapi.json).
   app.route("/", openApiApp(app, { version: VERSION }));
 
+  const leaseMs = options.leaseMs ?? 4000;
+  const uploadGraceMs = options.uploadGraceMs ?? 10 * 60_000;
   const run = async (signal: AbortSignal) => {
     try {
       await Promise.all([
         definitions.follow(signal),
         executor?.run(signal),
         sweeper?.run(signal),
+        // Tenant deletes a crash cut short, and the last sweep of each.
+        enabled.has("ctl") &&
+        repeat(
+          signal,
+          leaseMs,
+          logger,
+          "finishing tenant deletes",
+          () =>
+            finishTenantDeletions(deletion, {
+              finalSweepAfterMs: 2 * leaseMs + 1000,
+              logger,
+            }),
+        ),
+        // Chunks of uploads a crash cut short, and of collections of
+        // content nobody uses (retention and tenant deletes, in ctl).
+        (enabled.has("repo") || enabled.has("ctl")) &&
+        repeat(
+          signal,
+          Math.min(uploadGraceMs, 60_000),
+          logger,
+          "collecting abandoned uploads",
+          async () => {
+            const c = await blobs.collectAbandoned(uploadGraceMs);
+            if (c.uploads + c.headless > 0) {
+              logger.info("collected abandoned uploads", { ...c });
+            }
+          },
+        ),
       ]);
     } finally {
       pool?.close();
@@ -294,6 +344,38 @@ export function createPlatform(
     metrics,
     run,
   };
+}
+
+/**
+ * Runs `fn` now and then every `everyMs` until `signal` aborts; a failure
+ * is logged (a store failure is the store health's to log) and the next
+ * run comes as usual.
+ */
+async function repeat(
+  signal: AbortSignal,
+  everyMs: number,
+  logger: Logger,
+  what: string,
+  fn: () => Promise<unknown>,
+): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      await fn();
+    } catch (err) {
+      if (!storeFailure(err)) {
+        logger.error(`${what} failed`, { error: String(err) });
+      }
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, everyMs);
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      }
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
 }
 
 export interface ServeOptions extends PlatformOptions {

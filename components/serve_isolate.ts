@@ -12,6 +12,7 @@ import {
   openKvAt,
 } from "../goico/mod.ts";
 import { resolveAdminToken } from "./admin_token.ts";
+import { resolveSecretKey } from "./secret_key.ts";
 import { createPlatform } from "./platform.ts";
 import type { ServerConfig } from "./server_config.ts";
 
@@ -28,11 +29,16 @@ export function serveIsolate(
       config.data,
       logger,
     );
+    const secretKey = await resolveSecretKey(
+      config.options.secretKey,
+      config.data,
+      logger,
+    );
     const kv = config.kv
-      ? await openKvAt(config.kv)
-      : await openKv(config.data);
+      ? await openKvAt(config.kv, { logger })
+      : await openKv(config.data, { logger });
     const parts = createPlatform(
-      { ...config.options, adminToken, kv, logger, instance },
+      { ...config.options, adminToken, secretKey, kv, logger, instance },
       ctrl.signal,
     );
     const background = parts.run(ctrl.signal).finally(() => kv.close());

@@ -5,6 +5,7 @@
  */
 import { type LogLevel, ValidationError } from "../goico/mod.ts";
 import { MIN_ADMIN_TOKEN } from "./admin_token.ts";
+import { checkSecretKey } from "./secret_key.ts";
 import { type Component, COMPONENTS, type ServeOptions } from "./platform.ts";
 
 /** Every setting: its variable, its `jobico serve` flag and what it means. */
@@ -26,6 +27,10 @@ export const SETTINGS = {
   JOBICO_ADMIN_TOKEN: [
     "--admin-token",
     "admin token, 16 characters or more (default: generated into <data>/admin-token)",
+  ],
+  JOBICO_SECRET_KEY: [
+    "--secret-key",
+    "key sealing webhook secrets at rest, 64 hex digits (default: generated into <data>/secret-key)",
   ],
   JOBICO_LOG_LEVEL: [
     "--log-level",
@@ -51,6 +56,10 @@ export const SETTINGS = {
     "--fuel",
     "default instruction budget of an execution (default 1000000000)",
   ],
+  JOBICO_OUTPUT_KB: [
+    "--output-kb",
+    "default output (logs, stdout, stderr) kept per execution in KiB (default 1024)",
+  ],
   JOBICO_RETRIES: [
     "--retries",
     "default retries of a failed execution before its dead letter (default 3)",
@@ -58,6 +67,10 @@ export const SETTINGS = {
   JOBICO_RETRY_BASE_MS: [
     "--retry-base-ms",
     "delay of the first retry; each next one doubles (default 1000)",
+  ],
+  JOBICO_SHUTDOWN_GRACE_MS: [
+    "--shutdown-grace-ms",
+    "on shutdown, how long executions may take to finish before they are stopped and put back (default 10000)",
   ],
   JOBICO_MAX_QUEUE_DEPTH: [
     "--max-queue-depth",
@@ -87,6 +100,14 @@ export const SETTINGS = {
     "--sweep-interval-ms",
     "how often the retention sweeper runs, 0 for never (default 60000)",
   ],
+  JOBICO_UPLOAD_GRACE_MS: [
+    "--upload-grace-ms",
+    "how long an unfinished upload may stall before a crash is assumed and its chunks are collected (default 600000)",
+  ],
+  JOBICO_LEASE_MS: [
+    "--lease-ms",
+    "how long an executor holds an event before it is delivered again, renewed while it runs (default 4000)",
+  ],
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -98,8 +119,10 @@ export interface ServerConfig {
   kv?: string;
   logLevel: LogLevel;
   /** Without `adminToken`, the server makes one (see admin_token.ts). */
-  options: Omit<ServeOptions, "kv" | "logger" | "adminToken"> & {
+  options: Omit<ServeOptions, "kv" | "logger" | "adminToken" | "secretKey"> & {
     adminToken?: string;
+    /** The text of JOBICO_SECRET_KEY (see secret_key.ts). */
+    secretKey?: string;
   };
 }
 
@@ -179,21 +202,30 @@ export function serverConfig(
       }: use at least ${MIN_ADMIN_TOKEN} characters and no spaces`,
     );
   }
+  const secretKey = get("JOBICO_SECRET_KEY");
+  if (secretKey !== undefined) {
+    checkSecretKey(secretKey, label("JOBICO_SECRET_KEY"));
+  }
   const limits = {
     timeoutMs: int("JOBICO_TIMEOUT_MS", 1, 3_600_000),
     memoryMb: int("JOBICO_MEMORY_MB", 1, 4_096),
     fuel: int("JOBICO_FUEL", 1, Number.MAX_SAFE_INTEGER),
+    outputKb: int("JOBICO_OUTPUT_KB", 1, 1_048_576),
     retries: int("JOBICO_RETRIES", 0, 100),
   };
   const options: ServerConfig["options"] = {
     port: int("JOBICO_PORT", 0, 65_535) ?? 8080,
     hostname: get("JOBICO_HOST"),
     adminToken,
+    secretKey,
     components,
     workers: int("JOBICO_WORKERS", 1, 256),
     tenantConcurrency: int("JOBICO_TENANT_CONCURRENCY", 1, 256),
     retryBaseMs: int("JOBICO_RETRY_BASE_MS", 1, 3_600_000),
     maxQueueDepth: int("JOBICO_MAX_QUEUE_DEPTH", 1, 1_000_000_000),
+    shutdownGraceMs: int("JOBICO_SHUTDOWN_GRACE_MS", 0, 600_000),
+    uploadGraceMs: int("JOBICO_UPLOAD_GRACE_MS", 100, 86_400_000),
+    leaseMs: int("JOBICO_LEASE_MS", 100, 3_600_000),
     limits: definedOnly(limits),
     retention: definedOnly({
       days: int("JOBICO_RETENTION_DAYS", 0, 36_500),

@@ -32,6 +32,7 @@ Deno.test("serverConfig: every setting is read and converted", () => {
     JOBICO_QUOTA_FILES: "20",
     JOBICO_QUOTA_BYTES: "1048576",
     JOBICO_SWEEP_INTERVAL_MS: "0",
+    JOBICO_LEASE_MS: "1000",
   });
   assert.deepEqual(c, {
     data: ":memory:",
@@ -46,6 +47,7 @@ Deno.test("serverConfig: every setting is read and converted", () => {
       tenantConcurrency: 2,
       retryBaseMs: 50,
       maxQueueDepth: 10,
+      leaseMs: 1000,
       limits: { timeoutMs: 250, memoryMb: 16, fuel: 1_000_000, retries: 0 },
       retention: { days: 0, executions: 500, versions: 3 },
       quotas: { files: 20, bytes: 1_048_576 },
@@ -78,6 +80,10 @@ Deno.test("serverConfig: a bad value is named as the user wrote it", () => {
   assert.throws(
     () => serverConfig({ JOBICO_LOG_LEVEL: "loud" }),
     /Invalid JOBICO_LOG_LEVEL "loud": use debug, info, warn, error/,
+  );
+  assert.throws(
+    () => serverConfig({ JOBICO_LEASE_MS: "50" }, "flag"),
+    /Invalid --lease-ms "50": use a whole number from 100 to 3600000/,
   );
 });
 

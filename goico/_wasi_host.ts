@@ -3,9 +3,22 @@
  * (`@bjorn3/browser_wasi_shim`), with the ones that misbehave in a shared
  * host replaced:
  *
+ * - `fd_write` to stdout and stderr goes to the call's {@link Capture},
+ *   which keeps what fits its budget and only counts the rest: one call
+ *   with 100,000 iovecs over the same 64 KiB copies at most the budget
+ *   (the shim copied each iovec, gigabytes per call). At most
+ *   {@link MAX_WRITE} bytes are taken per call (like Linux), and a range
+ *   outside memory is `ERRNO_FAULT`. Standard input is empty and
+ *   read-only: writes to it, `fd_pwrite`, `fd_allocate` and
+ *   `fd_filestat_set_size` fail instead of growing a file in memory.
+ * - Every function charges its work to the call's {@link FuelGauge} (one
+ *   unit per call, plus one per iovec, per 4 bytes kept, per 4 random
+ *   bytes) and stops the guest at once when its deadline passed or it was
+ *   cancelled.
  * - `poll_oneoff` sleeps with `Atomics.wait` (the shim spins the CPU until the
- *   deadline) and only up to a budget per call: once `maxSleepMs` is used up,
- *   further sleeps return at once and the call gets one host warning.
+ *   deadline), no later than the call's deadline, waking when the call is
+ *   cancelled, and only up to a budget per call: once `maxSleepMs` is used
+ *   up, further sleeps return at once and the call gets one host warning.
  * - `sock_accept`, `sock_recv`, `sock_send` and `sock_shutdown` answer like a
  *   host without networking: `ERRNO_BADF` for a closed descriptor, else
  *   `ERRNO_NOTSUP` (the shim throws a string).
@@ -15,12 +28,20 @@
  * becomes a {@link HostFunctionError} naming the function.
  */
 import type { WASI } from "@bjorn3/browser_wasi_shim";
+import type { FuelGauge } from "./_guest_gauge.ts";
+import { type Capture, OutputFd } from "./_guest_output.ts";
 
 export const ERRNO_SUCCESS = 0;
 export const ERRNO_BADF = 8;
 export const ERRNO_FAULT = 21;
 export const ERRNO_INVAL = 28;
 export const ERRNO_NOTSUP = 58;
+export const ERRNO_SPIPE = 70;
+
+/** The most bytes one `fd_write` takes, as on Linux (0x7ffff000). */
+export const MAX_WRITE = 0x7ffff000;
+/** Bytes of output kept, or random bytes made, per unit of fuel. */
+const BYTES_PER_FUEL = 4;
 
 const EVENTTYPE_CLOCK = 0;
 const CLOCKID_REALTIME = 0;
@@ -89,8 +110,10 @@ export interface WasiHostOptions {
   memory(): WebAssembly.Memory | undefined;
   /** Most time, in ms, that `poll_oneoff` may sleep in one call. */
   maxSleepMs: number;
-  /** Records a host warning in the current call's logs. */
-  warn(message: string): void;
+  /** Where stdout and stderr go, and host warnings. */
+  capture: Capture;
+  /** The current call's fuel, deadline and cancel flag. */
+  gauge(): FuelGauge;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -101,7 +124,6 @@ export class WasiHost {
   readonly imports: Record<string, HostFn>;
   readonly #shim: WASI;
   readonly #opts: WasiHostOptions;
-  readonly #cell = new Int32Array(new SharedArrayBuffer(4));
   #slept = 0;
   #warned = false;
 
@@ -110,6 +132,15 @@ export class WasiHost {
     this.#opts = opts;
     const socket = (fd: number) => this.#isOpen(fd) ? ERRNO_NOTSUP : ERRNO_BADF;
     const own: Record<string, HostFn> = {
+      fd_write: (fd: number, iovs: number, n: number, nPtr: number) =>
+        this.#fdWrite(fd, iovs, n, nPtr),
+      // No descriptor here is seekable: stdout and stderr are pipes.
+      fd_pwrite: (fd: number) =>
+        this.#shim.fds[fd] instanceof OutputFd ? ERRNO_SPIPE : ERRNO_BADF,
+      random_get: (buf: number, len: number) => {
+        opts.gauge().charge(Math.ceil((len >>> 0) / BYTES_PER_FUEL));
+        return (shim.wasiImport.random_get as HostFn)(buf, len);
+      },
       poll_oneoff: (inPtr: number, outPtr: number, n: number, nPtr: number) =>
         this.#pollOneoff(inPtr, outPtr, n, nPtr),
       proc_raise: (signal: number) => {
@@ -122,8 +153,51 @@ export class WasiHost {
     };
     const all = { ...(shim.wasiImport as Record<string, HostFn>), ...own };
     this.imports = Object.fromEntries(
-      Object.entries(all).map(([name, fn]) => [name, guarded(name, fn)]),
+      Object.entries(all).map((
+        [name, fn],
+      ) => [name, guarded(name, fn, opts.gauge)]),
     );
+  }
+
+  /**
+   * `fd_write` to stdout or stderr: counts every iovec, keeps what the
+   * capture has room for. Other descriptors: `ERRNO_BADF`.
+   */
+  #fdWrite(fd: number, iovsPtr: number, n: number, nPtr: number): number {
+    const target = this.#shim.fds[fd];
+    if (!(target instanceof OutputFd)) return ERRNO_BADF;
+    const memory = this.#opts.memory();
+    if (!memory) return ERRNO_FAULT;
+    iovsPtr >>>= 0;
+    n >>>= 0;
+    nPtr >>>= 0;
+    const size = memory.buffer.byteLength;
+    if (iovsPtr + n * 8 > size || nPtr + 4 > size) return ERRNO_FAULT;
+    const view = new DataView(memory.buffer);
+    const capture = this.#opts.capture;
+    const gauge = this.#opts.gauge();
+    let total = 0;
+    let kept = 0;
+    let i = 0;
+    for (; i < n && total < MAX_WRITE; i++) {
+      const ptr = view.getUint32(iovsPtr + i * 8, true);
+      let len = view.getUint32(iovsPtr + i * 8 + 4, true);
+      if (ptr + len > size) {
+        gauge.charge(i);
+        return ERRNO_FAULT;
+      }
+      len = Math.min(len, MAX_WRITE - total);
+      const room = capture.room;
+      if (room > 0 && len > 0) {
+        const bytes = new Uint8Array(memory.buffer, ptr, Math.min(len, room));
+        kept += capture.write(target.stream, bytes);
+        if (len > bytes.length) capture.drop(len - bytes.length);
+      } else if (len > 0) capture.drop(len);
+      total += len;
+    }
+    gauge.charge(i + Math.ceil(kept / BYTES_PER_FUEL));
+    view.setUint32(nPtr, total, true);
+    return ERRNO_SUCCESS;
   }
 
   /** Starts a call (or start-up): a fresh sleep budget. */
@@ -182,30 +256,38 @@ export class WasiHost {
     return ERRNO_SUCCESS;
   }
 
-  /** Blocks the thread without spinning, within what is left of the budget. */
+  /**
+   * Blocks the thread without spinning, within what is left of the budget
+   * and of the call's time.
+   */
   #sleep(ms: number): void {
     if (!(ms > 0)) return;
     const max = this.#opts.maxSleepMs;
     const left = max - this.#slept;
     const wait = Math.min(ms, left);
-    if (wait > 0) {
-      const t0 = performance.now();
-      Atomics.wait(this.#cell, 0, 0, wait);
-      this.#slept += performance.now() - t0;
-    }
+    if (wait > 0) this.#slept += this.#opts.gauge().sleep(wait);
     if (ms > left && !this.#warned) {
       this.#warned = true;
-      this.#opts.warn(
+      this.#opts.capture.warn(
         `Sleeps in poll_oneoff were cut short at ${max} ms, ` +
           "the most a call may sleep",
       );
     }
+    this.#opts.gauge().charge(0);
   }
 }
 
-/** `fn`, with anything it throws that is not an `Error` turned into one. */
-function guarded(name: string, fn: HostFn): HostFn {
+/**
+ * `fn`, charging one unit of fuel first (and stopping a call past its
+ * deadline), with anything it throws that is not an `Error` turned into one.
+ */
+function guarded(
+  name: string,
+  fn: HostFn,
+  gauge: () => FuelGauge,
+): HostFn {
   return (...args) => {
+    gauge().charge(1);
     try {
       return fn(...args);
     } catch (err) {

@@ -2,16 +2,20 @@ import assert from "node:assert/strict";
 import { WASI } from "@bjorn3/browser_wasi_shim";
 import { compileWatText } from "../tests/jobicolets/compile_wat.ts";
 import { describeThrown, HostFunctionError, WasiHost } from "./_wasi_host.ts";
+import { Capture } from "./_guest_output.ts";
+import { FuelGauge } from "./_guest_gauge.ts";
 
 function hostWith(
   override: Record<string, (...args: number[]) => unknown>,
 ): WasiHost {
   const shim = new WASI([], [], [], { debug: false });
   Object.assign(shim.wasiImport, override);
+  const gauge = new FuelGauge(undefined);
   return new WasiHost(shim, {
     memory: () => undefined,
     maxSleepMs: 0,
-    warn: () => {},
+    capture: new Capture(4096, 1024),
+    gauge: () => gauge,
   });
 }
 

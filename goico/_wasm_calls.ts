@@ -13,6 +13,8 @@ export interface WorkerCall {
   module?: WebAssembly.Module;
   guest: WasmGuestOptions;
   input: Uint8Array;
+  /** The call's wall-clock limit, counted in the worker from its start. */
+  timeoutMs: number;
 }
 
 /** The calls of a batch as one message carries them. */
@@ -21,6 +23,7 @@ export interface PackedCalls {
     key: string;
     module?: WebAssembly.Module;
     guest: WasmGuestOptions;
+    timeoutMs: number;
   }[];
   /** For each call, the index of its guest. */
   guestOf: Uint32Array;
@@ -41,7 +44,8 @@ export function packCalls(calls: WorkerCall[]): PackedCalls {
     const o = c.guest;
     const id = `${c.key}\u0000${o.fuel}\u0000${o.fuelExport}\u0000` +
       `${o.memoryLimitPages}\u0000${o.limitExport}\u0000${o.mainFunction}` +
-      `\u0000${o.maxLogBytes}\u0000${o.maxSleepMs}`;
+      `\u0000${o.maxLogBytes}\u0000${o.maxSleepMs}\u0000${o.maxOutputBytes}` +
+      `\u0000${c.timeoutMs}`;
     let g = byKey.get(id);
     if (g === undefined || (c.module && !guests[g].module)) {
       g = guests.length;
@@ -50,6 +54,7 @@ export function packCalls(calls: WorkerCall[]): PackedCalls {
         key: c.key,
         ...(c.module && { module: c.module }),
         guest: c.guest,
+        timeoutMs: c.timeoutMs,
       });
     }
     guestOf[i] = g;

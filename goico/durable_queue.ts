@@ -9,6 +9,8 @@
  *   [...prefix, "delayed",  dueAt, queue, id] -> item waiting for a retry
  *   [...prefix, "dead",     queue, id]        -> dead letter: item and last error
  *   [...prefix, "active",   queue]            -> marker: the queue may hold items
+ *   [...prefix, "epoch",    queue]            -> changes whenever a lease of the
+ *       queue is taken back (expired) or the queue is dropped
  *   [...prefix, "count",    queue, name]      -> KvU64 counters: "in" (appended),
  *       "out" (acknowledged or dead-lettered), "acked", "dead"
  *
@@ -16,16 +18,46 @@
  * are appended inside the caller's atomic, so an item exists exactly when
  * the write that accepted it committed. A consumer leases items (ready ->
  * inflight), handles them, and acknowledges each inside the atomic that
- * records its outcome. Leases that expire (the consumer died) are put back
- * in order with `attempt` raised. A failed item can be retried later
+ * records its outcome; that atomic commits only while the lease is still
+ * held (see "Leases" below). Leases that expire (the consumer died or
+ * stalled) are put back in order with `attempt` raised. A failed item can be retried later
  * (`retry`, it keeps its place at the head of the queue when it is due) or
  * moved to the queue's dead letters (`deadLetter`), from where it can be
  * replayed or purged. The counters make `backlog` one read, so a producer
  * can refuse work before a queue grows without bound.
+ *
+ * Leases. An acknowledgement (`ack`, `retry`, `deadLetter`) checks that the
+ * lease is still held: a consumer that stalled past its lease (a paused
+ * process) must not record an outcome for an item that was delivered
+ * again. Checking each item's in-flight entry would take one of the 100
+ * checks an atomic allows per item; instead each queue has an epoch that
+ * changes whenever one of its leases is taken back (`recoverExpired`) or
+ * it is dropped, and an acknowledgement checks the epoch its lease was
+ * taken under (one check per queue). When the epoch moved, the commit is
+ * refused, and `confirm` tells which of the items are still held (and
+ * holds them under the new epoch) and which were taken back.
+ *
+ * Crash loops. An item whose lease expires was either being handled when
+ * its consumer died or stalled, or only waiting in the consumer's batch:
+ * the queue cannot tell, so it counts a `lapse`, which is not a failure.
+ * A consumer runs an item that lapsed (or crashed before) alone, after
+ * `start` marked it started; if that lease expires too, the item stopped
+ * its consumer: it counts as a failure (a `crash`), together with the
+ * lapse before it, so an item that kills every process that runs it
+ * reaches its consumer's retry limit after as many deliveries as one that
+ * fails every time (at least two: the first only shows that its consumer
+ * died with it leased).
+ *
+ * A queue dropped while a consumer holds its items: the epoch goes with
+ * it, so a consumer that took its leases before the epoch first existed
+ * still commits (the caller sweeps again after a lease, see
+ * components/tenants/delete_tenant.ts).
  */
 
+import { serialize } from "node:v8";
 import { ChangeFeed } from "./change_feed.ts";
 import { deletePrefixes } from "./delete_prefixes.ts";
+import { kvValueSize } from "./kv_value_size.ts";
 
 export interface QueuedItem<T> {
   id: string;
@@ -33,13 +65,23 @@ export interface QueuedItem<T> {
   value: T;
   /** 1 on first delivery, more after a lease expired. */
   attempt: number;
-  /** Failed executions so far (see `retry`). */
+  /** Failed executions so far (see `retry`), crashes included. */
   failures: number;
   enqueuedAt: number;
+  /**
+   * Leases of it that expired without it being marked started (see the
+   * header): its consumer died or stalled while it waited or ran. Not
+   * failures; cleared when it is retried or replayed.
+   */
+  lapses?: number;
+  /** Of `failures`, those where its consumer stopped while it ran (see the header). */
+  crashes?: number;
 }
 
 interface InFlight<T> extends QueuedItem<T> {
   leaseUntil: number;
+  /** Marked by `start`: an expired lease counts as a crash. */
+  started?: boolean;
 }
 
 interface Delayed<T> extends QueuedItem<T> {
@@ -78,6 +120,17 @@ const U64 = 1n << 64n;
 /** Checks of one atomic (the KV allows 100): a replay or purge checks each letter. */
 const MAX_CHECKS = 100;
 
+/** Bytes of one KV value, as the KV measures it (V8-serialized). */
+const KV_MAX_VALUE = 65_536;
+/**
+ * The most bytes an item may take stored (V8-serialized, as the KV stores
+ * it; see `itemBytes`): a KV value holds 65,536, and the queue adds up to
+ * 256 to an item as it moves (its lease, counts, due time).
+ */
+export const MAX_ITEM_BYTES = KV_MAX_VALUE - 256;
+/** Ends a dead letter's error that was cut to fit. */
+const CUT = " [cut to fit]";
+
 export interface DurableQueueOptions {
   /**
    * How long a lease lasts before the item is delivered again, unless the
@@ -94,6 +147,17 @@ export class DurableQueue<T> {
   readonly feed: ChangeFeed;
   readonly #leaseMs: number;
   readonly #now: () => number;
+  /** Items parked under a NaN due time were looked for (see `promoteDue`). */
+  #repaired = false;
+  /**
+   * Items leased here, each with the versionstamp of its queue's epoch when
+   * its lease was known to be held (see "Leases" in the header).
+   */
+  readonly #held = new WeakMap<QueuedItem<T>, string | null>();
+  /** The epoch read with each entry that `head` returned. */
+  readonly #headEpochs = new WeakMap<object, string | null>();
+  /** The epochs each atomic operation checks already ("queue\0stamp"). */
+  readonly #checked = new WeakMap<Deno.AtomicOperation, Set<string>>();
 
   constructor(
     private readonly kv: Deno.Kv,
@@ -117,6 +181,26 @@ export class DurableQueue<T> {
 
   #count(queue: string, name: Counter): Deno.KvKey {
     return [...this.prefix, "count", queue, name];
+  }
+
+  #epoch(queue: string): Deno.KvKey {
+    return [...this.prefix, "epoch", queue];
+  }
+
+  /** Adds the check that `item`'s lease is still held (its queue's epoch unchanged). */
+  #checkLease(op: Deno.AtomicOperation, item: QueuedItem<T>): void {
+    const stamp = this.#held.get(item);
+    if (stamp === undefined) {
+      throw new Error(
+        `Item "${item.id}" of queue "${item.queue}" was not leased through this queue`,
+      );
+    }
+    const checked = this.#checked.get(op) ??
+      this.#checked.set(op, new Set()).get(op)!;
+    const id = `${item.queue}\0${stamp}`;
+    if (checked.has(id)) return;
+    checked.add(id);
+    op.check({ key: this.#epoch(item.queue), versionstamp: stamp });
   }
 
   /** Adds `n` (which may be negative) to a counter; KvU64 sums wrap. */
@@ -178,6 +262,22 @@ export class DurableQueue<T> {
       ],
       sets: [[[...this.prefix, "active", queue], enqueuedAt]],
     };
+  }
+
+  /**
+   * The bytes an item would take stored in `queue` (at most: see
+   * `kvValueSize`); at most MAX_ITEM_BYTES may be appended.
+   */
+  itemBytes(queue: string, item: { id: string; value: T }): number {
+    const stored: QueuedItem<T> = {
+      id: item.id,
+      queue,
+      value: item.value,
+      attempt: 1,
+      failures: 0,
+      enqueuedAt: this.#now(),
+    };
+    return kvValueSize(stored);
   }
 
   /**
@@ -255,19 +355,29 @@ export class DurableQueue<T> {
    * The first `max` items waiting in `queue`, in order, as entries to lease
    * with `leaseWrites`.
    */
-  head(queue: string, max: number): Promise<Deno.KvEntry<QueuedItem<T>>[]> {
-    return Array.fromAsync(
-      this.kv.list<QueuedItem<T>>({
-        prefix: [...this.prefix, "ready", queue],
-      }, { limit: max }),
-    );
+  async head(
+    queue: string,
+    max: number,
+  ): Promise<Deno.KvEntry<QueuedItem<T>>[]> {
+    // The epoch is read no later than the lease commits: if it is unchanged
+    // when the item is acknowledged, no lease was taken back since.
+    const [entries, epoch] = await Promise.all([
+      Array.fromAsync(
+        this.kv.list<QueuedItem<T>>({
+          prefix: [...this.prefix, "ready", queue],
+        }, { limit: max }),
+      ),
+      this.kv.get(this.#epoch(queue)),
+    ]);
+    for (const e of entries) this.#headEpochs.set(e, epoch.versionstamp);
+    return entries;
   }
 
   /**
    * Adds the checks and writes that lease entries read with `head` to an
    * atomic operation (a check, a delete and a set each): when it commits,
    * the items are leased; it is refused when any of them was taken
-   * meanwhile. Returns the items.
+   * meanwhile. Returns the items, which are acknowledged through this queue.
    */
   leaseWrites(
     op: Deno.AtomicOperation,
@@ -275,9 +385,16 @@ export class DurableQueue<T> {
   ): QueuedItem<T>[] {
     const leaseUntil = this.#now() + this.#leaseMs;
     for (const e of entries) {
+      const epoch = this.#headEpochs.get(e);
+      if (epoch === undefined) {
+        throw new Error(
+          `Item "${e.value.id}" of queue "${e.value.queue}" was not read with head()`,
+        );
+      }
       op.check(e).delete(e.key);
       const inflight: InFlight<T> = { ...e.value, leaseUntil };
       op.set(this.#key("inflight", e.value.queue, e.value.id), inflight);
+      this.#held.set(e.value, epoch);
     }
     return entries.map((e) => e.value);
   }
@@ -296,13 +413,21 @@ export class DurableQueue<T> {
     const leaseUntil = this.#now() + this.#leaseMs;
     let renewed = 0;
     for (let i = 0; i < items.length; i += 100) {
-      const op = this.kv.atomic();
-      let n = 0;
-      for (const e of await this.#ownLeases(items.slice(i, i + 100))) {
-        op.check(e).set(e.key, { ...e.value, leaseUntil });
-        n++;
+      // Refused when one of the entries changed between the read and the
+      // commit (`start` marked it): read again.
+      for (let tries = 0; tries < 5; tries++) {
+        const op = this.kv.atomic();
+        let n = 0;
+        for (const [, e] of await this.#ownLeases(items.slice(i, i + 100))) {
+          op.check(e).set(e.key, { ...e.value, leaseUntil });
+          n++;
+        }
+        if (n === 0) break;
+        if ((await op.commit()).ok) {
+          renewed += n;
+          break;
+        }
       }
-      if (n > 0 && (await op.commit()).ok) renewed += n;
     }
     return renewed;
   }
@@ -319,8 +444,8 @@ export class DurableQueue<T> {
       const op = this.kv.atomic();
       const queues = new Set<string>();
       let n = 0;
-      for (const e of await this.#ownLeases(items.slice(i, i + 100))) {
-        const { leaseUntil: _, ...item } = e.value;
+      for (const [, e] of await this.#ownLeases(items.slice(i, i + 100))) {
+        const { leaseUntil: _, started: _s, ...item } = e.value;
         op.check(e).delete(e.key)
           .set(this.#key("ready", item.queue, item.id), item);
         queues.add(item.queue);
@@ -334,12 +459,12 @@ export class DurableQueue<T> {
   }
 
   /**
-   * The in-flight entries of items whose lease is still theirs (the attempt
-   * changes when an expired item is delivered again).
+   * The items whose lease is still theirs, with their in-flight entries
+   * (the attempt changes when an expired item is delivered again).
    */
   async #ownLeases(
     items: QueuedItem<T>[],
-  ): Promise<Deno.KvEntry<InFlight<T>>[]> {
+  ): Promise<[QueuedItem<T>, Deno.KvEntry<InFlight<T>>][]> {
     // A read names at most 10 keys.
     const reads: Promise<Deno.KvEntryMaybe<InFlight<T>>[]>[] = [];
     for (let i = 0; i < items.length; i += 10) {
@@ -350,9 +475,67 @@ export class DurableQueue<T> {
       ));
     }
     const entries = (await Promise.all(reads)).flat();
-    return entries.filter((e, i): e is Deno.KvEntry<InFlight<T>> =>
-      e.value !== null && e.value.attempt === items[i].attempt
+    const own: [QueuedItem<T>, Deno.KvEntry<InFlight<T>>][] = [];
+    entries.forEach((e, i) => {
+      if (e.value !== null && e.value.attempt === items[i].attempt) {
+        own.push([items[i], e as Deno.KvEntry<InFlight<T>>]);
+      }
+    });
+    return own;
+  }
+
+  /**
+   * After a commit that acknowledged leased items was refused: which of
+   * them are no longer leased here. Reads each queue's epoch, then the
+   * items' in-flight entries; the items still held are held under that
+   * epoch from now on (their next acknowledgement checks it), and the
+   * others are returned: their lease was taken back and they were (or will
+   * be) delivered again, so what was done with them must not be recorded.
+   */
+  async confirm(items: QueuedItem<T>[]): Promise<QueuedItem<T>[]> {
+    const queues = [...new Set(items.map((it) => it.queue))];
+    const epochs = new Map(
+      await Promise.all(
+        queues.map(async (q) =>
+          [q, (await this.kv.get(this.#epoch(q))).versionstamp] as const
+        ),
+      ),
     );
+    const own = new Set<QueuedItem<T>>();
+    for (let i = 0; i < items.length; i += 100) {
+      for (const [it] of await this.#ownLeases(items.slice(i, i + 100))) {
+        own.add(it);
+      }
+    }
+    const lost: QueuedItem<T>[] = [];
+    for (const it of items) {
+      if (own.has(it)) this.#held.set(it, epochs.get(it.queue)!);
+      else {
+        this.#held.delete(it);
+        lost.push(it);
+      }
+    }
+    return lost;
+  }
+
+  /**
+   * Marks a leased item as started: from now on, if its lease expires, its
+   * consumer stopped while it ran, which counts as a failure (see "Crash
+   * loops" in the header). Costs a commit: meant for items that lapsed or
+   * crashed before. Returns false when the lease is no longer held (the
+   * item must not be run).
+   */
+  async start(item: QueuedItem<T>): Promise<boolean> {
+    // A renewal may change the entry between the read and the write.
+    for (let tries = 0; tries < 5; tries++) {
+      const [own] = await this.#ownLeases([item]);
+      if (!own) return false;
+      const [, e] = own;
+      const res = await this.kv.atomic().check(e)
+        .set(e.key, { ...e.value, started: true }).commit();
+      if (res.ok) return true;
+    }
+    return false;
   }
 
   /** Adds the write that acknowledges a leased item to an atomic operation. */
@@ -370,6 +553,7 @@ export class DurableQueue<T> {
   ): Deno.AtomicOperation {
     const perQueue = new Map<string, number>();
     for (const item of items) {
+      this.#checkLease(op, item);
       op.delete(this.#key("inflight", item.queue, item.id));
       perQueue.set(item.queue, (perQueue.get(item.queue) ?? 0) + 1);
     }
@@ -381,22 +565,40 @@ export class DurableQueue<T> {
   }
 
   /**
+   * Adds the write that drops a leased item unhandled (its queue is going
+   * away): its in-flight record goes, and no counter is touched, so a queue
+   * whose counters were removed does not get them back.
+   */
+  discard(op: Deno.AtomicOperation, item: QueuedItem<T>): Deno.AtomicOperation {
+    return op.delete(this.#key("inflight", item.queue, item.id));
+  }
+
+  /**
    * Adds the writes that hand a leased item back for another try after
-   * `delayMs`, with `attempt` and `failures` raised. When it is due
-   * (`promoteDue`) it goes back to its place in the queue.
+   * `delayMs`, with `attempt` and `failures` raised (and its lapses
+   * forgotten: it ran to an outcome). When it is due (`promoteDue`) it goes
+   * back to its place in the queue.
    */
   retry(
     op: Deno.AtomicOperation,
     item: QueuedItem<T>,
     delayMs: number,
   ): Deno.AtomicOperation {
+    // A NaN due time sorts after every number: the item would never be due.
+    if (!Number.isFinite(delayMs) || delayMs < 0) {
+      throw new RangeError(
+        `Invalid retry delay ${delayMs} ms for item "${item.id}" of queue "${item.queue}": use a finite number of 0 or more`,
+      );
+    }
     const dueAt = this.#now() + delayMs;
+    const { lapses: _, ...rest } = item;
     const delayed: Delayed<T> = {
-      ...item,
+      ...rest,
       attempt: item.attempt + 1,
       failures: (item.failures ?? 0) + 1,
       dueAt,
     };
+    this.#checkLease(op, item);
     op.delete(this.#key("inflight", item.queue, item.id));
     return op.set(
       [...this.prefix, "delayed", dueAt, item.queue, item.id],
@@ -404,25 +606,37 @@ export class DurableQueue<T> {
     );
   }
 
-  /** Puts delayed items that are due back in their queues. */
+  /**
+   * Puts delayed items that are due back in their queues. The first call
+   * also puts back items that an earlier version stored with a NaN due time
+   * (it sorts after every number, so they were never due).
+   */
   async promoteDue(): Promise<number> {
     let moved = 0;
-    const iter = this.kv.list<Delayed<T>>({
+    const due = this.kv.list<Delayed<T>>({
       start: [...this.prefix, "delayed"],
       end: [...this.prefix, "delayed", this.#now() + 1],
     });
-    for await (const e of iter) {
-      const { dueAt: _, ...item } = e.value;
-      const op = this.kv.atomic().check(e).delete(e.key)
-        .set(this.#key("ready", item.queue, item.id), item);
-      if ((await this.#active(op, item.queue).commit()).ok) moved++;
+    const lost = this.#repaired ? [] : this.kv.list<Delayed<T>>({
+      prefix: [...this.prefix, "delayed", NaN],
+    });
+    this.#repaired = true;
+    for (const iter of [due, lost]) {
+      for await (const e of iter) {
+        const { dueAt: _, ...item } = e.value;
+        const op = this.kv.atomic().check(e).delete(e.key)
+          .set(this.#key("ready", item.queue, item.id), item);
+        if ((await this.#active(op, item.queue).commit()).ok) moved++;
+      }
     }
     return moved;
   }
 
   /**
    * Adds the writes that move a leased item to its queue's dead letters.
-   * `ref` is kept with it (e.g. the last execution's id).
+   * `ref` is kept with it (e.g. the last execution's id). A letter that
+   * would not fit one KV value (an item near the largest beside a long
+   * error) keeps as much of the error as fits.
    */
   deadLetter(
     op: Deno.AtomicOperation,
@@ -436,6 +650,18 @@ export class DurableQueue<T> {
       failedAt: this.#now(),
       ...(ref !== undefined && { ref }),
     };
+    // The bound first (a walk); the serializer only for a letter near the limit.
+    let over = kvValueSize(letter) <= KV_MAX_VALUE
+      ? 0
+      : serialize(letter).length - KV_MAX_VALUE;
+    for (let kept = error; over > 0 && kept !== "";) {
+      // A character takes two bytes in a string that has one above U+00FF.
+      const wide = /[\u0100-\uffff]/.test(letter.error) ? 2 : 1;
+      kept = kept.slice(0, Math.max(0, kept.length - Math.ceil(over / wide)));
+      letter.error = kept + CUT;
+      over = serialize(letter).length - KV_MAX_VALUE;
+    }
+    this.#checkLease(op, item);
     op.delete(this.#key("inflight", item.queue, item.id));
     op.set(this.#key("dead", item.queue, item.id), letter);
     this.#add(op, item.queue, "out", 1);
@@ -484,9 +710,10 @@ export class DurableQueue<T> {
       batch = [];
     };
     for await (const e of letters) {
+      const { lapses: _, crashes: _c, ...was } = e.value.item;
       const item: QueuedItem<T> = {
-        ...e.value.item,
-        attempt: e.value.item.attempt + 1,
+        ...was,
+        attempt: was.attempt + 1,
         failures: 0,
       };
       op.check(e).delete(e.key).set(this.#key("ready", queue, item.id), item);
@@ -581,31 +808,79 @@ export class DurableQueue<T> {
     );
     return delayed + await deletePrefixes(
       this.kv,
-      (["ready", "inflight", "dead", "count", "active"] as const).map((
-        state,
-      ) => [...this.prefix, state, queue]),
+      // The epoch goes too: a consumer still holding an item of the queue
+      // finds its lease gone when it acknowledges.
+      (["ready", "inflight", "dead", "count", "active", "epoch"] as const)
+        .map((state) => [...this.prefix, state, queue]),
     );
   }
 
-  /** Puts items whose lease expired back in the ready list, attempt raised. */
+  /**
+   * Puts items whose lease expired back in the ready list, attempt raised,
+   * and moves their queue's epoch (the consumer that held them can no
+   * longer acknowledge them). An item marked started counts a crash, a
+   * failure, with the lapse before it if there was one; any other counts a
+   * lapse (see "Crash loops" in the header).
+   */
   async recoverExpired(): Promise<number> {
     const now = this.#now();
-    let moved = 0;
+    const expired = new Map<string, Deno.KvEntry<InFlight<T>>[]>();
     for await (
       const e of this.kv.list<InFlight<T>>({
         prefix: [...this.prefix, "inflight"],
       })
     ) {
       if (e.value.leaseUntil > now) continue;
-      const { leaseUntil: _, ...item } = e.value;
-      const op = this.kv.atomic().check(e).delete(e.key)
-        .set(this.#key("ready", item.queue, item.id), {
-          ...item,
-          attempt: item.attempt + 1,
-        });
-      if ((await this.#active(op, item.queue).commit()).ok) moved++;
+      const list = expired.get(e.value.queue) ??
+        expired.set(e.value.queue, []).get(e.value.queue)!;
+      list.push(e);
+    }
+    // A queue's items go back together, in atomics of up to 50 (each moves
+    // the epoch once, which makes the holders of its other items confirm
+    // their leases once); one by one when an atomic is refused (an item was
+    // renewed or acknowledged meanwhile) or too large (large items).
+    let moved = 0;
+    for (const [queue, entries] of expired) {
+      for (let i = 0; i < entries.length; i += 50) {
+        const chunk = entries.slice(i, i + 50);
+        const together = chunk.length > 1
+          ? await this.#putBack(queue, chunk, now).catch(() => false)
+          : false;
+        if (together) moved += chunk.length;
+        else {
+          for (const e of chunk) {
+            if (await this.#putBack(queue, [e], now)) moved++;
+          }
+        }
+      }
     }
     return moved;
+  }
+
+  /** Puts expired in-flight entries of a queue back (see `recoverExpired`). */
+  async #putBack(
+    queue: string,
+    entries: Deno.KvEntry<InFlight<T>>[],
+    now: number,
+  ): Promise<boolean> {
+    const op = this.kv.atomic();
+    for (const e of entries) {
+      const { leaseUntil: _, started, ...item } = e.value;
+      const lapses = item.lapses ?? 0;
+      const charged = 1 + Math.min(lapses, 1);
+      const back: QueuedItem<T> = started
+        ? {
+          ...item,
+          attempt: item.attempt + 1,
+          failures: (item.failures ?? 0) + charged,
+          crashes: (item.crashes ?? 0) + charged,
+          lapses: 0,
+        }
+        : { ...item, attempt: item.attempt + 1, lapses: lapses + 1 };
+      op.check(e).delete(e.key).set(this.#key("ready", queue, item.id), back);
+    }
+    op.set(this.#epoch(queue), now);
+    return (await this.#active(op, queue).commit()).ok;
   }
 
   /** What a queue holds and has done (see `QueueStats`). */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DurableQueue } from "./durable_queue.ts";
+import { DurableQueue, MAX_ITEM_BYTES } from "./durable_queue.ts";
 import { monotonicId } from "./monotonic_id.ts";
 
 type Job = { n: number };
@@ -371,6 +371,48 @@ Deno.test("DurableQueue: a retried item waits for its delay, then comes back fir
     assert.equal(await q.backlog("q"), 2);
   }));
 
+Deno.test("DurableQueue: a retry delay that is not a finite number is refused", () =>
+  withKv(async (kv) => {
+    const q = new DurableQueue<Job>(kv);
+    await q.append(kv.atomic(), "q", items(1)).commit();
+    const [first] = await q.lease("q", 1);
+    for (const bad of [NaN, Infinity, -1]) {
+      assert.throws(
+        () => q.retry(kv.atomic(), first, bad),
+        /Invalid retry delay .* of queue "q": use a finite number of 0 or more/,
+      );
+    }
+    assert.deepEqual(
+      await Array.fromAsync(kv.list({ prefix: ["queue", "delayed"] })),
+      [],
+    );
+  }));
+
+Deno.test("DurableQueue: items an earlier version parked under a NaN due time are put back", () =>
+  withKv(async (kv) => {
+    const q = new DurableQueue<Job>(kv);
+    await q.append(kv.atomic(), "q", items(1)).commit();
+    const [first] = await q.lease("q", 1);
+    // What `retry` wrote when the executor's delay was NaN.
+    await kv.atomic()
+      .delete(["queue", "inflight", "q", first.id])
+      .set(["queue", "delayed", NaN, "q", first.id], {
+        ...first,
+        attempt: 2,
+        failures: 1,
+        dueAt: NaN,
+      }).commit();
+    assert.equal((await q.stats("q")).delayed, 1);
+    assert.equal(await q.promoteDue(), 1);
+    const [again] = await q.lease("q", 1);
+    assert.deepEqual([again.id, again.attempt, again.failures], [
+      first.id,
+      2,
+      1,
+    ]);
+    assert.equal((await q.stats("q")).delayed, 0);
+  }));
+
 Deno.test("DurableQueue: dead letters are listed, replayed by id or all, and purged", () =>
   withKv(async (kv) => {
     const q = new DurableQueue<Job>(kv);
@@ -463,4 +505,251 @@ Deno.test("DurableQueue: drop removes one queue's waiting, in-flight, delayed an
       JSON.stringify(left.map((e) => e.key)),
     );
     assert.equal((await q.stats("t2/a")).depth, 1);
+  }));
+
+Deno.test("DurableQueue: an acknowledgement whose lease was taken back is refused, and confirm says so", () =>
+  withKv(async (kv) => {
+    let now = 1_000;
+    const q = new DurableQueue<Job>(kv, ["queue"], {
+      leaseMs: 100,
+      now: () => now,
+    });
+    await q.append(kv.atomic(), "q", items(1)).commit();
+    const [stalled] = await q.lease("q", 1);
+    // The consumer stalls past its lease; the item is delivered again.
+    now += 100;
+    assert.equal(await q.recoverExpired(), 1);
+    const [again] = await q.lease("q", 1);
+    assert.equal(again.attempt, 2);
+    // The stalled consumer's outcome is not recorded, in any form.
+    for (
+      const write of [
+        (op: Deno.AtomicOperation) => q.ack(op, stalled),
+        (op: Deno.AtomicOperation) => q.retry(op, stalled, 10),
+        (op: Deno.AtomicOperation) => q.deadLetter(op, stalled, "late"),
+      ]
+    ) {
+      const op = kv.atomic().set(["outcome", stalled.id], "stalled");
+      assert.equal((await write(op).commit()).ok, false);
+    }
+    assert.equal((await kv.get(["outcome", stalled.id])).value, null);
+    assert.deepEqual(await q.confirm([stalled]), [stalled]);
+    // The new holder's is, once.
+    assert.deepEqual(await q.confirm([again]), []);
+    const op = kv.atomic().set(["outcome", again.id], "again");
+    assert.ok((await q.ack(op, again).commit()).ok);
+    assert.partialDeepStrictEqual(await q.stats("q"), {
+      depth: 0,
+      inFlight: 0,
+      processed: 1,
+    });
+    assert.equal(await q.backlog("q"), 0);
+  }));
+
+Deno.test("DurableQueue: a lease taken back beside an item makes its ack confirm once, then commit", () =>
+  withKv(async (kv) => {
+    let now = 1_000;
+    const q = new DurableQueue<Job>(kv, ["queue"], {
+      leaseMs: 100,
+      now: () => now,
+    });
+    await q.append(kv.atomic(), "q", items(1, 2)).commit();
+    const [a] = await q.lease("q", 1);
+    now += 60;
+    const [b] = await q.lease("q", 1);
+    now += 40; // a expired, b did not
+    assert.equal(await q.recoverExpired(), 1);
+    // b's lease is held, but the queue's epoch moved: one refusal...
+    assert.equal((await q.ack(kv.atomic(), b).commit()).ok, false);
+    // ...then confirm holds it under the new epoch, and the ack commits.
+    assert.deepEqual(await q.confirm([a, b]), [a]);
+    assert.ok((await q.ack(kv.atomic(), b).commit()).ok);
+    // Items of another queue are not affected.
+    await q.lease("q", 1); // a again
+    now += 60;
+    await q.append(kv.atomic(), "other", items(3)).commit();
+    const [c] = await q.lease("other", 1);
+    now += 40;
+    assert.equal(await q.recoverExpired(), 1); // a, not c
+    assert.ok((await q.ack(kv.atomic(), c).commit()).ok);
+  }));
+
+Deno.test("DurableQueue: an item acknowledged through another DurableQueue than the one that leased it is refused plainly", () =>
+  withKv(async (kv) => {
+    const q = new DurableQueue<Job>(kv);
+    await q.append(kv.atomic(), "q", items(1)).commit();
+    const [item] = await q.lease("q", 1);
+    const other = new DurableQueue<Job>(kv);
+    assert.throws(
+      () => other.ack(kv.atomic(), item),
+      /Item "[0-9a-z]+" of queue "q" was not leased through this queue/,
+    );
+    assert.throws(
+      () =>
+        other.leaseWrites(kv.atomic(), [{
+          key: ["x"],
+          value: item,
+          versionstamp: "0",
+        }]),
+      /was not read with head\(\)/,
+    );
+  }));
+
+Deno.test("DurableQueue: an item that lapses is not failed; one that stops its consumer after start() is, with the lapse before", () =>
+  withKv(async (kv) => {
+    let now = 1_000;
+    const q = new DurableQueue<Job>(kv, ["queue"], {
+      leaseMs: 100,
+      now: () => now,
+    });
+    await q.append(kv.atomic(), "q", items(1, 2)).commit();
+    const expire = async () => {
+      now += 100;
+      return await q.recoverExpired();
+    };
+    // Both leased; the consumer dies: neither is to blame yet.
+    await q.lease("q", 2);
+    assert.equal(await expire(), 2);
+    let [poison, innocent] = await q.lease("q", 2);
+    assert.deepEqual(
+      [poison, innocent].map((i) => [i.attempt, i.failures, i.lapses]),
+      [[2, 0, 1], [2, 0, 1]],
+    );
+    // Each runs alone, marked started. The innocent one finishes.
+    assert.equal(await q.start(innocent), true);
+    assert.ok((await q.ack(kv.atomic(), innocent).commit()).ok);
+    // The poison one stops its consumer again: a crash, and the lapse too.
+    assert.equal(await q.start(poison), true);
+    assert.equal(await expire(), 1);
+    [poison] = await q.lease("q", 1);
+    assert.deepEqual(
+      [poison.attempt, poison.failures, poison.crashes, poison.lapses],
+      [3, 2, 2, 0],
+    );
+    // Once more: one more failure.
+    assert.equal(await q.start(poison), true);
+    assert.equal(await expire(), 1);
+    [poison] = await q.lease("q", 1);
+    assert.deepEqual(
+      [poison.attempt, poison.failures, poison.crashes, poison.lapses],
+      [4, 3, 3, 0],
+    );
+    // Dead-lettered and replayed: a fresh start, nothing counted.
+    await q.deadLetter(kv.atomic(), poison, "crash loop").commit();
+    await q.replayDead("q");
+    [poison] = await q.lease("q", 1);
+    assert.deepEqual(
+      [poison.failures, poison.crashes, poison.lapses],
+      [0, undefined, undefined],
+    );
+    // A retry forgets lapses (the item ran to an outcome) but not crashes.
+    assert.equal(await expire(), 1);
+    [poison] = await q.lease("q", 1);
+    assert.equal(poison.lapses, 1);
+    await q.retry(kv.atomic(), poison, 0).commit();
+    await q.promoteDue();
+    [poison] = await q.lease("q", 1);
+    assert.deepEqual([poison.failures, poison.lapses], [1, undefined]);
+  }));
+
+Deno.test("DurableQueue: start refuses an item whose lease was taken back, and keeps the mark through renewals", () =>
+  withKv(async (kv) => {
+    let now = 1_000;
+    const q = new DurableQueue<Job>(kv, ["queue"], {
+      leaseMs: 100,
+      now: () => now,
+    });
+    await q.append(kv.atomic(), "q", items(1, 2)).commit();
+    const [a, b] = await q.lease("q", 2);
+    assert.equal(await q.start(a), true);
+    now += 80;
+    assert.equal(await q.renew([a, b]), 2);
+    now += 80;
+    assert.equal(await q.recoverExpired(), 0);
+    now += 100;
+    assert.equal(await q.recoverExpired(), 2);
+    assert.equal(await q.start(b), false);
+    const back = await q.lease("q", 2);
+    // a was started when its renewed lease expired: a crash; b only lapsed.
+    assert.deepEqual(back.map((i) => [i.failures, i.lapses ?? 0]), [
+      [1, 0],
+      [0, 1],
+    ]);
+    // Handed back unhandled, the mark does not stay with the item.
+    assert.equal(await q.start(back[0]), true);
+    assert.equal(await q.release(back), 2);
+    const inflight = await Array.fromAsync(
+      kv.list({ prefix: ["queue", "ready", "q"] }),
+    );
+    assert.ok(inflight.every((e) => !("started" in (e.value as object))));
+  }));
+
+Deno.test("DurableQueue: a dead letter of the largest item keeps as much of a long error as fits", () =>
+  withKv(async (kv) => {
+    const q = new DurableQueue<{ s: string }>(kv);
+    const value = { s: "x".repeat(MAX_ITEM_BYTES) };
+    while (q.itemBytes("q", { id: "0", value }) > MAX_ITEM_BYTES) {
+      value.s = value.s.slice(1);
+    }
+    await q.append(kv.atomic(), "q", [{ id: monotonicId(), value }]).commit();
+    const [item] = await q.lease("q", 1);
+    // A wide character makes the error take two bytes a character.
+    const error = "€ " + "e".repeat(5_000);
+    const op = q.deadLetter(kv.atomic(), item, error, "ref");
+    assert.ok((await op.commit()).ok);
+    const [letter] = (await q.listDead("q")).letters;
+    assert.ok(letter.error.length < error.length);
+    assert.ok(letter.error.startsWith("€ eee"));
+    assert.ok(letter.error.endsWith(" [cut to fit]"));
+    assert.deepEqual(letter.item.value, value);
+    // A short error is kept whole.
+    await q.replayDead("q");
+    const [again] = await q.lease("q", 1);
+    await q.deadLetter(kv.atomic(), again, "short", "ref").commit();
+    assert.equal((await q.listDead("q")).letters[0].error, "short");
+  }));
+
+Deno.test("DurableQueue: a renewal that races with start() is read again, not lost", () =>
+  withKv(async (kv) => {
+    let now = 1_000;
+    const q = new DurableQueue<Job>(kv, ["queue"], {
+      leaseMs: 100,
+      now: () => now,
+    });
+    await q.append(kv.atomic(), "q", items(...Array(50).keys())).commit();
+    const leased = await q.lease("q", 50);
+    // Marks land while renewals run, some between a read and its commit.
+    for (const it of leased) {
+      now += 10;
+      const [renewed] = await Promise.all([q.renew(leased), q.start(it)]);
+      assert.equal(renewed, 50);
+    }
+    now += 90; // past every lease but the last renewal
+    assert.equal(await q.recoverExpired(), 0);
+  }));
+
+Deno.test("DurableQueue: expired leases of large items go back too (one by one when together they are too large)", () =>
+  withKv(async (kv) => {
+    let now = 1_000;
+    const q = new DurableQueue<{ s: string }>(kv, ["queue"], {
+      leaseMs: 100,
+      now: () => now,
+    });
+    // 30 items of 60 KB: 1.8 MB, more than one atomic may write.
+    const big = Array.from({ length: 30 }, () => ({
+      id: monotonicId(),
+      value: { s: "x".repeat(60_000) },
+    }));
+    for (const it of big) {
+      await q.append(kv.atomic(), "q", [it]).commit();
+    }
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await q.lease("q", 10)).length, 10);
+    }
+    now += 100;
+    assert.equal(await q.recoverExpired(), 30);
+    const back = [];
+    for (let i = 0; i < 3; i++) back.push(...await q.lease("q", 10));
+    assert.deepEqual(back.map((i) => i.id), big.map((i) => i.id));
+    assert.ok(back.every((i) => i.attempt === 2 && i.lapses === 1));
   }));

@@ -13,7 +13,9 @@
  * that check the same key never share a commit (both checks would see the
  * state before either write). When a group's commit is refused (a check
  * failed) or throws, its parts are committed one by one, in order, so each
- * caller gets the answer its own atomic would have had.
+ * caller gets the answer its own atomic would have had; when the store
+ * itself fails (a full disk, see store_error.ts), every part gets the error
+ * at once.
  *
  * Parts are committed in the order they were handed in.
  *
@@ -23,6 +25,9 @@
  * added up (modulo 2^64, as KV sums wrap) and, of the sets, the last value,
  * which is what the parts' own writes in order would have left.
  */
+
+import { storeFailure } from "./store_error.ts";
+import { withDefaults } from "./with_defaults.ts";
 
 export interface CommitPart {
   /** Adds the part's checks and mutations to an atomic operation. */
@@ -72,13 +77,13 @@ export class GroupCommit {
     private readonly kv: Deno.Kv,
     options: GroupCommitOptions = {},
   ) {
-    this.#max = {
+    // An option given as undefined keeps its default (a spread would not).
+    this.#max = withDefaults({
       maxMutations: 1000,
       maxChecks: 100,
       maxBytes: 800 * 1024,
       maxKeyBytes: 80 * 1024,
-      ...options,
-    };
+    }, options);
   }
 
   /** Commits a part with whatever else is waiting; resolves as its own `commit()` would. */
@@ -152,6 +157,12 @@ export class GroupCommit {
       res = await op.commit();
     } catch (err) {
       error = err;
+    }
+    if (group.length > 1 && error !== undefined && storeFailure(error)) {
+      // The store takes no writes (a full disk): each part on its own would
+      // fail the same way, one commit after the other.
+      for (const w of group) w.reject(error);
+      return;
     }
     if (group.length > 1 && !res?.ok) {
       // One part's check failed, or the group did not fit: each on its own.

@@ -102,6 +102,33 @@ Deno.test("GroupCommit: groups stay within the mutation limit, in order", () =>
     );
   }));
 
+Deno.test("GroupCommit: options given as undefined keep the KV's limits", () =>
+  withKv(async (kv) => {
+    // As a caller passing its own optional settings on would:
+    // `{ maxMutations: options.maxMutations, ... }` with none of them set.
+    const g = new GroupCommit(kv, {
+      maxMutations: undefined,
+      maxChecks: undefined,
+      maxBytes: undefined,
+      maxKeyBytes: undefined,
+    });
+    const part = (i: number): CommitPart => ({
+      mutations: 4,
+      bytes: 10,
+      keyBytes: 10,
+      write: (op) => {
+        for (let k = 0; k < 4; k++) op.set(["u", i, k], i);
+      },
+    });
+    const results = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => g.commit(part(i))),
+    );
+    assert.ok(results.every((r) => r.ok));
+    // 1,200 mutations: two commits within the default 1,000 each, not one
+    // that the KV refuses followed by 300 single commits.
+    assert.equal(g.stats.commits, 2);
+  }));
+
 Deno.test("GroupCommit: a part that throws in the KV rejects only its own caller", () =>
   withKv(async (kv) => {
     const g = new GroupCommit(kv);

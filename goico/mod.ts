@@ -6,8 +6,10 @@
 export {
   type BlobMeta,
   BlobStore,
+  type BlobStoreOptions,
+  type Collected,
   sha256Hex,
-  type StoredBlob,
+  type StagedBlob,
 } from "./blob_store.ts";
 export { ChangeFeed, type ChangeFeedOptions } from "./change_feed.ts";
 export { deletePrefixes } from "./delete_prefixes.ts";
@@ -15,6 +17,7 @@ export {
   type DeadLetter,
   DurableQueue,
   type DurableQueueOptions,
+  MAX_ITEM_BYTES,
   type QueuedItem,
   type QueueStats,
 } from "./durable_queue.ts";
@@ -50,9 +53,15 @@ export {
   meterFuel,
   type MeterOptions,
 } from "./fuel_meter.ts";
+export { kvValueSize } from "./kv_value_size.ts";
 export { ModuleCache } from "./module_cache.ts";
 export { monotonicId, monotonicIdFactory } from "./monotonic_id.ts";
-export { openKv, openKvAt } from "./open_kv.ts";
+export { openKv, openKvAt, type OpenKvOptions } from "./open_kv.ts";
+export {
+  ensurePrivateDir,
+  ensurePrivateFile,
+  type PrivateDirOptions,
+} from "./private_dir.ts";
 export {
   onShutdownSignal,
   type RunningServer,
@@ -61,6 +70,20 @@ export {
   serviceApp,
   type ServiceAppOptions,
 } from "./service.ts";
+export {
+  formatSecretKey,
+  newSecretKey,
+  parseSecretKey,
+  SealError,
+  SecretBox,
+} from "./secret_box.ts";
+export {
+  STORE_RETRY_AFTER_S,
+  storeFailure,
+  type StoreFailureReason,
+  StoreUnavailableError,
+} from "./store_error.ts";
+export { StoreHealth, type StoreHealthOptions } from "./store_health.ts";
 export {
   formatSse,
   type SseMessage,
@@ -85,3 +108,4 @@ export {
   WasmPool,
   type WasmPoolOptions,
 } from "./wasm_pool.ts";
+export { withDefaults } from "./with_defaults.ts";

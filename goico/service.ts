@@ -9,6 +9,7 @@ import { describeRoute } from "hono-openapi";
 import type { OpenAPIV3_1 } from "openapi-types";
 import { HttpError, NotFoundError, problemResponse } from "./http_error.ts";
 import type { Logger } from "./logger.ts";
+import { storeFailure, type StoreUnavailableError } from "./store_error.ts";
 
 export interface ServiceAppOptions {
   name: string;
@@ -18,6 +19,18 @@ export interface ServiceAppOptions {
   meta?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Health checks; `/healthz` answers 503 when one fails. */
   health?: () => Promise<Record<string, string>> | Record<string, string>;
+  /**
+   * Told of each store failure that reached the boundary (it answered
+   * 503), e.g. `StoreHealth.observe`. Default: they are logged.
+   */
+  onStoreFailure?: (err: StoreUnavailableError) => void;
+  /**
+   * Whether a request may see all of `/meta`; without, it gets `name`,
+   * `version` and `publicMeta`. Default: every request may.
+   */
+  metaAccess?: (req: Request) => Promise<boolean> | boolean;
+  /** Members of `/meta` that every caller sees (with `metaAccess`). */
+  publicMeta?: () => Record<string, unknown>;
 }
 
 /** A Hono app with request logs, problem+json errors, `/healthz` and `/meta`. */
@@ -41,6 +54,17 @@ export function serviceApp(options: ServiceAppOptions): Hono {
         c.req.path,
       );
     }
+    // The store cannot take writes (disk full, I/O error): a 503 with
+    // Retry-After, not a 500, and not a stack trace per request.
+    const store = storeFailure(err);
+    if (store) {
+      if (options.onStoreFailure) options.onStoreFailure(store);
+      else {logger.warn("store failing", {
+          path: c.req.path,
+          error: store.storeMessage,
+        });}
+      return problemResponse(store, c.req.path);
+    }
     if (!(err instanceof HttpError)) {
       logger.error("unhandled error", {
         path: c.req.path,
@@ -63,16 +87,17 @@ export function serviceApp(options: ServiceAppOptions): Hono {
       failing ? 503 : 200,
     );
   });
-  app.get(
-    "/meta",
-    META_DOC,
-    async (c) =>
-      c.json({
-        name: options.name,
-        version: options.version,
-        ...await options.meta?.(),
-      }),
-  );
+  app.get("/meta", META_DOC, async (c) => {
+    const base = {
+      name: options.name,
+      version: options.version,
+      ...options.publicMeta?.(),
+    };
+    if (options.metaAccess && !(await options.metaAccess(c.req.raw))) {
+      return c.json(base);
+    }
+    return c.json({ ...base, ...await options.meta?.() });
+  });
   return app;
 }
 
@@ -115,7 +140,9 @@ const META_DOC = describeRoute({
   operationId: "meta",
   tags: ["service"],
   summary: "Name and version of the service",
-  description: "Needs no token. Services add members of their own.",
+  description:
+    "Needs no token. Without one, only what a health check needs (name, " +
+    "version); with a valid token, the members the service adds.",
   security: [],
   responses: {
     200: {

@@ -252,3 +252,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test("serviceApp: /meta without access has name, version and the public members only", async () => {
+  const app = serviceApp({
+    name: "svc",
+    version: "1.0.0",
+    logger: silentLogger,
+    meta: () => ({ secret: "load" }),
+    publicMeta: () => ({ instance: "a" }),
+    metaAccess: (req) => req.headers.get("authorization") === "Bearer ok",
+  });
+  assert.deepEqual(await (await app.request("/meta")).json(), {
+    name: "svc",
+    version: "1.0.0",
+    instance: "a",
+  });
+  assert.deepEqual(
+    await (await app.request("/meta", {
+      headers: { authorization: "Bearer ok" },
+    })).json(),
+    { name: "svc", version: "1.0.0", instance: "a", secret: "load" },
+  );
+});
+
+Deno.test("serviceApp: a store failure thrown by a handler is a 503 with Retry-After, told to onStoreFailure, never a 500", async () => {
+  const seen: unknown[] = [];
+  const app = serviceApp({
+    name: "svc",
+    version: "1.0.0",
+    logger: silentLogger,
+    onStoreFailure: (err) => seen.push(err.reason),
+  });
+  // What Deno KV throws when SQLite cannot write (a full disk).
+  app.post("/write", () => {
+    throw new TypeError("database or disk is full");
+  });
+  const res = await app.request("/write", { method: "POST" });
+  assert.equal(res.status, 503);
+  assert.equal(res.headers.get("retry-after"), "5");
+  assert.equal(res.headers.get("content-type"), "application/problem+json");
+  const body = await res.json();
+  assert.equal(body.title, "Store unavailable");
+  assert.equal(body.store, "full");
+  assert.deepEqual(seen, ["full"]);
+});

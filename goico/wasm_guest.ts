@@ -9,38 +9,61 @@
  * The guest may import `env.log(level, ptr, len)` and WASI preview 1, and
  * nothing else (`unprovidedImports` lists what a module asks for beyond
  * that). The WASI shim gives it no files, no environment and no arguments,
- * and what it writes to fd 1 and 2 is captured; `poll_oneoff` sleeps without
- * using the CPU and at most `maxSleepMs` per call, sockets answer
+ * an empty read-only stdin, and what it writes to fd 1 and 2 is captured,
+ * with what it logs, up to `maxOutputBytes` per call; `poll_oneoff` sleeps
+ * without using the CPU and at most `maxSleepMs` per call, sockets answer
  * `ERRNO_NOTSUP` / `ERRNO_BADF`. One instance serves many calls; after a
  * trap it must be thrown away (`broken` turns true).
  *
+ * A module metered with `interrupt` (see `meterFuel`) is given its memory
+ * and the call's flags (`CallControl.flags`): raised by another thread, a
+ * flag stops it within about a slice of fuel of work (`FUEL_SLICE`). Host
+ * functions also stop a call past its deadline.
+ *
  * A failed call's reason says why when it can: `fuel exhausted: ...` (the
- * instruction budget of `meterFuel` ran out), `memory limit exceeded: ...`
- * (its `memoryLimitPages` stopped a `memory.grow`), `stack overflow: ...`,
- * `the module called proc_raise(6) to raise SIGABRT`, else
- * `trap: <engine message>`, or `host failure: ...` when a host function failed.
+ * instruction budget of `meterFuel` ran out), `timeout: ...` (its deadline
+ * passed), `memory limit exceeded: ...` (its `memoryLimitPages` stopped a
+ * grow), `stack overflow: ...`, `the module called proc_raise(6) to raise
+ * SIGABRT`, else `trap: <engine message>`, or `host failure: ...` when a
+ * host function failed.
  */
-import { formatPages } from "./fuel_meter.ts";
 import {
-  ConsoleStdout,
-  File,
-  OpenFile,
-  WASI,
-  WASIProcExit,
-} from "@bjorn3/browser_wasi_shim";
+  BUDGET_EXPORT,
+  formatPages,
+  HOST_MODULE,
+  MEMORY_SECTION,
+  START_EXPORT,
+} from "./fuel_meter.ts";
+import { WASI, WASIProcExit } from "@bjorn3/browser_wasi_shim";
 import { describeThrown, ProcRaise, WasiHost } from "./_wasi_host.ts";
+import {
+  Capture,
+  EmptyStdin,
+  type GuestLog,
+  type GuestLogSource,
+  OutputFd,
+} from "./_guest_output.ts";
+import {
+  type CallControl,
+  FuelGauge,
+  Interrupted,
+  newFlags,
+} from "./_guest_gauge.ts";
 
-export type GuestLogSource = "module" | "stdout" | "stderr" | "host";
-export interface GuestLog {
-  /** zerolog numbering: 0 debug, 1 info, 2 warn, 3 error, 4 fatal, 5 panic, 6 none. */
-  level: number;
-  message: string;
-  source: GuestLogSource;
-}
+export type { CallControl, GuestLog, GuestLogSource };
+export { FUEL_SLICE } from "./fuel_meter.ts";
 
 export type GuestOutcome =
   | { ok: true; code: bigint; result: string; logs: GuestLog[] }
-  | { ok: false; reason: string; logs: GuestLog[] };
+  | {
+    ok: false;
+    reason: string;
+    logs: GuestLog[];
+    /** The call's deadline stopped it. */
+    timedOut?: true;
+    /** The host cancelled it (the pool is shutting down): it did not run to its end. */
+    cancelled?: true;
+  };
 
 export interface WasmGuestOptions {
   /**
@@ -65,6 +88,13 @@ export interface WasmGuestOptions {
   /** Longest log message kept, in bytes. Default 4096. */
   maxLogBytes?: number;
   /**
+   * Most bytes of output (env.log messages, stdout and stderr, each log
+   * entry counting 64 bytes more) kept per call; what comes past it is
+   * counted and dropped, and the call's logs end with a warning saying so.
+   * Default 1 MiB.
+   */
+  maxOutputBytes?: number;
+  /**
    * Most time, in ms, that the guest may sleep in WASI `poll_oneoff` during
    * one call (and during start-up). Sleeps past it return at once and the
    * call gets one host warning. The thread blocks without using the CPU
@@ -76,7 +106,6 @@ export interface WasmGuestOptions {
 /** Instantiation or ABI setup failed: the module cannot serve calls. */
 export class GuestSetupError extends Error {}
 
-const LEVEL_WARN = 2;
 const decoder = new TextDecoder("utf-8", { fatal: false });
 
 type Fn = (...args: number[]) => number | bigint | undefined;
@@ -90,26 +119,20 @@ export class WasmGuest {
   readonly #free: Fn;
   readonly #main: Fn;
   readonly #ver: number;
-  readonly #fuel?: WebAssembly.Global;
-  readonly #budget?: bigint;
+  readonly #gauge: FuelGauge;
   readonly #limit?: WebAssembly.Global;
   readonly #limitPages?: number;
 
   private constructor(
     instance: WebAssembly.Instance,
     opts: WasmGuestOptions,
-    { cap, wasiHost }: Host,
+    { cap, wasiHost, gauge }: Host,
   ) {
     this.#cap = cap;
     this.#wasiHost = wasiHost;
+    this.#gauge = gauge;
     const ex = instance.exports as Record<string, unknown>;
     const mainName = opts.mainFunction || "event";
-    const fuel = ex[opts.fuelExport ?? "__fuel"];
-    if (opts.fuel !== undefined && fuel instanceof WebAssembly.Global) {
-      this.#fuel = fuel;
-      this.#budget = opts.fuel;
-      this.#refuel();
-    }
     const limit = ex[opts.limitExport ?? "__limit"];
     if (
       opts.memoryLimitPages !== undefined &&
@@ -152,12 +175,20 @@ export class WasmGuest {
     }
   }
 
-  /** Instantiates a compiled module, runs `_start` (if exported) and then `init`. */
+  /**
+   * Instantiates a compiled module, runs its start function (`__start` of
+   * a module metered with `interrupt`), `_start` (if exported) and then
+   * `init`, within `control` (a deadline, flags).
+   */
   static async create(
     module: WebAssembly.Module,
     opts: WasmGuestOptions = {},
+    control: CallControl = {},
   ): Promise<WasmGuest> {
     const host = makeHost(opts);
+    const flags = control.flags ?? newFlags();
+    const interrupted = interruptImports(module, flags);
+    if (interrupted) host.imports[HOST_MODULE] = interrupted;
     const missing = missingImports(module, host.imports);
     if (missing.length > 0) {
       throw new GuestSetupError(
@@ -175,11 +206,30 @@ export class WasmGuest {
         `Instantiating the module failed: ${messageOf(err)}`,
       );
     }
-    const g = new WasmGuest(instance, opts, host);
-    host.wasi.inst = instance as unknown as typeof host.wasi.inst;
     const ex = instance.exports as Record<string, Fn>;
+    const fuel = ex[opts.fuelExport ?? "__fuel"] as unknown;
+    const reserve = ex[BUDGET_EXPORT] as unknown;
+    host.gauge = opts.fuel !== undefined && fuel instanceof WebAssembly.Global
+      ? new FuelGauge(
+        fuel,
+        opts.fuel,
+        reserve instanceof WebAssembly.Global ? reserve : undefined,
+        flags,
+      )
+      : new FuelGauge(undefined, undefined, undefined, flags);
+    host.gauge.start(control);
+    host.wasi.inst = instance as unknown as typeof host.wasi.inst;
+    let g: WasmGuest;
     try {
-      g.#refuel();
+      g = new WasmGuest(instance, opts, host);
+    } catch (err) {
+      if (err instanceof GuestSetupError) throw err;
+      throw new GuestSetupError(
+        `Module start-up trapped: ${host.gauge.reason() ?? startUpReason(err)}`,
+      );
+    }
+    try {
+      if (typeof ex[START_EXPORT] === "function") ex[START_EXPORT]();
       if (typeof ex._start === "function") {
         try {
           ex._start();
@@ -203,24 +253,15 @@ export class WasmGuest {
   }
 
   /**
-   * Resets the instruction budget and the memory limit flag (a trap in
-   * `free` does not break the instance); a no-op for unmetered modules.
-   */
-  #refuel(): void {
-    if (this.#fuel) this.#fuel.value = this.#budget!;
-    if (this.#limit) this.#limit.value = 0;
-  }
-
-  /**
-   * Why the last trap happened when the budget ran out or the memory limit
-   * stopped a grow, else undefined.
+   * Why the last trap happened when the budget ran out, the deadline
+   * passed, the call was cancelled or the memory limit stopped a grow,
+   * else undefined.
    */
   #stopReason(): string | undefined {
-    if (this.#fuel && (this.#fuel.value as bigint) < 0n) {
-      return `fuel exhausted: the module ran more than ${this.#budget} instructions`;
-    }
+    const stopped = this.#gauge.reason();
+    if (stopped) return stopped;
     if (this.#limit && this.#limit.value === 1) {
-      return "memory limit exceeded: the module tried to grow its memory " +
+      return "memory limit exceeded: the module tried to grow its memory or tables " +
         `past ${formatPages(this.#limitPages!)}`;
     }
     return undefined;
@@ -228,9 +269,12 @@ export class WasmGuest {
 
   /** Instructions the last call used, for metered modules. */
   get fuelUsed(): bigint | undefined {
-    return this.#fuel
-      ? this.#budget! - (this.#fuel.value as bigint)
-      : undefined;
+    return this.#gauge.used;
+  }
+
+  /** Bytes the instance's memory holds now. */
+  get memoryBytes(): number {
+    return this.#memory.buffer.byteLength;
   }
 
   /** True after a trap: the instance must not be used again. */
@@ -243,8 +287,11 @@ export class WasmGuest {
     return this.#ver;
   }
 
-  /** Runs the main function on `input`. Never throws. */
-  call(input: Uint8Array): GuestOutcome {
+  /**
+   * Runs the main function on `input` within `control` (a deadline, a
+   * cancel flag). Never throws.
+   */
+  call(input: Uint8Array, control: CallControl = {}): GuestOutcome {
     if (this.#broken) {
       return {
         ok: false,
@@ -253,7 +300,8 @@ export class WasmGuest {
       };
     }
     this.#cap.take();
-    this.#refuel();
+    this.#gauge.start(control);
+    if (this.#limit) this.#limit.value = 0;
     this.#wasiHost.startCall();
     let inPtr: number, resPtr: number;
     try {
@@ -263,12 +311,7 @@ export class WasmGuest {
       this.#bytes(resPtr, 16, "result struct");
       this.#main(resPtr, inPtr, input.length);
     } catch (err) {
-      this.#broken = true;
-      return {
-        ok: false,
-        reason: this.#stopReason() ?? trapReason(err),
-        logs: this.#cap.take(),
-      };
+      return this.#failed(err);
     }
     let code: bigint, result: string;
     try {
@@ -280,12 +323,29 @@ export class WasmGuest {
       result = decoder.decode(this.#bytes(ptr, len, "result string"));
       if (ptr !== 0) this.#safeFree(ptr, len);
     } catch (err) {
+      if (err instanceof Interrupted) return this.#failed(err);
       this.#broken = true;
       return { ok: false, reason: messageOf(err), logs: this.#cap.take() };
     }
-    this.#safeFree(resPtr, 16);
-    this.#safeFree(inPtr, input.length);
+    try {
+      this.#safeFree(resPtr, 16);
+      this.#safeFree(inPtr, input.length);
+    } catch (err) {
+      return this.#failed(err); // an interrupt, past the deadline
+    }
     return { ok: true, code, result, logs: this.#cap.take() };
+  }
+
+  /** The outcome of a call that trapped: the instance is broken. */
+  #failed(err: unknown): GuestOutcome {
+    this.#broken = true;
+    return {
+      ok: false,
+      reason: this.#stopReason() ?? trapReason(err),
+      logs: this.#cap.take(),
+      ...(this.#gauge.timedOut && { timedOut: true as const }),
+      ...(this.#gauge.cancelled && { cancelled: true as const }),
+    };
   }
 
   #bytes(ptr: number, len: number, what: string): Uint8Array {
@@ -304,83 +364,13 @@ export class WasmGuest {
       else this.#free(ptr);
     } catch (err) {
       // The Rust SDK's free traps on its dangling pointers while its results are right.
-      this.#cap.logs.push({
-        level: LEVEL_WARN,
-        source: "host",
-        message: `free(${ptr}) trapped: ${
-          this.#stopReason() ?? trapReason(err)
-        }`,
-      });
+      this.#cap.warn(
+        `free(${ptr}) trapped: ${this.#stopReason() ?? trapReason(err)}`,
+      );
+      // A timeout or a cancel stops the rest of the call, not just this free.
+      if (err instanceof Interrupted) throw err;
     }
   }
-}
-
-/** Collects what a guest logs and writes during one call. */
-class Capture {
-  logs: GuestLog[] = [];
-  stdout: Uint8Array[] = [];
-  stderr: Uint8Array[] = [];
-  memory?: WebAssembly.Memory;
-  constructor(readonly maxLog: number) {}
-
-  log(level: number, ptr: number, len: number) {
-    const memory = this.memory;
-    ptr >>>= 0;
-    len >>>= 0;
-    if (!memory || ptr + len > memory.buffer.byteLength) {
-      this.logs.push({
-        level: LEVEL_WARN,
-        source: "host",
-        message:
-          `env.log called with a range outside the module's memory (${ptr}+${len})`,
-      });
-      return;
-    }
-    const n = Math.min(len, this.maxLog);
-    let message = decoder.decode(new Uint8Array(memory.buffer, ptr, n));
-    if (n < len) message += ` [truncated ${len - n} bytes]`;
-    const lvl = level >= 0 && level <= 6 ? level : 6;
-    this.logs.push({ level: lvl, source: "module", message });
-  }
-
-  /** The logs of the call so far: env.log calls, then stdout and stderr lines. */
-  take(): GuestLog[] {
-    const lines = (
-      chunks: Uint8Array[],
-      source: GuestLogSource,
-      level: number,
-    ): GuestLog[] => {
-      if (chunks.length === 0) return [];
-      const text = decoder.decode(concat(chunks));
-      return text.split("\n").filter((l, i, all) =>
-        l !== "" || i < all.length - 1
-      )
-        .map((l) => ({
-          level,
-          source,
-          message: l.length > this.maxLog ? l.slice(0, this.maxLog) : l,
-        }));
-    };
-    const logs = [
-      ...this.logs,
-      ...lines(this.stdout, "stdout", 1),
-      ...lines(this.stderr, "stderr", 3),
-    ];
-    this.logs = [];
-    this.stdout = [];
-    this.stderr = [];
-    return logs;
-  }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
 }
 
 /** The message of an Error, or a readable rendering of anything else thrown. */
@@ -396,6 +386,32 @@ interface Host {
   wasi: WASI;
   wasiHost: WasiHost;
   imports: WebAssembly.Imports;
+  /** Its budget: replaced once the instance's fuel global is known. */
+  gauge: FuelGauge;
+}
+
+/**
+ * What a module metered with `interrupt` imports: its memory (made here,
+ * with the limits the meter recorded) and the flags. Undefined for other
+ * modules.
+ */
+function interruptImports(
+  module: WebAssembly.Module,
+  flags: WebAssembly.Memory,
+): WebAssembly.ModuleImports | undefined {
+  const wanted = WebAssembly.Module.imports(module).filter((i) =>
+    i.module === HOST_MODULE
+  );
+  if (wanted.length === 0) return undefined;
+  const out: WebAssembly.ModuleImports = { flags };
+  const [section] = WebAssembly.Module.customSections(module, MEMORY_SECTION);
+  if (section) {
+    const { initial, maximum } = JSON.parse(decoder.decode(section));
+    out.memory = new WebAssembly.Memory(
+      maximum === undefined ? { initial } : { initial, maximum },
+    );
+  }
+  return out;
 }
 
 /** The host side of one guest: everything it may import. */
@@ -406,27 +422,37 @@ function makeHost(opts: WasmGuestOptions): Host {
       `maxSleepMs must be 0 or more, got ${opts.maxSleepMs}`,
     );
   }
-  const cap = new Capture(opts.maxLogBytes ?? 4096);
+  const maxOutput = opts.maxOutputBytes ?? 1024 * 1024;
+  if (!(Number.isInteger(maxOutput) && maxOutput >= 0)) {
+    throw new RangeError(
+      `maxOutputBytes must be an integer of 0 or more, got ${opts.maxOutputBytes}`,
+    );
+  }
+  const cap = new Capture(opts.maxLogBytes ?? 4096, maxOutput);
   // debug: false, or the shim prints what guests pass (sizes, paths) to the host's console.
   const wasi = new WASI([], [], [
-    new OpenFile(new File([])),
-    new ConsoleStdout((bytes) => cap.stdout.push(bytes.slice())),
-    new ConsoleStdout((bytes) => cap.stderr.push(bytes.slice())),
+    new EmptyStdin(),
+    new OutputFd("stdout"),
+    new OutputFd("stderr"),
   ], { debug: false });
-  const wasiHost = new WasiHost(wasi, {
+  const host = { cap, wasi, gauge: new FuelGauge(undefined) } as Host;
+  host.wasiHost = new WasiHost(wasi, {
     memory: () => cap.memory,
     maxSleepMs,
-    warn: (message) =>
-      cap.logs.push({ level: LEVEL_WARN, source: "host", message }),
+    capture: cap,
+    // Looked up at each call: create() replaces the gauge.
+    gauge: () => host.gauge,
   });
-  const imports: WebAssembly.Imports = {
+  host.imports = {
     env: {
-      log: (level: number, ptr: number, len: number) =>
-        cap.log(level, ptr, len),
+      log: (level: number, ptr: number, len: number) => {
+        host.gauge.charge(1 + (Math.min(len >>> 0, cap.maxLog) >> 2));
+        cap.log(level, ptr, len);
+      },
     },
-    wasi_snapshot_preview1: wasiHost.imports,
+    wasi_snapshot_preview1: host.wasiHost.imports,
   };
-  return { cap, wasi, wasiHost, imports };
+  return host;
 }
 
 let provided: WebAssembly.Imports | undefined;
@@ -456,7 +482,10 @@ export function formatImportList(names: string[], max = 5): string {
     : `${shown.slice(0, -1).join(", ")} and ${shown.at(-1)}`;
 }
 
-/** The imports of `module` that `imports` lacks (only functions are given). */
+/**
+ * The imports of `module` that `imports` lacks: functions, and the memories
+ * of a module metered with `interrupt` when they are given.
+ */
 function missingImports(
   module: WebAssembly.Module,
   imports: WebAssembly.Imports,
@@ -464,8 +493,11 @@ function missingImports(
   return WebAssembly.Module.imports(module)
     .filter((i) => {
       const ns = Object.hasOwn(imports, i.module) ? imports[i.module] : {};
-      return i.kind !== "function" || !Object.hasOwn(ns, i.name) ||
-        typeof ns[i.name] !== "function";
+      if (!Object.hasOwn(ns, i.name)) return true;
+      const given = ns[i.name];
+      return i.kind === "memory"
+        ? !(given instanceof WebAssembly.Memory)
+        : i.kind !== "function" || typeof given !== "function";
     })
     .map((i) =>
       `${JSON.stringify(i.module)}.${JSON.stringify(i.name)}` +
@@ -491,6 +523,8 @@ function trapReason(err: unknown): string {
   if (err instanceof WASIProcExit) {
     return `the module called proc_exit(${err.code})`;
   }
-  if (err instanceof ProcRaise) return err.message;
+  if (err instanceof ProcRaise || err instanceof Interrupted) {
+    return err.message;
+  }
   return `host failure: ${messageOf(err)}`;
 }

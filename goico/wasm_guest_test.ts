@@ -294,7 +294,7 @@ Deno.test("WasmGuest: memory_bomb.wat past the memory limit fails with 'memory l
   assertFailed(out);
   assert.equal(
     out.reason,
-    "memory limit exceeded: the module tried to grow its memory past 16 MiB",
+    "memory limit exceeded: the module tried to grow its memory or tables past 16 MiB",
   );
   assert.deepEqual(out.logs, [
     { level: 1, source: "module", message: "growing" },
@@ -316,7 +316,7 @@ Deno.test("WasmGuest: memory_bomb.wat past the memory limit fails with 'memory l
   assertFailed(out2);
   assert.equal(
     out2.reason,
-    "memory limit exceeded: the module tried to grow its memory past 18.75 MiB",
+    "memory limit exceeded: the module tried to grow its memory or tables past 18.75 MiB",
   );
 
   // Without memoryLimitPages the guest does not look at the global: a trap.
@@ -383,7 +383,7 @@ Deno.test("WasmGuest: a memory limit hit during start-up is a GuestSetupError sa
       assert.equal(
         err.message,
         "Module start-up trapped: memory limit exceeded: " +
-          "the module tried to grow its memory past 4 MiB",
+          "the module tried to grow its memory or tables past 4 MiB",
       );
       return true;
     },

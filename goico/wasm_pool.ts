@@ -8,12 +8,17 @@
  * isolate keeps serving HTTP and KV.
  *
  * A call that outlives its wall-clock `timeoutMs` is answered at once as a
- * timeout. The Worker itself cannot be stopped from outside while it spins
- * in wasm (`worker.terminate()` does not interrupt it in Deno 2.9), so it
- * stays reserved until the guest returns, which the instruction budget
- * (`meterFuel`) guarantees; `settled` resolves then, and a caller that
- * counts Workers per tenant keeps counting it until that moment. A Worker
- * that never comes back within `hangGraceMs` is terminated and replaced.
+ * timeout, and the Worker is told to stop it: each Worker shares a page of
+ * flags with the pool, and a module metered with `interrupt` (`meterFuel`)
+ * reads them each time a slice of fuel runs out (about a millisecond of
+ * work), host functions at every call, sleeps wake up. So the Worker is
+ * free again at once. `worker.terminate()` cannot do that: it does not
+ * interrupt a thread spinning in wasm in Deno 2.9. A module metered without
+ * `interrupt` keeps its Worker until its instruction budget stops it;
+ * `settled` resolves when the Worker is free, and a caller that counts
+ * Workers per tenant keeps counting it until that moment. A Worker that
+ * never comes back within `hangGraceMs` is terminated and replaced.
+ * `cancelAll` (a shutdown) and `close` stop every call the same way.
  */
 import { packCalls, type WorkerCall } from "./_wasm_calls.ts";
 import type { WorkerMessage, WorkerReply } from "./_wasm_worker.ts";
@@ -27,6 +32,11 @@ export interface WasmPoolOptions {
    * terminated and replaced. Default 60 s.
    */
   hangGraceMs?: number;
+  /**
+   * Most memory, in bytes, of the guests each Worker keeps warm between
+   * calls. Default 256 MiB.
+   */
+  warmBytes?: number;
 }
 
 /** One call of a guest. */
@@ -69,7 +79,10 @@ interface Slot {
   busy: boolean;
   /** Keys whose module this worker was sent. */
   known: Set<string>;
-  /** Shared with the worker: holds the id of a batch to stop. */
+  /**
+   * The flags shared with the worker: [0] stop the call under way, [1]
+   * stop everything, [2] the id of a batch to stop.
+   */
   cancel: Int32Array<ArrayBufferLike>;
   /** The reply handler of the call under way. */
   onReply?: (reply: WorkerReply) => void;
@@ -83,6 +96,7 @@ export class WasmPool {
   /** Callers waiting for a Worker; null when the pool closes. */
   readonly #waiting: ((slot: Slot | null) => void)[] = [];
   readonly #hangGraceMs: number;
+  readonly #warmBytes: number;
   #nextId = 1;
   #closed = false;
 
@@ -92,6 +106,7 @@ export class WasmPool {
       throw new RangeError(`Pool size must be a positive integer, got ${size}`);
     }
     this.#hangGraceMs = options.hangGraceMs ?? 60_000;
+    this.#warmBytes = options.warmBytes ?? 256 * 1024 * 1024;
     for (let i = 0; i < size; i++) this.#slots.push(this.#spawn());
   }
 
@@ -111,9 +126,20 @@ export class WasmPool {
       name: "jobicolet-sandbox",
       deno: { permissions: "none" },
     });
-    const cancel = new Int32Array(new SharedArrayBuffer(4));
+    const flags = new WebAssembly.Memory({
+      initial: 1,
+      maximum: 1,
+      shared: true,
+    });
+    const cancel = new Int32Array(flags.buffer, 0, 3);
     const slot: Slot = { worker, busy: false, known: new Set(), cancel };
-    worker.postMessage({ type: "init", cancel } satisfies WorkerMessage);
+    worker.postMessage(
+      {
+        type: "init",
+        flags,
+        warmBytes: this.#warmBytes,
+      } satisfies WorkerMessage,
+    );
     worker.onmessage = (e: MessageEvent<WorkerReply>) => slot.onReply?.(e.data);
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
@@ -214,7 +240,10 @@ export class WasmPool {
           }
           const index = next;
           const { timeoutMs } = calls[index];
-          Atomics.store(slot.cancel, 0, id);
+          // The batch stops; the call under way at its next slice of fuel.
+          Atomics.store(slot.cancel, 2, id);
+          Atomics.store(slot.cancel, 0, 1);
+          Atomics.notify(slot.cancel, 0); // wakes a sleeping guest
           onResult(index, {
             outcome: {
               ok: false,
@@ -241,6 +270,7 @@ export class WasmPool {
             ...(needed && { module: c.module }),
             guest: c.guest,
             input: c.input,
+            timeoutMs: c.timeoutMs,
           };
         });
         slot.worker.postMessage(
@@ -256,10 +286,14 @@ export class WasmPool {
         if (reply.type === "done") {
           if (finished) return; // the timed-out call came back at last
           const index = base + reply.index;
+          if (!reply.outcome.ok && reply.outcome.cancelled) {
+            // Stopped by cancelAll: not run, like the calls after it.
+            return finish(index);
+          }
           onResult(index, {
             outcome: reply.outcome,
             fuelUsed: reply.fuelUsed,
-            timedOut: false,
+            timedOut: !reply.outcome.ok && reply.outcome.timedOut === true,
           });
           next = index + 1;
           startedAt = performance.now();
@@ -319,12 +353,29 @@ export class WasmPool {
   }
 
   /**
+   * Stops every call under way (at its module's next slice of fuel or host
+   * call) and every call not started yet, for a shutdown: a batch reports
+   * the calls that ran to their end, and `ran` leaves out the stopped ones.
+   * The pool serves nothing more.
+   */
+  cancelAll(): void {
+    for (const s of this.#slots) {
+      Atomics.store(s.cancel, 1, 1);
+      Atomics.notify(s.cancel, 0);
+    }
+  }
+
+  /**
    * Terminates every Worker. Calls under way are answered as failed;
    * callers still waiting for a Worker get a rejection.
    */
   close(): void {
     this.#closed = true;
     for (const s of this.#slots) {
+      // A guest spinning in wasm stops at its next slice: terminate alone
+      // would leave its thread running.
+      Atomics.store(s.cancel, 1, 1);
+      Atomics.notify(s.cancel, 0);
       s.onCrash?.("the pool was closed");
       s.worker.terminate();
     }

@@ -1,6 +1,8 @@
 /** Runs a Jobico server in its own process, as a user would, for tests. */
 export interface SpawnedServer {
   url: string;
+  /** The process id (its CPU time is in /proc/<pid>/stat). */
+  pid: number;
   /** The JSON log lines it wrote to stderr so far. */
   seen: Record<string, unknown>[];
   /** Sends SIGTERM and waits for the exit. */
@@ -69,6 +71,7 @@ export async function spawnServer(
   }
   return {
     url: listening.url as string,
+    pid: child.pid,
     seen,
     stop: async () => {
       child.kill("SIGTERM");

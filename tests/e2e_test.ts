@@ -465,7 +465,7 @@ Deno.test("a module that cannot be metered is refused at upload with the reason"
     assert.equal(res.status, 400);
     assert.match(
       (await res.json()).detail,
-      /Module "simd\.wasm" cannot be run with an instruction limit: .*0xfd/,
+      /Module "simd\.wasm" cannot run within the sandbox.s limits: .*0xfd/,
     );
   } finally {
     await h.close();

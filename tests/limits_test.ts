@@ -66,7 +66,7 @@ Deno.test("each limit stops its module with a reason, and the failure goes to re
       [spinId]:
         /^fuel exhausted: the module ran more than 5000000 instructions$/,
       [bombId]:
-        /^memory limit exceeded: the module tried to grow its memory past 16 MiB$/,
+        /^memory limit exceeded: the module tried to grow its memory or tables past 16 MiB$/,
       [recurseId]: /^stack overflow/,
     };
     for (const [id, reason] of Object.entries(reasons)) {

@@ -27,8 +27,9 @@ Deno.test("listener, executor and control plane in three processes on one data d
   const listener = await serve(data, "listener");
   const executor = await serve(data, "executor", "--workers", "2");
   try {
+    // What a process runs is told to a caller with a token.
     const meta = async (url: string) =>
-      (await (await fetch(url + "/meta")).json()).components;
+      (await (await authFetch(url, token)("/meta")).json()).components;
     assert.deepEqual(await meta(ctl.url), ["ctl", "repo", "recorder"]);
     assert.deepEqual(await meta(listener.url), ["listener"]);
     assert.deepEqual(await meta(executor.url), ["executor"]);

@@ -112,9 +112,7 @@ export async function waitForDefinitions(
     ...new Set([client.url, ...(options.waitFor ?? []).map(trimUrl)]),
   ];
   const clients = urls.map((url) =>
-    url === client.url
-      ? client
-      : new JobicoClient({ url, fetch: ctx.io.fetch, signal: ctx.io.signal })
+    url === client.url ? client : client.at(url)
   );
   const deadline = start +
     (options.waitTimeout ?? DEFAULT_TIMEOUT_S) * 1000;

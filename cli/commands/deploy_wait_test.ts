@@ -46,7 +46,9 @@ Deno.test("platform: deploy --wait returns once this process and the --wait-for 
     assert.equal(r.code, 0, r.err);
     const res = JSON.parse(r.out);
     assert.equal(res.version, 2);
-    const meta = await (await fetch(`${h.url}/meta`)).json();
+    const meta = await (await fetch(`${h.url}/meta`, {
+      headers: { authorization: `Bearer ${h.adminToken}` },
+    })).json();
     // The deploy is counted in what the store announced...
     assert.equal(res.wait.latest, meta.definitionsLatest);
     assert.ok(res.wait.latest >= 2);
@@ -77,7 +79,9 @@ Deno.test("platform: deploy --wait returns once this process and the --wait-for 
       /^Rolled back demo\/greet to version 1 \(now current as version 4\)\nLive on /,
     );
     // Rollbacks are definition changes too: seen caught up with them.
-    const after = await (await fetch(`${h.url}/meta`)).json();
+    const after = await (await fetch(`${h.url}/meta`, {
+      headers: { authorization: `Bearer ${h.adminToken}` },
+    })).json();
     assert.ok(after.definitionsSeen >= after.definitionsLatest);
   } finally {
     await executor.close();

@@ -75,7 +75,7 @@ sweeper did last (admin token) and what each tenant stores.`,
     .action(
       async (urls: string[], options: { json?: boolean }, command: Command) => {
         const main = ctx.client(command);
-        const clients = [main, ...urls.map((u) => otherClient(ctx, u))]
+        const clients = [main, ...urls.map((u) => otherClient(main, u))]
           .filter((c, i, all) => all.findIndex((o) => o.url === c.url) === i);
         const processes = await Promise.all(clients.map(check));
         if (processes.every((p) => p.status === "unreachable")) {
@@ -120,7 +120,7 @@ sweeper did last (admin token) and what each tenant stores.`,
     );
 }
 
-function otherClient(ctx: CliContext, url: string): JobicoClient {
+function otherClient(main: JobicoClient, url: string): JobicoClient {
   let parsed: URL | undefined;
   try {
     parsed = new URL(url);
@@ -132,8 +132,8 @@ function otherClient(ctx: CliContext, url: string): JobicoClient {
       hint: "Pass URLs like http://127.0.0.1:8081",
     });
   }
-  // /healthz and /meta need no token.
-  return new JobicoClient({ url, fetch: ctx.io.fetch, signal: ctx.io.signal });
+  // /healthz needs no token; /meta tells what a process runs only with one.
+  return main.at(url);
 }
 
 async function check(client: JobicoClient): Promise<ProcessStatus> {
@@ -193,7 +193,9 @@ function printStatus(
       if (meta.instance) fields.push(["instance", meta.instance]);
       fields.push([
         "components",
-        (meta.components ?? []).map(componentName).join(", "),
+        meta.components
+          ? meta.components.map(componentName).join(", ")
+          : "unknown: /meta tells them only with a token (--token)",
       ]);
     }
     const checks = p.health?.checks ?? {};

@@ -19,7 +19,7 @@ async function jobico(args: string[], options: CaptureOptions = {}) {
 Deno.test("platform: status shows the health, each component, the sandbox, definitions and limits", async () => {
   const h = await startHarness({ workers: 2, limits: { timeoutMs: 2500 } });
   try {
-    let r = await jobico(["status", "--url", h.url]);
+    let r = await jobico(["status", "--token", h.adminToken, "--url", h.url]);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.err, "");
     const [fields, table] = r.out.split("\n\n");
@@ -37,11 +37,25 @@ Deno.test("platform: status shows the health, each component, the sandbox, defin
       /\nlimits\s+timeout 2\.50s, memory 128 MiB, fuel 1,000,000,000, retries 3\n?$/,
     );
     assert.match(table, /^COMPONENT\s+STATUS\s+PROCESS\n/);
+    // With a token, the retention and usage follow the table.
     for (const c of ["ctl", "repo", "listener", "executor", "recorder"]) {
-      assert.match(table, new RegExp(`\\n${c}\\s+ok\\s+${h.url}\\n`));
+      assert.match(table, new RegExp(`\\n${c}\\s+ok\\s+${h.url}(\\n|$)`));
     }
 
-    r = await jobico(["status", "--url", h.url, "--json"]);
+    // Without a token: the health, and what /meta tells anyone.
+    const open = await jobico(["status", "--url", h.url]);
+    assert.equal(open.code, 0, open.err);
+    assert.match(open.out, /\ncomponents\s+unknown: .*with a token/);
+    assert.match(open.out, /\nchecks\s+kv=ok\n/);
+
+    r = await jobico([
+      "status",
+      "--token",
+      h.adminToken,
+      "--url",
+      h.url,
+      "--json",
+    ]);
     assert.equal(r.code, 0, r.err);
     const json = JSON.parse(r.out);
     assert.equal(json.status, "ok");
@@ -80,11 +94,19 @@ Deno.test("platform: status of a platform in two processes, and with one unreach
   });
   try {
     // Only the first process: what it does not run is absent, and said so.
-    let r = await jobico(["status", "--url", h.url]);
+    let r = await jobico(["status", "--token", h.adminToken, "--url", h.url]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /\nexecutor\s+absent\s+not run by this process/);
 
-    r = await jobico(["status", "--url", h.url, executor.url, "--json"]);
+    r = await jobico([
+      "status",
+      "--token",
+      h.adminToken,
+      "--url",
+      h.url,
+      executor.url,
+      "--json",
+    ]);
     assert.equal(r.code, 0, r.err);
     const json = JSON.parse(r.out);
     assert.deepEqual(
@@ -104,7 +126,15 @@ Deno.test("platform: status of a platform in two processes, and with one unreach
     assert.deepEqual(json.processes[1].meta.sandbox, { workers: 1, busy: 0 });
 
     const closed = closedPortUrl();
-    r = await jobico(["status", "--url", h.url, executor.url, closed]);
+    r = await jobico([
+      "status",
+      "--token",
+      h.adminToken,
+      "--url",
+      h.url,
+      executor.url,
+      closed,
+    ]);
     assert.equal(r.code, 1);
     assert.match(
       r.out,
@@ -118,7 +148,14 @@ Deno.test("platform: status of a platform in two processes, and with one unreach
       ),
     );
 
-    r = await jobico(["status", "--url", h.url, "ftp://x"]);
+    r = await jobico([
+      "status",
+      "--token",
+      h.adminToken,
+      "--url",
+      h.url,
+      "ftp://x",
+    ]);
     assert.equal(r.code, 2);
     assert.match(r.err, /^error: Invalid process URL "ftp:\/\/x"\nhint: /);
   } finally {

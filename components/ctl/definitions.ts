@@ -23,6 +23,8 @@ const MAX_ROUTES = 10_000;
 
 export class Definitions {
   #routes = new Map<string, Promise<EventRoute | null>>();
+  /** The tenants being deleted, reloaded with every definition change. */
+  #deleting: Promise<Set<string>> | null = null;
   readonly #versions = new Map<string, Promise<PackageVersion | null>>();
   /** Counts definition changes seen, for tests and /meta. */
   generation = 0;
@@ -42,6 +44,7 @@ export class Definitions {
   async follow(signal: AbortSignal): Promise<void> {
     for await (const position of this.store.feed.changes(signal)) {
       this.#routes = new Map();
+      this.#deleting = null;
       this.generation++;
       this.seen = Number(position);
     }
@@ -52,7 +55,23 @@ export class Definitions {
     return Number(await this.store.feed.position());
   }
 
-  /** The current route of an event, or null when no package of the tenant declares it. */
+  /**
+   * Whether the tenant is being deleted: its events are no longer routed
+   * or run (see tenant_deletion.ts). Read again after each definition
+   * change (a delete announces one).
+   */
+  async isDeleting(tenant: string): Promise<boolean> {
+    if (!this.#deleting) {
+      const loading = this.store.tenantsBeingDeleted();
+      this.#deleting = loading;
+      loading.catch(() => {
+        if (this.#deleting === loading) this.#deleting = null;
+      });
+    }
+    return (await this.#deleting).has(tenant);
+  }
+
+  /** The current route of an event, or null when no package of the tenant declares it (or it is being deleted). */
   route(tenant: string, event: string): Promise<EventRoute | null> {
     const k = `${tenant}\u0000${event}`;
     let r = this.#routes.get(k);
@@ -66,6 +85,7 @@ export class Definitions {
   }
 
   async #load(tenant: string, event: string): Promise<EventRoute | null> {
+    if (await this.isDeleting(tenant)) return null;
     const pkgId = await this.store.ownerOf(tenant, event);
     if (!pkgId) return null;
     const head = await this.store.current(tenant, pkgId).catch(() => null);

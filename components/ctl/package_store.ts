@@ -11,6 +11,7 @@ import {
 } from "../../goico/mod.ts";
 import { checkName } from "../check_name.ts";
 import { keys } from "../keys.ts";
+import { assertNotDeleting } from "../tenants/tenant_deletion.ts";
 import type { FileRepo } from "../repo/file_repo.ts";
 import { type PendingFile, validateSource } from "./_validate_source.ts";
 import type { EventDef, JobPackage } from "./job_package.ts";
@@ -239,7 +240,9 @@ export class PackageStore {
           keys.packageSource(tenant, id, version),
           new TextEncoder().encode(source),
         )
-        .set(keys.tenant(tenant), { id: tenant });
+        .set(keys.tenant(tenant), { id: tenant })
+        // Not while the tenant is being deleted (see tenant_deletion.ts).
+        .check({ key: keys.tenantDeletion(tenant), versionstamp: null });
       for (const e of events) {
         op.set(keys.eventOwner(tenant, e), { package: id });
       }
@@ -247,6 +250,7 @@ export class PackageStore {
         if (!events.includes(e.id)) op.delete(keys.eventOwner(tenant, e.id));
       }
       if ((await this.feed.notify(op).commit()).ok) return head;
+      await assertNotDeleting(this.kv, tenant);
     }
     throw new ConflictError(
       `Package "${id}" of tenant "${tenant}" is being changed concurrently; try again`,
@@ -408,5 +412,14 @@ export class PackageStore {
 
   async tenantExists(tenant: string): Promise<boolean> {
     return (await this.kv.get(keys.tenant(tenant))).value !== null;
+  }
+
+  /** The tenants being deleted (see tenant_deletion.ts). */
+  async tenantsBeingDeleted(): Promise<Set<string>> {
+    const out = new Set<string>();
+    for await (const e of this.kv.list({ prefix: keys.tenantDeletions() })) {
+      out.add(e.key[1] as string);
+    }
+    return out;
   }
 }

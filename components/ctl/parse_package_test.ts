@@ -447,7 +447,13 @@ Deno.test("the platform's ceilings bound declared limits", () => {
     "    mainfuncname: run\n",
     "    mainfuncname: run\n    limits: { memorymb: 64 }\n",
   );
-  const maxLimits = { timeoutMs: 1000, memoryMb: 32, fuel: 1e6, retries: 2 };
+  const maxLimits = {
+    timeoutMs: 1000,
+    memoryMb: 32,
+    fuel: 1e6,
+    outputKb: 64,
+    retries: 2,
+  };
   const { issues } = parsePackage(source, { ...withFiles, maxLimits });
   assert.deepEqual(issues.map((i) => i.message), [
     "memorymb 64 is out of range: use 1 to 32",

@@ -1,6 +1,7 @@
 /**
  * The limits one execution of a runtime runs under: declared per runtime in
- * a job package (`limits: {timeoutms, memorymb, fuel}` and `retries`), with
+ * a job package (`limits: {timeoutms, memorymb, fuel, outputkb}` and
+ * `retries`), with
  * platform defaults and ceilings for what is not declared or declared too
  * high.
  */
@@ -13,6 +14,8 @@ export interface RuntimeLimitsDef {
   memorymb?: number;
   /** Instructions one execution may run (see goico/fuel_meter.ts). */
   fuel?: number;
+  /** Output (logs, stdout, stderr) one execution may leave, in KiB. */
+  outputkb?: number;
 }
 
 /** The limits an execution actually runs under. */
@@ -20,15 +23,18 @@ export interface Limits {
   timeoutMs: number;
   memoryMb: number;
   fuel: number;
+  /** Output kept per execution (logs, stdout, stderr), in KiB. */
+  outputKb: number;
   /** Retries of a `failed` execution before its event is dead-lettered. */
   retries: number;
 }
 
-/** Platform defaults: about a second of work, 128 MiB, 3 retries. */
+/** Platform defaults: about a second of work, 128 MiB, 1 MiB of output, 3 retries. */
 export const DEFAULT_LIMITS: Limits = {
   timeoutMs: 5_000,
   memoryMb: 128,
   fuel: 1_000_000_000,
+  outputKb: 1_024,
   retries: 3,
 };
 
@@ -41,6 +47,7 @@ export const DEFAULT_MAX_LIMITS: Limits = {
   timeoutMs: 60_000,
   memoryMb: 1_024,
   fuel: 20_000_000_000,
+  outputKb: 16_384,
   retries: 10,
 };
 
@@ -49,6 +56,7 @@ export const LIMIT_FIELDS = [
   ["timeoutms", "timeoutMs"],
   ["memorymb", "memoryMb"],
   ["fuel", "fuel"],
+  ["outputkb", "outputKb"],
 ] as const;
 
 /** A runtime's declared limits over the platform defaults. */
@@ -61,6 +69,7 @@ export function effectiveLimits(
     timeoutMs: l.timeoutms ?? defaults.timeoutMs,
     memoryMb: l.memorymb ?? defaults.memoryMb,
     fuel: l.fuel ?? defaults.fuel,
+    outputKb: l.outputkb ?? defaults.outputKb,
     retries: declared?.retries ?? defaults.retries,
   };
 }

@@ -27,10 +27,19 @@ import {
   type DurableQueue,
   type Logger,
   type QueuedItem,
+  storeFailure,
 } from "../../goico/mod.ts";
 import type { EventItem } from "../queue/event_item.ts";
 
 type Item = QueuedItem<EventItem>;
+
+/**
+ * An item's outcome was not made because its lease was taken back before
+ * it ran: it was delivered again, to this consumer or another.
+ */
+export class LeaseLostError extends Error {
+  override name = "LeaseLostError";
+}
 
 /** What the lane needs to know of an outcome. */
 export interface LaneOutcome {
@@ -52,7 +61,8 @@ export interface LaneOptions<D extends LaneOutcome> {
   /**
    * Runs items in order and hands each outcome to `emit` as soon as it is
    * known, in order. Returns how many ran, from the first (fewer when the
-   * signal aborted).
+   * signal aborted). An outcome rejected with a LeaseLostError is an item
+   * not run because it was delivered again meanwhile: nothing is recorded.
    */
   execute(
     items: Item[],
@@ -75,12 +85,18 @@ export interface LaneOptions<D extends LaneOutcome> {
   pace?: { msPerItem: number };
   /** How long an idle lane waits for new items before it retires. Default 1 s. */
   lingerMs?: number;
+  /** Told of each commit that failed because the store takes no writes. */
+  storeFailed?: (err: unknown) => void;
 }
 
 /** Bytes of outcomes in one atomic, and of the whole atomic (the KV allows 800 KiB). */
 const RECORD_BYTES = 400_000;
-/** Items leased in one atomic: one check each, and the KV checks at most 100. */
-const MAX_CHECKS = 100;
+/**
+ * Items leased in one atomic: one check each, and the KV checks at most
+ * 100, one of which is the queue's epoch that the outcomes beside them
+ * check (their leases are still held, see DurableQueue).
+ */
+const MAX_CHECKS = 99;
 /**
  * Mutations of outcomes in one atomic: with SHARED_MUTATIONS and a lease of
  * MAX_CHECKS items (2 mutations each) it stays under the KV's 1000.
@@ -93,6 +109,13 @@ const FLUSH_AFTER_MS = 15;
 const TARGET_BATCH_MS = 50;
 /** Items leased at once while the pace of the queue is unknown. */
 const FIRST_BATCH = 16;
+/**
+ * After a commit fails because the store takes no writes (a full disk),
+ * the lane waits before it commits or leases again: this long at first,
+ * doubling up to STORE_BACKOFF_MAX_MS while the failures go on.
+ */
+const STORE_BACKOFF_MIN_MS = 100;
+const STORE_BACKOFF_MAX_MS = 5_000;
 
 export class Lane<D extends LaneOutcome> {
   readonly #o: LaneOptions<D>;
@@ -116,6 +139,9 @@ export class Lane<D extends LaneOutcome> {
   #leaseCap = MAX_CHECKS;
   #lastWork = performance.now();
   #retireAfter = 0;
+  /** While the store fails: no commit or lease before this (performance.now()). */
+  #pausedUntil = 0;
+  #backoffMs = 0;
   #done = false;
   #wakeCommitter: (() => void) | null = null;
   #wakeRunner: (() => void) | null = null;
@@ -228,6 +254,11 @@ export class Lane<D extends LaneOutcome> {
           continue;
         }
         const now = performance.now();
+        if (now < this.#pausedUntil) {
+          // The store failed: no commit, no lease, no retry in a loop.
+          await this.#sleep(this.#pausedUntil - now);
+          continue;
+        }
         const target = this.#target();
         const lease = this.#mayHaveMore && this.#leased.length < target / 2;
         const oldest = this.#outcomes[0]?.at;
@@ -329,7 +360,13 @@ export class Lane<D extends LaneOutcome> {
     const ready: D[] = [];
     for (const [i, s] of settled.entries()) {
       if (s.status === "fulfilled") ready.push(s.value);
-      else {
+      else if (s.reason instanceof LeaseLostError) {
+        this.#held.delete(taken[i].item);
+        this.#o.logger.warn("an event was not run: its lease was taken back", {
+          queue: name,
+          eventId: taken[i].item.value.eventId,
+        });
+      } else {
         // Its item stays leased and comes back after its lease.
         this.#held.delete(taken[i].item);
         this.#o.logger.error("recording an execution failed", {
@@ -371,6 +408,7 @@ export class Lane<D extends LaneOutcome> {
       error = err;
     }
     if (ok) {
+      this.#backoffMs = 0;
       for (const d of records) this.#held.delete(d.item);
       this.#o.recorded(records);
       const now = performance.now();
@@ -381,6 +419,28 @@ export class Lane<D extends LaneOutcome> {
       if (items.length === this.#leaseCap) {
         this.#leaseCap = Math.min(MAX_CHECKS, Math.ceil(items.length * 1.25));
       }
+      return;
+    }
+    if (error !== undefined && storeFailure(error)) {
+      // The store takes no writes (a full disk). The outcomes are dropped
+      // and their leases left to lapse: the events run again once the store
+      // takes writes (never lost, recorded once). The lane waits before it
+      // tries again, longer each time.
+      this.#o.storeFailed?.(error);
+      for (const d of records) this.#held.delete(d.item);
+      if (this.#backoffMs === 0) {
+        this.#o.logger.warn("the store takes no writes: the lane waits", {
+          queue: name,
+          dropped: records.length,
+          error: String(error),
+        });
+      }
+      this.#backoffMs = Math.min(
+        STORE_BACKOFF_MAX_MS,
+        Math.max(STORE_BACKOFF_MIN_MS, this.#backoffMs * 2),
+      );
+      this.#pausedUntil = performance.now() + this.#backoffMs;
+      this.#mayHaveMore = true;
       return;
     }
     // The lease was refused (another consumer took an item meanwhile), or
@@ -416,11 +476,14 @@ export class Lane<D extends LaneOutcome> {
       for (const it of due) {
         if (this.#held.has(it)) this.#held.set(it, now);
       }
-    }).catch((err) =>
-      this.#o.logger.warn("renewing leases failed", {
-        queue: this.#o.name,
-        error: String(err),
-      })
-    );
+    }).catch((err) => {
+      if (storeFailure(err)) this.#o.storeFailed?.(err);
+      else {
+        this.#o.logger.warn("renewing leases failed", {
+          queue: this.#o.name,
+          error: String(err),
+        });
+      }
+    });
   }
 }

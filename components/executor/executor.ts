@@ -21,8 +21,12 @@
 import {
   type DurableQueue,
   type Logger,
+  MAX_ITEM_BYTES,
   monotonicId,
   type QueuedItem,
+  storeFailure,
+  type StoreHealth,
+  withDefaults,
 } from "../../goico/mod.ts";
 import type { Definitions, EventRoute } from "../ctl/definitions.ts";
 import type { ResultDef } from "../ctl/job_package.ts";
@@ -54,7 +58,7 @@ import {
   PatternWorkError,
   withPatternDeadline,
 } from "../repo/linear_regexp.ts";
-import { Lane, SHARED_MUTATIONS } from "./_lane.ts";
+import { Lane, LeaseLostError, SHARED_MUTATIONS } from "./_lane.ts";
 import { TenantSlots } from "./tenant_slots.ts";
 
 export interface ExecutorOptions {
@@ -81,11 +85,21 @@ export interface ExecutorOptions {
   promoteEveryMs?: number;
   /** Told of each execution once recorded (metrics, traces). Default: nobody. */
   observer?: ExecutionObserver;
+  /**
+   * On shutdown, how long executions under way may take to finish before
+   * they are stopped (their events run again after the restart, with no
+   * attempt counted). Default 10 s.
+   */
+  shutdownGraceMs?: number;
+  /** Told of store failures (a full disk), which make the executor back off. Default: none. */
+  storeHealth?: StoreHealth;
   now?: () => number;
 }
 
 /** An item ready to run. */
 interface Prepared {
+  /** Its tenant is being deleted: it is dropped, not run (tenant_deletion.ts). */
+  drop?: boolean;
   v: PackageVersion | null;
   route: EventRoute | null;
   limits: Limits;
@@ -99,7 +113,7 @@ interface Done {
   chained: { queue: string; item: EventItem } | null;
   next: { kind: "ack" } | { kind: "retry"; delayMs: number } | {
     kind: "dead";
-  };
+  } | { kind: "drop" };
   bytes: number;
   /** Mutations of its own (see `#write`); the counters it shares come on top. */
   mutations: number;
@@ -111,8 +125,17 @@ interface Done {
  */
 const FLUSH_MUTATIONS = 1000 - SHARED_MUTATIONS;
 const FLUSH_BYTES = 400_000;
+/** Characters of the reason a dead letter keeps. */
+const MAX_LETTER_ERROR = 500;
 
 const encoder = new TextEncoder();
+
+/** Whether an item's crashes used up its retries (it is not run again). */
+function crashedOut(item: QueuedItem<EventItem>, limits: Limits): boolean {
+  return (item.crashes ?? 0) > 0 && item.failures > limits.retries;
+}
+
+const times = (n: number) => n === 1 ? "once" : `${n} times`;
 
 export class Executor {
   /** Each queue's pace (ms per item), kept from one lane of it to the next. */
@@ -121,48 +144,92 @@ export class Executor {
     string,
     { lane: Lane<Done>; done: Promise<void>; stamp: string }
   >();
-  readonly #o: Required<Omit<ExecutorOptions, "now">> & { now: () => number };
+  readonly #o:
+    & Required<Omit<ExecutorOptions, "now" | "storeHealth">>
+    & Pick<ExecutorOptions, "storeHealth">
+    & { now: () => number };
   readonly #slots: TenantSlots;
+  /** Items that run alone wait here for the one before (see `#execute`). */
+  #probationTail: Promise<void> = Promise.resolve();
   /** Executions recorded since start. */
   executed = 0;
 
   constructor(options: ExecutorOptions) {
+    // Not `{...DEFAULTS, ...options}`: an option given as undefined (the
+    // platform passes `retryBaseMs: options.retryBaseMs` whether it is set
+    // or not) keeps its default.
     this.#o = {
-      batch: 100,
-      recoverEveryMs: 1000,
-      promoteEveryMs: 100,
-      limits: DEFAULT_LIMITS,
-      tenantConcurrency: 1,
-      retryBaseMs: 1000,
-      observer: silentObserver,
-      now: Date.now,
       ...options,
+      ...withDefaults({
+        batch: 100,
+        recoverEveryMs: 1000,
+        promoteEveryMs: 100,
+        limits: DEFAULT_LIMITS as Limits,
+        tenantConcurrency: 1,
+        retryBaseMs: 1000,
+        observer: silentObserver as ExecutionObserver,
+        shutdownGraceMs: 10_000,
+        now: Date.now as () => number,
+      }, options),
     };
+    for (
+      const name of [
+        "batch",
+        "recoverEveryMs",
+        "promoteEveryMs",
+        "tenantConcurrency",
+        "retryBaseMs",
+      ] as const
+    ) {
+      const v = this.#o[name];
+      if (!Number.isFinite(v) || v < (name === "retryBaseMs" ? 0 : 1)) {
+        throw new RangeError(
+          `Invalid executor option ${name} ${v}: use a finite number of at least ${
+            name === "retryBaseMs" ? 0 : 1
+          }`,
+        );
+      }
+    }
     this.#slots = new TenantSlots(this.#o.tenantConcurrency);
   }
 
   /** Runs until `signal` aborts, then waits for the executions under way. */
   async run(signal: AbortSignal): Promise<void> {
     const { queue, logger } = this.#o;
-    const every = (ms: number, what: string, fn: () => Promise<unknown>) =>
-      setInterval(() => {
-        fn().catch((err) => logger.error(what, { error: String(err) }));
-      }, ms);
-    await queue.recoverExpired().catch((err) =>
-      logger.error("recovering leases failed", { error: String(err) })
+    // Each chore runs every `ms`; while the store fails, up to 50 times
+    // slower (at most 5 s apart), so a full disk is not retried in a loop.
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    const every = (ms: number, what: string, fn: () => Promise<unknown>) => {
+      let backoff = ms;
+      const slot = timers.length;
+      const tick = async () => {
+        try {
+          await fn();
+          backoff = ms;
+        } catch (err) {
+          if (this.#storeFailed(err)) {
+            backoff = Math.min(Math.max(ms * 50, 5_000), backoff * 2);
+          } else logger.error(what, { error: String(err) });
+        }
+        if (!signal.aborted) timers[slot] = setTimeout(tick, backoff);
+      };
+      timers.push(setTimeout(tick, ms));
+    };
+    await queue.recoverExpired().catch((err) => {
+      if (!this.#storeFailed(err)) {
+        logger.error("recovering leases failed", { error: String(err) });
+      }
+    });
+    every(
+      this.#o.recoverEveryMs,
+      "recovering leases failed",
+      () => queue.recoverExpired(),
     );
-    const timers = [
-      every(
-        this.#o.recoverEveryMs,
-        "recovering leases failed",
-        () => queue.recoverExpired(),
-      ),
-      every(
-        this.#o.promoteEveryMs,
-        "putting back due retries failed",
-        () => queue.promoteDue(),
-      ),
-    ];
+    every(
+      this.#o.promoteEveryMs,
+      "putting back due retries failed",
+      () => queue.promoteDue(),
+    );
     try {
       for await (const _ of queue.feed.changes(signal)) {
         // Queues whose marker changed got items: their lanes look again,
@@ -172,8 +239,15 @@ export class Executor {
         }
       }
     } finally {
-      timers.forEach(clearInterval);
+      timers.forEach(clearTimeout);
+      // What runs gets the grace period to finish; then it is stopped, at
+      // the module's next slice of fuel, and its events go back.
+      const grace = setTimeout(
+        () => this.#o.runner.cancelAll(),
+        this.#o.shutdownGraceMs,
+      );
       await Promise.allSettled([...this.#lanes.values()].map((l) => l.done));
+      clearTimeout(grace);
     }
   }
 
@@ -208,6 +282,7 @@ export class Executor {
       write: (op, d) => this.#write(op, d),
       commit: (ds) => this.#commit(ds),
       recorded: (ds) => this.#recorded(ds),
+      storeFailed: (err) => this.#storeFailed(err),
     });
     const done = lane.run().finally(() => this.#lanes.delete(name));
     this.#lanes.set(name, { lane, done, stamp });
@@ -216,6 +291,12 @@ export class Executor {
   /**
    * Runs leased items in order in the sandbox and hands each outcome on as
    * soon as it is known; returns how many ran (fewer when `signal` aborts).
+   *
+   * An item whose lease expired before (its process died or stalled with
+   * it) may be what stopped the process: it runs alone, one such item at a
+   * time in this process, after the queue marked it started, so that if
+   * the process stops again the queue knows it was running it (see "Crash
+   * loops" in goico/durable_queue.ts).
    */
   async #execute(
     items: QueuedItem<EventItem>[],
@@ -225,33 +306,83 @@ export class Executor {
     // The items of a queue belong to one tenant. They go to one sandbox
     // Worker together; after a timeout the rest go again.
     const prepared = await Promise.all(items.map((it) => this.#prepare(it)));
+    const alone = (i: number) =>
+      suspect(items[i]) && !("failure" in prepared[i].job);
     let from = 0;
     while (from < items.length && !signal.aborted) {
-      const release = await this.#slots.acquire(items[from].value.tenant);
-      let last = performance.now();
-      let lastWall = this.#o.now();
       const base = from;
-      const { ran, settled } = await this.#o.runner.runBatch(
-        prepared.slice(base).map((p) => p.job),
-        (i, outcome) => {
-          const now = performance.now();
-          const item = items[base + i];
+      let end = base + 1;
+      let unlock = () => {};
+      if (alone(base)) {
+        unlock = await this.#probation();
+        const item = items[base];
+        let started: boolean | Error;
+        try {
+          started = await transient(() => this.#o.queue.start(item));
+        } catch (err) {
+          started = err as Error;
+        }
+        if (started !== true) {
+          // Not run: it comes back after its lease (the store failed), or
+          // runs elsewhere (its lease was taken back).
+          unlock();
           emit(
             item,
-            this.#finish(item, prepared[base + i], outcome, {
-              startedAt: lastWall,
-              durationMs: now - last,
-            }),
+            Promise.reject(
+              started === false
+                ? new LeaseLostError(
+                  `The lease of event "${item.value.eventId}" was taken back before it ran`,
+                )
+                : started,
+            ),
           );
-          last = now;
-          lastWall = this.#o.now();
-        },
-      );
-      // A timed-out module keeps its Worker (and its tenant's slot) until it stops.
-      settled.finally(release);
+          from++;
+          continue;
+        }
+      } else {
+        while (end < items.length && !alone(end)) end++;
+      }
+      const release = await this.#slots.acquire(items[base].value.tenant);
+      let last = performance.now();
+      let lastWall = this.#o.now();
+      let ran = 0;
+      let settled = Promise.resolve();
+      try {
+        const batch = await this.#o.runner.runBatch(
+          prepared.slice(base, end).map((p) => p.job),
+          (i, outcome) => {
+            const now = performance.now();
+            const item = items[base + i];
+            emit(
+              item,
+              this.#finish(item, prepared[base + i], outcome, {
+                startedAt: lastWall,
+                durationMs: now - last,
+              }),
+            );
+            last = now;
+            lastWall = this.#o.now();
+          },
+        );
+        ran = batch.ran;
+        settled = batch.settled;
+      } finally {
+        // A timed-out module keeps its Worker (and its tenant's slot) until it stops.
+        settled.finally(release);
+        unlock();
+      }
       from += ran;
     }
     return from;
+  }
+
+  /** Waits for this process's turn to run an item alone; resolves to the release. */
+  async #probation(): Promise<() => void> {
+    const before = this.#probationTail;
+    let unlock!: () => void;
+    this.#probationTail = new Promise<void>((r) => unlock = r);
+    await before;
+    return unlock;
   }
 
   /**
@@ -277,39 +408,164 @@ export class Executor {
     }
   }
 
+  /**
+   * Commits outcomes in one atomic. When it is refused, the queue's epoch
+   * moved (a lease of the queue was taken back): the outcomes whose lease
+   * is gone are dropped (their events were delivered again, and that
+   * delivery records them) and the rest go again. When it throws, they go
+   * one by one, and one that can never be stored becomes a failure with
+   * the reason (`#commitUnstorable`).
+   */
   async #commitOne(batch: Done[]): Promise<void> {
-    if (batch.length === 0) return;
-    const op = this.#o.kv.atomic();
-    this.#write(op, batch);
-    let ok = false;
-    try {
-      ok = (await op.commit()).ok;
-    } catch (err) {
-      if (batch.length === 1) {
-        this.#o.logger.error("recording an execution failed", {
-          eventId: batch[0].item.value.eventId,
-          error: String(err),
-        });
+    const { queue, logger } = this.#o;
+    let refused = 0;
+    let failed = 0;
+    while (batch.length > 0) {
+      const op = this.#o.kv.atomic();
+      let ok = false;
+      let error: unknown;
+      try {
+        this.#write(op, batch);
+        ok = (await op.commit()).ok;
+      } catch (err) {
+        error = err;
+      }
+      if (ok) {
+        this.#recorded(batch);
+        return;
+      }
+      // Refused: an epoch moved. Leases are taken back in bursts (a
+      // crashed process's, one atomic per 50), so it may take a few tries;
+      // after 5, pauses between them.
+      if (error === undefined && refused < REFUSED_TRIES) {
+        if (refused++ >= 5) await pause(refused - 5);
+        const items = batch.map((d) => d.item);
+        const lost = new Set(await transient(() => queue.confirm(items)));
+        for (const d of batch.filter((d) => lost.has(d.item))) {
+          logger.warn(
+            "an outcome was not recorded: the event's lease was taken back and it was delivered again",
+            { eventId: d.item.value.eventId, attempt: d.item.attempt },
+          );
+        }
+        batch = batch.filter((d) => !lost.has(d.item));
+        continue;
+      }
+      if (error !== undefined && this.#storeFailed(error)) {
+        // The disk is full or the store failing: committing them again, or
+        // one by one, would fail the same way. Their leases lapse and they
+        // run again once the store takes writes.
+        return;
+      }
+      if (error !== undefined && isUnstorable(error)) {
+        if (batch.length > 1) {
+          for (const d of batch) await this.#commitOne([d]);
+        } else await this.#commitUnstorable(batch[0], error);
+        return;
+      }
+      // The store is busy or unreachable (SQLite's "database is locked"
+      // when processes share a file): again after a pause, the leases
+      // being renewed meanwhile.
+      if (error !== undefined && failed < TRANSIENT_TRIES) {
+        await pause(failed++);
+        continue;
+      }
+      for (const d of batch) {
+        logger.error(
+          "recording an execution failed; the event will be delivered again",
+          {
+            eventId: d.item.value.eventId,
+            ...(error !== undefined && { error: String(error) }),
+          },
+        );
+      }
+      return;
+    }
+  }
+
+  /**
+   * An outcome the store refuses whatever happens (a value or an atomic
+   * over the KV's limits): recorded instead as a failed execution saying
+   * why, without its chained event, and its event goes to the dead letters
+   * (or, should even that not fit, is dropped with the record saying so),
+   * rather than being delivered again forever.
+   */
+  async #commitUnstorable(d: Done, error: unknown): Promise<void> {
+    const { executions, logger, queue } = this.#o;
+    const was = d.exec.record;
+    const reason = `The outcome could not be stored: ${
+      (error as Error).message
+    } (status ${was.status}${was.code === null ? "" : `, code ${was.code}`})`;
+    for (const next of ["dead", "ack"] as const) {
+      const exec: Execution = {
+        ...was,
+        status: "failed",
+        result: null,
+        error: reason,
+        logs: [{
+          level: "error",
+          source: "host",
+          message: next === "dead"
+            ? `Moved to the dead letters of queue "${was.queue}": its outcome can never be stored`
+            : "Dropped: neither its outcome nor its dead letter can be stored",
+        }],
+      };
+      const fallback: Done = {
+        ...d,
+        exec: executions.fit(exec),
+        chained: null,
+        next: { kind: next },
+      };
+      for (let refused = 0; refused < REFUSED_TRIES; refused++) {
+        const op = this.#o.kv.atomic();
+        let ok = false;
+        try {
+          this.#write(op, [fallback]);
+          ok = (await op.commit()).ok;
+        } catch (err) {
+          if (isUnstorable(err)) break; // the next, smaller fallback
+          logger.error(
+            "recording an execution failed; the event will be delivered again",
+            { eventId: d.item.value.eventId, error: String(err) },
+          );
+          return;
+        }
+        if (ok) {
+          logger.warn("an outcome could not be stored; recorded as failed", {
+            eventId: d.item.value.eventId,
+            error: String(error),
+            then: next,
+          });
+          this.#recorded([fallback]);
+          return;
+        }
+        // Refused: an epoch moved; the lease may have been taken back.
+        if ((await transient(() => queue.confirm([d.item]))).length > 0) {
+          logger.warn(
+            "an outcome was not recorded: the event's lease was taken back and it was delivered again",
+            { eventId: d.item.value.eventId, attempt: d.item.attempt },
+          );
+          return;
+        }
       }
     }
-    if (ok) {
-      this.#recorded(batch);
-      return;
-    }
-    if (batch.length > 1) {
-      for (const d of batch) await this.#commitOne([d]);
-      return;
-    }
-    this.#o.logger.error(
+    logger.error(
       "recording an execution failed; the event will be delivered again",
-      { eventId: batch[0].item.value.eventId },
+      { eventId: d.item.value.eventId, error: String(error) },
     );
+  }
+
+  /** Whether an error is a store failure (reported when it is). */
+  #storeFailed(err: unknown): boolean {
+    if (!storeFailure(err)) return false;
+    this.#o.storeHealth?.observe(err);
+    return true;
   }
 
   /** Outcomes whose commit succeeded. */
   #recorded(batch: Done[]): void {
     this.executed += batch.length;
     for (const d of batch) {
+      if (d.next.kind === "drop") continue;
       this.#o.observer.recorded(d.exec.record, d.item.value, d.next.kind);
     }
   }
@@ -330,13 +586,24 @@ export class Executor {
         list.push({ id: d.chained.item.eventId, value: d.chained.item });
       }
       const { error, id } = d.exec.record;
+      if (d.next.kind === "drop") {
+        queue.discard(op, d.item);
+        continue;
+      }
       if (d.next.kind === "ack") acked.push(d.item);
       else if (d.next.kind === "retry") {
         queue.retry(op, d.item, d.next.delayMs);
-      } else queue.deadLetter(op, d.item, error ?? "failed", id);
+      } else {
+        // The letter holds the item as it was queued: its reason stays short.
+        const why = (error ?? "failed").slice(0, MAX_LETTER_ERROR);
+        queue.deadLetter(op, d.item, why, id);
+      }
     }
     for (const [name, items] of chained) queue.append(op, name, items);
-    executions.recordAll(op, batch.map((d) => d.exec));
+    executions.recordAll(
+      op,
+      batch.filter((d) => d.next.kind !== "drop").map((d) => d.exec),
+    );
     queue.ackAll(op, acked);
     const pins = new PinDeltas();
     for (const d of batch) pins.add(d.item.value, pinChange(d));
@@ -347,6 +614,15 @@ export class Executor {
   async #prepare(item: QueuedItem<EventItem>): Promise<Prepared> {
     const { definitions } = this.#o;
     const ev = item.value;
+    if (await definitions.isDeleting(ev.tenant)) {
+      return {
+        drop: true,
+        v: null,
+        route: null,
+        limits: this.#o.limits,
+        job: { failure: `Tenant "${ev.tenant}" is being deleted` },
+      };
+    }
     const v = await definitions.version(ev.tenant, ev.package, ev.version);
     const route = v ? await definitions.routeIn(v, ev.event) : null;
     const runtime = v && route
@@ -364,7 +640,16 @@ export class Executor {
         failure:
           `Runtime "${route.event.runtime}" of event "${ev.event}" has no module`,
       }
+      : crashedOut(item, limits)
+      ? {
+        failure: `Not run again: the process running this event stopped ${
+          times(item.crashes ?? 0)
+        } while it ran (${item.failures} failed attempts; ${limits.retries} ${
+          limits.retries === 1 ? "retry" : "retries"
+        } allowed)`,
+      }
       : {
+        tenant: ev.tenant,
         sha256: sha,
         mainFunction: runtime.mainfuncname || "event",
         input: encoder.encode(JSON.stringify(ev.data)),
@@ -376,7 +661,7 @@ export class Executor {
   /** Records an outcome and decides what follows from it. */
   async #finish(
     item: QueuedItem<EventItem>,
-    { v, route, limits }: Prepared,
+    { v, route, limits, drop }: Prepared,
     outcome: RunOutcome,
     timing: { startedAt: number; durationMs: number },
   ): Promise<Done> {
@@ -397,8 +682,33 @@ export class Executor {
       startedAt: new Date(timing.startedAt).toISOString(),
       durationMs: Math.round(timing.durationMs * 1000) / 1000,
     };
+    if (drop) {
+      // Not run, not recorded: its in-flight record goes (one delete).
+      const fitted = this.#o.executions.fit(exec);
+      return {
+        item,
+        exec: fitted,
+        chained: null,
+        next: { kind: "drop" },
+        bytes: 64,
+        mutations: 1,
+      };
+    }
     let next: Done["next"] = { kind: "ack" };
-    if (exec.status === "failed") {
+    const crashes = item.crashes ?? 0;
+    const ofThem = crashes > 0
+      ? ` (${crashes} of them stopped the process running it)`
+      : "";
+    if (crashedOut(item, limits)) {
+      // Its crashes used up its retries: it was not run (see `#prepare`).
+      next = { kind: "dead" };
+      exec.logs.push({
+        level: "error",
+        source: "host",
+        message:
+          `Moved to the dead letters of queue "${exec.queue}" after ${item.failures} failed attempts${ofThem}`,
+      });
+    } else if (exec.status === "failed") {
       const failures = item.failures ?? 0;
       if (failures < limits.retries) {
         const delayMs = this.#o.retryBaseMs * 2 ** failures;
@@ -419,16 +729,39 @@ export class Executor {
           message:
             `Moved to the dead letters of queue "${exec.queue}" after ${n} failed attempt${
               n === 1 ? "" : "s"
-            }`,
+            }${ofThem}`,
         });
       }
     }
-    const chained = v && route?.job && next.kind !== "retry"
+    let chained = v && route?.job && next.kind !== "retry"
       ? await this.#chain(v, route.job.result, exec, ev.trace)
       : null;
+    let chainedBytes = chained
+      ? this.#o.queue.itemBytes(chained.queue, {
+        id: chained.item.eventId,
+        value: chained.item,
+      })
+      : 0;
+    if (chainedBytes > MAX_ITEM_BYTES) {
+      // It could never be queued: a failure, and no retry would change it.
+      const target = chained!.item.event;
+      exec.status = "failed";
+      exec.error =
+        `Result event "${target}" cannot be sent: it takes ${chainedBytes} bytes, more than the ${MAX_ITEM_BYTES} a queued event may hold (the result is ${
+          exec.result?.length ?? 0
+        } characters)`;
+      exec.logs.push({
+        level: "error",
+        source: "host",
+        message:
+          `Moved to the dead letters of queue "${exec.queue}": its result event cannot be sent`,
+      });
+      next = { kind: "dead" };
+      chained = null;
+      chainedBytes = 0;
+    }
     const fitted = this.#o.executions.fit(exec);
-    const bytes = fitted.bytes +
-      (chained ? JSON.stringify(chained.item).length : 0);
+    const bytes = fitted.bytes + chainedBytes;
     // The record, the chained event, and the ack (a delete), retry (a
     // delete and a set) or dead letter (a delete, a set and two sums), and
     // the pin count of the version when it changes.
@@ -518,4 +851,37 @@ function parseMaybeJson(text: string | null): unknown {
   } catch {
     return text;
   }
+}
+
+/** An item whose lease expired before, or that stopped its process before. */
+function suspect(item: QueuedItem<EventItem>): boolean {
+  return (item.lapses ?? 0) > 0 || (item.crashes ?? 0) > 0;
+}
+
+/** Tries of a commit of outcomes refused because a lease check failed. */
+const REFUSED_TRIES = 12;
+
+/** Tries of a store operation that throws for a reason that may pass. */
+const TRANSIENT_TRIES = 6;
+
+/** Waits 20 ms, then twice as long each next time (about 1.3 s in all). */
+const pause = (n: number) =>
+  new Promise((r) => setTimeout(r, 20 * 2 ** Math.min(n, 6)));
+
+/** `fn`, again after a pause when it throws for a reason that may pass. */
+async function transient<T>(fn: () => Promise<T>): Promise<T> {
+  for (let n = 0;; n++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (isUnstorable(err) || n + 1 >= TRANSIENT_TRIES) throw err;
+      await pause(n);
+    }
+  }
+}
+
+/** An error the store throws for writes over its limits: they never succeed. */
+function isUnstorable(err: unknown): boolean {
+  return err instanceof TypeError &&
+    /too large|too many|exceeds/i.test(err.message);
 }

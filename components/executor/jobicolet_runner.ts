@@ -1,9 +1,12 @@
 /**
  * Runs events through Jobicolets (jobicolet-abi.md) in the sandbox pool:
- * each module is metered (an instruction budget and a memory cap injected
- * into it) and compiled once per content hash and limits, then sent to a
- * Worker that has no Deno permissions, where a warm instance serves call
- * after call until it traps.
+ * each module is metered (an instruction budget, a cap on what it
+ * allocates and an interrupt hook for its deadline injected into it) and
+ * compiled once per content hash and limits, then sent to a Worker that
+ * has no Deno permissions, where a warm instance serves call after call of
+ * the same tenant, module, limits and function until it traps or is
+ * evicted. Instances are never shared between tenants: two tenants that
+ * upload the same bytes get instances of their own.
  */
 import {
   type CallResult,
@@ -59,8 +62,17 @@ export class JobicoletRunner {
     this.modules = options.modules ?? new ModuleCache();
   }
 
-  /** Runs one event. Never throws: every failure is an outcome. */
+  /**
+   * Stops every execution under way and not yet started, for a shutdown:
+   * they are not reported, so their events run again later.
+   */
+  cancelAll(): void {
+    this.#pool.cancelAll();
+  }
+
+  /** Runs one event of `tenant`. Never throws: every failure is an outcome. */
   async run(
+    tenant: string,
     sha256: string,
     mainFunction: string,
     input: Uint8Array,
@@ -68,7 +80,7 @@ export class JobicoletRunner {
   ): Promise<RunResult> {
     let outcome: RunOutcome | undefined;
     const { settled } = await this.runBatch(
-      [{ sha256, mainFunction, input, limits }],
+      [{ tenant, sha256, mainFunction, input, limits }],
       (_, o) => outcome = o,
     );
     return { ...outcome!, settled };
@@ -94,17 +106,17 @@ export class JobicoletRunner {
         calls.push(job.failure);
         continue;
       }
-      const { sha256, mainFunction, limits } = job;
+      const { tenant, sha256, mainFunction, limits } = job;
       const fuel = BigInt(limits.fuel);
       const memoryLimitPages = limits.memoryMb * PAGES_PER_MIB;
-      const moduleKey = `${sha256}:${limits.memoryMb}:${limits.fuel}`;
+      const moduleKey = `${sha256}:${limits.memoryMb}`;
       try {
         const module = await this.modules.get(
           moduleKey,
           async () =>
             meterFuel(await this.load(sha256), {
-              initialFuel: fuel,
               memoryLimitPages,
+              interrupt: true,
             }),
         );
         const guest: WasmGuestOptions = {
@@ -112,9 +124,12 @@ export class JobicoletRunner {
           fuel,
           memoryLimitPages,
           maxSleepMs: limits.timeoutMs,
+          maxOutputBytes: limits.outputKb * 1024,
         };
         calls.push({
-          key: `${moduleKey}\u0000${mainFunction}`,
+          // Per tenant: an instance keeps state from call to call.
+          key:
+            `${tenant}\u0000${moduleKey}:${limits.fuel}\u0000${mainFunction}`,
           module,
           guest,
           input: job.input,
@@ -160,6 +175,8 @@ export class JobicoletRunner {
 /** One job of a batch: a module to run, or a failure found before running. */
 export type RunJob =
   | {
+    /** Whose event it is: instances are kept per tenant. */
+    tenant: string;
     sha256: string;
     mainFunction: string;
     input: Uint8Array;

@@ -35,7 +35,13 @@ Deno.test("a module is compiled once and its instance serves many events", async
   using t = await runnerFor(echo);
   const { runner, loads, shas } = t;
   for (let i = 0; i < 50; i++) {
-    const out = await runner.run(shas[0], "event", enc(`{"i":${i}}`), limits());
+    const out = await runner.run(
+      "acme",
+      shas[0],
+      "event",
+      enc(`{"i":${i}}`),
+      limits(),
+    );
     assert.equal(out.status, "ok");
     assert.equal(out.result, `{"i":${i}}`);
   }
@@ -47,8 +53,8 @@ Deno.test("after a trap the next event gets a fresh instance", async () => {
   const trap = await compileWat("trap");
   using t = await runnerFor(trap);
   const { runner, loads, shas } = t;
-  const a = await runner.run(shas[0], "event", enc("{}"), limits());
-  const b = await runner.run(shas[0], "event", enc("{}"), limits());
+  const a = await runner.run("acme", shas[0], "event", enc("{}"), limits());
+  const b = await runner.run("acme", shas[0], "event", enc("{}"), limits());
   for (const out of [a, b]) {
     assert.equal(out.status, "failed");
     assert.match(out.error!, /^trap: /);
@@ -66,7 +72,7 @@ Deno.test("after a trap the next event gets a fresh instance", async () => {
 Deno.test("a non-zero code is an error outcome with the code and the result", async () => {
   using t = await runnerFor(await compileWat("error"));
   const { runner, shas } = t;
-  const out = await runner.run(shas[0], "event", enc("{}"), limits());
+  const out = await runner.run("acme", shas[0], "event", enc("{}"), limits());
   assert.deepEqual([out.status, out.code, out.result, out.error], [
     "error",
     7,
@@ -78,7 +84,13 @@ Deno.test("a non-zero code is an error outcome with the code and the result", as
 Deno.test("a trapping free is a host warning, not a failure", async () => {
   using t = await runnerFor(await compileWat("trapping_free"));
   const { runner, shas } = t;
-  const out = await runner.run(shas[0], "event", enc('{"a":1}'), limits());
+  const out = await runner.run(
+    "acme",
+    shas[0],
+    "event",
+    enc('{"a":1}'),
+    limits(),
+  );
   assert.equal(out.status, "ok");
   assert.equal(out.result, '{"a":1}');
   assert.ok(
@@ -91,13 +103,19 @@ Deno.test("a trapping free is a host warning, not a failure", async () => {
 Deno.test("a missing main function or a module that cannot link fails with the reason", async () => {
   using t = await runnerFor(await compileWat("echo"));
   const { runner, shas } = t;
-  const out = await runner.run(shas[0], "main", enc("{}"), limits());
+  const out = await runner.run("acme", shas[0], "main", enc("{}"), limits());
   assert.equal(out.status, "failed");
   assert.match(out.error!, /"main"/);
   using bad = await runnerFor(
     new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]),
   );
-  const empty = await bad.runner.run(bad.shas[0], "event", enc("{}"), limits());
+  const empty = await bad.runner.run(
+    "acme",
+    bad.shas[0],
+    "event",
+    enc("{}"),
+    limits(),
+  );
   assert.equal(empty.status, "failed");
   assert.match(empty.error!, /memory|export/);
 });

@@ -5,9 +5,12 @@
  * `GET /docs`, an interactive reference page. Neither needs a token.
  *
  * The page is Scalar's API reference: the HTML is served here, the viewer
- * itself is loaded from a CDN by the browser. Without network access the
- * page still says what it is and links to the document, which is served
- * by the platform.
+ * itself is loaded by the browser from a CDN, pinned to one version and
+ * checked by Subresource Integrity (a changed file does not run), under a
+ * Content-Security-Policy that lets the page run only that file and its
+ * own inline script (by a nonce drawn per request), and talk only to this
+ * platform. Without network access the page still says what it is and
+ * links to the document, which is served by the platform.
  */
 import { Hono } from "hono";
 import { describeRoute, generateSpecs } from "hono-openapi";
@@ -22,6 +25,35 @@ import {
 
 export const OPENAPI_PATH = "/api/v1/openapi.json";
 export const DOCS_PATH = "/docs";
+
+/**
+ * The viewer's script: one version of `@scalar/api-reference`, and the
+ * sha-384 of its `dist/browser/standalone.js` as the npm package holds it
+ * (the CDN serves npm files byte for byte). To move to another version,
+ * change both: `openssl dgst -sha384 -binary standalone.js | base64`.
+ */
+export const DOCS_VIEWER = {
+  url:
+    "https://cdn.jsdelivr.net/npm/@scalar/api-reference@1.76.0/dist/browser/standalone.js",
+  integrity:
+    "sha384-oH1C0RwqcwbVXkC+r8A+4qRoyEUQdtxAzOwumkxZtQBBcsy61FOoPt7B50OVJYYQ",
+};
+
+/** What the page may do: run the pinned viewer and its own nonced script, reach only this platform. */
+export function docsPolicy(nonce: string): string {
+  return [
+    "default-src 'none'",
+    `script-src 'nonce-${nonce}' ${DOCS_VIEWER.url}`,
+    // The viewer sets styles at run time.
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
 
 export interface OpenApiOptions {
   /** The platform's version (`info.version`). */
@@ -44,7 +76,9 @@ what their definition's \`auth\` says: a token (\`token\`, the default), a
 **Errors** are \`application/problem+json\` (RFC 9457) with a \`detail\`
 naming what was wrong, and \`issues\` (package problems, each with its line
 and column) or \`errors\` (schema errors of event items) where there are
-several. Any route may also answer 500 when the store fails.
+several. Any route that writes may also answer 503 with \`Retry-After\`
+when the store cannot take writes (a full disk: \`"store": "full"\`), and
+nothing of the request is stored.
 
 **Names** in paths (tenant, package, event, queue ids) are 1 to 64
 characters of letters, digits, \`.\`, \`_\` and \`-\`, starting with a letter
@@ -148,10 +182,14 @@ export function openApiApp(
     },
   );
 
-  const scalar = Scalar({
+  const scalar = Scalar((c) => ({
     url: OPENAPI_PATH,
     pageTitle: `Jobico API ${options.version} reference`,
-  });
+    cdn: DOCS_VIEWER.url,
+    nonce: c.get("nonce" as never) as string,
+    // Its fonts come from another host: the system's instead.
+    withDefaultFonts: false,
+  }));
   app.get(
     DOCS_PATH,
     describeRoute({
@@ -172,9 +210,27 @@ export function openApiApp(
     }),
     // One parameter: a handler, not a middleware (tests tell them apart so).
     async (c) => {
+      const nonce = btoa(
+        String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))),
+      );
+      c.set("nonce" as never, nonce as never);
       const res = await scalar(c, () => Promise.resolve()) as Response;
-      const html = (await res.text()).replace("<body>", `<body>${BANNER}`);
-      return c.html(html);
+      const page = await res.text();
+      const tag = `<script src="${DOCS_VIEWER.url}" nonce="${nonce}"></script>`;
+      if (!page.includes(tag)) {
+        throw new Error("The docs page no longer loads the pinned viewer");
+      }
+      const html = page
+        .replace(
+          tag,
+          `<script src="${DOCS_VIEWER.url}" integrity="${DOCS_VIEWER.integrity}" crossorigin="anonymous" nonce="${nonce}"></script>`,
+        )
+        .replace("<body>", `<body>${BANNER}`);
+      return c.html(html, 200, {
+        "content-security-policy": docsPolicy(nonce),
+        "referrer-policy": "no-referrer",
+        "x-content-type-options": "nosniff",
+      });
     },
   );
   return app;
@@ -185,7 +241,8 @@ const BANNER = `
     <header style="font: 14px/1.5 system-ui, sans-serif; padding: 8px 16px; border-bottom: 1px solid #8884">
       <strong>Jobico API reference</strong>: an interactive view of
       <a href="${OPENAPI_PATH}">${OPENAPI_PATH}</a>, the OpenAPI 3.1
-      description this platform serves. The viewer (Scalar) is loaded from
-      cdn.jsdelivr.net; without network access, read the description itself.
+      description this platform serves. The viewer (Scalar, one pinned version
+      checked by its hash) is loaded from cdn.jsdelivr.net; without network
+      access, read the description itself.
     </header>
     <noscript>The viewer needs JavaScript: read <a href="${OPENAPI_PATH}">${OPENAPI_PATH}</a>.</noscript>`;

@@ -76,8 +76,15 @@ const ID19: Schema = { type: "string", pattern: "^[0-9a-z]{19}$" };
 const LIMITS_DEF = obj(
   {
     timeoutms: int("Wall-clock time of one execution, in ms", 1),
-    memorymb: int("Largest linear memory, in MiB", 1),
+    memorymb: int(
+      "Most memory the module may allocate (its memory and tables), in MiB",
+      1,
+    ),
     fuel: int("Instructions one execution may run", 1),
+    outputkb: int(
+      "Output (logs, stdout, stderr) kept per execution, in KiB",
+      1,
+    ),
   },
   [],
   "Limits of each execution; the platform's defaults for what is absent",

@@ -3,7 +3,7 @@
  * exists exactly when its event was acknowledged), listed newest first with
  * filters and cursors, and followed live through a change feed.
  */
-import { ChangeFeed, ValidationError } from "../../goico/mod.ts";
+import { ChangeFeed, kvValueSize, ValidationError } from "../../goico/mod.ts";
 import { checkName } from "../check_name.ts";
 import { keys } from "../keys.ts";
 import type { Execution } from "./execution.ts";
@@ -28,9 +28,14 @@ export interface FittedExecution {
   readonly bytes: number;
 }
 
-/** Records above this size lose log lines (a KV value holds 64 KiB). */
+/**
+ * Records above this size lose log lines (a KV value holds 64 KiB, measured
+ * as the V8 serializer writes it, see `kvValueSize`: a string with one
+ * character above U+00FF takes two bytes for every character).
+ */
 const MAX_RECORD_BYTES = 60 * 1024;
 const MAX_RESULT_CHARS = 16 * 1024;
+const MAX_ERROR_CHARS = 4 * 1024;
 /** Deletions of one atomic of `sweep`, at most. */
 const MAX_SWEEP_BATCH = 500;
 /** How many records a filtered page may scan. */
@@ -246,7 +251,7 @@ export function matches(e: Execution, f: ExecutionFilter): boolean {
     (!f.status || e.status === f.status);
 }
 
-/** Trims the result and drops log lines so a record fits in one KV value. */
+/** Trims the result and error and drops log lines so a record fits in one KV value. */
 function fit(exec: Execution): FittedExecution {
   let e = exec;
   if (e.result !== null && e.result.length > MAX_RESULT_CHARS) {
@@ -256,7 +261,14 @@ function fit(exec: Execution): FittedExecution {
         `... [truncated ${e.result.length - MAX_RESULT_CHARS} chars]`,
     };
   }
-  const size = () => utf8Length(JSON.stringify(e));
+  if (e.error !== null && e.error.length > MAX_ERROR_CHARS) {
+    e = {
+      ...e,
+      error: e.error.slice(0, MAX_ERROR_CHARS) +
+        `... [truncated ${e.error.length - MAX_ERROR_CHARS} chars]`,
+    };
+  }
+  const size = () => kvValueSize(e);
   let bytes = size();
   const logs = [...e.logs];
   let dropped = 0;
@@ -278,22 +290,4 @@ function fit(exec: Execution): FittedExecution {
     bytes = size();
   }
   return { record: e, bytes };
-}
-
-/** The length of a string in UTF-8, without encoding it. */
-function utf8Length(s: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) n += 1;
-    else if (
-      c >= 0xd800 && c <= 0xdbff && i + 1 < s.length &&
-      (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00
-    ) {
-      i++; // a surrogate pair: 4 bytes for its 2 units
-      n += 2;
-    } else n += 2; // 3 bytes (a lone surrogate becomes U+FFFD)
-  }
-  return n;
 }

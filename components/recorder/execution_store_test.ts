@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { serialize } from "node:v8";
 import { monotonicIdFactory, ValidationError } from "../../goico/mod.ts";
 import type { Execution } from "./execution.ts";
 import { ExecutionStore } from "./execution_store.ts";
@@ -135,9 +136,8 @@ Deno.test("since returns what was recorded after an id, oldest first", async () 
   });
 });
 
-Deno.test("a fitted record's bytes are its size as UTF-8 JSON", () => {
+Deno.test("a fitted record's bytes bound its size as the KV stores it (V8-serialized)", () => {
   const s = new ExecutionStore({} as Deno.Kv);
-  const encoder = new TextEncoder();
   for (
     const result of [
       "plain",
@@ -150,12 +150,33 @@ Deno.test("a fitted record's bytes are its size as UTF-8 JSON", () => {
     ]
   ) {
     const fitted = s.fit(exec(1, { result }));
-    assert.equal(
-      fitted.bytes,
-      encoder.encode(JSON.stringify(fitted.record)).length,
-      result,
+    const exact = serialize(fitted.record).length;
+    assert.ok(
+      fitted.bytes >= exact && fitted.bytes <= exact + 100,
+      `${result}: ${fitted.bytes} for ${exact}`,
     );
   }
+});
+
+Deno.test("a record that fits as UTF-8 but not as the KV stores it is still fitted and stored", async () => {
+  await withStore(async (s, kv) => {
+    // One character above U+00FF makes V8 store the whole string with two
+    // bytes per character: 40,000 ASCII characters and a euro sign are
+    // 40 KB of UTF-8 but 80 KB stored.
+    const wide = "x".repeat(40_000) + "€";
+    const logs = [
+      { level: "info" as const, source: "module" as const, message: "first" },
+      { level: "info" as const, source: "stdout" as const, message: wide },
+      { level: "info" as const, source: "module" as const, message: "last" },
+    ];
+    const e = exec(1, { logs, error: "e".repeat(50_000) + "€" });
+    await recordAll(s, kv, [e]);
+    const back = (await s.get("t", e.id))!;
+    assert.ok(back.error!.length < 5_000);
+    assert.match(back.error!, /truncated 4\d{4} chars/);
+    assert.ok(!back.logs.some((l) => l.message === wide));
+    assert.match(back.logs.at(-1)!.message, /log lines dropped/);
+  });
 });
 
 Deno.test("recordAll records each execution and tells each tenant's feed once", async () => {

@@ -18,6 +18,7 @@ import {
   ValidationError,
 } from "../../goico/mod.ts";
 import type { FileKind } from "../ctl/job_package.ts";
+import { DEFAULT_MAX_LIMITS } from "../ctl/runtime_limits.ts";
 import { keys, SAFE_FILE_NAME } from "../keys.ts";
 import { checkName } from "../check_name.ts";
 import { compileSchema } from "./compile_schema.ts";
@@ -37,6 +38,12 @@ export interface FileRepoOptions {
   maxWasmBytes?: number;
   /** Largest schema accepted, in bytes. Default 256 KiB. */
   maxSchemaBytes?: number;
+  /**
+   * The highest memory limit a runtime may declare, in MiB: a module that
+   * starts with more (memory and tables), or that the limit cannot cover
+   * (several memories...), is refused. Default `DEFAULT_MAX_LIMITS.memoryMb`.
+   */
+  maxMemoryMb?: number;
   now?: () => number;
   /** Counts what each tenant stores and holds it to its quotas. Default: a ledger without quotas. */
   ledger?: UsageLedger;
@@ -45,6 +52,7 @@ export interface FileRepoOptions {
 export class FileRepo {
   readonly #maxWasm: number;
   readonly #maxSchema: number;
+  readonly #maxMemoryMb: number;
   readonly #now: () => number;
   /** What each tenant stores (files, bytes, versions). */
   readonly ledger: UsageLedger;
@@ -56,6 +64,7 @@ export class FileRepo {
   ) {
     this.#maxWasm = options.maxWasmBytes ?? 16 * 1024 * 1024;
     this.#maxSchema = options.maxSchemaBytes ?? 256 * 1024;
+    this.#maxMemoryMb = options.maxMemoryMb ?? DEFAULT_MAX_LIMITS.memoryMb;
     this.#now = options.now ?? Date.now;
     this.ledger = options.ledger ?? new UsageLedger(kv, blobs);
   }
@@ -107,11 +116,16 @@ export class FileRepo {
         );
       }
       try {
-        // Every module runs with an instruction budget: refuse what cannot be metered now, not at run time.
-        meterFuel(bytes);
+        // Every module runs with an instruction budget and a memory limit:
+        // refuse what cannot be metered, or starts above the highest limit,
+        // now, not at run time.
+        meterFuel(bytes, {
+          memoryLimitPages: this.#maxMemoryMb * 16,
+          interrupt: true,
+        });
       } catch (err) {
         throw new ValidationError(
-          `Module "${name}" cannot be run with an instruction limit: ${
+          `Module "${name}" cannot run within the sandbox's limits: ${
             (err as Error).message
           }`,
         );
@@ -127,17 +141,20 @@ export class FileRepo {
     const sha256 = await sha256Hex(bytes);
     // Refused before the bytes are stored when it cannot fit.
     await this.ledger.checkFile(tenant, name, { sha256, size: bytes.length });
-    const store = () => this.blobs.store(bytes);
-    const stored = await store();
+    // The bytes, then their name in the same write that makes them visible
+    // (and counts them): a crash before it leaves chunks that the collector
+    // removes, never a name without its bytes or bytes nothing names.
+    const stage = () => this.blobs.stage(bytes);
+    const staged = await stage();
     const info: FileInfo = {
       tenant,
       name,
       kind,
-      size: stored.meta.size,
-      sha256: stored.meta.sha256,
+      size: staged.meta.size,
+      sha256: staged.meta.sha256,
       uploadedAt: new Date(this.#now()).toISOString(),
     };
-    await this.ledger.putFile(info, store, stored);
+    await this.ledger.putFile(info, stage, staged);
     return info;
   }
 

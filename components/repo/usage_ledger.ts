@@ -18,10 +18,11 @@ import {
   type BlobStore,
   ConflictError,
   NotFoundError,
-  type StoredBlob,
+  type StagedBlob,
 } from "../../goico/mod.ts";
 import type { PackageVersion } from "../ctl/package_store.ts";
 import { keys } from "../keys.ts";
+import { assertNotDeleting } from "../tenants/tenant_deletion.ts";
 import type { Quotas } from "../tenants/tenant_policy.ts";
 import type { FileInfo } from "./file_repo.ts";
 import { QuotaExceededError } from "./quota_exceeded_error.ts";
@@ -160,22 +161,32 @@ export class UsageLedger {
     };
   }
 
-  /** Writes the first count of a tenant, unless another writer did. */
+  /**
+   * Writes the first count of a tenant, unless another writer did.
+   *
+   * @throws {ConflictError} when the tenant is being deleted (nothing of it
+   * may be written then: its sweep removes what it finds)
+   */
   async #count(tenant: string): Promise<void> {
     const { usage, refs } = await this.measure(tenant);
     const absent = { key: keys.usage(tenant), versionstamp: null };
+    const alive = { key: keys.tenantDeletion(tenant), versionstamp: null };
     const all = [...refs];
     for (let i = 0; i < all.length; i += COUNT_BATCH) {
-      const op = this.kv.atomic().check(absent);
+      const op = this.kv.atomic().check(absent).check(alive);
       for (const [sha, r] of all.slice(i, i + COUNT_BATCH)) {
         op.set(keys.blobRef(tenant, sha), r).set(
           keys.blobUser(sha, tenant),
           true,
         );
       }
-      if (!(await op.commit()).ok) return;
+      if (!(await op.commit()).ok) {
+        return await assertNotDeleting(this.kv, tenant);
+      }
     }
-    await this.kv.atomic().check(absent).set(absent.key, usage).commit();
+    const res = await this.kv.atomic().check(absent).check(alive)
+      .set(absent.key, usage).commit();
+    if (!res.ok) await assertNotDeleting(this.kv, tenant);
   }
 
   /**
@@ -195,41 +206,55 @@ export class UsageLedger {
   }
 
   /**
-   * Points a file name at stored content, counted, in one atomic that also
-   * claims the blob; `store` stores the content again when it was collected
-   * meanwhile.
+   * Points a file name at staged content, counted, in one atomic that also
+   * publishes the blob (the name and its bytes appear in one write); `stage`
+   * stages the content again when the staged blob can no longer be
+   * published (collected, or published by another upload meanwhile). A
+   * staged blob that is not published is discarded.
    *
    * @throws {QuotaExceededError} when it does not fit the tenant's quotas
+   * @throws {ConflictError} when the tenant is being deleted
    */
   async putFile(
     info: FileInfo,
-    store: () => Promise<StoredBlob>,
-    stored?: StoredBlob,
+    stage: () => Promise<StagedBlob>,
+    staged?: StagedBlob,
   ): Promise<void> {
     const { tenant, name } = info;
-    let blob = stored ?? await store();
-    for (let tries = 0; tries < TRIES; tries++) {
-      const usage = await this.entry(tenant);
-      const change = await this.#fileChange(usage, tenant, name, info);
-      try {
+    let blob = staged ?? await stage();
+    let published = false;
+    try {
+      for (let tries = 0; tries < TRIES; tries++) {
+        const usage = await this.entry(tenant);
+        const change = await this.#fileChange(usage, tenant, name, info);
+        // Refused when another upload took the room meanwhile.
         await this.#checkQuotas(tenant, name, info.size, usage.value, change);
-      } catch (err) {
-        // Stored and refused (another upload took the room meanwhile).
-        await this.kv.set(keys.blobCandidate(info.sha256), this.#now());
-        throw err;
+        const op = this.kv.atomic();
+        change.write(op);
+        blob.publish(op)
+          // Not while the tenant is being deleted (see delete_tenant.ts).
+          .check({ key: keys.tenantDeletion(tenant), versionstamp: null })
+          .set(keys.file(tenant, name), info)
+          .set(keys.tenant(tenant), { id: tenant });
+        if ((await op.commit()).ok) {
+          published = true;
+          return;
+        }
+        await assertNotDeleting(this.kv, tenant);
+        // The tenant changed meanwhile, or the blob was collected or
+        // published by another upload: look again.
+        if (!(await blob.publishable())) {
+          await blob.discard();
+          blob = await stage();
+        }
+        await backoff(tries);
       }
-      const op = this.kv.atomic();
-      change.write(op);
-      this.blobs.claim(op, blob);
-      op.set(keys.file(tenant, name), info).set(keys.tenant(tenant), {
-        id: tenant,
-      });
-      if ((await op.commit()).ok) return;
-      // The tenant changed meanwhile, or the blob was collected: look again.
-      await backoff(tries);
-      blob = await store();
+      throw busy(tenant);
+    } finally {
+      // Not published: its chunks go now (else the abandoned-upload
+      // collector would remove them after its grace period).
+      if (!published) await blob.discard().catch(() => {});
     }
-    throw busy(tenant);
   }
 
   /**
@@ -378,6 +403,63 @@ export class UsageLedger {
       }
     }
     await op.commit();
+  }
+
+  /**
+   * Makes contents candidates for collection (`collect` looks at them),
+   * for a caller about to remove records that use them.
+   */
+  async markCandidates(shas: Iterable<string>): Promise<void> {
+    let op = this.kv.atomic();
+    let n = 0;
+    for (const sha of shas) {
+      op.set(keys.blobCandidate(sha), this.#now());
+      if (++n % 500 === 0) {
+        await commitOrThrow(op, "marking contents for collection");
+        op = this.kv.atomic();
+      }
+    }
+    if (n % 500 !== 0) {
+      await commitOrThrow(op, "marking contents for collection");
+    }
+  }
+
+  /**
+   * Collects now those of `shas` that no tenant uses, and drops their
+   * candidacy. Every tenant is counted first (one that stored things
+   * before usage was kept is not in the index until it is). Returns how
+   * many blobs went.
+   */
+  async collectContents(shas: Iterable<string>): Promise<number> {
+    const list = [...shas];
+    if (list.length === 0) return 0;
+    await this.countAll();
+    let collected = 0;
+    for (const sha of list) {
+      const candidate = await this.kv.get(keys.blobCandidate(sha));
+      if (await this.blobs.collect(sha, () => this.inUse(sha))) collected++;
+      if (candidate.versionstamp !== null) {
+        // Unless it lost a user again meanwhile.
+        await this.kv.atomic().check(candidate).delete(candidate.key)
+          .commit();
+      }
+    }
+    return collected;
+  }
+
+  /**
+   * Counts every tenant not counted yet, so that the index of who uses
+   * each content is complete.
+   */
+  async countAll(): Promise<void> {
+    for await (const e of this.kv.list({ prefix: keys.tenants() })) {
+      try {
+        await this.find(e.key[1] as string);
+      } catch (err) {
+        // Deleted meanwhile: it uses nothing any more.
+        if (!(err instanceof ConflictError)) throw err;
+      }
+    }
   }
 
   /** Whether some tenant still uses a content (stale index entries are dropped on the way). */
@@ -556,4 +638,11 @@ function busy(tenant: string): ConflictError {
   return new ConflictError(
     `Tenant "${tenant}" is being changed concurrently; try again`,
   );
+}
+
+async function commitOrThrow(
+  op: Deno.AtomicOperation,
+  what: string,
+): Promise<void> {
+  if (!(await op.commit()).ok) throw new Error(`${what} failed`);
 }

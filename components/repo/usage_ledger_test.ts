@@ -1,10 +1,18 @@
 import assert from "node:assert/strict";
-import { ConflictError, NotFoundError } from "../../goico/mod.ts";
+import {
+  BlobStore,
+  ConflictError,
+  NotFoundError,
+  sha256Hex,
+} from "../../goico/mod.ts";
+import { bigModule } from "../../tests/_big_module.ts";
 import { compileWat } from "../../tests/jobicolets/compile_wat.ts";
 import { testPlatform } from "../_test_platform.ts";
 import { keys } from "../keys.ts";
 import type { PlatformParts } from "../platform.ts";
+import { FileRepo } from "./file_repo.ts";
 import { QuotaExceededError } from "./quota_exceeded_error.ts";
+import { UsageLedger } from "./usage_ledger.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 /** A schema of about `n` bytes, different for each `tag`. */
@@ -200,7 +208,7 @@ Deno.test("quotas attack, default settings: 20 uploads racing for the last 10 of
   const p = await testPlatform();
   try {
     // Small, distinct contents (the same content would make the uploads
-    // wait for each other on the blob they all claim).
+    // wait for each other on the blob they all publish).
     for (let i = 0; i < 990; i += 30) {
       await Promise.all(
         Array.from(
@@ -348,9 +356,154 @@ Deno.test("forgetTenant: a deleted tenant leaves no index entry", async () => {
     const left = (await Array.fromAsync(p.kv.list({ prefix: [] })))
       .map((e) => e.key.join("/"))
       .filter((k) => k.includes("gone"));
-    assert.deepEqual(left, []);
+    // Only the delete's mark, until its last sweep (see tenant_deletion.ts).
+    assert.deepEqual(left, ["tenantdel/gone"]);
     const { sha256 } = (await p.repo.info("keep", "a.json"))!;
     assert.equal(await p.ledger.inUse(sha256), true);
+  } finally {
+    await p.close();
+  }
+});
+
+/**
+ * The KV, with the first atomic for which `hold` says yes kept from
+ * committing until `open` is called (`held` resolves when it is reached).
+ */
+function holdingKv(
+  kv: Deno.Kv,
+  hold: (keys: Deno.KvKey[]) => boolean,
+): { kv: Deno.Kv; held: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => open = r);
+  let reached!: () => void;
+  const held = new Promise<void>((r) => reached = r);
+  let holding = true;
+  const proxy = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "atomic") {
+        return () => {
+          const op = target.atomic();
+          const written: Deno.KvKey[] = [];
+          const set = op.set.bind(op);
+          op.set = (key, value, options) => {
+            written.push(key);
+            return set(key, value, options);
+          };
+          const commit = op.commit.bind(op);
+          op.commit = async () => {
+            if (holding && hold(written)) {
+              holding = false;
+              reached();
+              await opened;
+            }
+            return await commit();
+          };
+          return op;
+        };
+      }
+      const v = Reflect.get(target, prop);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  return { kv: proxy, held, open };
+}
+
+/** A file repository (its blobs and ledger too) over `kv`. */
+function repoOver(kv: Deno.Kv): FileRepo {
+  const blobs = new BlobStore(kv, keys.blobs(), {
+    uploads: keys.blobUploads(),
+  });
+  return new FileRepo(kv, blobs, { ledger: new UsageLedger(kv, blobs) });
+}
+
+/** Keys under a prefix. */
+async function countKeys(kv: Deno.Kv, prefix: Deno.KvKey): Promise<number> {
+  return (await Array.fromAsync(kv.list({ prefix }))).length;
+}
+
+Deno.test("collection vs an upload under way: content collected while a tenant is writing the same bytes never loses that upload's chunks", async () => {
+  const p = await testPlatform();
+  try {
+    // 700 KiB: 12 chunks, written in two atomics.
+    const bytes = bigModule(700 * 1024);
+    const sha = await sha256Hex(bytes);
+    // t uploads it; it stops before its second atomic of chunks.
+    const slow = holdingKv(
+      p.kv,
+      // Chunk 10 begins the second atomic.
+      (written) => written.some((k) => k[2] === "part" && k[4] === 10),
+    );
+    const uploading = repoOver(slow.kv).put("t", "big.wasm", bytes);
+    await slow.held;
+    // Meanwhile another tenant stores the same bytes, lets go of them, and
+    // they are collected; abandoned uploads are collected too.
+    await p.repo.put("v", "big.wasm", bytes);
+    await p.repo.delete("v", "big.wasm");
+    assert.equal((await p.ledger.collect({ max: 100 })).collected, 1);
+    assert.equal(await p.ledger.blobs.meta(sha), null);
+    assert.equal((await p.ledger.blobs.collectAbandoned(60_000)).uploads, 0);
+    slow.open();
+    await uploading;
+    assert.deepEqual((await p.repo.read("t", "big.wasm")).bytes, bytes);
+    assert.equal(await p.ledger.inUse(sha), true);
+    await assertExact(p, "t");
+    assert.equal(await countKeys(p.kv, keys.blobUploads()), 0);
+    // Only t's chunks are left.
+    assert.equal(
+      await countKeys(p.kv, [...keys.blobs(), sha, "part"]),
+      Math.ceil(bytes.length / (60 * 1024)),
+    );
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("collection vs an upload of stored content: collected after the upload found it, before its name was written: stored again, whole", async () => {
+  const p = await testPlatform();
+  try {
+    const bytes = bigModule(700 * 1024);
+    const sha = await sha256Hex(bytes);
+    await p.repo.put("v", "big.wasm", bytes);
+    await p.repo.delete("v", "big.wasm");
+    // t's upload finds the content stored and stops before the write that
+    // names it.
+    const slow = holdingKv(
+      p.kv,
+      (written) => written.some((k) => k[0] === "file" && k[1] === "t"),
+    );
+    const uploading = repoOver(slow.kv).put("t", "big.wasm", bytes);
+    await slow.held;
+    assert.equal((await p.ledger.collect({ max: 100 })).collected, 1);
+    slow.open();
+    await uploading;
+    assert.deepEqual((await p.repo.read("t", "big.wasm")).bytes, bytes);
+    assert.equal(await p.ledger.inUse(sha), true);
+    await assertExact(p, "t");
+    assert.equal(await countKeys(p.kv, keys.blobUploads()), 0);
+    assert.equal(
+      await countKeys(p.kv, [...keys.blobs(), sha, "part"]),
+      Math.ceil(bytes.length / (60 * 1024)),
+    );
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("collection vs a new use: content that gains a user while its collection asks who uses it stays", async () => {
+  const p = await testPlatform();
+  try {
+    const bytes = schema("shared", 100);
+    const sha = await sha256Hex(bytes);
+    await p.repo.put("v", "a.json", bytes);
+    await p.repo.delete("v", "a.json");
+    // The collector asks whether it is used; t's upload commits meanwhile.
+    const collected = await p.ledger.blobs.collect(sha, async () => {
+      const used = await p.ledger.inUse(sha);
+      await p.repo.put("t", "a.json", bytes);
+      return used;
+    });
+    assert.equal(collected, false);
+    assert.deepEqual((await p.repo.read("t", "a.json")).bytes, bytes);
   } finally {
     await p.close();
   }

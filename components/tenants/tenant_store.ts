@@ -4,17 +4,22 @@
  * a request is authenticated with one read. Tokens are 32 random bytes, so a
  * plain sha-256 (no slow hash) is what protects them at rest. Each tenant
  * also has a webhook signing secret (HMAC needs the secret itself, so it is
- * stored as is); after a rotation the previous one stays valid for a grace
- * period so senders can switch over.
+ * stored sealed with a key kept outside the store when the store is given
+ * one, see goico/secret_box.ts; secrets stored in clear before are sealed
+ * the first time they are read or changed); after a rotation the previous
+ * one stays valid for a grace period so senders can switch over.
  */
 import {
   ConflictError,
   deletePrefixes,
   NotFoundError,
+  SealError,
+  SecretBox,
   sha256Hex,
 } from "../../goico/mod.ts";
 import { checkName } from "../check_name.ts";
 import { keys } from "../keys.ts";
+import { assertNotDeleting, type TenantDeletion } from "./tenant_deletion.ts";
 
 /** What is stored of a tenant's credentials. */
 interface Credentials {
@@ -46,6 +51,11 @@ export interface TenantStoreOptions {
   secretGraceMs?: number;
   /** How long a token lookup is reused in this process. Default 1 s. */
   cacheMs?: number;
+  /**
+   * Seals the webhook secrets at rest. Default: none, they are stored in
+   * clear (and sealed ones cannot be read).
+   */
+  secrets?: SecretBox;
 }
 
 /** Token prefix, so a leaked token is recognisable (secret scanners). */
@@ -56,6 +66,7 @@ export class TenantStore {
   readonly #grace: number;
   readonly #cacheMs: number;
   readonly #cache = new Map<string, { tenant: string | null; at: number }>();
+  readonly #box: SecretBox | undefined;
 
   constructor(
     private readonly kv: Deno.Kv,
@@ -64,6 +75,7 @@ export class TenantStore {
     this.#now = options.now ?? Date.now;
     this.#grace = options.secretGraceMs ?? 24 * 60 * 60 * 1000;
     this.#cacheMs = options.cacheMs ?? 1000;
+    this.#box = options.secrets;
   }
 
   /** Creates a tenant and its first token; 409 when the id is taken. */
@@ -72,15 +84,17 @@ export class TenantStore {
     const token = newSecret(TOKEN_PREFIX);
     const hash = await sha256Hex(new TextEncoder().encode(token));
     const at = new Date(this.#now()).toISOString();
-    const creds: Credentials = {
+    const creds = await this.#sealed(id, {
       createdAt: at,
       tokenHash: hash,
       tokenCreatedAt: at,
       webhookSecrets: [{ secret: newSecret("whsec_"), createdAt: at }],
-    };
+    });
+    await assertNotDeleting(this.kv, id);
     const res = await this.kv.atomic()
       .check({ key: keys.tenant(id), versionstamp: null })
       .check({ key: keys.tenantCredentials(id), versionstamp: null })
+      .check({ key: keys.tenantDeletion(id), versionstamp: null })
       .set(keys.tenant(id), { id })
       .set(keys.tenantCredentials(id), creds)
       .set(keys.tokenHash(hash), { tenant: id })
@@ -157,8 +171,16 @@ export class TenantStore {
   /** The webhook secrets a signature may be made with now. */
   async webhookSecrets(id: string): Promise<WebhookSecrets> {
     checkName("tenant", id);
-    let c = (await this.kv.get<Credentials>(keys.tenantCredentials(id)))
+    const stored = (await this.kv.get<Credentials>(keys.tenantCredentials(id)))
       .value;
+    let c = stored && await this.#opened(id, stored);
+    if (
+      this.#box && stored &&
+      stored.webhookSecrets.some((w) => !SecretBox.isSealed(w.secret))
+    ) {
+      // Stored in clear before sealing was on: sealed now, once.
+      c = await this.#update(id, (c) => c);
+    }
     if (!c?.webhookSecrets.length) {
       // Tenants made before credentials existed (by an admin upload) get one now.
       if (!(await this.exists(id))) throw unknown(id);
@@ -198,6 +220,37 @@ export class TenantStore {
     return await this.webhookSecrets(id);
   }
 
+  /**
+   * Marks a tenant deleted (see tenant_deletion.ts) in one atomic: its
+   * token stops working, it is gone from `exists`, `get` and `list`, and
+   * `announce` adds what tells the other components (a definition change).
+   */
+  async markDeleted(
+    id: string,
+    announce: (op: Deno.AtomicOperation) => Deno.AtomicOperation,
+  ): Promise<void> {
+    checkName("tenant", id);
+    const [marker, creds] = await this.kv.getMany<[unknown, Credentials]>([
+      keys.tenant(id),
+      keys.tenantCredentials(id),
+    ]);
+    if (marker.versionstamp === null) throw unknown(id);
+    const mark: TenantDeletion = { since: this.#now() };
+    const op = this.kv.atomic().check(marker).check(creds)
+      .set(keys.tenantDeletion(id), mark)
+      .delete(keys.tenant(id))
+      .delete(keys.tenantCredentials(id));
+    if (creds.value?.tokenHash) {
+      op.delete(keys.tokenHash(creds.value.tokenHash));
+      this.#cache.delete(creds.value.tokenHash);
+    }
+    if (!(await announce(op).commit()).ok) {
+      throw new ConflictError(
+        `Tenant "${id}" is being changed concurrently; try again`,
+      );
+    }
+  }
+
   /** Removes a tenant's credentials: its token stops working at once. */
   async revoke(id: string): Promise<void> {
     checkName("tenant", id);
@@ -234,19 +287,63 @@ export class TenantStore {
       if (marker.versionstamp === null) throw unknown(id);
       const op = this.kv.atomic().check(entry);
       const next = change(
-        entry.value ?? {
+        entry.value ? await this.#opened(id, entry.value) : {
           createdAt: new Date(this.#now()).toISOString(),
           webhookSecrets: [],
         },
         op,
       );
-      op.set(keys.tenantCredentials(id), next);
+      op.set(keys.tenantCredentials(id), await this.#sealed(id, next));
       if ((await op.commit()).ok) return next;
     }
     throw new ConflictError(
       `Tenant "${id}" is being changed concurrently; try again`,
     );
   }
+
+  /** Credentials as stored, their webhook secrets opened. */
+  async #opened(id: string, c: Credentials): Promise<Credentials> {
+    const webhookSecrets = await Promise.all(
+      c.webhookSecrets.map(async (w) => {
+        if (!SecretBox.isSealed(w.secret)) return w;
+        if (!this.#box) {
+          throw new Error(
+            `The webhook secret of tenant "${id}" is sealed, and this server has no secret key: set JOBICO_SECRET_KEY, or restore <data>/secret-key`,
+          );
+        }
+        try {
+          return { ...w, secret: await this.#box.open(w.secret, context(id)) };
+        } catch (err) {
+          if (!(err instanceof SealError)) throw err;
+          throw new Error(
+            `The webhook secret of tenant "${id}" was sealed with another secret key: set JOBICO_SECRET_KEY to that key, or restore its <data>/secret-key`,
+          );
+        }
+      }),
+    );
+    return { ...c, webhookSecrets };
+  }
+
+  /** Credentials to store: their webhook secrets sealed when there is a key. */
+  async #sealed(id: string, c: Credentials): Promise<Credentials> {
+    const box = this.#box;
+    if (!box) return c;
+    return {
+      ...c,
+      webhookSecrets: await Promise.all(
+        c.webhookSecrets.map(async (w) =>
+          SecretBox.isSealed(w.secret)
+            ? w
+            : { ...w, secret: await box.seal(w.secret, context(id)) }
+        ),
+      ),
+    };
+  }
+}
+
+/** What a tenant's sealed secrets are bound to: they open only there. */
+function context(id: string): string {
+  return `tenantcred:${id}`;
 }
 
 function unknown(id: string): NotFoundError {

@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { newSecretKey, SecretBox } from "../../goico/mod.ts";
+import { keys } from "../keys.ts";
+import { TenantStore } from "./tenant_store.ts";
+
+type Stored = { webhookSecrets: { secret: string }[] };
+
+Deno.test("TenantStore: with a secret key, webhook secrets are stored sealed and read in clear, rotations too", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const tenants = new TenantStore(kv, {
+      secrets: new SecretBox(newSecretKey()),
+    });
+    await tenants.create("acme");
+    const first = await tenants.webhookSecrets("acme");
+    assert.match(first.secret, /^whsec_/);
+    const rotated = await tenants.rotateWebhookSecret("acme");
+    assert.equal(rotated.previous?.secret, first.secret);
+    const stored = (await kv.get<Stored>(keys.tenantCredentials("acme")))
+      .value!;
+    assert.equal(stored.webhookSecrets.length, 2);
+    for (const w of stored.webhookSecrets) {
+      assert.match(w.secret, /^sealed:v1:/);
+    }
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("TenantStore: attack: secrets sealed with another key, or read without one, are an error naming the key, never garbage", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    await new TenantStore(kv, { secrets: new SecretBox(newSecretKey()) })
+      .create("acme");
+    await assert.rejects(
+      new TenantStore(kv, { secrets: new SecretBox(newSecretKey()) })
+        .webhookSecrets("acme"),
+      /sealed with another secret key: set JOBICO_SECRET_KEY/,
+    );
+    await assert.rejects(
+      new TenantStore(kv).webhookSecrets("acme"),
+      /sealed, and this server has no secret key/,
+    );
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("TenantStore: a secret stored in clear is sealed the first time it is read", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    await new TenantStore(kv).create("old");
+    const clear = (await kv.get<Stored>(keys.tenantCredentials("old"))).value!
+      .webhookSecrets[0].secret;
+    assert.match(clear, /^whsec_/);
+    const sealed = new TenantStore(kv, {
+      secrets: new SecretBox(newSecretKey()),
+    });
+    assert.equal((await sealed.webhookSecrets("old")).secret, clear);
+    const stored = (await kv.get<Stored>(keys.tenantCredentials("old")))
+      .value!;
+    assert.match(stored.webhookSecrets[0].secret, /^sealed:v1:/);
+    assert.equal((await sealed.webhookSecrets("old")).secret, clear);
+  } finally {
+    kv.close();
+  }
+});

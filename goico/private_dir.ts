@@ -1,0 +1,68 @@
+/**
+ * A data directory only its owner can read: the directory 0700 and every
+ * file in it 0600. It holds the store (tenants' webhook secrets, tokens'
+ * hashes, their data), the admin token and the secret key.
+ *
+ * Deno has no umask setter, so modes are set explicitly: the directory is
+ * created 0700 (an existing one that others may read is tightened, with a
+ * warning), and files are created 0600 before anyone else creates them.
+ * SQLite gives its `-wal` and `-shm` files the mode of the database file,
+ * so creating `kv.sqlite3` 0600 before Deno KV opens it covers those too.
+ */
+import type { Logger } from "./logger.ts";
+
+export interface PrivateDirOptions {
+  /** Told of every mode it had to tighten. */
+  logger?: Logger;
+}
+
+/** Creates `dir` 0700, or tightens it and its files when others could read them. */
+export async function ensurePrivateDir(
+  dir: string,
+  options: PrivateDirOptions = {},
+): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  await tighten(dir, 0o700, options.logger);
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile) {
+      await tighten(`${dir}/${entry.name}`, 0o600, options.logger);
+    }
+  }
+}
+
+/** Creates an empty file 0600 unless it exists (then tightens it). */
+export async function ensurePrivateFile(
+  path: string,
+  options: PrivateDirOptions = {},
+): Promise<void> {
+  try {
+    const f = await Deno.open(path, {
+      createNew: true,
+      write: true,
+      mode: 0o600,
+    });
+    f.close();
+    // The umask may have taken bits away, never added any: set it exactly.
+    await Deno.chmod(path, 0o600);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    await tighten(path, 0o600, options.logger);
+  }
+}
+
+async function tighten(
+  path: string,
+  mode: number,
+  logger: Logger | undefined,
+): Promise<void> {
+  const info = await Deno.stat(path);
+  if (info.mode === null) return; // not a POSIX file system
+  const current = info.mode & 0o777;
+  if ((current & ~mode) === 0) return;
+  await Deno.chmod(path, current & mode);
+  logger?.warn("tightened the mode of a data file: others could read it", {
+    path,
+    was: current.toString(8).padStart(4, "0"),
+    now: (current & mode).toString(8).padStart(4, "0"),
+  });
+}

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { ensurePrivateDir, ensurePrivateFile } from "./private_dir.ts";
+import { openKv } from "./open_kv.ts";
+
+const mode = async (p: string) => (await Deno.stat(p)).mode! & 0o777;
+
+Deno.test("openKv: the data directory is 0700 and the KV's files (with its -wal and -shm) 0600", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const kv = await openKv(`${tmp}/data`);
+    try {
+      await kv.set(["k"], "v");
+      const names = [];
+      for await (const e of Deno.readDir(`${tmp}/data`)) names.push(e.name);
+      assert.ok(names.includes("kv.sqlite3-wal"), names.join(","));
+      assert.equal(await mode(`${tmp}/data`), 0o700);
+      for (const n of names) {
+        assert.equal(await mode(`${tmp}/data/${n}`), 0o600, n);
+      }
+    } finally {
+      kv.close();
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("ensurePrivateDir: an existing 0755 directory and its 0644 files are tightened, with a warning each", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    await Deno.chmod(tmp, 0o755);
+    await Deno.writeTextFile(`${tmp}/kv.sqlite3`, "");
+    await Deno.chmod(`${tmp}/kv.sqlite3`, 0o644);
+    const warned: unknown[] = [];
+    await ensurePrivateDir(tmp, {
+      logger: {
+        debug() {},
+        info() {},
+        warn: (_m: string, f?: Record<string, unknown>) => warned.push(f),
+        error() {},
+      },
+    });
+    assert.equal(await mode(tmp), 0o700);
+    assert.equal(await mode(`${tmp}/kv.sqlite3`), 0o600);
+    assert.equal(warned.length, 2);
+    // Already private: nothing to say.
+    await ensurePrivateFile(`${tmp}/kv.sqlite3`);
+    await ensurePrivateFile(`${tmp}/new`);
+    assert.equal(await mode(`${tmp}/new`), 0o600);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
