@@ -36,6 +36,10 @@ import type { EventItem } from "./queue/event_item.ts";
 import { queueApp } from "./queue/queue_routes.ts";
 import { ExecutionStore } from "./recorder/execution_store.ts";
 import { recorderApp } from "./recorder/recorder_routes.ts";
+import {
+  ExecutionStreams,
+  type ExecutionStreamsOptions,
+} from "./recorder/execution_streams.ts";
 import { FileRepo } from "./repo/file_repo.ts";
 import { SchemaCache } from "./repo/compile_schema.ts";
 import { repoApp } from "./repo/repo_routes.ts";
@@ -82,6 +86,8 @@ export interface PlatformOptions {
   instance?: string;
   /** How long a queue lease lasts before a leased event is delivered again (renewed while it runs). Default 4 s. */
   leaseMs?: number;
+  /** Limits of the live execution streams (per tenant, in all, buffer). Defaults: see ExecutionStreams. */
+  streams?: Omit<ExecutionStreamsOptions, "onError">;
 }
 
 export interface PlatformParts {
@@ -91,6 +97,8 @@ export interface PlatformParts {
   tenants: TenantStore;
   definitions: Definitions;
   executions: ExecutionStore;
+  /** The live execution streams of this process. */
+  streams: ExecutionStreams;
   queue: DurableQueue<EventItem>;
   executor?: Executor;
   /** The sandbox Workers, when the executor runs here. */
@@ -120,6 +128,14 @@ export function createPlatform(
     new SchemaCache((sha) => repo.bytes(sha)),
   );
   const executions = new ExecutionStore(kv);
+  const streams = new ExecutionStreams(executions, shutdown, {
+    ...options.streams,
+    onError: (tenant, err) =>
+      logger.error("reading executions for streams failed", {
+        tenant,
+        error: String(err),
+      }),
+  });
   const queue = new DurableQueue<EventItem>(kv, keys.queues(), {
     leaseMs: options.leaseMs,
   });
@@ -220,7 +236,7 @@ export function createPlatform(
     );
   }
   if (enabled.has("recorder")) {
-    app.route("/", recorderApp(executions, shutdown));
+    app.route("/", recorderApp(executions, streams));
   }
   // Last: it describes the routes mounted above (docs and openapi.json).
   app.route("/", openApiApp(app, { version: VERSION }));
@@ -242,6 +258,7 @@ export function createPlatform(
     tenants,
     definitions,
     executions,
+    streams,
     queue,
     executor,
     pool,
