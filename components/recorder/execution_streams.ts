@@ -57,6 +57,8 @@ export interface StreamInfo {
   tenant: string;
   /** Following new executions (false: still catching up after a resume). */
   live: boolean;
+  /** Dropped for falling behind (it ends once its client takes the last event, or is cut). */
+  dropped: boolean;
   bufferedBytes: number;
   peakBufferedBytes: number;
 }
@@ -178,6 +180,7 @@ export class ExecutionStreams {
       streams: [...this.#open].map(({ tenant, sub }) => ({
         tenant,
         live: sub.live,
+        dropped: sub.channel.dropReason !== undefined,
         bufferedBytes: sub.channel.bufferedBytes,
         peakBufferedBytes: sub.channel.peakBufferedBytes,
       })),
