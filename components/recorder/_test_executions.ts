@@ -82,37 +82,73 @@ export function executionIds(text: string): string[] {
   );
 }
 
-/**
- * Reads a body until `done(text)` holds or it ends; fails after `ms`
- * without progress. Returns the text and whether the body ended.
- */
-export async function readUntil(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  done: (text: string) => boolean,
-  initial = "",
-  ms = 10_000,
-): Promise<{ text: string; ended: boolean }> {
-  const decoder = new TextDecoder();
-  let text = initial;
-  while (!done(text)) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const stalled = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(new Error(`No progress in ${ms} ms; got ${text.slice(-500)}`)),
-        ms,
-      );
-    });
-    try {
-      const { value, done: ended } = await Promise.race([
-        reader.read(),
-        stalled,
-      ]);
-      if (ended) return { text, ended: true };
-      text += decoder.decode(value, { stream: true });
-    } finally {
-      clearTimeout(timer);
+/** SSE events parsed as they arrive: whole events only, kept in order. */
+export class SseReader {
+  readonly events: { event?: string; id?: string; data: string }[] = [];
+  /** The ids of the `execution` events so far. */
+  readonly ids: string[] = [];
+  /** Everything read, for the messages of failures. */
+  text = "";
+  ended = false;
+  readonly #decoder = new TextDecoder();
+  #partial = "";
+
+  constructor(readonly reader: ReadableStreamDefaultReader<Uint8Array>) {}
+
+  /** Takes text already read from the stream. */
+  take(text: string): void {
+    this.text += text;
+    this.#partial += text;
+    const end = this.#partial.lastIndexOf("\n\n");
+    if (end < 0) return;
+    for (const m of sseEvents(this.#partial.slice(0, end + 2))) {
+      this.events.push(m);
+      if (m.event === "execution") this.ids.push(m.id!);
     }
+    this.#partial = this.#partial.slice(end + 2);
   }
-  return { text, ended: false };
+
+  /**
+   * Reads until `done()` holds or the stream ends; fails after `ms`
+   * without progress.
+   */
+  async until(done: () => boolean, ms = 10_000): Promise<this> {
+    while (!done() && !this.ended) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stalled = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `No progress in ${ms} ms; ${this.ids.length} executions so far, last text: ${
+                  this.text.slice(-300)
+                }`,
+              ),
+            ),
+          ms,
+        );
+      });
+      try {
+        const { value, done: ended } = await Promise.race([
+          this.reader.read(),
+          stalled,
+        ]);
+        if (ended) this.ended = true;
+        else this.take(this.#decoder.decode(value, { stream: true }));
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    return this;
+  }
+
+  /** Reads until `n` executions have come. */
+  executions(n: number): Promise<this> {
+    return this.until(() => this.ids.length >= n);
+  }
+
+  /** Reads to the end of the stream. */
+  toEnd(): Promise<this> {
+    return this.until(() => false);
+  }
 }

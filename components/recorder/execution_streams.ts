@@ -59,6 +59,8 @@ export interface StreamInfo {
   live: boolean;
   /** Dropped for falling behind (it ends once its client takes the last event, or is cut). */
   dropped: boolean;
+  /** The id of the last execution handed to it (or passed over by its filter). */
+  position: string | null;
   bufferedBytes: number;
   peakBufferedBytes: number;
 }
@@ -181,6 +183,7 @@ export class ExecutionStreams {
         tenant,
         live: sub.live,
         dropped: sub.channel.dropReason !== undefined,
+        position: sub.after,
         bufferedBytes: sub.channel.bufferedBytes,
         peakBufferedBytes: sub.channel.peakBufferedBytes,
       })),

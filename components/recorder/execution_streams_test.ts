@@ -7,12 +7,7 @@
 import assert from "node:assert/strict";
 import { type TestPlatform, testPlatform } from "../_test_platform.ts";
 import type { PlatformOptions } from "../platform.ts";
-import {
-  executionIds,
-  readUntil,
-  recordExecutions,
-  sseEvents,
-} from "./_test_executions.ts";
+import { recordExecutions, SseReader } from "./_test_executions.ts";
 
 const STREAM = (tenant: string) =>
   `/api/v1/tenants/${tenant}/executions/stream`;
@@ -157,15 +152,12 @@ async function fallBehindAndResume(
   await withStreams(options, async (p, open) => {
     const res = await open("t");
     assert.equal(res.status, 200);
-    const reader = res.body!.getReader();
-    await readUntil(reader, (t) => t.includes(": connected"));
+    const stream = new SseReader(res.body!.getReader());
+    await stream.until(() => stream.text.includes(": connected"));
     await until("the stream is live", () => p.streams.stats().streams[0].live);
     const first = await recordExecutions(p.kv, p.executions, "t", 5);
-    let { text } = await readUntil(
-      reader,
-      (t) => executionIds(t).length === 5,
-    );
-    assert.deepEqual(executionIds(text), first.map((e) => e.id));
+    await stream.executions(5);
+    assert.deepEqual(stream.ids, first.map((e) => e.id));
 
     // The client stops reading; a 1 KiB execution at a time piles up.
     const count = Math.ceil((bufferBytes * 1.5) / 1024);
@@ -182,11 +174,10 @@ async function fallBehindAndResume(
     assert.ok(peak <= bufferBytes, `${peak} bytes waited`);
 
     // Reading again, it gets the last event and the end of the stream.
-    const rest = await readUntil(reader, () => false, text);
-    assert.equal(rest.ended, true);
-    text = rest.text;
-    const events = sseEvents(text);
-    const dropped = events.at(-1)!;
+    await stream.toEnd();
+    assert.equal(stream.ended, true);
+    assert.deepEqual(stream.ids, first.map((e) => e.id));
+    const dropped = stream.events.at(-1)!;
     assert.equal(dropped.event, "dropped");
     const notice = JSON.parse(dropped.data);
     assert.equal(notice.lastEventId, first[4].id);
@@ -195,16 +186,13 @@ async function fallBehindAndResume(
     assert.equal(p.streams.stats().ended.dropped, 1);
 
     // It resumes; more executions are recorded while it catches up.
-    const lastId = executionIds(text).at(-1)!;
-    const again = await open("t", { "last-event-id": lastId });
+    const again = await open("t", { "last-event-id": stream.ids.at(-1)! });
     assert.equal(again.status, 200);
     const more = recordExecutions(p.kv, p.executions, "t", 50, { batch: 5 });
     const want = [...missed, ...await more].map((e) => e.id);
-    const resumed = await readUntil(
-      again.body!.getReader(),
-      (t) => executionIds(t).length >= want.length,
-    );
-    assert.deepEqual(executionIds(resumed.text), want);
+    const resumed = new SseReader(again.body!.getReader());
+    await resumed.executions(want.length);
+    assert.deepEqual(resumed.ids, want);
   });
 }
 
@@ -232,11 +220,9 @@ Deno.test("execution streams: a resumed stream applies its filter to what it mis
       });
       await recordExecutions(p.kv, p.executions, "t", 2, { event: "a" });
       const want = [...mixed.slice(3), ...live].map((e) => e.id);
-      const { text } = await readUntil(
-        reader,
-        (t) => executionIds(t).length >= want.length,
-      );
-      assert.deepEqual(executionIds(text), want);
+      const stream = new SseReader(reader);
+      await stream.executions(want.length);
+      assert.deepEqual(stream.ids, want);
       reader.releaseLock();
     }
   });
