@@ -156,6 +156,15 @@ export class SseChannel {
     return this.#lastId;
   }
 
+  /**
+   * Sets the id the stream starts after, the `lastEventId` of a `dropped`
+   * event when the connection took no message with an id (so a client that
+   * got nothing still resumes from the right place).
+   */
+  startAfter(id: string): void {
+    this.#lastId ??= id;
+  }
+
   /** Why the stream was dropped, once it was. */
   get dropReason(): string | undefined {
     return this.#dropReason;

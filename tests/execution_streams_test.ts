@@ -11,6 +11,7 @@ import {
   SseReader,
 } from "../components/recorder/_test_executions.ts";
 import type { PlatformOptions } from "../components/platform.ts";
+import { JobicoClient } from "../cli/client.ts";
 import { type Harness, startHarness } from "./_harness.ts";
 import { KvReadLog } from "./_kv_audit.ts";
 import {
@@ -202,4 +203,72 @@ Deno.test("a tenant's streams share one reader: 30 streams cost the store one re
     for (const r of readers) await r.cancel().catch(() => {});
     await h.close();
   }
+});
+
+/**
+ * jobico's client follows a stream while its consumer pauses and 16 KiB
+ * executions are recorded until the server drops the stream. With `cut`,
+ * the consumer stays away until the server has cut the connection too.
+ */
+async function clientResumes(cut: boolean): Promise<void> {
+  const h = await startHarness({
+    components: ["recorder"],
+    // Dropped: a grace long enough for the consumer to come back in time.
+    streams: { bufferBytes: 16 * 1024, dropGraceMs: cut ? 300 : 60_000 },
+  });
+  const ctrl = new AbortController();
+  try {
+    const client = new JobicoClient({ url: h.url, token: h.adminToken });
+    const stream = await client.streamExecutions("t", {
+      signal: ctrl.signal,
+    });
+    await until("the stream is live", () => streamsOf(h).streams[0]?.live);
+    const first = await recordExecutions(h.kv, h.platform.executions, "t", 1);
+    assert.equal((await stream.next()).value?.id, first[0].id);
+    // The consumer pauses while executions are recorded.
+    const recorded = [];
+    const over = () => {
+      const s = streamsOf(h);
+      return s.streams[0]?.dropped || s.ended.dropped + s.ended.cut > 0;
+    };
+    while (!over()) {
+      assert.ok(recorded.length < 4000, "no drop came");
+      const batch = await recordExecutions(
+        h.kv,
+        h.platform.executions,
+        "t",
+        16,
+        { resultChars: 16 * 1024 },
+      );
+      recorded.push(...batch);
+      await until(
+        "the batch is offered",
+        () => over() || streamsOf(h).streams[0]?.position === batch[15].id,
+      );
+    }
+    if (cut) {
+      await until("the connection is cut", () => streamsOf(h).ended.cut === 1);
+    }
+    const more = await recordExecutions(h.kv, h.platform.executions, "t", 5);
+    const want = [...recorded, ...more].map((e) => e.id);
+    const got: string[] = [];
+    for await (const e of stream) {
+      got.push(e.id);
+      if (got.length === want.length) break;
+    }
+    assert.deepEqual(got, want);
+    const ended = streamsOf(h).ended;
+    assert.equal(cut ? ended.cut : ended.dropped, 1);
+  } finally {
+    ctrl.abort();
+    await h.close();
+  }
+}
+
+Deno.test("jobico's client resumes a stream the server dropped: a consumer that pauses still gets every execution, in order", async () => {
+  await clientResumes(false);
+});
+
+Deno.test("jobico's client resumes a stream the server cut: the same when the consumer stays away past the grace period", async () => {
+  await clientResumes(true);
 });

@@ -77,6 +77,12 @@ export interface StreamStats {
   streams: StreamInfo[];
 }
 
+/**
+ * An id before every execution id: a Last-Event-ID of it gets everything
+ * (ids are 19 base-36 characters of time first).
+ */
+export const BEFORE_ALL = "0".repeat(19);
+
 /** Executions a resuming stream reads from the store at once. */
 const CATCH_UP_PAGE = 100;
 
@@ -212,6 +218,8 @@ export class ExecutionStreams {
     resume: string | null,
   ): Promise<void> {
     await fanout.ready;
+    // Where a client dropped before it got anything resumes from.
+    sub.channel.startAfter(resume ?? fanout.position ?? BEFORE_ALL);
     if (resume === null) {
       sub.after = fanout.position;
       sub.live = true;
