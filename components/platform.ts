@@ -40,6 +40,7 @@ import {
   ExecutionStreams,
   type ExecutionStreamsOptions,
 } from "./recorder/execution_streams.ts";
+import { registerStreamMetrics } from "./recorder/stream_metrics.ts";
 import { FileRepo } from "./repo/file_repo.ts";
 import { SchemaCache } from "./repo/compile_schema.ts";
 import { repoApp } from "./repo/repo_routes.ts";
@@ -140,6 +141,7 @@ export function createPlatform(
     leaseMs: options.leaseMs,
   });
   const metrics = new PlatformMetrics(queue);
+  registerStreamMetrics(metrics.registry, streams);
   const pool = enabled.has("executor")
     ? new WasmPool({ size: options.workers })
     : undefined;

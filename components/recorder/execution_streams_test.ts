@@ -123,6 +123,15 @@ Deno.test("execution streams: explicit limits per tenant and in all, and a slot 
     await until("the slot is given back", () => p.streams.stats().open === 2);
     assert.equal((await open("c")).status, 200);
     assert.deepEqual(p.streams.stats().ended.gone, 1);
+    // What /metrics shows of it.
+    const metrics = await (await p.app.request("/metrics")).text();
+    for (
+      const line of [
+        "jobico_execution_streams_open 3",
+        "jobico_execution_streams_refused_total 2",
+        'jobico_execution_streams_ended_total{how="gone"} 1',
+      ]
+    ) assert.ok(metrics.split("\n").includes(line), `${line} in ${metrics}`);
   });
 });
 
