@@ -87,9 +87,9 @@ export class SseChannel {
   #resolveEnded!: (end: SseEnd) => void;
   readonly #onShutdown = () => {
     if (this.#state !== "open") return;
-    this.close();
     this.#endAs = "shutdown";
     this.#cutAfterGrace("the server shut down");
+    this.close();
   };
 
   constructor(options: SseChannelOptions = {}) {

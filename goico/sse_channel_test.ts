@@ -190,3 +190,16 @@ Deno.test("SseChannel: at shutdown a client that takes nothing is cut after the 
   assert.equal(await ch.ended, "cut");
   await assert.rejects(() => readAll(ch.body), /after the server shut down/);
 });
+
+Deno.test("SseChannel: at shutdown a client waiting for a message ends at once, as shut down", async () => {
+  const shutdown = new AbortController();
+  const ch = new SseChannel({ signal: shutdown.signal, dropGraceMs: 60_000 });
+  const reader = ch.body.getReader();
+  await reader.read(); // ": connected"
+  const next = reader.read(); // waits: nothing is queued
+  await new Promise((r) => setTimeout(r, 0)); // the body is pulling now
+  shutdown.abort();
+  assert.equal((await next).done, true);
+  // No grace timer is left behind (the test's sanitizer would see it).
+  assert.equal(await ch.ended, "shutdown");
+});
