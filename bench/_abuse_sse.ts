@@ -66,6 +66,12 @@ export interface SseAbuseResult {
   serverCores: number;
   /** CPU this process (the stream clients) used during the load, in cores. */
   clientCores: number;
+  /**
+   * Server CPU per accepted event, in ms: what one event costs the server
+   * (accept, execute, record, stream), steadier than the rate on a busy
+   * machine.
+   */
+  serverMsPerEvent: number;
   /** Streams answered 429 (limits reached). */
   refused: { readers: number; idle: number };
   /** Execution events received per reader per second, on average. */
@@ -266,6 +272,9 @@ export async function sseStreamsScenario(
       recordedPerSec: Math.round((p1 - p0) / secs),
       serverCores: Math.round(serverCores * 100) / 100,
       clientCores: Math.round(clientCores * 100) / 100,
+      serverMsPerEvent: load.rps > 0
+        ? Math.round((serverCores / load.rps) * 1e6) / 1000
+        : 0,
       refused: {
         readers: readers.filter((r) => r.status === 429).length,
         idle: idle.filter((s) => s.status === 429).length,

@@ -38,6 +38,8 @@ export interface SseStreamsResult {
   cases: SseStreamsCase[];
   /** Ingest rate of each case / that without streams. */
   ratios: Record<string, number>;
+  /** Server CPU per event of each case / that without streams. */
+  cpuRatios: Record<string, number>;
 }
 
 interface Case {
@@ -91,11 +93,14 @@ export async function sseStreamsBench(
     }
   }
   const cases = chosen.map((c) => best.get(c.name)!);
-  const base = cases.find((c) => c.readers === 0 && c.idle === 0)?.ingest.rps;
+  const none = cases.find((c) => c.readers === 0 && c.idle === 0);
   const ratios: Record<string, number> = {};
-  if (base) {
+  const cpuRatios: Record<string, number> = {};
+  const r3 = (x: number) => Math.round(x * 1000) / 1000;
+  if (none) {
     for (const c of cases) {
-      ratios[c.name] = Math.round((c.ingest.rps / base) * 1000) / 1000;
+      ratios[c.name] = r3(c.ingest.rps / none.ingest.rps);
+      cpuRatios[c.name] = r3(c.serverMsPerEvent / none.serverMsPerEvent);
     }
   }
   return {
@@ -104,6 +109,7 @@ export async function sseStreamsBench(
     connections: o.connections,
     cases,
     ratios,
+    cpuRatios,
   };
 }
 
