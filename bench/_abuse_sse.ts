@@ -6,7 +6,8 @@
  * then never read again (plain TCP), drives single-item ingest (wrk or
  * bench/load_gen.ts, in its own process) for `seconds`, and reports:
  *
- * - the ingest rate (events answered 200 per second) and its latency;
+ * - the ingest rate (requests answered 200 per second, items per second)
+ *   and its latency;
  * - executions recorded per second meanwhile (the queue's `processed`);
  * - what the readers received (events per reader per second);
  * - the server's RSS (VmRSS of /proc/<pid>/status) before the streams,
@@ -43,6 +44,8 @@ export interface SseAbuseOptions {
   seconds: number;
   /** Ingest connections. */
   connections: number;
+  /** Items per ingest request. Default 1. */
+  batch?: number;
   /** How long to wait after the load for the server to close the idle streams. Default 15 s. */
   settleMs?: number;
   /** Stop early when the server's RSS passes this. Default 2048 MiB. */
@@ -53,8 +56,10 @@ export interface SseAbuseResult {
   readers: number;
   idle: number;
   ingest: {
-    /** Events answered 200 per second (single-item requests). */
+    /** Requests answered 200 per second. */
     rps: number;
+    /** Items accepted per second (rps x batch). */
+    itemsPerSec: number;
     p50Ms: number;
     p99Ms: number;
     non2xx: number;
@@ -83,6 +88,8 @@ export interface SseAbuseResult {
   idleStillOpen: number;
   /** Set when the run was stopped because the RSS passed `maxRssMiB`. */
   stoppedEarly?: string;
+  /** When it was stopped, in seconds from the start of the load. */
+  stoppedAfterSeconds?: number;
 }
 
 /** CPU seconds a process has used, user and system (0 where /proc is not readable). */
@@ -218,6 +225,8 @@ export async function sseStreamsScenario(
   for (let i = 0; i < o.idle; i++) idle.push(await openIdle(t));
   let peak = await rssMiB(t.pid);
   let stoppedEarly: string | undefined;
+  let stoppedAt: number | undefined;
+  let loadStart = performance.now();
   const closeIdle = () => {
     for (const s of idle) {
       try {
@@ -230,6 +239,7 @@ export async function sseStreamsScenario(
     peak = Math.max(peak, rss);
     if (rss > maxRss && !stoppedEarly) {
       stoppedEarly = `the server's RSS passed ${maxRss} MiB (${rss} MiB)`;
+      stoppedAt = (performance.now() - loadStart) / 1000;
       closeIdle();
     }
   }, 200);
@@ -239,9 +249,10 @@ export async function sseStreamsScenario(
     const c0 = await cpuSeconds(t.pid);
     const self0 = await cpuSeconds("self");
     const t0 = performance.now();
+    loadStart = t0;
     const load = await runLoad({
       url: `${t.url}/events/${t.tenant}/${t.event}`,
-      body: eventBody(1),
+      body: eventBody(o.batch ?? 1),
       headers: { authorization: `Bearer ${t.token}` },
       connections: o.connections,
       seconds: o.seconds,
@@ -258,12 +269,14 @@ export async function sseStreamsScenario(
       open1.map((s) => closedByServer(s.conn, settleMs)),
     );
     const after = await rssMiB(t.pid);
-    const closedCount = closed.filter(Boolean).length;
+    // Sockets closed here (stopped early) were not closed by the server.
+    const closedCount = stoppedEarly ? 0 : closed.filter(Boolean).length;
     return {
       readers: o.readers,
       idle: o.idle,
       ingest: {
         rps: Math.round(load.rps),
+        itemsPerSec: Math.round(load.rps * (o.batch ?? 1)),
         p50Ms: load.p50Ms,
         p99Ms: load.p99Ms,
         non2xx: load.non2xx,
@@ -273,7 +286,7 @@ export async function sseStreamsScenario(
       serverCores: Math.round(serverCores * 100) / 100,
       clientCores: Math.round(clientCores * 100) / 100,
       serverMsPerEvent: load.rps > 0
-        ? Math.round((serverCores / load.rps) * 1e6) / 1000
+        ? Math.round((serverCores / (load.rps * (o.batch ?? 1))) * 1e6) / 1000
         : 0,
       refused: {
         readers: readers.filter((r) => r.status === 429).length,
@@ -283,7 +296,10 @@ export async function sseStreamsScenario(
       rssMiB: { before, peak: Math.max(peak, after), after },
       idleClosedByServer: closedCount,
       idleStillOpen: open1.length - closedCount,
-      ...(stoppedEarly && { stoppedEarly }),
+      ...(stoppedEarly && {
+        stoppedEarly,
+        stoppedAfterSeconds: Math.round(stoppedAt ?? 0),
+      }),
     };
   } finally {
     clearInterval(sampler);
