@@ -23,6 +23,7 @@ import { JobicoletRunner } from "../components/executor/jobicolet_runner.ts";
 import { compileSchema } from "../components/repo/compile_schema.ts";
 import { ExecutionStore } from "../components/recorder/execution_store.ts";
 import { recorderApp } from "../components/recorder/recorder_routes.ts";
+import { ExecutionStreams } from "../components/recorder/execution_streams.ts";
 import { compileWat } from "../tests/jobicolets/compile_wat.ts";
 import { EVENT, SCHEMA, TENANT } from "./_bench_package.ts";
 import { BENCH_TOKEN } from "./_processes.ts";
@@ -75,7 +76,10 @@ app.get(`/api/v1/tenants/${TENANT}/queues/pings`, async (c) => {
   const enqueued = Number(e.value?.value ?? 0n);
   return c.json({ processed, depth: enqueued - processed, inFlight: 0 });
 });
-app.route("/", recorderApp(executions, shutdown.signal));
+app.route(
+  "/",
+  recorderApp(executions, new ExecutionStreams(executions, shutdown.signal)),
+);
 
 kv.listenQueue(async (msg: Message) => {
   const started = performance.now();

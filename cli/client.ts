@@ -64,6 +64,8 @@ export interface StreamOptions {
   package?: string;
   event?: string;
   status?: ExecutionStatus;
+  /** Start after this execution id (what was missed since, then new ones). */
+  lastEventId?: string;
   signal?: AbortSignal;
 }
 
@@ -278,24 +280,32 @@ export class JobicoClient {
    * Opens the recorder's live stream of executions. Connection and HTTP
    * errors throw here; the returned iterator then yields executions until
    * the server ends the stream or `signal` aborts (then it just stops).
+   * When the server drops the stream because this client fell behind (a
+   * `dropped` event), it reconnects after the last execution it yielded
+   * (`Last-Event-ID`), so none is missed.
    */
   async streamExecutions(
     tenant: string,
     options: StreamOptions = {},
   ): Promise<AsyncGenerator<Execution>> {
-    const res = await this.#request(`${tenantPath(tenant)}/executions/stream`, {
-      query: {
-        package: options.package,
-        event: options.event,
-        status: options.status,
-      },
-      accept: "text/event-stream",
-      signal: options.signal,
-    });
+    const open = (lastEventId: string | undefined) =>
+      this.#request(`${tenantPath(tenant)}/executions/stream`, {
+        query: {
+          package: options.package,
+          event: options.event,
+          status: options.status,
+        },
+        accept: "text/event-stream",
+        headers: lastEventId ? { "last-event-id": lastEventId } : {},
+        signal: options.signal,
+      });
+    const res = await open(options.lastEventId);
     const signals = [this.#signal, options.signal].filter((s) => s != null);
     return executions(
       res.body,
       signals.length > 1 ? AbortSignal.any(signals) : signals[0],
+      options.lastEventId,
+      async (last) => (await open(last)).body,
     );
   }
 
@@ -430,19 +440,64 @@ export class JobicoClient {
   }
 }
 
+/**
+ * The executions of a stream; after a `dropped` event, or a connection
+ * that breaks mid-stream (the server cuts a client that fell behind and
+ * did not read even that event), it reopens the stream after the last
+ * execution yielded. Three reopenings in a row that bring nothing end it
+ * with the last error.
+ */
 async function* executions(
-  body: ReadableStream<Uint8Array> | null,
+  first: ReadableStream<Uint8Array> | null,
   signal: AbortSignal | undefined,
+  lastEventId: string | undefined,
+  reopen: (lastEventId: string | undefined) => Promise<
+    ReadableStream<Uint8Array> | null
+  >,
 ): AsyncGenerator<Execution> {
-  if (!body) return;
+  let body = first;
+  let last = lastEventId;
+  let fruitless = 0;
   try {
-    for await (const message of readSse(body, { signal })) {
-      if (message.event !== "execution") continue;
-      yield JSON.parse(message.data) as Execution;
+    while (body) {
+      let dropped = false;
+      let broken: unknown;
+      try {
+        for await (const message of readSse(body, { signal })) {
+          if (message.event === "dropped") {
+            dropped = true;
+            // Where the server stopped, when no execution came before.
+            last ??= parseDropped(message.data);
+          }
+          if (message.event !== "execution") continue;
+          const execution = JSON.parse(message.data) as Execution;
+          last = execution.id;
+          fruitless = 0;
+          yield execution;
+        }
+      } catch (error) {
+        if (isAbort(error, signal)) return;
+        broken = error;
+      }
+      if (signal?.aborted) return;
+      if (!dropped && broken === undefined) return;
+      if (++fruitless > 3) {
+        throw broken ?? new Error("The stream kept dropping");
+      }
+      body = await reopen(last);
     }
   } catch (error) {
     if (isAbort(error, signal)) return;
     throw error;
+  }
+}
+
+function parseDropped(data: string): string | undefined {
+  try {
+    const id = JSON.parse(data)?.lastEventId;
+    return typeof id === "string" ? id : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -40,6 +40,11 @@ import type { EventItem } from "./queue/event_item.ts";
 import { queueApp } from "./queue/queue_routes.ts";
 import { ExecutionStore } from "./recorder/execution_store.ts";
 import { recorderApp } from "./recorder/recorder_routes.ts";
+import {
+  ExecutionStreams,
+  type ExecutionStreamsOptions,
+} from "./recorder/execution_streams.ts";
+import { registerStreamMetrics } from "./recorder/stream_metrics.ts";
 import { FileRepo } from "./repo/file_repo.ts";
 import { SchemaCache } from "./repo/compile_schema.ts";
 import { repoApp } from "./repo/repo_routes.ts";
@@ -120,6 +125,8 @@ export interface PlatformOptions {
   uploadGraceMs?: number;
   /** 32 bytes that seal webhook secrets at rest (see secret_key.ts). Default: stored in clear. */
   secretKey?: Uint8Array | null;
+  /** Limits of the live execution streams (per tenant, in all, buffer). Defaults: see ExecutionStreams. */
+  streams?: Omit<ExecutionStreamsOptions, "onError">;
 }
 
 export interface PlatformParts {
@@ -135,6 +142,8 @@ export interface PlatformParts {
   sweeper?: RetentionSweeper;
   definitions: Definitions;
   executions: ExecutionStore;
+  /** The live execution streams of this process. */
+  streams: ExecutionStreams;
   queue: DurableQueue<EventItem>;
   executor?: Executor;
   /** The sandbox Workers, when the executor runs here. */
@@ -175,6 +184,14 @@ export function createPlatform(
     new SchemaCache((sha) => repo.bytes(sha)),
   );
   const executions = new ExecutionStore(kv);
+  const streams = new ExecutionStreams(executions, shutdown, {
+    ...options.streams,
+    onError: (tenant, err) =>
+      logger.error("reading executions for streams failed", {
+        tenant,
+        error: String(err),
+      }),
+  });
   const queue = new DurableQueue<EventItem>(kv, keys.queues(), {
     leaseMs: options.leaseMs,
   });
@@ -191,6 +208,7 @@ export function createPlatform(
     })
     : undefined;
   const storeHealth = new StoreHealth(kv, { logger });
+  registerStreamMetrics(metrics.registry, streams);
   const pool = enabled.has("executor")
     ? new WasmPool({ size: options.workers })
     : undefined;
@@ -282,7 +300,7 @@ export function createPlatform(
     );
   }
   if (enabled.has("recorder")) {
-    app.route("/", recorderApp(executions, shutdown));
+    app.route("/", recorderApp(executions, streams));
   }
   // Last: it describes the routes mounted above (docs and openapi.json).
   app.route("/", openApiApp(app, { version: VERSION }));
@@ -338,6 +356,7 @@ export function createPlatform(
     sweeper,
     definitions,
     executions,
+    streams,
     queue,
     executor,
     pool,

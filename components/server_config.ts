@@ -108,6 +108,18 @@ export const SETTINGS = {
     "--lease-ms",
     "how long an executor holds an event before it is delivered again, renewed while it runs (default 4000)",
   ],
+  JOBICO_MAX_STREAMS: [
+    "--max-streams",
+    "execution streams (SSE) open at once in this process; more get 429 (default 500)",
+  ],
+  JOBICO_MAX_STREAMS_PER_TENANT: [
+    "--max-streams-per-tenant",
+    "execution streams one tenant may hold open at once; more get 429 (default 50)",
+  ],
+  JOBICO_STREAM_BUFFER_KB: [
+    "--stream-buffer-kb",
+    "KiB that may wait for a stream's client before the stream is dropped (default 256)",
+  ],
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -238,6 +250,16 @@ export function serverConfig(
     }),
     sweepIntervalMs: int("JOBICO_SWEEP_INTERVAL_MS", 0, 86_400_000),
   };
+  const streams = {
+    maxStreams: int("JOBICO_MAX_STREAMS", 1, 1_000_000),
+    maxStreamsPerTenant: int("JOBICO_MAX_STREAMS_PER_TENANT", 1, 1_000_000),
+    bufferBytes: kib(int("JOBICO_STREAM_BUFFER_KB", 1, 1_048_576)),
+  };
+  if (Object.values(streams).some((v) => v !== undefined)) {
+    options.streams = Object.fromEntries(
+      Object.entries(streams).filter(([, v]) => v !== undefined),
+    );
+  }
   // Settings left out keep the platform's defaults.
   for (const [k, v] of Object.entries(options)) {
     if (v === undefined) delete (options as Record<string, unknown>)[k];
@@ -255,6 +277,10 @@ function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(
     Object.entries(o).filter(([, v]) => v !== undefined),
   ) as Partial<T>;
+}
+
+function kib(n: number | undefined): number | undefined {
+  return n === undefined ? undefined : n * 1024;
 }
 
 /** The settings present in the environment. */

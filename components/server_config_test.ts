@@ -91,3 +91,28 @@ Deno.test("settingsFromEnv picks only JOBICO_ settings", () => {
   const env: Record<string, string> = { JOBICO_PORT: "1", HOME: "/root" };
   assert.deepEqual(settingsFromEnv((n) => env[n]), { JOBICO_PORT: "1" });
 });
+
+Deno.test("serverConfig: the stream limits are read, in KiB for the buffer, and checked", () => {
+  assert.deepEqual(
+    serverConfig({
+      JOBICO_MAX_STREAMS: "20",
+      JOBICO_MAX_STREAMS_PER_TENANT: "3",
+      JOBICO_STREAM_BUFFER_KB: "64",
+    }).options.streams,
+    { maxStreams: 20, maxStreamsPerTenant: 3, bufferBytes: 64 * 1024 },
+  );
+  // One alone leaves the others to their defaults.
+  assert.deepEqual(
+    serverConfig({ JOBICO_MAX_STREAMS_PER_TENANT: "7" }).options.streams,
+    { maxStreamsPerTenant: 7 },
+  );
+  assert.equal(serverConfig({}).options.streams, undefined);
+  assert.throws(
+    () => serverConfig({ JOBICO_MAX_STREAMS: "0" }),
+    /^ValidationError: Invalid JOBICO_MAX_STREAMS "0": use a whole number from 1 to 1000000$/,
+  );
+  assert.throws(
+    () => serverConfig({ JOBICO_STREAM_BUFFER_KB: "1.5" }, "flag"),
+    /^ValidationError: Invalid --stream-buffer-kb "1.5": use a whole number from 1 to 1048576$/,
+  );
+});

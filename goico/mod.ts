@@ -70,6 +70,7 @@ export {
   serviceApp,
   type ServiceAppOptions,
 } from "./service.ts";
+export { sseResponse, type SseResponseOptions } from "./sse.ts";
 export {
   formatSecretKey,
   newSecretKey,
@@ -85,11 +86,13 @@ export {
 } from "./store_error.ts";
 export { StoreHealth, type StoreHealthOptions } from "./store_health.ts";
 export {
-  formatSse,
-  type SseMessage,
-  sseResponse,
-  type SseResponseOptions,
-} from "./sse.ts";
+  DEFAULT_SSE_BUFFER_BYTES,
+  SseChannel,
+  type SseChannelOptions,
+  SseCutError,
+  type SseEnd,
+} from "./sse_channel.ts";
+export { encodeSse, formatSse, type SseMessage } from "./sse_message.ts";
 export {
   formatImportList,
   type GuestLog,

@@ -4,6 +4,9 @@ import * as goico from "./mod.ts";
 Deno.test("mod.ts exports the framework's runtime values", () => {
   const expected = [
     "BlobStore",
+    "DEFAULT_SSE_BUFFER_BYTES",
+    "SseChannel",
+    "SseCutError",
     "ChangeFeed",
     "ConflictError",
     "ForbiddenError",
@@ -25,6 +28,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "WasmGuest",
     "WasmPool",
     "deletePrefixes",
+    "encodeSse",
     "formatImportList",
     "formatSse",
     "jsonLogger",

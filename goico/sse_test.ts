@@ -180,3 +180,34 @@ Deno.test("sseResponse closes the stream when the producer fails", async () => {
     if (!body.done) await body.cancel();
   }
 });
+
+Deno.test("sseResponse: a client that reads nothing holds at most the default buffer, then the stream is dropped", async () => {
+  const ctrl = new AbortController();
+  let offered = 0;
+  let taken = 0;
+  let producerDone!: () => void;
+  const produced = new Promise<void>((r) => (producerDone = r));
+  const res = sseResponse({ signal: ctrl.signal }, async (send, signal) => {
+    // 20 MiB for a client that is not reading yet.
+    for (let i = 0; i < 20_000 && !signal.aborted; i++) {
+      offered++;
+      if (send({ event: "n", id: String(i), data: "x".repeat(1000) })) taken++;
+    }
+    await Promise.resolve();
+    producerDone();
+  });
+  const body = new BodyReader(res);
+  try {
+    await produced;
+    // It stopped at the buffer (256 KiB), and the producer was told.
+    assert.ok(taken * 1000 <= 256 * 1024, `${taken} messages were queued`);
+    assert.equal(offered, taken + 1);
+    const text = await body.toEnd();
+    // What waited was thrown away (": connected" too): only the last event is left.
+    assert.ok(text.startsWith("event: dropped\ndata: "), text);
+    assert.ok(!text.includes("id: 0\n"));
+  } finally {
+    ctrl.abort();
+    if (!body.done) await body.cancel();
+  }
+});

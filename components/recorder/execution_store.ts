@@ -219,14 +219,23 @@ export class ExecutionStore {
     return { executions: out, cursor: null };
   }
 
-  /** Executions recorded after `afterId`, oldest first. */
-  async since(tenant: string, afterId: string | null): Promise<Execution[]> {
+  /** Executions recorded after `afterId`, oldest first, at most `limit` (default 1000). */
+  async since(
+    tenant: string,
+    afterId: string | null,
+    limit = 1000,
+  ): Promise<Execution[]> {
     const prefix = keys.executions(tenant);
     const selector: Deno.KvListSelector = afterId
       ? { prefix, start: [...prefix, afterId + "\u0000"] }
       : { prefix };
     const out: Execution[] = [];
-    for await (const e of this.kv.list<Execution>(selector, { limit: 1000 })) {
+    for await (
+      const e of this.kv.list<Execution>(selector, {
+        limit,
+        batchSize: Math.min(limit, 500),
+      })
+    ) {
       out.push(e.value);
     }
     return out;

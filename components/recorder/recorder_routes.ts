@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
-import { sseResponse, ValidationError } from "../../goico/mod.ts";
+import { ValidationError } from "../../goico/mod.ts";
 import { checkName } from "../check_name.ts";
 import {
   EXECUTION_FILTERS,
@@ -16,11 +16,13 @@ import {
 } from "../openapi/schemas.ts";
 import { pageLimit } from "../page_limit.ts";
 import type { Execution } from "./execution.ts";
+import type { ExecutionFilter, ExecutionStore } from "./execution_store.ts";
 import {
-  type ExecutionFilter,
-  type ExecutionStore,
-  matches,
-} from "./execution_store.ts";
+  DEFAULT_MAX_STREAMS,
+  DEFAULT_MAX_STREAMS_PER_TENANT,
+  DEFAULT_STREAM_BUFFER_BYTES,
+  type ExecutionStreams,
+} from "./execution_streams.ts";
 
 const STATUSES = ["ok", "error", "failed"];
 
@@ -44,7 +46,7 @@ function filterOf(q: (name: string) => string | undefined): ExecutionFilter {
 
 export function recorderApp(
   store: ExecutionStore,
-  shutdown: AbortSignal,
+  streams: ExecutionStreams,
 ): Hono {
   const app = new Hono();
 
@@ -59,29 +61,18 @@ export function recorderApp(
     return c.json(page);
   });
 
-  app.get(
-    "/api/v1/tenants/:tenant/executions/stream",
-    DOCS.stream,
-    async (c) => {
-      const tenant = checkName("tenant", c.req.param("tenant"));
-      const filter = filterOf((n) => c.req.query(n));
-      // Resume after Last-Event-ID when the client reconnects; otherwise only new executions.
-      const resume = c.req.header("last-event-id");
-      let last = resume && /^[0-9a-z]{19}$/.test(resume)
-        ? resume
-        : await store.latestId(tenant);
-      // A client that leaves cancels the body stream, which stops the producer.
-      return sseResponse({ signal: shutdown }, async (send, stop) => {
-        for await (const _ of store.feed(tenant).changes(stop)) {
-          for (const e of await store.since(tenant, last)) {
-            last = e.id;
-            if (!matches(e, filter)) continue;
-            send({ event: "execution", id: e.id, data: JSON.stringify(e) });
-          }
-        }
-      });
-    },
-  );
+  app.get("/api/v1/tenants/:tenant/executions/stream", DOCS.stream, (c) => {
+    const tenant = checkName("tenant", c.req.param("tenant"));
+    const filter = filterOf((n) => c.req.query(n));
+    // Resume after Last-Event-ID when the client reconnects; otherwise only new executions.
+    const resume = c.req.header("last-event-id")?.trim() || null;
+    if (resume !== null && !/^[0-9a-z]{19}$/.test(resume)) {
+      throw new ValidationError(
+        `Invalid Last-Event-ID "${resume}": send the id of the last execution event received`,
+      );
+    }
+    return streams.open(tenant, filter, resume);
+  });
   return app;
 }
 
@@ -115,31 +106,54 @@ const DOCS = {
       "Each new execution that passes the filters is an `execution` event " +
       "whose `id` is the execution's and whose `data` is the execution as " +
       "JSON (`Execution`). A client that reconnects with `Last-Event-ID` " +
-      "gets what it missed; otherwise only new executions come. Comment " +
-      "lines keep the connection alive.",
+      "gets what it missed, in order; otherwise only new executions come. " +
+      "Comment lines keep the connection alive.\n\n" +
+      "Limits: a tenant may hold " +
+      `${DEFAULT_MAX_STREAMS_PER_TENANT} streams open at once and the server ` +
+      `${DEFAULT_MAX_STREAMS} in all (the defaults; the operator sets them ` +
+      "with `JOBICO_MAX_STREAMS_PER_TENANT` and `JOBICO_MAX_STREAMS`); past " +
+      "either, the answer is 429 with `Retry-After` and a problem whose " +
+      "`limit` names it (`maxStreamsPerTenant` or `maxStreams`). " +
+      `At most ${DEFAULT_STREAM_BUFFER_BYTES / 1024} KiB ` +
+      "(`JOBICO_STREAM_BUFFER_KB`) wait for a client: one that falls " +
+      "further behind gets a last `dropped` event (its `data` says why and " +
+      "the last id sent) and the stream ends; reconnecting with " +
+      "`Last-Event-ID` loses nothing. A client that does not even take that " +
+      "event within a few seconds has its connection closed.",
     parameters: [
       PATH.tenant,
       ...EXECUTION_FILTERS,
       {
         name: "Last-Event-ID",
         in: "header",
-        description: "The last execution id received",
-        schema: { type: "string" },
+        description:
+          "The id of the last execution event received: the stream starts after it",
+        schema: { type: "string", pattern: "^[0-9a-z]{19}$" },
       },
     ],
     responses: {
       200: {
-        description: "The stream; it ends when the client leaves",
+        description:
+          "The stream; it ends when the client leaves, when the client falls behind (after a `dropped` event) or when the server shuts down",
         content: {
           "text/event-stream": {
             schema: {
               type: "string",
-              description: "event: execution / id: <id> / data: <Execution>",
+              description:
+                "event: execution / id: <id> / data: <Execution>; last, when dropped: event: dropped / data: {reason, lastEventId, hint}",
             },
           },
         },
       },
-      ...problems([400, "A bad name or filter"], 401, 403),
+      ...problems(
+        [400, "A bad name, filter or Last-Event-ID"],
+        401,
+        403,
+        [
+          429,
+          "The tenant, or the server, has as many streams open as it may; see Retry-After and `limit`",
+        ],
+      ),
     },
   }),
 };
