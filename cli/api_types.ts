@@ -179,12 +179,81 @@ export interface Problem {
   [key: string]: unknown;
 }
 
+/** What is kept of a tenant. */
+export interface RetentionPolicy {
+  /** Executions older than this many days go; 0: no age limit. */
+  days: number;
+  /** The newest this many executions stay; 0: no limit. */
+  executions: number;
+  /** Versions kept of each package, besides those queued events pin. */
+  versions: number;
+}
+
+/** What a tenant may store. */
+export interface Quotas {
+  files: number;
+  bytes: number;
+}
+
+/** What a tenant stores and keeps. */
+export interface TenantUsage {
+  files: number;
+  bytes: number;
+  versions: number;
+  executions: number;
+}
+
+/** A change of a tenant's settings: null gives a member back to the platform's default. */
+export interface TenantSettingsPatch {
+  retention?: { [K in keyof RetentionPolicy]?: number | null };
+  quotas?: { [K in keyof Quotas]?: number | null };
+}
+
 /** A tenant as `GET /api/v1/tenants` shows it. */
 export interface TenantInfo {
   id: string;
   createdAt?: string;
   hasToken: boolean;
   tokenCreatedAt?: string;
+  /** The retention in force (its own settings over the platform's). */
+  retention?: RetentionPolicy;
+  quotas?: Quotas;
+  /** What the tenant sets itself. */
+  settings?: {
+    retention?: Partial<RetentionPolicy>;
+    quotas?: Partial<Quotas>;
+  };
+  usage?: TenantUsage;
+}
+
+/** One pass of the retention sweeper. */
+export interface SweepReport {
+  at: string;
+  holder: string;
+  ms: number;
+  tenants: number;
+  executions: number;
+  versions: number;
+  pinned: number;
+  blobs: number;
+  complete: boolean;
+}
+
+/** `GET /api/v1/retention`: the platform's defaults and its sweeper. */
+export interface RetentionStatus {
+  retention: RetentionPolicy;
+  quotas: Quotas;
+  sweeper: {
+    /** Who holds the sweeper's lease now. */
+    holder: string | null;
+    /** How often the process asked sweeps; null when it does not. */
+    intervalMs: number | null;
+    /** The last pass that removed something, whichever process ran it. */
+    last?: SweepReport;
+    /** The asked process's last pass. */
+    checked: SweepReport | null;
+    totals: { executions: number; versions: number; blobs: number };
+  };
 }
 
 /** A tenant's new token, shown once. */

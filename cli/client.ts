@@ -20,8 +20,10 @@ import type {
   PurgeResult,
   QueueInfo,
   ReplayResult,
+  RetentionStatus,
   SendResult,
   TenantInfo,
+  TenantSettingsPatch,
   TenantToken,
   WebhookSecret,
   Whoami,
@@ -178,6 +180,28 @@ export class JobicoClient {
       .tenants;
   }
 
+  /** A tenant, with its retention, quotas and usage. */
+  getTenant(id: string): Promise<TenantInfo> {
+    return this.#json(tenantPath(id));
+  }
+
+  /** Changes a tenant's retention and quotas (admin token). */
+  setTenantSettings(
+    id: string,
+    patch: TenantSettingsPatch,
+  ): Promise<TenantInfo> {
+    return this.#json(tenantPath(id), {
+      method: "PATCH",
+      body: JSON.stringify(patch),
+      contentType: "application/json",
+    });
+  }
+
+  /** The platform's default retention and quotas, and its sweeper (admin token). */
+  retention(): Promise<RetentionStatus> {
+    return this.#json("/api/v1/retention");
+  }
+
   /** Deletes a tenant and everything of it (admin token). */
   async deleteTenant(id: string): Promise<void> {
     const res = await this.#request(tenantPath(id), { method: "DELETE" });
@@ -217,6 +241,14 @@ export class JobicoClient {
       body: bytes,
       contentType: kind === "wasm" ? "application/wasm" : "application/json",
     });
+  }
+
+  /** Deletes an uploaded file (versions that use its content keep it). */
+  async deleteFile(tenant: string, name: string): Promise<void> {
+    const res = await this.#request(filePath(tenant, name), {
+      method: "DELETE",
+    });
+    await res.body?.cancel();
   }
 
   /** The bytes of an uploaded file. */

@@ -32,6 +32,11 @@ export const keys = {
     ["idem", tenant],
     ["sigseen", tenant],
     ["exec", tenant],
+    ["execcount", tenant],
+    ["pkgpin", tenant],
+    ["usage", tenant],
+    ["tenantblob", tenant],
+    ["tenantset", tenant],
     ["signal", "executions", tenant],
     ["tenantcred", tenant],
     ["tenant", tenant],
@@ -52,6 +57,8 @@ export const keys = {
     tenant: string,
     id: string,
   ): Deno.KvKey => ["pkgver", tenant, id],
+  /** Every version of every package of a tenant. */
+  tenantVersions: (tenant: string): Deno.KvKey => ["pkgver", tenant],
   /** The last version number a package ever had (kept after a delete). */
   packageSeq: (
     tenant: string,
@@ -87,6 +94,48 @@ export const keys = {
   executionSignal: (
     tenant: string,
   ): Deno.KvKey => ["signal", "executions", tenant],
+  /**
+   * KvU64 counters of a tenant's execution records: `recorded` (the
+   * executor adds) and `swept` (the retention sweeper sets).
+   */
+  executionCount: (
+    tenant: string,
+    which: "recorded" | "swept",
+  ): Deno.KvKey => ["execcount", tenant, which],
+  /** KvU64: how many queued events (any state) pin a package version. */
+  versionPin: (
+    tenant: string,
+    id: string,
+    version: number,
+  ): Deno.KvKey => ["pkgpin", tenant, id, version],
+  versionPins: (tenant: string): Deno.KvKey => ["pkgpin", tenant],
+  /** A tenant's storage usage: files, bytes, versions (see UsageLedger). */
+  usage: (tenant: string): Deno.KvKey => ["usage", tenant],
+  /** A tenant's own retention and quota settings (admin-set). */
+  tenantSettings: (tenant: string): Deno.KvKey => ["tenantset", tenant],
+  /** What a tenant keeps of a blob: its size, and the names and versions using it. */
+  blobRef: (tenant: string, sha256: string): Deno.KvKey => [
+    "tenantblob",
+    tenant,
+    sha256,
+  ],
+  blobRefs: (tenant: string): Deno.KvKey => ["tenantblob", tenant],
+  /**
+   * Index of the tenants that use a blob, written with their `blobRef` and
+   * removed with them (`UsageLedger.forgetTenant` when a tenant is deleted);
+   * an entry whose `blobRef` is gone is stale.
+   */
+  blobUser: (sha256: string, tenant: string): Deno.KvKey => [
+    "contentuser",
+    sha256,
+    tenant,
+  ],
+  blobUsers: (sha256: string): Deno.KvKey => ["contentuser", sha256],
+  /** A blob that lost its last reference of some tenant: collect it if no one uses it. */
+  blobCandidate: (sha256: string): Deno.KvKey => ["blobgc", sha256],
+  blobCandidates: (): Deno.KvKey => ["blobgc"],
+  /** The retention sweeper's lease (one process sweeps at a time) and state. */
+  retention: (what: "lease" | "state"): Deno.KvKey => ["retention", what],
   /** The prefix of the event queues. */
   queues: (): Deno.KvKey => ["queue"],
   /** Content-addressed blobs. */

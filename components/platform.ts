@@ -54,6 +54,16 @@ import {
 } from "./tenants/delete_tenant.ts";
 import { tenantApp } from "./tenants/tenant_routes.ts";
 import { TenantStore } from "./tenants/tenant_store.ts";
+import { TenantPolicies } from "./tenants/tenant_policies.ts";
+import {
+  policyDefaults,
+  type Quotas,
+  type RetentionPolicy,
+} from "./tenants/tenant_policy.ts";
+import { UsageLedger } from "./repo/usage_ledger.ts";
+import { RetentionSweeper } from "./retention/retention_sweeper.ts";
+import { retentionApp } from "./retention/retention_routes.ts";
+import { TenantStorage } from "./retention/tenant_storage.ts";
 
 export const VERSION = "0.1.0";
 export const COMPONENTS = [
@@ -94,6 +104,15 @@ export interface PlatformOptions {
   instance?: string;
   /** How long a queue lease lasts before a leased event is delivered again (renewed while it runs). Default 4 s. */
   leaseMs?: number;
+  /** What is kept of each tenant, unless it sets its own. Default `DEFAULT_RETENTION`. */
+  retention?: Partial<RetentionPolicy>;
+  /** What each tenant may store, unless it has its own. Default `DEFAULT_QUOTAS`. */
+  quotas?: Partial<Quotas>;
+  /**
+   * How often the retention sweeper runs (in a process with the ctl
+   * component; one process at a time sweeps). Default 60 s; 0 turns it off.
+   */
+  sweepIntervalMs?: number;
   /**
    * On shutdown, how long executions under way may take to finish before
    * they are stopped and their events put back. Default 10 s.
@@ -115,6 +134,12 @@ export interface PlatformParts {
   store: PackageStore;
   repo: FileRepo;
   tenants: TenantStore;
+  /** Each tenant's retention and quotas. */
+  policies: TenantPolicies;
+  /** What each tenant stores. */
+  ledger: UsageLedger;
+  /** The retention sweeper, when this process runs it. */
+  sweeper?: RetentionSweeper;
   definitions: Definitions;
   executions: ExecutionStore;
   /** The live execution streams of this process. */
@@ -142,7 +167,14 @@ export function createPlatform(
   const blobs = new BlobStore(kv, keys.blobs(), {
     uploads: keys.blobUploads(),
   });
-  const repo = new FileRepo(kv, blobs, { maxMemoryMb: maxLimits.memoryMb });
+  const policies = new TenantPolicies(kv, policyDefaults(options));
+  const ledger = new UsageLedger(kv, blobs, {
+    quotas: async (tenant) => (await policies.get(tenant)).quotas,
+  });
+  const repo = new FileRepo(kv, blobs, {
+    ledger,
+    maxMemoryMb: maxLimits.memoryMb,
+  });
   const tenants = new TenantStore(kv, {
     secrets: options.secretKey ? new SecretBox(options.secretKey) : undefined,
   });
@@ -164,6 +196,17 @@ export function createPlatform(
     leaseMs: options.leaseMs,
   });
   const metrics = new PlatformMetrics(queue);
+  const sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
+  const sweeper = enabled.has("ctl") && sweepIntervalMs > 0
+    ? new RetentionSweeper({
+      kv,
+      executions,
+      ledger,
+      policies,
+      logger,
+      intervalMs: sweepIntervalMs,
+    })
+    : undefined;
   const storeHealth = new StoreHealth(kv, { logger });
   registerStreamMetrics(metrics.registry, streams);
   const pool = enabled.has("executor")
@@ -188,7 +231,7 @@ export function createPlatform(
     })
     : undefined;
   const authenticator = new Authenticator(options.adminToken, tenants);
-  const deletion = { kv, tenants, store, queue, blobs };
+  const deletion = { kv, tenants, store, queue, ledger };
 
   const app = serviceApp({
     name: "jobico",
@@ -229,12 +272,14 @@ export function createPlatform(
       "/",
       tenantApp({
         tenants,
+        storage: new TenantStorage({ policies, ledger, executions }),
         // Marked first, then swept; the background work finishes it (and
         // any delete a crash cut short), see tenant_deletion.ts.
         remove: (id) => deleteTenant(deletion, id),
       }),
     );
     app.route("/", ctlApp(store, { metrics }));
+    app.route("/", retentionApp({ kv, policies, sweeper }));
     // Queue stats and dead letters are control-plane reads and admin writes
     // on the shared KV, beside the packages that declare the queues.
     app.route("/", queueApp(store, queue));
@@ -267,6 +312,7 @@ export function createPlatform(
       await Promise.all([
         definitions.follow(signal),
         executor?.run(signal),
+        sweeper?.run(signal),
         // Tenant deletes a crash cut short, and the last sweep of each.
         enabled.has("ctl") &&
         repeat(
@@ -280,8 +326,9 @@ export function createPlatform(
               logger,
             }),
         ),
-        // Chunks of uploads a crash cut short.
-        enabled.has("repo") &&
+        // Chunks of uploads a crash cut short, and of collections of
+        // content nobody uses (retention and tenant deletes, in ctl).
+        (enabled.has("repo") || enabled.has("ctl")) &&
         repeat(
           signal,
           Math.min(uploadGraceMs, 60_000),
@@ -304,6 +351,9 @@ export function createPlatform(
     store,
     repo,
     tenants,
+    policies,
+    ledger,
+    sweeper,
     definitions,
     executions,
     streams,

@@ -76,6 +76,30 @@ export const SETTINGS = {
     "--max-queue-depth",
     "events a queue may hold before the listener answers 429 (default 100000)",
   ],
+  JOBICO_RETENTION_DAYS: [
+    "--retention-days",
+    "days a tenant's executions are kept, 0 for no age limit (default 7)",
+  ],
+  JOBICO_RETENTION_EXECUTIONS: [
+    "--retention-executions",
+    "executions kept per tenant, newest first, 0 for no limit (default 100000)",
+  ],
+  JOBICO_RETENTION_VERSIONS: [
+    "--retention-versions",
+    "versions kept of each package besides those queued events pin (default 10)",
+  ],
+  JOBICO_QUOTA_FILES: [
+    "--quota-files",
+    "files a tenant may have (default 1000)",
+  ],
+  JOBICO_QUOTA_BYTES: [
+    "--quota-bytes",
+    "bytes a tenant may store in files and kept versions (default 1073741824)",
+  ],
+  JOBICO_SWEEP_INTERVAL_MS: [
+    "--sweep-interval-ms",
+    "how often the retention sweeper runs, 0 for never (default 60000)",
+  ],
   JOBICO_UPLOAD_GRACE_MS: [
     "--upload-grace-ms",
     "how long an unfinished upload may stall before a crash is assumed and its chunks are collected (default 600000)",
@@ -214,9 +238,17 @@ export function serverConfig(
     shutdownGraceMs: int("JOBICO_SHUTDOWN_GRACE_MS", 0, 600_000),
     uploadGraceMs: int("JOBICO_UPLOAD_GRACE_MS", 100, 86_400_000),
     leaseMs: int("JOBICO_LEASE_MS", 100, 3_600_000),
-    limits: Object.fromEntries(
-      Object.entries(limits).filter(([, v]) => v !== undefined),
-    ),
+    limits: definedOnly(limits),
+    retention: definedOnly({
+      days: int("JOBICO_RETENTION_DAYS", 0, 36_500),
+      executions: int("JOBICO_RETENTION_EXECUTIONS", 0, 1_000_000_000),
+      versions: int("JOBICO_RETENTION_VERSIONS", 1, 10_000),
+    }),
+    quotas: definedOnly({
+      files: int("JOBICO_QUOTA_FILES", 0, 1_000_000_000),
+      bytes: int("JOBICO_QUOTA_BYTES", 0, Number.MAX_SAFE_INTEGER),
+    }),
+    sweepIntervalMs: int("JOBICO_SWEEP_INTERVAL_MS", 0, 86_400_000),
   };
   const streams = {
     maxStreams: int("JOBICO_MAX_STREAMS", 1, 1_000_000),
@@ -238,6 +270,13 @@ export function serverConfig(
     logLevel: logLevel as LogLevel,
     options,
   };
+}
+
+/** The members of `o` that are set. */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(o).filter(([, v]) => v !== undefined),
+  ) as Partial<T>;
 }
 
 function kib(n: number | undefined): number | undefined {

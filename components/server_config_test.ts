@@ -5,7 +5,7 @@ Deno.test("serverConfig: nothing set gives the defaults", () => {
   assert.deepEqual(serverConfig({}), {
     data: ".jobico",
     logLevel: "info",
-    options: { port: 8080, limits: {} },
+    options: { port: 8080, limits: {}, retention: {}, quotas: {} },
   });
 });
 
@@ -26,6 +26,12 @@ Deno.test("serverConfig: every setting is read and converted", () => {
     JOBICO_RETRIES: "0",
     JOBICO_RETRY_BASE_MS: "50",
     JOBICO_MAX_QUEUE_DEPTH: "10",
+    JOBICO_RETENTION_DAYS: "0",
+    JOBICO_RETENTION_EXECUTIONS: "500",
+    JOBICO_RETENTION_VERSIONS: "3",
+    JOBICO_QUOTA_FILES: "20",
+    JOBICO_QUOTA_BYTES: "1048576",
+    JOBICO_SWEEP_INTERVAL_MS: "0",
     JOBICO_LEASE_MS: "1000",
   });
   assert.deepEqual(c, {
@@ -43,6 +49,9 @@ Deno.test("serverConfig: every setting is read and converted", () => {
       maxQueueDepth: 10,
       leaseMs: 1000,
       limits: { timeoutMs: 250, memoryMb: 16, fuel: 1_000_000, retries: 0 },
+      retention: { days: 0, executions: 500, versions: 3 },
+      quotas: { files: 20, bytes: 1_048_576 },
+      sweepIntervalMs: 0,
     },
   });
 });
@@ -59,6 +68,14 @@ Deno.test("serverConfig: a bad value is named as the user wrote it", () => {
   assert.throws(
     () => serverConfig({ JOBICO_COMPONENTS: "listener,worker" }, "flag"),
     /Invalid --components "listener,worker": unknown component "worker"; use ctl, repo, listener, executor, recorder/,
+  );
+  assert.throws(
+    () => serverConfig({ JOBICO_RETENTION_VERSIONS: "0" }),
+    /^ValidationError: Invalid JOBICO_RETENTION_VERSIONS "0": use a whole number from 1 to 10000$/,
+  );
+  assert.throws(
+    () => serverConfig({ JOBICO_QUOTA_BYTES: "1GiB" }, "flag"),
+    /^ValidationError: Invalid --quota-bytes "1GiB": use a whole number from 0 to 9007199254740991$/,
   );
   assert.throws(
     () => serverConfig({ JOBICO_LOG_LEVEL: "loud" }),

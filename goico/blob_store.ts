@@ -6,16 +6,29 @@
  *   [...prefix, sha, "meta"]                -> metadata, naming its upload
  *   [...prefix, sha, "part", upload, i]     -> chunk i of that upload
  *   [...prefix, sha, "chunk", i]            -> chunk i (blobs stored before uploads had ids)
- *   [...uploads, upload]                    -> an upload under way: sha, touchedAt
+ *   [...uploads, upload]                    -> a marker: an upload under way, or chunks being removed
  *
  * An upload writes its chunks under its own id, with a marker it touches
  * in every atomic; it becomes visible when its metadata is written, which
  * can go in the caller's own atomic (`stage` then `publish`: a file's name
- * and its bytes appear in one write). A process killed midway leaves
- * chunks nobody sees: `collectAbandoned` removes the chunks of uploads
- * whose marker was not touched for a grace period (so never those of an
- * upload under way in another process), and chunks of the old layout that
- * no metadata names.
+ * and its bytes appear in one write).
+ *
+ * Chunks are removed in one way only: a marker names them, and whoever
+ * removes them holds the marker taken (`collecting`) until they are gone.
+ * A marker is taken in two cases:
+ * - `collectAbandoned`: an upload that did not touch its marker for a
+ *   grace period (a crash). Its `publish` checks the marker, so once it is
+ *   taken the upload can never become visible.
+ * - `collect`: a blob nobody uses (the caller says who uses it). Its
+ *   metadata goes in the atomic that writes its marker, already taken, and
+ *   only if the metadata was not touched since it was read: a `publish` of
+ *   the same content touches it, so a use that became visible while the
+ *   caller was asking makes the collection fail.
+ * So the chunks of an upload under way (under its own id, which no
+ * metadata names yet) are never those a collection removes, and the chunks
+ * a metadata names (their marker went with the publish) are never those of
+ * an abandoned upload. A crash while chunks are removed leaves the taken
+ * marker, which the next `collectAbandoned` finishes.
  */
 
 import { deletePrefixes } from "./delete_prefixes.ts";
@@ -40,6 +53,8 @@ interface UploadMarker {
   touchedAt: number;
   /** Set when a collector took it: its chunks are being removed. */
   collecting?: true;
+  /** The chunks are those of the old layout (a blob collected that had no upload id). */
+  oldLayout?: true;
 }
 
 /** Bytes written and not yet visible; `publish` makes them visible. */
@@ -47,10 +62,17 @@ export interface StagedBlob {
   meta: BlobMeta;
   /**
    * Adds to an atomic operation the writes that make the blob visible (and
-   * the checks that it still can be: not collected, not deleted). When
-   * that atomic is refused, `discard` and stage again.
+   * the checks that it still can be: not collected, not deleted, and, for
+   * content stored already, a write that makes a collection deciding
+   * meanwhile fail). When that atomic is refused and `publishable` says
+   * no, `discard` and stage again.
    */
   publish(op: Deno.AtomicOperation): Deno.AtomicOperation;
+  /**
+   * Whether `publish` can still succeed as far as the blob goes (an atomic
+   * refused for the caller's own checks can be tried again with it).
+   */
+  publishable(): Promise<boolean>;
   /** Removes the chunks of an upload that will not be published. */
   discard(): Promise<void>;
 }
@@ -63,7 +85,7 @@ export interface BlobStoreOptions {
 
 /** What `collectAbandoned` removed. */
 export interface Collected {
-  /** Abandoned uploads whose chunks were removed. */
+  /** Abandoned uploads (and collections a crash cut short) whose chunks were removed. */
   uploads: number;
   /** Blobs of the old layout whose chunks no metadata named. */
   headless: number;
@@ -119,10 +141,16 @@ export class BlobStore {
     const sha256 = await sha256Hex(bytes);
     const existing = await this.kv.get<StoredMeta>(this.#metaKey(sha256));
     if (existing.value) {
+      const stored = existing.value;
       return {
-        meta: publicMeta(existing.value),
-        // Still there when the caller's write commits (not deleted meanwhile).
-        publish: (op) => op.check(existing),
+        meta: publicMeta(stored),
+        // Still there when the caller's write commits (not collected
+        // meanwhile), and touched: a collection that read it before this
+        // commit, and decided it was unused, fails.
+        publish: (op) => op.check(existing).set(existing.key, stored),
+        publishable: async () =>
+          (await this.kv.get(existing.key)).versionstamp ===
+            existing.versionstamp,
         discard: () => Promise.resolve(),
       };
     }
@@ -133,8 +161,12 @@ export class BlobStore {
     let stamp = "";
     for (let start = 0; start < chunks; start += CHUNKS_PER_ATOMIC) {
       // The marker first, touched in every atomic: an upload under way is
-      // never taken for an abandoned one.
-      const op = this.kv.atomic().set(
+      // never taken for an abandoned one; and checked, so one that stalled
+      // past the grace period and was taken stops here.
+      const op = this.kv.atomic().check({
+        key: marker,
+        versionstamp: stamp === "" ? null : stamp,
+      }).set(
         marker,
         {
           sha256,
@@ -153,7 +185,11 @@ export class BlobStore {
         );
       }
       const res = await op.commit();
-      if (!res.ok) throw new Error(`Storing blob "${sha256}" failed`);
+      if (!res.ok) {
+        throw new Error(
+          `Storing blob "${sha256}" failed: the upload stalled past the grace period and its chunks were collected`,
+        );
+      }
       stamp = res.versionstamp;
     }
     const meta: StoredMeta = { sha256, size: bytes.length, chunks, upload };
@@ -167,6 +203,13 @@ export class BlobStore {
           .check({ key: this.#metaKey(sha256), versionstamp: null })
           .set(this.#metaKey(sha256), meta)
           .delete(marker),
+      publishable: async () => {
+        const [m, published] = await this.kv.getMany([
+          marker,
+          this.#metaKey(sha256),
+        ]);
+        return m.versionstamp === stamp && published.versionstamp === null;
+      },
       discard: async () => {
         await deletePrefixes(this.kv, [
           [...this.prefix, sha256, "part", upload],
@@ -176,9 +219,17 @@ export class BlobStore {
     };
   }
 
-  /** Stores bytes (once per content) and returns their metadata. */
+  /**
+   * Stores bytes (once per content) and returns their metadata. Content
+   * stored already is left as it is (nothing written): the caller makes
+   * nothing reachable in the same write, so use `stage` and `publish` for
+   * a reference a concurrent `collect` must see.
+   */
   async put(bytes: Uint8Array): Promise<BlobMeta> {
     for (let tries = 0; tries < 3; tries++) {
+      const sha256 = await sha256Hex(bytes);
+      const existing = await this.meta(sha256);
+      if (existing) return existing;
       const staged = await this.stage(bytes);
       if ((await staged.publish(this.kv.atomic()).commit()).ok) {
         return staged.meta;
@@ -189,18 +240,47 @@ export class BlobStore {
   }
 
   /**
-   * Removes a blob: its metadata first, so it is never seen half gone,
-   * then its chunks (not those of another upload of the same bytes under
-   * way). Safe to run again.
+   * Removes a blob if `inUse` says nobody uses it and no `publish` of the
+   * same content commits while that is asked. Returns whether it was
+   * removed. Its metadata goes first, so it is never seen half gone.
+   */
+  async collect(
+    sha256: string,
+    inUse: () => Promise<boolean>,
+  ): Promise<boolean> {
+    const meta = await this.kv.get<StoredMeta>(this.#metaKey(sha256));
+    if (!meta.value || await inUse()) return false;
+    const now = this.#now();
+    const marker: UploadMarker = {
+      sha256,
+      startedAt: now,
+      touchedAt: now,
+      collecting: true,
+      ...(meta.value.upload === undefined && { oldLayout: true as const }),
+    };
+    const key = this.#markerKey(meta.value.upload ?? crypto.randomUUID());
+    const res = await this.kv.atomic().check(meta)
+      .check({ key, versionstamp: null })
+      .delete(meta.key)
+      .set(key, marker)
+      .commit();
+    if (!res.ok) return false;
+    await this.#removeChunks({
+      key,
+      value: marker,
+      versionstamp: res.versionstamp,
+    });
+    return true;
+  }
+
+  /**
+   * Removes a blob whoever uses it (a use published meanwhile is removed
+   * with it). Safe to run again.
    */
   async delete(sha256: string): Promise<void> {
-    const meta = (await this.kv.get<StoredMeta>(this.#metaKey(sha256)))
-      .value;
-    if (meta) await this.kv.delete(this.#metaKey(sha256));
-    await deletePrefixes(this.kv, [
-      [...this.prefix, sha256, "chunk"],
-      ...(meta?.upload !== undefined ? [this.#chunksOf(meta)] : []),
-    ]);
+    while (await this.kv.get(this.#metaKey(sha256)).then((e) => e.value)) {
+      await this.collect(sha256, () => Promise.resolve(false));
+    }
   }
 
   /** The blob's metadata, or null when it is not stored. */
@@ -228,10 +308,10 @@ export class BlobStore {
   /**
    * Removes what crashed uploads left: the chunks of uploads whose marker
    * was not touched for `graceMs` (an upload under way touches it with
-   * every write, so it is never collected while it writes), and chunks of
-   * the old layout that no metadata names, once seen by this store twice
-   * `graceMs` apart. Safe to run in several processes at once, and again
-   * after a crash midway.
+   * every write, so it is never collected while it writes), the chunks of
+   * collections a crash cut short, and chunks of the old layout that no
+   * metadata names, once seen by this store twice `graceMs` apart. Safe to
+   * run in several processes at once, and again after a crash midway.
    */
   async collectAbandoned(graceMs: number): Promise<Collected> {
     const now = this.#now();
@@ -241,22 +321,32 @@ export class BlobStore {
     ) {
       if (!e.value.collecting && now - e.value.touchedAt < graceMs) continue;
       // Take it first: its upload, if it wakes up, can no longer publish.
-      let entry: Deno.KvEntryMaybe<UploadMarker> = e;
+      let entry: Deno.KvEntry<UploadMarker> = e;
       if (!e.value.collecting) {
         const taken = { ...e.value, collecting: true as const };
         const res = await this.kv.atomic().check(e).set(e.key, taken).commit();
         if (!res.ok) continue; // touched meanwhile: alive
         entry = { ...e, value: taken, versionstamp: res.versionstamp };
       }
-      const upload = e.key[e.key.length - 1] as string;
-      await deletePrefixes(this.kv, [
-        [...this.prefix, e.value.sha256, "part", upload],
-      ]);
-      if ((await this.kv.atomic().check(entry).delete(e.key).commit()).ok) {
-        uploads++;
-      }
+      if (await this.#removeChunks(entry)) uploads++;
     }
     return { uploads, headless: await this.#collectHeadless(now, graceMs) };
+  }
+
+  /**
+   * Removes the chunks a taken marker names, then the marker (unless
+   * another collector did). Returns whether this call removed the marker.
+   */
+  async #removeChunks(marker: Deno.KvEntry<UploadMarker>): Promise<boolean> {
+    const { sha256, oldLayout } = marker.value;
+    const upload = marker.key[marker.key.length - 1] as string;
+    await deletePrefixes(this.kv, [
+      oldLayout
+        ? [...this.prefix, sha256, "chunk"]
+        : [...this.prefix, sha256, "part", upload],
+    ]);
+    return (await this.kv.atomic().check(marker).delete(marker.key).commit())
+      .ok;
   }
 
   /** Old-layout chunks without metadata, seen twice `graceMs` apart. */

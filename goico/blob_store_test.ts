@@ -223,3 +223,214 @@ Deno.test("BlobStore: two uploads of the same bytes: one publishes, the other di
     kv.close();
   }
 });
+
+/** The KV, with the `n`th commit of an atomic held until `gate` opens. */
+function holdingKv(
+  kv: Deno.Kv,
+  n: number,
+  gate: Promise<void>,
+  reached: () => void,
+): Deno.Kv {
+  let commits = 0;
+  return new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "atomic") {
+        return () => {
+          const op = target.atomic();
+          const commit = op.commit.bind(op);
+          op.commit = async () => {
+            if (++commits === n) {
+              reached();
+              await gate;
+            }
+            return await commit();
+          };
+          return op;
+        };
+      }
+      const v = Reflect.get(target, prop);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}
+
+/** A gate: `open` releases what `held` announced. */
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => open = r);
+  let reached!: () => void;
+  const held = new Promise<void>((r) => reached = r);
+  return { open, opened, reached, held };
+}
+
+Deno.test("BlobStore.collect: an unused blob goes entirely, chunks and all; a used one stays", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const store = new BlobStore(kv);
+    const bytes = pseudoRandomBytes(700 * 1024, 7);
+    const meta = await store.put(bytes);
+    assert.equal(
+      await store.collect(meta.sha256, () => Promise.resolve(true)),
+      false,
+    );
+    assert.deepEqual(await store.get(meta.sha256), bytes);
+    assert.equal(
+      await store.collect(meta.sha256, () => Promise.resolve(false)),
+      true,
+    );
+    assert.equal(await store.meta(meta.sha256), null);
+    assert.equal(await keysUnder(kv, ["blob", meta.sha256]), 0);
+    assert.equal(await keysUnder(kv, ["blobupload"]), 0);
+    // Collecting what is gone is a no-op; storing it again works.
+    assert.equal(
+      await store.collect(meta.sha256, () => Promise.resolve(false)),
+      false,
+    );
+    assert.deepEqual(await store.get((await store.put(bytes)).sha256), bytes);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("BlobStore.collect: a blob of the old layout goes with its chunks", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const store = new BlobStore(kv);
+    const sha = "cd".repeat(32);
+    await kv.set(["blob", sha, "chunk", 0], new Uint8Array(3));
+    await kv.set(["blob", sha, "meta"], { sha256: sha, size: 3, chunks: 1 });
+    assert.deepEqual(await store.get(sha), new Uint8Array(3));
+    assert.equal(await store.collect(sha, () => Promise.resolve(false)), true);
+    assert.equal(await keysUnder(kv, ["blob", sha]), 0);
+    assert.equal(await keysUnder(kv, ["blobupload"]), 0);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("BlobStore: a publish of stored content while a collection decides wins; one staged before the collection is refused and stages again", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const store = new BlobStore(kv);
+    const bytes = encoder.encode("published while collected");
+    await store.put(bytes);
+    const staged = await store.stage(bytes);
+    // Someone makes it reachable while the collector asks whether it is used.
+    const collected = await store.collect(staged.meta.sha256, async () => {
+      const op = staged.publish(kv.atomic()).set(["ref"], "x");
+      assert.ok((await op.commit()).ok);
+      return false;
+    });
+    assert.equal(collected, false);
+    assert.deepEqual(await store.get(staged.meta.sha256), bytes);
+
+    // Collected first: a publish with what `stage` answered before is refused.
+    const before = await store.stage(bytes);
+    assert.equal(
+      await store.collect(before.meta.sha256, () => Promise.resolve(false)),
+      true,
+    );
+    assert.equal(await before.publishable(), false);
+    assert.equal((await before.publish(kv.atomic()).commit()).ok, false);
+    // Staging again gives a blob that publishes whole.
+    const again = await store.stage(bytes);
+    assert.ok(await again.publishable());
+    assert.ok((await again.publish(kv.atomic()).commit()).ok);
+    assert.deepEqual(await store.get(again.meta.sha256), bytes);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("BlobStore: collecting published content never touches the chunks of an upload of the same bytes under way", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    // 700 KiB: 12 chunks, written in two atomics.
+    const bytes = pseudoRandomBytes(700 * 1024, 9);
+    const g = gate();
+    // The slow upload stops before its second atomic of chunks.
+    const slow = new BlobStore(holdingKv(kv, 2, g.opened, g.reached));
+    const uploading = slow.stage(bytes);
+    await g.held;
+    // Meanwhile the content is published by another upload and collected.
+    const other = new BlobStore(kv);
+    const meta = await other.put(bytes);
+    assert.equal(
+      await other.collect(meta.sha256, () => Promise.resolve(false)),
+      true,
+    );
+    // And abandoned uploads are collected: the slow one touched its marker.
+    assert.equal((await other.collectAbandoned(60_000)).uploads, 0);
+    g.open();
+    const staged = await uploading;
+    assert.ok(await staged.publishable());
+    assert.ok((await staged.publish(kv.atomic()).commit()).ok);
+    // Every chunk of the slow upload is there.
+    assert.deepEqual(await other.get(meta.sha256), bytes);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("BlobStore: an upload that stalls past the grace period and is collected fails at its next write, leaving nothing", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    let now = 0;
+    const bytes = pseudoRandomBytes(700 * 1024, 13);
+    const g = gate();
+    const slow = new BlobStore(holdingKv(kv, 2, g.opened, g.reached), [
+      "blob",
+    ], { now: () => now });
+    const uploading = slow.stage(bytes);
+    await g.held;
+    now = 60_000;
+    const collector = new BlobStore(kv, ["blob"], { now: () => now });
+    assert.equal((await collector.collectAbandoned(60_000)).uploads, 1);
+    g.open();
+    await assert.rejects(uploading, /stalled past the grace period/);
+    assert.equal(await keysUnder(kv, ["blob"]), 0);
+    assert.equal(await keysUnder(kv, ["blobupload"]), 0);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("BlobStore: a collection cut short by a crash is finished by collectAbandoned, and the content can be stored again meanwhile", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const bytes = pseudoRandomBytes(700 * 1024, 11);
+    const store = new BlobStore(kv);
+    const meta = await store.put(bytes);
+    // The collector stops after it removed the metadata (its first commit),
+    // before its chunks go (the second): as if it had died there.
+    const g = gate();
+    const dying = new BlobStore(holdingKv(kv, 2, g.opened, g.reached));
+    const collecting = dying.collect(
+      meta.sha256,
+      () => Promise.resolve(false),
+    );
+    await g.held;
+    assert.equal(await store.meta(meta.sha256), null);
+    assert.equal(await keysUnder(kv, ["blobupload"]), 1);
+    // Stored again meanwhile: under a new upload, untouched by what follows.
+    const again = await store.put(bytes);
+    assert.equal(again.sha256, meta.sha256);
+    // Any process finishes the collection, whatever the grace period.
+    assert.deepEqual(await store.collectAbandoned(60 * 60_000), {
+      uploads: 1,
+      headless: 0,
+    });
+    assert.equal(await keysUnder(kv, ["blobupload"]), 0);
+    assert.deepEqual(await store.get(meta.sha256), bytes);
+    assert.equal(
+      await keysUnder(kv, ["blob", meta.sha256, "part"]),
+      meta.chunks,
+    );
+    // The dying collector wakes up: it removes nothing more.
+    g.open();
+    assert.equal(await collecting, true);
+    assert.deepEqual(await store.get(meta.sha256), bytes);
+  } finally {
+    kv.close();
+  }
+});

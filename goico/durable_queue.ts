@@ -117,6 +117,8 @@ export interface QueueStats {
 
 type Counter = "in" | "out" | "acked" | "dead";
 const U64 = 1n << 64n;
+/** Checks of one atomic (the KV allows 100): a replay or purge checks each letter. */
+const MAX_CHECKS = 100;
 
 /** Bytes of one KV value, as the KV measures it (V8-serialized). */
 const KV_MAX_VALUE = 65_536;
@@ -716,14 +718,22 @@ export class DurableQueue<T> {
       };
       op.check(e).delete(e.key).set(this.#key("ready", queue, item.id), item);
       batch.push(item.id);
-      if (batch.length >= 300) await flush();
+      if (batch.length >= MAX_CHECKS) await flush();
     }
     await flush();
     return replayed;
   }
 
-  /** Deletes a queue's dead letters (all, or those whose ids are given); returns how many. */
-  async purgeDead(queue: string, ids?: string[]): Promise<number> {
+  /**
+   * Deletes a queue's dead letters (all, or those whose ids are given);
+   * returns how many. `also` adds writes to each atomic that deletes some
+   * (e.g. counters of what the items referred to).
+   */
+  async purgeDead(
+    queue: string,
+    ids?: string[],
+    also?: (op: Deno.AtomicOperation, items: QueuedItem<T>[]) => void,
+  ): Promise<number> {
     const letters = ids
       ? (await this.#getDead(queue, ids))
       : this.kv.list<DeadLetter<T>>({
@@ -731,17 +741,20 @@ export class DurableQueue<T> {
       });
     let purged = 0;
     let op = this.kv.atomic();
-    let n = 0;
+    let items: QueuedItem<T>[] = [];
     const flush = async () => {
+      const n = items.length;
       if (n === 0) return;
       this.#add(op, queue, "dead", -n);
+      also?.(op, items);
       if ((await op.commit()).ok) purged += n;
       op = this.kv.atomic();
-      n = 0;
+      items = [];
     };
     for await (const e of letters) {
       op.check(e).delete(e.key);
-      if (++n >= 300) await flush();
+      items.push(e.value.item);
+      if (items.length >= MAX_CHECKS) await flush();
     }
     await flush();
     return purged;

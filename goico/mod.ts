@@ -26,6 +26,7 @@ export {
   GroupCommit,
   type GroupCommitOptions,
 } from "./group_commit.ts";
+export { KvLease, type KvLeaseOptions, type LeaseValue } from "./kv_lease.ts";
 export {
   ConflictError,
   ForbiddenError,

@@ -15,6 +15,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "GuestSetupError",
     "MAX_ITEM_BYTES",
     "HttpError",
+    "KvLease",
     "MemoryLimitError",
     "MeterError",
     "ModuleCache",

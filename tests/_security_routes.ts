@@ -155,6 +155,30 @@ export const ROUTES: Record<string, RouteSpec> = {
   "GET /api/v1/tenants": { access: "self" },
   "GET /api/v1/tenants/:tenant": { access: "tenant" },
   "DELETE /api/v1/tenants/:tenant": { access: "admin" },
+  "PATCH /api/v1/tenants/:tenant": {
+    access: "admin",
+    body: () => '{"retention":{"days":30}}',
+    limits: [{
+      what: "tenant settings",
+      bytes: 4096,
+      body: (_, n) => pad('{"retention":{"days":30}}', n),
+    }],
+    parses: "json",
+    fields: () => [
+      ...ODD_STRINGS.map((s) => ({
+        label: `days ${q(s)}`,
+        body: q({ retention: { days: s } }),
+      })),
+      { label: "days negative", body: '{"retention":{"days":-1}}' },
+      { label: "days 2^53", body: '{"retention":{"days":9007199254740992}}' },
+      { label: "versions 0", body: '{"retention":{"versions":0}}' },
+      { label: "bytes 1.5", body: '{"quotas":{"bytes":1.5}}' },
+      { label: "unknown section", body: '{"quota":{"files":1}}' },
+      { label: "inherited member", body: '{"quotas":{"constructor":1}}' },
+      { label: "section a list", body: '{"quotas":[1]}' },
+    ],
+  },
+  "GET /api/v1/retention": { access: "admin" },
   "POST /api/v1/tenants/:tenant/token": { access: "tenant" },
   "GET /api/v1/tenants/:tenant/webhook-secret": { access: "tenant" },
   "POST /api/v1/tenants/:tenant/webhook-secret": { access: "tenant" },
@@ -231,6 +255,7 @@ export const ROUTES: Record<string, RouteSpec> = {
     ],
   },
   "DELETE /api/v1/tenants/:tenant/packages/:id": { access: "tenant" },
+  "DELETE /api/v1/tenants/:tenant/files/:name": { access: "tenant" },
   "GET /api/v1/tenants/:tenant/queues": {
     access: "tenant",
     fields: tenantInQuery,

@@ -309,6 +309,29 @@ async function answersAsDescribed(
     params: { tenant: "nobody" },
     headers: admin,
   }, [404]);
+  // Retention and quotas.
+  const settings = (tenant: string, body: unknown, headers = admin) => ({
+    op: "PATCH /api/v1/tenants/{tenant}",
+    params: { tenant },
+    headers: { ...headers, "content-type": "application/json" },
+    body: q(body),
+  });
+  const patched = await expect(
+    settings("acme", { retention: { days: 30 }, quotas: { files: 1 } }),
+    [200],
+  );
+  assert.deepEqual((patched.body as Json).settings, {
+    retention: { days: 30 },
+    quotas: { files: 1 },
+  });
+  await expect(settings("acme", { retention: { days: -1 } }), [400]);
+  await expect(settings("acme", { quota: {} }), [400]);
+  await expect(settings("nobody", { retention: { days: 1 } }), [404]);
+  await expect({
+    ...settings("acme", {}),
+    body: q({ retention: { days: 1, x: "y".repeat(5000) } }),
+  }, [413]);
+  await expect({ op: "GET /api/v1/retention", headers: admin }, [200]);
   const rotated = await expect({
     op: "POST /api/v1/tenants/{tenant}/token",
     params: { tenant: "acme" },
@@ -403,6 +426,41 @@ async function answersAsDescribed(
     params: { tenant: "demo", name: "missing.wasm" },
     headers: admin,
   }, [404]);
+
+  await expect({
+    op: "DELETE /api/v1/tenants/{tenant}/files/{name}",
+    params: { tenant: "demo", name: "any" },
+    headers: admin,
+  }, [204]);
+  await expect({
+    op: "DELETE /api/v1/tenants/{tenant}/files/{name}",
+    params: { tenant: "demo", name: "any" },
+    headers: admin,
+  }, [404]);
+  // Over its quotas (acme may have one file).
+  await expect({
+    op: "PUT /api/v1/tenants/{tenant}/files/{name}",
+    params: { tenant: "acme", name: "one.json" },
+    headers: { ...admin, "content-type": "application/schema+json" },
+    body: "{}",
+  }, [201]);
+  const overFiles = await expect({
+    op: "PUT /api/v1/tenants/{tenant}/files/{name}",
+    label: "a file over the files quota",
+    params: { tenant: "acme", name: "two.json" },
+    headers: { ...admin, "content-type": "application/schema+json" },
+    body: "{}",
+  }, [429]);
+  assert.equal((overFiles.body as Json).quota, "files");
+  await expect(settings("acme", { quotas: { files: null, bytes: 10 } }), [200]);
+  const overBytes = await expect({
+    op: "PUT /api/v1/tenants/{tenant}/files/{name}",
+    label: "a file over the bytes quota",
+    params: { tenant: "acme", name: "two.json" },
+    headers: { ...admin, "content-type": "application/schema+json" },
+    body: '{"description": "more than ten bytes"}',
+  }, [413]);
+  assert.equal((overBytes.body as Json).quota, "bytes");
 
   // Packages.
   const deploy = (
@@ -786,6 +844,7 @@ async function answersAsDescribed(
     "POST /api/v1/tenants/{tenant}/packages/{id}/rollback": () =>
       q({ version: 1 }),
     "PUT /api/v1/tenants/{tenant}/files/{name}": () => trap,
+    "PATCH /api/v1/tenants/{tenant}": () => q({ retention: { days: 1 } }),
     "POST /events/{tenant}/{event}": () => q({ data: [{ name: "Eve" }] }),
   };
   const bad = ["-x", "a b", "é", "x".repeat(129), "a:b", "%"];

@@ -1,10 +1,31 @@
 import type { Command } from "commander";
 import { COMPONENTS } from "../../components/platform.ts";
-import type { Health, Meta } from "../api_types.ts";
+import type {
+  Health,
+  Meta,
+  RetentionStatus,
+  TenantInfo,
+} from "../api_types.ts";
 import type { CliContext } from "../cli_context.ts";
 import { CliError, UsageError } from "../cli_error.ts";
 import { JobicoClient } from "../client.ts";
 import { formatDuration, type Palette } from "../output.ts";
+import {
+  retentionFields,
+  TENANT_USAGE_HEADER,
+  tenantUsageRow,
+} from "./_storage_view.ts";
+
+/** Tenants shown in the usage table at most (`jobico tenant show` for the rest). */
+const MAX_TENANT_ROWS = 50;
+
+/** Retention, quotas and usage, as far as the token may see them. */
+export interface StorageStatus {
+  /** The platform's defaults and its sweeper (admin token only). */
+  retention?: RetentionStatus;
+  /** Each tenant the token may see, with its policy and usage. */
+  tenants?: TenantInfo[];
+}
 
 /** One process as `status` saw it. */
 export interface ProcessStatus {
@@ -46,7 +67,10 @@ Exits 1 when a process is failing or cannot be reached.
 Examples:
   jobico status
   jobico status --json
-  jobico status http://127.0.0.1:8080 http://127.0.0.1:8081`,
+  jobico status http://127.0.0.1:8080 http://127.0.0.1:8081
+
+With a token it also shows the retention and quotas, what the retention
+sweeper did last (admin token) and what each tenant stores.`,
     )
     .action(
       async (urls: string[], options: { json?: boolean }, command: Command) => {
@@ -61,6 +85,9 @@ Examples:
         const components = componentStatus(processes);
         const failed = processes.filter((p) => p.status !== "ok");
         const status = failed.length ? "failing" : "ok";
+        const storage = ctx.settings(command).token && processes[0].meta
+          ? await storageStatus(main)
+          : undefined;
         if (options.json) {
           const first = processes[0];
           ctx.out.json({
@@ -70,9 +97,11 @@ Examples:
             meta: first.meta,
             components,
             processes,
+            ...(storage && { storage }),
           });
         } else {
           printStatus(ctx, processes, components);
+          if (storage) printStorage(ctx, storage);
         }
         if (failed.length) {
           throw new CliError(
@@ -197,6 +226,44 @@ function printStatus(
       ),
     ]),
   );
+}
+
+/**
+ * What the token may see of retention, quotas and usage; a part it may
+ * not see (a tenant's token and the platform's defaults) is left out.
+ */
+async function storageStatus(client: JobicoClient): Promise<StorageStatus> {
+  const [retention, tenants] = await Promise.all([
+    client.retention().catch(() => undefined),
+    client.listTenants().catch(() => undefined),
+  ]);
+  return {
+    ...(retention && { retention }),
+    ...(tenants && { tenants }),
+  };
+}
+
+function printStorage(ctx: CliContext, storage: StorageStatus): void {
+  if (storage.retention) {
+    ctx.out.line();
+    ctx.out.fields(retentionFields(storage.retention));
+  }
+  const tenants = storage.tenants?.filter((t) => t.usage) ?? [];
+  if (tenants.length === 0) return;
+  ctx.out.line();
+  ctx.out.table(
+    TENANT_USAGE_HEADER,
+    tenants.slice(0, MAX_TENANT_ROWS).map(tenantUsageRow),
+  );
+  if (tenants.length > MAX_TENANT_ROWS) {
+    ctx.out.line(
+      ctx.out.colors.dim(
+        `and ${
+          tenants.length - MAX_TENANT_ROWS
+        } more tenants: jobico tenant show <id>`,
+      ),
+    );
+  }
 }
 
 function paint(status: string, c: Palette): string {

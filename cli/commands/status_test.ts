@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { monotonicIdFactory } from "../../goico/mod.ts";
 import { startPlatform } from "../../components/platform.ts";
+import { RetentionSweeper } from "../../components/retention/retention_sweeper.ts";
 import { startHarness } from "../../tests/_harness.ts";
 import {
   captureIo,
@@ -35,8 +37,9 @@ Deno.test("platform: status shows the health, each component, the sandbox, defin
       /\nlimits\s+timeout 2\.50s, memory 128 MiB, fuel 1,000,000,000, retries 3\n?$/,
     );
     assert.match(table, /^COMPONENT\s+STATUS\s+PROCESS\n/);
+    // With a token, the retention and usage follow the table.
     for (const c of ["ctl", "repo", "listener", "executor", "recorder"]) {
-      assert.match(table, new RegExp(`\\n${c}\\s+ok\\s+${h.url}\\n`));
+      assert.match(table, new RegExp(`\\n${c}\\s+ok\\s+${h.url}(\\n|$)`));
     }
 
     // Without a token: the health, and what /meta tells anyone.
@@ -157,6 +160,89 @@ Deno.test("platform: status of a platform in two processes, and with one unreach
     assert.match(r.err, /^error: Invalid process URL "ftp:\/\/x"\nhint: /);
   } finally {
     await executor.close();
+    await h.close();
+  }
+});
+
+Deno.test("platform: status with a token shows the retention, quotas, the sweeper's last pass and each tenant's usage", async () => {
+  const h = await startHarness({
+    sweepIntervalMs: 0,
+    retention: { days: 3 },
+    quotas: { files: 2 },
+  });
+  try {
+    await h.upload("demo", "a.json", "{}");
+    await h.upload("demo", "b.json", "{}");
+    // A pass that removed something is what status tells of the sweeper.
+    const idAt = monotonicIdFactory(() => Date.now() - 4 * 24 * 3600 * 1000);
+    const old = h.platform.executions.fit({
+      id: idAt(),
+      eventId: "e",
+      tenant: "demo",
+      package: "p",
+      event: "ev",
+      queue: "q",
+      status: "ok",
+      code: 0,
+      result: null,
+      error: null,
+      logs: [],
+      attempt: 1,
+      startedAt: new Date().toISOString(),
+      durationMs: 1,
+    });
+    await h.platform.executions.recordAll(h.kv.atomic(), [old]).commit();
+    const sweeper = new RetentionSweeper({
+      kv: h.kv,
+      executions: h.platform.executions,
+      ledger: h.platform.ledger,
+      policies: h.platform.policies,
+      holder: "sweeper-1",
+    });
+    assert.equal((await sweeper.pass())?.executions, 1);
+
+    let r = await jobico(["status", "--url", h.url, "--token", h.adminToken]);
+    assert.equal(r.code, 0, r.err);
+    const [, , defaults, table] = r.out.split("\n\n");
+    assert.match(
+      defaults,
+      /^retention\s+executions: 3 days, at most 100,000; versions: 10 per package, and those queued events use\n/,
+    );
+    assert.match(defaults, /\nquotas\s+2 files and 1\.0 GiB per tenant\n/);
+    assert.match(
+      defaults,
+      /\nlast sweep\s+\S+ ago by sweeper-1: 1 executions, 0 versions, 0 blobs removed\n?$/,
+    );
+    assert.match(
+      table,
+      /^TENANT\s+FILES\s+BYTES\s+VERSIONS\s+EXECUTIONS\s+RETENTION\ndemo\s+2 of 2 \(100%\)\s+2 B of 1\.0 GiB\s+0\s+0\s+3d\/100,000\/10v\n$/,
+    );
+
+    r = await jobico([
+      "status",
+      "--url",
+      h.url,
+      "--token",
+      h.adminToken,
+      "--json",
+    ]);
+    const json = JSON.parse(r.out);
+    assert.deepEqual(json.storage.retention.quotas, {
+      files: 2,
+      bytes: 1024 ** 3,
+    });
+    assert.equal(json.storage.retention.sweeper.last.holder, "sweeper-1");
+    assert.deepEqual(json.storage.tenants[0].usage, {
+      files: 2,
+      bytes: 2,
+      versions: 0,
+      executions: 0,
+    });
+
+    // Without a token: the health only, as before.
+    r = await jobico(["status", "--url", h.url, "--json"]);
+    assert.equal(JSON.parse(r.out).storage, undefined);
+  } finally {
     await h.close();
   }
 });

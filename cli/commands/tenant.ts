@@ -1,15 +1,19 @@
 import type { Command } from "commander";
 import type { CliContext } from "../cli_context.ts";
+import { tenantSettingsCommands } from "./tenant_settings.ts";
 
 /**
- * `jobico tenant create|list|delete|rotate-token|webhook-secret`: tenants
- * and their credentials. Creating, listing all and deleting need the admin
- * token; a tenant token may rotate its own token and read its secret.
+ * `jobico tenant create|list|show|set|delete|rotate-token|webhook-secret`:
+ * tenants, their credentials, retention and quotas. Creating, listing all,
+ * setting and deleting need the admin token; a tenant token may show
+ * itself, rotate its own token and read its secret.
  */
 export function tenantCommand(parent: Command, ctx: CliContext): Command {
   const group = parent.command("tenant")
     .alias("tenants")
-    .description("Create, list and delete tenants; rotate their credentials")
+    .description(
+      "Create, list, show and delete tenants; set their retention and quotas; rotate their credentials",
+    )
     .addHelpText(
       "after",
       `
@@ -19,6 +23,8 @@ list itself, rotate its own token and read its webhook secret.
 Examples:
   jobico tenant create acme
   jobico tenant list
+  jobico tenant show acme
+  jobico tenant set acme --retention-days 30 --quota-bytes 256MiB
   jobico tenant rotate-token acme
   jobico tenant webhook-secret acme --rotate
   jobico tenant delete acme`,
@@ -60,6 +66,8 @@ Examples:
         ]),
       );
     });
+
+  tenantSettingsCommands(group, ctx);
 
   group.command("delete")
     .alias("rm")

@@ -96,3 +96,101 @@ Deno.test("a platform on this machine: the CLI falls back to the admin token it 
     await h.close();
   }
 });
+
+Deno.test("platform: tenant show and set: retention, quotas and usage; 'default' gives a setting back", async () => {
+  const h = await startHarness({ sweepIntervalMs: 0 });
+  try {
+    const admin = (...args: string[]) =>
+      jobico(["--url", h.url, "--token", h.adminToken, ...args]);
+    let r = await admin("tenant", "create", "acme");
+    const token = r.out.trimEnd().split("\n")[1].replace(/^token\s+/, "");
+    await h.upload("acme", "a.json", '{"description": "a"}');
+
+    r = await admin("tenant", "show", "acme");
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^tenant\s+acme\n/);
+    assert.match(
+      r.out,
+      /\nretention\s+executions: 7 days, at most 100,000; versions: 10 per package, and those queued events use\n/,
+    );
+    assert.match(r.out, /\nquotas\s+1,000 files and 1\.0 GiB\n/);
+    assert.match(r.out, /\nfiles\s+1 of 1,000\n/);
+    assert.match(r.out, /\nbytes\s+20 B of 1\.0 GiB\n/);
+    assert.match(r.out, /\nown settings\s+none\n/);
+
+    r = await admin(
+      "tenant",
+      "set",
+      "acme",
+      "--retention-days",
+      "30",
+      "--retention-versions",
+      "3",
+      "--quota-bytes",
+      "256MiB",
+      "--json",
+    );
+    assert.equal(r.code, 0, r.err);
+    let t = JSON.parse(r.out);
+    assert.deepEqual(t.retention, {
+      days: 30,
+      executions: 100_000,
+      versions: 3,
+    });
+    assert.deepEqual(t.quotas, { files: 1000, bytes: 256 * 1024 ** 2 });
+    assert.deepEqual(t.settings, {
+      retention: { days: 30, versions: 3 },
+      quotas: { bytes: 256 * 1024 ** 2 },
+    });
+    assert.deepEqual(t.usage, {
+      files: 1,
+      bytes: 20,
+      versions: 0,
+      executions: 0,
+    });
+
+    r = await admin("tenant", "set", "acme", "--retention-days", "default");
+    assert.equal(r.code, 0, r.err);
+    assert.match(
+      r.out,
+      /\nown settings\s+retention\.versions=3, quotas\.bytes=268435456\n/,
+    );
+
+    // Mistakes: exit 2 naming the flag; the platform's refusals: exit 1.
+    r = await admin("tenant", "set", "acme");
+    assert.equal(r.code, 2);
+    assert.match(r.err, /Name at least one setting: --retention-days/);
+    r = await admin("tenant", "set", "acme", "--quota-bytes", "lots");
+    assert.equal(r.code, 2);
+    assert.match(
+      r.err,
+      /Invalid --quota-bytes "lots": use a whole number of bytes \(or with KiB, MiB, GiB, TiB\), or default/,
+    );
+    r = await admin("tenant", "set", "acme", "--retention-days", "2GiB");
+    assert.equal(r.code, 2);
+    r = await admin("tenant", "set", "acme", "--retention-versions", "0");
+    assert.equal(r.code, 1);
+    assert.match(r.err, /Invalid "retention.versions" 0.*HTTP 400/);
+    r = await admin("tenant", "set", "nobody", "--quota-files", "1");
+    assert.equal(r.code, 1);
+    assert.match(r.err, /Unknown tenant "nobody".*HTTP 404/);
+
+    // A tenant sees its own settings and usage, and cannot change them.
+    const asAcme = (...args: string[]) =>
+      jobico(["tenant", ...args], {
+        env: { JOBICO_URL: h.url, JOBICO_TOKEN: token },
+      });
+    r = await asAcme("show", "acme", "--json");
+    assert.equal(r.code, 0, r.err);
+    t = JSON.parse(r.out);
+    assert.equal(t.retention.versions, 3);
+    r = await asAcme("set", "acme", "--quota-files", "100000");
+    assert.equal(r.code, 1);
+    assert.match(
+      r.err,
+      /Only the admin token can change a tenant's retention and quotas.*HTTP 403/,
+    );
+  } finally {
+    await h.close();
+  }
+});

@@ -211,6 +211,8 @@ export class PackageStore {
       const { version, seq } = await this.#nextVersion(tenant, id);
       const events = declaredEvents(pkg).map((e) => e.id);
       const owners = await this.#eventOwners(pkg);
+      // The version and the contents it pins are counted in the tenant's usage.
+      const counted = await this.repo.ledger.addVersion(tenant, files);
       const head: PackageHead = {
         tenant,
         id,
@@ -224,6 +226,7 @@ export class PackageStore {
         versionstamp: null,
       }).set(seq.key, version);
       for (const o of owners) op.check(o);
+      counted(op);
       op.set(keys.packageHead(tenant, id), head)
         .set(keys.packageVersion(tenant, id, version), {
           ...head,
@@ -366,27 +369,36 @@ export class PackageStore {
     );
   }
 
-  /** Removes a package, all its versions and its event ownership. */
+  /**
+   * Removes a package, all its versions and its event ownership. The head
+   * and the ownership go first, in one atomic (the package is gone for the
+   * listener from then on), then each version; versions left by a crash
+   * midway are removed by the retention sweeper.
+   */
   async delete(tenant: string, id: string): Promise<void> {
     const cur = await this.current(tenant, id);
-    const doomed: Deno.KvKey[] = [keys.packageHead(tenant, id)];
-    for (
-      const prefix of [
-        keys.packageVersions(tenant, id),
-        keys.packageSources(tenant, id),
-      ]
-    ) {
-      for await (const e of this.kv.list({ prefix })) doomed.push(e.key);
-    }
+    const head = await this.kv.get(keys.packageHead(tenant, id));
+    const op = this.kv.atomic().check(head).delete(head.key);
     for (const e of declaredEvents(cur.package)) {
-      doomed.push(keys.eventOwner(tenant, e.id));
+      op.delete(keys.eventOwner(tenant, e.id));
     }
-    for (let i = 0; i < doomed.length; i += 900) {
-      const op = this.kv.atomic();
-      for (const k of doomed.slice(i, i + 900)) op.delete(k);
-      if (i + 900 >= doomed.length) this.feed.notify(op);
-      if (!(await op.commit()).ok) {
-        throw new Error(`Deleting package "${id}" failed`);
+    if (!(await this.feed.notify(op).commit()).ok) {
+      throw new ConflictError(
+        `Package "${id}" of tenant "${tenant}" is being changed concurrently; try again`,
+      );
+    }
+    await this.repo.ledger.markVersionsChanged(tenant);
+    for await (
+      const e of this.kv.list({ prefix: keys.packageVersions(tenant, id) })
+    ) {
+      const version = e.key[3] as number;
+      let tries = 0;
+      while (!(await this.repo.ledger.dropVersion(tenant, id, version))) {
+        if (++tries >= 20) {
+          throw new ConflictError(
+            `Tenant "${tenant}" is being changed concurrently; the rest of package "${id}" will be removed by the retention sweeper`,
+          );
+        }
       }
     }
   }

@@ -38,6 +38,7 @@ import {
 } from "../ctl/runtime_limits.ts";
 import { queueName } from "../keys.ts";
 import type { EventItem } from "../queue/event_item.ts";
+import { PinDeltas } from "../queue/version_pins.ts";
 import type { Execution } from "../recorder/execution.ts";
 import type {
   ExecutionStore,
@@ -604,6 +605,9 @@ export class Executor {
       batch.filter((d) => d.next.kind !== "drop").map((d) => d.exec),
     );
     queue.ackAll(op, acked);
+    const pins = new PinDeltas();
+    for (const d of batch) pins.add(d.item.value, pinChange(d));
+    pins.write(op);
   }
 
   /** What running an item needs: its package version, route, limits and job. */
@@ -759,10 +763,13 @@ export class Executor {
     const fitted = this.#o.executions.fit(exec);
     const bytes = fitted.bytes + chainedBytes;
     // The record, the chained event, and the ack (a delete), retry (a
-    // delete and a set) or dead letter (a delete, a set and two sums).
-    const mutations = 1 + (chained ? 1 : 0) +
-      (next.kind === "ack" ? 1 : next.kind === "retry" ? 2 : 4);
-    return { item, exec: fitted, chained, next, bytes, mutations };
+    // delete and a set) or dead letter (a delete, a set and two sums), and
+    // the pin count of the version when it changes.
+    const done = { item, exec: fitted, chained, next, bytes, mutations: 0 };
+    done.mutations = 1 + (chained ? 1 : 0) +
+      (next.kind === "ack" ? 1 : next.kind === "retry" ? 2 : 4) +
+      (pinChange(done) === 0 ? 0 : 1);
+    return done;
   }
 
   /** The chained result event, validated against its schema; null when there is none. */
@@ -826,6 +833,15 @@ export class Executor {
       },
     };
   }
+}
+
+/**
+ * How an outcome changes the pins of its event's version: the item leaves
+ * the queue when acknowledged (-1); a chained event, accepted under the
+ * same version, comes in (+1); a retry or a dead letter keeps the item.
+ */
+function pinChange(d: Pick<Done, "next" | "chained">): number {
+  return (d.next.kind === "ack" ? -1 : 0) + (d.chained ? 1 : 0);
 }
 
 function parseMaybeJson(text: string | null): unknown {

@@ -17,10 +17,16 @@ const KV_MAX_VALUE = 65536;
 const KV_MAX_KEYS = 81920;
 /** Bytes of all the keys and values of one atomic write. */
 const KV_MAX_TOTAL = 819200;
-/** Writes besides the items: the queue's counter, its active mark, its change signal, an Idempotency-Key. */
-const BOOKKEEPING = 4;
+/**
+ * Writes besides the items: the queue's counter, its active mark, its change
+ * signal, the pin count of the version the items were accepted under, an
+ * Idempotency-Key, a signature's replay record.
+ */
+const BOOKKEEPING = 6;
 /** Bytes of a bookkeeping write's key and value, at most. */
 const BOOKKEEPING_BYTES = 1024;
+/** Bytes of the bookkeeping writes' keys together, at most (the longest are the Idempotency-Key's and the replay record's). */
+const BOOKKEEPING_KEY_BYTES = 4096;
 /** What a stored item adds to its data (event and queue fields, names of up to 64 characters, a traceparent). */
 const WRAPPER_BYTES = 720;
 /** What an item's key adds to its queue's name: `["queue", "ready", queue, id]`, encoded. */
@@ -48,7 +54,7 @@ export function checkFitsOneWrite(
   const keyBytes = KEY_BYTES + new TextEncoder().encode(queue).length;
   const most = Math.min(
     MAX_ITEMS_PER_WRITE,
-    Math.floor((KV_MAX_KEYS - BOOKKEEPING * BOOKKEEPING_BYTES) / keyBytes),
+    Math.floor((KV_MAX_KEYS - BOOKKEEPING_KEY_BYTES) / keyBytes),
   );
   if (data.length > most) {
     throw new PayloadTooLargeError(
@@ -59,7 +65,7 @@ export function checkFitsOneWrite(
   const fixed = BOOKKEEPING * BOOKKEEPING_BYTES;
   const perItem = WRAPPER_BYTES + keyBytes;
   const size = {
-    keyBytes: fixed + data.length * keyBytes,
+    keyBytes: BOOKKEEPING_KEY_BYTES + data.length * keyBytes,
   };
   // One measure of the whole list first: the V8 serializer writes an
   // object seen twice as a back-reference, so unless some object is shared

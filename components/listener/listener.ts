@@ -24,6 +24,7 @@ import type { PackageStore } from "../ctl/package_store.ts";
 import { keys, queueName } from "../keys.ts";
 import { json, PATH, problems, ref } from "../openapi/schemas.ts";
 import type { EventItem } from "../queue/event_item.ts";
+import { PinDeltas } from "../queue/version_pins.ts";
 import { parseJsonBody } from "../parse_json_body.ts";
 import { decodeUtf8, readBody, readBytes } from "../read_body.ts";
 import { describeSchemaError } from "../repo/describe_schema_error.ts";
@@ -258,14 +259,17 @@ export function listenerApp(
         ? keys.idempotency(tenant, event, idemKey)
         : undefined;
       const append = options.queue.appendWrites(queue, items);
+      // The version the items were accepted under stays until they are done.
+      const pins = new PinDeltas().add(items[0].value, items.length).sums();
       try {
         // One part of a group commit: the items, and the Idempotency-Key and
         // signature records that must be written with them (both or neither).
         return await commits.commit({
-          sums: append.sums,
+          sums: [...append.sums, ...pins],
           sets: append.sets,
-          // The items, the queue's counter, marker and signal, and the records.
-          mutations: items.length + 3 + (idem ? 1 : 0) + (replayKey ? 1 : 0),
+          // The items, the queue's counter, marker and signal, the version's
+          // pin count, and the records.
+          mutations: items.length + 4 + (idem ? 1 : 0) + (replayKey ? 1 : 0),
           bytes: size.bytes,
           keyBytes: size.keyBytes,
           checks: [idem, replayKey].filter((k) => k !== undefined),

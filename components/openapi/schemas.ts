@@ -114,6 +114,42 @@ const EVENT_DEF: Schema = obj(
   ["id", "schema", "supplierqueue", "runtime"],
 );
 
+const RETENTION_POLICY = obj(
+  {
+    days: int(
+      "Executions older than this many days go; 0: kept whatever their age",
+      0,
+    ),
+    executions: int(
+      "Only the newest this many executions are kept; 0: no limit",
+      0,
+    ),
+    versions: int(
+      "Versions kept of each package besides those queued events pin",
+      1,
+    ),
+  },
+  undefined,
+  "What is kept",
+) as OpenAPIV3_1.SchemaObject & { properties: Record<string, Schema> };
+const QUOTAS = obj(
+  {
+    files: int("Files the tenant may have", 0),
+    bytes: int(
+      "Bytes it may store: each distinct content of its files and kept versions, once",
+      0,
+    ),
+  },
+  undefined,
+  "What may be stored",
+) as OpenAPIV3_1.SchemaObject & { properties: Record<string, Schema> };
+const nullableInts = (props: Record<string, Schema>) =>
+  Object.fromEntries(
+    Object.entries(props).map((
+      [k, v],
+    ) => [k, { ...v, type: ["integer", "null"] } as Schema]),
+  );
+
 /** The JSON Schemas of `components.schemas`. */
 export const SCHEMAS = {
   Problem: {
@@ -173,9 +209,70 @@ export const SCHEMAS = {
       createdAt: time("When it was created"),
       hasToken: { type: "boolean" },
       tokenCreatedAt: time("When its current token was made"),
+      retention: RETENTION_POLICY,
+      quotas: QUOTAS,
+      settings: obj(
+        {
+          retention: obj(RETENTION_POLICY.properties, []),
+          quotas: obj(QUOTAS.properties, []),
+        },
+        [],
+        "What the tenant sets itself; the rest follows the platform",
+      ),
+      usage: obj({
+        files: int("Its files", 0),
+        bytes: int(
+          "The size of each distinct content its files and kept versions use",
+          0,
+        ),
+        versions: int("Its package versions", 0),
+        executions: int("Its execution records", 0),
+      }),
     },
     ["id", "hasToken"],
   ),
+  TenantSettings: obj(
+    {
+      retention: obj(nullableInts(RETENTION_POLICY.properties), []),
+      quotas: obj(nullableInts(QUOTAS.properties), []),
+    },
+    [],
+    "A number sets a member, null gives it back to the platform's default",
+  ),
+  Retention: obj({
+    retention: RETENTION_POLICY,
+    quotas: QUOTAS,
+    sweeper: {
+      type: "object",
+      description: "The retention sweeper, whichever process runs it",
+      additionalProperties: true,
+      properties: {
+        holder: {
+          type: ["string", "null"],
+          description: "The process that holds its lease now",
+        },
+        intervalMs: {
+          type: ["integer", "null"],
+          description: "How often this process sweeps; null: it does not",
+        },
+        last: {
+          type: "object",
+          description: "Its last pass that removed something",
+          additionalProperties: true,
+        },
+        checked: {
+          type: ["object", "null"],
+          description: "This process's last pass",
+          additionalProperties: true,
+        },
+        totals: obj({
+          executions: int(undefined, 0),
+          versions: int(undefined, 0),
+          blobs: int(undefined, 0),
+        }),
+      },
+    },
+  }),
   TenantList: obj({ tenants: list(r("Tenant")) }),
   WebhookSecrets: obj(
     {

@@ -30,6 +30,7 @@ import type { PackageStore } from "../ctl/package_store.ts";
 import { queueName } from "../keys.ts";
 import { readBody } from "../read_body.ts";
 import type { EventItem } from "./event_item.ts";
+import { PinDeltas } from "./version_pins.ts";
 
 /** One queue in `GET .../queues`. */
 export interface QueueView extends QueueStats {
@@ -196,7 +197,13 @@ export function queueApp(
       }
       const ids = fromBody ??
         (fromQuery ? checkIds(fromQuery, "?id=") : undefined);
-      return c.json({ purged: await queue.purgeDead(name, ids) });
+      // The versions the purged events were accepted under are free of them.
+      const purged = await queue.purgeDead(name, ids, (op, items) => {
+        const pins = new PinDeltas();
+        for (const item of items) pins.add(item.value, -1);
+        pins.write(op);
+      });
+      return c.json({ purged });
     },
   );
   return app;

@@ -36,6 +36,8 @@ export interface FittedExecution {
 const MAX_RECORD_BYTES = 60 * 1024;
 const MAX_RESULT_CHARS = 16 * 1024;
 const MAX_ERROR_CHARS = 4 * 1024;
+/** Deletions of one atomic of `sweep`, at most. */
+const MAX_SWEEP_BATCH = 500;
 /** How many records a filtered page may scan. */
 const MAX_SCAN = 20_000;
 
@@ -76,13 +78,100 @@ export class ExecutionStore {
     op: Deno.AtomicOperation,
     fitted: FittedExecution[],
   ): Deno.AtomicOperation {
-    const tenants = new Set<string>();
+    const tenants = new Map<string, number>();
     for (const { record } of fitted) {
       op.set(keys.execution(record.tenant, record.id), record);
-      tenants.add(record.tenant);
+      tenants.set(record.tenant, (tenants.get(record.tenant) ?? 0) + 1);
     }
-    for (const tenant of tenants) this.feed(tenant).notify(op);
+    for (const [tenant, n] of tenants) {
+      this.feed(tenant).notify(op);
+      op.sum(keys.executionCount(tenant, "recorded"), BigInt(n));
+    }
     return op;
+  }
+
+  /**
+   * How many executions the tenant keeps: those recorded since the counters
+   * exist, less those the retention sweeper removed (records made before
+   * the counters existed are not counted; they age out).
+   */
+  async count(tenant: string): Promise<number> {
+    const [recorded, swept] = await this.kv.getMany<[Deno.KvU64, Deno.KvU64]>(
+      [
+        keys.executionCount(tenant, "recorded"),
+        keys.executionCount(tenant, "swept"),
+      ],
+    );
+    return Math.max(
+      0,
+      Number((recorded.value?.value ?? 0n) - (swept.value?.value ?? 0n)),
+    );
+  }
+
+  /**
+   * Removes a tenant's oldest executions: those recorded before `before`
+   * (ms since the epoch) and, beyond them, as many as it keeps over `keep`.
+   * At most `max` go, in atomics of at most `batch` deletions (500 at
+   * most: with the longest tenant names, 500 keys are 48 KiB of the 80 KiB
+   * of keys an atomic takes), each also
+   * checking `guard` (the sweeper's lease). Returns how many went; stops
+   * early (without error) when a guard check fails.
+   */
+  async sweep(
+    tenant: string,
+    options: {
+      before?: number;
+      keep?: number;
+      max: number;
+      batch?: number;
+      guard?: () => Promise<Deno.AtomicCheck[]>;
+    },
+  ): Promise<{ deleted: number; done: boolean }> {
+    const batchSize = Math.min(
+      options.batch ?? MAX_SWEEP_BATCH,
+      MAX_SWEEP_BATCH,
+    );
+    const cutoff = options.before !== undefined && options.before > 0
+      ? Math.floor(options.before).toString(36).padStart(9, "0")
+      : null;
+    let over = options.keep !== undefined
+      ? (await this.count(tenant)) - options.keep
+      : 0;
+    let deleted = 0;
+    while (deleted < options.max) {
+      const want = Math.min(batchSize, options.max - deleted);
+      const doomed: Deno.KvKey[] = [];
+      // Oldest first: ids begin with their millisecond in base 36.
+      for await (
+        const e of this.kv.list({ prefix: keys.executions(tenant) }, {
+          limit: want,
+          batchSize: Math.min(want, 100),
+        })
+      ) {
+        const id = e.key[2] as string;
+        if (over > doomed.length || (cutoff !== null && id < cutoff)) {
+          doomed.push(e.key);
+        } else break;
+      }
+      if (doomed.length === 0) return { deleted, done: true };
+      const swept = await this.kv.get<Deno.KvU64>(
+        keys.executionCount(tenant, "swept"),
+      );
+      // Only the sweeper writes "swept", and checks it: a tenant deleted
+      // meanwhile (its counters gone) is not given a new one.
+      const op = this.kv.atomic().check(swept);
+      for (const c of await options.guard?.() ?? []) op.check(c);
+      for (const k of doomed) op.delete(k);
+      op.set(
+        swept.key,
+        new Deno.KvU64((swept.value?.value ?? 0n) + BigInt(doomed.length)),
+      );
+      if (!(await op.commit()).ok) return { deleted, done: false };
+      deleted += doomed.length;
+      over -= doomed.length;
+      if (doomed.length < want) return { deleted, done: true };
+    }
+    return { deleted, done: false };
   }
 
   async get(tenant: string, id: string): Promise<Execution | null> {

@@ -193,3 +193,102 @@ Deno.test("recordAll records each execution and tells each tenant's feed once", 
     assert.equal(await s.feed("u").position(), 1n);
   });
 });
+
+/** Records `n` executions of `tenant` made at `at` (ms), in atomics of 500. */
+async function recordAt(
+  s: ExecutionStore,
+  kv: Deno.Kv,
+  n: number,
+  at: number,
+  tenant = "t",
+): Promise<string[]> {
+  const idAt = monotonicIdFactory(() => at);
+  const ids: string[] = [];
+  for (let i = 0; i < n; i += 500) {
+    const part = Array.from(
+      { length: Math.min(500, n - i) },
+      (_, j) => s.fit(exec(i + j, { id: idAt(), tenant })),
+    );
+    assert.ok((await s.recordAll(kv.atomic(), part).commit()).ok);
+    ids.push(...part.map((f) => f.record.id));
+  }
+  return ids;
+}
+
+Deno.test("count: what is recorded, less what the sweep removed", async () => {
+  await withStore(async (s, kv) => {
+    assert.equal(await s.count("t"), 0);
+    await recordAt(s, kv, 30, Date.now());
+    assert.equal(await s.count("t"), 30);
+    assert.equal(await s.count("other"), 0);
+    const r = await s.sweep("t", { keep: 12, max: 1000 });
+    assert.deepEqual(r, { deleted: 18, done: true });
+    assert.equal(await s.count("t"), 12);
+  });
+});
+
+Deno.test("sweep: the oldest go first, by age and beyond the newest `keep`", async () => {
+  await withStore(async (s, kv) => {
+    const day = 24 * 3600 * 1000;
+    const now = Date.now();
+    const old = await recordAt(s, kv, 40, now - 10 * day);
+    const recent = await recordAt(s, kv, 60, now - day);
+    // By age: what is older than a week goes.
+    let r = await s.sweep("t", { before: now - 7 * day, max: 1000 });
+    assert.deepEqual(r, { deleted: 40, done: true });
+    const left = async () =>
+      (await Array.fromAsync(kv.list({ prefix: ["exec", "t"] }))).map((e) =>
+        e.key[2]
+      );
+    assert.deepEqual(await left(), recent);
+    // By count: the newest 25 stay.
+    r = await s.sweep("t", { keep: 25, max: 1000 });
+    assert.deepEqual(r, { deleted: 35, done: true });
+    assert.deepEqual(await left(), recent.slice(35));
+    // Nothing to do: nothing written.
+    const swept = await kv.get(["execcount", "t", "swept"]);
+    r = await s.sweep("t", { before: now - 7 * day, keep: 25, max: 1000 });
+    assert.deepEqual(r, { deleted: 0, done: true });
+    assert.equal(
+      (await kv.get(["execcount", "t", "swept"])).versionstamp,
+      swept.versionstamp,
+    );
+    assert.deepEqual(old.length, 40);
+  });
+});
+
+Deno.test("sweep: thousands of records of the longest tenant name go in atomics within the KV's limits, at most `max` per call", async () => {
+  await withStore(async (s, kv) => {
+    const tenant = "t".repeat(64);
+    await recordAt(s, kv, 6_000, Date.now() - 30 * 24 * 3600 * 1000, tenant);
+    // A batch asked beyond what one atomic takes is held to 500.
+    let r = await s.sweep(tenant, {
+      before: Date.now(),
+      max: 2_500,
+      batch: 5_000,
+    });
+    assert.deepEqual(r, { deleted: 2_500, done: false });
+    r = await s.sweep(tenant, { before: Date.now(), max: 10_000 });
+    assert.deepEqual(r, { deleted: 3_500, done: true });
+    assert.equal(await s.count(tenant), 0);
+    assert.deepEqual(await Array.fromAsync(kv.list({ prefix: ["exec"] })), []);
+  });
+});
+
+Deno.test("sweep: a failing guard stops it without removing anything more", async () => {
+  await withStore(async (s, kv) => {
+    await recordAt(s, kv, 50, Date.now() - 1000);
+    const r = await s.sweep("t", {
+      keep: 0,
+      max: 1000,
+      batch: 20,
+      guard: () =>
+        Promise.resolve([{
+          key: ["lease"],
+          versionstamp: "00000000000000000001",
+        }]),
+    });
+    assert.deepEqual(r, { deleted: 0, done: false });
+    assert.equal(await s.count("t"), 50);
+  });
+});

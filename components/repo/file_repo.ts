@@ -4,24 +4,25 @@
  * Uploads are checked: a module by compiling it, by its imports (only what
  * the Jobicolet host provides: `env.log` and WASI preview 1) and with the
  * fuel meter (it must be rewritable with an instruction budget), a schema by
- * compiling it as a JSON Schema (draft 2020-12).
+ * compiling it as a JSON Schema (draft 2020-12). Every change is counted
+ * against the tenant's quotas by the usage ledger.
  */
 import {
   type BlobStore,
-  ConflictError,
   formatImportList,
   meterFuel,
   NotFoundError,
   PayloadTooLargeError,
+  sha256Hex,
   unprovidedImports,
   ValidationError,
 } from "../../goico/mod.ts";
 import type { FileKind } from "../ctl/job_package.ts";
 import { DEFAULT_MAX_LIMITS } from "../ctl/runtime_limits.ts";
 import { keys, SAFE_FILE_NAME } from "../keys.ts";
-import { assertNotDeleting } from "../tenants/tenant_deletion.ts";
 import { checkName } from "../check_name.ts";
 import { compileSchema } from "./compile_schema.ts";
+import { UsageLedger } from "./usage_ledger.ts";
 
 export interface FileInfo {
   tenant: string;
@@ -44,6 +45,8 @@ export interface FileRepoOptions {
    */
   maxMemoryMb?: number;
   now?: () => number;
+  /** Counts what each tenant stores and holds it to its quotas. Default: a ledger without quotas. */
+  ledger?: UsageLedger;
 }
 
 export class FileRepo {
@@ -51,6 +54,8 @@ export class FileRepo {
   readonly #maxSchema: number;
   readonly #maxMemoryMb: number;
   readonly #now: () => number;
+  /** What each tenant stores (files, bytes, versions). */
+  readonly ledger: UsageLedger;
 
   constructor(
     private readonly kv: Deno.Kv,
@@ -61,6 +66,7 @@ export class FileRepo {
     this.#maxSchema = options.maxSchemaBytes ?? 256 * 1024;
     this.#maxMemoryMb = options.maxMemoryMb ?? DEFAULT_MAX_LIMITS.memoryMb;
     this.#now = options.now ?? Date.now;
+    this.ledger = options.ledger ?? new UsageLedger(kv, blobs);
   }
 
   /** The largest upload of any kind. */
@@ -132,32 +138,34 @@ export class FileRepo {
       }
       compileSchema(name, bytes);
     }
-    // The bytes, then their name in the same write that makes them visible:
-    // a crash before it leaves chunks that the collector removes, never a
-    // name without its bytes or bytes nothing names.
-    for (let tries = 0; tries < 3; tries++) {
-      const blob = await this.blobs.stage(bytes);
-      const info: FileInfo = {
-        tenant,
-        name,
-        kind,
-        size: blob.meta.size,
-        sha256: blob.meta.sha256,
-        uploadedAt: new Date(this.#now()).toISOString(),
-      };
-      const res = await blob.publish(this.kv.atomic())
-        // Not while the tenant is being deleted (see delete_tenant.ts).
-        .check({ key: keys.tenantDeletion(tenant), versionstamp: null })
-        .set(keys.file(tenant, name), info)
-        .set(keys.tenant(tenant), { id: tenant })
-        .commit();
-      if (res.ok) return info;
-      await blob.discard();
-      await assertNotDeleting(this.kv, tenant);
-    }
-    throw new ConflictError(
-      `File "${name}" of tenant "${tenant}" changed concurrently; try again`,
-    );
+    const sha256 = await sha256Hex(bytes);
+    // Refused before the bytes are stored when it cannot fit.
+    await this.ledger.checkFile(tenant, name, { sha256, size: bytes.length });
+    // The bytes, then their name in the same write that makes them visible
+    // (and counts them): a crash before it leaves chunks that the collector
+    // removes, never a name without its bytes or bytes nothing names.
+    const stage = () => this.blobs.stage(bytes);
+    const staged = await stage();
+    const info: FileInfo = {
+      tenant,
+      name,
+      kind,
+      size: staged.meta.size,
+      sha256: staged.meta.sha256,
+      uploadedAt: new Date(this.#now()).toISOString(),
+    };
+    await this.ledger.putFile(info, stage, staged);
+    return info;
+  }
+
+  /**
+   * Removes a file. Package versions that use its content keep it (and it
+   * counts in the tenant's bytes until they go).
+   */
+  async delete(tenant: string, name: string): Promise<FileInfo> {
+    checkName("tenant", tenant);
+    checkName("file name", name, SAFE_FILE_NAME);
+    return await this.ledger.deleteFile(tenant, name);
   }
 
   async info(tenant: string, name: string): Promise<FileInfo | null> {

@@ -1,4 +1,4 @@
-/** The file repository's API: upload, download and list a tenant's files. */
+/** The file repository's API: upload, download, list and delete a tenant's files. */
 import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
 import { ValidationError } from "../../goico/mod.ts";
@@ -41,6 +41,13 @@ export function repoApp(repo: FileRepo): Hono {
     return c.json({ files: await repo.list(tenant) });
   });
 
+  app.delete("/api/v1/tenants/:tenant/files/:name", DOCS.remove, async (c) => {
+    const tenant = checkName("tenant", c.req.param("tenant"));
+    const name = checkName("file name", c.req.param("name"), SAFE_FILE_NAME);
+    await repo.delete(tenant, name);
+    return c.body(null, 204);
+  });
+
   app.get("/api/v1/tenants/:tenant/files/:name", DOCS.download, async (c) => {
     const tenant = checkName("tenant", c.req.param("tenant"));
     const name = checkName("file name", c.req.param("name"), SAFE_FILE_NAME);
@@ -67,7 +74,9 @@ const DOCS = {
       "schema must compile, with patterns RE2 can run (at most 256 KiB). " +
       "The kind is `kind`, else the name's extension (.wasm, .json), else " +
       "the content. Replaces an earlier file of the name; deployed versions " +
-      "keep the content they pinned.",
+      "keep the content they pinned. Counted against the tenant's quotas: " +
+      "`quotas.files` names and `quotas.bytes` bytes (each distinct content " +
+      "its files and kept versions use, once).",
     parameters: [
       PATH.tenant,
       PATH.name,
@@ -108,7 +117,16 @@ const DOCS = {
         ],
         401,
         403,
-        [413, "Larger than the kind's limit"],
+        [
+          413,
+          "Larger than the kind's limit, or than what the tenant's bytes " +
+          "quota leaves (`quota`, `limit`, `usage`, `requested` say which)",
+        ],
+        [
+          429,
+          "The tenant has as many files as its files quota allows (no " +
+          "Retry-After: waiting does not help; deleting a file does)",
+        ],
       ),
     },
   }),
@@ -120,6 +138,25 @@ const DOCS = {
     responses: {
       200: json("The files", ref("FileList")),
       ...problems(400, 401, 403),
+    },
+  }),
+  remove: describeRoute({
+    operationId: "deleteFile",
+    tags: ["files"],
+    summary: "Delete a file",
+    description:
+      "The name goes; package versions that use its content keep it (and " +
+      "it counts in the tenant's bytes until they go).",
+    parameters: [PATH.tenant, PATH.name],
+    responses: {
+      204: { description: "Deleted" },
+      ...problems(
+        400,
+        401,
+        403,
+        [404, "The tenant has no such file"],
+        [409, "The tenant is changed concurrently"],
+      ),
     },
   }),
   download: describeRoute({

@@ -3,17 +3,21 @@
  * tenant_deletion.ts): it is marked deleted first (its token stops, it is
  * gone from the API, its events stop being routed and run), then its
  * queues (waiting, in flight, delayed, dead, and their counters) go, then
- * the blobs no other tenant uses, then its packages, versions, files,
- * executions and idempotency records. `finishTenantDeletions`, run by the
+ * its packages, versions, files, executions, idempotency records, usage,
+ * settings, version pins and its entries in the index of who uses each
+ * content, then the contents no other tenant uses (made candidates for
+ * collection first, so a crash leaves them to the retention sweeper or the
+ * next sweep). `finishTenantDeletions`, run by the
  * platform at start and every few seconds, sweeps again the tenants whose
  * mark remains (a crash midway) and removes a mark once a last sweep came
  * late enough that nothing under way can add to what it removed.
  */
-import type { BlobStore, DurableQueue, Logger } from "../../goico/mod.ts";
+import type { DurableQueue, Logger } from "../../goico/mod.ts";
 import type { PackageStore, PackageVersion } from "../ctl/package_store.ts";
 import { keys } from "../keys.ts";
 import type { EventItem } from "../queue/event_item.ts";
 import type { FileInfo } from "../repo/file_repo.ts";
+import type { UsageLedger } from "../repo/usage_ledger.ts";
 import type { TenantDeletion } from "./tenant_deletion.ts";
 import type { TenantStore } from "./tenant_store.ts";
 
@@ -22,7 +26,8 @@ export interface DeleteTenantParts {
   tenants: TenantStore;
   store: PackageStore;
   queue: DurableQueue<EventItem>;
-  blobs: BlobStore;
+  /** Knows who uses each blob, and collects those nobody does. */
+  ledger: UsageLedger;
 }
 
 /** Marks a tenant deleted and sweeps it once; the mark goes later (`finishTenantDeletions`). */
@@ -106,32 +111,34 @@ export async function sweepTenant(
   parts: DeleteTenantParts,
   id: string,
 ): Promise<void> {
-  const { kv, tenants, queue, blobs } = parts;
-  // Queues first: nothing of the tenant waits to run.
+  const { kv, tenants, queue, ledger } = parts;
+  // Queues first: nothing of the tenant waits to run (nor pins a version).
   for (const name of await queue.queueNames(`${id}/`)) {
     await queue.drop(name);
   }
-  // Then its blobs no other tenant uses, while its own files and versions
-  // still say which they are (so a crash here leaves them findable).
+  // Then the contents it uses, named by its files, versions and usage
+  // records, become candidates for collection before any of those go: a
+  // crash from here on leaves them to the next sweep or the retention
+  // sweeper.
   const shas = new Set<string>();
   for await (const e of kv.list<FileInfo>({ prefix: keys.files(id) })) {
     shas.add(e.value.sha256);
   }
   for await (
-    const e of kv.list<PackageVersion>({ prefix: ["pkgver", id] })
+    const e of kv.list<PackageVersion>({ prefix: keys.tenantVersions(id) })
   ) {
     for (const sha of Object.values(e.value.files)) shas.add(sha);
   }
-  if (shas.size > 0) {
-    for await (const e of kv.list<FileInfo>({ prefix: ["file"] })) {
-      if (e.key[1] !== id) shas.delete(e.value.sha256);
-    }
-    for await (const e of kv.list<PackageVersion>({ prefix: ["pkgver"] })) {
-      if (e.key[1] === id) continue;
-      for (const sha of Object.values(e.value.files)) shas.delete(sha);
-    }
-    for (const sha of shas) await blobs.delete(sha);
+  for await (const e of kv.list({ prefix: keys.blobRefs(id) })) {
+    shas.add(e.key[2] as string);
   }
+  await ledger.markCandidates(shas);
+  // Its records: the index of who uses each content first (an entry
+  // without its record is stale anyway), then everything under its id,
+  // usage, settings, pins and counters included.
+  await ledger.forgetTenant(id);
   await tenants.forget(id);
+  // The contents no other tenant uses go now.
+  await ledger.collectContents(shas);
   await parts.store.feed.notify(kv.atomic()).commit();
 }

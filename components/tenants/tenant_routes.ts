@@ -1,8 +1,9 @@
 /**
  * The tenant API under /api/v1: create, list, show and delete tenants,
- * rotate a tenant's token, read and rotate its webhook secret, and
- * `whoami`. Creating, listing all and deleting need the admin token; a
- * tenant token reaches only its own tenant (the guard in platform.ts).
+ * rotate a tenant's token, read and rotate its webhook secret, set its
+ * retention and quotas, and `whoami`. Creating, listing all, deleting and
+ * changing settings need the admin token; a tenant token reaches only its
+ * own tenant (the guard in platform.ts).
  */
 import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
@@ -10,20 +11,27 @@ import { HttpError, ValidationError } from "../../goico/mod.ts";
 import { checkName } from "../check_name.ts";
 import { json, PATH, problems, ref } from "../openapi/schemas.ts";
 import { assertAdmin, type AuthVariables } from "../principal.ts";
+import { parseJsonBody } from "../parse_json_body.ts";
 import { readBody } from "../read_body.ts";
-import type { TenantStore } from "./tenant_store.ts";
+import type { TenantStorage } from "../retention/tenant_storage.ts";
+import { parseSettingsPatch } from "./tenant_policy.ts";
+import type { TenantInfo, TenantStore } from "./tenant_store.ts";
 
 export interface TenantRoutesOptions {
   tenants: TenantStore;
   /** Deletes a tenant and everything of it (see `deleteTenant`). */
   remove: (tenant: string) => Promise<void>;
+  /** Each tenant's retention, quotas and usage. Default: not shown, not settable. */
+  storage?: TenantStorage;
 }
 
 export function tenantApp(
   options: TenantRoutesOptions,
 ): Hono<{ Variables: AuthVariables }> {
-  const { tenants } = options;
+  const { tenants, storage } = options;
   const app = new Hono<{ Variables: AuthVariables }>();
+  const withStorage = async (t: TenantInfo) =>
+    storage ? { ...t, ...await storage.describe(t.id) } : t;
 
   app.get("/api/v1/whoami", DOCS.whoami, (c) => {
     const p = c.get("principal");
@@ -58,14 +66,31 @@ export function tenantApp(
     const list = p.kind === "admin"
       ? await tenants.list()
       : [await tenants.get(p.tenant)];
-    return c.json({ tenants: list });
+    return c.json({ tenants: await Promise.all(list.map(withStorage)) });
   });
 
   app.get("/api/v1/tenants/:tenant", DOCS.show, async (c) => {
     return c.json(
-      await tenants.get(checkName("tenant", c.req.param("tenant"))),
+      await withStorage(
+        await tenants.get(checkName("tenant", c.req.param("tenant"))),
+      ),
     );
   });
+
+  if (storage) {
+    app.patch("/api/v1/tenants/:tenant", DOCS.settings, async (c) => {
+      const id = checkName("tenant", c.req.param("tenant"));
+      assertAdmin(c.get("principal"), "change a tenant's retention and quotas");
+      const patch = parseSettingsPatch(
+        parseJsonBody(
+          await readBody(c.req.raw, 4096, "Tenant settings"),
+          "Tenant settings",
+        ),
+      );
+      const info = await tenants.get(id);
+      return c.json({ ...info, ...await storage.update(id, patch) });
+    });
+  }
 
   app.delete("/api/v1/tenants/:tenant", DOCS.remove, async (c) => {
     const id = checkName("tenant", c.req.param("tenant"));
@@ -142,10 +167,36 @@ const DOCS = {
     operationId: "getTenant",
     tags: ["tenants"],
     summary: "Show a tenant",
+    description: "With its retention and quotas (its own settings over the " +
+      "platform's) and what it stores and keeps.",
     parameters: [PATH.tenant],
     responses: {
       200: json("The tenant (never its token)", ref("Tenant")),
       ...problems(400, 401, 403, [404, "No such tenant"]),
+    },
+  }),
+  settings: describeRoute({
+    operationId: "setTenantSettings",
+    tags: ["tenants"],
+    summary: "Set a tenant's retention and quotas (admin)",
+    description:
+      "Each member given is set; null gives it back to the platform's " +
+      "default; members left out stay. The body is at most 4 KiB.",
+    parameters: [PATH.tenant],
+    requestBody: {
+      required: true,
+      content: { "application/json": { schema: ref("TenantSettings") } },
+    },
+    responses: {
+      200: json("The tenant with its settings in force", ref("Tenant")),
+      ...problems(
+        [400, "Not JSON, an unknown setting, or a value out of its range"],
+        401,
+        [403, "Only the admin changes a tenant's settings"],
+        [404, "No such tenant"],
+        [409, "The tenant is changed concurrently"],
+        413,
+      ),
     },
   }),
   remove: describeRoute({

@@ -1,0 +1,210 @@
+/**
+ * What the platform keeps of a tenant (retention) and how much it may store
+ * (quotas): the platform's defaults, a tenant's own settings over them, and
+ * the checks of a settings change.
+ */
+import { ValidationError } from "../../goico/mod.ts";
+
+export interface RetentionPolicy {
+  /** Executions older than this many days are removed; 0 keeps them whatever their age. */
+  days: number;
+  /** Only the newest this many executions of the tenant are kept; 0: no limit. */
+  executions: number;
+  /**
+   * Versions kept of each package: the newest this many (the current one
+   * among them), and besides them every version a queued event was
+   * accepted under. At least 1.
+   */
+  versions: number;
+}
+
+export interface Quotas {
+  /** Files (names) the tenant may have. */
+  files: number;
+  /**
+   * Bytes the tenant may store: the size of each distinct content that its
+   * files and its kept package versions use, counted once.
+   */
+  bytes: number;
+}
+
+/** The platform's defaults, for tenants that set nothing. */
+export interface PolicyDefaults {
+  retention: RetentionPolicy;
+  quotas: Quotas;
+}
+
+/** A tenant's own settings: what it sets wins over the platform's default. */
+export interface TenantSettings {
+  retention?: Partial<RetentionPolicy>;
+  quotas?: Partial<Quotas>;
+}
+
+/** A tenant's policy: the settings in force, and which of them are its own. */
+export interface TenantPolicy extends PolicyDefaults {
+  /** What the tenant sets itself (absent members follow the platform). */
+  overrides: TenantSettings;
+}
+
+/** Keeps a week of executions, at most 100,000 of them, and 10 versions of each package. */
+export const DEFAULT_RETENTION: RetentionPolicy = {
+  days: 7,
+  executions: 100_000,
+  versions: 10,
+};
+
+/** 1,000 files and 1 GiB per tenant. */
+export const DEFAULT_QUOTAS: Quotas = {
+  files: 1_000,
+  bytes: 1024 ** 3,
+};
+
+/** The accepted range of each setting. */
+export const POLICY_RANGES = {
+  retention: {
+    days: [0, 36_500],
+    executions: [0, 1_000_000_000],
+    versions: [1, 10_000],
+  },
+  quotas: {
+    files: [0, 1_000_000_000],
+    bytes: [0, Number.MAX_SAFE_INTEGER],
+  },
+} as const satisfies {
+  retention: Record<keyof RetentionPolicy, readonly [number, number]>;
+  quotas: Record<keyof Quotas, readonly [number, number]>;
+};
+
+type Section = keyof typeof POLICY_RANGES;
+
+/**
+ * A change of a tenant's settings: a number sets a member, null gives it
+ * back to the platform's default, an absent member stays as it is.
+ */
+export type SettingsPatch = {
+  [S in Section]?: { [K in keyof TenantSettings[S] & string]?: number | null };
+};
+
+/**
+ * The platform's defaults: `DEFAULT_RETENTION` and `DEFAULT_QUOTAS` with
+ * what `options` sets over them (a member left undefined keeps its
+ * default).
+ *
+ * @throws {ValidationError} a value out of its range (`POLICY_RANGES`)
+ */
+export function policyDefaults(
+  options: { retention?: Partial<RetentionPolicy>; quotas?: Partial<Quotas> } =
+    {},
+): PolicyDefaults {
+  const patch = parseSettingsPatch({
+    retention: definedOnly(options.retention),
+    quotas: definedOnly(options.quotas),
+  });
+  const { retention, quotas } = effectivePolicy(
+    applySettingsPatch({}, patch),
+    { retention: DEFAULT_RETENTION, quotas: DEFAULT_QUOTAS },
+  );
+  return { retention, quotas };
+}
+
+function definedOnly(o: object | undefined): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(o ?? {}).filter(([, v]) => v !== undefined),
+  );
+}
+
+/** The settings in force for a tenant: its own over the defaults. */
+export function effectivePolicy(
+  settings: TenantSettings,
+  defaults: PolicyDefaults,
+): TenantPolicy {
+  const retention = { ...defaults.retention };
+  for (const [k, v] of Object.entries(settings.retention ?? {})) {
+    if (typeof v === "number") retention[k as keyof RetentionPolicy] = v;
+  }
+  const quotas = { ...defaults.quotas };
+  for (const [k, v] of Object.entries(settings.quotas ?? {})) {
+    if (typeof v === "number") quotas[k as keyof Quotas] = v;
+  }
+  return { retention, quotas, overrides: settings };
+}
+
+/**
+ * Checks a settings change (a request body) and names the first bad member.
+ *
+ * @throws {ValidationError} naming the member, its value and what it accepts
+ */
+export function parseSettingsPatch(body: unknown): SettingsPatch {
+  const example = '{"retention": {"days": 30}, "quotas": {"files": 100}}';
+  if (!isObject(body)) {
+    throw new ValidationError(`Tenant settings must be JSON like ${example}`);
+  }
+  const patch: Record<string, Record<string, number | null>> = {};
+  for (const [section, members] of Object.entries(body)) {
+    if (!Object.hasOwn(POLICY_RANGES, section)) {
+      throw new ValidationError(
+        `Unknown tenant setting "${section}": use ${
+          Object.keys(POLICY_RANGES).map((s) => `"${s}"`).join(" or ")
+        }`,
+      );
+    }
+    const ranges: Record<string, readonly [number, number]> =
+      POLICY_RANGES[section as Section];
+    if (!isObject(members)) {
+      throw new ValidationError(
+        `Tenant setting "${section}" must be an object like ${example}`,
+      );
+    }
+    const out: Record<string, number | null> = {};
+    for (const [name, value] of Object.entries(members)) {
+      const range = Object.hasOwn(ranges, name) ? ranges[name] : undefined;
+      if (!range) {
+        throw new ValidationError(
+          `Unknown tenant setting "${section}.${name}": use ${
+            Object.keys(ranges).map((n) => `"${section}.${n}"`).join(", ")
+          }`,
+        );
+      }
+      const [min, max] = range;
+      if (
+        value !== null &&
+        (typeof value !== "number" || !Number.isInteger(value) ||
+          value < min || value > max)
+      ) {
+        throw new ValidationError(
+          `Invalid "${section}.${name}" ${
+            JSON.stringify(value)
+          }: use a whole number from ${min} to ${max}, or null for the platform's default`,
+        );
+      }
+      out[name] = value;
+    }
+    patch[section] = out;
+  }
+  return patch as SettingsPatch;
+}
+
+/** A tenant's settings after a change. */
+export function applySettingsPatch(
+  settings: TenantSettings,
+  patch: SettingsPatch,
+): TenantSettings {
+  const out: TenantSettings = {};
+  for (const section of Object.keys(POLICY_RANGES) as Section[]) {
+    const merged: Record<string, number> = { ...settings[section] };
+    const changes: Record<string, number | null | undefined> = patch[section] ??
+      {};
+    for (const [k, v] of Object.entries(changes)) {
+      if (v === null) delete merged[k];
+      else if (v !== undefined) merged[k] = v;
+    }
+    if (Object.keys(merged).length > 0) {
+      (out as Record<string, unknown>)[section] = merged;
+    }
+  }
+  return out;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
