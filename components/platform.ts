@@ -6,6 +6,8 @@ import type { Hono } from "hono";
 import { except } from "hono/combine";
 import {
   BlobStore,
+  type ConnectionLimits,
+  type ConnectionStats,
   DurableQueue,
   type Logger,
   onShutdownSignal,
@@ -254,11 +256,16 @@ export interface ServeOptions extends PlatformOptions {
   hostname?: string;
   /** 0 picks a free port. Default 8080. */
   port?: number;
+  /** Bounds on connections and their timeouts. Default: see goico's `connectionLimits`. */
+  connections?: Partial<ConnectionLimits>;
 }
 
 export interface Platform extends PlatformParts {
   url: string;
   port: number;
+  /** The connection bounds in force (undefined when this Deno cannot enforce them). */
+  connections?: ConnectionLimits;
+  connectionStats(): ConnectionStats | undefined;
   /** Stops serving, stops the background work and waits for both. Leaves the KV open. */
   close(): Promise<void>;
 }
@@ -271,6 +278,7 @@ export function startPlatform(options: ServeOptions): Promise<Platform> {
     hostname: options.hostname,
     port: options.port ?? 8080,
     logger: options.logger ?? silentLogger,
+    connections: options.connections,
   });
   const background = parts.run(ctrl.signal);
   let closing: Promise<void> | undefined;
@@ -278,6 +286,8 @@ export function startPlatform(options: ServeOptions): Promise<Platform> {
     ...parts,
     url: server.url,
     port: server.port,
+    connections: server.connections,
+    connectionStats: server.connectionStats,
     close: () => {
       closing ??= (async () => {
         ctrl.abort();
@@ -297,6 +307,7 @@ export async function servePlatformUntilSignal(
   options.logger?.info("listening", {
     url: platform.url,
     components: options.components ?? COMPONENTS,
+    connections: platform.connections,
   });
   await new Promise<void>((resolve) => {
     const remove = onShutdownSignal(() => {

@@ -63,6 +63,22 @@ export const SETTINGS = {
     "--max-queue-depth",
     "events a queue may hold before the listener answers 429 (default 100000)",
   ],
+  JOBICO_MAX_CONNECTIONS: [
+    "--max-connections",
+    "open connections at most; beyond, the longest waiting one is closed, or 503 when all are busy (default: the file descriptor limit less a tenth, at least 128 less: 896 for 1024)",
+  ],
+  JOBICO_HEADER_TIMEOUT_MS: [
+    "--header-timeout-ms",
+    "time a new connection has to send its request's headers (default 10000)",
+  ],
+  JOBICO_IDLE_TIMEOUT_MS: [
+    "--idle-timeout-ms",
+    "time a keep-alive connection may wait for its next request (default 5000)",
+  ],
+  JOBICO_REQUEST_TIMEOUT_MS: [
+    "--request-timeout-ms",
+    "time a request has to be read and answered, streamed responses excepted (default 60000)",
+  ],
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -174,6 +190,15 @@ export function serverConfig(
       Object.entries(limits).filter(([, v]) => v !== undefined),
     ),
   };
+  const connections = Object.fromEntries(
+    Object.entries({
+      maxConnections: int("JOBICO_MAX_CONNECTIONS", 1, 10_000_000),
+      headerTimeoutMs: int("JOBICO_HEADER_TIMEOUT_MS", 1, 3_600_000),
+      idleTimeoutMs: int("JOBICO_IDLE_TIMEOUT_MS", 1, 3_600_000),
+      requestTimeoutMs: int("JOBICO_REQUEST_TIMEOUT_MS", 1, 3_600_000),
+    }).filter(([, v]) => v !== undefined),
+  );
+  if (Object.keys(connections).length > 0) options.connections = connections;
   // Settings left out keep the platform's defaults.
   for (const [k, v] of Object.entries(options)) {
     if (v === undefined) delete (options as Record<string, unknown>)[k];

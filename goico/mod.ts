@@ -7,6 +7,20 @@ export { type BlobMeta, BlobStore, sha256Hex } from "./blob_store.ts";
 export { ChangeFeed, type ChangeFeedOptions } from "./change_feed.ts";
 export { deletePrefixes } from "./delete_prefixes.ts";
 export {
+  ASSUMED_FD_LIMIT,
+  type FdLimit,
+  fdLimit,
+  maxConnectionsFor,
+} from "./fd_limit.ts";
+export {
+  type ConnectionLimits,
+  type ConnectionStats,
+  DEFAULT_CONNECTION_TIMEOUTS,
+  type GuardedServer,
+  type GuardedServerOptions,
+  serveGuarded,
+} from "./guarded_server.ts";
+export {
   type DeadLetter,
   DurableQueue,
   type DurableQueueOptions,
@@ -48,6 +62,7 @@ export { ModuleCache } from "./module_cache.ts";
 export { monotonicId, monotonicIdFactory } from "./monotonic_id.ts";
 export { openKv, openKvAt } from "./open_kv.ts";
 export {
+  connectionLimits,
   onShutdownSignal,
   type RunningServer,
   serve,

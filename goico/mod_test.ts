@@ -3,9 +3,11 @@ import * as goico from "./mod.ts";
 
 Deno.test("mod.ts exports the framework's runtime values", () => {
   const expected = [
+    "ASSUMED_FD_LIMIT",
     "BlobStore",
     "ChangeFeed",
     "ConflictError",
+    "DEFAULT_CONNECTION_TIMEOUTS",
     "ForbiddenError",
     "DurableQueue",
     "GroupCommit",
@@ -22,10 +24,13 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "ValidationError",
     "WasmGuest",
     "WasmPool",
+    "connectionLimits",
     "deletePrefixes",
+    "fdLimit",
     "formatImportList",
     "formatSse",
     "jsonLogger",
+    "maxConnectionsFor",
     "meterFuel",
     "monotonicId",
     "monotonicIdFactory",
@@ -35,6 +40,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "problemBody",
     "problemResponse",
     "serve",
+    "serveGuarded",
     "serviceApp",
     "sha256Hex",
     "silentLogger",

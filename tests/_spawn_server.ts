@@ -1,12 +1,22 @@
 /** Runs a Jobico server in its own process, as a user would, for tests. */
 export interface SpawnedServer {
   url: string;
+  pid: number;
   /** The JSON log lines it wrote to stderr so far. */
   seen: Record<string, unknown>[];
   /** Sends SIGTERM and waits for the exit. */
   stop(): Promise<Deno.CommandStatus>;
   /** Sends SIGKILL and waits for the exit. */
   kill(): Promise<Deno.CommandStatus>;
+}
+
+export interface SpawnOptions {
+  /**
+   * Runs the server with this file descriptor limit (`ulimit -n` in a
+   * shell that then execs deno): `soft` alone lowers only the soft limit,
+   * both set both.
+   */
+  fdLimit?: { soft: number; hard?: number };
 }
 
 /**
@@ -16,9 +26,23 @@ export interface SpawnedServer {
 export async function spawnServer(
   args: string[],
   env: Record<string, string>,
+  options: SpawnOptions = {},
 ): Promise<SpawnedServer> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
+  const limit = options.fdLimit;
+  const [cmd, cmdArgs] = limit
+    ? [
+      "sh",
+      [
+        "-c",
+        (limit.hard === undefined ? "" : `ulimit -n ${limit.hard} && `) +
+        `ulimit -Sn ${limit.soft} && exec "$0" "$@"`,
+        Deno.execPath(),
+        ...args,
+      ],
+    ]
+    : [Deno.execPath(), args];
+  const child = new Deno.Command(cmd, {
+    args: cmdArgs,
     env: { JOBICO_PORT: "0", NO_COLOR: "1", ...env },
     stdout: "null",
     stderr: "piped",
@@ -69,6 +93,7 @@ export async function spawnServer(
   }
   return {
     url: listening.url as string,
+    pid: child.pid,
     seen,
     stop: async () => {
       child.kill("SIGTERM");

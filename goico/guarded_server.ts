@@ -1,0 +1,445 @@
+/**
+ * An HTTP server that bounds its connections and times out idle and slow
+ * ones.
+ *
+ * `Deno.serve` (Deno 2.9.6) has neither: measured, an idle connection, a
+ * client sending its headers a byte a second and an idle keep-alive
+ * connection are kept for ever, and about 1,000 idle connections under
+ * `ulimit -n 1024` end the process ("Too many open files" out of its accept
+ * loop). So this server accepts connections itself (`Deno.listen`), counts
+ * them, and hands each one to Deno's own HTTP server (hyper, the same code
+ * as `Deno.serve`) with `serveHttpOnConnection`, which Deno exposes as an
+ * internal, not as a public API: `serveGuarded` is `undefined` on a Deno
+ * without it. Requests are read, parsed and answered natively as with
+ * `Deno.serve`; per request this adds a few counters and two promise
+ * reactions (see BENCHMARKS.md for the cost).
+ *
+ * Rules:
+ * - A new connection has `headerTimeoutMs` to send its first request's
+ *   headers; a keep-alive connection `idleTimeoutMs` to send its next one
+ *   (its headers included); a request's handler `requestTimeoutMs` to
+ *   answer (reading the body included). A response being streamed (SSE)
+ *   has no time limit. Beyond a limit the connection is closed.
+ * - At most `maxConnections` are open. At the limit a new connection
+ *   closes the one that has waited longest without a request in progress
+ *   (a slow or idle client), so clients that send whole requests still get
+ *   in while thousands of slow ones are connected; when every connection
+ *   has a request in progress, the new one is answered 503 with
+ *   Retry-After and closed.
+ * - When the process runs out of file descriptors, accepting does not end
+ *   the server: it closes a waiting connection and tries again.
+ */
+import { HttpError, problemBody } from "./http_error.ts";
+import type { Logger } from "./logger.ts";
+
+/** What bounds the connections of a server. */
+export interface ConnectionLimits {
+  /** Open connections at most. */
+  maxConnections: number;
+  /** Time a new connection has to send its first request's headers. */
+  headerTimeoutMs: number;
+  /** Time a keep-alive connection may wait for, and read, its next request's headers. */
+  idleTimeoutMs: number;
+  /** Time a handler has to answer, reading the request body included. */
+  requestTimeoutMs: number;
+}
+
+/** The default timeouts (the connection limit comes from the fd limit, see fd_limit.ts). */
+export const DEFAULT_CONNECTION_TIMEOUTS: Omit<
+  ConnectionLimits,
+  "maxConnections"
+> = {
+  headerTimeoutMs: 10_000,
+  idleTimeoutMs: 5_000,
+  requestTimeoutMs: 60_000,
+};
+
+/** Counters of a guarded server since it started. */
+export interface ConnectionStats {
+  /** Connections open now. */
+  open: number;
+  /** Of them, without a request in progress (new, slow or idle keep-alive). */
+  waiting: number;
+  accepted: number;
+  /** Answered 503 because every connection had a request in progress. */
+  rejected: number;
+  /** Closed to make room for a new connection. */
+  evicted: number;
+  /** Closed by a timeout. */
+  timedOut: { header: number; idle: number; request: number };
+  /** Accepts that failed for lack of file descriptors. */
+  fdExhausted: number;
+}
+
+export interface GuardedServerOptions {
+  hostname: string;
+  port: number;
+  limits: ConnectionLimits;
+  /** Answers a handler's error (see Deno.ServeOptions.onError). */
+  onError: (err: unknown) => Response | Promise<Response>;
+  logger: Logger;
+  /** The clock. Default `Date.now`. */
+  now?: () => number;
+}
+
+export interface GuardedServer {
+  addr: Deno.NetAddr;
+  /** Settles when the server has stopped and every connection is closed. */
+  finished: Promise<void>;
+  /** Stops accepting, closes waiting connections, waits for requests in progress. */
+  shutdown(): Promise<void>;
+  stats(): ConnectionStats;
+}
+
+type Handler = (
+  req: Request,
+  info: Deno.ServeHandlerInfo,
+) => Response | Promise<Response>;
+
+interface ConnectionServer {
+  finished: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+type ServeOnConnection = (
+  conn: Deno.Conn,
+  signal: AbortSignal,
+  handler: Handler,
+  onError: (err: unknown) => Response | Promise<Response>,
+  onListen: () => void,
+) => ConnectionServer;
+
+/** Deno's `serveHttpOnConnection`, when this Deno has it. */
+export function serveOnConnection(): ServeOnConnection | undefined {
+  const deno = Deno as unknown as Record<symbol, unknown> & {
+    internal?: symbol;
+  };
+  const internal = deno.internal === undefined
+    ? undefined
+    : deno[deno.internal] as Record<string, unknown> | undefined;
+  const fn = internal?.serveHttpOnConnection;
+  return typeof fn === "function" ? fn as ServeOnConnection : undefined;
+}
+
+/** The reasons a connection is closed by the server. */
+type Cut = "header" | "idle" | "request" | "evicted" | "shutdown";
+
+/**
+ * Serves `handler` on `hostname:port` within `limits`, or returns
+ * `undefined` when this Deno cannot serve an accepted connection.
+ */
+export function serveGuarded(
+  handler: Handler,
+  options: GuardedServerOptions,
+): GuardedServer | undefined {
+  const serveOn = serveOnConnection();
+  if (!serveOn) return undefined;
+  const { limits, logger } = options;
+  const now = options.now ?? Date.now;
+  const listener: Deno.TcpListener = Deno.listen({
+    hostname: options.hostname,
+    port: options.port,
+  });
+  const stats: ConnectionStats = {
+    open: 0,
+    waiting: 0,
+    accepted: 0,
+    rejected: 0,
+    evicted: 0,
+    timedOut: { header: 0, idle: 0, request: 0 },
+    fdExhausted: 0,
+  };
+  /** Every open connection. */
+  const open = new Set<Connection>();
+  /** Those without a request in progress, the longest waiting first. */
+  const waiting = new Set<Connection>();
+  let closing = false;
+  let allClosed: () => void = () => {};
+  const drained = new Promise<void>((r) => (allClosed = r));
+  const busy = busyResponse(limits.maxConnections);
+  const noop = () => {};
+
+  class Connection {
+    requests = 0;
+    /** Requests not yet completely answered. */
+    active = 0;
+    /** Handlers that have not returned yet. */
+    handling = 0;
+    /** When it started waiting (accepted, or its last response ended). */
+    since = now();
+    /** When its handlers started running. */
+    handlingSince = 0;
+    gone = false;
+    /**
+     * Closes the connection at once. Deno's HTTP server takes it as the
+     * listener of an abort signal, which throws from inside the signal's
+     * dispatch (an uncaught error: the process ends) when the connection
+     * has just closed by itself; called here, the error is caught.
+     */
+    cancel: () => void = () => {};
+    readonly signal = {
+      addEventListener: (_type: string, cancel: () => void) => {
+        this.cancel = cancel;
+      },
+    } as unknown as AbortSignal;
+    server?: ConnectionServer;
+
+    readonly done = () => {
+      if (--this.active === 0 && !this.gone) {
+        this.since = now();
+        waiting.add(this);
+      }
+    };
+    readonly answered = (res: Response) => {
+      this.handling--;
+      return res;
+    };
+    readonly failed = (err: unknown) => {
+      this.handling--;
+      throw err;
+    };
+    readonly handle: Handler = (req, info) => {
+      this.requests++;
+      if (this.active++ === 0) waiting.delete(this);
+      if (this.handling++ === 0) this.handlingSince = now();
+      info.completed.then(this.done, this.done);
+      let res;
+      try {
+        res = handler(req, info);
+      } catch (err) {
+        this.handling--;
+        throw err;
+      }
+      if (res instanceof Promise) return res.then(this.answered, this.failed);
+      this.handling--;
+      return res;
+    };
+  }
+
+  const forget = (c: Connection) => {
+    if (c.gone) return;
+    c.gone = true;
+    open.delete(c);
+    waiting.delete(c);
+    if (closing && open.size === 0) allClosed();
+  };
+
+  const cut = (c: Connection, why: Cut) => {
+    if (why === "evicted") stats.evicted++;
+    else if (why !== "shutdown") stats.timedOut[why]++;
+    forget(c);
+    try {
+      c.cancel();
+    } catch { /* it had closed already */ }
+  };
+
+  const admit = (conn: Deno.TcpConn) => {
+    if (open.size >= limits.maxConnections) {
+      const oldest = waiting.values().next();
+      if (oldest.done) {
+        stats.rejected++;
+        warnSometimes("connection limit reached: answered 503");
+        reject(conn);
+        return;
+      }
+      cut(oldest.value, "evicted");
+      warnSometimes("connection limit reached: closed a waiting connection");
+    }
+    stats.accepted++;
+    (conn as Deno.TcpConn).setNoDelay(true);
+    const c = new Connection();
+    open.add(c);
+    waiting.add(c);
+    c.server = serveOn(conn, c.signal, c.handle, options.onError, noop);
+    c.server.finished.then(
+      () => forget(c),
+      (err) => {
+        logger.debug("connection failed", { error: String(err) });
+        forget(c);
+      },
+    );
+  };
+
+  /**
+   * Answers 503 and closes. An HTTP client takes an answer only after its
+   * request, and closing with the request unread resets the connection
+   * (the client can lose the answer): so the server first reads the
+   * request's headers (up to a second), then answers, stops writing and
+   * reads what more comes for up to a second. At most 64 connections are
+   * treated so at once; beyond, the answer is written and the connection
+   * closed at once.
+   */
+  let lingering = 0;
+  const reject = async (conn: Deno.TcpConn) => {
+    const gentle = lingering < 64;
+    if (gentle) lingering++;
+    try {
+      if (gentle) await readHead(conn, 1000);
+      await conn.write(busy);
+      if (gentle) {
+        await conn.closeWrite();
+        await readHead(conn, 1000, "");
+      }
+    } catch {
+      /* the client went away */
+    } finally {
+      if (gentle) lingering--;
+      try {
+        conn.close();
+      } catch { /* closed already */ }
+    }
+  };
+
+  // Each warning at most every 10 s: an attack is thousands of connections.
+  const warnedAt = new Map<string, number>();
+  const warnSometimes = (msg: string) => {
+    const t = now();
+    if (t - (warnedAt.get(msg) ?? -Infinity) < 10_000) return;
+    warnedAt.set(msg, t);
+    logger.warn(msg, {
+      maxConnections: limits.maxConnections,
+      ...snapshot(),
+    });
+  };
+
+  const sweep = () => {
+    const t = now();
+    for (const c of open) {
+      if (c.handling > 0) {
+        if (t - c.handlingSince > limits.requestTimeoutMs) {
+          logger.warn("request timed out", {
+            requestTimeoutMs: limits.requestTimeoutMs,
+          });
+          cut(c, "request");
+        }
+      } else if (c.active === 0) {
+        const first = c.requests === 0;
+        if (
+          t - c.since > (first ? limits.headerTimeoutMs : limits.idleTimeoutMs)
+        ) {
+          cut(c, first ? "header" : "idle");
+        }
+      }
+    }
+  };
+  const tick = Math.min(
+    1000,
+    Math.max(
+      20,
+      Math.min(
+        limits.headerTimeoutMs,
+        limits.idleTimeoutMs,
+        limits.requestTimeoutMs,
+      ) / 4,
+    ),
+  );
+  const ticker = setInterval(sweep, tick);
+
+  const accepting = (async () => {
+    while (!closing) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (closing) break;
+        if (/os error 2[34]\b|too many open files/i.test(String(err))) {
+          stats.fdExhausted++;
+          // Free a descriptor, then try again.
+          const oldest = waiting.values().next();
+          if (!oldest.done) cut(oldest.value, "evicted");
+          warnSometimes("out of file descriptors while accepting");
+        } else {
+          logger.warn("accept failed", { error: String(err) });
+        }
+        await new Promise((r) => setTimeout(r, 10));
+        continue;
+      }
+      if (closing) {
+        conn.close();
+        break;
+      }
+      admit(conn);
+    }
+  })();
+
+  const snapshot = (): ConnectionStats => ({
+    ...stats,
+    timedOut: { ...stats.timedOut },
+    open: open.size,
+    waiting: waiting.size,
+  });
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    stopping ??= (async () => {
+      closing = true;
+      try {
+        listener.close();
+      } catch { /* closed already */ }
+      await accepting;
+      if (open.size === 0) allClosed();
+      for (const c of [...open]) {
+        if (c.active === 0) cut(c, "shutdown");
+        else c.server?.shutdown().catch(noop);
+      }
+      await drained;
+      clearInterval(ticker);
+    })();
+
+  return {
+    addr: listener.addr as Deno.NetAddr,
+    finished: drained.then(() => stopping),
+    shutdown,
+    stats: snapshot,
+  };
+}
+
+/** The bytes of the 503 a connection beyond the limit gets. */
+function busyResponse(max: number): Uint8Array {
+  const body = JSON.stringify(problemBody(
+    new HttpError(
+      503,
+      "Service unavailable",
+      `Every one of the server's ${max} connections has a request in progress; retry later`,
+    ),
+  ));
+  return new TextEncoder().encode(
+    "HTTP/1.1 503 Service Unavailable\r\n" +
+      "content-type: application/problem+json\r\n" +
+      "retry-after: 1\r\n" +
+      "connection: close\r\n" +
+      `content-length: ${new TextEncoder().encode(body).length}\r\n\r\n` +
+      body,
+  );
+}
+
+/**
+ * Reads from `conn` until `end` arrives (the end of a request head; ""
+ * reads to the end of the stream), 16 KiB were read or `ms` pass.
+ */
+async function readHead(
+  conn: Deno.Conn,
+  ms: number,
+  end = "\r\n\r\n",
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<null>((
+    r,
+  ) => (timer = setTimeout(() => r(null), ms)));
+  const buf = new Uint8Array(16 * 1024);
+  let seen = "";
+  try {
+    for (let size = 0; size < buf.length;) {
+      const n = await Promise.race([conn.read(buf.subarray(size)), late]);
+      if (n === null) return;
+      if (end) {
+        seen = (seen + String.fromCharCode(...buf.subarray(size, size + n)))
+          .slice(-end.length - n);
+        if (seen.includes(end)) return;
+        size += n;
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
