@@ -9,6 +9,7 @@ import {
   type ConnectionLimits,
   type ConnectionStats,
   DurableQueue,
+  fdLimit,
   type Logger,
   onShutdownSignal,
   serve,
@@ -308,6 +309,7 @@ export async function servePlatformUntilSignal(
     url: platform.url,
     components: options.components ?? COMPONENTS,
     connections: platform.connections,
+    fdLimit: fdLimit() ?? "unknown (needs --allow-ffi)",
   });
   await new Promise<void>((resolve) => {
     const remove = onShutdownSignal(() => {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { deployGreetOver } from "./_deploy_over_http.ts";
-import { RUN_MAIN } from "./_run_main.ts";
+import { RUN_CLI, RUN_MAIN } from "./_run_main.ts";
 import { type SpawnedServer, spawnServer } from "./_spawn_server.ts";
 
 const TOKEN = "t0ken-conns-admin-token";
@@ -292,6 +292,79 @@ Deno.test("under the default settings, a connection that sends nothing is closed
     assert.ok(i.ms >= 10_000, `idle closed after ${i.ms} ms`);
     assert.equal(s.t, "");
     assert.ok(s.ms >= 10_000, `slow closed after ${s.ms} ms`);
+  } finally {
+    assert.equal((await stopMain(server)).code, 0);
+  }
+});
+
+/** `args` (RUN_MAIN or RUN_CLI) with `--allow-ffi`, as `deno task dev` and `deno task jobico` have it. */
+const withFfi = (args: string[]) => [
+  ...args.slice(0, -1),
+  "--allow-ffi",
+  args[args.length - 1],
+];
+
+Deno.test({
+  name:
+    "with --allow-ffi (deno task dev), the connection limit comes from the file descriptor limit, the soft one raised to the hard one; without, 1024 is assumed",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const listening = (s: SpawnedServer) =>
+      s.seen.find((l) => l.msg === "listening")!;
+    const fdLimit = { soft: 300, hard: 600 };
+    const withIt = await startMain({}, fdLimit, withFfi(RUN_MAIN));
+    try {
+      const l = listening(withIt);
+      assert.deepEqual(l.fdLimit, { soft: 600, hard: 600 });
+      assert.equal(
+        (l.connections as Record<string, number>).maxConnections,
+        600 - 128,
+      );
+    } finally {
+      await stopMain(withIt);
+    }
+    const without = await startMain({}, fdLimit);
+    try {
+      const l = listening(without);
+      assert.match(String(l.fdLimit), /unknown/);
+      assert.equal(
+        (l.connections as Record<string, number>).maxConnections,
+        1024 - 128,
+      );
+    } finally {
+      await stopMain(without);
+    }
+  },
+});
+
+Deno.test("jobico serve takes the connection settings as flags", async () => {
+  const server = await startMain(
+    {},
+    undefined,
+    [
+      ...withFfi(RUN_CLI),
+      "serve",
+      "--max-connections",
+      "7",
+      "--header-timeout-ms",
+      "300",
+      "--idle-timeout-ms",
+      "400",
+      "--request-timeout-ms",
+      "500",
+    ],
+  );
+  try {
+    const l = server.seen.find((l) => l.msg === "listening")!;
+    assert.deepEqual(l.connections, {
+      maxConnections: 7,
+      headerTimeoutMs: 300,
+      idleTimeoutMs: 400,
+      requestTimeoutMs: 500,
+    });
+    const began = Date.now();
+    assert.equal(await readToClose(await Deno.connect(addr(server.url))), "");
+    assert.ok(Date.now() - began >= 300);
   } finally {
     assert.equal((await stopMain(server)).code, 0);
   }
