@@ -21,6 +21,7 @@ import { Authenticator, tenantGuard } from "./authenticator.ts";
 import { telemetryObserver } from "./observe/execution_observer.ts";
 import { PlatformMetrics } from "./observe/platform_metrics.ts";
 import { metricsApp } from "./observe/metrics_routes.ts";
+import { registerConnectionMetrics } from "./observe/connection_metrics.ts";
 import { ctlApp } from "./ctl/ctl_routes.ts";
 import { Definitions } from "./ctl/definitions.ts";
 import { PackageStore } from "./ctl/package_store.ts";
@@ -281,6 +282,13 @@ export function startPlatform(options: ServeOptions): Promise<Platform> {
     logger: options.logger ?? silentLogger,
     connections: options.connections,
   });
+  if (server.connections) {
+    registerConnectionMetrics(
+      parts.metrics.registry,
+      server.connectionStats,
+      server.connections,
+    );
+  }
   const background = parts.run(ctrl.signal);
   let closing: Promise<void> | undefined;
   return Promise.resolve({

@@ -252,6 +252,17 @@ Deno.test("when every connection has a request in progress, one more is answered
     const health = await fetch(server.url + "/healthz");
     assert.equal(health.status, 200);
     await health.body?.cancel();
+    // What happened shows in /metrics.
+    const metrics = await (await fetch(server.url + "/metrics", {
+      headers: auth,
+    })).text();
+    for (
+      const line of [
+        "jobico_http_connections_max 4",
+        'jobico_http_connections_closed_total{reason="rejected"} 1',
+        'jobico_http_connections_closed_total{reason="request_timeout"} 4',
+      ]
+    ) assert.ok(metrics.includes(line + "\n"), `${line} in ${metrics}`);
   } finally {
     for (const c of held) {
       try {
