@@ -161,14 +161,16 @@ export const SCENARIOS: Scenario[] = [
   },
 ];
 
+/** VmRSS in KiB; NaN once the process is gone. */
 async function rssKb(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const status = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
 }
 
-/** CPU time (user + system) a process has used, in ms (/proc/<pid>/stat). */
+/** CPU time (user + system) a process has used, in ms (/proc/<pid>/stat); NaN once it is gone. */
 async function cpuMs(pid: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
+  if (!stat) return NaN;
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
@@ -194,6 +196,17 @@ export interface Phase {
   /** CPU this script used (the abusive clients), % of one core */
   abuseCpu: number;
 }
+
+/** A phase the server did not live through. */
+const GONE: Phase = {
+  ingestRps: 0,
+  non2xx: 0,
+  errors: 0,
+  p99Ms: NaN,
+  rssMb: NaN,
+  serverCpu: NaN,
+  abuseCpu: NaN,
+};
 
 export interface ScenarioResult {
   scenario: string;
@@ -254,7 +267,11 @@ export async function abuseBench(
           headers: { authorization: `Bearer ${BENCH_TOKEN}` },
           connections: options.connections,
           seconds: options.seconds,
+        }).catch((err) => {
+          console.error(`${name}: the well-behaved client failed: ${err}`);
+          return undefined;
         });
+        if (!r) return { ...GONE };
         return {
           ingestRps: Math.round(r.rps),
           non2xx: r.non2xx,

@@ -228,6 +228,13 @@ export function serveGuarded(
     if (why === "evicted") stats.evicted++;
     else if (why !== "shutdown") stats.timedOut[why]++;
     forget(c);
+    if (c.active === 0) {
+      // Without a request in progress, Deno's graceful close ends the
+      // connection at once (measured: nothing sent, half a header, idle
+      // keep-alive), and cheaper than cancelling (no Interrupted error).
+      c.server?.shutdown().catch(noop);
+      return;
+    }
     try {
       c.cancel();
     } catch { /* it had closed already */ }
