@@ -195,6 +195,13 @@ export interface Phase {
   serverCpu: number;
   /** CPU this script used (the abusive clients), % of one core */
   abuseCpu: number;
+  /**
+   * The server's CPU time per well-behaved request, µs (all of it: with
+   * the abuse, what serving the abusive clients costs is in it). On this
+   * shared machine the scheduler bounds the server's share of a core, so
+   * this tells more than the rate.
+   */
+  serverCpuUsPerIngest: number;
 }
 
 /** A phase the server did not live through. */
@@ -206,6 +213,7 @@ const GONE: Phase = {
   rssMb: NaN,
   serverCpu: NaN,
   abuseCpu: NaN,
+  serverCpuUsPerIngest: NaN,
 };
 
 export interface ScenarioResult {
@@ -272,14 +280,18 @@ export async function abuseBench(
           return undefined;
         });
         if (!r) return { ...GONE };
+        const serverMs = await cpuMs(server.pid) - server0;
         return {
           ingestRps: Math.round(r.rps),
           non2xx: r.non2xx,
           errors: r.errors,
           p99Ms: Math.round(r.p99Ms * 10) / 10,
           rssMb: Math.round(await rssKb(server.pid) / 102.4) / 10,
-          serverCpu: pct(await cpuMs(server.pid) - server0),
+          serverCpu: pct(serverMs),
           abuseCpu: pct(await cpuMs(Deno.pid) - self0),
+          serverCpuUsPerIngest: Math.round(
+            serverMs * 1000 / (r.requests - r.non2xx),
+          ),
         };
         function pct(ms: number) {
           return Math.round(ms / (performance.now() - began) * 100);
@@ -308,15 +320,7 @@ export async function abuseBench(
         await abuse.stop();
       }
       const survived = await alive(server.pid);
-      const after = survived ? await measure() : {
-        ingestRps: 0,
-        non2xx: 0,
-        errors: 0,
-        p99Ms: 0,
-        rssMb: 0,
-        serverCpu: 0,
-        abuseCpu: 0,
-      };
+      const after = survived ? await measure() : { ...GONE };
       const result: ScenarioResult = {
         scenario: scenario.name,
         description: scenario.description,
@@ -333,7 +337,8 @@ export async function abuseBench(
       console.error(
         `${scenario.name}: ingest ${baseline.ingestRps}/s -> ${during.ingestRps}/s ` +
           `(x${result.ingestRatio}), RSS ${baseline.rssMb} -> ${during.rssMb} MB, ` +
-          `server CPU ${baseline.serverCpu}% -> ${during.serverCpu}%, ` +
+          `server CPU ${baseline.serverCpu}% -> ${during.serverCpu}% ` +
+          `(${baseline.serverCpuUsPerIngest} -> ${during.serverCpuUsPerIngest} µs per ingest), ` +
           `clients' CPU ${during.abuseCpu}%, ` +
           `abuse ${JSON.stringify(during.abuse)}, survived ${survived}`,
       );

@@ -253,7 +253,7 @@ export function serveGuarded(
       warnSometimes("connection limit reached: closed a waiting connection");
     }
     stats.accepted++;
-    (conn as Deno.TcpConn).setNoDelay(true);
+    conn.setNoDelay(true);
     const c = new Connection();
     open.add(c);
     waiting.add(c);
