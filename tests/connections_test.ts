@@ -75,10 +75,15 @@ async function readSome(conn: Deno.Conn): Promise<string> {
 
 /**
  * `count` clients that each send the start of a request and then a byte
- * every `everyMs`, and connect again when the server cuts them, until
- * `stop()`.
+ * every `everyMs`, and connect again `againMs` after the server cuts them,
+ * until `stop()`.
  */
-function slowClients(url: string, count: number, everyMs: number) {
+function slowClients(
+  url: string,
+  count: number,
+  everyMs: number,
+  againMs = 1000,
+) {
   let stopping = false;
   let connects = 0;
   let cuts = 0;
@@ -109,7 +114,7 @@ function slowClients(url: string, count: number, everyMs: number) {
           conn.close();
         } catch { /* closed */ }
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, againMs));
     }
   };
   const all = Promise.all(Array.from({ length: count }, one));
