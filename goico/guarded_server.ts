@@ -17,9 +17,12 @@
  * Rules:
  * - A new connection has `headerTimeoutMs` to send its first request's
  *   headers; a keep-alive connection `idleTimeoutMs` to send its next one
- *   (its headers included); a request's handler `requestTimeoutMs` to
- *   answer (reading the body included). A response being streamed (SSE)
- *   has no time limit. Beyond a limit the connection is closed.
+ *   (its headers included); a request `requestTimeoutMs` from its headers
+ *   to the last byte of its response (reading the body, the handler and a
+ *   client slow to read the answer included). An event stream
+ *   (`text/event-stream`) has no time limit. Past a limit the connection
+ *   is closed (checked every quarter of the shortest limit, at most every
+ *   second).
  * - At most `maxConnections` are open. At the limit a new connection
  *   closes the one that has waited longest without a request in progress
  *   (a slow or idle client), so clients that send whole requests still get
@@ -28,6 +31,13 @@
  *   Retry-After and closed.
  * - When the process runs out of file descriptors, accepting does not end
  *   the server: it closes a waiting connection and tries again.
+ *
+ * Deno counts a response whose body is given whole as answered as soon as
+ * it has the body, not when the client has read it: such a connection is
+ * timed as idle while the answer is still on its way, and a client slower
+ * than `idleTimeoutMs` loses the end of a large one. Large bodies are to be
+ * streamed in chunks (chunked_body.ts): a streamed answer counts until its
+ * last chunk is written.
  */
 import { HttpError, problemBody } from "./http_error.ts";
 import type { Logger } from "./logger.ts";
@@ -40,7 +50,7 @@ export interface ConnectionLimits {
   headerTimeoutMs: number;
   /** Time a keep-alive connection may wait for, and read, its next request's headers. */
   idleTimeoutMs: number;
-  /** Time a handler has to answer, reading the request body included. */
+  /** Time from a request's headers to the end of its response (body read, handler, response sent); event streams excepted. */
   requestTimeoutMs: number;
 }
 
@@ -121,6 +131,9 @@ export function serveOnConnection(): ServeOnConnection | undefined {
   return typeof fn === "function" ? fn as ServeOnConnection : undefined;
 }
 
+/** How long a cancelled connection may take to close before it is cancelled again. */
+const CLOSE_GRACE_MS = 1000;
+
 /** The reasons a connection is closed by the server. */
 type Cut = "header" | "idle" | "request" | "evicted" | "shutdown";
 
@@ -149,10 +162,12 @@ export function serveGuarded(
     timedOut: { header: 0, idle: 0, request: 0 },
     fdExhausted: 0,
   };
-  /** Every open connection. */
+  /** Every open connection, those being closed included. */
   const open = new Set<Connection>();
   /** Those without a request in progress, the longest waiting first. */
   const waiting = new Set<Connection>();
+  /** Those being closed: still holding a descriptor, not counted against the limit. */
+  let closingCount = 0;
   let closing = false;
   let allClosed: () => void = () => {};
   const drained = new Promise<void>((r) => (allClosed = r));
@@ -163,12 +178,14 @@ export function serveGuarded(
     requests = 0;
     /** Requests not yet completely answered. */
     active = 0;
-    /** Handlers that have not returned yet. */
-    handling = 0;
+    /** Of them, answered with an event stream (no time limit). */
+    streams = 0;
     /** When it started waiting (accepted, or its last response ended). */
     since = now();
-    /** When its handlers started running. */
-    handlingSince = 0;
+    /** When its requests in progress began. */
+    activeSince = 0;
+    /** When the server began to close it (0: it has not). */
+    closingSince = 0;
     gone = false;
     /**
      * Closes the connection at once. Deno's HTTP server takes it as the
@@ -185,63 +202,68 @@ export function serveGuarded(
     server?: ConnectionServer;
 
     readonly done = () => {
-      if (--this.active === 0 && !this.gone) {
+      if (--this.active === 0) {
+        this.streams = 0;
         this.since = now();
-        waiting.add(this);
+        if (!this.gone && !this.closingSince) waiting.add(this);
       }
     };
     readonly answered = (res: Response) => {
-      this.handling--;
+      if (res.headers.get("content-type")?.startsWith("text/event-stream")) {
+        this.streams++;
+      }
       return res;
-    };
-    readonly failed = (err: unknown) => {
-      this.handling--;
-      throw err;
     };
     readonly handle: Handler = (req, info) => {
       this.requests++;
-      if (this.active++ === 0) waiting.delete(this);
-      if (this.handling++ === 0) this.handlingSince = now();
-      info.completed.then(this.done, this.done);
-      let res;
-      try {
-        res = handler(req, info);
-      } catch (err) {
-        this.handling--;
-        throw err;
+      if (this.active++ === 0) {
+        waiting.delete(this);
+        this.activeSince = now();
       }
-      if (res instanceof Promise) return res.then(this.answered, this.failed);
-      this.handling--;
-      return res;
+      info.completed.then(this.done, this.done);
+      const res = handler(req, info);
+      return res instanceof Promise
+        ? res.then(this.answered)
+        : this.answered(res);
     };
   }
 
+  /** Deno has closed it. */
   const forget = (c: Connection) => {
     if (c.gone) return;
     c.gone = true;
+    if (c.closingSince) closingCount--;
     open.delete(c);
     waiting.delete(c);
     if (closing && open.size === 0) allClosed();
   };
 
-  const cut = (c: Connection, why: Cut) => {
-    if (why === "evicted") stats.evicted++;
-    else if (why !== "shutdown") stats.timedOut[why]++;
-    forget(c);
-    if (c.active === 0) {
-      // Without a request in progress, Deno's graceful close ends the
-      // connection at once (measured: nothing sent, half a header, idle
-      // keep-alive), and cheaper than cancelling (no Interrupted error).
-      c.server?.shutdown().catch(noop);
-      return;
-    }
+  const cancel = (c: Connection) => {
     try {
       c.cancel();
     } catch { /* it had closed already */ }
   };
 
+  /**
+   * Closes a connection: cancels it, or with `gracefully` lets Deno finish
+   * what it is sending first. Deno counts a body given whole as answered
+   * at once, so a connection without a request in progress may still be
+   * sending one; but a graceful close waits for a client that does not
+   * read, and cannot be cancelled once begun: only shutdown uses it.
+   */
+  const cut = (c: Connection, why: Cut, gracefully = false) => {
+    if (c.gone || c.closingSince) return;
+    if (why === "evicted") stats.evicted++;
+    else if (why !== "shutdown") stats.timedOut[why]++;
+    c.closingSince = now();
+    closingCount++;
+    waiting.delete(c);
+    if (gracefully) c.server?.shutdown().catch(noop);
+    else cancel(c);
+  };
+
   const admit = (conn: Deno.TcpConn) => {
-    if (open.size >= limits.maxConnections) {
+    if (open.size - closingCount >= limits.maxConnections) {
       const oldest = waiting.values().next();
       if (oldest.done) {
         stats.rejected++;
@@ -312,14 +334,18 @@ export function serveGuarded(
   const sweep = () => {
     const t = now();
     for (const c of open) {
-      if (c.handling > 0) {
-        if (t - c.handlingSince > limits.requestTimeoutMs) {
+      if (c.closingSince) {
+        if (t - c.closingSince > CLOSE_GRACE_MS) cancel(c); // once more
+      } else if (c.active > 0) {
+        if (
+          c.streams === 0 && t - c.activeSince > limits.requestTimeoutMs
+        ) {
           logger.warn("request timed out", {
             requestTimeoutMs: limits.requestTimeoutMs,
           });
           cut(c, "request");
         }
-      } else if (c.active === 0) {
+      } else {
         const first = c.requests === 0;
         if (
           t - c.since > (first ? limits.headerTimeoutMs : limits.idleTimeoutMs)
@@ -386,7 +412,8 @@ export function serveGuarded(
       await accepting;
       if (open.size === 0) allClosed();
       for (const c of [...open]) {
-        if (c.active === 0) cut(c, "shutdown");
+        // A connection that never had a request has nothing to finish.
+        if (c.active === 0) cut(c, "shutdown", c.requests > 0);
         else c.server?.shutdown().catch(noop);
       }
       await drained;

@@ -5,6 +5,7 @@
  */
 export { type BlobMeta, BlobStore, sha256Hex } from "./blob_store.ts";
 export { ChangeFeed, type ChangeFeedOptions } from "./change_feed.ts";
+export { chunkedBody } from "./chunked_body.ts";
 export { deletePrefixes } from "./delete_prefixes.ts";
 export {
   ASSUMED_FD_LIMIT,

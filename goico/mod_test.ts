@@ -24,6 +24,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "ValidationError",
     "WasmGuest",
     "WasmPool",
+    "chunkedBody",
     "connectionLimits",
     "deletePrefixes",
     "fdLimit",

@@ -8,7 +8,7 @@ import {
   serve,
   serviceApp,
 } from "./service.ts";
-import { maxConnectionsFor } from "./fd_limit.ts";
+import { fdLimit, maxConnectionsFor } from "./fd_limit.ts";
 
 function capturingLogger() {
   const lines: string[] = [];
@@ -261,7 +261,7 @@ Deno.test({
 
 Deno.test("connectionLimits: defaults, and a setting left undefined keeps its default", () => {
   const defaults = {
-    maxConnections: maxConnectionsFor(),
+    maxConnections: maxConnectionsFor(fdLimit()?.soft),
     headerTimeoutMs: 10_000,
     idleTimeoutMs: 5_000,
     requestTimeoutMs: 60_000,

@@ -385,3 +385,82 @@ Deno.test("jobico serve takes the connection settings as flags", async () => {
     assert.equal((await stopMain(server)).code, 0);
   }
 });
+
+/** A valid WebAssembly module of about `size` bytes: a custom section of zeros. */
+function bigModule(size: number): Uint8Array<ArrayBuffer> {
+  const name = enc.encode("pad");
+  const payload = size;
+  const leb = (n: number) => {
+    const out: number[] = [];
+    do {
+      let b = n & 0x7f;
+      n >>>= 7;
+      if (n) b |= 0x80;
+      out.push(b);
+    } while (n);
+    return out;
+  };
+  const body = [...leb(name.length), ...name];
+  const head = [
+    0,
+    0x61,
+    0x73,
+    0x6d,
+    1,
+    0,
+    0,
+    0,
+    0,
+    ...leb(body.length + payload),
+  ];
+  const out = new Uint8Array(head.length + body.length + payload);
+  out.set(head);
+  out.set(body, head.length);
+  return out;
+}
+
+Deno.test("a 6 MiB file reaches a client that reads it slowly, past JOBICO_IDLE_TIMEOUT_MS", async () => {
+  const server = await startMain({ JOBICO_IDLE_TIMEOUT_MS: "300" });
+  try {
+    const wasm = bigModule(6 * 1024 * 1024);
+    const put = await fetch(
+      server.url + "/api/v1/tenants/demo/files/big.wasm",
+      {
+        method: "PUT",
+        headers: auth,
+        body: wasm,
+      },
+    );
+    assert.equal(put.status, 201, await put.text());
+    const conn = await Deno.connect(addr(server.url));
+    await conn.write(enc.encode(
+      `GET /api/v1/tenants/demo/files/big.wasm HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN}\r\n\r\n`,
+    ));
+    // 256 KiB every 50 ms: about 1.2 s for the whole, four idle timeouts.
+    const buf = new Uint8Array(256 * 1024);
+    let got = new Uint8Array();
+    let head = "";
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 50));
+      const n = await conn.read(buf);
+      if (n === null) break;
+      const all = new Uint8Array(got.length + n);
+      all.set(got);
+      all.set(buf.subarray(0, n), got.length);
+      got = all;
+      const end = new TextDecoder().decode(got.subarray(0, 4096)).indexOf(
+        "\r\n\r\n",
+      );
+      if (end >= 0 && !head) {
+        head = new TextDecoder().decode(got.subarray(0, end));
+      }
+      if (head && got.length >= head.length + 4 + wasm.length) break;
+    }
+    conn.close();
+    assert.match(head, /^HTTP\/1\.1 200/);
+    assert.match(head, new RegExp(`content-length: ${wasm.length}`, "i"));
+    assert.equal(got.length - head.length - 4, wasm.length);
+  } finally {
+    assert.equal((await stopMain(server)).code, 0);
+  }
+});
