@@ -77,7 +77,7 @@ export const SETTINGS = {
   ],
   JOBICO_REQUEST_TIMEOUT_MS: [
     "--request-timeout-ms",
-    "time a request has to be read and answered, streamed responses excepted (default 60000)",
+    "time from a request's headers to the end of its answer, event streams excepted (default 60000)",
   ],
 } as const;
 

@@ -11,8 +11,8 @@
  * as `Deno.serve`) with `serveHttpOnConnection`, which Deno exposes as an
  * internal, not as a public API: `serveGuarded` is `undefined` on a Deno
  * without it. Requests are read, parsed and answered natively as with
- * `Deno.serve`; per request this adds a few counters and two promise
- * reactions (see BENCHMARKS.md for the cost).
+ * `Deno.serve`; per request this adds a few counters, a header look-up
+ * and two promise reactions (see BENCHMARKS.md for the cost).
  *
  * Rules:
  * - A new connection has `headerTimeoutMs` to send its first request's
