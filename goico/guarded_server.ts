@@ -39,8 +39,8 @@
  * streamed in chunks (chunked_body.ts): a streamed answer counts until its
  * last chunk is written.
  */
-import { HttpError, problemBody } from "./http_error.ts";
 import type { Logger } from "./logger.ts";
+import { ConnectionRefuser } from "./_connection_refuser.ts";
 
 /** What bounds the connections of a server. */
 export interface ConnectionLimits {
@@ -171,7 +171,6 @@ export function serveGuarded(
   let closing = false;
   let allClosed: () => void = () => {};
   const drained = new Promise<void>((r) => (allClosed = r));
-  const busy = busyResponse(limits.maxConnections);
   const noop = () => {};
 
   class Connection {
@@ -268,7 +267,7 @@ export function serveGuarded(
       if (oldest.done) {
         stats.rejected++;
         warnSometimes("connection limit reached: answered 503");
-        reject(conn);
+        refusing.refuse(conn);
         return;
       }
       cut(oldest.value, "evicted");
@@ -289,35 +288,7 @@ export function serveGuarded(
     );
   };
 
-  /**
-   * Answers 503 and closes. An HTTP client takes an answer only after its
-   * request, and closing with the request unread resets the connection
-   * (the client can lose the answer): so the server first reads the
-   * request's headers (up to a second), then answers, stops writing and
-   * reads what more comes for up to a second. At most 64 connections are
-   * treated so at once; beyond, the answer is written and the connection
-   * closed at once.
-   */
-  let lingering = 0;
-  const reject = async (conn: Deno.TcpConn) => {
-    const gentle = lingering < 64;
-    if (gentle) lingering++;
-    try {
-      if (gentle) await readHead(conn, 1000);
-      await conn.write(busy);
-      if (gentle) {
-        await conn.closeWrite();
-        await readHead(conn, 1000, "");
-      }
-    } catch {
-      /* the client went away */
-    } finally {
-      if (gentle) lingering--;
-      try {
-        conn.close();
-      } catch { /* closed already */ }
-    }
-  };
+  const refusing = new ConnectionRefuser(limits.maxConnections);
 
   // Each warning at most every 10 s: an attack is thousands of connections.
   const warnedAt = new Map<string, number>();
@@ -426,54 +397,4 @@ export function serveGuarded(
     shutdown,
     stats: snapshot,
   };
-}
-
-/** The bytes of the 503 a connection beyond the limit gets. */
-function busyResponse(max: number): Uint8Array {
-  const body = JSON.stringify(problemBody(
-    new HttpError(
-      503,
-      "Service unavailable",
-      `Every one of the server's ${max} connections has a request in progress; retry later`,
-    ),
-  ));
-  return new TextEncoder().encode(
-    "HTTP/1.1 503 Service Unavailable\r\n" +
-      "content-type: application/problem+json\r\n" +
-      "retry-after: 1\r\n" +
-      "connection: close\r\n" +
-      `content-length: ${new TextEncoder().encode(body).length}\r\n\r\n` +
-      body,
-  );
-}
-
-/**
- * Reads from `conn` until `end` arrives (the end of a request head; ""
- * reads to the end of the stream), 16 KiB were read or `ms` pass.
- */
-async function readHead(
-  conn: Deno.Conn,
-  ms: number,
-  end = "\r\n\r\n",
-): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<null>((
-    r,
-  ) => (timer = setTimeout(() => r(null), ms)));
-  const buf = new Uint8Array(16 * 1024);
-  let seen = "";
-  try {
-    for (let size = 0; size < buf.length;) {
-      const n = await Promise.race([conn.read(buf.subarray(size)), late]);
-      if (n === null) return;
-      if (end) {
-        seen = (seen + String.fromCharCode(...buf.subarray(size, size + n)))
-          .slice(-end.length - n);
-        if (seen.includes(end)) return;
-        size += n;
-      }
-    }
-  } finally {
-    clearTimeout(timer);
-  }
 }
