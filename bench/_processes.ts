@@ -27,22 +27,33 @@ export interface PlatformProcessOptions {
   data?: string;
   /** Runs it with this file descriptor limit (`ulimit -n`, soft and hard). Default: this process's. */
   fdLimit?: number;
+  /**
+   * The checkout whose main.ts and deno.json run (an export of another
+   * commit, to compare builds in one run). Default: this one.
+   */
+  root?: string;
 }
 
 /** The `deno run` arguments of main.ts, as `deno task dev` has them. */
-export function mainArgs(denoFlags: string[] = []): string[] {
+export function mainArgs(
+  denoFlags: string[] = [],
+  root: string | URL = ROOT,
+): string[] {
+  const base = typeof root === "string"
+    ? new URL(`file://${root.replace(/\/?$/, "/")}`)
+    : root;
   return [
     "run",
     ...denoFlags,
     "--config",
-    new URL("deno.json", ROOT).pathname,
+    new URL("deno.json", base).pathname,
     "--allow-net",
     "--allow-read",
     "--allow-write",
     "--allow-env",
     "--allow-sys=hostname,osRelease",
     "--allow-ffi",
-    new URL("main.ts", ROOT).pathname,
+    new URL("main.ts", base).pathname,
   ];
 }
 
@@ -66,7 +77,7 @@ export async function startPlatformProcess(
     ...options.env,
   };
   const p = await startUntil(
-    mainArgs(options.denoFlags),
+    mainArgs(options.denoFlags, options.root),
     env,
     "stderr",
     (line) => {

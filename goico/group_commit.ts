@@ -62,6 +62,8 @@ const U64 = 1n << 64n;
 
 interface Waiting {
   part: CommitPart;
+  /** When it was handed in (performance.now()). */
+  at: number;
   resolve: (r: Result) => void;
   reject: (err: unknown) => void;
 }
@@ -70,8 +72,12 @@ export class GroupCommit {
   readonly #pending: Waiting[] = [];
   #running = false;
   readonly #max: Required<GroupCommitOptions>;
-  /** Commits made, and parts they carried (for tests and benchmarks). */
-  readonly stats = { commits: 0, parts: 0 };
+  /**
+   * Commits made and parts they carried; the time commits were under way
+   * and the time parts waited from being handed in to their answer, in ms
+   * (for metrics, tests and benchmarks).
+   */
+  readonly stats = { commits: 0, parts: 0, commitMs: 0, waitMs: 0 };
 
   constructor(
     private readonly kv: Deno.Kv,
@@ -89,7 +95,7 @@ export class GroupCommit {
   /** Commits a part with whatever else is waiting; resolves as its own `commit()` would. */
   commit(part: CommitPart): Promise<Result> {
     return new Promise((resolve, reject) => {
-      this.#pending.push({ part, resolve, reject });
+      this.#pending.push({ part, at: performance.now(), resolve, reject });
       if (this.#running) return;
       this.#running = true;
       // Parts handed in during this turn of the event loop join the first commit.
@@ -154,7 +160,12 @@ export class GroupCommit {
       for (const [key, n] of sums.values()) op.sum(key, n);
       for (const [key, value] of sets.values()) op.set(key, value);
       this.stats.commits++;
-      res = await op.commit();
+      const t0 = performance.now();
+      try {
+        res = await op.commit();
+      } finally {
+        this.stats.commitMs += performance.now() - t0;
+      }
     } catch (err) {
       error = err;
     }
@@ -170,7 +181,11 @@ export class GroupCommit {
       return;
     }
     if (res) {
-      this.stats.parts += res.ok ? group.length : 0;
+      if (res.ok) {
+        const now = performance.now();
+        this.stats.parts += group.length;
+        for (const w of group) this.stats.waitMs += now - w.at;
+      }
       for (const w of group) w.resolve(res);
     } else group[0].reject(error);
   }
