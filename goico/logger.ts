@@ -1,3 +1,5 @@
+import { stderrLines } from "./line_batcher.ts";
+
 /** A structured logger that writes one JSON object per line. */
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
@@ -17,7 +19,12 @@ const ORDER: Record<LogLevel, number> = {
 export interface JsonLoggerOptions {
   /** Lines below this level are dropped. Default `info`. */
   level?: LogLevel;
-  /** Where lines go. Default: stderr. */
+  /**
+   * Where lines go, one at a time. Default: stderr, where debug and info
+   * lines wait for the end of the event loop's turn and go out together,
+   * and a warning or an error goes out at once after them (see
+   * line_batcher.ts).
+   */
   write?: (line: string) => void;
   /** Fields added to every line (e.g. the component name). */
   fields?: Record<string, unknown>;
@@ -28,9 +35,10 @@ export interface JsonLoggerOptions {
 /** A logger writing JSON lines: `{"time":..., "level":..., "msg":..., ...fields}`. */
 export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
   const min = ORDER[options.level ?? "info"];
-  const encoder = new TextEncoder();
+  const lines = options.write ? undefined : stderrLines();
   const write = options.write ??
-    ((line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n")));
+    ((line: string, level: LogLevel) =>
+      ORDER[level] >= ORDER.warn ? lines!.now(line) : lines!.add(line));
   const now = options.now ?? Date.now;
   const base = options.fields ?? {};
   const log =
@@ -44,6 +52,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
           ...base,
           ...fields,
         }),
+        level,
       );
     };
   return {
