@@ -59,6 +59,13 @@ export const CATEGORIES = [
   "other project code",
   "garbage collector",
   "runtime (other)",
+  /**
+   * Not sampled: the main thread's CPU (from /proc) beyond its sampled JS
+   * time. The profiler counts as idle what the runtime does outside JS on
+   * the main thread: reading requests and writing responses (Rust),
+   * polling for I/O, finishing ops.
+   */
+  "runtime outside JS (HTTP I/O, event loop)",
   "idle",
 ] as const;
 export type Category = typeof CATEGORIES[number];

@@ -47,6 +47,8 @@ export interface BreakdownOptions {
   env?: Record<string, string>;
   /** Another checkout's main.ts (see the header). */
   root?: string;
+  /** Take the CPU profile. Default true; without it only the rate, threads and commits are measured. */
+  profile?: boolean;
 }
 
 export interface IngestBreakdown {
@@ -55,7 +57,7 @@ export interface IngestBreakdown {
   p99Ms: number;
   /** CPU µs per request by thread. */
   threads: ThreadCpu | null;
-  /** Of the main isolate's profile during the load, the share idle. */
+  /** Of the main isolate's profile during the load, the share idle (NaN unprofiled). */
   idle: number;
   /** Main-isolate CPU µs per request, by purpose. */
   mainUs: Partial<Record<Category, number>>;
@@ -98,7 +100,9 @@ export async function ingestBreakdown(
     const p = await startPlatformProcess({
       components: o.components ?? "ctl,repo,listener",
       env: { JOBICO_MAX_QUEUE_DEPTH: "1000000000", ...o.env },
-      denoFlags: ["--cpu-prof", `--cpu-prof-dir=${profDir}`],
+      denoFlags: o.profile === false
+        ? []
+        : ["--cpu-prof", `--cpu-prof-dir=${profDir}`],
       data: data.path,
       root: o.root,
     });
@@ -138,13 +142,24 @@ export async function ingestBreakdown(
         profile = JSON.parse(await Deno.readTextFile(`${profDir}/${e.name}`));
       }
     }
-    if (!profile) throw new Error("The platform wrote no CPU profile");
-    const b = breakdown(profile, t0, t1);
-    const busyMs = b.windowMs - b.ms.idle;
+    if (!profile && o.profile !== false) {
+      throw new Error("The platform wrote no CPU profile");
+    }
+    const b = profile ? breakdown(profile, t0, t1) : undefined;
+    // The profile's samples are wall time on the main thread: when not
+    // idle, JS (or an op it called) ran. What the thread's CPU time from
+    // /proc has beyond them ran outside JS (see CATEGORIES).
     const mainUs: Partial<Record<Category, number>> = {};
+    let sampled = 0;
     for (const c of CATEGORIES) {
-      if (c === "idle" || b.ms[c] === 0 || !threads) continue;
-      mainUs[c] = Math.round(threads.main * (b.ms[c] / busyMs) * 10) / 10;
+      if (!b || c === "idle" || b.ms[c] === 0) continue;
+      const us = b.ms[c] * 1000 / requests;
+      mainUs[c] = Math.round(us * 10) / 10;
+      sampled += us;
+    }
+    if (b && threads) {
+      mainUs["runtime outside JS (HTTP I/O, event loop)"] =
+        Math.round(Math.max(0, threads.main - sampled) * 10) / 10;
     }
     const d = (k: string) => (c1?.[k] ?? 0) - (c0?.[k] ?? 0);
     const r2 = (x: number) => Math.round(x * 100) / 100;
@@ -153,7 +168,7 @@ export async function ingestBreakdown(
       p50Ms: load.p50Ms,
       p99Ms: load.p99Ms,
       threads,
-      idle: r2(b.ms.idle / b.windowMs),
+      idle: b ? r2(b.ms.idle / b.windowMs) : NaN,
       mainUs,
       commit: c0 && c1 && d("commits") > 0
         ? {
@@ -184,7 +199,7 @@ export function breakdownMarkdown(
   const lines = [
     head,
     sep,
-    row("requests/s (profiled)", (r) => r.rps.toLocaleString("en")),
+    row("requests/s", (r) => r.rps.toLocaleString("en")),
     row("latency p50 / p99, ms", (r) => `${r.p50Ms} / ${r.p99Ms}`),
     row("commit wait, ms", (r) => r.commit ? String(r.commit.waitMs) : "-"),
     row(
@@ -194,6 +209,7 @@ export function breakdownMarkdown(
     row("one commit, ms", (r) => r.commit ? String(r.commit.commitMs) : "-"),
     row("main isolate idle", (r) => `${Math.round(r.idle * 100)}%`),
     row("**CPU µs, main isolate**", (r) => `**${us(r.threads?.main)}**`),
+    row("of which, by purpose (profiled):", () => ""),
   ];
   for (const c of CATEGORIES) {
     if (c === "idle") continue;
