@@ -84,7 +84,10 @@ function byRuntimeFrame(f: CallFrame): Category | undefined {
 
 /** Project files and npm packages, by path (the first that matches). */
 const BY_FILE: [RegExp, Category][] = [
-  [/goico\/logger\.ts$|goico\/service\.ts$/, "request log line"],
+  [
+    /goico\/logger\.ts$|goico\/line_batcher\.ts$|goico\/service\.ts$/,
+    "request log line",
+  ],
   [/prom-client|observe\/platform_metrics\.ts$/, "metrics"],
   [/@opentelemetry|observe\/tracing\.ts$/, "tracing"],
   [

@@ -49,6 +49,8 @@ export interface BreakdownOptions {
   root?: string;
   /** Take the CPU profile. Default true; without it only the rate, threads and commits are measured. */
   profile?: boolean;
+  /** Copies the profile into this directory (to read with bench/_profile.ts). */
+  keepProfile?: string;
 }
 
 export interface IngestBreakdown {
@@ -140,6 +142,12 @@ export async function ingestBreakdown(
     for await (const e of Deno.readDir(profDir)) {
       if (e.name.endsWith(".cpuprofile")) {
         profile = JSON.parse(await Deno.readTextFile(`${profDir}/${e.name}`));
+        if (o.keepProfile) {
+          await Deno.copyFile(
+            `${profDir}/${e.name}`,
+            `${o.keepProfile}/${e.name}`,
+          );
+        }
       }
     }
     if (!profile && o.profile !== false) {
@@ -235,6 +243,7 @@ if (import.meta.main) {
       root: { type: "string" },
       env: { type: "string", multiple: true, default: [] },
       json: { type: "boolean", default: false },
+      "keep-profile": { type: "string" },
     },
   });
   const r = await ingestBreakdown({
@@ -244,6 +253,7 @@ if (import.meta.main) {
     data: values.data as DataOn,
     components: values.components,
     root: values.root,
+    keepProfile: values["keep-profile"],
     env: Object.fromEntries(
       values.env.map((
         kv,
