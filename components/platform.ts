@@ -10,6 +10,7 @@ import {
   type ConnectionStats,
   DurableQueue,
   fdLimit,
+  jsonRecords,
   type Logger,
   onShutdownSignal,
   SecretBox,
@@ -198,6 +199,8 @@ export function createPlatform(
   });
   const queue = new DurableQueue<EventItem>(kv, keys.queues(), {
     leaseMs: options.leaseMs,
+    // JSON bytes: several times cheaper to write and read than V8 values.
+    codec: jsonRecords,
   });
   const metrics = new PlatformMetrics(queue);
   const sweepIntervalMs = options.sweepIntervalMs ?? 60_000;

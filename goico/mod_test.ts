@@ -38,6 +38,8 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "formatSse",
     "jsonLogger",
     "kvValueSize",
+    "jsonRecords",
+    "v8Records",
     "maxConnectionsFor",
     "meterFuel",
     "monotonicId",

@@ -3,16 +3,19 @@
  * Deno KV bounds one: 1000 mutations, 64 KiB per value, 80 KiB of keys and
  * 800 KiB of keys and values in all.
  * Beyond them `commit()` throws, which would be a 500 after the request was
- * validated; so the items are measured first (with the V8 serializer that KV
- * uses) and a request that cannot fit is a 413 naming the limit.
+ * validated; so the items are measured first, as the queue stores them (its
+ * record codec: JSON bytes on the platform, see goico/record_codec.ts), and
+ * a request that cannot fit is a 413 naming the limit.
  */
-import { serialize } from "node:v8";
-import { kvValueSize, PayloadTooLargeError } from "../../goico/mod.ts";
+import {
+  MAX_ITEM_BYTES,
+  PayloadTooLargeError,
+  type RecordCodec,
+  v8Records,
+} from "../../goico/mod.ts";
 
 /** Mutations of one atomic write. */
 const KV_MAX_MUTATIONS = 1000;
-/** Bytes of one value (V8-serialized). */
-const KV_MAX_VALUE = 65536;
 /** Bytes of all the keys of one atomic write. */
 const KV_MAX_KEYS = 81920;
 /** Bytes of all the keys and values of one atomic write. */
@@ -45,12 +48,14 @@ export interface WriteSize {
 
 /**
  * Throws a 413 when the items of `data` cannot be queued on `queue` in one
- * write; otherwise returns what that write takes, at most. `data` holds
- * values as `JSON.parse` makes them (no cycles).
+ * write, stored with `codec` (default `v8Records`); otherwise returns what
+ * that write takes, at most. `data` holds values as `JSON.parse` makes them
+ * (no cycles).
  */
 export function checkFitsOneWrite(
   data: readonly unknown[],
   queue: string,
+  codec: RecordCodec = v8Records,
 ): WriteSize {
   const keyBytes = KEY_BYTES + new TextEncoder().encode(queue).length;
   const most = Math.min(
@@ -62,25 +67,26 @@ export function checkFitsOneWrite(
       `The "data" list has ${data.length} items; at most ${most} can be queued in one request`,
     );
   }
-  const maxItem = KV_MAX_VALUE - WRAPPER_BYTES;
+  // An item's record is its data and the wrapper, and it may grow by 256
+  // bytes as it moves through the queue (MAX_ITEM_BYTES).
+  const maxItem = MAX_ITEM_BYTES - WRAPPER_BYTES;
   const fixed = BOOKKEEPING * BOOKKEEPING_BYTES;
   const perItem = WRAPPER_BYTES + keyBytes;
   const size = {
     keyBytes: BOOKKEEPING_KEY_BYTES + data.length * keyBytes,
   };
-  // One bound of the whole list first, by a walk (kvValueSize, about 1 µs
-  // for a small request; the serializer costs 10-20 µs a call here): it
-  // counts every object as often as it occurs, so it bounds each item and
-  // the sum of the items, shared objects or not. Only lists too large to
-  // decide so are serialized, item by item.
-  const list = kvValueSize(data);
+  // One measure of the whole list first (about 1 µs for a small request;
+  // the V8 serializer, which the default codec measures with a walk, costs
+  // 10-20 µs a call): the list's measure bounds each item's and the sum of
+  // the items'. Only lists too large to decide so are measured item by item.
+  const list = codec.size(data);
   const bound = fixed + list + data.length * perItem;
   if (list <= maxItem && bound <= KV_MAX_TOTAL) {
     return { ...size, bytes: bound };
   }
   let total = fixed;
   data.forEach((item, i) => {
-    const bytes = serialize(item).length;
+    const bytes = codec.exactSize(item);
     if (bytes > maxItem) {
       throw new PayloadTooLargeError(
         `Item ${i} of "data" is ${bytes} bytes stored; the limit is ${maxItem} per item`,

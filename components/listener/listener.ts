@@ -185,6 +185,7 @@ export function listenerApp(
     const size = checkFitsOneWrite(
       data,
       queueName(tenant, route.event.supplierqueue),
+      options.queue.codec,
     );
     const errors: { item: number; path: string; message: string }[] = [];
     let at = 0;
