@@ -2,11 +2,11 @@
  * How a store keeps its records in KV values: as they are (Deno KV encodes
  * every value with V8's serializer) or as UTF-8 JSON bytes.
  *
- * V8's serializer is slow in Deno: a small record costs 2-5 µs to write
- * (`kv.atomic().set`) and 1.5-3 µs to read, against about 1 µs for
- * `JSON.stringify` and a `TextEncoder` and 1 µs for a `TextDecoder` and
- * `JSON.parse` (bench/kv_value_bench.ts); a queue's item is written once
- * when appended and again at each lease, and read at each. `jsonRecords`
+ * V8's serializer is slow in Deno: a small record costs about 2 µs to
+ * write (`kv.atomic().set`) and 3.5 µs to read in a micro-benchmark (4-5 µs
+ * to write in the listener under load), against about 1 µs each as JSON
+ * bytes (bench/kv_value_bench.ts); a queue's item is written when appended
+ * and again at each lease, and read at each. `jsonRecords`
  * stores records whose values are JSON's (strings, finite numbers,
  * booleans, null, arrays, plain objects) as JSON bytes, and reads records
  * of either form, so what a store wrote before it used JSON is read as
