@@ -136,6 +136,12 @@ export function categorize(stack: readonly CallFrame[]): Category {
       return "schema validation";
     }
     if (isRuntime(f.url)) continue;
+    // The record codec measures for the size check, and encodes for writes.
+    if (/record_codec\.ts$/.test(f.url)) {
+      return stack.some((g) => /check_fits_one_write\.ts$/.test(g.url))
+        ? "size check (413)"
+        : "KV value serialization";
+    }
     for (const [re, c] of BY_FILE) if (re.test(f.url)) return c;
     return "other project code";
   }

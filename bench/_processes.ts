@@ -60,7 +60,8 @@ export function mainArgs(
 /**
  * Starts the platform on a free port with its KV in a temporary directory
  * (a SQLite file on disk, as `deno task dev` keeps it) and waits until it
- * logs "listening". Its later log lines are read and dropped unparsed.
+ * logs "listening" (or, at a log level that hides that line, until
+ * /healthz answers). Its later log lines are read and dropped unparsed.
  */
 export async function startPlatformProcess(
   options: PlatformProcessOptions = {},
@@ -68,8 +69,10 @@ export async function startPlatformProcess(
   const tmp = options.data
     ? undefined
     : await Deno.makeTempDir({ prefix: "jobico-bench-" });
+  const quiet = ["warn", "error"].includes(options.env?.JOBICO_LOG_LEVEL ?? "");
+  const port = quiet ? freePort() : 0;
   const env: Record<string, string> = {
-    JOBICO_PORT: "0",
+    JOBICO_PORT: String(port),
     JOBICO_DATA: options.data ?? tmp!,
     JOBICO_ADMIN_TOKEN: BENCH_TOKEN,
     NO_COLOR: "1",
@@ -89,6 +92,7 @@ export async function startPlatformProcess(
       }
     },
     options.fdLimit,
+    quiet ? `http://127.0.0.1:${port}` : undefined,
   );
   return {
     ...p,
@@ -142,9 +146,31 @@ export async function startScript(
   );
 }
 
+/** A port that was free a moment ago. */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Resolves with `url` once its /healthz answers. */
+async function healthy(url: string, signal: AbortSignal): Promise<string> {
+  while (!signal.aborted) {
+    try {
+      await (await fetch(`${url}/healthz`, { signal })).body?.cancel();
+      return url;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return url;
+}
+
 /**
  * Spawns `deno <args>` and resolves once `ready` finds the URL in a line of
- * `stream`; the rest of that stream is drained without being parsed.
+ * `stream`, or `probe`'s /healthz answers; the rest of that stream is
+ * drained without being parsed.
  */
 async function startUntil(
   args: string[],
@@ -152,6 +178,7 @@ async function startUntil(
   stream: "stdout" | "stderr",
   ready: (line: string) => string | undefined,
   fdLimit?: number,
+  probe?: string,
 ): Promise<BenchProcess> {
   const [cmd, cmdArgs] = fdLimit === undefined ? [Deno.execPath(), args] : [
     "sh",
@@ -169,9 +196,19 @@ async function startUntil(
   let buf = "";
   let url: string | undefined;
   const timeout = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const probing = new AbortController();
+  const up = probe ? healthy(probe, probing.signal) : undefined;
+  let reading: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
   try {
     while (url === undefined) {
-      const { value, done } = await reader.read();
+      reading ??= reader.read();
+      const next = await (up ? Promise.race([reading, up]) : reading);
+      if (typeof next === "string") {
+        url = next;
+        break;
+      }
+      reading = undefined;
+      const { value, done } = next;
       if (done) {
         throw new Error(`The process ended before it listened: ${buf}`);
       }
@@ -184,9 +221,11 @@ async function startUntil(
     }
   } finally {
     clearTimeout(timeout);
+    probing.abort();
   }
   const draining = (async () => {
     try {
+      if (reading && (await reading).done) return;
       while (!(await reader.read()).done) { /* dropped */ }
     } catch { /* the process went */ }
   })();

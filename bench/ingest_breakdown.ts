@@ -215,7 +215,10 @@ export function breakdownMarkdown(
       (r) => r.commit ? String(r.commit.requestsPerCommit) : "-",
     ),
     row("one commit, ms", (r) => r.commit ? String(r.commit.commitMs) : "-"),
-    row("main isolate idle", (r) => `${Math.round(r.idle * 100)}%`),
+    row(
+      "main isolate idle (profiled)",
+      (r) => Number.isFinite(r.idle) ? `${Math.round(r.idle * 100)}%` : "-",
+    ),
     row("**CPU µs, main isolate**", (r) => `**${us(r.threads?.main)}**`),
     row("of which, by purpose (profiled):", () => ""),
   ];

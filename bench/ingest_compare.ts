@@ -10,7 +10,8 @@
  *     --build=after=. [--rounds=3] [--seconds=5] [--items=1] [--data=disk|tmpfs]
  *     [--components=ctl,repo,listener] [--no-profile]
  *
- * A build is `name=DIR` (DIR holds main.ts and deno.json; `.` is this one).
+ * A build is `name=DIR` (DIR holds main.ts and deno.json; `.` is this one),
+ * optionally with settings of its own: `name=DIR?JOBICO_LOG_LEVEL=warn&K=V`.
  */
 import { parseArgs } from "node:util";
 import { CATEGORIES, type Category } from "./_breakdown.ts";
@@ -22,7 +23,7 @@ import {
 } from "./ingest_breakdown.ts";
 
 export interface CompareOptions {
-  builds: { name: string; root: string }[];
+  builds: { name: string; root: string; env?: Record<string, string> }[];
   rounds: number;
   seconds: number;
   connections: number;
@@ -96,7 +97,7 @@ export async function compareBuilds(o: CompareOptions): Promise<{
           components: o.components,
           root: b.root,
           profile,
-          env: o.env,
+          env: { ...o.env, ...b.env },
         });
         (profile ? profiled : plain).get(b.name)!.push(r);
         console.error(
@@ -127,10 +128,11 @@ if (import.meta.main) {
   });
   const builds = values.build.map((b) => {
     const at = b.indexOf("=");
-    const root = b.slice(at + 1);
+    const [root, query] = b.slice(at + 1).split("?");
     return {
       name: b.slice(0, at),
       root: root === "." ? new URL("../", import.meta.url).pathname : root,
+      env: Object.fromEntries(new URLSearchParams(query ?? "")),
     };
   });
   if (builds.length === 0) {

@@ -5,6 +5,7 @@
 import type { Hono } from "hono";
 import { except } from "hono/combine";
 import {
+  type AccessLog,
   BlobStore,
   type ConnectionLimits,
   type ConnectionStats,
@@ -93,6 +94,12 @@ export interface PlatformOptions {
   components?: readonly Component[];
   /** Default `silentLogger`. */
   logger?: Logger;
+  /**
+   * Which requests get a `request` log line: `all`, `errors` (answered 400
+   * or more, or slower than a second) or `off`. Default `errors`: a line per
+   * event costs ingest a sixth of its CPU (BENCHMARKS.md).
+   */
+  accessLog?: AccessLog;
   /** Limits of runtimes that declare none (timeout, memory, fuel, retries). Default `DEFAULT_LIMITS`. */
   limits?: Partial<Limits>;
   /** The highest limits a package may declare. Default `DEFAULT_MAX_LIMITS`. */
@@ -244,6 +251,7 @@ export function createPlatform(
     name: "jobico",
     version: VERSION,
     logger,
+    accessLog: options.accessLog ?? "errors",
     meta: async () => ({
       components: [...enabled],
       definitionsGeneration: definitions.generation,

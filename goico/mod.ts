@@ -84,6 +84,8 @@ export {
   type RunningServer,
   serve,
   type ServeOptions,
+  ACCESS_LOGS,
+  type AccessLog,
   serviceApp,
   type ServiceAppOptions,
 } from "./service.ts";

@@ -18,10 +18,27 @@ import {
   serveGuarded,
 } from "./guarded_server.ts";
 
+/**
+ * Which requests get a log line: every one, those answered with an error
+ * (a status of 400 or more) or that were slow, or none.
+ */
+export type AccessLog = "all" | "errors" | "off";
+
+export const ACCESS_LOGS: readonly AccessLog[] = ["all", "errors", "off"];
+
 export interface ServiceAppOptions {
   name: string;
   version: string;
   logger: Logger;
+  /**
+   * Which requests get a `request` log line (see `AccessLog`). Default
+   * `all`. A line per request costs a busy service a good part of its
+   * time (the listener: 10 µs of about 65 per request, and whoever reads
+   * the lines), so a service under load may log errors only.
+   */
+  accessLog?: AccessLog;
+  /** Under `errors`, a request that took this long is logged too. Default 1000 ms. */
+  slowRequestMs?: number;
   /** Extra members of `/meta`. */
   meta?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Health checks; `/healthz` answers 503 when one fails. */
@@ -43,17 +60,23 @@ export interface ServiceAppOptions {
 /** A Hono app with request logs, problem+json errors, `/healthz` and `/meta`. */
 export function serviceApp(options: ServiceAppOptions): Hono {
   const { logger } = options;
+  const accessLog = options.accessLog ?? "all";
+  const slowMs = options.slowRequestMs ?? 1000;
   const app = new Hono();
-  app.use(async (c, next) => {
-    const start = performance.now();
-    await next();
-    logger.info("request", {
-      method: c.req.method,
-      path: c.req.path,
-      status: c.res.status,
-      ms: Math.round((performance.now() - start) * 100) / 100,
+  if (accessLog !== "off") {
+    app.use(async (c, next) => {
+      const start = performance.now();
+      await next();
+      const ms = performance.now() - start;
+      if (accessLog === "errors" && c.res.status < 400 && ms < slowMs) return;
+      logger.info("request", {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round(ms * 100) / 100,
+      });
     });
-  });
+  }
   app.onError((err, c) => {
     if (err instanceof HTTPException && !(err instanceof HttpError)) {
       return problemResponse(
