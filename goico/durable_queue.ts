@@ -166,6 +166,12 @@ export class DurableQueue<T> {
   readonly #held = new WeakMap<QueuedItem<T>, string | null>();
   /** The epoch read with each entry that `head` returned. */
   readonly #headEpochs = new WeakMap<object, string | null>();
+  /**
+   * The keys every append to a queue writes (its "in" counter and active
+   * marker), made once per queue: a group commit recognizes the same key
+   * arrays at once (see group_commit.ts).
+   */
+  #appendKeys = new Map<string, { in: Deno.KvKey; active: Deno.KvKey }>();
   /** The epochs each atomic operation checks already ("queue\0stamp"). */
   readonly #checked = new WeakMap<Deno.AtomicOperation, Set<string>>();
 
@@ -284,6 +290,15 @@ export class DurableQueue<T> {
     sets: [Deno.KvKey, unknown][];
   } {
     const enqueuedAt = this.#now();
+    let k = this.#appendKeys.get(queue);
+    if (!k) {
+      if (this.#appendKeys.size >= 10_000) this.#appendKeys.clear();
+      k = {
+        in: this.#count(queue, "in"),
+        active: [...this.prefix, "active", queue],
+      };
+      this.#appendKeys.set(queue, k);
+    }
     return {
       write: (op) => {
         for (const { id, value } of items) {
@@ -299,10 +314,10 @@ export class DurableQueue<T> {
         }
       },
       sums: [
-        [this.#count(queue, "in"), BigInt(items.length)],
+        [k.in, BigInt(items.length)],
         [this.feed.key, 1n],
       ],
-      sets: [[[...this.prefix, "active", queue], enqueuedAt]],
+      sets: [[k.active, enqueuedAt]],
     };
   }
 

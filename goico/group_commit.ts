@@ -191,11 +191,22 @@ export class GroupCommit {
   }
 }
 
-/** A string that is equal for equal keys (distinct keys may share one: that only splits a group). */
+/** The ids of keys met before (callers that hand in the same key arrays again save building them). */
+const ids = new WeakMap<Deno.KvKey, string>();
+
+/**
+ * A string that is equal for equal keys (distinct keys may share one: that
+ * only splits a group). A key array is not to be changed once handed in.
+ */
 function keyId(key: Deno.KvKey): string {
-  return key.map((p) =>
-    typeof p === "object"
-      ? `b:${Array.from(p).join(",")}`
-      : `${typeof p}:${String(p)}`
-  ).join("\u0000");
+  let id = ids.get(key);
+  if (id === undefined) {
+    id = key.map((p) =>
+      typeof p === "object"
+        ? `b:${Array.from(p).join(",")}`
+        : `${typeof p}:${String(p)}`
+    ).join("\u0000");
+    ids.set(key, id);
+  }
+  return id;
 }

@@ -79,13 +79,13 @@ export {
   type PrivateDirOptions,
 } from "./private_dir.ts";
 export {
+  ACCESS_LOGS,
+  type AccessLog,
   connectionLimits,
   onShutdownSignal,
   type RunningServer,
   serve,
   type ServeOptions,
-  ACCESS_LOGS,
-  type AccessLog,
   serviceApp,
   type ServiceAppOptions,
 } from "./service.ts";

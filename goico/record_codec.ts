@@ -43,8 +43,12 @@ export const v8Records: RecordCodec = {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+const NON_ASCII = /[\u0080-\uffff]/;
+
 function jsonSize(record: unknown): number {
-  return encoder.encode(JSON.stringify(record)).length;
+  const text = JSON.stringify(record);
+  // ASCII text (the common case) is as many bytes as characters.
+  return NON_ASCII.test(text) ? encoder.encode(text).length : text.length;
 }
 
 /**
