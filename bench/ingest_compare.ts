@@ -11,7 +11,8 @@
  *     [--components=ctl,repo,listener] [--no-profile]
  *
  * A build is `name=DIR` (DIR holds main.ts and deno.json; `.` is this one),
- * optionally with settings of its own: `name=DIR?JOBICO_LOG_LEVEL=warn&K=V`.
+ * optionally with settings of its own: `name=DIR?JOBICO_LOG_LEVEL=warn&K=V`,
+ * and its own data directory: `name=DIR?data=tmpfs`.
  */
 import { parseArgs } from "node:util";
 import { CATEGORIES, type Category } from "./_breakdown.ts";
@@ -23,7 +24,12 @@ import {
 } from "./ingest_breakdown.ts";
 
 export interface CompareOptions {
-  builds: { name: string; root: string; env?: Record<string, string> }[];
+  builds: {
+    name: string;
+    root: string;
+    env?: Record<string, string>;
+    data?: DataOn;
+  }[];
   rounds: number;
   seconds: number;
   connections: number;
@@ -93,7 +99,7 @@ export async function compareBuilds(o: CompareOptions): Promise<{
           seconds: o.seconds,
           connections: o.connections,
           items: o.items,
-          data: o.data,
+          data: b.data ?? o.data,
           components: o.components,
           root: b.root,
           profile,
@@ -129,10 +135,14 @@ if (import.meta.main) {
   const builds = values.build.map((b) => {
     const at = b.indexOf("=");
     const [root, query] = b.slice(at + 1).split("?");
+    const { data, ...env } = Object.fromEntries(
+      new URLSearchParams(query ?? ""),
+    );
     return {
       name: b.slice(0, at),
       root: root === "." ? new URL("../", import.meta.url).pathname : root,
-      env: Object.fromEntries(new URLSearchParams(query ?? "")),
+      env,
+      data: data as DataOn | undefined,
     };
   });
   if (builds.length === 0) {
