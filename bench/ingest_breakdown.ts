@@ -138,17 +138,18 @@ export async function ingestBreakdown(
     const threads = cpu0 && cpu1
       ? cpuPerEvent(p.pid, cpu0, cpu1, requests)
       : null;
+    // The main isolate's profile (Workers write `....worker-N.cpuprofile`).
     let profile;
     for await (const e of Deno.readDir(profDir)) {
-      if (e.name.endsWith(".cpuprofile")) {
-        profile = JSON.parse(await Deno.readTextFile(`${profDir}/${e.name}`));
-        if (o.keepProfile) {
-          await Deno.copyFile(
-            `${profDir}/${e.name}`,
-            `${o.keepProfile}/${e.name}`,
-          );
-        }
+      if (!e.name.endsWith(".cpuprofile")) continue;
+      if (o.keepProfile) {
+        await Deno.copyFile(
+          `${profDir}/${e.name}`,
+          `${o.keepProfile}/${e.name}`,
+        );
       }
+      if (e.name.includes(".worker-")) continue;
+      profile = JSON.parse(await Deno.readTextFile(`${profDir}/${e.name}`));
     }
     if (!profile && o.profile !== false) {
       throw new Error("The platform wrote no CPU profile");
