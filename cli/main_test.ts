@@ -812,9 +812,9 @@ Deno.test("platform: a wrong or missing token exits 1 with the hint", async () =
     assert.equal(missing.code, 1);
     assert.ok(missing.err.endsWith(`hint: ${TOKEN_HINT}\n`));
 
-    const right = await jobico(["files", "list", "demo", "--json"], {
-      env: { JOBICO_URL: url, JOBICO_TOKEN: "right-admin-token-0001" },
-    });
+    const env = { JOBICO_URL: url, JOBICO_TOKEN: "right-admin-token-0001" };
+    assert.equal((await jobico(["tenant", "create", "demo"], { env })).code, 0);
+    const right = await jobico(["files", "list", "demo", "--json"], { env });
     assert.equal(right.code, 0, right.err);
     assert.deepEqual(JSON.parse(right.out), { files: [] });
   });

@@ -33,6 +33,7 @@ import {
 import { Executor } from "./executor/executor.ts";
 import { JobicoletRunner } from "./executor/jobicolet_runner.ts";
 import { keys } from "./keys.ts";
+import { knownTenant } from "./known_tenant.ts";
 import { listenerApp } from "./listener/listener.ts";
 import { WebhookAuth } from "./listener/webhook_auth.ts";
 import { OPENAPI_PATH, openApiApp } from "./openapi/openapi_routes.ts";
@@ -267,6 +268,7 @@ export function createPlatform(
   app.route("/", metricsApp(metrics, authenticator));
   app.use("/api/v1/tenants/:tenant", tenantGuard());
   app.use("/api/v1/tenants/:tenant/*", tenantGuard());
+  app.use("/api/v1/tenants/:tenant/*", knownTenant((t) => tenants.exists(t)));
   if (enabled.has("ctl")) {
     app.route(
       "/",

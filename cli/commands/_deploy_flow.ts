@@ -227,7 +227,7 @@ async function compareUploads(
   uploads: Upload[],
 ): Promise<UploadPlan[]> {
   const current = new Map(
-    (await client.listFiles(tenant)).map((f) => [f.name, f]),
+    (await filesOf(client, tenant)).map((f) => [f.name, f]),
   );
   return uploads.map((u) => {
     const cur = current.get(u.name);
@@ -240,6 +240,22 @@ async function compareUploads(
       ...(cur && cur.sha256 !== u.sha256 ? { currentSha256: cur.sha256 } : {}),
     };
   });
+}
+
+/** A tenant's files; none when the tenant does not exist yet (the deploy makes it). */
+async function filesOf(
+  client: JobicoClient,
+  tenant: string,
+): Promise<FileInfo[]> {
+  try {
+    return await client.listFiles(tenant);
+  } catch (error) {
+    if (
+      error instanceof ApiError && error.status === 404 &&
+      /^Unknown tenant/.test(error.detail ?? "")
+    ) return [];
+    throw error;
+  }
 }
 
 /** Runs a deploy (or a dry run); a rejected package prints its issues as `file:line:col`. */

@@ -194,3 +194,28 @@ Deno.test("platform: tenant show and set: retention, quotas and usage; 'default'
     await h.close();
   }
 });
+
+Deno.test("platform: a created tenant lists empty queues and packages; an unknown one exits 1 everywhere", async () => {
+  const h = await startHarness();
+  try {
+    const admin = (...args: string[]) =>
+      jobico(["--url", h.url, "--token", h.adminToken, ...args]);
+    assert.equal((await admin("tenant", "create", "acme")).code, 0);
+    for (const group of ["queues", "packages", "files", "executions"]) {
+      const r = await admin(group, "list", "acme");
+      assert.equal(r.code, 0, `${group}: ${r.err}`);
+      assert.match(r.out, /^No /, group);
+      const ghost = await admin(group, "list", "nosuchtenant");
+      assert.equal(ghost.code, 1, group);
+      assert.equal(ghost.out, "", group);
+      assert.equal(
+        ghost.err,
+        'error: Not found: Unknown tenant "nosuchtenant" (HTTP 404)\n' +
+          "hint: List the tenants: jobico tenant list\n",
+        group,
+      );
+    }
+  } finally {
+    await h.close();
+  }
+});

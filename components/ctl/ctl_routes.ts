@@ -254,7 +254,7 @@ const DOCS = {
     parameters: [PATH.tenant],
     responses: {
       200: json("The current version of each package", ref("PackageList")),
-      ...problems(400, 401, 403),
+      ...problems(400, 401, 403, [404, "No such tenant"]),
     },
   }),
   show: describeRoute({
