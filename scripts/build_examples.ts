@@ -9,9 +9,10 @@
  *
  * clang, wasm-ld and Debian's wasi-libc are needed. When one is missing and
  * the script runs as root it installs them with apt-get; otherwise it says
- * what to install and exits 1.
+ * what to install and exits 1. AssemblyScript's compiler runs in a process
+ * of its own, pinned with its own lockfile (scripts/dev_tools.ts).
  */
-import asc from "assemblyscript/asc";
+import { DEV_TOOLS, devToolArgs } from "./dev_tools.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const GREET_DIR = new URL("examples/greet/", ROOT);
@@ -203,37 +204,45 @@ async function buildGreet(): Promise<void> {
 
 async function buildAudit(): Promise<void> {
   const out = new URL("audit.wasm", GREET_DIR);
-  let wasm: Uint8Array | undefined;
-  const args = [
-    "audit.ts",
-    "--baseDir",
-    GREET_DIR.pathname,
-    ...ASC_FLAGS,
-    "--outFile",
-    "audit.wasm",
-  ];
-  console.log(`asc ${args.join(" ")}`);
-  const { error, stderr } = await asc.main(args, {
-    // Keep the binary in memory: it is checked before it replaces the old one.
-    writeFile(name: string, contents: Uint8Array | string) {
-      if (name === "audit.wasm" && typeof contents !== "string") {
-        wasm = contents;
-      }
-    },
-  });
-  if (error) {
-    console.error(stderr.toString());
-    throw new Error(`asc failed: ${error.message}`);
+  // The binary is written aside: it is checked before it replaces the old one.
+  const tmp = await Deno.makeTempDir({ prefix: "jobico-asc-" });
+  try {
+    const args = [
+      "audit.ts",
+      "--baseDir",
+      GREET_DIR.pathname,
+      ...ASC_FLAGS,
+      "--outFile",
+      `${tmp}/audit.wasm`,
+    ];
+    console.log(`asc ${args.join(" ")}`);
+    const { code } = await new Deno.Command(Deno.execPath(), {
+      args: devToolArgs(
+        DEV_TOOLS.asc,
+        [
+          // asc reads CI and the like to decide on colours.
+          "--allow-env",
+          `--allow-read=${GREET_DIR.pathname},${tmp}`,
+          `--allow-write=${tmp}`,
+        ],
+        args,
+      ),
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
+    if (code !== 0) throw new Error(`asc failed (exit code ${code})`);
+    const wasm = await Deno.readFile(`${tmp}/audit.wasm`);
+    checkModule(
+      "audit.wasm",
+      wasm,
+      ["memory", "malloc", "free", "init", "ver", "event"],
+      (imp) => imp.module === "env" && imp.name === "log",
+    );
+    await Deno.writeFile(out, wasm);
+    await report(out, wasm);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
   }
-  if (!wasm) throw new Error("asc produced no audit.wasm");
-  checkModule(
-    "audit.wasm",
-    wasm,
-    ["memory", "malloc", "free", "init", "ver", "event"],
-    (imp) => imp.module === "env" && imp.name === "log",
-  );
-  await Deno.writeFile(out, wasm);
-  await report(out, wasm);
 }
 
 if (import.meta.main) {

@@ -13,7 +13,6 @@
  */
 import assert from "node:assert/strict";
 import { inspectRoutes } from "hono/dev";
-import { validate as validateOpenApi } from "@scalar/openapi-parser";
 import { signWebhook } from "../components/listener/webhook_signature.ts";
 import {
   FILE_NAME_PATTERN,
@@ -21,6 +20,7 @@ import {
 } from "../components/openapi/schemas.ts";
 import { deployGreet, startHarness } from "./_harness.ts";
 import { type Call, type Json, OpenApiChecker } from "./_openapi_checker.ts";
+import { validateOpenApi } from "./_validate_openapi.ts";
 import {
   createGreetTenant,
   type PackageNames,
@@ -85,8 +85,8 @@ Deno.test("openapi: the document describes every route, and every route answers 
 
     await t.step("the document is OpenAPI 3.1", async () => {
       assert.match(spec.openapi, /^3\.1\.\d+$/);
-      const result = await validateOpenApi(structuredClone(spec));
-      assert.deepEqual(result.errors ?? [], [], "the OpenAPI 3.1 schema");
+      const result = await validateOpenApi(spec);
+      assert.deepEqual(result.errors, [], "the OpenAPI 3.1 schema");
       assert.equal(result.valid, true);
       assert.equal(result.version, "3.1");
       assert.ok(spec.info.title && spec.info.version);
