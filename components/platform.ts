@@ -438,11 +438,16 @@ export function startPlatform(options: ServeOptions): Promise<Platform> {
   });
 }
 
-/** Serves until SIGINT or SIGTERM, then shuts down gracefully. */
+/**
+ * Serves until SIGINT or SIGTERM, then shuts down gracefully. `onListening`
+ * runs once the platform listens, before the `listening` log line.
+ */
 export async function servePlatformUntilSignal(
   options: ServeOptions,
+  onListening?: (platform: Platform) => Promise<void>,
 ): Promise<void> {
   const platform = await startPlatform(options);
+  await onListening?.(platform);
   options.logger?.info("listening", {
     url: platform.url,
     components: options.components ?? COMPONENTS,

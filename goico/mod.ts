@@ -61,6 +61,7 @@ export {
   ensurePrivateDir,
   ensurePrivateFile,
   type PrivateDirOptions,
+  writePrivateFile,
 } from "./private_dir.ts";
 export {
   onShutdownSignal,

@@ -1,4 +1,6 @@
 /** Runs a Jobico server in its own process, as a user would, for tests. */
+import { TEST_STATE_HOME } from "./_state_home.ts";
+
 export interface SpawnedServer {
   url: string;
   /** The process id (its CPU time is in /proc/<pid>/stat). */
@@ -21,7 +23,12 @@ export async function spawnServer(
 ): Promise<SpawnedServer> {
   const child = new Deno.Command(Deno.execPath(), {
     args,
-    env: { JOBICO_PORT: "0", NO_COLOR: "1", ...env },
+    env: {
+      JOBICO_PORT: "0",
+      NO_COLOR: "1",
+      XDG_STATE_HOME: TEST_STATE_HOME,
+      ...env,
+    },
     stdout: "null",
     stderr: "piped",
   }).spawn();

@@ -77,7 +77,9 @@ Deno.test("a platform on this machine: the CLI falls back to the admin token it 
   const h = await startHarness();
   try {
     const io = captureIo({ env: { JOBICO_URL: h.url } });
-    io.localAdminToken = () => h.adminToken;
+    io.localPlatforms = () => [
+      { data: "/srv/jobico", token: h.adminToken, found: "./.jobico" },
+    ];
     assert.equal(await run(["tenant", "list", "--json"], io), 0, io.err());
     // Not for a remote URL: the local token is never sent elsewhere.
     let asked = false;
@@ -89,7 +91,7 @@ Deno.test("a platform on this machine: the CLI falls back to the admin token it 
         return Promise.resolve(new Response("{}", { status: 401 }));
       },
     });
-    remote.localAdminToken = () => h.adminToken;
+    remote.localPlatforms = io.localPlatforms;
     assert.equal(await run(["tenant", "list"], remote), 1);
     assert.ok(asked);
   } finally {
