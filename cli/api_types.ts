@@ -25,6 +25,11 @@ export interface PackageRef {
   version: number;
 }
 
+/** `POST /api/v1/packages`: `unchanged` when the current version was kept. */
+export interface DeployResult extends PackageRef {
+  unchanged?: true;
+}
+
 /** One package in `GET /api/v1/tenants/{t}/packages`. */
 export interface PackageSummary extends PackageRef {
   name?: string;

@@ -5,9 +5,9 @@
 import type { Command } from "commander";
 import { ApiError } from "../api_error.ts";
 import type {
+  DeployResult,
   FileInfo,
   FileKind,
-  PackageRef,
   PendingFile,
 } from "../api_types.ts";
 import type { CliContext } from "../cli_context.ts";
@@ -31,6 +31,8 @@ export interface DeployOptions extends WaitOptions {
   wasm?: string[];
   schema?: string[];
   dryRun?: boolean;
+  /** A new version even when nothing changed. */
+  force?: boolean;
   json?: boolean;
 }
 
@@ -57,7 +59,12 @@ export function deployOptions(command: Command): Command {
         "upload a JSON Schema first, under its file name (repeatable)",
         collect,
       )
-      .option("--dry-run", "show what would change; upload and deploy nothing"),
+      .option("--dry-run", "show what would change; upload and deploy nothing")
+      .option(
+        "--force",
+        "make a new version even when nothing changed (by default such a " +
+          "deploy keeps the current version)",
+      ),
   )
     .option("--json", "print the result as JSON");
 }
@@ -92,8 +99,13 @@ export async function deployFlow(
   const client = ctx.client(command);
   const check = options.dryRun || expectedId !== undefined ||
     verb === "redeploy" || uploads.length > 0;
+  const force = { force: options.force };
   if (!check) {
-    const res = await deployOrReport(ctx, file, () => client.deploy(source));
+    const res = await deployOrReport(
+      ctx,
+      file,
+      () => client.deploy(source, force),
+    );
     return await finish(ctx, client, res, options, wait);
   }
 
@@ -134,12 +146,36 @@ export async function deployFlow(
     return printPlan(ctx.out, plan, uploadPlan);
   }
 
-  const uploaded = await uploadAll(ctx, client, plan.tenant, uploads, options);
-  const res = await deployOrReport(ctx, file, () => client.deploy(source));
+  // A file the tenant already has with this content is not sent again.
+  const same = new Set(
+    uploadPlan.filter((u) => u.status === "unchanged").map((u) => u.name),
+  );
+  const uploaded = await uploadAll(
+    ctx,
+    client,
+    plan.tenant,
+    uploads.filter((u) => !same.has(u.name)),
+    options,
+  );
+  if (!options.json) {
+    for (const name of same) {
+      ctx.out.line(`Unchanged ${plan.tenant}/${name} (not uploaded again)`);
+    }
+  }
+  const res = await deployOrReport(
+    ctx,
+    file,
+    () => client.deploy(source, force),
+  );
   await finish(
     ctx,
     client,
-    { ...res, ...(uploads.length ? { uploaded } : {}) },
+    {
+      ...res,
+      ...(uploads.length
+        ? { uploaded, ...(same.size ? { unchangedFiles: [...same] } : {}) }
+        : {}),
+    },
     options,
     wait,
   );
@@ -149,11 +185,13 @@ export async function deployFlow(
 async function finish(
   ctx: CliContext,
   client: JobicoClient,
-  res: PackageRef & { uploaded?: FileInfo[] },
+  res: DeployResult & { uploaded?: FileInfo[]; unchangedFiles?: string[] },
   options: DeployOptions,
   wait: boolean,
 ): Promise<void> {
-  const deployed = `Deployed ${res.tenant}/${res.id} version ${res.version}`;
+  const deployed = res.unchanged
+    ? `Unchanged ${res.tenant}/${res.id}: version ${res.version} stays current (nothing changed; --force makes a new version)`
+    : `Deployed ${res.tenant}/${res.id} version ${res.version}`;
   if (!wait) {
     return options.json ? ctx.out.json(res) : ctx.out.line(deployed);
   }

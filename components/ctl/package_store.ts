@@ -67,6 +67,18 @@ export interface PlanOptions {
 export interface DeployOptions extends Omit<PlanOptions, "pending"> {
   /** Recorded as the version's `deployedBy`. Default "admin". */
   by?: string;
+  /**
+   * Make a new version even when the current one has the same source and
+   * pins the same files. Default false: such a deploy keeps the current
+   * version and says so (`unchanged`).
+   */
+  force?: boolean;
+}
+
+/** What a deploy did: the version now current, and whether it was already. */
+export interface DeployedHead extends PackageHead {
+  /** True when nothing changed: the current version was kept. */
+  unchanged?: true;
 }
 
 /** What a deploy would do: `POST /api/v1/packages?dryRun=true`. */
@@ -77,6 +89,11 @@ export interface DeployPlan {
   currentVersion: number | null;
   /** What would change against the current version (all added when new). */
   changes: PackageChange[];
+  /**
+   * Whether a deploy would keep the current version: the same source and
+   * the same pinned files (a deploy with `force` makes a new one anyway).
+   */
+  unchanged: boolean;
 }
 
 export interface PackageStoreOptions {
@@ -126,13 +143,41 @@ export class PackageStore {
   async deploy(
     source: string,
     options: DeployOptions = {},
-  ): Promise<PackageHead> {
+  ): Promise<DeployedHead> {
     const { pkg, pinned } = await validateSource(source, this.repo, {
       ...options,
       maxSourceBytes: this.#maxSource,
       maxLimits: this.#maxLimits,
     });
+    if (!options.force) {
+      const head = await this.#sameAsCurrent(pkg, pinned, source);
+      if (head) return { ...head, unchanged: true };
+    }
     return await this.#commit(pkg, pinned, source, options.by);
+  }
+
+  /**
+   * The current head when it has this very source and pins the same
+   * content for every file; null otherwise (or when there is none).
+   */
+  async #sameAsCurrent(
+    pkg: JobPackage,
+    pinned: Record<string, string>,
+    source: string,
+  ): Promise<PackageHead | null> {
+    const { tenant, id } = pkg;
+    const head =
+      (await this.kv.get<PackageHead>(keys.packageHead(tenant, id))).value;
+    if (!head) return null;
+    const [cur, curSource] = await Promise.all([
+      this.version(tenant, id, head.version),
+      this.source(tenant, id, head.version),
+    ]);
+    if (!cur || curSource !== source) return null;
+    const names = Object.keys(pinned);
+    const same = names.length === Object.keys(cur.files).length &&
+      names.every((n) => cur.files[n] === pinned[n]);
+    return same ? head : null;
   }
 
   /**
@@ -155,6 +200,7 @@ export class PackageStore {
       id,
       currentVersion: cur?.version ?? null,
       changes: diffPackages(cur, { package: pkg, files: pinned }),
+      unchanged: (await this.#sameAsCurrent(pkg, pinned, source)) !== null,
     };
   }
 

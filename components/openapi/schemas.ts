@@ -320,7 +320,12 @@ export const SCHEMAS = {
     tenant: name("The package's tenant"),
     id: name("The package id"),
     version: int("The version now current", 1),
-  }),
+    unchanged: {
+      type: "boolean",
+      const: true,
+      description: "Present when nothing changed: the current version was kept",
+    },
+  }, ["tenant", "id", "version"]),
   DeployPlan: obj({
     tenant: name("The package's tenant"),
     id: name("The package id"),
@@ -346,6 +351,11 @@ export const SCHEMAS = {
       ),
       "What would change against the current version",
     ),
+    unchanged: {
+      type: "boolean",
+      description: "Whether a deploy would keep the current version: the " +
+        "same source, pinning the same file contents",
+    },
   }),
   PackageHead: obj(
     {
