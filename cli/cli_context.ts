@@ -23,6 +23,12 @@ export interface CliIo {
   /** Aborted on Ctrl-C: ends a stream, cancels requests. */
   signal?: AbortSignal;
   /**
+   * Asks the user a question on the terminal and resolves with the line
+   * they type (null at the end of input). Absent when there is no terminal
+   * to ask on: commands that would ask then need their `--yes`.
+   */
+  ask?: (question: string) => Promise<string | null>;
+  /**
    * The platforms of this machine, best first: the URL when none is given,
    * and the admin token for a loopback URL when no token is (see
    * local_platform.ts). Default: none.

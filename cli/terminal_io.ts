@@ -53,8 +53,31 @@ export function terminalIo(): CliIo {
     env,
     signal: controller.signal,
     localPlatforms: () => findLocalPlatforms(env),
+    ask: Deno.stdin.isTerminal() && Deno.stderr.isTerminal()
+      ? (question) => askLine(question, controller.signal)
+      : undefined,
     cwd: env.JOBICO_CWD || undefined,
   };
+}
+
+/** Writes `question` on stderr and reads one line from stdin (null at its end or on Ctrl-C). */
+async function askLine(
+  question: string,
+  signal: AbortSignal,
+): Promise<string | null> {
+  Deno.stderr.writeSync(new TextEncoder().encode(question));
+  const decoder = new TextDecoder();
+  const buf = new Uint8Array(256);
+  let text = "";
+  const aborted = new Promise<null>((resolve) =>
+    signal.addEventListener("abort", () => resolve(null), { once: true })
+  );
+  while (!text.includes("\n")) {
+    const n = await Promise.race([Deno.stdin.read(buf), aborted]);
+    if (n === null) return text === "" ? null : text;
+    text += decoder.decode(buf.subarray(0, n), { stream: true });
+  }
+  return text.slice(0, text.indexOf("\n"));
 }
 
 function fileWriter(file: typeof Deno.stdout): TextWriter {

@@ -61,7 +61,7 @@ Deno.test("platform: tenant create, list, rotate-token, webhook-secret and delet
 
     r = await admin("tenant", "list");
     assert.match(r.out, /^ID\s+CREATED\s+TOKEN\nacme\s+\S+ \S+\s+since /);
-    r = await admin("tenant", "delete", "acme");
+    r = await admin("tenant", "delete", "acme", "--yes");
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out, "Deleted tenant acme\n");
     r = await jobico(["--url", h.url, "--token", next, "tenant", "list"]);
