@@ -44,7 +44,9 @@ Deno.test("an event runs through its Jobicolet and chains its result", async () 
       "startedAt",
       "status",
       "tenant",
+      "version",
     ]);
+    assert.equal(greet.version, 1);
     // The ok result became a "greeted" event, run by the AssemblyScript module (ABI ver 1).
     const greeted = execs.find((e) => e.event === "greeted")!;
     assert.equal(greeted.status, "ok");
@@ -328,7 +330,16 @@ Deno.test("a redeploy that changes the schema takes effect without a restart", a
       "demo",
       (e) => e.some((x) => x.event === "greet" && x.status === "ok"),
     );
-    assert.ok(execs.length > 0);
+    // Each record says which version ran it: the one the event was
+    // accepted under (its chained result too).
+    const greet = execs.find((x) => x.event === "greet")!;
+    assert.equal(greet.package, "greet");
+    assert.equal(greet.version, 2);
+    const chained = await h.waitFor(
+      "demo",
+      (e) => e.some((x) => x.event === "greeted"),
+    );
+    assert.equal(chained.find((x) => x.event === "greeted")!.version, 2);
   } finally {
     await h.close();
   }

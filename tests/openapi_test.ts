@@ -32,6 +32,7 @@ const q = JSON.stringify;
 const METHODS = ["get", "put", "post", "delete", "patch", "head", "options"];
 /** Operations that need no credentials. */
 const PUBLIC_OPS = [
+  "GET /",
   "GET /healthz",
   "GET /meta",
   "GET /api/v1/openapi.json",
@@ -249,6 +250,26 @@ async function answersAsDescribed(
   };
 
   // The service routes, without a token.
+  const root = await expect({ op: "GET /" }, [200]);
+  assert.deepEqual(root.body, {
+    name: "jobico",
+    version: "0.1.0",
+    docs: "/docs",
+    openapi: "/api/v1/openapi.json",
+    health: "/healthz",
+  });
+  // A browser gets the same pointers as links (content negotiation, which
+  // the document describes as its text/html answer).
+  const rootPage = await fetch(`${h.url}/`, {
+    headers: { accept: "text/html,application/xhtml+xml,*/*;q=0.8" },
+  });
+  assert.equal(
+    rootPage.headers.get("content-type"),
+    "text/html; charset=UTF-8",
+  );
+  const html = await rootPage.text();
+  assert.match(html, /<a href="\/docs">/);
+  assert.match(html, /<a href="\/api\/v1\/openapi\.json">/);
   await expect({ op: "GET /healthz" }, [200]);
   const meta = await expect({ op: "GET /meta" }, [200]);
   assert.equal((meta.body as Json).name, "jobico");

@@ -671,6 +671,7 @@ export class Executor {
       eventId: ev.eventId,
       tenant: ev.tenant,
       package: ev.package,
+      version: ev.version,
       event: ev.event,
       queue: item.queue.slice(ev.tenant.length + 1),
       status: outcome.status,

@@ -423,6 +423,11 @@ export const SCHEMAS = {
     eventId: { ...ID19, description: "The id the listener answered with" },
     tenant: name("The tenant"),
     package: name("The package"),
+    version: int(
+      "The version of the package that ran it (the one the event was " +
+        "accepted under); absent on records older than this field",
+      1,
+    ),
     event: name("The event"),
     queue: name("The queue it came from"),
     status: {
@@ -448,7 +453,22 @@ export const SCHEMAS = {
     attempt: int("1 for the first run", 1),
     startedAt: time("When it started"),
     durationMs: { type: "number", minimum: 0 },
-  }),
+  }, [
+    "id",
+    "eventId",
+    "tenant",
+    "package",
+    "event",
+    "queue",
+    "status",
+    "code",
+    "result",
+    "error",
+    "logs",
+    "attempt",
+    "startedAt",
+    "durationMs",
+  ]),
   ExecutionPage: obj({
     executions: list(r("Execution"), "Newest first"),
     cursor: {

@@ -5,6 +5,11 @@ export interface Execution {
   eventId: string;
   tenant: string;
   package: string;
+  /**
+   * The version of the package that ran it: the one the event was accepted
+   * under. Absent on records made before it was recorded.
+   */
+  version?: number;
   event: string;
   queue: string;
   /** `ok`: code 0; `error`: the Jobicolet returned a non-zero code; `failed`: a trap, timeout or host failure. */
