@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import { ApiError } from "../api_error.ts";
 import type {
+  ChainWarning,
   DeployResult,
   FileInfo,
   FileKind,
@@ -137,6 +138,7 @@ export async function deployFlow(
     ? await compareUploads(client, plan.tenant, uploads)
     : [];
   if (options.dryRun) {
+    warn(ctx, plan.warnings);
     if (options.json) {
       return ctx.out.json({
         ...plan,
@@ -181,6 +183,13 @@ export async function deployFlow(
   );
 }
 
+/** Each warning of a deploy or a dry run, on stderr. */
+function warn(ctx: CliContext, warnings: ChainWarning[] | undefined): void {
+  for (const w of warnings ?? []) {
+    ctx.err.line(`${ctx.err.colors.yellow("warning:")} ${w.message}`);
+  }
+}
+
 /** Prints the deploy (after waiting for it with `--wait`). */
 async function finish(
   ctx: CliContext,
@@ -189,6 +198,7 @@ async function finish(
   options: DeployOptions,
   wait: boolean,
 ): Promise<void> {
+  warn(ctx, res.warnings);
   const deployed = res.unchanged
     ? `Unchanged ${res.tenant}/${res.id}: version ${res.version} stays current (nothing changed; --force makes a new version)`
     : `Deployed ${res.tenant}/${res.id} version ${res.version}`;

@@ -58,12 +58,11 @@ export function ctlApp(
     const p = principalOf(c);
     const authorize = (tenant: string) => assertTenantAccess(p, tenant);
     if (dryRun) {
-      return c.json(
-        await store.plan(source, {
-          authorize,
-          pending: pending.map(pendingFile),
-        }),
-      );
+      const { warnings, ...plan } = await store.plan(source, {
+        authorize,
+        pending: pending.map(pendingFile),
+      });
+      return c.json({ ...plan, ...(warnings.length && { warnings }) });
     }
     const force = flag(c.req.query("force"), "force");
     const head = await inSpan("jobico.deploy", {
@@ -82,6 +81,7 @@ export function ctlApp(
       });
       return head;
     });
+    const warnings = head.warnings.length ? { warnings: head.warnings } : {};
     if (head.unchanged) {
       // Nothing was made: the current version stays, as it was.
       return c.json({
@@ -89,11 +89,12 @@ export function ctlApp(
         id: head.id,
         version: head.version,
         unchanged: true,
+        ...warnings,
       });
     }
     options.metrics?.deployed(head.tenant);
     return c.json(
-      { tenant: head.tenant, id: head.id, version: head.version },
+      { tenant: head.tenant, id: head.id, version: head.version, ...warnings },
       201,
     );
   });

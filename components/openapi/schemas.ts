@@ -73,6 +73,25 @@ const SHA256: Schema = {
 /** Ids made by the platform: 19 characters of 0-9 and a-z, in time order. */
 const ID19: Schema = { type: "string", pattern: "^[0-9a-z]{19}$" };
 
+/** A deploy's warnings: result events that will not receive their items. */
+const CHAIN_WARNINGS: Schema = {
+  type: "array",
+  description: "Present when a result event's schema can never accept " +
+    "(some of) what its job sends it: such items would be dropped",
+  items: {
+    type: "object",
+    required: ["event", "of", "result", "schema", "message"],
+    properties: {
+      event: { type: "string", description: "The result event" },
+      of: { type: "string", description: "The job event it follows" },
+      result: { type: "string", enum: ["ok", "error"] },
+      schema: { type: "string", description: "Its schema file" },
+      message: { type: "string" },
+    },
+    additionalProperties: false,
+  },
+};
+
 const LIMITS_DEF = obj(
   {
     timeoutms: int("Wall-clock time of one execution, in ms", 1),
@@ -293,7 +312,17 @@ export const SCHEMAS = {
       jobs: list(obj(
         {
           event: EVENT_DEF,
-          result: obj({ ok: EVENT_DEF, error: EVENT_DEF }, []),
+          result: obj({
+            ok: EVENT_DEF,
+            error: EVENT_DEF,
+            item: {
+              type: "string",
+              enum: ["result", "envelope"],
+              description:
+                "What the result event receives: the result itself " +
+                "(default) or the envelope {code, result, error, source}",
+            },
+          }, []),
         },
         ["event"],
       )),
@@ -325,6 +354,7 @@ export const SCHEMAS = {
       const: true,
       description: "Present when nothing changed: the current version was kept",
     },
+    warnings: CHAIN_WARNINGS,
   }, ["tenant", "id", "version"]),
   DeployPlan: obj({
     tenant: name("The package's tenant"),
@@ -356,7 +386,8 @@ export const SCHEMAS = {
       description: "Whether a deploy would keep the current version: the " +
         "same source, pinning the same file contents",
     },
-  }),
+    warnings: CHAIN_WARNINGS,
+  }, ["tenant", "id", "currentVersion", "changes", "unchanged"]),
   PackageHead: obj(
     {
       tenant: name("The package's tenant"),
@@ -453,6 +484,17 @@ export const SCHEMAS = {
     attempt: int("1 for the first run", 1),
     startedAt: time("When it started"),
     durationMs: { type: "number", minimum: 0 },
+    chainedFrom: obj(
+      {
+        event: name("The job event whose outcome this is"),
+        eventId: ID19,
+        executionId: ID19,
+        code: { type: ["integer", "null"] },
+        error: str("Why it failed, when it did"),
+      },
+      ["event", "eventId", "executionId", "code"],
+      "For a chained result event: the execution it comes from",
+    ),
   }, [
     "id",
     "eventId",

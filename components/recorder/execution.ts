@@ -1,3 +1,5 @@
+import type { ChainedFrom } from "../queue/event_item.ts";
+
 /** The record of one execution of a Jobicolet. */
 export interface Execution {
   id: string;
@@ -26,6 +28,8 @@ export interface Execution {
   /** ISO 8601. */
   startedAt: string;
   durationMs: number;
+  /** For a chained result event: the execution whose outcome it is. */
+  chainedFrom?: ChainedFrom;
 }
 
 export type LogLevelName =
