@@ -27,6 +27,8 @@ export interface PlatformProcessOptions {
   denoFlags?: string[];
   /** JOBICO_DATA; default a new temporary directory (removed on stop). */
   data?: string;
+  /** Runs it with this file descriptor limit (`ulimit -n`, soft and hard). Default: this process's. */
+  fdLimit?: number;
 }
 
 /** The `deno run` arguments of main.ts, as `deno task dev` has them. */
@@ -41,6 +43,7 @@ export function mainArgs(denoFlags: string[] = []): string[] {
     "--allow-write",
     "--allow-env",
     "--allow-sys=hostname,osRelease",
+    "--allow-ffi",
     new URL("main.ts", ROOT).pathname,
   ];
 }
@@ -77,6 +80,7 @@ export async function startPlatformProcess(
         return undefined;
       }
     },
+    options.fdLimit,
   );
   return {
     ...p,
@@ -107,6 +111,7 @@ export function startNaiveServer(
 export async function startScript(
   script: string,
   flags: string[],
+  scriptArgs: string[] = [],
 ): Promise<BenchProcess> {
   return await startUntil(
     [
@@ -115,6 +120,7 @@ export async function startScript(
       "--config",
       new URL("deno.json", ROOT).pathname,
       new URL(`bench/${script}`, ROOT).pathname,
+      ...scriptArgs,
     ],
     { NO_COLOR: "1" },
     "stdout",
@@ -137,9 +143,14 @@ async function startUntil(
   env: Record<string, string>,
   stream: "stdout" | "stderr",
   ready: (line: string) => string | undefined,
+  fdLimit?: number,
 ): Promise<BenchProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
+  const [cmd, cmdArgs] = fdLimit === undefined ? [Deno.execPath(), args] : [
+    "sh",
+    ["-c", `ulimit -n ${fdLimit} && exec "$0" "$@"`, Deno.execPath(), ...args],
+  ];
+  const child = new Deno.Command(cmd, {
+    args: cmdArgs,
     env,
     stdin: "null",
     stdout: stream === "stdout" ? "piped" : "null",

@@ -6,7 +6,10 @@ import type { Hono } from "hono";
 import { except } from "hono/combine";
 import {
   BlobStore,
+  type ConnectionLimits,
+  type ConnectionStats,
   DurableQueue,
+  fdLimit,
   type Logger,
   onShutdownSignal,
   SecretBox,
@@ -22,6 +25,7 @@ import { Authenticator, tenantGuard } from "./authenticator.ts";
 import { telemetryObserver } from "./observe/execution_observer.ts";
 import { PlatformMetrics } from "./observe/platform_metrics.ts";
 import { metricsApp } from "./observe/metrics_routes.ts";
+import { registerConnectionMetrics } from "./observe/connection_metrics.ts";
 import { ctlApp } from "./ctl/ctl_routes.ts";
 import { Definitions } from "./ctl/definitions.ts";
 import { PackageStore } from "./ctl/package_store.ts";
@@ -403,11 +407,16 @@ export interface ServeOptions extends PlatformOptions {
   hostname?: string;
   /** 0 picks a free port. Default 8080. */
   port?: number;
+  /** Bounds on connections and their timeouts. Default: see goico's `connectionLimits`. */
+  connections?: Partial<ConnectionLimits>;
 }
 
 export interface Platform extends PlatformParts {
   url: string;
   port: number;
+  /** The connection bounds in force (undefined when this Deno cannot enforce them). */
+  connections?: ConnectionLimits;
+  connectionStats(): ConnectionStats | undefined;
   /** Stops serving, stops the background work and waits for both. Leaves the KV open. */
   close(): Promise<void>;
 }
@@ -420,13 +429,23 @@ export function startPlatform(options: ServeOptions): Promise<Platform> {
     hostname: options.hostname,
     port: options.port ?? 8080,
     logger: options.logger ?? silentLogger,
+    connections: options.connections,
   });
+  if (server.connections) {
+    registerConnectionMetrics(
+      parts.metrics.registry,
+      server.connectionStats,
+      server.connections,
+    );
+  }
   const background = parts.run(ctrl.signal);
   let closing: Promise<void> | undefined;
   return Promise.resolve({
     ...parts,
     url: server.url,
     port: server.port,
+    connections: server.connections,
+    connectionStats: server.connectionStats,
     close: () => {
       closing ??= (async () => {
         ctrl.abort();
@@ -451,6 +470,8 @@ export async function servePlatformUntilSignal(
   options.logger?.info("listening", {
     url: platform.url,
     components: options.components ?? COMPONENTS,
+    connections: platform.connections,
+    fdLimit: fdLimit() ?? "unknown (needs --allow-ffi)",
   });
   await new Promise<void>((resolve) => {
     const remove = onShutdownSignal(() => {

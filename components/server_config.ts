@@ -120,6 +120,22 @@ export const SETTINGS = {
     "--stream-buffer-kb",
     "KiB that may wait for a stream's client before the stream is dropped (default 256)",
   ],
+  JOBICO_MAX_CONNECTIONS: [
+    "--max-connections",
+    "open connections at most; beyond, the longest waiting one is closed, or 503 when all are busy (default: the file descriptor limit less a tenth, at least 128 less: 896 for 1024)",
+  ],
+  JOBICO_HEADER_TIMEOUT_MS: [
+    "--header-timeout-ms",
+    "time a new connection has to send its request's headers (default 10000)",
+  ],
+  JOBICO_IDLE_TIMEOUT_MS: [
+    "--idle-timeout-ms",
+    "time a keep-alive connection may wait for its next request (default 5000)",
+  ],
+  JOBICO_REQUEST_TIMEOUT_MS: [
+    "--request-timeout-ms",
+    "time from a request's headers to the end of its answer, event streams excepted (default 60000)",
+  ],
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -260,6 +276,15 @@ export function serverConfig(
       Object.entries(streams).filter(([, v]) => v !== undefined),
     );
   }
+  const connections = Object.fromEntries(
+    Object.entries({
+      maxConnections: int("JOBICO_MAX_CONNECTIONS", 1, 10_000_000),
+      headerTimeoutMs: int("JOBICO_HEADER_TIMEOUT_MS", 1, 3_600_000),
+      idleTimeoutMs: int("JOBICO_IDLE_TIMEOUT_MS", 1, 3_600_000),
+      requestTimeoutMs: int("JOBICO_REQUEST_TIMEOUT_MS", 1, 3_600_000),
+    }).filter(([, v]) => v !== undefined),
+  );
+  if (Object.keys(connections).length > 0) options.connections = connections;
   // Settings left out keep the platform's defaults.
   for (const [k, v] of Object.entries(options)) {
     if (v === undefined) delete (options as Record<string, unknown>)[k];

@@ -33,6 +33,10 @@ Deno.test("serverConfig: every setting is read and converted", () => {
     JOBICO_QUOTA_BYTES: "1048576",
     JOBICO_SWEEP_INTERVAL_MS: "0",
     JOBICO_LEASE_MS: "1000",
+    JOBICO_MAX_CONNECTIONS: "500",
+    JOBICO_HEADER_TIMEOUT_MS: "2000",
+    JOBICO_IDLE_TIMEOUT_MS: "3000",
+    JOBICO_REQUEST_TIMEOUT_MS: "4000",
   });
   assert.deepEqual(c, {
     data: ":memory:",
@@ -52,8 +56,29 @@ Deno.test("serverConfig: every setting is read and converted", () => {
       retention: { days: 0, executions: 500, versions: 3 },
       quotas: { files: 20, bytes: 1_048_576 },
       sweepIntervalMs: 0,
+      connections: {
+        maxConnections: 500,
+        headerTimeoutMs: 2000,
+        idleTimeoutMs: 3000,
+        requestTimeoutMs: 4000,
+      },
     },
   });
+});
+
+Deno.test("serverConfig: connection settings given alone keep the others' defaults", () => {
+  assert.deepEqual(
+    serverConfig({ JOBICO_IDLE_TIMEOUT_MS: "100" }).options.connections,
+    { idleTimeoutMs: 100 },
+  );
+  assert.throws(
+    () => serverConfig({ JOBICO_MAX_CONNECTIONS: "0" }, "flag"),
+    /Invalid --max-connections "0": use a whole number from 1 to 10000000/,
+  );
+  assert.throws(
+    () => serverConfig({ JOBICO_HEADER_TIMEOUT_MS: "soon" }),
+    /Invalid JOBICO_HEADER_TIMEOUT_MS "soon"/,
+  );
 });
 
 Deno.test("serverConfig: a bad value is named as the user wrote it", () => {

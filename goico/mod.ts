@@ -12,7 +12,22 @@ export {
   type StagedBlob,
 } from "./blob_store.ts";
 export { ChangeFeed, type ChangeFeedOptions } from "./change_feed.ts";
+export { chunkedBody } from "./chunked_body.ts";
 export { deletePrefixes } from "./delete_prefixes.ts";
+export {
+  ASSUMED_FD_LIMIT,
+  type FdLimit,
+  fdLimit,
+  maxConnectionsFor,
+} from "./fd_limit.ts";
+export {
+  type ConnectionLimits,
+  type ConnectionStats,
+  DEFAULT_CONNECTION_TIMEOUTS,
+  type GuardedServer,
+  type GuardedServerOptions,
+  serveGuarded,
+} from "./guarded_server.ts";
 export {
   type DeadLetter,
   DurableQueue,
@@ -64,6 +79,7 @@ export {
   writePrivateFile,
 } from "./private_dir.ts";
 export {
+  connectionLimits,
   onShutdownSignal,
   type RunningServer,
   serve,

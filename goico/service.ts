@@ -1,7 +1,7 @@
 /**
- * A service: a Hono app on Deno.serve with what every service needs:
- * `/healthz`, `/meta`, JSON-lines request logs, problem+json errors and a
- * graceful shutdown.
+ * A service: a Hono app on Deno's HTTP server with what every service
+ * needs: `/healthz`, `/meta`, JSON-lines request logs, problem+json
+ * errors, bounded connections (guarded_server.ts) and a graceful shutdown.
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
@@ -10,6 +10,13 @@ import type { OpenAPIV3_1 } from "openapi-types";
 import { HttpError, NotFoundError, problemResponse } from "./http_error.ts";
 import type { Logger } from "./logger.ts";
 import { storeFailure, type StoreUnavailableError } from "./store_error.ts";
+import { fdLimit, maxConnectionsFor } from "./fd_limit.ts";
+import {
+  type ConnectionLimits,
+  type ConnectionStats,
+  DEFAULT_CONNECTION_TIMEOUTS,
+  serveGuarded,
+} from "./guarded_server.ts";
 
 export interface ServiceAppOptions {
   name: string;
@@ -168,42 +175,98 @@ export interface ServeOptions {
   /** 0 picks a free port. */
   port?: number;
   logger: Logger;
+  /**
+   * Bounds on connections (see guarded_server.ts). Default: the timeouts of
+   * `DEFAULT_CONNECTION_TIMEOUTS` and `maxConnectionsFor` the process's
+   * file descriptor limit.
+   */
+  connections?: Partial<ConnectionLimits>;
 }
 
 export interface RunningServer {
   /** e.g. `http://127.0.0.1:8080` */
   url: string;
   port: number;
+  /** The bounds in force; `undefined` when this Deno cannot enforce them. */
+  connections?: ConnectionLimits;
+  /** Counters of the connections; `undefined` when not enforced. */
+  connectionStats(): ConnectionStats | undefined;
   /** Stops accepting connections and waits for requests under way. */
   shutdown(): Promise<void>;
   finished: Promise<void>;
 }
 
-/** Serves a fetch handler until `shutdown()`. */
+/** The connection bounds `options` ask for, defaults filled in. */
+export function connectionLimits(
+  options: Partial<ConnectionLimits> = {},
+): ConnectionLimits {
+  const d = DEFAULT_CONNECTION_TIMEOUTS;
+  return {
+    maxConnections: options.maxConnections ??
+      maxConnectionsFor(fdLimit()?.soft),
+    headerTimeoutMs: options.headerTimeoutMs ?? d.headerTimeoutMs,
+    idleTimeoutMs: options.idleTimeoutMs ?? d.idleTimeoutMs,
+    requestTimeoutMs: options.requestTimeoutMs ?? d.requestTimeoutMs,
+  };
+}
+
+/**
+ * Serves a fetch handler until `shutdown()`, within the connection bounds
+ * of `options.connections`. On a Deno that cannot serve an accepted
+ * connection, it falls back to plain `Deno.serve` and logs that the bounds
+ * are not enforced.
+ */
 export function serve(
   handler: (req: Request) => Response | Promise<Response>,
   options: ServeOptions,
 ): RunningServer {
   const hostname = options.hostname ?? "127.0.0.1";
-  const server = Deno.serve({
+  const port = options.port ?? 8080;
+  const onError = (err: unknown) => {
+    options.logger.error("server error", { error: String(err) });
+    return problemResponse(err);
+  };
+  const limits = connectionLimits(options.connections);
+  const guarded = serveGuarded(handler, {
     hostname,
-    port: options.port ?? 8080,
-    onListen: () => {},
-    onError: (err) => {
-      options.logger.error("server error", { error: String(err) });
-      return problemResponse(err);
-    },
-  }, handler);
+    port,
+    limits,
+    onError,
+    logger: options.logger,
+  });
+  if (guarded) {
+    return {
+      url: urlOf(guarded.addr),
+      port: guarded.addr.port,
+      connections: limits,
+      connectionStats: guarded.stats,
+      shutdown: guarded.shutdown,
+      finished: guarded.finished,
+    };
+  }
+  options.logger.warn(
+    "connection limits and timeouts are not enforced: this Deno cannot serve an accepted connection",
+    { deno: Deno.version.deno },
+  );
+  const server = Deno.serve(
+    { hostname, port, onListen: () => {}, onError },
+    handler,
+  );
   const addr = server.addr as Deno.NetAddr;
-  const host = addr.hostname.includes(":")
-    ? `[${addr.hostname}]`
-    : addr.hostname;
   return {
-    url: `http://${host}:${addr.port}`,
+    url: urlOf(addr),
     port: addr.port,
+    connectionStats: () => undefined,
     shutdown: () => server.shutdown(),
     finished: server.finished,
   };
+}
+
+function urlOf(addr: Deno.NetAddr): string {
+  const host = addr.hostname.includes(":")
+    ? `[${addr.hostname}]`
+    : addr.hostname;
+  return `http://${host}:${addr.port}`;
 }
 
 /** Calls `stop` once on the first SIGINT or SIGTERM. Returns a function that removes the handlers. */

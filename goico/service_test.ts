@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { HTTPException } from "hono/http-exception";
 import { ValidationError } from "./http_error.ts";
 import { jsonLogger, silentLogger } from "./logger.ts";
-import { onShutdownSignal, serve, serviceApp } from "./service.ts";
+import {
+  connectionLimits,
+  onShutdownSignal,
+  serve,
+  serviceApp,
+} from "./service.ts";
+import { fdLimit, maxConnectionsFor } from "./fd_limit.ts";
 
 function capturingLogger() {
   const lines: string[] = [];
@@ -295,4 +301,39 @@ Deno.test("serviceApp: a store failure thrown by a handler is a 503 with Retry-A
   assert.equal(body.title, "Store unavailable");
   assert.equal(body.store, "full");
   assert.deepEqual(seen, ["full"]);
+});
+
+Deno.test("connectionLimits: defaults, and a setting left undefined keeps its default", () => {
+  const defaults = {
+    maxConnections: maxConnectionsFor(fdLimit()?.soft),
+    headerTimeoutMs: 10_000,
+    idleTimeoutMs: 5_000,
+    requestTimeoutMs: 60_000,
+  };
+  assert.deepEqual(connectionLimits(), defaults);
+  assert.deepEqual(
+    connectionLimits({ maxConnections: undefined, idleTimeoutMs: 50 }),
+    { ...defaults, idleTimeoutMs: 50 },
+  );
+});
+
+Deno.test("serve: enforces the connection limits it was given and reports them", async () => {
+  const server = serve(() => new Response("ok"), {
+    port: 0,
+    logger: silentLogger,
+    connections: { headerTimeoutMs: 200 },
+  });
+  try {
+    assert.equal(server.connections?.headerTimeoutMs, 200);
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: server.port,
+    });
+    // Nothing is sent: the server closes it after 200 ms.
+    assert.equal(await conn.read(new Uint8Array(16)), null);
+    conn.close();
+    assert.equal(server.connectionStats()?.timedOut.header, 1);
+  } finally {
+    await server.shutdown();
+  }
 });

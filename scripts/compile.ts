@@ -26,6 +26,8 @@ export function compileArgs(
     "--allow-write",
     "--allow-env",
     "--allow-sys=hostname,osRelease",
+    // jobico serve reads (and raises) its file descriptor limit: goico/fd_limit.ts
+    "--allow-ffi",
     "--include",
     `${root}goico/_wasm_worker.ts`,
     ...(target ? ["--target", target] : []),

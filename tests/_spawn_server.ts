@@ -13,6 +13,15 @@ export interface SpawnedServer {
   kill(): Promise<Deno.CommandStatus>;
 }
 
+export interface SpawnOptions {
+  /**
+   * Runs the server with this file descriptor limit (`ulimit -n` in a
+   * shell that then execs deno): `soft` alone lowers only the soft limit,
+   * both set both.
+   */
+  fdLimit?: { soft: number; hard?: number };
+}
+
 /**
  * Starts `deno <args>` (main.ts or `jobico serve`) with JOBICO_PORT=0 unless
  * `env` says otherwise, and resolves once it logged "listening".
@@ -20,9 +29,23 @@ export interface SpawnedServer {
 export async function spawnServer(
   args: string[],
   env: Record<string, string>,
+  options: SpawnOptions = {},
 ): Promise<SpawnedServer> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
+  const limit = options.fdLimit;
+  const [cmd, cmdArgs] = limit
+    ? [
+      "sh",
+      [
+        "-c",
+        (limit.hard === undefined ? "" : `ulimit -n ${limit.hard} && `) +
+        `ulimit -Sn ${limit.soft} && exec "$0" "$@"`,
+        Deno.execPath(),
+        ...args,
+      ],
+    ]
+    : [Deno.execPath(), args];
+  const child = new Deno.Command(cmd, {
+    args: cmdArgs,
     env: {
       JOBICO_PORT: "0",
       NO_COLOR: "1",

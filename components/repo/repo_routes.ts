@@ -1,13 +1,16 @@
 /** The file repository's API: upload, download, list and delete a tenant's files. */
 import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
-import { ValidationError } from "../../goico/mod.ts";
+import { chunkedBody, ValidationError } from "../../goico/mod.ts";
 import { checkName } from "../check_name.ts";
 import type { FileKind } from "../ctl/job_package.ts";
 import { SAFE_FILE_NAME } from "../keys.ts";
 import { json, PATH, problems, ref } from "../openapi/schemas.ts";
 import { readBytes } from "../read_body.ts";
 import { FileRepo } from "./file_repo.ts";
+
+/** Files larger than this are sent in chunks. */
+const STREAM_ABOVE = 1024 * 1024;
 
 export function repoApp(repo: FileRepo): Hono {
   const app = new Hono();
@@ -52,12 +55,21 @@ export function repoApp(repo: FileRepo): Hono {
     const tenant = checkName("tenant", c.req.param("tenant"));
     const name = checkName("file name", c.req.param("name"), SAFE_FILE_NAME);
     const { info, bytes } = await repo.read(tenant, name);
-    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
-      "content-type": info.kind === "wasm"
-        ? "application/wasm"
-        : "application/schema+json",
-      "x-content-sha256": info.sha256,
-    });
+    // A large file goes in chunks, so that the server's idle timeout does
+    // not cut a client still reading it (goico/chunked_body.ts).
+    return c.body(
+      bytes.length > STREAM_ABOVE
+        ? chunkedBody(bytes)
+        : bytes as Uint8Array<ArrayBuffer>,
+      200,
+      {
+        "content-type": info.kind === "wasm"
+          ? "application/wasm"
+          : "application/schema+json",
+        "content-length": String(bytes.length),
+        "x-content-sha256": info.sha256,
+      },
+    );
   });
   return app;
 }
