@@ -285,6 +285,7 @@ Deno.test("the README's quickstart runs as written from another directory, with 
         "--allow-write",
         "--allow-env",
         "--allow-sys=hostname,osRelease",
+        "--allow-ffi",
         `${ROOT}cli/main.ts`,
       ],
       m.dir,
