@@ -58,7 +58,7 @@ const decoder = new TextDecoder();
 
 type Fn = (...args: number[]) => number;
 
-/** The ABI call (jobicolet-abi.md, ver 0) on a raw instance. */
+/** The ABI call (docs/jobicolet-abi.md, ver 0) on a raw instance. */
 function abiCall(ex: Record<string, unknown>, input: Uint8Array): string {
   const memory = ex.memory as WebAssembly.Memory;
   const malloc = ex.malloc as Fn;
