@@ -76,6 +76,7 @@ export {
   ensurePrivateDir,
   ensurePrivateFile,
   type PrivateDirOptions,
+  writePrivateFile,
 } from "./private_dir.ts";
 export {
   connectionLimits,
