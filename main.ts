@@ -5,6 +5,7 @@
  * takes the same settings as flags).
  */
 import { HttpError } from "./goico/mod.ts";
+import { localPlatformsFile } from "./components/announce_local_platform.ts";
 import { runServer } from "./components/run_server.ts";
 import { serverConfig, settingsFromEnv } from "./components/server_config.ts";
 
@@ -17,5 +18,10 @@ if (import.meta.main) {
     console.error(err.message);
     Deno.exit(2);
   }
-  await runServer(config);
+  // The CLI finds this platform from any directory through this file.
+  const stateFile = localPlatformsFile({
+    XDG_STATE_HOME: Deno.env.get("XDG_STATE_HOME"),
+    HOME: Deno.env.get("HOME"),
+  });
+  await runServer(config, { stateFile });
 }

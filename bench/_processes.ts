@@ -4,6 +4,8 @@
  * baseline, each in its own process, stopped with SIGTERM so that a CPU
  * profile (`--cpu-prof`) is written on the way out.
  */
+import { TEST_STATE_HOME } from "../tests/_state_home.ts";
+
 const ROOT = new URL("../", import.meta.url);
 
 /** The admin token the benchmarks give the platform. */
@@ -76,6 +78,7 @@ export async function startPlatformProcess(
     JOBICO_DATA: options.data ?? tmp!,
     JOBICO_ADMIN_TOKEN: BENCH_TOKEN,
     NO_COLOR: "1",
+    XDG_STATE_HOME: TEST_STATE_HOME,
     ...(options.components && { JOBICO_COMPONENTS: options.components }),
     ...options.env,
   };

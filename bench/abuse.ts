@@ -9,7 +9,11 @@
  * - `idle-sockets`: N TCP connections that send nothing, each opened again
  *   when the server closes it;
  * - `slow-headers`: N clients that send the start of a request and then
- *   one header byte a second, each starting again when cut.
+ *   one header byte a second, each starting again when cut;
+ * - `sse-idle-streams`: N clients that open the tenant's execution stream
+ *   and never read it, while the well-behaved client's events are executed
+ *   and streamed (every component runs for this one). bench/sse_streams.ts
+ *   measures streams that read, and the resume.
  *
  * The well-behaved client is wrk (or bench/load_gen.ts): single-item POSTs
  * of the bench package's event over `--connections` keep-alive
@@ -52,6 +56,8 @@ export interface Abuse {
 export interface Scenario {
   name: string;
   description: string;
+  /** The components the platform runs for it. Default `ctl,repo,listener`. */
+  components?: string;
   start(target: AbuseTarget): Abuse;
 }
 
@@ -159,6 +165,47 @@ export const SCENARIOS: Scenario[] = [
         await closed;
       }),
   },
+  {
+    name: "sse-idle-streams",
+    description:
+      "clients that open the tenant's execution stream and never read it, while events are executed and streamed",
+    components: "ctl,repo,listener,executor,recorder",
+    start: ({ url, clients, token }) => {
+      const { hostname, port } = hostPort(url);
+      let stopping = false;
+      const c = { opened: 0, refused: 0 };
+      const open: Deno.Conn[] = [];
+      const opening = (async () => {
+        for (let i = 0; i < clients && !stopping; i++) {
+          try {
+            const conn = await Deno.connect({ hostname, port });
+            await conn.write(enc.encode(
+              `GET /api/v1/tenants/${TENANT}/executions/stream HTTP/1.1\r\n` +
+                `host: ${hostname}\r\nauthorization: Bearer ${token}\r\n` +
+                `accept: text/event-stream\r\n\r\n`,
+            ));
+            open.push(conn); // and never read
+            c.opened++;
+          } catch {
+            c.refused++;
+          }
+        }
+      })();
+      return {
+        ready: () => c.opened + c.refused >= clients,
+        counters: () => ({ ...c }),
+        stop: async () => {
+          stopping = true;
+          await opening;
+          for (const conn of open) {
+            try {
+              conn.close();
+            } catch { /* closed */ }
+          }
+        },
+      };
+    },
+  },
 ];
 
 /** VmRSS in KiB; NaN once the process is gone. */
@@ -256,7 +303,7 @@ export async function abuseBench(
       );
     }
     const server = await startPlatformProcess({
-      components: "ctl,repo,listener",
+      components: scenario.components ?? "ctl,repo,listener",
       env: { JOBICO_MAX_QUEUE_DEPTH: "1000000000" },
       fdLimit: options.fdLimit,
     });

@@ -13,17 +13,19 @@
  *   module metered (fuel and memory limit injected), in batches of 64 as an
  *   executor lane sends them: what the executor pays per execution;
  * - Extism: `npm:@extism/extism` running bench/jobicolets/extism_echo.wat
- *   (the same echo written for Extism's ABI) in this isolate, warm plugin,
- *   `reset()` after each call (see below).
+ *   (the same echo written for Extism's ABI) in an isolate of its own
+ *   process (bench/_extism_baseline.ts: Extism is a dev tool kept out of
+ *   deno.lock), warm plugin, `reset()` after each call.
  *
  * Each case is the best of `repeats` timed runs after a warm-up run.
  */
-import createPlugin from "@extism/extism";
 import { WasmGuest, WasmPool } from "../goico/mod.ts";
 import { JobicoletRunner } from "../components/executor/jobicolet_runner.ts";
 import type { RunJob } from "../components/executor/jobicolet_runner.ts";
 import { DEFAULT_LIMITS } from "../components/ctl/runtime_limits.ts";
 import { compileWat, compileWatText } from "../tests/jobicolets/compile_wat.ts";
+import { extismUsPerCall } from "./_extism_baseline.ts";
+import { usPerCall } from "./_us_per_call.ts";
 
 export interface ExecutorOverheadOptions {
   calls: number;
@@ -56,7 +58,7 @@ const decoder = new TextDecoder();
 
 type Fn = (...args: number[]) => number;
 
-/** The ABI call (jobicolet-abi.md, ver 0) on a raw instance. */
+/** The ABI call (docs/jobicolet-abi.md, ver 0) on a raw instance. */
 function abiCall(ex: Record<string, unknown>, input: Uint8Array): string {
   const memory = ex.memory as WebAssembly.Memory;
   const malloc = ex.malloc as Fn;
@@ -75,22 +77,6 @@ function abiCall(ex: Record<string, unknown>, input: Uint8Array): string {
   free(res);
   free(inPtr);
   return out;
-}
-
-/** µs per call: the best of `repeats` runs of `calls`, after one warm-up run. */
-async function usPerCall(
-  calls: number,
-  repeats: number,
-  run: (n: number) => Promise<void>,
-): Promise<number> {
-  await run(Math.min(calls, 2000));
-  let best = Infinity;
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    await run(calls);
-    best = Math.min(best, ((performance.now() - t0) * 1000) / calls);
-  }
-  return Math.round(best * 100) / 100;
 }
 
 export async function executorOverheadBench(
@@ -172,24 +158,7 @@ export async function executorOverheadBench(
           new URL("jobicolets/extism_echo.wat", import.meta.url),
         ),
       );
-      const plugin = await createPlugin({ wasm: [{ data: wasm }] }, {
-        useWasi: false,
-        runInWorker: false,
-      });
-      try {
-        extism = await usPerCall(o.calls, o.repeats, async (n) => {
-          for (let i = 0; i < n; i++) {
-            const out = await plugin.call("echo", INPUT);
-            if (out?.text() !== expected) throw new Error("extism: bad echo");
-            // The JS SDK never frees its blocks between calls: without a
-            // reset its block index overflows after 16,383 calls ("cannot
-            // assign to this block"). Its other SDKs reset at every call.
-            await plugin.reset();
-          }
-        });
-      } finally {
-        await plugin.close();
-      }
+      extism = await extismUsPerCall(wasm, expected, o.calls, o.repeats);
     } catch (err) {
       extismError = String((err as Error)?.stack ?? err);
     }

@@ -7,6 +7,8 @@ export interface CapturedIo extends CliIo {
   out(): string;
   /** Everything written to stderr so far. */
   err(): string;
+  /** The questions asked on the terminal so far. */
+  asked: string[];
 }
 
 export interface CaptureOptions {
@@ -15,13 +17,28 @@ export interface CaptureOptions {
   signal?: AbortSignal;
   /** Pretend stdout and stderr are terminals. */
   tty?: boolean;
+  /**
+   * A terminal to ask on, typing these answers in turn (null: the end of
+   * input). Absent: there is no terminal to ask on.
+   */
+  answers?: (string | null)[];
 }
 
 export function captureIo(options: CaptureOptions = {}): CapturedIo {
   let out = "";
   let err = "";
   const tty = options.tty ?? false;
+  const asked: string[] = [];
+  const answers = options.answers && [...options.answers];
   return {
+    asked,
+    ...(answers && {
+      ask: (question: string) => {
+        asked.push(question);
+        err += question;
+        return Promise.resolve(answers.length ? answers.shift()! : null);
+      },
+    }),
     stdout: { write: (t) => void (out += t), isTerminal: () => tty },
     stderr: { write: (t) => void (err += t), isTerminal: () => tty },
     env: options.env ?? {},

@@ -2,7 +2,9 @@
  * The shapes of the Jobico HTTP API (v1) as the CLI sees them.
  */
 
+import type { ChainWarning } from "../components/ctl/chain_warnings.ts";
 import type { FileKind } from "../components/ctl/job_package.ts";
+import type { DeployPlan as StoreDeployPlan } from "../components/ctl/package_store.ts";
 import type { DeadLetterView } from "../components/queue/queue_routes.ts";
 import type { Execution } from "../components/recorder/execution.ts";
 
@@ -23,6 +25,12 @@ export interface PackageRef {
   tenant: string;
   id: string;
   version: number;
+}
+
+/** `POST /api/v1/packages`: `unchanged` when the current version was kept. */
+export interface DeployResult extends PackageRef {
+  unchanged?: true;
+  warnings?: ChainWarning[];
 }
 
 /** One package in `GET /api/v1/tenants/{t}/packages`. */
@@ -49,11 +57,14 @@ export interface PackageVersion {
   rollbackOf?: number;
 }
 
+/** A result event that will not receive (some of) its items. */
+export type { ChainWarning } from "../components/ctl/chain_warnings.ts";
+
 /** `POST /api/v1/packages?dryRun=true`: what a deploy would change. */
-export type {
-  DeployPlan,
-  PendingFile,
-} from "../components/ctl/package_store.ts";
+export type DeployPlan =
+  & Omit<StoreDeployPlan, "warnings">
+  & { warnings?: ChainWarning[] };
+export type { PendingFile } from "../components/ctl/package_store.ts";
 export type {
   FieldChange,
   PackageChange,

@@ -1,7 +1,9 @@
 import type { Command } from "commander";
+import { isAbsolute, resolve } from "node:path";
 import { ApiError } from "./api_error.ts";
 import { JobicoClient } from "./client.ts";
 import { UsageError } from "./cli_error.ts";
+import type { LocalPlatform } from "./local_platform.ts";
 import { Output, shouldColor, type TextWriter } from "./output.ts";
 import { DEFAULT_URL, resolveSettings, type Settings } from "./settings.ts";
 
@@ -21,10 +23,24 @@ export interface CliIo {
   /** Aborted on Ctrl-C: ends a stream, cancels requests. */
   signal?: AbortSignal;
   /**
-   * The admin token a local platform wrote into its data directory, used
-   * for a loopback URL when no token is given (see terminal_io.ts).
+   * Asks the user a question on the terminal and resolves with the line
+   * they type (null at the end of input). Absent when there is no terminal
+   * to ask on: commands that would ask then need their `--yes`.
    */
-  localAdminToken?: () => string | undefined;
+  ask?: (question: string) => Promise<string | null>;
+  /**
+   * The platforms of this machine, best first: the URL when none is given,
+   * and the admin token for a loopback URL when no token is (see
+   * local_platform.ts). Default: none.
+   */
+  localPlatforms?: () => LocalPlatform[];
+  /**
+   * The directory relative paths given on the command line are taken from:
+   * where the user typed the command (`deno task jobico` runs in the
+   * project's folder and passes it as JOBICO_CWD). Default: the working
+   * directory.
+   */
+  cwd?: string;
 }
 
 /** The global options every command inherits. */
@@ -71,7 +87,7 @@ export class CliContext {
         tenant: options.tenant,
       },
       env: this.io.env,
-      localAdminToken: this.io.localAdminToken,
+      localPlatforms: this.io.localPlatforms,
     });
   }
 
@@ -125,22 +141,40 @@ export class CliContext {
     );
   }
 
+  /**
+   * A path given on the command line, as the process opens it: a relative
+   * one is taken from the directory the command was typed in
+   * (`CliIo.cwd`), which `deno task jobico` passes since it runs in the
+   * project's folder.
+   */
+  path(given: string): string {
+    return this.io.cwd ? resolve(this.io.cwd, given) : given;
+  }
+
   /** Reads a local file; a missing one is a usage mistake (exit 2). */
   async readFile(path: string): Promise<Uint8Array<ArrayBuffer>> {
     try {
-      return await Deno.readFile(path);
+      return await Deno.readFile(this.path(path));
     } catch (error) {
-      throw fileError(path, error);
+      throw fileError(path, error, this.io.cwd);
     }
   }
 
   /** Reads a local text file; a missing one is a usage mistake (exit 2). */
   async readTextFile(path: string): Promise<string> {
     try {
-      return await Deno.readTextFile(path);
+      return await Deno.readTextFile(this.path(path));
     } catch (error) {
-      throw fileError(path, error);
+      throw fileError(path, error, this.io.cwd);
     }
+  }
+}
+
+function currentDir(): string {
+  try {
+    return Deno.cwd();
+  } catch {
+    return "the current directory";
   }
 }
 
@@ -160,10 +194,17 @@ function checkUrl(setting: Settings["url"]): string {
   return value.replace(/\/+$/, "");
 }
 
-function fileError(path: string, error: unknown): Error {
+function fileError(
+  path: string,
+  error: unknown,
+  cwd: string | undefined,
+): Error {
   if (error instanceof Deno.errors.NotFound) {
+    const from = isAbsolute(path)
+      ? ""
+      : `; it is relative to ${cwd ?? currentDir()}`;
     return new UsageError(`File "${path}" not found`, {
-      hint: "Check the path; it is relative to the current directory",
+      hint: `Check the path${from}`,
     });
   }
   if (error instanceof Deno.errors.IsADirectory) {

@@ -3,6 +3,7 @@ import type {
   DeadLetterPage,
   DeadLetterQuery,
   DeployPlan,
+  DeployResult,
   Execution,
   ExecutionPage,
   ExecutionQuery,
@@ -112,12 +113,18 @@ export class JobicoClient {
   }
 
   /** Deploys a package from its YAML (or JSON) text. */
-  deploy(source: string): Promise<PackageRef> {
-    return this.#json("/api/v1/packages", {
-      method: "POST",
-      body: source,
-      contentType: "application/yaml",
-    });
+  /**
+   * Deploys a package. One with nothing to change keeps the current
+   * version (`unchanged`), unless `force` makes a new one.
+   */
+  deploy(
+    source: string,
+    options: { force?: boolean } = {},
+  ): Promise<DeployResult> {
+    return this.#json(
+      options.force ? "/api/v1/packages?force=true" : "/api/v1/packages",
+      { method: "POST", body: source, contentType: "application/yaml" },
+    );
   }
 
   /**

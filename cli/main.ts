@@ -54,8 +54,9 @@ Examples:
 
 Exit codes: 0 done, 1 failed, 2 a mistake in the command (with a hint), 130
 interrupted. Data commands take --json. The URL and token come from --url and
---token, JOBICO_URL and JOBICO_TOKEN, a profile (jobico config --help), or for
-a platform on this machine, its admin token file.`;
+--token, JOBICO_URL and JOBICO_TOKEN, a profile (jobico config --help), or
+else from the platform last started on this machine (jobico config shows
+which). Relative paths are taken from the directory the command is typed in.`;
 
 /** Builds the commander program; its commands write through `ctx`. */
 export function createProgram(ctx: CliContext): Command {

@@ -491,7 +491,9 @@ Deno.test("rollback and delete", async () => {
     },
   );
   assert.equal(r.code, 0);
-  r = await jobico(["packages", "delete", "demo", "greet"], { fetch: f });
+  r = await jobico(["packages", "delete", "demo", "greet", "--yes"], {
+    fetch: f,
+  });
   assert.equal(r.code, 0);
   assert.equal(r.out, "Deleted demo/greet\n");
 });
@@ -698,7 +700,7 @@ Deno.test("platform: upload, deploy, send, stream and list executions", async ()
 
     // Versions, rollback, show, delete.
     assert.equal(
-      (await cli("redeploy", example("job.yaml"))).out,
+      (await cli("redeploy", example("job.yaml"), "--force")).out,
       "Deployed demo/greet version 2\n",
     );
     const versions = JSON.parse(
@@ -724,7 +726,7 @@ Deno.test("platform: upload, deploy, send, stream and list executions", async ()
     const status = await cli("status", "--json");
     assert.equal(status.code, 0, status.err);
     assert.equal(JSON.parse(status.out).health.status, "ok");
-    const deleted = await cli("packages", "delete", "demo", "greet");
+    const deleted = await cli("packages", "delete", "demo", "greet", "--yes");
     assert.equal(deleted.code, 0, deleted.err);
     const gone = await cli("packages", "show", "demo", "greet");
     assert.equal(gone.code, 1);
@@ -812,9 +814,9 @@ Deno.test("platform: a wrong or missing token exits 1 with the hint", async () =
     assert.equal(missing.code, 1);
     assert.ok(missing.err.endsWith(`hint: ${TOKEN_HINT}\n`));
 
-    const right = await jobico(["files", "list", "demo", "--json"], {
-      env: { JOBICO_URL: url, JOBICO_TOKEN: "right-admin-token-0001" },
-    });
+    const env = { JOBICO_URL: url, JOBICO_TOKEN: "right-admin-token-0001" };
+    assert.equal((await jobico(["tenant", "create", "demo"], { env })).code, 0);
+    const right = await jobico(["files", "list", "demo", "--json"], { env });
     assert.equal(right.code, 0, right.err);
     assert.deepEqual(JSON.parse(right.out), { files: [] });
   });

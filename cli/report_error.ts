@@ -95,7 +95,7 @@ export function apiHint(ctx: CliContext, error: ApiError): string {
     case 415:
       return helpHint(ctx.command);
     case 401:
-      return TOKEN_HINT;
+      return tokenHint(ctx);
     case 403:
       return "The token does not grant this; use the tenant's token or the admin token";
     case 404:
@@ -113,6 +113,25 @@ export function apiHint(ctx: CliContext, error: ApiError): string {
     return "The platform failed: its log on stderr says why; jobico status shows its health";
   }
   return helpHint(ctx.command);
+}
+
+/**
+ * What to do about a refused token: the generic hint, or, when the token
+ * was read from a local platform's admin token file, that the platform at
+ * the URL takes another one.
+ */
+function tokenHint(ctx: CliContext): string {
+  let settings;
+  try {
+    settings = ctx.command ? ctx.settings(ctx.command) : undefined;
+  } catch {
+    return TOKEN_HINT;
+  }
+  const token = settings?.token;
+  if (token?.source !== "admin token file") return TOKEN_HINT;
+  return `The platform at ${settings?.url.value} does not take the admin token in ${token.from}: ` +
+    "it was started with another data directory or JOBICO_ADMIN_TOKEN. " +
+    "Pass its token with --token or JOBICO_TOKEN, or set JOBICO_DATA to its data directory";
 }
 
 function notFoundHint(error: ApiError, path: string, t: string): string {

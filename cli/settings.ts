@@ -1,7 +1,8 @@
 /**
  * Where the CLI's URL, token and tenant come from: flags, then the
- * environment, then a profile of the profile file, then (the token of a
- * platform on this machine) the admin token file it wrote, then defaults.
+ * environment, then a profile of the profile file, then a platform on this
+ * machine (the URL and admin token it wrote, see local_platform.ts), then
+ * defaults.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import {
   type Profile,
   readConfigFile,
 } from "./config_file.ts";
+import type { LocalPlatform } from "./local_platform.ts";
 
 /** The platform URL used when nothing else gives one. */
 export const DEFAULT_URL = "http://127.0.0.1:8080";
@@ -22,6 +24,7 @@ export type SettingSource =
   | "flag"
   | "env"
   | "profile"
+  | "local platform"
   | "admin token file"
   | "default";
 
@@ -49,8 +52,11 @@ export interface SettingsInput {
   /** `--url`, `--token`, `--profile`, and `--tenant` where a command has it. */
   flags: { url?: string; token?: string; profile?: string; tenant?: string };
   env: Record<string, string | undefined>;
-  /** The admin token a local platform wrote, for loopback URLs. */
-  localAdminToken?: () => string | undefined;
+  /**
+   * The platforms of this machine, best first (see local_platform.ts): the
+   * URL when none is given, and the admin token for a loopback URL.
+   */
+  localPlatforms?: () => LocalPlatform[];
 }
 
 const LOOPBACK = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/;
@@ -107,21 +113,66 @@ export function resolveSettings(input: SettingsInput): Settings {
     return undefined;
   };
 
-  const url = pick(flags.url, "--url", "JOBICO_URL", values.url) ??
+  const given = pick(flags.url, "--url", "JOBICO_URL", values.url);
+  // Read only when needed: a URL and token given need no local files.
+  let local: LocalPlatform[] | undefined;
+  const locals = () => local ??= input.localPlatforms?.() ?? [];
+  const url = given ?? portUrl(env) ?? announcedUrl(locals()) ??
     { value: DEFAULT_URL, source: "default", from: "the default" };
   let token = pick(flags.token, "--token", "JOBICO_TOKEN", values.token);
   if (!token && isLoopback(url.value)) {
-    const local = input.localAdminToken?.();
-    if (local) {
+    const owner = tokenOwner(locals(), url.value);
+    if (owner?.token) {
       token = {
-        value: local,
+        value: owner.token,
         source: "admin token file",
-        from: `${env.JOBICO_DATA || ".jobico"}/admin-token`,
+        from: `${owner.data}/admin-token`,
       };
     }
   }
   const tenant = pick(flags.tenant, "--tenant", "JOBICO_TENANT", values.tenant);
   return { url, token, tenant, profile, file };
+}
+
+/** `JOBICO_PORT` (and `JOBICO_HOST`): the URL of the platform they start. */
+function portUrl(env: Record<string, string | undefined>): Setting | undefined {
+  const port = env.JOBICO_PORT?.trim();
+  if (!port || !/^\d+$/.test(port) || Number(port) === 0) return undefined;
+  const host = env.JOBICO_HOST?.trim();
+  const name = !host || host === "0.0.0.0"
+    ? "127.0.0.1"
+    : host === "::"
+    ? "[::1]"
+    : host.includes(":")
+    ? `[${host}]`
+    : host;
+  return {
+    value: `http://${name}:${Number(port)}`,
+    source: "local platform",
+    from: host ? "JOBICO_HOST and JOBICO_PORT" : "JOBICO_PORT",
+  };
+}
+
+/** The URL the best local platform wrote, when one did. */
+function announcedUrl(locals: LocalPlatform[]): Setting | undefined {
+  const first = locals.find((p) => p.url);
+  return first?.url
+    ? { value: first.url, source: "local platform", from: `${first.data}/url` }
+    : undefined;
+}
+
+/**
+ * Whose admin token goes to a loopback `url`: the platform that wrote that
+ * URL; else the one `JOBICO_DATA` or `./.jobico` names (another process of
+ * it may listen elsewhere). Never a listed platform of another URL.
+ */
+function tokenOwner(
+  locals: LocalPlatform[],
+  url: string,
+): LocalPlatform | undefined {
+  const want = url.replace(/\/+$/, "");
+  return locals.find((p) => p.token && p.url === want) ??
+    locals.find((p) => p.token && p.found !== "local platforms file");
 }
 
 function missingProfile(

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { UsageError } from "./cli_error.ts";
 import { configPath } from "./config_file.ts";
+import type { LocalPlatform } from "./local_platform.ts";
 import { DEFAULT_URL, resolveSettings } from "./settings.ts";
 import { ENV_NAMES } from "./terminal_io.ts";
 
@@ -94,13 +95,19 @@ Deno.test("settings: flags, then environment, then the profile, then the default
 });
 
 Deno.test("settings: the admin token file only for this machine, and only when nothing else gives a token", async () => {
-  const localAdminToken = () => "local-admin";
+  const localPlatforms = () => [
+    {
+      data: "/srv/jobico",
+      token: "local-admin",
+      found: "JOBICO_DATA" as const,
+    },
+  ];
   await withConfig(FILE, (path) => {
     // The profile "local" points at this machine and has no token.
     const local = resolveSettings({
       flags: { profile: "local" },
       env: { JOBICO_CONFIG: path, JOBICO_DATA: "/srv/jobico" },
-      localAdminToken,
+      localPlatforms,
     });
     assert.deepEqual(local.token, {
       value: "local-admin",
@@ -111,14 +118,14 @@ Deno.test("settings: the admin token file only for this machine, and only when n
     const team = resolveSettings({
       flags: { profile: "team", url: "http://localhost:8080" },
       env: { JOBICO_CONFIG: path },
-      localAdminToken,
+      localPlatforms,
     });
     assert.equal(team.token?.value, "team-token");
     // Never for a remote URL.
     const remote = resolveSettings({
       flags: { url: "http://example.test" },
       env: {},
-      localAdminToken,
+      localPlatforms,
     });
     assert.equal(remote.token, undefined);
   });
@@ -219,4 +226,95 @@ Deno.test("the terminal's environment has every variable the CLI reads", async (
   for (const name of used) {
     assert.ok(ENV_NAMES.includes(name), `terminalIo does not read ${name}`);
   }
+});
+
+Deno.test("settings: a local platform gives the URL when nothing else does, JOBICO_PORT first", () => {
+  const a = {
+    data: "/home/u/proj/.jobico",
+    url: "http://127.0.0.1:8123",
+    token: "token-a",
+    found: "local platforms file" as const,
+  };
+  const localPlatforms = () => [a];
+  let s = resolveSettings({ flags: {}, env: {}, localPlatforms });
+  assert.deepEqual(s.url, {
+    value: "http://127.0.0.1:8123",
+    source: "local platform",
+    from: "/home/u/proj/.jobico/url",
+  });
+  assert.deepEqual(s.token, {
+    value: "token-a",
+    source: "admin token file",
+    from: "/home/u/proj/.jobico/admin-token",
+  });
+  // JOBICO_PORT (and JOBICO_HOST) name the platform `deno task dev` starts.
+  s = resolveSettings({ flags: {}, env: { JOBICO_PORT: "9001" } });
+  assert.deepEqual(s.url, {
+    value: "http://127.0.0.1:9001",
+    source: "local platform",
+    from: "JOBICO_PORT",
+  });
+  for (
+    const [host, url] of [
+      ["0.0.0.0", "http://127.0.0.1:9001"],
+      ["::", "http://[::1]:9001"],
+      ["localhost", "http://localhost:9001"],
+      ["::1", "http://[::1]:9001"],
+    ]
+  ) {
+    s = resolveSettings({
+      flags: {},
+      env: { JOBICO_PORT: "9001", JOBICO_HOST: host },
+    });
+    assert.equal(s.url.value, url, host);
+  }
+  // Port 0 says nothing of the port: the platform's own file does.
+  s = resolveSettings({ flags: {}, env: { JOBICO_PORT: "0" }, localPlatforms });
+  assert.equal(s.url.value, "http://127.0.0.1:8123");
+  // A URL given wins over all of them.
+  s = resolveSettings({
+    flags: {},
+    env: { JOBICO_URL: "http://127.0.0.1:7000", JOBICO_PORT: "9001" },
+    localPlatforms,
+  });
+  assert.equal(s.url.value, "http://127.0.0.1:7000");
+  // Nothing: the default, and the local platforms are not even read.
+  let read = false;
+  s = resolveSettings({
+    flags: { url: "http://127.0.0.1:7000", token: "t" },
+    env: {},
+    localPlatforms: () => {
+      read = true;
+      return [a];
+    },
+  });
+  assert.equal(read, false);
+  assert.equal(resolveSettings({ flags: {}, env: {} }).url.value, DEFAULT_URL);
+});
+
+Deno.test("settings: an admin token goes only to the platform that wrote it, or to the data directory named", () => {
+  const listed = {
+    data: "/tmp/x/.jobico",
+    url: "http://127.0.0.1:8123",
+    token: "token-listed",
+    found: "local platforms file" as const,
+  };
+  const here = {
+    data: "/w/.jobico",
+    url: "http://127.0.0.1:8080",
+    token: "token-here",
+    found: "./.jobico" as const,
+  };
+  const token = (url: string, locals: LocalPlatform[]) =>
+    resolveSettings({ flags: { url }, env: {}, localPlatforms: () => locals })
+      .token?.value;
+  // The platform whose URL it is.
+  assert.equal(token("http://127.0.0.1:8123", [here, listed]), "token-listed");
+  assert.equal(token("http://127.0.0.1:8080/", [here, listed]), "token-here");
+  // Another process of the platform of ./.jobico (or JOBICO_DATA): its token.
+  assert.equal(token("http://127.0.0.1:8081", [here, listed]), "token-here");
+  // A listed platform never lends its token to another local port.
+  assert.equal(token("http://127.0.0.1:8081", [listed]), undefined);
+  // Nor does any platform to a remote URL.
+  assert.equal(token("http://example.test:8123", [here, listed]), undefined);
 });

@@ -1,6 +1,6 @@
 import type { CliIo } from "./cli_context.ts";
 import type { TextWriter } from "./output.ts";
-import { adminTokenFile } from "../components/admin_token.ts";
+import { findLocalPlatforms } from "./local_platform.ts";
 import { SETTINGS } from "../components/server_config.ts";
 
 /** The environment variables the CLI reads (`jobico serve` reads the server's). */
@@ -17,6 +17,10 @@ export const ENV_NAMES: readonly string[] = [
   // Where the profile file is (config_file.ts).
   "HOME",
   "XDG_CONFIG_HOME",
+  // Where the local platforms started lately are listed (announce_local_platform.ts).
+  "XDG_STATE_HOME",
+  // The directory `deno task jobico` was typed in (deno.json sets it).
+  "JOBICO_CWD",
   "APPDATA",
   ...Object.keys(SETTINGS),
 ];
@@ -48,17 +52,32 @@ export function terminalIo(): CliIo {
     stderr: fileWriter(Deno.stderr),
     env,
     signal: controller.signal,
-    localAdminToken: () => {
-      // `deno task dev` writes its admin token beside its KV (admin_token.ts).
-      const data = env.JOBICO_DATA || ".jobico";
-      if (/^https?:|^:memory:$/.test(data)) return undefined;
-      try {
-        return Deno.readTextFileSync(adminTokenFile(data)).trim() || undefined;
-      } catch {
-        return undefined;
-      }
-    },
+    localPlatforms: () => findLocalPlatforms(env),
+    ask: Deno.stdin.isTerminal() && Deno.stderr.isTerminal()
+      ? (question) => askLine(question, controller.signal)
+      : undefined,
+    cwd: env.JOBICO_CWD || undefined,
   };
+}
+
+/** Writes `question` on stderr and reads one line from stdin (null at its end or on Ctrl-C). */
+async function askLine(
+  question: string,
+  signal: AbortSignal,
+): Promise<string | null> {
+  Deno.stderr.writeSync(new TextEncoder().encode(question));
+  const decoder = new TextDecoder();
+  const buf = new Uint8Array(256);
+  let text = "";
+  const aborted = new Promise<null>((resolve) =>
+    signal.addEventListener("abort", () => resolve(null), { once: true })
+  );
+  while (!text.includes("\n")) {
+    const n = await Promise.race([Deno.stdin.read(buf), aborted]);
+    if (n === null) return text === "" ? null : text;
+    text += decoder.decode(buf.subarray(0, n), { stream: true });
+  }
+  return text.slice(0, text.indexOf("\n"));
 }
 
 function fileWriter(file: typeof Deno.stdout): TextWriter {

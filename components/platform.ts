@@ -39,6 +39,7 @@ import {
 import { Executor } from "./executor/executor.ts";
 import { JobicoletRunner } from "./executor/jobicolet_runner.ts";
 import { keys } from "./keys.ts";
+import { knownTenant } from "./known_tenant.ts";
 import { listenerApp } from "./listener/listener.ts";
 import { WebhookAuth } from "./listener/webhook_auth.ts";
 import { OPENAPI_PATH, openApiApp } from "./openapi/openapi_routes.ts";
@@ -282,6 +283,7 @@ export function createPlatform(
   app.route("/", metricsApp(metrics, authenticator));
   app.use("/api/v1/tenants/:tenant", tenantGuard());
   app.use("/api/v1/tenants/:tenant/*", tenantGuard());
+  app.use("/api/v1/tenants/:tenant/*", knownTenant((t) => tenants.exists(t)));
   if (enabled.has("ctl")) {
     app.route(
       "/",
@@ -466,11 +468,16 @@ export function startPlatform(options: ServeOptions): Promise<Platform> {
   });
 }
 
-/** Serves until SIGINT or SIGTERM, then shuts down gracefully. */
+/**
+ * Serves until SIGINT or SIGTERM, then shuts down gracefully. `onListening`
+ * runs once the platform listens, before the `listening` log line.
+ */
 export async function servePlatformUntilSignal(
   options: ServeOptions,
+  onListening?: (platform: Platform) => Promise<void>,
 ): Promise<void> {
   const platform = await startPlatform(options);
+  await onListening?.(platform);
   options.logger?.info("listening", {
     url: platform.url,
     components: options.components ?? COMPONENTS,

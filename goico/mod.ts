@@ -77,6 +77,7 @@ export {
   ensurePrivateDir,
   ensurePrivateFile,
   type PrivateDirOptions,
+  writePrivateFile,
 } from "./private_dir.ts";
 export {
   ACCESS_LOGS,

@@ -50,6 +50,26 @@ export async function ensurePrivateFile(
   }
 }
 
+/**
+ * Replaces a file's content whole, 0600: a temporary file beside it is
+ * written and renamed over it, so a reader sees the old content or the new,
+ * never part of either.
+ */
+export async function writePrivateFile(
+  path: string,
+  text: string,
+): Promise<void> {
+  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    await Deno.writeTextFile(tmp, text, { mode: 0o600, createNew: true });
+    await Deno.chmod(tmp, 0o600);
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+}
+
 async function tighten(
   path: string,
   mode: number,

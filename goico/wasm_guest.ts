@@ -1,6 +1,6 @@
 /**
  * Runs one call of a WebAssembly guest that follows the malloc / main / free
- * calling convention (the contract is in jobicolet-abi.md):
+ * calling convention (the contract is in docs/jobicolet-abi.md):
  *
  *   in = malloc(len); copy input; res = malloc(16); main(res, in, len);
  *   read {code: u64, enc: u64} at res; result = bytes at enc>>32, len enc&0xffffffff;

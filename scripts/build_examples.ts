@@ -3,23 +3,38 @@
  *
  * - examples/greet/greet.c  -> examples/greet/greet.wasm (clang, wasi-libc; ABI ver 0)
  * - examples/greet/audit.ts -> examples/greet/audit.wasm (AssemblyScript; ABI ver 1)
+ * - examples/rust/hello.rs  -> examples/rust/hello.wasm (Debian's rustc, no crates; ABI ver 1)
  *
  * Run it with `deno task examples`. The output is deterministic: building
  * twice gives identical bytes (the SHA-256 of each module is printed).
  *
- * clang, wasm-ld and Debian's wasi-libc are needed. When one is missing and
+ * clang, wasm-ld, Debian's wasi-libc, and Debian's rustc with its wasm32
+ * standard library (/usr/bin/rustc: the same compiler gives the same
+ * bytes) are needed. When one is missing and
  * the script runs as root it installs them with apt-get; otherwise it says
- * what to install and exits 1.
+ * what to install and exits 1. AssemblyScript's compiler runs in a process
+ * of its own, pinned with its own lockfile (scripts/dev_tools.ts).
  */
-import asc from "assemblyscript/asc";
+import { DEV_TOOLS, devToolArgs } from "./dev_tools.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const GREET_DIR = new URL("examples/greet/", ROOT);
+const RUST_DIR = new URL("examples/rust/", ROOT);
+
+/** Debian's rustc (package `rustc`) and its wasm32 std (`libstd-rust-dev-wasm32`). */
+const RUSTC = "/usr/bin/rustc";
+const RUST_WASM_STD = "/usr/lib/rustlib/wasm32-unknown-unknown";
 
 /** Debian's wasi-libc layout (package `wasi-libc`). */
 const WASI_INCLUDE = "/usr/include/wasm32-wasi";
 const WASI_LIB = "/usr/lib/wasm32-wasi";
-const APT_PACKAGES = ["clang", "lld", "wasi-libc"];
+const APT_PACKAGES = [
+  "clang",
+  "lld",
+  "wasi-libc",
+  "rustc",
+  "libstd-rust-dev-wasm32",
+];
 
 /**
  * The clang command line for greet.wasm. `-nostartfiles` because greet.c
@@ -43,6 +58,27 @@ export const CLANG_FLAGS = [
   "-Wl,--export=malloc",
   "-Wl,--export=free",
   "-Wl,--strip-all",
+];
+
+/**
+ * The rustc command line for hello.wasm (run in examples/rust, so that the
+ * one path it keeps, the source's, is the same everywhere): a cdylib for
+ * wasm32-unknown-unknown exports its memory and its `#[no_mangle]`
+ * functions; no crates, std from Debian's package.
+ */
+export const RUSTC_FLAGS = [
+  "--target",
+  "wasm32-unknown-unknown",
+  "--crate-type",
+  "cdylib",
+  "--edition",
+  "2021",
+  "-C",
+  "opt-level=s",
+  "-C",
+  "panic=abort",
+  "-C",
+  "strip=symbols",
 ];
 
 /** The asc command line for audit.wasm (relative to examples/greet). */
@@ -100,6 +136,14 @@ async function missingTools(): Promise<string[]> {
     !(await exists(`${WASI_INCLUDE}/stdio.h`))
   ) {
     missing.push(`wasi-libc (${WASI_LIB}, ${WASI_INCLUDE})`);
+  }
+  if (!(await run(RUSTC, ["--version"], { quiet: true })).ok) {
+    missing.push(`Debian's rustc (${RUSTC}, package rustc)`);
+  }
+  if (!(await exists(`${RUST_WASM_STD}/lib`))) {
+    missing.push(
+      `Rust's wasm32 standard library (${RUST_WASM_STD}, package libstd-rust-dev-wasm32)`,
+    );
   }
   return missing;
 }
@@ -203,41 +247,82 @@ async function buildGreet(): Promise<void> {
 
 async function buildAudit(): Promise<void> {
   const out = new URL("audit.wasm", GREET_DIR);
-  let wasm: Uint8Array | undefined;
-  const args = [
-    "audit.ts",
-    "--baseDir",
-    GREET_DIR.pathname,
-    ...ASC_FLAGS,
-    "--outFile",
-    "audit.wasm",
-  ];
-  console.log(`asc ${args.join(" ")}`);
-  const { error, stderr } = await asc.main(args, {
-    // Keep the binary in memory: it is checked before it replaces the old one.
-    writeFile(name: string, contents: Uint8Array | string) {
-      if (name === "audit.wasm" && typeof contents !== "string") {
-        wasm = contents;
-      }
-    },
-  });
-  if (error) {
-    console.error(stderr.toString());
-    throw new Error(`asc failed: ${error.message}`);
+  // The binary is written aside: it is checked before it replaces the old one.
+  const tmp = await Deno.makeTempDir({ prefix: "jobico-asc-" });
+  try {
+    const args = [
+      "audit.ts",
+      "--baseDir",
+      GREET_DIR.pathname,
+      ...ASC_FLAGS,
+      "--outFile",
+      `${tmp}/audit.wasm`,
+    ];
+    console.log(`asc ${args.join(" ")}`);
+    const { code } = await new Deno.Command(Deno.execPath(), {
+      args: devToolArgs(
+        DEV_TOOLS.asc,
+        [
+          // asc reads CI and the like to decide on colours.
+          "--allow-env",
+          `--allow-read=${GREET_DIR.pathname},${tmp}`,
+          `--allow-write=${tmp}`,
+        ],
+        args,
+      ),
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
+    if (code !== 0) throw new Error(`asc failed (exit code ${code})`);
+    const wasm = await Deno.readFile(`${tmp}/audit.wasm`);
+    checkModule(
+      "audit.wasm",
+      wasm,
+      ["memory", "malloc", "free", "init", "ver", "event"],
+      (imp) => imp.module === "env" && imp.name === "log",
+    );
+    await Deno.writeFile(out, wasm);
+    await report(out, wasm);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
   }
-  if (!wasm) throw new Error("asc produced no audit.wasm");
-  checkModule(
-    "audit.wasm",
-    wasm,
-    ["memory", "malloc", "free", "init", "ver", "event"],
-    (imp) => imp.module === "env" && imp.name === "log",
-  );
-  await Deno.writeFile(out, wasm);
-  await report(out, wasm);
+}
+
+async function buildHello(): Promise<void> {
+  const out = new URL("hello.wasm", RUST_DIR);
+  const tmp = await Deno.makeTempDir({ prefix: "jobico-rustc-" });
+  try {
+    const args = [...RUSTC_FLAGS, "-o", `${tmp}/hello.wasm`, "hello.rs"];
+    console.log(`rustc ${args.join(" ")}`);
+    const res = await run(RUSTC, args, { cwd: RUST_DIR.pathname });
+    if (!res.ok) throw new Error("rustc failed");
+    const bytes = await Deno.readFile(`${tmp}/hello.wasm`);
+    checkModule(
+      "hello.wasm",
+      bytes,
+      // rustc also exports where its data ends and its heap starts.
+      [
+        "memory",
+        "malloc",
+        "free",
+        "init",
+        "ver",
+        "event",
+        "__data_end",
+        "__heap_base",
+      ],
+      (imp) => imp.module === "env" && imp.name === "log",
+    );
+    await Deno.writeFile(out, bytes);
+    await report(out, bytes);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 }
 
 if (import.meta.main) {
   await ensureToolchain();
   await buildGreet();
   await buildAudit();
+  await buildHello();
 }

@@ -107,23 +107,28 @@ async function readResponse(conn: Deno.Conn): Promise<RawResponse> {
   return { status, headers, text: dec.decode(rest) };
 }
 
-function dechunk(bytes: Uint8Array): string {
+/**
+ * The data of a chunked body, as far as it came (a cut last chunk is kept
+ * in part).
+ */
+export function dechunk(bytes: Uint8Array): string {
   const parts: Uint8Array[] = [];
   let o = 0;
   while (o < bytes.length) {
-    const eol = indexOf(bytes.subarray(o), "\r\n");
+    const eol = indexOf(bytes, "\r\n", o);
     if (eol < 0) break;
-    const size = parseInt(dec.decode(bytes.subarray(o, o + eol)), 16);
+    const size = parseInt(dec.decode(bytes.subarray(o, eol)), 16);
     if (!size) break;
-    parts.push(bytes.subarray(o + eol + 2, o + eol + 2 + size));
-    o += eol + 2 + size + 2;
+    parts.push(bytes.subarray(eol + 2, eol + 2 + size));
+    o = eol + 2 + size + 2;
   }
   return dec.decode(concat(parts));
 }
 
-function indexOf(bytes: Uint8Array, text: string): number {
+/** Where `text` first appears in `bytes` from `from`, or -1. */
+export function indexOf(bytes: Uint8Array, text: string, from = 0): number {
   const needle = enc.encode(text);
-  outer: for (let i = 0; i + needle.length <= bytes.length; i++) {
+  outer: for (let i = from; i + needle.length <= bytes.length; i++) {
     for (let j = 0; j < needle.length; j++) {
       if (bytes[i + j] !== needle[j]) continue outer;
     }
@@ -132,7 +137,8 @@ function indexOf(bytes: Uint8Array, text: string): number {
   return -1;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+/** The bytes of `parts`, one after the other. */
+export function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) {

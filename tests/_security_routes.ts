@@ -17,6 +17,7 @@ import { packageYaml, type TenantFixture } from "./_security_world.ts";
 
 /** Public by design: never need a token (health, version, the API description). */
 export const PUBLIC_ROUTES = [
+  "GET /",
   "GET /healthz",
   "GET /meta",
   "GET /api/v1/openapi.json",

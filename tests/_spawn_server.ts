@@ -1,4 +1,6 @@
 /** Runs a Jobico server in its own process, as a user would, for tests. */
+import { TEST_STATE_HOME } from "./_state_home.ts";
+
 export interface SpawnedServer {
   url: string;
   /** The process id (its CPU time is in /proc/<pid>/stat). */
@@ -44,7 +46,12 @@ export async function spawnServer(
     : [Deno.execPath(), args];
   const child = new Deno.Command(cmd, {
     args: cmdArgs,
-    env: { JOBICO_PORT: "0", NO_COLOR: "1", ...env },
+    env: {
+      JOBICO_PORT: "0",
+      NO_COLOR: "1",
+      XDG_STATE_HOME: TEST_STATE_HOME,
+      ...env,
+    },
     stdout: "null",
     stderr: "piped",
   }).spawn();

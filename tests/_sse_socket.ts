@@ -3,6 +3,7 @@
  * sends its request and then reads nothing (so the server's writes back up
  * in the sockets), and one that vanishes with its process.
  */
+import { concat, dechunk, indexOf } from "./_raw_http.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -60,8 +61,8 @@ export async function readToClose(
       conn.close();
     } catch { /* closed */ }
   }
-  const bytes = join(parts);
-  const end = find(bytes, enc.encode("\r\n\r\n"), 0);
+  const bytes = concat(parts);
+  const end = indexOf(bytes, "\r\n\r\n");
   if (end < 0) throw new Error("No response head");
   const status = Number(
     /^HTTP\/1\.1 (\d{3})/.exec(dec.decode(bytes.subarray(0, end)))?.[1],
@@ -70,42 +71,6 @@ export async function readToClose(
     throw new Error(`The server did not close within ${ms} ms`);
   }
   return { status, body: dechunk(bytes.subarray(end + 4)) };
-}
-
-/** The data of a chunked body, as far as it came (a cut last chunk is kept in part). */
-function dechunk(bytes: Uint8Array): string {
-  const parts: Uint8Array[] = [];
-  const crlf = enc.encode("\r\n");
-  let o = 0;
-  while (o < bytes.length) {
-    const eol = find(bytes, crlf, o);
-    if (eol < 0) break;
-    const size = parseInt(dec.decode(bytes.subarray(o, eol)), 16);
-    if (!size) break;
-    parts.push(bytes.subarray(eol + 2, eol + 2 + size));
-    o = eol + 2 + size + 2;
-  }
-  return dec.decode(join(parts));
-}
-
-function find(bytes: Uint8Array, needle: Uint8Array, from: number): number {
-  outer: for (let i = from; i + needle.length <= bytes.length; i++) {
-    for (let j = 0; j < needle.length; j++) {
-      if (bytes[i + j] !== needle[j]) continue outer;
-    }
-    return i;
-  }
-  return -1;
-}
-
-function join(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /**

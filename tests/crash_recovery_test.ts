@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { deployGreetOver } from "./_deploy_over_http.ts";
 import { RUN_MAIN } from "./_run_main.ts";
 import { authFetch } from "./_auth_fetch.ts";
+import { TEST_STATE_HOME } from "./_state_home.ts";
 
 const TOKEN = "crash-test-admin-token";
 
@@ -20,6 +21,7 @@ function spawnPlatform(data: string, port: number) {
       JOBICO_ADMIN_TOKEN: TOKEN,
       JOBICO_LOG_LEVEL: "error",
       NO_COLOR: "1",
+      XDG_STATE_HOME: TEST_STATE_HOME,
     },
     stdout: "null",
     stderr: "null",

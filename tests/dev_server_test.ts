@@ -81,7 +81,7 @@ Deno.test("without JOBICO_ADMIN_TOKEN, main.ts makes one into <data>/admin-token
     assert.ok(token.length >= 16);
     assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
     const packages = (t?: string) =>
-      fetch(first.url + "/api/v1/tenants/demo/packages", {
+      fetch(first.url + "/api/v1/tenants", {
         headers: t ? { authorization: `Bearer ${t}` } : {},
       });
     let res = await packages();
@@ -93,7 +93,7 @@ Deno.test("without JOBICO_ADMIN_TOKEN, main.ts makes one into <data>/admin-token
     assert.equal((await first.stop()).code, 0);
     const second = await startDev({ JOBICO_DATA: data });
     assert.equal((await Deno.readTextFile(file)).trim(), token);
-    res = await fetch(second.url + "/api/v1/tenants/demo/packages", {
+    res = await fetch(second.url + "/api/v1/tenants", {
       headers: { authorization: `Bearer ${token}` },
     });
     assert.equal(res.status, 200);

@@ -44,7 +44,9 @@ Deno.test("an event runs through its Jobicolet and chains its result", async () 
       "startedAt",
       "status",
       "tenant",
+      "version",
     ]);
+    assert.equal(greet.version, 1);
     // The ok result became a "greeted" event, run by the AssemblyScript module (ABI ver 1).
     const greeted = execs.find((e) => e.event === "greeted")!;
     assert.equal(greeted.status, "ok");
@@ -94,6 +96,7 @@ queues: [{id: q}]
 jobs:
   - event: {id: boom, schema: {id: s, schemaref: any.json}, supplierqueue: q, runtime: trap}
     result:
+      item: envelope
       ok: {id: boom-ok, schema: {id: s1, schemaref: any.json}, supplierqueue: q, runtime: echo}
       error: {id: boom-err, schema: {id: s2, schemaref: any.json}, supplierqueue: q, runtime: echo}
 runtimes:
@@ -128,6 +131,46 @@ runtimes:
     );
     assert.equal(chained.code, null);
     assert.match(chained.error, /^trap: /);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("by default a failed execution sends its reason to result.error, the code and source beside it", async () => {
+  const h = await startHarness();
+  try {
+    await h.upload("t1", "trap.wasm", await compileWat("trap"));
+    await h.upload("t1", "echo.wasm", await compileWat("echo"));
+    await h.upload("t1", "any.json", JSON.stringify({ type: "object" }));
+    await h.upload("t1", "text.json", JSON.stringify({ type: "string" }));
+    await h.deploy(`
+id: traps
+tenant: t1
+queues: [{id: q}]
+jobs:
+  - event: {id: boom, schema: {id: s, schemaref: any.json}, supplierqueue: q, runtime: trap}
+    result:
+      error: {id: boom-err, schema: {id: s2, schemaref: text.json}, supplierqueue: q, runtime: echo}
+runtimes:
+  - {id: trap, moduleref: trap.wasm, retries: 0}
+  - {id: echo, moduleref: echo.wasm}
+`);
+    const [id] = await h.send("t1", "boom", [{ n: 1 }]);
+    const execs = await h.waitFor(
+      "t1",
+      (e) => e.some((x) => x.event === "boom-err"),
+    );
+    const boom = execs.find((e) => e.eventId === id)!;
+    const err = execs.find((e) => e.event === "boom-err")!;
+    // The echo module returns its input: the item was the reason itself.
+    assert.equal(JSON.parse(err.result!), boom.error);
+    assert.deepEqual(err.chainedFrom, {
+      event: "boom",
+      eventId: id,
+      executionId: boom.id,
+      code: null,
+      error: boom.error,
+    });
   } finally {
     await h.close();
   }
@@ -328,7 +371,16 @@ Deno.test("a redeploy that changes the schema takes effect without a restart", a
       "demo",
       (e) => e.some((x) => x.event === "greet" && x.status === "ok"),
     );
-    assert.ok(execs.length > 0);
+    // Each record says which version ran it: the one the event was
+    // accepted under (its chained result too).
+    const greet = execs.find((x) => x.event === "greet")!;
+    assert.equal(greet.package, "greet");
+    assert.equal(greet.version, 2);
+    const chained = await h.waitFor(
+      "demo",
+      (e) => e.some((x) => x.event === "greeted"),
+    );
+    assert.equal(chained.find((x) => x.event === "greeted")!.version, 2);
   } finally {
     await h.close();
   }
@@ -378,6 +430,7 @@ queues: [{id: spins}]
 jobs:
   - event: {id: spin, schema: {id: s, schemaref: result.schema.json}, supplierqueue: spins, runtime: spin}
     result:
+      item: envelope
       error: {id: spin-failed, schema: {id: s2, schemaref: result.schema.json}, supplierqueue: spins, runtime: echo}
 runtimes:
   - {id: spin, moduleref: spin.wasm, retries: 0}

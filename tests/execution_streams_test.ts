@@ -22,6 +22,15 @@ import {
 
 const PATH = "/api/v1/tenants/t/executions/stream";
 
+/** The platform with tenant "t", whose executions the streams follow. */
+async function harnessOfT(
+  options: Parameters<typeof startHarness>[0],
+): Promise<Harness> {
+  const h = await startHarness(options);
+  await h.platform.tenants.create("t");
+  return h;
+}
+
 /** Waits for a condition, failing after `ms`. */
 async function until(
   what: string,
@@ -50,7 +59,7 @@ async function neverReads(
   streams: PlatformOptions["streams"],
   bufferBytes: number,
 ): Promise<void> {
-  const h = await startHarness({ components: ["recorder"], streams });
+  const h = await harnessOfT({ components: ["recorder"], streams });
   const { kv, platform } = h;
   let conn: Deno.TcpConn | undefined;
   try {
@@ -129,7 +138,7 @@ async function vanish(
   streams: PlatformOptions["streams"],
   perTenant: number,
 ): Promise<void> {
-  const h = await startHarness({ components: ["recorder"], streams });
+  const h = await harnessOfT({ components: ["recorder"], streams });
   try {
     const client = await streamsInAnotherProcess(
       h.url + PATH,
@@ -161,7 +170,7 @@ Deno.test("the same with 1 stream per tenant", async () => {
 
 Deno.test("a tenant's streams share one reader: 30 streams cost the store one read per change, not 30", async () => {
   const reads = new KvReadLog();
-  const h = await startHarness({
+  const h = await harnessOfT({
     components: ["recorder"],
     wrapKv: (kv) => reads.wrap(kv),
   });
@@ -211,7 +220,7 @@ Deno.test("a tenant's streams share one reader: 30 streams cost the store one re
  * the consumer stays away until the server has cut the connection too.
  */
 async function clientResumes(cut: boolean): Promise<void> {
-  const h = await startHarness({
+  const h = await harnessOfT({
     components: ["recorder"],
     // Dropped: a grace long enough for the consumer to come back in time.
     streams: { bufferBytes: 16 * 1024, dropGraceMs: cut ? 300 : 60_000 },

@@ -74,8 +74,10 @@ Deno.test("each limit stops its module with a reason, and the failure goes to re
       assert.equal(e.status, "failed", e.event);
       assert.equal(e.code, null);
       assert.match(e.error!, reason);
+      // The failure's reason is the item its error event gets (echo returns it).
       const chained = execs.find((x) => x.event === `${e.event}-err`)!;
-      assert.match(JSON.parse(chained.result!).error, reason);
+      assert.match(JSON.parse(chained.result!), reason);
+      assert.match(chained.chainedFrom!.error!, reason);
     }
     assert.equal(execs.filter((e) => e.event.endsWith("-ok")).length, 0);
     // With retries: 0 each went straight to its queue's dead letters.

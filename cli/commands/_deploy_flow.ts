@@ -5,9 +5,10 @@
 import type { Command } from "commander";
 import { ApiError } from "../api_error.ts";
 import type {
+  ChainWarning,
+  DeployResult,
   FileInfo,
   FileKind,
-  PackageRef,
   PendingFile,
 } from "../api_types.ts";
 import type { CliContext } from "../cli_context.ts";
@@ -31,6 +32,8 @@ export interface DeployOptions extends WaitOptions {
   wasm?: string[];
   schema?: string[];
   dryRun?: boolean;
+  /** A new version even when nothing changed. */
+  force?: boolean;
   json?: boolean;
 }
 
@@ -57,7 +60,12 @@ export function deployOptions(command: Command): Command {
         "upload a JSON Schema first, under its file name (repeatable)",
         collect,
       )
-      .option("--dry-run", "show what would change; upload and deploy nothing"),
+      .option("--dry-run", "show what would change; upload and deploy nothing")
+      .option(
+        "--force",
+        "make a new version even when nothing changed (by default such a " +
+          "deploy keeps the current version)",
+      ),
   )
     .option("--json", "print the result as JSON");
 }
@@ -92,8 +100,13 @@ export async function deployFlow(
   const client = ctx.client(command);
   const check = options.dryRun || expectedId !== undefined ||
     verb === "redeploy" || uploads.length > 0;
+  const force = { force: options.force };
   if (!check) {
-    const res = await deployOrReport(ctx, file, () => client.deploy(source));
+    const res = await deployOrReport(
+      ctx,
+      file,
+      () => client.deploy(source, force),
+    );
     return await finish(ctx, client, res, options, wait);
   }
 
@@ -125,6 +138,7 @@ export async function deployFlow(
     ? await compareUploads(client, plan.tenant, uploads)
     : [];
   if (options.dryRun) {
+    warn(ctx, plan.warnings);
     if (options.json) {
       return ctx.out.json({
         ...plan,
@@ -134,26 +148,60 @@ export async function deployFlow(
     return printPlan(ctx.out, plan, uploadPlan);
   }
 
-  const uploaded = await uploadAll(ctx, client, plan.tenant, uploads, options);
-  const res = await deployOrReport(ctx, file, () => client.deploy(source));
+  // A file the tenant already has with this content is not sent again.
+  const same = new Set(
+    uploadPlan.filter((u) => u.status === "unchanged").map((u) => u.name),
+  );
+  const uploaded = await uploadAll(
+    ctx,
+    client,
+    plan.tenant,
+    uploads.filter((u) => !same.has(u.name)),
+    options,
+  );
+  if (!options.json) {
+    for (const name of same) {
+      ctx.out.line(`Unchanged ${plan.tenant}/${name} (not uploaded again)`);
+    }
+  }
+  const res = await deployOrReport(
+    ctx,
+    file,
+    () => client.deploy(source, force),
+  );
   await finish(
     ctx,
     client,
-    { ...res, ...(uploads.length ? { uploaded } : {}) },
+    {
+      ...res,
+      ...(uploads.length
+        ? { uploaded, ...(same.size ? { unchangedFiles: [...same] } : {}) }
+        : {}),
+    },
     options,
     wait,
   );
+}
+
+/** Each warning of a deploy or a dry run, on stderr. */
+function warn(ctx: CliContext, warnings: ChainWarning[] | undefined): void {
+  for (const w of warnings ?? []) {
+    ctx.err.line(`${ctx.err.colors.yellow("warning:")} ${w.message}`);
+  }
 }
 
 /** Prints the deploy (after waiting for it with `--wait`). */
 async function finish(
   ctx: CliContext,
   client: JobicoClient,
-  res: PackageRef & { uploaded?: FileInfo[] },
+  res: DeployResult & { uploaded?: FileInfo[]; unchangedFiles?: string[] },
   options: DeployOptions,
   wait: boolean,
 ): Promise<void> {
-  const deployed = `Deployed ${res.tenant}/${res.id} version ${res.version}`;
+  warn(ctx, res.warnings);
+  const deployed = res.unchanged
+    ? `Unchanged ${res.tenant}/${res.id}: version ${res.version} stays current (nothing changed; --force makes a new version)`
+    : `Deployed ${res.tenant}/${res.id} version ${res.version}`;
   if (!wait) {
     return options.json ? ctx.out.json(res) : ctx.out.line(deployed);
   }
@@ -227,7 +275,7 @@ async function compareUploads(
   uploads: Upload[],
 ): Promise<UploadPlan[]> {
   const current = new Map(
-    (await client.listFiles(tenant)).map((f) => [f.name, f]),
+    (await filesOf(client, tenant)).map((f) => [f.name, f]),
   );
   return uploads.map((u) => {
     const cur = current.get(u.name);
@@ -240,6 +288,22 @@ async function compareUploads(
       ...(cur && cur.sha256 !== u.sha256 ? { currentSha256: cur.sha256 } : {}),
     };
   });
+}
+
+/** A tenant's files; none when the tenant does not exist yet (the deploy makes it). */
+async function filesOf(
+  client: JobicoClient,
+  tenant: string,
+): Promise<FileInfo[]> {
+  try {
+    return await client.listFiles(tenant);
+  } catch (error) {
+    if (
+      error instanceof ApiError && error.status === 404 &&
+      /^Unknown tenant/.test(error.detail ?? "")
+    ) return [];
+    throw error;
+  }
 }
 
 /** Runs a deploy (or a dry run); a rejected package prints its issues as `file:line:col`. */

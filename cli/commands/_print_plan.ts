@@ -52,11 +52,17 @@ export function printPlan(
       out.line(op ? paint(op, line) : c.dim(line));
     }
   }
+  if (plan.unchanged) {
+    out.line(
+      `Unchanged: a deploy would keep version ${plan.currentVersion} (--force makes a new one)`,
+    );
+    return;
+  }
   if (plan.changes.length === 0) {
     out.line(
       plan.currentVersion === null
         ? "No changes"
-        : `No changes against version ${plan.currentVersion}`,
+        : `No changes to events, queues, runtimes or files against version ${plan.currentVersion}; the source differs, so a deploy makes a new version`,
     );
     return;
   }

@@ -26,8 +26,10 @@ else ~/.config/jobico/config.json:
 
 Each value is taken from the first of: a flag (--url, --token, --tenant), the
 environment (JOBICO_URL, JOBICO_TOKEN, JOBICO_TENANT), the profile (--profile,
-JOBICO_PROFILE, the file's "profile", else the profile named "default"), and,
-for the token of a platform on this machine, its admin token file.`;
+JOBICO_PROFILE, the file's "profile", else the profile named "default"), then
+a platform on this machine: the URL and admin token it wrote into its data
+directory ($JOBICO_DATA, else ./.jobico, else the last one started, wherever
+it was; JOBICO_PORT gives the port).`;
 
 /**
  * `jobico config [show]|set|unset|use|profiles`: the profile file, and where
@@ -265,6 +267,8 @@ function describe(setting: Setting): string {
       return `environment ${setting.from}`;
     case "profile":
       return setting.from;
+    case "local platform":
+      return `local platform ${setting.from}`;
     case "admin token file":
       return `admin token file ${setting.from}`;
     case "default":

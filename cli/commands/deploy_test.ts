@@ -256,7 +256,10 @@ Deno.test("deploy --dry-run prints the changes and the files it would upload; no
     );
     assert.equal(j.code, 0, j.err);
     assert.match(j.out, /\+ schema other\.json \(new file\)/);
-    assert.match(j.out, /\nNo changes against version 3\n$/);
+    assert.match(
+      j.out,
+      /\nNo changes to events, queues, runtimes or files against version 3; the source differs, so a deploy makes a new version\n$/,
+    );
     const js = await jobico(
       ["deploy", f.yaml, "--schema", other, "--dry-run", "--json"],
       { fetch: fakePlatform(3, changes, files) },
@@ -493,13 +496,40 @@ Deno.test("platform: deploy --config --wasm --schema, redeploy with a dry run, v
       "Uploaded demo/strict.schema.json\nDeployed demo/greet version 2\n",
     );
     r = await cli("deploy", "greet", "--config", next, "--dry-run");
-    assert.equal(r.out.split("\n")[1], "No changes against version 2");
+    assert.equal(
+      r.out.split("\n")[1],
+      "Unchanged: a deploy would keep version 2 (--force makes a new one)",
+    );
+    // The same deploy again: nothing is uploaded, version 2 stays.
+    const uploadsBefore = (await cli("files", "list", "demo", "--json")).out;
+    r = await cli("redeploy", "greet", "--config", next, "--schema", strict);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(
+      r.out,
+      "Unchanged demo/strict.schema.json (not uploaded again)\n" +
+        "Unchanged demo/greet: version 2 stays current (nothing changed; --force makes a new version)\n",
+    );
+    assert.equal(
+      (await cli("files", "list", "demo", "--json")).out,
+      uploadsBefore,
+      "the file was not uploaded again",
+    );
+    r = await cli("deploy", next, "--json");
+    assert.deepEqual(JSON.parse(r.out), {
+      tenant: "demo",
+      id: "greet",
+      version: 2,
+      unchanged: true,
+    });
+    // --force: a new version of the same content (rolled back below).
+    r = await cli("deploy", next, "--force");
+    assert.equal(r.out, "Deployed demo/greet version 3\n");
 
     r = await cli("rollback", "greet", "--version", "1", "--tenant", "demo");
     assert.equal(r.code, 0, r.err);
     assert.equal(
       r.out,
-      "Rolled back demo/greet to version 1 (now current as version 3)\n",
+      "Rolled back demo/greet to version 1 (now current as version 4)\n",
     );
     r = await cli("packages", "versions", "demo", "greet");
     const lines = r.out.trimEnd().split("\n");
@@ -509,13 +539,14 @@ Deno.test("platform: deploy --config --wasm --schema, redeploy with a dry run, v
     );
     assert.match(lines[1], /^1\s+\S+ \S+\s+admin\s*$/);
     assert.match(lines[2], /^2\s+\S+ \S+\s+admin\s*$/);
-    assert.match(lines[3], /^3\s+\S+ \S+\s+admin\s+\*\s+rollback to 1$/);
+    assert.match(lines[3], /^3\s+\S+ \S+\s+admin\s*$/);
+    assert.match(lines[4], /^4\s+\S+ \S+\s+admin\s+\*\s+rollback to 1$/);
     r = await cli("packages", "versions", "demo", "greet", "--json");
     assert.deepEqual(
       JSON.parse(r.out).versions.map((v: { deployedBy: string }) =>
         v.deployedBy
       ),
-      ["admin", "admin", "admin"],
+      ["admin", "admin", "admin", "admin"],
     );
 
     // Mistakes: another id, a package that does not exist.
@@ -609,7 +640,7 @@ Deno.test("platform: a tenant's token deploys as tenant:demo, rolls back by id a
 
     r = await as(demo, "deploy", "greet", "--config", yaml, ...files);
     assert.equal(r.code, 0, r.err);
-    r = await as(TOKEN, "redeploy", yaml);
+    r = await as(TOKEN, "redeploy", yaml, "--force");
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out, "Deployed demo/greet version 2\n");
     r = await as(demo, "rollback", "greet", "--version", "1");

@@ -36,9 +36,11 @@ Deno.test("platform: deploy --wait returns once this process and the --wait-for 
     await deployGreet(h);
     const cli = (...args: string[]) =>
       jobico(["--url", h.url, "--token", h.adminToken, ...args]);
+    // The same package again, forced: a new version to wait for.
     let r = await cli(
       "deploy",
       file("job.yaml"),
+      "--force",
       "--wait-for",
       executor.url,
       "--json",
@@ -64,7 +66,14 @@ Deno.test("platform: deploy --wait returns once this process and the --wait-for 
     assert.ok(h.platform.definitions.seen >= res.wait.latest);
     assert.ok(executor.definitions.seen >= res.wait.latest);
 
-    r = await cli("redeploy", "greet", "--config", file("job.yaml"), "--wait");
+    r = await cli(
+      "redeploy",
+      "greet",
+      "--config",
+      file("job.yaml"),
+      "--force",
+      "--wait",
+    );
     assert.equal(r.code, 0, r.err);
     assert.match(
       r.out,
@@ -138,6 +147,7 @@ Deno.test("platform: deploy --wait gives up after --wait-timeout, saying what wa
         h.adminToken,
         "deploy",
         file("job.yaml"),
+        "--force",
         "--wait-for",
         closed,
         "--wait-timeout",

@@ -88,8 +88,8 @@ Deno.test("platform: files show of a missing file or tenant exits 1 with a hint;
     assert.equal(r.code, 1);
     assert.equal(
       r.err,
-      'error: File "greet.wasm" not found in tenant "nobody"\n' +
-        "hint: See what exists: jobico files list nobody\n",
+      'error: Not found: Unknown tenant "nobody" (HTTP 404)\n' +
+        "hint: List the tenants: jobico tenant list\n",
     );
     r = await cli("files", "show", "demo");
     assert.equal(r.code, 2);

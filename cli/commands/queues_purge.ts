@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { CliContext } from "../cli_context.ts";
-import { UsageError } from "../cli_error.ts";
+import { confirmDelete } from "./_confirm.ts";
 
 interface PurgeOptions {
   yes?: boolean;
@@ -11,7 +11,7 @@ interface PurgeOptions {
 export function queuesPurgeCommand(parent: Command, ctx: CliContext): Command {
   return parent.command("purge")
     .description(
-      "Delete dead letters for good: those given, or all (needs --yes)",
+      "Delete dead letters for good: those given, or all (asks first; --yes does not)",
     )
     .argument("<tenant>", "the tenant")
     .argument("<queue>", "the queue id")
@@ -19,7 +19,10 @@ export function queuesPurgeCommand(parent: Command, ctx: CliContext): Command {
       "[ids...]",
       "dead letter ids (see: jobico queues dead); all when none",
     )
-    .option("-y, --yes", "confirm: the dead letters cannot be recovered")
+    .option(
+      "-y, --yes",
+      "do not ask: the dead letters cannot be recovered (needed without a terminal)",
+    )
     .option("--json", "print the result as JSON")
     .addHelpText(
       "after",
@@ -36,21 +39,14 @@ Examples:
         options: PurgeOptions,
         command,
       ) => {
-        if (!options.yes) {
-          const what = ids.length === 0
+        await confirmDelete(ctx, options.yes, {
+          what: ids.length === 0
             ? `every dead letter of queue ${queue}`
             : `${ids.length} dead letter${
               ids.length === 1 ? "" : "s"
-            } of queue ${queue}`;
-          throw new UsageError(
-            `Refusing to delete ${what} without --yes`,
-            {
-              hint:
-                `Check them with "jobico queues dead ${tenant} ${queue}", ` +
-                "then run the command again with --yes",
-            },
-          );
-        }
+            } of queue ${queue}`,
+          check: `Check them with "jobico queues dead ${tenant} ${queue}"`,
+        });
         const res = await ctx.client(command).purgeDeadLetters(
           tenant,
           queue,

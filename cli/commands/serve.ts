@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { HttpError } from "../../goico/mod.ts";
+import { localPlatformsFile } from "../../components/announce_local_platform.ts";
 import { runServer } from "../../components/run_server.ts";
 import {
   serverConfig,
@@ -8,6 +9,9 @@ import {
 } from "../../components/server_config.ts";
 import type { CliContext } from "../cli_context.ts";
 import { UsageError } from "../cli_error.ts";
+
+/** The settings that name a place on disk (unless a URL or `:memory:`). */
+const PATHS: SettingName[] = ["JOBICO_DATA", "JOBICO_KV"];
 
 const camel = (flag: string) =>
   flag.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -39,7 +43,12 @@ Examples:
     for (const [name, [flag]] of Object.entries(SETTINGS)) {
       const key = name as SettingName;
       if (ctx.io.env[key] !== undefined) env[key] = ctx.io.env[key];
-      if (flags[camel(flag)] !== undefined) given[key] = flags[camel(flag)];
+      const value = flags[camel(flag)];
+      if (value === undefined) continue;
+      // A directory or file given here is taken from where it was typed.
+      given[key] = PATHS.includes(key) && !/^https?:|^:memory:$/.test(value)
+        ? ctx.path(value)
+        : value;
     }
     let config;
     try {
@@ -53,6 +62,6 @@ Examples:
       }
       throw err;
     }
-    await runServer(config);
+    await runServer(config, { stateFile: localPlatformsFile(ctx.io.env) });
   });
 }

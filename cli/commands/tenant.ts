@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { CliContext } from "../cli_context.ts";
+import { confirmDelete } from "./_confirm.ts";
 import { tenantSettingsCommands } from "./tenant_settings.ts";
 
 /**
@@ -27,7 +28,10 @@ Examples:
   jobico tenant set acme --retention-days 30 --quota-bytes 256MiB
   jobico tenant rotate-token acme
   jobico tenant webhook-secret acme --rotate
-  jobico tenant delete acme`,
+  jobico tenant delete acme --yes
+
+Deleting (tenant delete, packages delete, files delete, queues purge) asks
+first on a terminal; without one it needs --yes.`,
     );
 
   group.command("create")
@@ -72,15 +76,26 @@ Examples:
   group.command("delete")
     .alias("rm")
     .description(
-      "Delete a tenant and everything of it: packages, files, queues, executions",
+      "Delete a tenant and everything of it: packages, files, queues, executions (asks first)",
     )
     .argument("<id>", "the tenant id")
+    .option("-y, --yes", "do not ask (needed without a terminal)")
     .option("--json", "print the result as JSON")
-    .action(async (id: string, options: { json?: boolean }, cmd: Command) => {
-      await ctx.client(cmd).deleteTenant(id);
-      if (options.json) return ctx.out.json({ id, deleted: true });
-      ctx.out.line(`Deleted tenant ${id}`);
-    });
+    .action(
+      async (
+        id: string,
+        options: { json?: boolean; yes?: boolean },
+        cmd: Command,
+      ) => {
+        await confirmDelete(ctx, options.yes, {
+          what: `tenant ${id} and everything of it`,
+          check: `Check it with "jobico tenant show ${id}"`,
+        });
+        await ctx.client(cmd).deleteTenant(id);
+        if (options.json) return ctx.out.json({ id, deleted: true });
+        ctx.out.line(`Deleted tenant ${id}`);
+      },
+    );
 
   group.command("rotate-token")
     .description("Make a new token for a tenant; the old one stops working")

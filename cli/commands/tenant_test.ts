@@ -61,7 +61,7 @@ Deno.test("platform: tenant create, list, rotate-token, webhook-secret and delet
 
     r = await admin("tenant", "list");
     assert.match(r.out, /^ID\s+CREATED\s+TOKEN\nacme\s+\S+ \S+\s+since /);
-    r = await admin("tenant", "delete", "acme");
+    r = await admin("tenant", "delete", "acme", "--yes");
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out, "Deleted tenant acme\n");
     r = await jobico(["--url", h.url, "--token", next, "tenant", "list"]);
@@ -77,7 +77,9 @@ Deno.test("a platform on this machine: the CLI falls back to the admin token it 
   const h = await startHarness();
   try {
     const io = captureIo({ env: { JOBICO_URL: h.url } });
-    io.localAdminToken = () => h.adminToken;
+    io.localPlatforms = () => [
+      { data: "/srv/jobico", token: h.adminToken, found: "./.jobico" },
+    ];
     assert.equal(await run(["tenant", "list", "--json"], io), 0, io.err());
     // Not for a remote URL: the local token is never sent elsewhere.
     let asked = false;
@@ -89,7 +91,7 @@ Deno.test("a platform on this machine: the CLI falls back to the admin token it 
         return Promise.resolve(new Response("{}", { status: 401 }));
       },
     });
-    remote.localAdminToken = () => h.adminToken;
+    remote.localPlatforms = io.localPlatforms;
     assert.equal(await run(["tenant", "list"], remote), 1);
     assert.ok(asked);
   } finally {
@@ -190,6 +192,31 @@ Deno.test("platform: tenant show and set: retention, quotas and usage; 'default'
       r.err,
       /Only the admin token can change a tenant's retention and quotas.*HTTP 403/,
     );
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("platform: a created tenant lists empty queues and packages; an unknown one exits 1 everywhere", async () => {
+  const h = await startHarness();
+  try {
+    const admin = (...args: string[]) =>
+      jobico(["--url", h.url, "--token", h.adminToken, ...args]);
+    assert.equal((await admin("tenant", "create", "acme")).code, 0);
+    for (const group of ["queues", "packages", "files", "executions"]) {
+      const r = await admin(group, "list", "acme");
+      assert.equal(r.code, 0, `${group}: ${r.err}`);
+      assert.match(r.out, /^No /, group);
+      const ghost = await admin(group, "list", "nosuchtenant");
+      assert.equal(ghost.code, 1, group);
+      assert.equal(ghost.out, "", group);
+      assert.equal(
+        ghost.err,
+        'error: Not found: Unknown tenant "nosuchtenant" (HTTP 404)\n' +
+          "hint: List the tenants: jobico tenant list\n",
+        group,
+      );
+    }
   } finally {
     await h.close();
   }

@@ -22,12 +22,28 @@ export interface TenantData {
   packages?: PackageSummary[];
   files?: FileInfo[];
   queues?: QueueInfo[];
-  /** Why the last load of its data failed. */
+  /**
+   * Why the last load of some of its data failed (each part that failed,
+   * named); the parts that loaded are kept.
+   */
   error?: string;
+  /** Why each part (packages, files, queues) failed to load, when it did. */
+  failed?: Failures;
   /** Whether its execution stream is open now. */
   live: boolean;
   /** Whether the dashboard follows its executions at all (see `maxStreams`). */
   streamed: boolean;
+}
+
+/** Why parts of a tenant's data (packages, files, queues) failed to load. */
+export type Failures = Partial<Record<"packages" | "files" | "queues", string>>;
+
+/** `failed` and the one-line `error` naming each failed part; both absent when none failed. */
+function withFailures(failed: Failures): Pick<TenantData, "failed" | "error"> {
+  const named = Object.entries(failed).map(([part, why]) => `${part}: ${why}`);
+  return named.length
+    ? { failed, error: named.join("; ") }
+    : { failed: undefined, error: undefined };
 }
 
 /** Something loaded on demand (a package's YAML, a file's bytes). */
@@ -217,9 +233,16 @@ export class DashboardModel {
   async refreshQueues(tenant: string): Promise<void> {
     try {
       const queues = await this.#client.listQueues(tenant);
-      this.#updateTenant(tenant, { queues });
+      this.#updateTenant(tenant, {
+        queues,
+        ...this.#queuesFailed(tenant, undefined),
+      });
     } catch (error) {
-      if (!this.closed) this.#updateTenant(tenant, { error: describe(error) });
+      if (this.closed) return;
+      this.#updateTenant(
+        tenant,
+        this.#queuesFailed(tenant, describe(error)),
+      );
     }
   }
 
@@ -283,17 +306,40 @@ export class DashboardModel {
     }
   }
 
+  /**
+   * Loads a tenant's packages, files and queues: each part that loads is
+   * shown, whichever others fail (a component another process runs, a
+   * route an older platform lacks), and each failure is named.
+   */
   async #loadTenant(id: string): Promise<void> {
-    try {
-      const [packages, files, queues] = await Promise.all([
-        this.#client.listPackages(id),
-        this.#client.listFiles(id),
-        this.#client.listQueues(id),
-      ]);
-      this.#updateTenant(id, { packages, files, queues, error: undefined });
-    } catch (error) {
-      if (!this.closed) this.#updateTenant(id, { error: describe(error) });
-    }
+    const parts = ["packages", "files", "queues"] as const;
+    const results = await Promise.allSettled([
+      this.#client.listPackages(id),
+      this.#client.listFiles(id),
+      this.#client.listQueues(id),
+    ]);
+    if (this.closed) return;
+    const update: Partial<TenantData> = {};
+    const failed: Failures = {};
+    results.forEach((r, i) => {
+      const part = parts[i];
+      if (r.status === "fulfilled") {
+        (update as Record<string, unknown>)[part] = r.value;
+      } else failed[part] = describe(r.reason);
+    });
+    this.#updateTenant(id, { ...update, ...withFailures(failed) });
+  }
+
+  /** A tenant's failures after its queues reloaded (`why` they failed, if they did). */
+  #queuesFailed(
+    tenant: string,
+    why: string | undefined,
+  ): Pick<TenantData, "failed" | "error"> {
+    const before = this.#state.tenants.find((t) => t.id === tenant)?.failed;
+    const { queues: _, ...others } = before ?? {};
+    return withFailures(
+      why === undefined ? others : { ...others, queues: why },
+    );
   }
 
   #tick(): void {

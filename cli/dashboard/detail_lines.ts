@@ -148,6 +148,11 @@ export function tenantLines(
 /** A group: a table of its packages, files or queues. */
 export function groupLines(tenant: TenantData, group: GroupName): Line[] {
   const lines: Line[] = [title(`${tenant.id} ${group}`)];
+  const failed = tenant.failed?.[group];
+  if (failed) {
+    // Not "none": they could not be loaded (the other groups still show).
+    return [...lines, field("error", seg(failed, "red"))];
+  }
   if (group === "packages") {
     const pkgs = tenant.packages ?? [];
     lines.push(header(fit("id", 16), fit("version", 8), "deployed"));

@@ -71,6 +71,7 @@ function hintOf(
       if (!node.tenant.streamed) return ["", undefined];
       return node.tenant.live ? ["●", "green"] : ["○", "gray"];
     case "group":
+      if (node.tenant.failed?.[node.group]) return ["!", "red"];
       return [String(groupSize(node.tenant, node.group)), undefined];
     case "package":
       return [`v${node.pkg.version}`, undefined];

@@ -58,30 +58,43 @@ export function ctlApp(
     const p = principalOf(c);
     const authorize = (tenant: string) => assertTenantAccess(p, tenant);
     if (dryRun) {
-      return c.json(
-        await store.plan(source, {
-          authorize,
-          pending: pending.map(pendingFile),
-        }),
-      );
+      const { warnings, ...plan } = await store.plan(source, {
+        authorize,
+        pending: pending.map(pendingFile),
+      });
+      return c.json({ ...plan, ...(warnings.length && { warnings }) });
     }
+    const force = flag(c.req.query("force"), "force");
     const head = await inSpan("jobico.deploy", {
       "jobico.principal": principalName(p),
     }, async (span) => {
       const head = await store.deploy(source, {
         authorize,
         by: principalName(p),
+        force,
       });
       span.setAttributes({
         "jobico.tenant": head.tenant,
         "jobico.package": head.id,
         "jobico.version": head.version,
+        "jobico.unchanged": head.unchanged === true,
       });
       return head;
     });
+    const warnings = head.warnings.length ? { warnings: head.warnings } : {};
+    if (head.unchanged) {
+      // Nothing was made: the current version stays, as it was.
+      return c.json({
+        tenant: head.tenant,
+        id: head.id,
+        version: head.version,
+        unchanged: true,
+        ...warnings,
+      });
+    }
     options.metrics?.deployed(head.tenant);
     return c.json(
-      { tenant: head.tenant, id: head.id, version: head.version },
+      { tenant: head.tenant, id: head.id, version: head.version, ...warnings },
       201,
     );
   });
@@ -198,8 +211,11 @@ const DOCS = {
     description:
       "Validates the package (every reference must resolve: queues, " +
       "runtimes, uploaded files) and makes it the new current version of " +
-      "its id. With `dryRun=true` it is validated the same way and the " +
-      "answer says what would change; nothing is stored. The body is the " +
+      "its id. A package with the same source, pinning the same file " +
+      "contents, as the current version keeps it: 200 with `unchanged` " +
+      "(`force=true` makes a new version anyway). With `dryRun=true` it is " +
+      "validated the same way and the answer says what would change; " +
+      "nothing is stored. The body is the " +
       "package as YAML or JSON (any content type), at most 60 KiB. It must " +
       "name the caller's tenant, unless the caller is the admin.",
     security: BEARER,
@@ -208,6 +224,14 @@ const DOCS = {
         name: "dryRun",
         in: "query",
         description: "Validate only and answer what would change",
+        schema: { type: "string", enum: ["", "true", "false", "1", "0"] },
+      },
+      {
+        name: "force",
+        in: "query",
+        description:
+          "Make a new version even when nothing changed (a deploy of the " +
+          "current source and files otherwise keeps the current version)",
         schema: { type: "string", enum: ["", "true", "false", "1", "0"] },
       },
       {
@@ -231,7 +255,11 @@ const DOCS = {
       },
     },
     responses: {
-      200: json("A dry run: what would change", ref("DeployPlan")),
+      200: json(
+        "A dry run: what would change; or a deploy that changed nothing: " +
+          "the current version, kept (`unchanged: true`)",
+        { oneOf: [ref("DeployPlan"), ref("DeployResult")] },
+      ),
       201: json("Deployed: the new current version", ref("DeployResult")),
       ...problems(
         [
@@ -254,7 +282,7 @@ const DOCS = {
     parameters: [PATH.tenant],
     responses: {
       200: json("The current version of each package", ref("PackageList")),
-      ...problems(400, 401, 403),
+      ...problems(400, 401, 403, [404, "No such tenant"]),
     },
   }),
   show: describeRoute({

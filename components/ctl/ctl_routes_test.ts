@@ -11,8 +11,8 @@ Deno.test("the package API deploys, lists, shows, versions, rolls back and delet
   try {
     await uploadGreetFiles(p);
     const yaml = await Deno.readTextFile(new URL("job.yaml", examples));
-    const deploy = () =>
-      p.app.request("/api/v1/packages", { method: "POST", body: yaml });
+    const deploy = (q = "") =>
+      p.app.request(`/api/v1/packages${q}`, { method: "POST", body: yaml });
     const first = await deploy();
     assert.equal(first.status, 201);
     assert.deepEqual(await first.json(), {
@@ -20,7 +20,19 @@ Deno.test("the package API deploys, lists, shows, versions, rolls back and delet
       id: "greet",
       version: 1,
     });
-    assert.equal((await (await deploy()).json()).version, 2);
+    // The same source and files again: the current version is kept.
+    const again = await deploy();
+    assert.equal(again.status, 200);
+    assert.deepEqual(await again.json(), {
+      tenant: "demo",
+      id: "greet",
+      version: 1,
+      unchanged: true,
+    });
+    // Unless forced.
+    const forced = await deploy("?force=true");
+    assert.equal(forced.status, 201);
+    assert.equal((await forced.json()).version, 2);
     const list = await (await p.app.request("/api/v1/tenants/demo/packages"))
       .json();
     assert.deepEqual(
@@ -155,7 +167,7 @@ Deno.test("deploy and rollback record the principal; a tenant token cannot deplo
     assert.equal((await post(demo)).status, 201);
     // No principal on the context: the admin (until the middleware is mounted).
     assert.equal(
-      (await p.app.request("/api/v1/packages", {
+      (await p.app.request("/api/v1/packages?force=true", {
         method: "POST",
         body: yaml,
       })).status,
@@ -223,6 +235,7 @@ Deno.test("a dry run answers the changes and stores nothing", async () => {
       id: "greet",
       currentVersion: 1,
       changes: [],
+      unchanged: true,
     });
 
     // Same errors as a deploy.

@@ -46,10 +46,45 @@ export interface EventDef {
   runtime: string;
 }
 
+/**
+ * What a job's execution sends to its result event:
+ *
+ * - `result` (the default): the Jobicolet's result, parsed when it is JSON,
+ *   else the result text as a JSON string; a failed execution (a trap, a
+ *   limit), which returns nothing, sends its reason. The code and the
+ *   execution it comes from go beside the item (the result event's
+ *   execution record has them as `chainedFrom`), not into it.
+ * - `envelope`: `{code, result, error?, source: {event, eventId,
+ *   executionId}}`, the outcome as a whole (what this platform sent before
+ *   `item` existed).
+ */
+export type ChainedItem = "result" | "envelope";
+
+/** The values of a result's `item`, the default first. */
+export const CHAINED_ITEMS: readonly ChainedItem[] = ["result", "envelope"];
+
 /** The events a job's result is sent to. */
 export interface ResultDef {
   ok?: EventDef;
   error?: EventDef;
+  /**
+   * What is sent (see {@linkcode ChainedItem}). A deploy stores it always
+   * ("result" when the source does not say): it is absent only in versions
+   * deployed before it existed, whose results send the envelope.
+   */
+  item?: ChainedItem;
+}
+
+/** `pkg` with every result's `item` said: "result" where the source says nothing. */
+export function withChainedItems(pkg: JobPackage): JobPackage {
+  return {
+    ...pkg,
+    jobs: pkg.jobs.map((j) =>
+      j.result
+        ? { ...j, result: { ...j.result, item: j.result.item ?? "result" } }
+        : j
+    ),
+  };
 }
 
 export interface JobDef {

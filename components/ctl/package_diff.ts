@@ -51,8 +51,16 @@ export function diffPackages(
       fields: [field("name", a.name, b.name)],
     });
   }
+  const items = [chainedItems(a), chainedItems(b)];
   out.push(
-    ...diffById("event", events(a), events(b), eventFields),
+    ...diffById("event", events(a), events(b), (x, y) => [
+      ...eventFields(x, y),
+      // What a job sends to its result events, when it has some before and after.
+      ...(items[0].has(x.id) && items[1].has(y.id)
+        ? [field("result.item", items[0].get(x.id), items[1].get(y.id))]
+          .filter(differs)
+        : []),
+    ]),
     ...diffById("queue", a?.queues ?? [], b.queues, () => []),
     ...diffById("runtime", a?.runtimes ?? [], b.runtimes, runtimeFields),
   );
@@ -102,6 +110,20 @@ function events(pkg: JobPackage | undefined): EventDef[] {
     }
   }
   return [...out.values()];
+}
+
+/**
+ * Job event id -> what it sends to its result events, for jobs that have
+ * any (absent: a version deployed before `item` existed, the envelope).
+ */
+function chainedItems(pkg: JobPackage | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const j of pkg?.jobs ?? []) {
+    if (j.result?.ok || j.result?.error) {
+      out.set(j.event.id, j.result.item ?? "envelope");
+    }
+  }
+  return out;
 }
 
 function eventFields(a: EventDef, b: EventDef): FieldChange[] {

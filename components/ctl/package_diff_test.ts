@@ -142,3 +142,45 @@ Deno.test("diffPackages: an event's auth is compared when declared, token when n
     fields: [{ field: "auth", before: "token", after: "public" }],
   }]);
 });
+
+Deno.test("a change of what a job sends its results is a change of the job's event", async () => {
+  const { diffPackages } = await import("./package_diff.ts");
+  const pkg = (item?: "result" | "envelope") => ({
+    id: "p",
+    tenant: "t",
+    queues: [{ id: "q" }],
+    runtimes: [{ id: "r", moduleref: "m.wasm", type: 0 }],
+    jobs: [{
+      event: {
+        id: "ev1",
+        datatype: 0,
+        schema: { id: "s", schemaref: "s.json" },
+        supplierqueue: "q",
+        runtime: "r",
+      },
+      result: {
+        ok: {
+          id: "ev1_ok",
+          datatype: 0,
+          schema: { id: "s", schemaref: "s.json" },
+          supplierqueue: "q",
+          runtime: "r",
+        },
+        ...(item && { item }),
+      },
+    }],
+  });
+  const v = (item?: "result" | "envelope") => ({
+    package: pkg(item),
+    files: {},
+  });
+  assert.deepEqual(diffPackages(v("envelope"), v("result")), [{
+    kind: "event",
+    op: "changed",
+    id: "ev1",
+    fields: [{ field: "result.item", before: "envelope", after: "result" }],
+  }]);
+  // A version stored before `item` existed sends the envelope.
+  assert.deepEqual(diffPackages(v(), v("envelope")), []);
+  assert.equal(diffPackages(v(), v("result")).length, 1);
+});

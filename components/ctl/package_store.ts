@@ -13,8 +13,14 @@ import { checkName } from "../check_name.ts";
 import { keys } from "../keys.ts";
 import { assertNotDeleting } from "../tenants/tenant_deletion.ts";
 import type { FileRepo } from "../repo/file_repo.ts";
+import { SchemaCache } from "../repo/compile_schema.ts";
+import { type ChainWarning, chainWarnings } from "./chain_warnings.ts";
 import { type PendingFile, validateSource } from "./_validate_source.ts";
-import type { EventDef, JobPackage } from "./job_package.ts";
+import {
+  type EventDef,
+  type JobPackage,
+  withChainedItems,
+} from "./job_package.ts";
 import { diffPackages, type PackageChange } from "./package_diff.ts";
 import type { Limits } from "./runtime_limits.ts";
 
@@ -67,6 +73,20 @@ export interface PlanOptions {
 export interface DeployOptions extends Omit<PlanOptions, "pending"> {
   /** Recorded as the version's `deployedBy`. Default "admin". */
   by?: string;
+  /**
+   * Make a new version even when the current one has the same source and
+   * pins the same files. Default false: such a deploy keeps the current
+   * version and says so (`unchanged`).
+   */
+  force?: boolean;
+}
+
+/** What a deploy did: the version now current, and whether it was already. */
+export interface DeployedHead extends PackageHead {
+  /** True when nothing changed: the current version was kept. */
+  unchanged?: true;
+  /** Result events that will not receive some or all of their items. */
+  warnings: ChainWarning[];
 }
 
 /** What a deploy would do: `POST /api/v1/packages?dryRun=true`. */
@@ -77,6 +97,17 @@ export interface DeployPlan {
   currentVersion: number | null;
   /** What would change against the current version (all added when new). */
   changes: PackageChange[];
+  /**
+   * Whether a deploy would keep the current version: the same source and
+   * the same pinned files (a deploy with `force` makes a new one anyway).
+   */
+  unchanged: boolean;
+  /**
+   * Result events whose schema can never accept (some of) what their job
+   * sends them (see chain_warnings.ts); a file the plan only assumes is not
+   * judged.
+   */
+  warnings: ChainWarning[];
 }
 
 export interface PackageStoreOptions {
@@ -104,6 +135,8 @@ export class PackageStore {
   readonly #maxSource: number;
 
   readonly #maxLimits?: Limits;
+  /** Result events' schemas, compiled to judge what they accept. */
+  readonly #schemas: SchemaCache;
 
   constructor(
     private readonly kv: Deno.Kv,
@@ -114,6 +147,7 @@ export class PackageStore {
     this.#now = options.now ?? Date.now;
     this.#maxSource = options.maxSourceBytes ?? 60 * 1024;
     this.#maxLimits = options.maxLimits;
+    this.#schemas = new SchemaCache((sha) => repo.bytes(sha));
   }
 
   /**
@@ -126,13 +160,62 @@ export class PackageStore {
   async deploy(
     source: string,
     options: DeployOptions = {},
-  ): Promise<PackageHead> {
-    const { pkg, pinned } = await validateSource(source, this.repo, {
+  ): Promise<DeployedHead> {
+    const { pkg: parsed, pinned } = await validateSource(source, this.repo, {
       ...options,
       maxSourceBytes: this.#maxSource,
       maxLimits: this.#maxLimits,
     });
-    return await this.#commit(pkg, pinned, source, options.by);
+    const pkg = withChainedItems(parsed);
+    const warnings = await this.#chainWarnings(pkg, pinned);
+    if (!options.force) {
+      const head = await this.#sameAsCurrent(pkg, pinned, source);
+      if (head) return { ...head, unchanged: true, warnings };
+    }
+    return {
+      ...await this.#commit(pkg, pinned, source, options.by),
+      warnings,
+    };
+  }
+
+  /** What the result events of `pkg` will not receive (see chain_warnings.ts). */
+  #chainWarnings(
+    pkg: JobPackage,
+    pinned: Record<string, string>,
+  ): Promise<ChainWarning[]> {
+    return chainWarnings(pkg, async (schemaref) => {
+      const sha = pinned[schemaref];
+      try {
+        return sha ? await this.#schemas.get(sha, schemaref) : null;
+      } catch {
+        // A file a dry run only assumes (not uploaded yet), or unreadable.
+        return null;
+      }
+    });
+  }
+
+  /**
+   * The current head when it has this very source and pins the same
+   * content for every file; null otherwise (or when there is none).
+   */
+  async #sameAsCurrent(
+    pkg: JobPackage,
+    pinned: Record<string, string>,
+    source: string,
+  ): Promise<PackageHead | null> {
+    const { tenant, id } = pkg;
+    const head =
+      (await this.kv.get<PackageHead>(keys.packageHead(tenant, id))).value;
+    if (!head) return null;
+    const [cur, curSource] = await Promise.all([
+      this.version(tenant, id, head.version),
+      this.source(tenant, id, head.version),
+    ]);
+    if (!cur || curSource !== source) return null;
+    const names = Object.keys(pinned);
+    const same = names.length === Object.keys(cur.files).length &&
+      names.every((n) => cur.files[n] === pinned[n]);
+    return same ? head : null;
   }
 
   /**
@@ -140,11 +223,12 @@ export class PackageStore {
    * without storing anything.
    */
   async plan(source: string, options: PlanOptions = {}): Promise<DeployPlan> {
-    const { pkg, pinned } = await validateSource(source, this.repo, {
+    const { pkg: parsed, pinned } = await validateSource(source, this.repo, {
       ...options,
       maxSourceBytes: this.#maxSource,
       maxLimits: this.#maxLimits,
     });
+    const pkg = withChainedItems(parsed);
     const { tenant, id } = pkg;
     const head =
       (await this.kv.get<PackageHead>(keys.packageHead(tenant, id))).value;
@@ -155,6 +239,8 @@ export class PackageStore {
       id,
       currentVersion: cur?.version ?? null,
       changes: diffPackages(cur, { package: pkg, files: pinned }),
+      unchanged: (await this.#sameAsCurrent(pkg, pinned, source)) !== null,
+      warnings: await this.#chainWarnings(pkg, pinned),
     };
   }
 

@@ -123,7 +123,7 @@ Deno.test("delete removes the package, its versions and its events", async () =>
   try {
     await uploadGreetFiles(p);
     await p.store.deploy(await greetYaml());
-    await p.store.deploy(await greetYaml());
+    await p.store.deploy(await greetYaml(), { force: true });
     await p.store.delete("demo", "greet");
     await assert.rejects(p.store.current("demo", "greet"), NotFoundError);
     assert.equal(await p.store.ownerOf("demo", "greet"), null);
@@ -180,7 +180,7 @@ Deno.test("every version records who deployed it; rollback records who rolled ba
     const yaml = await greetYaml();
     const v1 = await p.store.deploy(yaml, { by: "tenant:demo" });
     assert.equal(v1.deployedBy, "tenant:demo");
-    await p.store.deploy(yaml);
+    await p.store.deploy(yaml, { force: true });
     await p.store.rollback("demo", "greet", 1, { by: "tenant:demo" });
     const versions = await p.store.versions("demo", "greet");
     assert.deepEqual(
@@ -247,6 +247,9 @@ Deno.test("plan validates like a deploy, stores nothing and lists the changes", 
       id: "greet",
       currentVersion: 1,
       changes: [],
+      unchanged: true,
+      // The greeting example's result schema is the envelope's: it accepts it.
+      warnings: [],
     });
 
     // The same errors as a deploy.
@@ -305,6 +308,54 @@ Deno.test("plan validates like a deploy, stores nothing and lists the changes", 
       UnprocessableError,
     );
     assert.equal((await p.store.current("demo", "greet")).version, 1);
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("a deploy that changes nothing keeps the current version; a changed source, file or force makes a new one", async () => {
+  const p = await testPlatform();
+  try {
+    await uploadGreetFiles(p);
+    const yaml = await greetYaml();
+    const v1 = await p.store.deploy(yaml);
+    assert.equal(v1.version, 1);
+    assert.equal(v1.unchanged, undefined);
+    // The same source, the same files: version 1 stays, and nothing is
+    // announced (no definition change for the other processes).
+    const announced = await p.definitions.latest();
+    const again = await p.store.deploy(yaml, { by: "tenant:demo" });
+    assert.deepEqual(
+      { version: again.version, unchanged: again.unchanged },
+      { version: 1, unchanged: true },
+    );
+    assert.equal(again.deployedBy, "admin");
+    assert.equal(await p.definitions.latest(), announced);
+    assert.equal((await p.store.versions("demo", "greet")).length, 1);
+    // A comment changes the source: a new version (what was deployed is kept as written).
+    const commented = yaml + "\n# a comment\n";
+    assert.equal((await p.store.deploy(commented)).version, 2);
+    assert.equal((await p.store.plan(commented)).unchanged, true);
+    // A file uploaded again with other content: a new version pins it.
+    const schema = JSON.parse(
+      await Deno.readTextFile(new URL("greet.schema.json", examples)),
+    );
+    schema.description = "changed";
+    await p.repo.put(
+      "demo",
+      "greet.schema.json",
+      new TextEncoder().encode(JSON.stringify(schema)),
+    );
+    const plan = await p.store.plan(commented);
+    assert.equal(plan.unchanged, false);
+    assert.deepEqual(plan.changes.map((c) => `${c.kind} ${c.id}`), [
+      "file greet.schema.json",
+    ]);
+    assert.equal((await p.store.deploy(commented)).version, 3);
+    // Forced: a new version of the same content.
+    const forced = await p.store.deploy(commented, { force: true });
+    assert.equal(forced.version, 4);
+    assert.equal(forced.unchanged, undefined);
   } finally {
     await p.close();
   }

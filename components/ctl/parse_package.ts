@@ -3,15 +3,17 @@
  * reports every problem at once, each with a path and a line and column.
  */
 import { isScalar, LineCounter, type Node } from "yaml";
-import type {
-  EventAuth,
-  EventDef,
-  FileKind,
-  JobDef,
-  JobPackage,
-  PackageIssue,
-  QueueDef,
-  RuntimeDef,
+import {
+  CHAINED_ITEMS,
+  type ChainedItem,
+  type EventAuth,
+  type EventDef,
+  type FileKind,
+  type JobDef,
+  type JobPackage,
+  type PackageIssue,
+  type QueueDef,
+  type RuntimeDef,
 } from "./job_package.ts";
 import {
   Ctx,
@@ -57,7 +59,7 @@ type Keys = [required: string[], optional: string[]];
 const ROOT: Keys = [["id", "tenant", "queues", "jobs", "runtimes"], ["name"]];
 const QUEUE: Keys = [["id"], ["name"]];
 const JOB: Keys = [["event"], ["result"]];
-const RESULT: Keys = [[], ["ok", "error"]];
+const RESULT: Keys = [[], ["ok", "error", "item"]];
 const EVENT: Keys = [
   ["id", "schema", "supplierqueue", "runtime"],
   ["name", "datatype", "auth"],
@@ -201,9 +203,37 @@ class Walk {
     );
     const ok = r && this.event(r, "ok");
     const error = r && this.event(r, "error");
-    if (!event || !r || ok === null || error === null) return undefined;
-    const result = { ...(ok && { ok }), ...(error && { error }) };
+    const item = r && this.item(r);
+    if (!event || !r || ok === null || error === null || item === null) {
+      return undefined;
+    }
+    const result = {
+      ...(ok && { ok }),
+      ...(error && { error }),
+      ...(item && { item }),
+    };
     return ok || error ? { event, result } : { event };
+  }
+
+  /** A result's `item`: undefined when absent or empty, null when broken. */
+  item(r: Fields): ChainedItem | undefined | null {
+    const node = r.get("item");
+    if (node === undefined || (isScalar(node) && node.value === null)) {
+      return undefined;
+    }
+    const value = r.str("item"); // reports a value that is not a string
+    if (value === undefined) return null;
+    const item = CHAINED_ITEMS.find((i) => i === value);
+    if (item) return item;
+    r.ctx.add(
+      "structure",
+      join(r.path, "item"),
+      r.at("item"),
+      `Invalid item ${
+        quote(value)
+      }: use "result" (the default: the result itself) or "envelope" ({code, result, source})`,
+    );
+    return null;
   }
 
   /** An event under `key` of `f`: undefined when absent, null when broken. */

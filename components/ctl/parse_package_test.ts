@@ -831,3 +831,37 @@ Deno.test("auth is read from JSON packages too", () => {
     'Expected a string for "jobs[0].event.auth", got a boolean',
   ]]);
 });
+
+Deno.test("result.item: result or envelope, absent when not said; anything else is an issue at the value", () => {
+  const base = SEED_EXAMPLE.replace(
+    "    name: queue\n",
+    "    name: queue\n  - id: queue1\n",
+  );
+  assert.equal(
+    parsePackage(base, withFiles).pkg?.jobs[0].result?.item,
+    undefined,
+  );
+  for (const item of ["result", "envelope"]) {
+    const source = base.replace(
+      "    result:\n",
+      `    result:\n      item: ${item}\n`,
+    );
+    const { pkg, issues } = parsePackage(source, withFiles);
+    assert.deepEqual(issues, []);
+    assert.equal(pkg?.jobs[0].result?.item, item);
+  }
+  const bad = base.replace(
+    "    result:\n",
+    "    result:\n      item: wrapper\n",
+  );
+  const { pkg, issues } = parsePackage(bad, withFiles);
+  assert.equal(pkg, undefined);
+  assert.deepEqual(issues, [{
+    kind: "structure",
+    path: "jobs[0].result.item",
+    message:
+      'Invalid item "wrapper": use "result" (the default: the result itself) or "envelope" ({code, result, source})',
+    line: lineOf(bad, "item: wrapper"),
+    col: 13,
+  }]);
+});

@@ -37,7 +37,7 @@ import {
   type Limits,
 } from "../ctl/runtime_limits.ts";
 import { queueName } from "../keys.ts";
-import type { EventItem } from "../queue/event_item.ts";
+import type { ChainedFrom, EventItem } from "../queue/event_item.ts";
 import { PinDeltas } from "../queue/version_pins.ts";
 import type { Execution } from "../recorder/execution.ts";
 import type {
@@ -671,6 +671,7 @@ export class Executor {
       eventId: ev.eventId,
       tenant: ev.tenant,
       package: ev.package,
+      version: ev.version,
       event: ev.event,
       queue: item.queue.slice(ev.tenant.length + 1),
       status: outcome.status,
@@ -681,6 +682,7 @@ export class Executor {
       attempt: item.attempt,
       startedAt: new Date(timing.startedAt).toISOString(),
       durationMs: Math.round(timing.durationMs * 1000) / 1000,
+      ...(ev.chainedFrom && { chainedFrom: ev.chainedFrom }),
     };
     if (drop) {
       // Not run, not recorded: its in-flight record goes (one delete).
@@ -781,16 +783,30 @@ export class Executor {
   ): Promise<{ queue: string; item: EventItem } | null> {
     const target = exec.status === "ok" ? result?.ok : result?.error;
     if (!target) return null;
-    const data = {
+    const chainedFrom: ChainedFrom = {
+      event: exec.event,
+      eventId: exec.eventId,
+      executionId: exec.id,
       code: exec.code,
-      result: parseMaybeJson(exec.result),
       ...(exec.error ? { error: exec.error } : {}),
-      source: {
-        event: exec.event,
-        eventId: exec.eventId,
-        executionId: exec.id,
-      },
     };
+    // Absent only in versions deployed before `item` existed: the envelope.
+    const envelope = (result?.item ?? "envelope") === "envelope";
+    const data = envelope
+      ? {
+        code: exec.code,
+        result: parseMaybeJson(exec.result),
+        ...(exec.error ? { error: exec.error } : {}),
+        source: {
+          event: exec.event,
+          eventId: exec.eventId,
+          executionId: exec.id,
+        },
+      }
+      : exec.result !== null
+      ? parseMaybeJson(exec.result)
+      // A failed execution returned nothing: its reason is the item.
+      : exec.error ?? "";
     // Drawn before the first await: outcomes come in queue order, and so
     // must the ids of their chained events (which order the next queue),
     // whatever order the lookups below finish in.
@@ -814,8 +830,13 @@ export class Executor {
       exec.logs.push({
         level: "warn",
         source: "host",
-        message:
-          `Result event "${target.id}" not sent: it does not match schema "${route.event.schema.schemaref}": ${why}`,
+        message: `Result event "${target.id}" not sent: ${
+          envelope
+            ? "the envelope {code, result, source}"
+            : exec.result !== null
+            ? "the result"
+            : "the failure's reason (a string)"
+        } does not match schema "${route.event.schema.schemaref}": ${why}`,
       });
       return null;
     }
@@ -828,6 +849,7 @@ export class Executor {
         event: target.id,
         eventId,
         data,
+        chainedFrom,
         // The chained event continues the trace of the one that made it.
         ...(trace && { trace }),
       },

@@ -1,5 +1,5 @@
 /**
- * Runs events through Jobicolets (jobicolet-abi.md) in the sandbox pool:
+ * Runs events through Jobicolets (docs/jobicolet-abi.md) in the sandbox pool:
  * each module is metered (an instruction budget, a cap on what it
  * allocates and an interrupt hook for its deadline injected into it) and
  * compiled once per content hash and limits, then sent to a Worker that

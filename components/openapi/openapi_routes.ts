@@ -233,7 +233,80 @@ export function openApiApp(
       });
     },
   );
+  app.get(
+    "/",
+    describeRoute({
+      operationId: "root",
+      tags: ["service"],
+      summary: "Where to look: the reference, the API description, the health",
+      description:
+        "JSON naming the platform and its pointers; an HTML page of links " +
+        "for a client that prefers `text/html` (a browser).",
+      security: PUBLIC,
+      responses: {
+        200: {
+          description: "The pointers",
+          content: {
+            "application/json": {
+              schema: {
+                type: "object",
+                required: ["name", "version", "docs", "openapi", "health"],
+                properties: {
+                  name: { type: "string" },
+                  version: { type: "string" },
+                  docs: { type: "string" },
+                  openapi: { type: "string" },
+                  health: { type: "string" },
+                },
+                additionalProperties: false,
+              },
+            },
+            "text/html": { schema: { type: "string" } },
+          },
+        },
+      },
+    }),
+    (c) => {
+      const pointers = {
+        name: "jobico",
+        version: options.version,
+        docs: DOCS_PATH,
+        openapi: OPENAPI_PATH,
+        health: "/healthz",
+      };
+      if (prefersHtml(c.req.header("accept"))) {
+        return c.html(rootPage(pointers.version), 200, {
+          "content-security-policy": "default-src 'none'",
+          "x-content-type-options": "nosniff",
+        });
+      }
+      return c.json(pointers);
+    },
+  );
   return app;
+}
+
+/** Whether an Accept header asks for HTML before JSON (a browser's does). */
+function prefersHtml(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const html = accept.indexOf("text/html");
+  const json = accept.indexOf("application/json");
+  return html !== -1 && (json === -1 || html < json);
+}
+
+/** The root page of a browser: three links, no script. */
+function rootPage(version: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Jobico ${version}</title></head>
+<body style="font: 15px/1.6 system-ui, sans-serif; margin: 2em">
+<h1>Jobico ${version}</h1>
+<ul>
+<li><a href="${DOCS_PATH}">${DOCS_PATH}</a>: the API reference</li>
+<li><a href="${OPENAPI_PATH}">${OPENAPI_PATH}</a>: the API description (OpenAPI 3.1)</li>
+<li><a href="/healthz">/healthz</a>: the platform's health</li>
+</ul>
+</body></html>
+`;
 }
 
 /** What the page says before (and without) the viewer. */

@@ -73,6 +73,25 @@ const SHA256: Schema = {
 /** Ids made by the platform: 19 characters of 0-9 and a-z, in time order. */
 const ID19: Schema = { type: "string", pattern: "^[0-9a-z]{19}$" };
 
+/** A deploy's warnings: result events that will not receive their items. */
+const CHAIN_WARNINGS: Schema = {
+  type: "array",
+  description: "Present when a result event's schema can never accept " +
+    "(some of) what its job sends it: such items would be dropped",
+  items: {
+    type: "object",
+    required: ["event", "of", "result", "schema", "message"],
+    properties: {
+      event: { type: "string", description: "The result event" },
+      of: { type: "string", description: "The job event it follows" },
+      result: { type: "string", enum: ["ok", "error"] },
+      schema: { type: "string", description: "Its schema file" },
+      message: { type: "string" },
+    },
+    additionalProperties: false,
+  },
+};
+
 const LIMITS_DEF = obj(
   {
     timeoutms: int("Wall-clock time of one execution, in ms", 1),
@@ -293,7 +312,17 @@ export const SCHEMAS = {
       jobs: list(obj(
         {
           event: EVENT_DEF,
-          result: obj({ ok: EVENT_DEF, error: EVENT_DEF }, []),
+          result: obj({
+            ok: EVENT_DEF,
+            error: EVENT_DEF,
+            item: {
+              type: "string",
+              enum: ["result", "envelope"],
+              description:
+                "What the result event receives: the result itself " +
+                "(default) or the envelope {code, result, error, source}",
+            },
+          }, []),
         },
         ["event"],
       )),
@@ -320,7 +349,13 @@ export const SCHEMAS = {
     tenant: name("The package's tenant"),
     id: name("The package id"),
     version: int("The version now current", 1),
-  }),
+    unchanged: {
+      type: "boolean",
+      const: true,
+      description: "Present when nothing changed: the current version was kept",
+    },
+    warnings: CHAIN_WARNINGS,
+  }, ["tenant", "id", "version"]),
   DeployPlan: obj({
     tenant: name("The package's tenant"),
     id: name("The package id"),
@@ -346,7 +381,13 @@ export const SCHEMAS = {
       ),
       "What would change against the current version",
     ),
-  }),
+    unchanged: {
+      type: "boolean",
+      description: "Whether a deploy would keep the current version: the " +
+        "same source, pinning the same file contents",
+    },
+    warnings: CHAIN_WARNINGS,
+  }, ["tenant", "id", "currentVersion", "changes", "unchanged"]),
   PackageHead: obj(
     {
       tenant: name("The package's tenant"),
@@ -413,6 +454,11 @@ export const SCHEMAS = {
     eventId: { ...ID19, description: "The id the listener answered with" },
     tenant: name("The tenant"),
     package: name("The package"),
+    version: int(
+      "The version of the package that ran it (the one the event was " +
+        "accepted under); absent on records older than this field",
+      1,
+    ),
     event: name("The event"),
     queue: name("The queue it came from"),
     status: {
@@ -438,7 +484,33 @@ export const SCHEMAS = {
     attempt: int("1 for the first run", 1),
     startedAt: time("When it started"),
     durationMs: { type: "number", minimum: 0 },
-  }),
+    chainedFrom: obj(
+      {
+        event: name("The job event whose outcome this is"),
+        eventId: ID19,
+        executionId: ID19,
+        code: { type: ["integer", "null"] },
+        error: str("Why it failed, when it did"),
+      },
+      ["event", "eventId", "executionId", "code"],
+      "For a chained result event: the execution it comes from",
+    ),
+  }, [
+    "id",
+    "eventId",
+    "tenant",
+    "package",
+    "event",
+    "queue",
+    "status",
+    "code",
+    "result",
+    "error",
+    "logs",
+    "attempt",
+    "startedAt",
+    "durationMs",
+  ]),
   ExecutionPage: obj({
     executions: list(r("Execution"), "Newest first"),
     cursor: {

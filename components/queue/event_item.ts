@@ -1,3 +1,15 @@
+/** The execution a chained result event comes from. */
+export interface ChainedFrom {
+  /** The job event that ran. */
+  event: string;
+  eventId: string;
+  executionId: string;
+  /** The code it returned; null when it failed. */
+  code: number | null;
+  /** Why it failed, when it did. */
+  error?: string;
+}
+
 /** What the listener (or a chained result) puts on a queue for the executor. */
 export interface EventItem {
   tenant: string;
@@ -10,4 +22,6 @@ export interface EventItem {
   data: unknown;
   /** The W3C traceparent of the span that queued it, when tracing is on. */
   trace?: string;
+  /** For a chained result event: the execution it comes from. */
+  chainedFrom?: ChainedFrom;
 }

@@ -1,3 +1,5 @@
+import type { ChainedFrom } from "../queue/event_item.ts";
+
 /** The record of one execution of a Jobicolet. */
 export interface Execution {
   id: string;
@@ -5,6 +7,11 @@ export interface Execution {
   eventId: string;
   tenant: string;
   package: string;
+  /**
+   * The version of the package that ran it: the one the event was accepted
+   * under. Absent on records made before it was recorded.
+   */
+  version?: number;
   event: string;
   queue: string;
   /** `ok`: code 0; `error`: the Jobicolet returned a non-zero code; `failed`: a trap, timeout or host failure. */
@@ -21,6 +28,8 @@ export interface Execution {
   /** ISO 8601. */
   startedAt: string;
   durationMs: number;
+  /** For a chained result event: the execution whose outcome it is. */
+  chainedFrom?: ChainedFrom;
 }
 
 export type LogLevelName =

@@ -26,7 +26,11 @@ async function withStreams(
 ): Promise<void> {
   const p = await testPlatform({ components: ["recorder"], streams: options });
   const bodies: Response[] = [];
+  // A stream is for a tenant that exists: each is created before its first.
+  const created = new Map<string, Promise<unknown>>();
   const open = async (tenant: string, headers?: HeadersInit, query = "") => {
+    if (!created.has(tenant)) created.set(tenant, p.tenants.create(tenant));
+    await created.get(tenant);
     const res = await p.app.request(STREAM(tenant) + query, { headers });
     bodies.push(res);
     return res;

@@ -95,7 +95,12 @@ const DOCS = {
     ],
     responses: {
       200: json("A page of executions", ref("ExecutionPage")),
-      ...problems([400, "A bad name, limit, cursor or filter"], 401, 403),
+      ...problems(
+        [400, "A bad name, limit, cursor or filter"],
+        401,
+        403,
+        [404, "No such tenant"],
+      ),
     },
   }),
   stream: describeRoute({
@@ -149,6 +154,7 @@ const DOCS = {
         [400, "A bad name, filter or Last-Event-ID"],
         401,
         403,
+        [404, "No such tenant"],
         [
           429,
           "The tenant, or the server, has as many streams open as it may; see Retry-After and `limit`",

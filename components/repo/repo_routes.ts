@@ -149,7 +149,7 @@ const DOCS = {
     parameters: [PATH.tenant],
     responses: {
       200: json("The files", ref("FileList")),
-      ...problems(400, 401, 403),
+      ...problems(400, 401, 403, [404, "No such tenant"]),
     },
   }),
   remove: describeRoute({
