@@ -6,10 +6,17 @@
  * A caller hands in a part (the checks and mutations it would have put in
  * its own atomic) and is answered when the commit that holds it is done:
  * its writes are then durable, exactly as after its own `commit()`. A part
- * is never split, so it stays all-or-nothing. While one commit is under way
+ * is never split, so it stays all-or-nothing. While a commit is under way
  * the parts that arrive wait and go together in the next one (no timer: a
- * lone caller is committed at once). A group stays within the KV limits of
- * one atomic (mutations, checks, bytes of keys and values), and two parts
+ * lone caller is committed at once); once they hold `overlapMutations`
+ * (100) they are handed to the store at once, a second commit under way
+ * (`maxInFlight`), which the store writes after the first: batches
+ * overlap the main thread's part of a commit with the store's (100-item
+ * batches 109,500 -> 128,600 items/s), single events keep sharing one
+ * group (two small commits cost more than one: 19,200 -> 17,800 req/s
+ * when they did not wait; bench/ingest_compare.ts). A group stays within
+ * the KV limits of one atomic (mutations, checks, bytes of keys and
+ * values), and two parts
  * that check the same key never share a commit (both checks would see the
  * state before either write). When a group's commit is refused (a check
  * failed) or throws, its parts are committed one by one, in order, so each
@@ -17,7 +24,10 @@
  * itself fails (a full disk, see store_error.ts), every part gets the error
  * at once.
  *
- * Parts are committed in the order they were handed in.
+ * Parts are committed in the order they were handed in, except that the
+ * parts of a refused group, committed one by one, come after a group that
+ * was already under way beside it (none of them had been answered: no
+ * caller saw an order).
  *
  * Bookkeeping that many parts share (a counter every append bumps, a
  * marker every append sets) can be handed in as `sums` and `sets` instead
@@ -55,6 +65,21 @@ export interface GroupCommitOptions {
   maxBytes?: number;
   /** Bytes of keys of one commit. Default 80 KiB (the KV limit). */
   maxKeyBytes?: number;
+  /**
+   * Commits under way at once. Default 2: while one is being written, the
+   * next group is handed to the store as soon as it is large enough (see
+   * `overlapMutations`), so the main thread's part of a commit (converting
+   * its mutations, about 2-3 µs each) overlaps the store's. Commits are
+   * still written in the order they were handed to the store.
+   */
+  maxInFlight?: number;
+  /**
+   * Mutations that must wait before a commit starts while another is under
+   * way. Default 100: small parts (single events) keep gathering into one
+   * group, which costs less per part than two small commits; large ones
+   * (batches) do not wait.
+   */
+  overlapMutations?: number;
 }
 
 type Result = Deno.KvCommitResult | Deno.KvCommitError;
@@ -70,7 +95,10 @@ interface Waiting {
 
 export class GroupCommit {
   readonly #pending: Waiting[] = [];
-  #running = false;
+  #scheduled = false;
+  #inFlight = 0;
+  /** Mutations of the parts waiting. */
+  #waitingMutations = 0;
   readonly #max: Required<GroupCommitOptions>;
   /**
    * Commits made and parts they carried; the time commits were under way
@@ -89,6 +117,8 @@ export class GroupCommit {
       maxChecks: 100,
       maxBytes: 800 * 1024,
       maxKeyBytes: 80 * 1024,
+      maxInFlight: 2,
+      overlapMutations: 100,
     }, options);
   }
 
@@ -96,18 +126,31 @@ export class GroupCommit {
   commit(part: CommitPart): Promise<Result> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ part, at: performance.now(), resolve, reject });
-      if (this.#running) return;
-      this.#running = true;
+      this.#waitingMutations += part.mutations;
+      if (this.#scheduled || this.#inFlight >= this.#max.maxInFlight) return;
+      this.#scheduled = true;
       // Parts handed in during this turn of the event loop join the first commit.
-      queueMicrotask(() => this.#loop());
+      queueMicrotask(() => {
+        this.#scheduled = false;
+        this.#start();
+      });
     });
   }
 
-  async #loop(): Promise<void> {
-    try {
-      while (this.#pending.length > 0) await this.#commit(this.#take());
-    } finally {
-      this.#running = false;
+  /** Starts commits of what waits, up to `maxInFlight` at once. */
+  #start(): void {
+    const m = this.#max;
+    while (
+      this.#inFlight < m.maxInFlight && this.#pending.length > 0 &&
+      (this.#inFlight === 0 || this.#waitingMutations >= m.overlapMutations)
+    ) {
+      this.#inFlight++;
+      const group = this.#take();
+      for (const w of group) this.#waitingMutations -= w.part.mutations;
+      this.#commit(group).finally(() => {
+        this.#inFlight--;
+        this.#start();
+      });
     }
   }
 
