@@ -12,8 +12,11 @@
  */
 import { jsonLogger } from "./goico/mod.ts";
 import { createPlatform } from "./components/platform.ts";
-import { checkSecretKey } from "./components/secret_key.ts";
-import { serverConfig, settingsFromEnv } from "./components/server_config.ts";
+import { checkSecretKey } from "./components/server/secret_key.ts";
+import {
+  serverConfig,
+  settingsFromEnv,
+} from "./components/server/server_config.ts";
 
 if (import.meta.main) {
   const config = serverConfig(settingsFromEnv((n) => Deno.env.get(n)));

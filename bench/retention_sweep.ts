@@ -10,7 +10,7 @@
  */
 import { monotonicIdFactory } from "../goico/mod.ts";
 import { createPlatform } from "../components/platform.ts";
-import type { Execution } from "../components/recorder/execution.ts";
+import type { Execution } from "../components/executions/execution.ts";
 import { RetentionSweeper } from "../components/retention/retention_sweeper.ts";
 
 const RECORDS = Number(Deno.args[0] ?? 50_000);

@@ -19,7 +19,7 @@
 import { sha256Hex, WasmPool } from "../goico/mod.ts";
 import { compileWat } from "../tests/jobicolets/compile_wat.ts";
 import { JobicoletRunner } from "../components/executor/jobicolet_runner.ts";
-import { DEFAULT_LIMITS } from "../components/ctl/runtime_limits.ts";
+import { DEFAULT_LIMITS } from "../components/model/runtime_limits.ts";
 
 interface Attack {
   name: string;

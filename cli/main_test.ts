@@ -1,5 +1,5 @@
 import { sha256Hex } from "../goico/mod.ts";
-import { TEST_ADMIN_TOKEN } from "../components/_test_platform.ts";
+import { TEST_ADMIN_TOKEN } from "../components/server/_test_platform.ts";
 import assert from "node:assert/strict";
 import {
   captureIo,

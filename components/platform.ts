@@ -21,35 +21,35 @@ import {
   WasmPool,
   withDefaults,
 } from "../goico/mod.ts";
-import { Authenticator, tenantGuard } from "./authenticator.ts";
+import { Authenticator, tenantGuard } from "./http/authenticator.ts";
 import { telemetryObserver } from "./observe/execution_observer.ts";
 import { PlatformMetrics } from "./observe/platform_metrics.ts";
 import { metricsApp } from "./observe/metrics_routes.ts";
 import { registerConnectionMetrics } from "./observe/connection_metrics.ts";
 import { ctlApp } from "./ctl/ctl_routes.ts";
-import { Definitions } from "./ctl/definitions.ts";
-import { PackageStore } from "./ctl/package_store.ts";
+import { Definitions } from "./packages/definitions.ts";
+import { PackageStore } from "./packages/package_store.ts";
 import {
   DEFAULT_LIMITS,
   DEFAULT_MAX_LIMITS,
   type Limits,
-} from "./ctl/runtime_limits.ts";
+} from "./model/runtime_limits.ts";
 import { Executor } from "./executor/executor.ts";
 import { JobicoletRunner } from "./executor/jobicolet_runner.ts";
-import { keys } from "./keys.ts";
-import { knownTenant } from "./known_tenant.ts";
+import { keys } from "./model/keys.ts";
+import { knownTenant } from "./http/known_tenant.ts";
 import { listenerApp } from "./listener/listener.ts";
 import { WebhookAuth } from "./listener/webhook_auth.ts";
 import { OPENAPI_PATH, openApiApp } from "./openapi/openapi_routes.ts";
-import type { EventItem } from "./queue/event_item.ts";
-import { queueApp } from "./queue/queue_routes.ts";
-import { ExecutionStore } from "./recorder/execution_store.ts";
-import { recorderApp } from "./recorder/recorder_routes.ts";
+import type { EventItem } from "./model/event_item.ts";
+import { queueApp } from "./ctl/queue_routes.ts";
+import { ExecutionStore } from "./executions/execution_store.ts";
+import { recorderApp } from "./executions/recorder_routes.ts";
 import {
   ExecutionStreams,
   type ExecutionStreamsOptions,
-} from "./recorder/execution_streams.ts";
-import { registerStreamMetrics } from "./recorder/stream_metrics.ts";
+} from "./executions/execution_streams.ts";
+import { registerStreamMetrics } from "./executions/stream_metrics.ts";
 import { FileRepo } from "./repo/file_repo.ts";
 import { SchemaCache } from "./repo/compile_schema.ts";
 import { repoApp } from "./repo/repo_routes.ts";
@@ -128,7 +128,7 @@ export interface PlatformOptions {
    * abandoned (a crash) and are collected. Default 10 min.
    */
   uploadGraceMs?: number;
-  /** 32 bytes that seal webhook secrets at rest (see secret_key.ts). Default: stored in clear. */
+  /** 32 bytes that seal webhook secrets at rest (see server/secret_key.ts). Default: stored in clear. */
   secretKey?: Uint8Array | null;
   /** Limits of the live execution streams (per tenant, in all, buffer). Defaults: see ExecutionStreams. */
   streams?: Omit<ExecutionStreamsOptions, "onError">;

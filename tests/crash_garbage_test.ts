@@ -8,7 +8,7 @@
  * none of its events ran, nothing of it is left, counters included.
  */
 import assert from "node:assert/strict";
-import { keys } from "../components/keys.ts";
+import { keys } from "../components/model/keys.ts";
 import { authFetch } from "./_auth_fetch.ts";
 import { bigModule } from "./_big_module.ts";
 import { deployGreetOver } from "./_deploy_over_http.ts";

@@ -12,8 +12,8 @@
  */
 import assert from "node:assert/strict";
 import { PatternWorkError } from "../components/repo/linear_regexp.ts";
-import { parsePackage } from "../components/ctl/parse_package.ts";
-import { queueName } from "../components/keys.ts";
+import { parsePackage } from "../components/model/parse_package.ts";
+import { queueName } from "../components/model/keys.ts";
 import { compileSchema } from "../components/repo/compile_schema.ts";
 import {
   eventBody,

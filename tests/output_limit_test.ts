@@ -12,7 +12,7 @@ import { compileWat, compileWatText } from "./jobicolets/compile_wat.ts";
 import { meterFuel, WasmGuest } from "../goico/mod.ts";
 import { type Harness, startHarness } from "./_harness.ts";
 import { deployOneModule } from "./_one_module.ts";
-import type { Execution } from "../components/recorder/execution.ts";
+import type { Execution } from "../components/executions/execution.ts";
 
 const MiB = 1024 * 1024;
 

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { compileWat } from "./jobicolets/compile_wat.ts";
 import { type Harness, startHarness } from "./_harness.ts";
-import type { Execution } from "../components/recorder/execution.ts";
+import type { Execution } from "../components/executions/execution.ts";
 import { serialize } from "node:v8";
 import { startPlatform } from "../components/platform.ts";
 import { authFetch } from "./_auth_fetch.ts";

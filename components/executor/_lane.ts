@@ -29,7 +29,7 @@ import {
   type QueuedItem,
   storeFailure,
 } from "../../goico/mod.ts";
-import type { EventItem } from "../queue/event_item.ts";
+import type { EventItem } from "../model/event_item.ts";
 
 type Item = QueuedItem<EventItem>;
 

@@ -28,22 +28,22 @@ import {
   type StoreHealth,
   withDefaults,
 } from "../../goico/mod.ts";
-import type { Definitions, EventRoute } from "../ctl/definitions.ts";
-import type { ResultDef } from "../ctl/job_package.ts";
-import type { PackageVersion } from "../ctl/package_store.ts";
+import type { Definitions, EventRoute } from "../packages/definitions.ts";
+import type { ResultDef } from "../model/job_package.ts";
+import type { PackageVersion } from "../packages/package_store.ts";
 import {
   DEFAULT_LIMITS,
   effectiveLimits,
   type Limits,
-} from "../ctl/runtime_limits.ts";
-import { queueName } from "../keys.ts";
-import type { ChainedFrom, EventItem } from "../queue/event_item.ts";
-import { PinDeltas } from "../queue/version_pins.ts";
-import type { Execution } from "../recorder/execution.ts";
+} from "../model/runtime_limits.ts";
+import { queueName } from "../model/keys.ts";
+import type { ChainedFrom, EventItem } from "../model/event_item.ts";
+import { PinDeltas } from "../packages/version_pins.ts";
+import type { Execution } from "../executions/execution.ts";
 import type {
   ExecutionStore,
   FittedExecution,
-} from "../recorder/execution_store.ts";
+} from "../executions/execution_store.ts";
 import type {
   JobicoletRunner,
   RunJob,

@@ -17,8 +17,8 @@ import {
   type WasmGuestOptions,
   type WasmPool,
 } from "../../goico/mod.ts";
-import type { Limits } from "../ctl/runtime_limits.ts";
-import { type ExecutionLog, levelName } from "../recorder/execution.ts";
+import type { Limits } from "../model/runtime_limits.ts";
+import { type ExecutionLog, levelName } from "../executions/execution.ts";
 
 /** The limits of one execution (retries are the executor's business). */
 export type RunLimits = Omit<Limits, "retries">;

@@ -4,9 +4,9 @@ import {
   monotonicId,
   PayloadTooLargeError,
 } from "../../goico/mod.ts";
-import { keys, queueName } from "../keys.ts";
-import type { EventItem } from "../queue/event_item.ts";
-import { PinDeltas } from "../queue/version_pins.ts";
+import { keys, queueName } from "../model/keys.ts";
+import type { EventItem } from "../model/event_item.ts";
+import { PinDeltas } from "../packages/version_pins.ts";
 import {
   checkFitsOneWrite,
   MAX_ITEMS_PER_WRITE,

@@ -18,15 +18,15 @@ import {
   UnauthorizedError,
   ValidationError,
 } from "../../goico/mod.ts";
-import { checkName } from "../check_name.ts";
-import type { Definitions } from "../ctl/definitions.ts";
-import type { PackageStore } from "../ctl/package_store.ts";
-import { keys, queueName } from "../keys.ts";
+import { checkName } from "../http/check_name.ts";
+import type { Definitions } from "../packages/definitions.ts";
+import type { PackageStore } from "../packages/package_store.ts";
+import { keys, queueName } from "../model/keys.ts";
 import { json, PATH, problems, ref } from "../openapi/schemas.ts";
-import type { EventItem } from "../queue/event_item.ts";
-import { PinDeltas } from "../queue/version_pins.ts";
-import { parseJsonBody } from "../parse_json_body.ts";
-import { decodeUtf8, readBody, readBytes } from "../read_body.ts";
+import type { EventItem } from "../model/event_item.ts";
+import { PinDeltas } from "../packages/version_pins.ts";
+import { parseJsonBody } from "../http/parse_json_body.ts";
+import { decodeUtf8, readBody, readBytes } from "../http/read_body.ts";
 import { describeSchemaError } from "../repo/describe_schema_error.ts";
 import {
   PatternWorkError,

@@ -10,7 +10,7 @@
  */
 import client from "prom-client";
 import type { DurableQueue } from "../../goico/mod.ts";
-import type { EventItem } from "../queue/event_item.ts";
+import type { EventItem } from "../model/event_item.ts";
 
 /** Why the listener refused a request: the label of `jobico_events_rejected_total`. */
 export type RejectReason =

@@ -17,10 +17,10 @@ import {
   unprovidedImports,
   ValidationError,
 } from "../../goico/mod.ts";
-import type { FileKind } from "../ctl/job_package.ts";
-import { DEFAULT_MAX_LIMITS } from "../ctl/runtime_limits.ts";
-import { keys, SAFE_FILE_NAME } from "../keys.ts";
-import { checkName } from "../check_name.ts";
+import type { FileKind } from "../model/job_package.ts";
+import { DEFAULT_MAX_LIMITS } from "../model/runtime_limits.ts";
+import { keys, SAFE_FILE_NAME } from "../model/keys.ts";
+import { checkName } from "../http/check_name.ts";
 import { compileSchema } from "./compile_schema.ts";
 import { UsageLedger } from "./usage_ledger.ts";
 

@@ -4,7 +4,7 @@ import {
   compileWat,
   compileWatText,
 } from "../../tests/jobicolets/compile_wat.ts";
-import { examples, testPlatform } from "../_test_platform.ts";
+import { examples, testPlatform } from "../server/_test_platform.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 

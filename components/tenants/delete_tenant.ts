@@ -13,9 +13,12 @@
  * late enough that nothing under way can add to what it removed.
  */
 import type { DurableQueue, Logger } from "../../goico/mod.ts";
-import type { PackageStore, PackageVersion } from "../ctl/package_store.ts";
-import { keys } from "../keys.ts";
-import type { EventItem } from "../queue/event_item.ts";
+import type {
+  PackageStore,
+  PackageVersion,
+} from "../packages/package_store.ts";
+import { keys } from "../model/keys.ts";
+import type { EventItem } from "../model/event_item.ts";
 import type { FileInfo } from "../repo/file_repo.ts";
 import type { UsageLedger } from "../repo/usage_ledger.ts";
 import type { TenantDeletion } from "./tenant_deletion.ts";

@@ -13,7 +13,7 @@
  * deploys check the mark in their atomic; `create` refuses it).
  */
 import { ConflictError } from "../../goico/mod.ts";
-import { keys } from "../keys.ts";
+import { keys } from "../model/keys.ts";
 
 /** What the mark holds. */
 export interface TenantDeletion {

@@ -3,8 +3,8 @@
  * read over the platform's defaults (see `tenant_policy.ts`).
  */
 import { ConflictError, NotFoundError } from "../../goico/mod.ts";
-import { checkName } from "../check_name.ts";
-import { keys } from "../keys.ts";
+import { checkName } from "../http/check_name.ts";
+import { keys } from "../model/keys.ts";
 import {
   applySettingsPatch,
   effectivePolicy,

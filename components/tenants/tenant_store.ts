@@ -17,8 +17,8 @@ import {
   SecretBox,
   sha256Hex,
 } from "../../goico/mod.ts";
-import { checkName } from "../check_name.ts";
-import { keys } from "../keys.ts";
+import { checkName } from "../http/check_name.ts";
+import { keys } from "../model/keys.ts";
 import { assertNotDeleting, type TenantDeletion } from "./tenant_deletion.ts";
 
 /** What is stored of a tenant's credentials. */
