@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 import { PatternWorkError } from "../components/repo/linear_regexp.ts";
 import { parsePackage } from "../components/model/parse_package.ts";
-import { queueName } from "../components/model/keys.ts";
+import { queueStorageName } from "../components/model/queue_ref.ts";
 import { compileSchema } from "../components/repo/compile_schema.ts";
 import {
   eventBody,
@@ -242,7 +242,7 @@ Deno.test("fuzz: the listener answers 200/400/413/415/429, never 500, and queues
       }
     }, 4);
     const queued = await h.platform.queue.backlog(
-      queueName("demo", "greetings"),
+      queueStorageName({ tenant: "demo", queue: "greetings" }),
     );
     console.log(
       `POST /events/demo/greet: ${timings.summary()}; answers ${

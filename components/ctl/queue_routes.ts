@@ -27,7 +27,11 @@ import {
 } from "../openapi/schemas.ts";
 import { pageLimit } from "../http/page_limit.ts";
 import type { PackageStore } from "../packages/package_store.ts";
-import { queueName } from "../model/keys.ts";
+import {
+  queueRefOf,
+  queueStorageName,
+  tenantQueuesPrefix,
+} from "../model/queue_ref.ts";
 import { readBody } from "../http/read_body.ts";
 import type { EventItem } from "../model/event_item.ts";
 import { PinDeltas } from "../packages/version_pins.ts";
@@ -78,9 +82,8 @@ export function queueApp(
     for (const v of versions) {
       for (const q of v?.package.queues ?? []) ids.add(q.id);
     }
-    const prefix = queueName(tenant, "");
-    for (const name of await queue.queueNames(prefix)) {
-      ids.add(name.slice(prefix.length));
+    for (const name of await queue.queueNames(tenantQueuesPrefix(tenant))) {
+      ids.add(queueRefOf(name).queue);
     }
     return { ids: [...ids].sort() };
   }
@@ -96,12 +99,12 @@ export function queueApp(
     if (!ids.includes(id)) {
       throw new NotFoundError(`Tenant "${tenant}" has no queue "${id}"`);
     }
-    return { tenant, id, name: queueName(tenant, id) };
+    return { tenant, id, name: queueStorageName({ tenant, queue: id }) };
   }
 
   const view = async (tenant: string, id: string): Promise<QueueView> => ({
     id,
-    ...await queue.stats(queueName(tenant, id)),
+    ...await queue.stats(queueStorageName({ tenant, queue: id })),
   });
 
   app.get("/api/v1/tenants/:tenant/queues", DOCS.list, async (c) => {

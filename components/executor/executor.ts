@@ -36,7 +36,7 @@ import {
   effectiveLimits,
   type Limits,
 } from "../model/runtime_limits.ts";
-import { queueName } from "../model/keys.ts";
+import { queueRefOf, queueStorageName } from "../model/queue_ref.ts";
 import type { ChainedFrom, EventItem } from "../model/event_item.ts";
 import { PinDeltas } from "../packages/version_pins.ts";
 import type { Execution } from "../executions/execution.ts";
@@ -673,7 +673,7 @@ export class Executor {
       package: ev.package,
       version: ev.version,
       event: ev.event,
-      queue: item.queue.slice(ev.tenant.length + 1),
+      queue: queueRefOf(item.queue).queue,
       status: outcome.status,
       code: outcome.code,
       result: outcome.result,
@@ -841,7 +841,10 @@ export class Executor {
       return null;
     }
     return {
-      queue: queueName(exec.tenant, target.supplierqueue),
+      queue: queueStorageName({
+        tenant: exec.tenant,
+        queue: target.supplierqueue,
+      }),
       item: {
         tenant: exec.tenant,
         package: v.id,

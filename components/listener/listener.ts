@@ -21,7 +21,8 @@ import {
 import { checkName } from "../http/check_name.ts";
 import type { Definitions } from "../packages/definitions.ts";
 import type { PackageStore } from "../packages/package_store.ts";
-import { keys, queueName } from "../model/keys.ts";
+import { keys } from "../model/keys.ts";
+import { queueStorageName } from "../model/queue_ref.ts";
 import { json, PATH, problems, ref } from "../openapi/schemas.ts";
 import type { EventItem } from "../model/event_item.ts";
 import { PinDeltas } from "../packages/version_pins.ts";
@@ -180,7 +181,7 @@ export function listenerApp(
     }
     const size = checkFitsOneWrite(
       data,
-      queueName(tenant, route.event.supplierqueue),
+      queueStorageName({ tenant, queue: route.event.supplierqueue }),
     );
     const errors: { item: number; path: string; message: string }[] = [];
     let at = 0;
@@ -219,7 +220,10 @@ export function listenerApp(
       );
     }
     // Validated first: a 400 is final, a 429 asks the client to try again.
-    const queue = queueName(tenant, route.event.supplierqueue);
+    const queue = queueStorageName({
+      tenant,
+      queue: route.event.supplierqueue,
+    });
     const admission = await gauge.admit(queue, data.length);
     if (!("done" in admission)) {
       const { backlog, limit } = admission;

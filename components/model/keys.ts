@@ -144,11 +144,6 @@ export const keys = {
   blobUploads: (): Deno.KvKey => ["blobupload"],
 };
 
-/** The durable queue name of a tenant's queue. */
-export function queueName(tenant: string, queue: string): string {
-  return `${tenant}/${queue}`;
-}
-
 /** Names used in paths and keys: tenant, package, event, queue, runtime ids. */
 export const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** File names: the same set, up to 128 characters. */
