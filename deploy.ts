@@ -10,7 +10,7 @@
  * Locally: `deno run -A --location http://jobico.local/ deploy.ts`
  * (`--location` picks which local KV `Deno.openKv()` opens).
  */
-import { jsonLogger } from "./goico/mod.ts";
+import { jsonLogger } from "@jobico/goico";
 import { createPlatform } from "./components/platform.ts";
 import { checkSecretKey } from "./components/server/secret_key.ts";
 import {

@@ -4,7 +4,7 @@
  * listed in components/server/server_config.ts and the README (`jobico serve`
  * takes the same settings as flags).
  */
-import { HttpError } from "./goico/mod.ts";
+import { HttpError } from "@jobico/goico";
 import { localPlatformsFile } from "./components/server/announce_local_platform.ts";
 import { runServer } from "./components/server/run_server.ts";
 import {

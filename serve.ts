@@ -12,7 +12,7 @@
  * --components executor`) and set JOBICO_COMPONENTS here, e.g.
  * ctl,repo,listener,recorder; see docs/scaling.md.
  */
-import { jsonLogger } from "./goico/mod.ts";
+import { jsonLogger } from "@jobico/goico";
 import { serveIsolate } from "./components/server/serve_isolate.ts";
 import {
   serverConfig,

@@ -19,7 +19,7 @@
  *
  * Each case is the best of `repeats` timed runs after a warm-up run.
  */
-import { WasmGuest, WasmPool } from "../goico/mod.ts";
+import { WasmGuest, WasmPool } from "@jobico/goico";
 import { JobicoletRunner } from "../components/executor/jobicolet_runner.ts";
 import type { RunJob } from "../components/executor/jobicolet_runner.ts";
 import { DEFAULT_LIMITS } from "../components/model/runtime_limits.ts";

@@ -17,7 +17,7 @@
  * listens; the KV is a SQLite file in a temporary directory.)
  */
 import { Hono } from "hono";
-import { monotonicId, WasmPool } from "../goico/mod.ts";
+import { monotonicId, WasmPool } from "@jobico/goico";
 import { DEFAULT_LIMITS } from "../components/model/runtime_limits.ts";
 import { JobicoletRunner } from "../components/executor/jobicolet_runner.ts";
 import { compileSchema } from "../components/repo/compile_schema.ts";

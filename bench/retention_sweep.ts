@@ -8,7 +8,7 @@
  *
  * Run: deno run -A bench/retention_sweep.ts [records] [tenants]
  */
-import { monotonicIdFactory } from "../goico/mod.ts";
+import { monotonicIdFactory } from "@jobico/goico";
 import { createPlatform } from "../components/platform.ts";
 import type { Execution } from "../components/executions/execution.ts";
 import { RetentionSweeper } from "../components/retention/retention_sweeper.ts";

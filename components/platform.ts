@@ -20,7 +20,7 @@ import {
   StoreHealth,
   WasmPool,
   withDefaults,
-} from "../goico/mod.ts";
+} from "@jobico/goico";
 import { Authenticator, tenantGuard } from "./http/authenticator.ts";
 import { telemetryObserver } from "./observe/execution_observer.ts";
 import { PlatformMetrics } from "./observe/platform_metrics.ts";
@@ -69,8 +69,9 @@ import { UsageLedger } from "./repo/usage_ledger.ts";
 import { RetentionSweeper } from "./retention/retention_sweeper.ts";
 import { retentionApp } from "./retention/retention_routes.ts";
 import { TenantStorage } from "./retention/tenant_storage.ts";
+import { VERSION } from "./version.ts";
 
-export const VERSION = "0.1.0";
+export { VERSION };
 export const COMPONENTS = [
   "ctl",
   "repo",

@@ -34,7 +34,7 @@ import {
 } from "./_fuzz_inputs.ts";
 import { deployGreet, type Harness, startHarness } from "./_harness.ts";
 import type { Component } from "../components/platform.ts";
-import { jsonLogger } from "../goico/mod.ts";
+import { jsonLogger } from "@jobico/goico";
 
 const SEED = Number(
   Deno.env.get("FUZZ_SEED") ?? Math.floor(Math.random() * 2 ** 32),

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { HttpError } from "../../goico/mod.ts";
+import { HttpError } from "@jobico/goico";
 import { localPlatformsFile } from "../../components/server/announce_local_platform.ts";
 import { runServer } from "../../components/server/run_server.ts";
 import {

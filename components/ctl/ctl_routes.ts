@@ -1,7 +1,7 @@
 /** The control plane's package API under /api/v1. */
 import { type Context, Hono } from "hono";
 import { describeRoute } from "hono-openapi";
-import { HttpError, ValidationError } from "../../goico/mod.ts";
+import { HttpError, ValidationError } from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import {
   BEARER,

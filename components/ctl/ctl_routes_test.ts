@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { problemResponse } from "../../goico/mod.ts";
+import { problemResponse } from "@jobico/goico";
 import {
   examples,
   testPlatform,

@@ -15,7 +15,7 @@ import {
   NotFoundError,
   type QueueStats,
   ValidationError,
-} from "../../goico/mod.ts";
+} from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import {
   json,

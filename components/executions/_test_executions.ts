@@ -3,7 +3,7 @@
  * ExecutionStore on a real KV, in atomic batches as the executor does (each
  * batch tells the tenant's change feed once), and reads SSE text.
  */
-import { monotonicIdFactory } from "../../goico/mod.ts";
+import { monotonicIdFactory } from "@jobico/goico";
 import type { Execution } from "./execution.ts";
 import type { ExecutionStore } from "./execution_store.ts";
 

@@ -3,7 +3,7 @@
  * exists exactly when its event was acknowledged), listed newest first with
  * filters and cursors, and followed live through a change feed.
  */
-import { ChangeFeed, kvValueSize, ValidationError } from "../../goico/mod.ts";
+import { ChangeFeed, kvValueSize, ValidationError } from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import { keys } from "../model/keys.ts";
 import type { Execution } from "./execution.ts";

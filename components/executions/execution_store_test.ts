@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { serialize } from "node:v8";
-import { monotonicIdFactory, ValidationError } from "../../goico/mod.ts";
+import { monotonicIdFactory, ValidationError } from "@jobico/goico";
 import type { Execution } from "./execution.ts";
 import { ExecutionStore } from "./execution_store.ts";
 

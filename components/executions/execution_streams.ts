@@ -16,7 +16,7 @@ import {
   encodeSse,
   SseChannel,
   type SseEnd,
-} from "../../goico/mod.ts";
+} from "@jobico/goico";
 import {
   type ExecutionFilter,
   type ExecutionStore,

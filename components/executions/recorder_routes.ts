@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
-import { ValidationError } from "../../goico/mod.ts";
+import { ValidationError } from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import {
   EXECUTION_FILTERS,

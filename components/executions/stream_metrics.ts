@@ -6,7 +6,7 @@
  * an admin may open streams for any tenant name.
  */
 import client from "prom-client";
-import type { SseEnd } from "../../goico/mod.ts";
+import type { SseEnd } from "@jobico/goico";
 import type { ExecutionStreams } from "./execution_streams.ts";
 
 export function registerStreamMetrics(

@@ -4,7 +4,7 @@
  * try again. A slot is held from the request that opens a stream until the
  * stream ends, however it ends.
  */
-import { TooManyRequestsError } from "../../goico/mod.ts";
+import { TooManyRequestsError } from "@jobico/goico";
 
 export interface StreamSlotLimits {
   /** Streams open at once in this process. */

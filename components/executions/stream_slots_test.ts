@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { problemBody, TooManyRequestsError } from "../../goico/mod.ts";
+import { problemBody, TooManyRequestsError } from "@jobico/goico";
 import { StreamSlots } from "./stream_slots.ts";
 
 const LIMITS = { maxStreams: 3, maxStreamsPerTenant: 2, retryAfterSeconds: 7 };

@@ -11,8 +11,8 @@
  * turn of the event loop between groups so that clients that keep up can
  * take each group before the next comes.
  */
-import type { SseChannel } from "../../goico/mod.ts";
-import { encodeSse } from "../../goico/mod.ts";
+import type { SseChannel } from "@jobico/goico";
+import { encodeSse } from "@jobico/goico";
 import type { Execution } from "./execution.ts";
 import {
   type ExecutionFilter,

@@ -28,7 +28,7 @@ import {
   type Logger,
   type QueuedItem,
   storeFailure,
-} from "../../goico/mod.ts";
+} from "@jobico/goico";
 import type { EventItem } from "../model/event_item.ts";
 
 type Item = QueuedItem<EventItem>;

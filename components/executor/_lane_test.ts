@@ -4,7 +4,7 @@ import {
   monotonicId,
   type QueuedItem,
   silentLogger,
-} from "../../goico/mod.ts";
+} from "@jobico/goico";
 import type { EventItem } from "../model/event_item.ts";
 import { Lane, type LaneOptions, type LaneOutcome } from "./_lane.ts";
 

@@ -27,7 +27,7 @@ import {
   storeFailure,
   type StoreHealth,
   withDefaults,
-} from "../../goico/mod.ts";
+} from "@jobico/goico";
 import type { Definitions, EventRoute } from "../packages/definitions.ts";
 import type { ResultDef } from "../model/job_package.ts";
 import type { PackageVersion } from "../packages/package_store.ts";

@@ -16,7 +16,7 @@ import {
   type PoolCall,
   type WasmGuestOptions,
   type WasmPool,
-} from "../../goico/mod.ts";
+} from "@jobico/goico";
 import type { Limits } from "../model/runtime_limits.ts";
 import { type ExecutionLog, levelName } from "../executions/execution.ts";
 

@@ -6,7 +6,7 @@
  * with 403 on any other tenant's routes.
  */
 import type { MiddlewareHandler } from "hono";
-import { UnauthorizedError } from "../../goico/mod.ts";
+import { UnauthorizedError } from "@jobico/goico";
 import {
   assertTenantAccess,
   type AuthVariables,

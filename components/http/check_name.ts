@@ -1,4 +1,4 @@
-import { ValidationError } from "../../goico/mod.ts";
+import { ValidationError } from "@jobico/goico";
 import { SAFE_ID } from "../model/keys.ts";
 
 /** Throws a 400 naming `what` unless `value` is a safe name (no path tricks, no odd characters). */

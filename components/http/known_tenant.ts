@@ -7,7 +7,7 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
-import { NotFoundError } from "../../goico/mod.ts";
+import { NotFoundError } from "@jobico/goico";
 import { checkName } from "./check_name.ts";
 
 /** What a route of an unknown tenant answers, and what the stores throw. */

@@ -1,4 +1,4 @@
-import { ValidationError } from "../../goico/mod.ts";
+import { ValidationError } from "@jobico/goico";
 
 /**
  * The `limit` query parameter of a paged list: a whole number from 1 to

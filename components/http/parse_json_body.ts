@@ -6,7 +6,7 @@
  * first, by one linear scan of the text that counts brackets outside
  * strings, without recursion and without building anything.
  */
-import { ValidationError } from "../../goico/mod.ts";
+import { ValidationError } from "@jobico/goico";
 
 /** Levels of arrays and objects a JSON body may nest by default. */
 export const DEFAULT_MAX_JSON_DEPTH = 64;

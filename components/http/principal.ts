@@ -3,7 +3,7 @@
  * or, for events an event declares public or signed, nobody in particular.
  * The auth middleware puts it on the request context as `principal`.
  */
-import { ForbiddenError } from "../../goico/mod.ts";
+import { ForbiddenError } from "@jobico/goico";
 
 export type Principal =
   | { kind: "admin" }

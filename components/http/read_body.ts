@@ -1,4 +1,4 @@
-import { PayloadTooLargeError, ValidationError } from "../../goico/mod.ts";
+import { PayloadTooLargeError, ValidationError } from "@jobico/goico";
 
 /**
  * Reads a request body up to `max` bytes (413 beyond, naming `what`) and

@@ -1,9 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  DurableQueue,
-  monotonicId,
-  PayloadTooLargeError,
-} from "../../goico/mod.ts";
+import { DurableQueue, monotonicId, PayloadTooLargeError } from "@jobico/goico";
 import { keys } from "../model/keys.ts";
 import { queueStorageName } from "../model/queue_ref.ts";
 import type { EventItem } from "../model/event_item.ts";

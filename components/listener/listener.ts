@@ -17,7 +17,7 @@ import {
   TooManyRequestsError,
   UnauthorizedError,
   ValidationError,
-} from "../../goico/mod.ts";
+} from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import type { Definitions } from "../packages/definitions.ts";
 import type { PackageStore } from "../packages/package_store.ts";

@@ -6,7 +6,7 @@
  *   webhook secret (see webhook_signature.ts), or else a token as above;
  * - `public`: anyone may send it.
  */
-import { UnauthorizedError } from "../../goico/mod.ts";
+import { UnauthorizedError } from "@jobico/goico";
 import type { Authenticator } from "../http/authenticator.ts";
 import type { EventAuth } from "../model/job_package.ts";
 import { assertTenantAccess } from "../http/principal.ts";

@@ -9,7 +9,7 @@
  * unknown tenant counts under "-"), so callers cannot grow the label set.
  */
 import client from "prom-client";
-import type { DurableQueue } from "../../goico/mod.ts";
+import type { DurableQueue } from "@jobico/goico";
 import type { EventItem } from "../model/event_item.ts";
 import { queueRefOf } from "../model/queue_ref.ts";
 

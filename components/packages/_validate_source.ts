@@ -3,7 +3,7 @@
  * access to the tenant the package names, references to the tenant's
  * files, and the content hash of each file the package uses.
  */
-import { UnprocessableError, ValidationError } from "../../goico/mod.ts";
+import { UnprocessableError, ValidationError } from "@jobico/goico";
 import type { FileRepo } from "../repo/file_repo.ts";
 import type {
   FileKind,

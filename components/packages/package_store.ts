@@ -8,7 +8,7 @@ import {
   ConflictError,
   NotFoundError,
   ValidationError,
-} from "../../goico/mod.ts";
+} from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import { keys } from "../model/keys.ts";
 import { assertNotDeleting } from "../tenants/tenant_deletion.ts";

@@ -4,7 +4,7 @@ import {
   NotFoundError,
   UnprocessableError,
   ValidationError,
-} from "../../goico/mod.ts";
+} from "@jobico/goico";
 import {
   examples,
   testPlatform,

@@ -11,7 +11,7 @@
  */
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
-import { ValidationError } from "../../goico/mod.ts";
+import { ValidationError } from "@jobico/goico";
 import { jsonNesting } from "../http/parse_json_body.ts";
 import {
   compileLinearRegExp,

@@ -16,7 +16,7 @@ import {
   sha256Hex,
   unprovidedImports,
   ValidationError,
-} from "../../goico/mod.ts";
+} from "@jobico/goico";
 import type { FileKind } from "../model/job_package.ts";
 import { DEFAULT_MAX_LIMITS } from "../model/runtime_limits.ts";
 import { keys, SAFE_FILE_NAME } from "../model/keys.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PayloadTooLargeError, ValidationError } from "../../goico/mod.ts";
+import { PayloadTooLargeError, ValidationError } from "@jobico/goico";
 import {
   compileWat,
   compileWatText,

@@ -1,7 +1,7 @@
 /** The file repository's API: upload, download, list and delete a tenant's files. */
 import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
-import { chunkedBody, ValidationError } from "../../goico/mod.ts";
+import { chunkedBody, ValidationError } from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import type { FileKind } from "../model/job_package.ts";
 import { SAFE_FILE_NAME } from "../model/keys.ts";

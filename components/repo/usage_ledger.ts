@@ -19,7 +19,7 @@ import {
   ConflictError,
   NotFoundError,
   type StagedBlob,
-} from "../../goico/mod.ts";
+} from "@jobico/goico";
 import type { PackageVersion } from "../packages/package_store.ts";
 import { keys } from "../model/keys.ts";
 import { assertNotDeleting } from "../tenants/tenant_deletion.ts";

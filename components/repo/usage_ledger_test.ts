@@ -4,7 +4,7 @@ import {
   ConflictError,
   NotFoundError,
   sha256Hex,
-} from "../../goico/mod.ts";
+} from "@jobico/goico";
 import { bigModule } from "../../tests/_big_module.ts";
 import { compileWat } from "../../tests/jobicolets/compile_wat.ts";
 import { testPlatform } from "../server/_test_platform.ts";

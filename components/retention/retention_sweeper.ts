@@ -17,7 +17,7 @@ import {
   type LeaseValue,
   type Logger,
   silentLogger,
-} from "../../goico/mod.ts";
+} from "@jobico/goico";
 import { keys } from "../model/keys.ts";
 import type { ExecutionStore } from "../executions/execution_store.ts";
 import type { UsageLedger } from "../repo/usage_ledger.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { monotonicIdFactory } from "../../goico/mod.ts";
+import { monotonicIdFactory } from "@jobico/goico";
 import { kvDiff, kvSnapshot } from "../../tests/_kv_audit.ts";
 import { compileWat } from "../../tests/jobicolets/compile_wat.ts";
 import {

@@ -11,7 +11,7 @@ import {
   type Logger,
   ValidationError,
   writePrivateFile,
-} from "../../goico/mod.ts";
+} from "@jobico/goico";
 
 /** Shortest admin token accepted. */
 export const MIN_ADMIN_TOKEN = 16;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { silentLogger } from "../../goico/mod.ts";
+import { silentLogger } from "@jobico/goico";
 import { adminTokenFile, resolveAdminToken } from "./admin_token.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {

@@ -12,11 +12,7 @@
  * @module
  */
 import { dirname, resolve } from "node:path";
-import {
-  ensurePrivateDir,
-  type Logger,
-  writePrivateFile,
-} from "../../goico/mod.ts";
+import { ensurePrivateDir, type Logger, writePrivateFile } from "@jobico/goico";
 
 /** One local platform as the state file lists it. */
 export interface AnnouncedPlatform {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { silentLogger } from "../../goico/mod.ts";
+import { silentLogger } from "@jobico/goico";
 import {
   announceLocalPlatform,
   localPlatformsFile,

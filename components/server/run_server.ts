@@ -1,5 +1,5 @@
 /** Opens the store and serves the platform until SIGINT or SIGTERM. */
-import { jsonLogger, type Logger, openKv, openKvAt } from "../../goico/mod.ts";
+import { jsonLogger, type Logger, openKv, openKvAt } from "@jobico/goico";
 import { isLocalDir, resolveAdminToken } from "./admin_token.ts";
 import { announceLocalPlatform } from "./announce_local_platform.ts";
 import { resolveSecretKey } from "./secret_key.ts";

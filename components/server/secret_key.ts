@@ -15,7 +15,7 @@ import {
   newSecretKey,
   parseSecretKey,
   ValidationError,
-} from "../../goico/mod.ts";
+} from "@jobico/goico";
 
 /** Where the generated secret key of a data directory is kept. */
 export function secretKeyFile(data: string): string {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { silentLogger, ValidationError } from "../../goico/mod.ts";
+import { silentLogger, ValidationError } from "@jobico/goico";
 import { resolveSecretKey, secretKeyFile } from "./secret_key.ts";
 
 Deno.test("resolveSecretKey: generated once into <data>/secret-key (0600), then reused", async () => {

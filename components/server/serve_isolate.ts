@@ -5,12 +5,7 @@
  * process see definition changes at once (`kv.watch` crosses isolates);
  * they share nothing else but the store.
  */
-import {
-  type Logger,
-  onShutdownSignal,
-  openKv,
-  openKvAt,
-} from "../../goico/mod.ts";
+import { type Logger, onShutdownSignal, openKv, openKvAt } from "@jobico/goico";
 import { resolveAdminToken } from "./admin_token.ts";
 import { resolveSecretKey } from "./secret_key.ts";
 import { createPlatform } from "../platform.ts";

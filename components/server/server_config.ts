@@ -3,7 +3,7 @@
  * flags of `jobico serve`, which are mapped onto the same names so both
  * check and explain them the same way.
  */
-import { type LogLevel, ValidationError } from "../../goico/mod.ts";
+import { type LogLevel, ValidationError } from "@jobico/goico";
 import { MIN_ADMIN_TOKEN } from "./admin_token.ts";
 import { checkSecretKey } from "./secret_key.ts";
 import { type Component, COMPONENTS, type ServeOptions } from "../platform.ts";

@@ -12,7 +12,7 @@
  * mark remains (a crash midway) and removes a mark once a last sweep came
  * late enough that nothing under way can add to what it removed.
  */
-import type { DurableQueue, Logger } from "../../goico/mod.ts";
+import type { DurableQueue, Logger } from "@jobico/goico";
 import type {
   PackageStore,
   PackageVersion,

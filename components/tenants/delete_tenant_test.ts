@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConflictError, sha256Hex } from "../../goico/mod.ts";
+import { ConflictError, sha256Hex } from "@jobico/goico";
 import { compileWat } from "../../tests/jobicolets/compile_wat.ts";
 import { TEST_ADMIN_TOKEN, testPlatform } from "../server/_test_platform.ts";
 import { keys } from "../model/keys.ts";

@@ -7,7 +7,7 @@
  */
 import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
-import { HttpError, ValidationError } from "../../goico/mod.ts";
+import { HttpError, ValidationError } from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import { json, PATH, problems, ref } from "../openapi/schemas.ts";
 import { assertAdmin, type AuthVariables } from "../http/principal.ts";

@@ -16,7 +16,7 @@ import {
   SealError,
   SecretBox,
   sha256Hex,
-} from "../../goico/mod.ts";
+} from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import { keys } from "../model/keys.ts";
 import { assertNotDeleting, type TenantDeletion } from "./tenant_deletion.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { newSecretKey, SecretBox } from "../../goico/mod.ts";
+import { newSecretKey, SecretBox } from "@jobico/goico";
 import { keys } from "../model/keys.ts";
 import { TenantStore } from "./tenant_store.ts";
 
