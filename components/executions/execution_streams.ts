@@ -32,23 +32,62 @@ export const DEFAULT_MAX_STREAMS_PER_TENANT = 50;
 /** Bytes that may wait for one stream's client when not set (256 KiB). */
 export const DEFAULT_STREAM_BUFFER_BYTES = DEFAULT_SSE_BUFFER_BYTES;
 
+/**
+ * The bounds of the live execution streams of one process.
+ *
+ * @example
+ * ```ts
+ * const streams = new ExecutionStreams(executions, shutdown.signal, {
+ *   maxStreams: 100,
+ *   maxStreamsPerTenant: 10,
+ *   onError: (tenant, err) => logger.error("stream reader failed", { tenant, error: String(err) }),
+ * });
+ * ```
+ */
 export interface ExecutionStreamsOptions {
-  /** Streams open at once in this process. Default `DEFAULT_MAX_STREAMS` (500). */
+  /**
+   * Streams open at once in this process (500).
+   *
+   * @default {DEFAULT_MAX_STREAMS}
+   */
   maxStreams?: number;
-  /** Streams one tenant may hold open at once. Default `DEFAULT_MAX_STREAMS_PER_TENANT` (50). */
+  /**
+   * Streams one tenant may hold open at once (50).
+   *
+   * @default {DEFAULT_MAX_STREAMS_PER_TENANT}
+   */
   maxStreamsPerTenant?: number;
   /**
    * Bytes that may wait for a stream's client; a stream whose client falls
-   * further behind is dropped. Default `DEFAULT_STREAM_BUFFER_BYTES` (256 KiB).
+   * further behind is dropped (256 KiB).
+   *
+   * @default {DEFAULT_STREAM_BUFFER_BYTES}
    */
   bufferBytes?: number;
-  /** `Retry-After` of a stream refused for a limit, in seconds. Default 5. */
+  /**
+   * `Retry-After` of a stream refused for a limit, in seconds.
+   *
+   * @default {5}
+   */
   retryAfterSeconds?: number;
-  /** Keep-alive comment interval. Default 15 s. */
+  /**
+   * Keep-alive comment interval, in ms.
+   *
+   * @default {15000}
+   */
   heartbeatMs?: number;
-  /** How long a dropped stream's client has to take its last event before the connection is cut. Default 5 s. */
+  /**
+   * How long a dropped stream's client has to take its last event before
+   * the connection is cut, in ms.
+   *
+   * @default {5000}
+   */
   dropGraceMs?: number;
-  /** Told when a tenant's reader fails. */
+  /**
+   * Told when a tenant's reader fails.
+   *
+   * @default {undefined}
+   */
   onError?: (tenant: string, err: unknown) => void;
 }
 

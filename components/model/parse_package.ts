@@ -30,12 +30,35 @@ import {
   type RuntimeLimitsDef,
 } from "./runtime_limits.ts";
 
+/**
+ * What {@linkcode parsePackage} checks beyond the package itself.
+ *
+ * @example
+ * ```ts
+ * const files = new Map([["greet.wasm", "wasm" as const]]);
+ * const result = parsePackage(yaml, { fileKind: (name) => files.get(name) });
+ * ```
+ */
 export interface ParsePackageOptions {
-  /** Looks up an uploaded file of the package's tenant: its kind, or undefined when there is no such file. When absent, file references are not checked. */
+  /**
+   * Looks up an uploaded file of the package's tenant: its kind, or
+   * undefined when there is no such file. When absent, file references are
+   * not checked.
+   *
+   * @default {undefined}
+   */
   fileKind?: (name: string) => FileKind | undefined;
-  /** Max source size in bytes (default 256 KiB) */
+  /**
+   * Largest source, in bytes (256 KiB).
+   *
+   * @default {262144}
+   */
   maxBytes?: number;
-  /** The highest limits a runtime may declare. Default `DEFAULT_MAX_LIMITS`. */
+  /**
+   * The highest limits a runtime may declare.
+   *
+   * @default {DEFAULT_MAX_LIMITS}
+   */
   maxLimits?: Limits;
 }
 

@@ -55,28 +55,55 @@ export interface PackageVersion extends PackageHead {
  */
 export const MAX_EVENTS = 90;
 
-/** Options of {@linkcode PackageStore.plan}. */
+/**
+ * Options of {@linkcode PackageStore.plan}.
+ *
+ * @example
+ * ```ts
+ * const plan = await store.plan(yaml, {
+ *   authorize: (tenant) => assertTenantAccess(principal, tenant),
+ *   pending: [{ name: "greet.wasm", kind: "wasm", sha256 }],
+ * });
+ * ```
+ */
 export interface PlanOptions {
   /**
    * Called with the package's tenant right after parsing, before any file
    * is looked up or anything stored; throws to refuse (a 403).
+   *
+   * @default {undefined}
    */
   authorize?: (tenant: string) => void;
   /**
    * Files about to be uploaded, resolved as if they were (their content
    * hash and kind given). Only a plan may assume them.
+   *
+   * @default {[]}
    */
   pending?: PendingFile[];
 }
 
-/** Options of {@linkcode PackageStore.deploy}. */
+/**
+ * Options of {@linkcode PackageStore.deploy}.
+ *
+ * @example
+ * ```ts
+ * const head = await store.deploy(yaml, { by: "tenant:acme", force: true });
+ * ```
+ */
 export interface DeployOptions extends Omit<PlanOptions, "pending"> {
-  /** Recorded as the version's `deployedBy`. Default "admin". */
+  /**
+   * Recorded as the version's `deployedBy`.
+   *
+   * @default {"admin"}
+   */
   by?: string;
   /**
    * Make a new version even when the current one has the same source and
-   * pins the same files. Default false: such a deploy keeps the current
-   * version and says so (`unchanged`).
+   * pins the same files. Without, such a deploy keeps the current version
+   * and says so (`unchanged`).
+   *
+   * @default {false}
    */
   force?: boolean;
 }

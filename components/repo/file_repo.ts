@@ -33,19 +33,47 @@ export interface FileInfo {
   uploadedAt: string;
 }
 
+/**
+ * The sizes a {@linkcode FileRepo} accepts and the ledger it counts in.
+ *
+ * @example
+ * ```ts
+ * const repo = new FileRepo(kv, blobs, { ledger, maxWasmBytes: 4 * 1024 * 1024 });
+ * ```
+ */
 export interface FileRepoOptions {
-  /** Largest module accepted, in bytes. Default 16 MiB. */
+  /**
+   * Largest module accepted, in bytes (16 MiB).
+   *
+   * @default {16777216}
+   */
   maxWasmBytes?: number;
-  /** Largest schema accepted, in bytes. Default 256 KiB. */
+  /**
+   * Largest schema accepted, in bytes (256 KiB).
+   *
+   * @default {262144}
+   */
   maxSchemaBytes?: number;
   /**
    * The highest memory limit a runtime may declare, in MiB: a module that
    * starts with more (memory and tables), or that the limit cannot cover
-   * (several memories...), is refused. Default `DEFAULT_MAX_LIMITS.memoryMb`.
+   * (several memories...), is refused.
+   *
+   * @default {DEFAULT_MAX_LIMITS.memoryMb}
    */
   maxMemoryMb?: number;
+  /**
+   * The clock.
+   *
+   * @default {Date.now}
+   */
   now?: () => number;
-  /** Counts what each tenant stores and holds it to its quotas. Default: a ledger without quotas. */
+  /**
+   * Counts what each tenant stores and holds it to its quotas. Without, a
+   * ledger without quotas.
+   *
+   * @default {new UsageLedger(kv, blobs)}
+   */
   ledger?: UsageLedger;
 }
 
