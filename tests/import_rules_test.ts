@@ -13,6 +13,8 @@
  * 4. cli imports neither tests/ (its tests may), bench/ nor scripts/.
  * 5. Code that ships (goico, components, cli, the root's entry points)
  *    imports no test code: `*_test.ts`, `_test_*.ts`, tests/.
+ * 6. components/model (what Jobico's data is) imports only itself and
+ *    goico: every other folder may build on it, it builds on none of them.
  */
 import assert from "node:assert/strict";
 
@@ -79,6 +81,12 @@ export function ruleBreaches(edges: ImportEdge[]): string[] {
         (b === "tests" && !isTestCode(from)))
     ) {
       out.push(`${at}: the CLI imports no ${b}/ (rule 4)`);
+    }
+    if (
+      from.startsWith("components/model/") && !isTestCode(from) &&
+      !to.startsWith("components/model/") && b !== "goico"
+    ) {
+      out.push(`${at}: the model imports only the model and goico (rule 6)`);
     }
     const ships = ["goico", "components", "cli", ""].includes(a);
     if (ships && !isTestCode(from) && isTestCode(to)) {
@@ -226,6 +234,12 @@ Deno.test("import rules: each breach is caught, and what the rules allow passes"
       "scripts/compile.ts",
       "../../scripts/compile.ts",
     ),
+    // 6: the model reaching a component.
+    edge(
+      "components/model/parse_package.ts",
+      "components/repo/describe_schema_error.ts",
+      "../repo/describe_schema_error.ts",
+    ),
     // 5: shipped code reaching a test helper.
     edge(
       "components/platform.ts",
@@ -242,6 +256,12 @@ Deno.test("import rules: each breach is caught, and what the rules allow passes"
     assert.equal(ruleBreaches([e]).length > 0, true, `${e.from} -> ${e.to}`);
   }
   const allowed = [
+    edge(
+      "components/model/parse_package.ts",
+      "components/model/_yaml_positions.ts",
+      "./_yaml_positions.ts",
+    ),
+    edge("components/model/keys.ts", "goico/mod.ts", "@jobico/goico"),
     edge("components/platform.ts", "goico/mod.ts", "@jobico/goico"),
     edge(
       "tests/jobicolets/compile_wat.ts",
