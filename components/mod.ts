@@ -75,6 +75,12 @@ export {
 } from "./platform.ts";
 export type { EventItem } from "./model/event_item.ts";
 export {
+  type QueueRef,
+  queueRefOf,
+  queueStorageName,
+  tenantQueuesPrefix,
+} from "./model/queue_ref.ts";
+export {
   type DeadLetterView,
   queueApp,
   type QueueView,
