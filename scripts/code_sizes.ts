@@ -138,6 +138,7 @@ if (import.meta.main) {
         over,
         large,
         functions: functions.slice(0, top),
+        outsideTests: functions.filter((f) => !isTest(f.file)).slice(0, top),
       },
       null,
       2,
@@ -148,11 +149,13 @@ if (import.meta.main) {
     for (const f of large) {
       console.log(`${String(f.lines).padStart(6)}  ${f.file}`);
     }
-    console.log(`\nthe ${top} longest functions:`);
-    for (const f of functions.slice(0, top)) {
+    const show = (f: FunctionSize) =>
       console.log(
         `${String(f.lines).padStart(6)}  ${f.file}:${f.line}  ${f.name}`,
       );
-    }
+    console.log(`\nthe ${top} longest functions:`);
+    functions.slice(0, top).forEach(show);
+    console.log(`\nthe ${top} longest functions outside tests:`);
+    functions.filter((f) => !isTest(f.file)).slice(0, top).forEach(show);
   }
 }
