@@ -14,14 +14,38 @@ const ORDER: Record<LogLevel, number> = {
   error: 3,
 };
 
+/**
+ * Options of {@linkcode jsonLogger}.
+ *
+ * @example
+ * ```ts
+ * const logger = jsonLogger({ level: "debug", fields: { component: "ctl" } });
+ * ```
+ */
 export interface JsonLoggerOptions {
-  /** Lines below this level are dropped. Default `info`. */
+  /**
+   * Lines below this level are dropped.
+   *
+   * @default {"info"}
+   */
   level?: LogLevel;
-  /** Where lines go. Default: stderr. */
+  /**
+   * Where lines go.
+   *
+   * @default {undefined} (stderr)
+   */
   write?: (line: string) => void;
-  /** Fields added to every line (e.g. the component name). */
+  /**
+   * Fields added to every line (e.g. the component name).
+   *
+   * @default {{}}
+   */
   fields?: Record<string, unknown>;
-  /** The clock. Default `Date.now`. */
+  /**
+   * The clock.
+   *
+   * @default {Date.now}
+   */
   now?: () => number;
 }
 

@@ -7,7 +7,7 @@
  * uses) and a request that cannot fit is a 413 naming the limit.
  */
 import { serialize } from "node:v8";
-import { PayloadTooLargeError } from "../../goico/mod.ts";
+import { PayloadTooLargeError } from "@jobico/goico";
 
 /** Mutations of one atomic write. */
 const KV_MAX_MUTATIONS = 1000;

@@ -1,12 +1,9 @@
 import assert from "node:assert/strict";
-import {
-  DurableQueue,
-  monotonicId,
-  PayloadTooLargeError,
-} from "../../goico/mod.ts";
-import { keys, queueName } from "../keys.ts";
-import type { EventItem } from "../queue/event_item.ts";
-import { PinDeltas } from "../queue/version_pins.ts";
+import { DurableQueue, monotonicId, PayloadTooLargeError } from "@jobico/goico";
+import { keys } from "../model/keys.ts";
+import { queueStorageName } from "../model/queue_ref.ts";
+import type { EventItem } from "../model/event_item.ts";
+import { PinDeltas } from "../packages/version_pins.ts";
 import {
   checkFitsOneWrite,
   MAX_ITEMS_PER_WRITE,
@@ -38,7 +35,11 @@ async function queueAll(data: unknown[]): Promise<boolean> {
     });
     const key = keys.idempotency(long, long, "k".repeat(255));
     const replay = keys.signatureSeen(long, "s".repeat(200));
-    const op = queue.append(kv.atomic(), queueName(long, long), items)
+    const op = queue.append(
+      kv.atomic(),
+      queueStorageName({ tenant: long, queue: long }),
+      items,
+    )
       .check({ key, versionstamp: null })
       .set(key, { accepted: items.length, ids: items.map((i) => i.id) })
       .check({ key: replay, versionstamp: null })
@@ -56,7 +57,10 @@ function largest(make: (n: number) => unknown[], max: number): number {
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
     try {
-      checkFitsOneWrite(make(mid), queueName(long, long));
+      checkFitsOneWrite(
+        make(mid),
+        queueStorageName({ tenant: long, queue: long }),
+      );
       lo = mid;
     } catch {
       hi = mid - 1;
@@ -88,7 +92,8 @@ Deno.test("short queue names take the most items, long ones fewer", () => {
   const small = Array(MAX_ITEMS_PER_WRITE).fill({ a: 1 });
   checkFitsOneWrite(small, "demo/greetings");
   assert.throws(
-    () => checkFitsOneWrite(small, queueName(long, long)),
+    () =>
+      checkFitsOneWrite(small, queueStorageName({ tenant: long, queue: long })),
     /has 994 items; at most 403 can be queued in one request/,
   );
 });
