@@ -10,10 +10,13 @@
  * Locally: `deno run -A --location http://jobico.local/ deploy.ts`
  * (`--location` picks which local KV `Deno.openKv()` opens).
  */
-import { jsonLogger } from "./goico/mod.ts";
+import { jsonLogger } from "@jobico/goico";
 import { createPlatform } from "./components/platform.ts";
-import { checkSecretKey } from "./components/secret_key.ts";
-import { serverConfig, settingsFromEnv } from "./components/server_config.ts";
+import { checkSecretKey } from "./components/server/secret_key.ts";
+import {
+  serverConfig,
+  settingsFromEnv,
+} from "./components/server/server_config.ts";
 
 if (import.meta.main) {
   const config = serverConfig(settingsFromEnv((n) => Deno.env.get(n)));

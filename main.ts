@@ -1,13 +1,16 @@
 /**
  * `deno task dev`: the platform in one process, every component unless
  * JOBICO_COMPONENTS says otherwise. The settings are JOBICO_* variables,
- * listed in components/server_config.ts and the README (`jobico serve`
+ * listed in components/server/server_config.ts and the README (`jobico serve`
  * takes the same settings as flags).
  */
-import { HttpError } from "./goico/mod.ts";
-import { localPlatformsFile } from "./components/announce_local_platform.ts";
-import { runServer } from "./components/run_server.ts";
-import { serverConfig, settingsFromEnv } from "./components/server_config.ts";
+import { HttpError } from "@jobico/goico";
+import { localPlatformsFile } from "./components/server/announce_local_platform.ts";
+import { runServer } from "./components/server/run_server.ts";
+import {
+  serverConfig,
+  settingsFromEnv,
+} from "./components/server/server_config.ts";
 
 if (import.meta.main) {
   let config;

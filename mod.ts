@@ -16,5 +16,5 @@
  * @module
  */
 export * from "./components/mod.ts";
-export * as goico from "./goico/mod.ts";
+export * as goico from "@jobico/goico";
 export { JobicoClient } from "./cli/client.ts";

@@ -12,9 +12,12 @@
  * --components executor`) and set JOBICO_COMPONENTS here, e.g.
  * ctl,repo,listener,recorder; see docs/scaling.md.
  */
-import { jsonLogger } from "./goico/mod.ts";
-import { serveIsolate } from "./components/serve_isolate.ts";
-import { serverConfig, settingsFromEnv } from "./components/server_config.ts";
+import { jsonLogger } from "@jobico/goico";
+import { serveIsolate } from "./components/server/serve_isolate.ts";
+import {
+  serverConfig,
+  settingsFromEnv,
+} from "./components/server/server_config.ts";
 
 let handler: (req: Request) => Promise<Response> = () =>
   Promise.resolve(new Response("Not started", { status: 503 }));

@@ -109,7 +109,7 @@ const BY_FILE: [RegExp, Category][] = [
   ],
   [/\/hono\/[^/]+\/dist\/context\.js$/, "response (Hono c.json)"],
   [
-    /registry\.npmjs\.org\/hono\/|check_name\.ts$|ctl\/definitions\.ts$/,
+    /registry\.npmjs\.org\/hono\/|check_name\.ts$|packages\/definitions\.ts$/,
     "routing (Hono dispatch, route cache, names)",
   ],
   [/listener\/[a-z_]+\.ts$/, "listener handler (its own code)"],

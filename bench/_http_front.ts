@@ -16,8 +16,7 @@
 import { Buffer } from "node:buffer";
 import http from "node:http";
 import { Hono } from "hono";
-import { serveGuarded } from "../goico/guarded_server.ts";
-import { silentLogger } from "../goico/logger.ts";
+import { serveGuarded, silentLogger } from "@jobico/goico";
 
 export const FRONTS = ["deno-serve", "guarded", "proxy", "node-http"] as const;
 export type Front = typeof FRONTS[number];

@@ -8,7 +8,7 @@
  *
  * Run: deno bench --allow-read --allow-write bench/durable_queue_bench.ts
  */
-import { DurableQueue, monotonicId } from "../goico/mod.ts";
+import { DurableQueue, monotonicId } from "@jobico/goico";
 
 const kv = await Deno.openKv(":memory:");
 const dir = await Deno.makeTempDir({ prefix: "jobico-bench-kv-" });

@@ -19,10 +19,10 @@
  *
  * Each case is the best of `repeats` timed runs after a warm-up run.
  */
-import { WasmGuest, WasmPool } from "../goico/mod.ts";
+import { WasmGuest, WasmPool } from "@jobico/goico";
 import { JobicoletRunner } from "../components/executor/jobicolet_runner.ts";
 import type { RunJob } from "../components/executor/jobicolet_runner.ts";
-import { DEFAULT_LIMITS } from "../components/ctl/runtime_limits.ts";
+import { DEFAULT_LIMITS } from "../components/model/runtime_limits.ts";
 import { compileWat, compileWatText } from "../tests/jobicolets/compile_wat.ts";
 import { extismUsPerCall } from "./_extism_baseline.ts";
 import { usPerCall } from "./_us_per_call.ts";

@@ -8,7 +8,7 @@
  * Run: deno bench --allow-read --allow-write bench/kv_value_bench.ts
  */
 import { deserialize, serialize } from "node:v8";
-import { jsonRecords } from "../goico/mod.ts";
+import { jsonRecords } from "@jobico/goico";
 
 const kv = await Deno.openKv(":memory:");
 const record = {

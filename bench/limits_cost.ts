@@ -13,7 +13,7 @@
  * Prints one JSON line per case and the ratios to the baseline, all
  * measured in the same process one after the other.
  */
-import { meterFuel, WasmGuest, WasmPool } from "../goico/mod.ts";
+import { meterFuel, WasmGuest, WasmPool } from "@jobico/goico";
 
 const calls = Number(Deno.args[0] ?? 20_000);
 const bytes = await Deno.readFile(

@@ -17,13 +17,13 @@
  * listens; the KV is a SQLite file in a temporary directory.)
  */
 import { Hono } from "hono";
-import { monotonicId, WasmPool } from "../goico/mod.ts";
-import { DEFAULT_LIMITS } from "../components/ctl/runtime_limits.ts";
+import { monotonicId, WasmPool } from "@jobico/goico";
+import { DEFAULT_LIMITS } from "../components/model/runtime_limits.ts";
 import { JobicoletRunner } from "../components/executor/jobicolet_runner.ts";
 import { compileSchema } from "../components/repo/compile_schema.ts";
-import { ExecutionStore } from "../components/recorder/execution_store.ts";
-import { recorderApp } from "../components/recorder/recorder_routes.ts";
-import { ExecutionStreams } from "../components/recorder/execution_streams.ts";
+import { ExecutionStore } from "../components/executions/execution_store.ts";
+import { recorderApp } from "../components/executions/recorder_routes.ts";
+import { ExecutionStreams } from "../components/executions/execution_streams.ts";
 import { compileWat } from "../tests/jobicolets/compile_wat.ts";
 import { EVENT, SCHEMA, TENANT } from "./_bench_package.ts";
 import { BENCH_TOKEN } from "./_processes.ts";

@@ -8,9 +8,9 @@
  *
  * Run: deno run -A bench/retention_sweep.ts [records] [tenants]
  */
-import { monotonicIdFactory } from "../goico/mod.ts";
+import { monotonicIdFactory } from "@jobico/goico";
 import { createPlatform } from "../components/platform.ts";
-import type { Execution } from "../components/recorder/execution.ts";
+import type { Execution } from "../components/executions/execution.ts";
 import { RetentionSweeper } from "../components/retention/retention_sweeper.ts";
 
 const RECORDS = Number(Deno.args[0] ?? 50_000);

@@ -16,10 +16,10 @@
  *   table grown 100,000 elements at a time.
  * - spin.wat with a 100 ms timeout and the highest budget (2e10).
  */
-import { sha256Hex, WasmPool } from "../goico/mod.ts";
+import { sha256Hex, WasmPool } from "@jobico/goico";
 import { compileWat } from "../tests/jobicolets/compile_wat.ts";
 import { JobicoletRunner } from "../components/executor/jobicolet_runner.ts";
-import { DEFAULT_LIMITS } from "../components/ctl/runtime_limits.ts";
+import { DEFAULT_LIMITS } from "../components/model/runtime_limits.ts";
 
 interface Attack {
   name: string;

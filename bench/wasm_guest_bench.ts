@@ -8,7 +8,7 @@
  *
  * Run: deno bench --allow-read bench/wasm_guest_bench.ts
  */
-import { meterFuel, WasmGuest } from "../goico/mod.ts";
+import { meterFuel, WasmGuest } from "@jobico/goico";
 import { compileWat, compileWatText } from "../tests/jobicolets/compile_wat.ts";
 
 const bytes = await compileWat("echo");

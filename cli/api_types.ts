@@ -2,23 +2,23 @@
  * The shapes of the Jobico HTTP API (v1) as the CLI sees them.
  */
 
-import type { ChainWarning } from "../components/ctl/chain_warnings.ts";
-import type { FileKind } from "../components/ctl/job_package.ts";
-import type { DeployPlan as StoreDeployPlan } from "../components/ctl/package_store.ts";
-import type { DeadLetterView } from "../components/queue/queue_routes.ts";
-import type { Execution } from "../components/recorder/execution.ts";
+import type { ChainWarning } from "../components/packages/chain_warnings.ts";
+import type { FileKind } from "../components/model/job_package.ts";
+import type { DeployPlan as StoreDeployPlan } from "../components/packages/package_store.ts";
+import type { DeadLetterView } from "../components/ctl/queue_routes.ts";
+import type { Execution } from "../components/executions/execution.ts";
 
 // The record types are the server's own, so the two cannot drift apart.
-export type { FileKind } from "../components/ctl/job_package.ts";
+export type { FileKind } from "../components/model/job_package.ts";
 export type {
   Execution,
   ExecutionLog,
   LogLevelName as LogLevel,
-} from "../components/recorder/execution.ts";
+} from "../components/executions/execution.ts";
 export type {
   DeadLetterView as DeadLetter,
   QueueView as QueueInfo,
-} from "../components/queue/queue_routes.ts";
+} from "../components/ctl/queue_routes.ts";
 
 /** `POST /api/v1/packages`, `POST .../rollback`. */
 export interface PackageRef {
@@ -58,17 +58,17 @@ export interface PackageVersion {
 }
 
 /** A result event that will not receive (some of) its items. */
-export type { ChainWarning } from "../components/ctl/chain_warnings.ts";
+export type { ChainWarning } from "../components/packages/chain_warnings.ts";
 
 /** `POST /api/v1/packages?dryRun=true`: what a deploy would change. */
 export type DeployPlan =
   & Omit<StoreDeployPlan, "warnings">
   & { warnings?: ChainWarning[] };
-export type { PendingFile } from "../components/ctl/package_store.ts";
+export type { PendingFile } from "../components/packages/package_store.ts";
 export type {
   FieldChange,
   PackageChange,
-} from "../components/ctl/package_diff.ts";
+} from "../components/model/package_diff.ts";
 
 /** `GET /api/v1/whoami`: who the token belongs to. */
 export type Whoami =

@@ -3,17 +3,17 @@
  * the data directory `JOBICO_DATA` names; else `.jobico` in the working
  * directory, then the local platforms started lately, newest first (the
  * list each platform adds itself to, see
- * components/announce_local_platform.ts). settings.ts picks among them.
+ * components/server/announce_local_platform.ts). settings.ts picks among them.
  *
  * @module
  */
 import { resolve } from "node:path";
-import { adminTokenFile } from "../components/admin_token.ts";
+import { adminTokenFile } from "../components/server/admin_token.ts";
 import {
   localPlatformsFile,
   platformUrlFile,
   readAnnouncedPlatforms,
-} from "../components/announce_local_platform.ts";
+} from "../components/server/announce_local_platform.ts";
 
 /** A platform of this machine, as its data directory tells it. */
 export interface LocalPlatform {

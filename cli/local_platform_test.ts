@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { silentLogger } from "../goico/mod.ts";
-import { announceLocalPlatform } from "../components/announce_local_platform.ts";
+import { silentLogger } from "@jobico/goico";
+import { announceLocalPlatform } from "../components/server/announce_local_platform.ts";
 import { findLocalPlatforms } from "./local_platform.ts";
 
 /** A data directory as a platform leaves it: its token, and its URL. */

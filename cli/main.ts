@@ -7,7 +7,7 @@
  * @module
  */
 import { Command } from "commander";
-import denoJson from "../deno.json" with { type: "json" };
+import { VERSION } from "../components/version.ts";
 import { CliContext, type CliIo, DEFAULT_URL } from "./cli_context.ts";
 import {
   completionCommand,
@@ -36,7 +36,7 @@ import { terminalIo } from "./terminal_io.ts";
 export { START_HINT, TOKEN_HINT } from "./report_error.ts";
 
 /** The CLI's version: the project's. */
-export const VERSION: string = denoJson.version;
+export { VERSION };
 
 const EXAMPLES = `
 Examples:

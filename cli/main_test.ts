@@ -1,5 +1,5 @@
-import { sha256Hex } from "../goico/mod.ts";
-import { TEST_ADMIN_TOKEN } from "../components/_test_platform.ts";
+import { sha256Hex } from "@jobico/goico";
+import { TEST_ADMIN_TOKEN } from "../components/server/_test_platform.ts";
 import assert from "node:assert/strict";
 import {
   captureIo,
@@ -12,7 +12,7 @@ import {
   streamOf,
 } from "./_capture_io.ts";
 import { startPlatform } from "../components/platform.ts";
-import { run, START_HINT, TOKEN_HINT } from "./main.ts";
+import { run, START_HINT, TOKEN_HINT, VERSION } from "./main.ts";
 
 async function jobico(args: string[], options: CaptureOptions = {}) {
   const io = captureIo(options);
@@ -432,7 +432,7 @@ Deno.test("read commands print tables and --json", async () => {
     if (p === "/meta") {
       return json({
         name: "jobico",
-        version: "0.1.0",
+        version: VERSION,
         components: ["ctl", { name: "listener" }],
       });
     }
@@ -502,7 +502,7 @@ Deno.test("a failing platform makes status exit 1", async () => {
   const f = fakeFetch((req) =>
     req.url.pathname === "/healthz"
       ? json({ status: "failing", checks: { kv: "down" } }, 503)
-      : json({ name: "jobico", version: "0.1.0", components: [] })
+      : json({ name: "jobico", version: VERSION, components: [] })
   );
   const r = await jobico(["status"], { fetch: f });
   assert.equal(r.code, 1);

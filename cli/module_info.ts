@@ -1,4 +1,4 @@
-import { sha256Hex } from "../goico/mod.ts";
+import { sha256Hex } from "@jobico/goico";
 
 export { sha256Hex };
 

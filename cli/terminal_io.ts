@@ -1,7 +1,7 @@
 import type { CliIo } from "./cli_context.ts";
 import type { TextWriter } from "./output.ts";
 import { findLocalPlatforms } from "./local_platform.ts";
-import { SETTINGS } from "../components/server_config.ts";
+import { SETTINGS } from "../components/server/server_config.ts";
 
 /** The environment variables the CLI reads (`jobico serve` reads the server's). */
 export const ENV_NAMES: readonly string[] = [

@@ -3,10 +3,10 @@
  * items, executor and recorder, and the platform that wires them.
  * @module
  */
-export { Authenticator, tenantGuard } from "./authenticator.ts";
-export { MIN_ADMIN_TOKEN, resolveAdminToken } from "./admin_token.ts";
+export { Authenticator, tenantGuard } from "./http/authenticator.ts";
+export { MIN_ADMIN_TOKEN, resolveAdminToken } from "./server/admin_token.ts";
 export { ctlApp } from "./ctl/ctl_routes.ts";
-export { Definitions, type EventRoute } from "./ctl/definitions.ts";
+export { Definitions, type EventRoute } from "./packages/definitions.ts";
 export type {
   EventAuth,
   EventDef,
@@ -18,7 +18,7 @@ export type {
   ResultDef,
   RuntimeDef,
   SchemaDef,
-} from "./ctl/job_package.ts";
+} from "./model/job_package.ts";
 export {
   declaredEvents,
   type DeployOptions,
@@ -28,18 +28,18 @@ export {
   type PackageVersion,
   type PendingFile,
   type PlanOptions,
-} from "./ctl/package_store.ts";
+} from "./packages/package_store.ts";
 export {
   type DiffInput,
   diffPackages,
   type FieldChange,
   type PackageChange,
-} from "./ctl/package_diff.ts";
+} from "./model/package_diff.ts";
 export {
   parsePackage,
   type ParsePackageOptions,
   type ParsePackageResult,
-} from "./ctl/parse_package.ts";
+} from "./model/parse_package.ts";
 export { Executor, type ExecutorOptions } from "./executor/executor.ts";
 export {
   JobicoletRunner,
@@ -73,23 +73,29 @@ export {
   startPlatform,
   VERSION,
 } from "./platform.ts";
-export type { EventItem } from "./queue/event_item.ts";
+export type { EventItem } from "./model/event_item.ts";
+export {
+  type QueueRef,
+  queueRefOf,
+  queueStorageName,
+  tenantQueuesPrefix,
+} from "./model/queue_ref.ts";
 export {
   type DeadLetterView,
   queueApp,
   type QueueView,
-} from "./queue/queue_routes.ts";
+} from "./ctl/queue_routes.ts";
 export type {
   Execution,
   ExecutionLog,
   LogLevelName,
-} from "./recorder/execution.ts";
+} from "./executions/execution.ts";
 export {
   type ExecutionFilter,
   ExecutionStore,
   type ListOptions,
-} from "./recorder/execution_store.ts";
-export { recorderApp } from "./recorder/recorder_routes.ts";
+} from "./executions/execution_store.ts";
+export { recorderApp } from "./executions/recorder_routes.ts";
 export {
   type FileInfo,
   FileRepo,
@@ -103,7 +109,7 @@ export {
   type AuthVariables,
   type Principal,
   principalName,
-} from "./principal.ts";
+} from "./http/principal.ts";
 export { deleteTenant } from "./tenants/delete_tenant.ts";
 export { tenantApp } from "./tenants/tenant_routes.ts";
 export {

@@ -22,36 +22,36 @@ import {
   StoreHealth,
   WasmPool,
   withDefaults,
-} from "../goico/mod.ts";
-import { Authenticator, tenantGuard } from "./authenticator.ts";
+} from "@jobico/goico";
+import { Authenticator, tenantGuard } from "./http/authenticator.ts";
 import { telemetryObserver } from "./observe/execution_observer.ts";
 import { PlatformMetrics } from "./observe/platform_metrics.ts";
 import { metricsApp } from "./observe/metrics_routes.ts";
 import { registerConnectionMetrics } from "./observe/connection_metrics.ts";
 import { ctlApp } from "./ctl/ctl_routes.ts";
-import { Definitions } from "./ctl/definitions.ts";
-import { PackageStore } from "./ctl/package_store.ts";
+import { Definitions } from "./packages/definitions.ts";
+import { PackageStore } from "./packages/package_store.ts";
 import {
   DEFAULT_LIMITS,
   DEFAULT_MAX_LIMITS,
   type Limits,
-} from "./ctl/runtime_limits.ts";
+} from "./model/runtime_limits.ts";
 import { Executor } from "./executor/executor.ts";
 import { JobicoletRunner } from "./executor/jobicolet_runner.ts";
-import { keys } from "./keys.ts";
-import { knownTenant } from "./known_tenant.ts";
+import { keys } from "./model/keys.ts";
+import { knownTenant } from "./http/known_tenant.ts";
 import { listenerApp } from "./listener/listener.ts";
 import { WebhookAuth } from "./listener/webhook_auth.ts";
 import { OPENAPI_PATH, openApiApp } from "./openapi/openapi_routes.ts";
-import type { EventItem } from "./queue/event_item.ts";
-import { queueApp } from "./queue/queue_routes.ts";
-import { ExecutionStore } from "./recorder/execution_store.ts";
-import { recorderApp } from "./recorder/recorder_routes.ts";
+import type { EventItem } from "./model/event_item.ts";
+import { queueApp } from "./ctl/queue_routes.ts";
+import { ExecutionStore } from "./executions/execution_store.ts";
+import { recorderApp } from "./executions/recorder_routes.ts";
 import {
   ExecutionStreams,
   type ExecutionStreamsOptions,
-} from "./recorder/execution_streams.ts";
-import { registerStreamMetrics } from "./recorder/stream_metrics.ts";
+} from "./executions/execution_streams.ts";
+import { registerStreamMetrics } from "./executions/stream_metrics.ts";
 import { FileRepo } from "./repo/file_repo.ts";
 import { SchemaCache } from "./repo/compile_schema.ts";
 import { repoApp } from "./repo/repo_routes.ts";
@@ -71,8 +71,9 @@ import { UsageLedger } from "./repo/usage_ledger.ts";
 import { RetentionSweeper } from "./retention/retention_sweeper.ts";
 import { retentionApp } from "./retention/retention_routes.ts";
 import { TenantStorage } from "./retention/tenant_storage.ts";
+import { VERSION } from "./version.ts";
 
-export const VERSION = "0.1.0";
+export { VERSION };
 export const COMPONENTS = [
   "ctl",
   "repo",
@@ -82,6 +83,22 @@ export const COMPONENTS = [
 ] as const;
 export type Component = typeof COMPONENTS[number];
 
+/**
+ * What {@linkcode createPlatform} builds: the store, the admin token, which
+ * components run here, and the limits and timings of each. Every member but
+ * `kv` and `adminToken` has a default; one given as `undefined` keeps it.
+ *
+ * @example
+ * ```ts
+ * const kv = await Deno.openKv(":memory:");
+ * const parts = createPlatform({
+ *   kv,
+ *   adminToken: "an-admin-token-of-16-or-more",
+ *   components: ["ctl", "repo", "listener"],
+ *   limits: { timeoutMs: 2000 },
+ * }, shutdown.signal);
+ * ```
+ */
 export interface PlatformOptions {
   /** The store. The platform never closes it: its owner does. */
   kv: Deno.Kv;
@@ -91,54 +108,124 @@ export interface PlatformOptions {
    * definition says (a token, a signature, or nothing).
    */
   adminToken: string;
-  /** Which components run in this process. Default: all. */
+  /**
+   * Which components run in this process.
+   *
+   * @default {COMPONENTS}
+   */
   components?: readonly Component[];
-  /** Default `silentLogger`. */
+  /**
+   * Gets one JSON line per request and what the background work reports.
+   *
+   * @default {silentLogger}
+   */
   logger?: Logger;
   /**
    * Which requests get a `request` log line: `all`, `errors` (answered 400
-   * or more, or slower than a second) or `off`. Default `errors`: a line per
-   * event costs ingest a sixth of its CPU (BENCHMARKS.md).
+   * or more, or slower than a second) or `off`. A line per event costs
+   * ingest a sixth of its CPU (BENCHMARKS.md).
+   *
+   * @default {"errors"}
    */
   accessLog?: AccessLog;
-  /** Limits of runtimes that declare none (timeout, memory, fuel, retries). Default `DEFAULT_LIMITS`. */
+  /**
+   * Limits of runtimes that declare none (timeout, memory, fuel, output,
+   * retries); a member left out keeps its default.
+   *
+   * @default {DEFAULT_LIMITS}
+   */
   limits?: Partial<Limits>;
-  /** The highest limits a package may declare. Default `DEFAULT_MAX_LIMITS`. */
+  /**
+   * The highest limits a package may declare.
+   *
+   * @default {DEFAULT_MAX_LIMITS}
+   */
   maxLimits?: Partial<Limits>;
-  /** Sandbox Workers that run Jobicolets. Default: the machine's cores. */
+  /**
+   * Sandbox Workers that run Jobicolets.
+   *
+   * @default {navigator.hardwareConcurrency}
+   */
   workers?: number;
-  /** Workers one tenant may hold at once. Default: workers - 1 (at least 1). */
+  /**
+   * Workers one tenant may hold at once.
+   *
+   * @default {Math.max(1, workers - 1)}
+   */
   tenantConcurrency?: number;
-  /** Delay of the first retry of a failed execution; doubles each time. Default 1 s. */
+  /**
+   * Delay of the first retry of a failed execution, in ms; doubles each
+   * time.
+   *
+   * @default {1000}
+   */
   retryBaseMs?: number;
-  /** Events a queue may hold before the listener answers 429. Default 100,000. */
+  /**
+   * Events a queue may hold before the listener answers 429.
+   *
+   * @default {100000}
+   */
   maxQueueDepth?: number;
-  /** Names this instance in /meta (an isolate of `deno serve --parallel`, a process). */
+  /**
+   * Names this instance in /meta (an isolate of `deno serve --parallel`, a
+   * process).
+   *
+   * @default {undefined}
+   */
   instance?: string;
-  /** How long a queue lease lasts before a leased event is delivered again (renewed while it runs). Default 4 s. */
+  /**
+   * How long a queue lease lasts before a leased event is delivered again
+   * (renewed while it runs), in ms.
+   *
+   * @default {4000}
+   */
   leaseMs?: number;
-  /** What is kept of each tenant, unless it sets its own. Default `DEFAULT_RETENTION`. */
+  /**
+   * What is kept of each tenant, unless it sets its own.
+   *
+   * @default {DEFAULT_RETENTION}
+   */
   retention?: Partial<RetentionPolicy>;
-  /** What each tenant may store, unless it has its own. Default `DEFAULT_QUOTAS`. */
+  /**
+   * What each tenant may store, unless it has its own.
+   *
+   * @default {DEFAULT_QUOTAS}
+   */
   quotas?: Partial<Quotas>;
   /**
-   * How often the retention sweeper runs (in a process with the ctl
-   * component; one process at a time sweeps). Default 60 s; 0 turns it off.
+   * How often the retention sweeper runs, in ms (in a process with the ctl
+   * component; one process at a time sweeps); 0 turns it off.
+   *
+   * @default {60000}
    */
   sweepIntervalMs?: number;
   /**
    * On shutdown, how long executions under way may take to finish before
-   * they are stopped and their events put back. Default 10 s.
+   * they are stopped and their events put back, in ms.
+   *
+   * @default {10000}
    */
   shutdownGraceMs?: number;
   /**
    * How long an upload may go without writing before its chunks count as
-   * abandoned (a crash) and are collected. Default 10 min.
+   * abandoned (a crash) and are collected, in ms.
+   *
+   * @default {600000}
    */
   uploadGraceMs?: number;
-  /** 32 bytes that seal webhook secrets at rest (see secret_key.ts). Default: stored in clear. */
+  /**
+   * 32 bytes that seal webhook secrets at rest (see server/secret_key.ts).
+   * Without, they are stored in clear.
+   *
+   * @default {null}
+   */
   secretKey?: Uint8Array | null;
-  /** Limits of the live execution streams (per tenant, in all, buffer). Defaults: see ExecutionStreams. */
+  /**
+   * Limits of the live execution streams (per tenant, in all, buffer); a
+   * member left out keeps its default (see `ExecutionStreamsOptions`).
+   *
+   * @default {{}}
+   */
   streams?: Omit<ExecutionStreamsOptions, "onError">;
 }
 
@@ -414,11 +501,39 @@ async function repeat(
   }
 }
 
+/**
+ * What {@linkcode startPlatform} builds and where it listens.
+ *
+ * @example
+ * ```ts
+ * const platform = await startPlatform({
+ *   kv,
+ *   adminToken: "an-admin-token-of-16-or-more",
+ *   port: 0,
+ *   connections: { maxConnections: 256 },
+ * });
+ * console.log(platform.url);
+ * ```
+ */
 export interface ServeOptions extends PlatformOptions {
+  /**
+   * The address to listen on.
+   *
+   * @default {"127.0.0.1"}
+   */
   hostname?: string;
-  /** 0 picks a free port. Default 8080. */
+  /**
+   * The port; 0 picks a free one.
+   *
+   * @default {8080}
+   */
   port?: number;
-  /** Bounds on connections and their timeouts. Default: see goico's `connectionLimits`. */
+  /**
+   * Bounds on connections and their timeouts; a member left out takes
+   * goico's default (see `connectionLimits`).
+   *
+   * @default {{}}
+   */
   connections?: Partial<ConnectionLimits>;
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { WASI } from "@bjorn3/browser_wasi_shim";
-import { compileWatText } from "../tests/jobicolets/compile_wat.ts";
+import { compileWatText } from "./_test_wat.ts";
 import { describeThrown, HostFunctionError, WasiHost } from "./_wasi_host.ts";
 import { Capture } from "./_guest_output.ts";
 import { FuelGauge } from "./_guest_gauge.ts";

@@ -77,9 +77,26 @@ export interface StagedBlob {
   discard(): Promise<void>;
 }
 
+/**
+ * Where a {@linkcode BlobStore} keeps its uploads, and its clock.
+ *
+ * @example
+ * ```ts
+ * const blobs = new BlobStore(kv, ["blob"], { uploads: ["blobupload"] });
+ * ```
+ */
 export interface BlobStoreOptions {
-  /** Where the markers of uploads under way live. Default `["blobupload"]`. */
+  /**
+   * Where the markers of uploads under way live.
+   *
+   * @default {["blobupload"]}
+   */
   uploads?: Deno.KvKey;
+  /**
+   * The clock.
+   *
+   * @default {Date.now}
+   */
   now?: () => number;
 }
 

@@ -12,8 +12,21 @@
  * `changes()` yields the count it saw, and `position()` reads the latest.
  */
 
+/**
+ * How a {@linkcode ChangeFeed} reader notices changes.
+ *
+ * @example
+ * ```ts
+ * // Another process writes the same SQLite file: poll more often.
+ * const feed = new ChangeFeed(kv, ["signal", "definitions"], { pollMs: 100 });
+ * ```
+ */
 export interface ChangeFeedOptions {
-  /** How often to poll the key besides watching it. Default 500 ms; 0 disables. */
+  /**
+   * How often to poll the key besides watching it, in ms; 0 disables.
+   *
+   * @default {500}
+   */
   pollMs?: number;
 }
 

@@ -135,15 +135,34 @@ export const MAX_ITEM_BYTES = KV_MAX_VALUE - 256;
 /** Ends a dead letter's error that was cut to fit. */
 const CUT = " [cut to fit]";
 
+/**
+ * Timing of a {@linkcode DurableQueue}.
+ *
+ * @example
+ * ```ts
+ * const queue = new DurableQueue<Job>(kv, ["queue"], { leaseMs: 10_000 });
+ * ```
+ */
 export interface DurableQueueOptions {
   /**
    * How long a lease lasts before the item is delivered again, unless the
-   * consumer renews it. Default 4 s: a consumer that dies loses its items for
-   * no longer than that.
+   * consumer renews it, in ms: a consumer that dies loses its items for no
+   * longer than that.
+   *
+   * @default {4000}
    */
   leaseMs?: number;
+  /**
+   * The clock.
+   *
+   * @default {Date.now}
+   */
   now?: () => number;
-  /** Poll interval of the change feed. Default 500 ms. */
+  /**
+   * Poll interval of the change feed, in ms (see `ChangeFeedOptions`).
+   *
+   * @default {500}
+   */
   pollMs?: number;
   /**
    * How records are stored. Default `v8Records` (as they are); `jsonRecords`

@@ -156,30 +156,49 @@ export {
 /** The most tables a module may have under a memory limit. */
 export const MAX_TABLES = 100;
 
-/** Options of {@link meterFuel}. */
+/**
+ * Options of {@link meterFuel}.
+ *
+ * @example
+ * ```ts
+ * // 128 MiB at most, and a flag the host can raise to stop it.
+ * const metered = meterFuel(bytes, { memoryLimitPages: 2048, interrupt: true });
+ * ```
+ */
 export interface MeterOptions {
-  /** name of the exported fuel global; default "__fuel" */
+  /**
+   * Name of the exported fuel global.
+   *
+   * @default {"__fuel"}
+   */
   exportName?: string;
   /**
-   * initial value of the fuel global, i.e. the budget of the module's start
-   * function (run during instantiation); default 0
+   * Initial value of the fuel global, i.e. the budget of the module's start
+   * function (run during instantiation).
+   *
+   * @default {0n}
    */
   initialFuel?: bigint;
   /**
-   * the most memory the module may have, in 64 KiB pages, its memory and
-   * tables together (an integer from 0 to 65536); default none: memories
-   * and tables are left as they are and no limit global is added
+   * The most memory the module may have, in 64 KiB pages, its memory and
+   * tables together (an integer from 0 to 65536). Unset, memories and
+   * tables are left as they are and no limit global is added.
+   *
+   * @default {undefined}
    */
   memoryLimitPages?: number;
   /**
-   * name of the exported i32 global that turns 1 when the memory limit
-   * stopped the module; default "__limit" (only with `memoryLimitPages`)
+   * Name of the exported i32 global that turns 1 when the memory limit
+   * stopped the module (only with `memoryLimitPages`).
+   *
+   * @default {"__limit"}
    */
   limitExport?: string;
   /**
-   * let the host stop the module by raising a flag in a shared memory,
-   * checked each time a slice of fuel runs out (see "Interrupts"); default
-   * false
+   * Let the host stop the module by raising a flag in a shared memory,
+   * checked each time a slice of fuel runs out (see "Interrupts").
+   *
+   * @default {false}
    */
   interrupt?: boolean;
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { WASI } from "@bjorn3/browser_wasi_shim";
 import wabtFactory from "wabt";
-import { compileWat, compileWatText } from "../tests/jobicolets/compile_wat.ts";
+import { compileWat, compileWatText } from "./_test_wat.ts";
 import { WasmReader } from "./_wasm_reader.ts";
 import {
   BYTES_PER_FUEL,

@@ -5,7 +5,7 @@
  * host stop a module at a deadline.
  */
 import assert from "node:assert/strict";
-import { compileWat, compileWatText } from "../tests/jobicolets/compile_wat.ts";
+import { compileWat, compileWatText } from "./_test_wat.ts";
 import {
   BUDGET_EXPORT,
   BYTES_PER_FUEL,

@@ -56,14 +56,39 @@ export interface CommitPart {
   sets?: [Deno.KvKey, unknown][];
 }
 
+/**
+ * The bounds of one commit of a {@linkcode GroupCommit}: Deno KV's own
+ * limits unless smaller ones are given.
+ *
+ * @example
+ * ```ts
+ * const commits = new GroupCommit(kv, { maxMutations: 500 });
+ * ```
+ */
 export interface GroupCommitOptions {
-  /** Mutations of one commit. Default 1000 (the KV limit). */
+  /**
+   * Mutations of one commit (the KV limit).
+   *
+   * @default {1000}
+   */
   maxMutations?: number;
-  /** Checks of one commit. Default 100 (the KV limit). */
+  /**
+   * Checks of one commit (the KV limit).
+   *
+   * @default {100}
+   */
   maxChecks?: number;
-  /** Bytes of keys and values of one commit. Default 800 KiB (the KV limit). */
+  /**
+   * Bytes of keys and values of one commit (the KV limit: 800 KiB).
+   *
+   * @default {819200}
+   */
   maxBytes?: number;
-  /** Bytes of keys of one commit. Default 80 KiB (the KV limit). */
+  /**
+   * Bytes of keys of one commit (the KV limit: 80 KiB).
+   *
+   * @default {81920}
+   */
   maxKeyBytes?: number;
   /**
    * Commits under way at once. Default 2: while one is being written, the

@@ -42,7 +42,19 @@
 import type { Logger } from "./logger.ts";
 import { ConnectionRefuser } from "./_connection_refuser.ts";
 
-/** What bounds the connections of a server. */
+/**
+ * What bounds the connections of a server. Every member is required here;
+ * `ServeOptions.connections` takes a part and fills the rest from
+ * `DEFAULT_CONNECTION_TIMEOUTS` and `maxConnectionsFor`.
+ *
+ * @example
+ * ```ts
+ * const limits: ConnectionLimits = {
+ *   ...DEFAULT_CONNECTION_TIMEOUTS,
+ *   maxConnections: maxConnectionsFor(fdLimit()),
+ * };
+ * ```
+ */
 export interface ConnectionLimits {
   /** Open connections at most. */
   maxConnections: number;
@@ -81,14 +93,37 @@ export interface ConnectionStats {
   fdExhausted: number;
 }
 
+/**
+ * Where {@linkcode serveGuarded} listens and what bounds it (`serve` fills
+ * these in from its own options).
+ *
+ * @example
+ * ```ts
+ * const server = serveGuarded(handler, {
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   limits: { ...DEFAULT_CONNECTION_TIMEOUTS, maxConnections: 128 },
+ *   onError: () => new Response("Internal Server Error", { status: 500 }),
+ *   logger: jsonLogger(),
+ * });
+ * ```
+ */
 export interface GuardedServerOptions {
+  /** The address to listen on. */
   hostname: string;
+  /** The port; 0 picks a free one. */
   port: number;
+  /** The bounds in force. */
   limits: ConnectionLimits;
   /** Answers a handler's error (see Deno.ServeOptions.onError). */
   onError: (err: unknown) => Response | Promise<Response>;
+  /** Gets the refusals and timeouts worth a warning. */
   logger: Logger;
-  /** The clock. Default `Date.now`. */
+  /**
+   * The clock.
+   *
+   * @default {Date.now}
+   */
   now?: () => number;
 }
 

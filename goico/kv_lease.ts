@@ -13,11 +13,31 @@ export interface LeaseValue {
   until: number;
 }
 
+/**
+ * Who holds a {@linkcode KvLease} and for how long.
+ *
+ * @example
+ * ```ts
+ * const lease = new KvLease(kv, ["retention", "lease"], {
+ *   holder: crypto.randomUUID(),
+ *   ttlMs: 60_000,
+ * });
+ * ```
+ */
 export interface KvLeaseOptions {
   /** Who takes it (a process name). */
   holder: string;
-  /** How long a taking or a renewal lasts. Default 30 s. */
+  /**
+   * How long a taking or a renewal lasts, in ms.
+   *
+   * @default {30000}
+   */
   ttlMs?: number;
+  /**
+   * The clock.
+   *
+   * @default {Date.now}
+   */
   now?: () => number;
 }
 

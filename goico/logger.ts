@@ -16,19 +16,40 @@ const ORDER: Record<LogLevel, number> = {
   error: 3,
 };
 
+/**
+ * Options of {@linkcode jsonLogger}.
+ *
+ * @example
+ * ```ts
+ * const logger = jsonLogger({ level: "debug", fields: { component: "ctl" } });
+ * ```
+ */
 export interface JsonLoggerOptions {
-  /** Lines below this level are dropped. Default `info`. */
+  /**
+   * Lines below this level are dropped.
+   *
+   * @default {"info"}
+   */
   level?: LogLevel;
   /**
-   * Where lines go, one at a time. Default: stderr, where debug and info
-   * lines wait for the end of the event loop's turn and go out together,
-   * and a warning or an error goes out at once after them (see
-   * line_batcher.ts).
+   * Where lines go, one at a time.
+   *
+   * @default {undefined} (stderr: debug and info lines wait for a write's
+   * worth, 4096 bytes, or 20 ms and go out together; a warning or an error
+   * goes out at once, after them; see line_batcher.ts)
    */
   write?: (line: string) => void;
-  /** Fields added to every line (e.g. the component name). */
+  /**
+   * Fields added to every line (e.g. the component name).
+   *
+   * @default {{}}
+   */
   fields?: Record<string, unknown>;
-  /** The clock. Default `Date.now`. */
+  /**
+   * The clock.
+   *
+   * @default {Date.now}
+   */
   now?: () => number;
 }
 

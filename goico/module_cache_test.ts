@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { compileWat } from "../tests/jobicolets/compile_wat.ts";
+import { compileWat } from "./_test_wat.ts";
 import { ModuleCache } from "./module_cache.ts";
 
 /** A loader of real module bytes that counts its calls. */

@@ -1,8 +1,20 @@
 import type { Logger } from "./logger.ts";
 import { ensurePrivateDir, ensurePrivateFile } from "./private_dir.ts";
 
+/**
+ * Options of {@linkcode openKv} and {@linkcode openKvAt}.
+ *
+ * @example
+ * ```ts
+ * const kv = await openKv(".jobico", { logger: jsonLogger() });
+ * ```
+ */
 export interface OpenKvOptions {
-  /** Told of file modes tightened (see private_dir.ts). */
+  /**
+   * Told of file modes tightened (see private_dir.ts).
+   *
+   * @default {undefined} (nobody is told)
+   */
   logger?: Logger;
 }
 

@@ -11,8 +11,20 @@
  */
 import type { Logger } from "./logger.ts";
 
+/**
+ * Options of {@linkcode ensurePrivateDir} and the private file helpers.
+ *
+ * @example
+ * ```ts
+ * await ensurePrivateDir(".jobico", { logger: jsonLogger() });
+ * ```
+ */
 export interface PrivateDirOptions {
-  /** Told of every mode it had to tighten. */
+  /**
+   * Told of every mode it had to tighten.
+   *
+   * @default {undefined} (nobody is told)
+   */
   logger?: Logger;
 }
 

@@ -24,36 +24,76 @@ import {
  */
 export type AccessLog = "all" | "errors" | "off";
 
+/** The values of {@linkcode AccessLog}. */
 export const ACCESS_LOGS: readonly AccessLog[] = ["all", "errors", "off"];
 
+/**
+ * What {@linkcode serviceApp} says about the service at `/`, `/meta` and
+ * `/healthz`, and how it logs.
+ *
+ * @example
+ * ```ts
+ * const app = serviceApp({
+ *   name: "jobico",
+ *   version: "1.0.0",
+ *   logger: jsonLogger(),
+ *   health: async () => ({ kv: await storeHealth.check() }),
+ * });
+ * ```
+ */
 export interface ServiceAppOptions {
+  /** The service's name, in `/` and `/meta`. */
   name: string;
+  /** Its version, in `/` and `/meta`. */
   version: string;
+  /** Gets the request lines (see `accessLog`) and the errors. */
   logger: Logger;
   /**
-   * Which requests get a `request` log line (see `AccessLog`). Default
-   * `all`. A line per request costs a busy service a good part of its
-   * time (the listener: 10 µs of about 65 per request, and whoever reads
-   * the lines), so a service under load may log errors only.
+   * Which requests get a `request` log line (see {@linkcode AccessLog}).
+   * A line per request costs a busy service a good part of its time (the
+   * listener: 10 µs of about 65 per request, and whoever reads the lines),
+   * so a service under load may log errors only.
+   *
+   * @default {"all"}
    */
   accessLog?: AccessLog;
-  /** Under `errors`, a request that took this long is logged too. Default 1000 ms. */
+  /**
+   * Under `errors`, a request that took this long, in ms, is logged too.
+   *
+   * @default {1000}
+   */
   slowRequestMs?: number;
-  /** Extra members of `/meta`. */
+  /**
+   * Extra members of `/meta`.
+   *
+   * @default {undefined} (none)
+   */
   meta?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
-  /** Health checks; `/healthz` answers 503 when one fails. */
+  /**
+   * Health checks; `/healthz` answers 503 when one fails.
+   *
+   * @default {undefined} (`/healthz` is always ok)
+   */
   health?: () => Promise<Record<string, string>> | Record<string, string>;
   /**
    * Told of each store failure that reached the boundary (it answered
-   * 503), e.g. `StoreHealth.observe`. Default: they are logged.
+   * 503), e.g. `StoreHealth.observe`.
+   *
+   * @default {undefined} (they are logged)
    */
   onStoreFailure?: (err: StoreUnavailableError) => void;
   /**
    * Whether a request may see all of `/meta`; without, it gets `name`,
-   * `version` and `publicMeta`. Default: every request may.
+   * `version` and `publicMeta`.
+   *
+   * @default {undefined} (every request may)
    */
   metaAccess?: (req: Request) => Promise<boolean> | boolean;
-  /** Members of `/meta` that every caller sees (with `metaAccess`). */
+  /**
+   * Members of `/meta` that every caller sees (with `metaAccess`).
+   *
+   * @default {undefined} (none)
+   */
   publicMeta?: () => Record<string, unknown>;
 }
 
@@ -193,15 +233,39 @@ const META_DOC = describeRoute({
   },
 });
 
+/**
+ * Where {@linkcode serve} listens and how it bounds connections.
+ *
+ * @example
+ * ```ts
+ * const server = serve(app.fetch, {
+ *   port: 0,
+ *   logger: jsonLogger(),
+ *   connections: { maxConnections: 512 },
+ * });
+ * ```
+ */
 export interface ServeOptions {
+  /**
+   * The address to listen on.
+   *
+   * @default {"127.0.0.1"}
+   */
   hostname?: string;
-  /** 0 picks a free port. */
+  /**
+   * The port; 0 picks a free one.
+   *
+   * @default {8080}
+   */
   port?: number;
+  /** Gets the server's errors and the connection warnings. */
   logger: Logger;
   /**
-   * Bounds on connections (see guarded_server.ts). Default: the timeouts of
-   * `DEFAULT_CONNECTION_TIMEOUTS` and `maxConnectionsFor` the process's
-   * file descriptor limit.
+   * Bounds on connections (see guarded_server.ts): a member left out takes
+   * its default, the timeouts of `DEFAULT_CONNECTION_TIMEOUTS` and
+   * `maxConnectionsFor` the process's file descriptor limit.
+   *
+   * @default {{}}
    */
   connections?: Partial<ConnectionLimits>;
 }

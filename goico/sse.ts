@@ -8,6 +8,17 @@ import type { SseMessage } from "./sse_message.ts";
 
 export { formatSse, type SseMessage } from "./sse_message.ts";
 
+/**
+ * Options of {@linkcode sseResponse}: a channel's, with the shutdown signal
+ * required.
+ *
+ * @example
+ * ```ts
+ * return sseResponse({ signal: shutdown, heartbeatMs: 30_000 }, async (send) => {
+ *   send({ event: "hello", data: "{}" });
+ * });
+ * ```
+ */
 export interface SseResponseOptions extends SseChannelOptions {
   /** Aborted when the server shuts down. */
   signal: AbortSignal;

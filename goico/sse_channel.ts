@@ -21,19 +21,42 @@ import { encodeSse } from "./sse_message.ts";
 /** The buffer of a stream when none is given: 256 KiB. */
 export const DEFAULT_SSE_BUFFER_BYTES = 256 * 1024;
 
+/**
+ * How much an {@linkcode SseChannel} buffers and how it keeps the stream
+ * alive.
+ *
+ * @example
+ * ```ts
+ * const channel = new SseChannel({ maxBufferedBytes: 64 * 1024, signal });
+ * ```
+ */
 export interface SseChannelOptions {
   /**
    * Bytes that may wait for the client. A message offered beyond them
-   * drops the stream; one written waits. Default `DEFAULT_SSE_BUFFER_BYTES`.
+   * drops the stream; one written waits.
+   *
+   * @default {DEFAULT_SSE_BUFFER_BYTES} (256 KiB)
    */
   maxBufferedBytes?: number;
-  /** A comment line is sent this often (when nothing waits) to keep proxies from closing the stream. Default 15 s. */
+  /**
+   * A comment line is sent this often, in ms (when nothing waits), to keep
+   * proxies from closing the stream.
+   *
+   * @default {15000}
+   */
   heartbeatMs?: number;
-  /** How long a dropped (or shut down) stream has to take its last event before its connection is cut. Default 5 s. */
+  /**
+   * How long a dropped (or shut down) stream has to take its last event
+   * before its connection is cut, in ms.
+   *
+   * @default {5000}
+   */
   dropGraceMs?: number;
   /**
    * Aborted when the server shuts down: the stream ends once what waits is
    * taken, or is cut after `dropGraceMs`.
+   *
+   * @default {undefined} (only the client ends it)
    */
   signal?: AbortSignal;
 }

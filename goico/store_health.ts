@@ -12,16 +12,50 @@
 import type { Logger } from "./logger.ts";
 import { storeFailure, type StoreUnavailableError } from "./store_error.ts";
 
+/**
+ * How a {@linkcode StoreHealth} probes the store and reports failures.
+ *
+ * @example
+ * ```ts
+ * const health = new StoreHealth(kv, { logger: jsonLogger(), failingForMs: 10_000 });
+ * ```
+ */
 export interface StoreHealthOptions {
-  /** The key the probe writes. Default `["health", "probe"]`. */
+  /**
+   * The key the probe writes.
+   *
+   * @default {["health", "probe"]}
+   */
   key?: Deno.KvKey;
-  /** A probe's result is reused this long. Default 1000 ms. */
+  /**
+   * A probe's result is reused this long, in ms.
+   *
+   * @default {1000}
+   */
   probeEveryMs?: number;
-  /** The store stays "failing" this long after the last failure seen. Default 5000 ms. */
+  /**
+   * The store stays "failing" this long after the last failure seen, in ms.
+   *
+   * @default {5000}
+   */
   failingForMs?: number;
-  /** Failures are logged at most once per this long (with a count). Default 5000 ms. */
+  /**
+   * Failures are logged at most once per this long (with a count), in ms.
+   *
+   * @default {5000}
+   */
   logEveryMs?: number;
+  /**
+   * Gets the failures, at most one line per `logEveryMs`.
+   *
+   * @default {undefined} (failures are not logged)
+   */
   logger?: Logger;
+  /**
+   * The clock.
+   *
+   * @default {Date.now}
+   */
   now?: () => number;
 }
 

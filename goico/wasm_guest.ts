@@ -65,40 +65,75 @@ export type GuestOutcome =
     cancelled?: true;
   };
 
+/**
+ * How a {@linkcode WasmGuest} runs its module: budgets, limits, names.
+ *
+ * @example
+ * ```ts
+ * const module = await WebAssembly.compile(meterFuel(bytes));
+ * const guest = await WasmGuest.create(module, {
+ *   fuel: 1_000_000_000n,
+ *   maxOutputBytes: 64 * 1024,
+ * });
+ * ```
+ */
 export interface WasmGuestOptions {
   /**
    * The instruction budget of each call (and of start-up), for modules
    * rewritten by `meterFuel`. When it runs out the module traps and the
    * outcome says so. Ignored for modules without the fuel global.
+   *
+   * @default {undefined} (no budget)
    */
   fuel?: bigint;
-  /** The name of the fuel global the meter exported. Default `__fuel`. */
+  /**
+   * The name of the fuel global the meter exported.
+   *
+   * @default {"__fuel"}
+   */
   fuelExport?: string;
   /**
    * The memory limit, in 64 KiB pages, the module was metered with
    * (`meterFuel`'s `memoryLimitPages`). When given, a trap while the limit
    * global reads 1 is reported as `memory limit exceeded: ...`. Ignored for
-   * modules without the limit global. Default none.
+   * modules without the limit global.
+   *
+   * @default {undefined}
    */
   memoryLimitPages?: number;
-  /** The name of the limit global the meter exported. Default `__limit`. */
+  /**
+   * The name of the limit global the meter exported.
+   *
+   * @default {"__limit"}
+   */
   limitExport?: string;
-  /** The exported main function. Default `event`. */
+  /**
+   * The exported main function.
+   *
+   * @default {"event"}
+   */
   mainFunction?: string;
-  /** Longest log message kept, in bytes. Default 4096. */
+  /**
+   * Longest log message kept, in bytes.
+   *
+   * @default {4096}
+   */
   maxLogBytes?: number;
   /**
    * Most bytes of output (env.log messages, stdout and stderr, each log
    * entry counting 64 bytes more) kept per call; what comes past it is
    * counted and dropped, and the call's logs end with a warning saying so.
-   * Default 1 MiB.
+   *
+   * @default {1048576} (1 MiB)
    */
   maxOutputBytes?: number;
   /**
    * Most time, in ms, that the guest may sleep in WASI `poll_oneoff` during
    * one call (and during start-up). Sleeps past it return at once and the
    * call gets one host warning. The thread blocks without using the CPU
-   * while it sleeps. Default 1000.
+   * while it sleeps.
+   *
+   * @default {1000}
    */
   maxSleepMs?: number;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import process from "node:process";
-import { compileWat, compileWatText } from "../tests/jobicolets/compile_wat.ts";
+import { compileWat, compileWatText } from "./_test_wat.ts";
 import { meterFuel, type MeterOptions } from "./fuel_meter.ts";
 import {
   formatImportList,

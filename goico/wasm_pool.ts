@@ -24,17 +24,33 @@ import { packCalls, type WorkerCall } from "./_wasm_calls.ts";
 import type { WorkerMessage, WorkerReply } from "./_wasm_worker.ts";
 import type { GuestOutcome, WasmGuestOptions } from "./wasm_guest.ts";
 
+/**
+ * The size and bounds of a {@linkcode WasmPool}.
+ *
+ * @example
+ * ```ts
+ * const pool = new WasmPool({ size: 4, warmBytes: 64 * 1024 * 1024 });
+ * ```
+ */
 export interface WasmPoolOptions {
-  /** Workers in the pool. Default: the machine's cores. */
+  /**
+   * Workers in the pool.
+   *
+   * @default {navigator.hardwareConcurrency} (the machine's cores)
+   */
   size?: number;
   /**
    * How long after its timeout a Worker may still be busy before it is
-   * terminated and replaced. Default 60 s.
+   * terminated and replaced, in ms.
+   *
+   * @default {60000}
    */
   hangGraceMs?: number;
   /**
    * Most memory, in bytes, of the guests each Worker keeps warm between
-   * calls. Default 256 MiB.
+   * calls.
+   *
+   * @default {268435456} (256 MiB)
    */
   warmBytes?: number;
 }

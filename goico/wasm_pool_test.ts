@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { compileWat } from "../tests/jobicolets/compile_wat.ts";
+import { compileWat } from "./_test_wat.ts";
 import { meterFuel } from "./fuel_meter.ts";
 import { WasmPool } from "./wasm_pool.ts";
 

@@ -1,4 +1,4 @@
-import { examples, GREET_FILES } from "../components/_test_platform.ts";
+import { examples, GREET_FILES } from "../components/server/_test_platform.ts";
 
 /** Uploads the greet example for tenant "demo" and deploys it, over plain HTTP through `api`. */
 export async function deployGreetOver(

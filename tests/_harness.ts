@@ -7,8 +7,8 @@ import {
   type ServeOptions,
   startPlatform,
 } from "../components/platform.ts";
-import type { Execution } from "../components/recorder/execution.ts";
-import { TEST_ADMIN_TOKEN } from "../components/_test_platform.ts";
+import type { Execution } from "../components/executions/execution.ts";
+import { TEST_ADMIN_TOKEN } from "../components/server/_test_platform.ts";
 import { deployGreetOver } from "./_deploy_over_http.ts";
 
 export interface Harness {

@@ -13,6 +13,7 @@
  * assert.deepEqual(kvDiff(before, await kvSnapshot(h.kv)), []);
  * ```
  */
+import { tenantQueuesPrefix } from "../components/model/queue_ref.ts";
 
 /** Every key of the store (as text) and its versionstamp. */
 export type KvSnapshot = Map<string, string>;
@@ -116,6 +117,7 @@ export class KvReadLog {
 /** Whether a key names `tenant`: a part equal to it, or a queue name `tenant/...`. */
 export function keyNamesTenant(key: Deno.KvKey, tenant: string): boolean {
   return key.some((p) =>
-    typeof p === "string" && (p === tenant || p.startsWith(`${tenant}/`))
+    typeof p === "string" &&
+    (p === tenant || p.startsWith(tenantQueuesPrefix(tenant)))
   );
 }

@@ -5,9 +5,9 @@
  * every name is its own ("victim-vault": queue, event, module, schema)
  * and whose event traps with no retries, so it holds a dead letter.
  */
-import { GREET_FILES } from "../components/_test_platform.ts";
-import { sha256Hex } from "../goico/mod.ts";
-import type { Execution } from "../components/recorder/execution.ts";
+import { GREET_FILES } from "../components/server/_test_platform.ts";
+import { sha256Hex } from "@jobico/goico";
+import type { Execution } from "../components/executions/execution.ts";
 import { compileWat } from "./jobicolets/compile_wat.ts";
 import { type Harness, startHarness } from "./_harness.ts";
 import { kvDiff, KvReadLog, kvSnapshot } from "./_kv_audit.ts";

@@ -3,7 +3,7 @@
  * Rust example it explains (examples/rust, flavour 1), on the platform.
  */
 import assert from "node:assert/strict";
-import { WasmGuest } from "../goico/mod.ts";
+import { WasmGuest } from "@jobico/goico";
 import { startHarness } from "./_harness.ts";
 import { compileWatText } from "./jobicolets/compile_wat.ts";
 

@@ -8,7 +8,8 @@
  * none of its events ran, nothing of it is left, counters included.
  */
 import assert from "node:assert/strict";
-import { keys } from "../components/keys.ts";
+import { keys } from "../components/model/keys.ts";
+import { tenantQueuesPrefix } from "../components/model/queue_ref.ts";
 import { authFetch } from "./_auth_fetch.ts";
 import { bigModule } from "./_big_module.ts";
 import { deployGreetOver } from "./_deploy_over_http.ts";
@@ -110,7 +111,9 @@ async function tracesOf(kv: Deno.Kv, tenant: string): Promise<string[]> {
   }
   for await (const e of kv.list({ prefix: keys.queues() })) {
     if (
-      e.key.some((p) => typeof p === "string" && p.startsWith(`${tenant}/`))
+      e.key.some((p) =>
+        typeof p === "string" && p.startsWith(tenantQueuesPrefix(tenant))
+      )
     ) {
       out.push(String(e.key));
     }

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { TenantStore } from "../components/tenants/tenant_store.ts";
-import { keys } from "../components/keys.ts";
+import { keys } from "../components/model/keys.ts";
 import { authFetch } from "./_auth_fetch.ts";
 import { RUN_MAIN } from "./_run_main.ts";
 import { spawnServer } from "./_spawn_server.ts";

@@ -9,7 +9,7 @@ import {
   executionIds,
   recordExecutions,
   SseReader,
-} from "../components/recorder/_test_executions.ts";
+} from "../components/executions/_test_executions.ts";
 import type { PlatformOptions } from "../components/platform.ts";
 import { JobicoClient } from "../cli/client.ts";
 import { type Harness, startHarness } from "./_harness.ts";

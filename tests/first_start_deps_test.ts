@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { DEV_TOOLS, TOOLS_LOCK } from "../scripts/dev_tools.ts";
+import { VERSION } from "../components/version.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const OUT_OF_LOCK = [
@@ -31,11 +32,19 @@ Deno.test("deno.lock and the import map hold no build or benchmark tool", async 
   for (const tool of OUT_OF_LOCK) {
     assert.ok(!names.includes(tool), `deno.lock holds ${tool}`);
   }
-  const imports = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`))
-    .imports as Record<string, string>;
-  for (const spec of Object.values(imports)) {
-    for (const tool of OUT_OF_LOCK) {
-      assert.ok(!spec.includes(`npm:${tool}@`), `the import map has ${spec}`);
+  // The root's import map and each workspace member's.
+  const root = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+  for (const dir of [".", ...root.workspace as string[]]) {
+    const imports = JSON.parse(
+      await Deno.readTextFile(`${ROOT}${dir}/deno.json`),
+    ).imports as Record<string, string>;
+    for (const spec of Object.values(imports)) {
+      for (const tool of OUT_OF_LOCK) {
+        assert.ok(
+          !spec.includes(`npm:${tool}@`),
+          `the import map of ${dir} has ${spec}`,
+        );
+      }
     }
   }
 });
@@ -101,6 +110,6 @@ Deno.test("deno task jobico prints its answer and nothing else of Deno's", async
     stderr: "piped",
   }).output();
   assert.equal(code, 0);
-  assert.equal(new TextDecoder().decode(stdout), "0.1.0\n");
+  assert.equal(new TextDecoder().decode(stdout), `${VERSION}\n`);
   assert.equal(new TextDecoder().decode(stderr), "");
 });

@@ -12,8 +12,8 @@
  */
 import assert from "node:assert/strict";
 import { PatternWorkError } from "../components/repo/linear_regexp.ts";
-import { parsePackage } from "../components/ctl/parse_package.ts";
-import { queueName } from "../components/keys.ts";
+import { parsePackage } from "../components/model/parse_package.ts";
+import { queueStorageName } from "../components/model/queue_ref.ts";
 import { compileSchema } from "../components/repo/compile_schema.ts";
 import {
   eventBody,
@@ -34,7 +34,7 @@ import {
 } from "./_fuzz_inputs.ts";
 import { deployGreet, type Harness, startHarness } from "./_harness.ts";
 import type { Component } from "../components/platform.ts";
-import { jsonLogger } from "../goico/mod.ts";
+import { jsonLogger } from "@jobico/goico";
 
 const SEED = Number(
   Deno.env.get("FUZZ_SEED") ?? Math.floor(Math.random() * 2 ** 32),
@@ -242,7 +242,7 @@ Deno.test("fuzz: the listener answers 200/400/413/415/429, never 500, and queues
       }
     }, 4);
     const queued = await h.platform.queue.backlog(
-      queueName("demo", "greetings"),
+      queueStorageName({ tenant: "demo", queue: "greetings" }),
     );
     console.log(
       `POST /events/demo/greet: ${timings.summary()}; answers ${

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { compileWat } from "./jobicolets/compile_wat.ts";
 import { type Harness, startHarness } from "./_harness.ts";
-import type { Execution } from "../components/recorder/execution.ts";
+import type { Execution } from "../components/executions/execution.ts";
 
 const PACKAGE = `
 id: limits

@@ -7,11 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { deployGreetOver } from "./_deploy_over_http.ts";
-import { examples } from "../components/_test_platform.ts";
+import { examples } from "../components/server/_test_platform.ts";
 import { RUN_CLI } from "./_run_main.ts";
 import { spawnServer } from "./_spawn_server.ts";
 import { authFetch } from "./_auth_fetch.ts";
-import { adminTokenFile } from "../components/admin_token.ts";
+import { adminTokenFile } from "../components/server/admin_token.ts";
 
 const serve = (data: string, components: string, ...more: string[]) =>
   spawnServer(

@@ -14,6 +14,7 @@
 import assert from "node:assert/strict";
 import { inspectRoutes } from "hono/dev";
 import { signWebhook } from "../components/listener/webhook_signature.ts";
+import { VERSION } from "../components/version.ts";
 import {
   FILE_NAME_PATTERN,
   NAME_PATTERN,
@@ -253,7 +254,7 @@ async function answersAsDescribed(
   const root = await expect({ op: "GET /" }, [200]);
   assert.deepEqual(root.body, {
     name: "jobico",
-    version: "0.1.0",
+    version: VERSION,
     docs: "/docs",
     openapi: "/api/v1/openapi.json",
     health: "/healthz",

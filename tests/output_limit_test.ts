@@ -9,10 +9,10 @@
  */
 import assert from "node:assert/strict";
 import { compileWat, compileWatText } from "./jobicolets/compile_wat.ts";
-import { meterFuel, WasmGuest } from "../goico/mod.ts";
+import { meterFuel, WasmGuest } from "@jobico/goico";
 import { type Harness, startHarness } from "./_harness.ts";
 import { deployOneModule } from "./_one_module.ts";
-import type { Execution } from "../components/recorder/execution.ts";
+import type { Execution } from "../components/executions/execution.ts";
 
 const MiB = 1024 * 1024;
 

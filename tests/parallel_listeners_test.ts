@@ -6,7 +6,7 @@
  * accepted event is executed once by the executor process.
  */
 import assert from "node:assert/strict";
-import { examples } from "../components/_test_platform.ts";
+import { examples } from "../components/server/_test_platform.ts";
 import { authFetch } from "./_auth_fetch.ts";
 import { deployGreetOver } from "./_deploy_over_http.ts";
 import { RUN_CLI } from "./_run_main.ts";

@@ -9,10 +9,11 @@
 import assert from "node:assert/strict";
 import { compileWat } from "./jobicolets/compile_wat.ts";
 import { type Harness, startHarness } from "./_harness.ts";
-import type { Execution } from "../components/recorder/execution.ts";
+import type { Execution } from "../components/executions/execution.ts";
 import { serialize } from "node:v8";
-import { MAX_ITEM_BYTES } from "../goico/mod.ts";
+import { MAX_ITEM_BYTES } from "@jobico/goico";
 import { startPlatform } from "../components/platform.ts";
+import { queueStorageName } from "../components/model/queue_ref.ts";
 import { authFetch } from "./_auth_fetch.ts";
 
 const PACKAGE = `
@@ -212,7 +213,7 @@ runtimes:
       components: ["executor"],
       limits: { retries: 0 },
     });
-    const name = `${tenant}/${queue}`;
+    const name = queueStorageName({ tenant, queue });
     const deadline = Date.now() + 20_000;
     let letters = (await back.queue.listDead(name)).letters;
     while (letters.length === 0) {

@@ -6,9 +6,9 @@
  * a listener process and an executor process on one data directory.
  */
 import assert from "node:assert/strict";
-import { examples } from "../components/_test_platform.ts";
+import { examples } from "../components/server/_test_platform.ts";
 import { createPlatform } from "../components/platform.ts";
-import type { Execution } from "../components/recorder/execution.ts";
+import type { Execution } from "../components/executions/execution.ts";
 import { compileWat } from "./jobicolets/compile_wat.ts";
 import { deployGreetOver } from "./_deploy_over_http.ts";
 import { deployGreet, startHarness } from "./_harness.ts";

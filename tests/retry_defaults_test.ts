@@ -8,15 +8,15 @@
 import assert from "node:assert/strict";
 import { compileWat } from "./jobicolets/compile_wat.ts";
 import { type Harness, startHarness } from "./_harness.ts";
-import type { Execution } from "../components/recorder/execution.ts";
+import type { Execution } from "../components/executions/execution.ts";
 import { RUN_MAIN } from "./_run_main.ts";
 import { spawnServer } from "./_spawn_server.ts";
 import { authFetch } from "./_auth_fetch.ts";
-import { keys } from "../components/keys.ts";
+import { keys } from "../components/model/keys.ts";
 import {
   DEFAULT_LIMITS,
   DEFAULT_MAX_LIMITS,
-} from "../components/ctl/runtime_limits.ts";
+} from "../components/model/runtime_limits.ts";
 import { Executor } from "../components/executor/executor.ts";
 
 /** `trap` fails every time; one runtime takes the platform's retries, one declares 1. */

@@ -1,6 +1,6 @@
 /**
  * The original platform's own example package (the seed's "Job Definition"
- * example, components/ctl/_seed_example.ts) as its authors meant it: `ev1`
+ * example, components/model/_seed_example.ts) as its authors meant it: `ev1`
  * runs, and its result runs `ev1_ok`, whose schema is the same as `ev1`'s.
  * Its `greet.wasm` here is a module that returns a person (tests/jobicolets/
  * echo.wat returns its input): what `schema.json` shared by both events
@@ -8,7 +8,7 @@
  * requires.
  */
 import assert from "node:assert/strict";
-import { SEED_EXAMPLE } from "../components/ctl/_seed_example.ts";
+import { SEED_EXAMPLE } from "../components/model/_seed_example.ts";
 import { type Harness, startHarness } from "./_harness.ts";
 import { compileWat } from "./jobicolets/compile_wat.ts";
 

@@ -12,7 +12,7 @@ import { compileWat } from "./jobicolets/compile_wat.ts";
 import { RUN_MAIN } from "./_run_main.ts";
 import { type SpawnedServer, spawnServer } from "./_spawn_server.ts";
 import { authFetch } from "./_auth_fetch.ts";
-import type { Execution } from "../components/recorder/execution.ts";
+import type { Execution } from "../components/executions/execution.ts";
 
 const TOKEN = "stale-lease-admin-token";
 

@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { compileWat } from "./jobicolets/compile_wat.ts";
-import { meterFuel, WasmPool } from "../goico/mod.ts";
+import { meterFuel, WasmPool } from "@jobico/goico";
 import { type Harness, startHarness } from "./_harness.ts";
 import { deployOneModule } from "./_one_module.ts";
 

@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { compileWat } from "./jobicolets/compile_wat.ts";
-import { meterFuel, WasmPool } from "../goico/mod.ts";
+import { meterFuel, WasmPool } from "@jobico/goico";
 import { spawnServer } from "./_spawn_server.ts";
 import { RUN_MAIN } from "./_run_main.ts";
 import { authFetch } from "./_auth_fetch.ts";

@@ -2,7 +2,7 @@
  * `deploy`, `redeploy` and `rollback` in the seed's forms, and dry runs:
  * against a fake fetch, then against the real platform over HTTP.
  */
-import { sha256Hex } from "../../goico/mod.ts";
+import { sha256Hex } from "@jobico/goico";
 import assert from "node:assert/strict";
 import {
   captureIo,

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { startPlatform } from "../../components/platform.ts";
+import { VERSION } from "../../components/version.ts";
 import { deployGreet, startHarness } from "../../tests/_harness.ts";
 import {
   captureIo,
@@ -110,7 +111,7 @@ Deno.test("deploy --wait polls /meta until definitionsSeen reaches definitionsLa
       // Catches up on the fourth look.
       return json({
         name: "jobico",
-        version: "0.1.0",
+        version: VERSION,
         components: [],
         definitionsLatest: 12,
         definitionsSeen: metaCalls < 4 ? 11 : 12,

@@ -1,12 +1,12 @@
 import type { Command } from "commander";
-import { HttpError } from "../../goico/mod.ts";
-import { localPlatformsFile } from "../../components/announce_local_platform.ts";
-import { runServer } from "../../components/run_server.ts";
+import { HttpError } from "@jobico/goico";
+import { localPlatformsFile } from "../../components/server/announce_local_platform.ts";
+import { runServer } from "../../components/server/run_server.ts";
 import {
   serverConfig,
   type SettingName,
   SETTINGS,
-} from "../../components/server_config.ts";
+} from "../../components/server/server_config.ts";
 import type { CliContext } from "../cli_context.ts";
 import { UsageError } from "../cli_error.ts";
 

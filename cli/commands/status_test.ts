@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { monotonicIdFactory } from "../../goico/mod.ts";
+import { monotonicIdFactory } from "@jobico/goico";
 import { startPlatform } from "../../components/platform.ts";
 import { RetentionSweeper } from "../../components/retention/retention_sweeper.ts";
 import { startHarness } from "../../tests/_harness.ts";

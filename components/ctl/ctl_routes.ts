@@ -1,8 +1,8 @@
 /** The control plane's package API under /api/v1. */
 import { type Context, Hono } from "hono";
 import { describeRoute } from "hono-openapi";
-import { HttpError, ValidationError } from "../../goico/mod.ts";
-import { checkName } from "../check_name.ts";
+import { HttpError, ValidationError } from "@jobico/goico";
+import { checkName } from "../http/check_name.ts";
 import {
   BEARER,
   json,
@@ -11,15 +11,15 @@ import {
   problems,
   ref,
 } from "../openapi/schemas.ts";
-import { SAFE_FILE_NAME } from "../keys.ts";
+import { SAFE_FILE_NAME } from "../model/keys.ts";
 import {
   assertTenantAccess,
   type AuthVariables,
   type Principal,
   principalName,
-} from "../principal.ts";
-import { readBody } from "../read_body.ts";
-import type { PackageStore, PendingFile } from "./package_store.ts";
+} from "../http/principal.ts";
+import { readBody } from "../http/read_body.ts";
+import type { PackageStore, PendingFile } from "../packages/package_store.ts";
 import type { PlatformMetrics } from "../observe/platform_metrics.ts";
 import { inSpan } from "../observe/tracing.ts";
 

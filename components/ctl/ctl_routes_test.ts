@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { problemResponse } from "../../goico/mod.ts";
-import { examples, testPlatform, uploadGreetFiles } from "../_test_platform.ts";
-import type { AuthVariables, Principal } from "../principal.ts";
+import { problemResponse } from "@jobico/goico";
+import {
+  examples,
+  testPlatform,
+  uploadGreetFiles,
+} from "../server/_test_platform.ts";
+import type { AuthVariables, Principal } from "../http/principal.ts";
 import { ctlApp } from "./ctl_routes.ts";
-import type { PackageStore } from "./package_store.ts";
+import type { PackageStore } from "../packages/package_store.ts";
 
 Deno.test("the package API deploys, lists, shows, versions, rolls back and deletes", async () => {
   const p = await testPlatform();

@@ -28,8 +28,8 @@ import {
   type Logger,
   type QueuedItem,
   storeFailure,
-} from "../../goico/mod.ts";
-import type { EventItem } from "../queue/event_item.ts";
+} from "@jobico/goico";
+import type { EventItem } from "../model/event_item.ts";
 
 type Item = QueuedItem<EventItem>;
 

@@ -4,8 +4,8 @@ import {
   monotonicId,
   type QueuedItem,
   silentLogger,
-} from "../../goico/mod.ts";
-import type { EventItem } from "../queue/event_item.ts";
+} from "@jobico/goico";
+import type { EventItem } from "../model/event_item.ts";
 import { Lane, type LaneOptions, type LaneOutcome } from "./_lane.ts";
 
 type Item = QueuedItem<EventItem>;

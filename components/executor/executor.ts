@@ -27,23 +27,23 @@ import {
   storeFailure,
   type StoreHealth,
   withDefaults,
-} from "../../goico/mod.ts";
-import type { Definitions, EventRoute } from "../ctl/definitions.ts";
-import type { ResultDef } from "../ctl/job_package.ts";
-import type { PackageVersion } from "../ctl/package_store.ts";
+} from "@jobico/goico";
+import type { Definitions, EventRoute } from "../packages/definitions.ts";
+import type { ResultDef } from "../model/job_package.ts";
+import type { PackageVersion } from "../packages/package_store.ts";
 import {
   DEFAULT_LIMITS,
   effectiveLimits,
   type Limits,
-} from "../ctl/runtime_limits.ts";
-import { queueName } from "../keys.ts";
-import type { ChainedFrom, EventItem } from "../queue/event_item.ts";
-import { PinDeltas } from "../queue/version_pins.ts";
-import type { Execution } from "../recorder/execution.ts";
+} from "../model/runtime_limits.ts";
+import { queueRefOf, queueStorageName } from "../model/queue_ref.ts";
+import type { ChainedFrom, EventItem } from "../model/event_item.ts";
+import { PinDeltas } from "../packages/version_pins.ts";
+import type { Execution } from "../executions/execution.ts";
 import type {
   ExecutionStore,
   FittedExecution,
-} from "../recorder/execution_store.ts";
+} from "../executions/execution_store.ts";
 import type {
   JobicoletRunner,
   RunJob,
@@ -61,38 +61,99 @@ import {
 import { Lane, LeaseLostError, SHARED_MUTATIONS } from "./_lane.ts";
 import { TenantSlots } from "./tenant_slots.ts";
 
+/**
+ * What an {@linkcode Executor} works with (the queue, the definitions, the
+ * store of executions, the runner) and how it paces itself.
+ *
+ * @example
+ * ```ts
+ * const executor = new Executor({
+ *   kv,
+ *   queue,
+ *   definitions,
+ *   executions,
+ *   runner: new JobicoletRunner((sha) => repo.bytes(sha), { pool }),
+ *   logger,
+ *   tenantConcurrency: 2,
+ * });
+ * await executor.run(shutdown.signal);
+ * ```
+ */
 export interface ExecutorOptions {
+  /** The store the queue, the executions and the version pins live in. */
   kv: Deno.Kv;
+  /** The events to run, in order per queue. */
   queue: DurableQueue<EventItem>;
+  /** The deployed packages: which Jobicolet an event runs, and its limits. */
   definitions: Definitions;
+  /** Where executions are recorded. */
   executions: ExecutionStore;
+  /** Runs a Jobicolet in the sandbox. */
   runner: JobicoletRunner;
+  /** Gets what goes wrong in the background. */
   logger: Logger;
-  /** Limits of runtimes that declare none. Default `DEFAULT_LIMITS`. */
+  /**
+   * Limits of runtimes that declare none.
+   *
+   * @default {DEFAULT_LIMITS}
+   */
   limits?: Limits;
-  /** Sandbox Workers one tenant may hold at once. Default 1. */
+  /**
+   * Sandbox Workers one tenant may hold at once.
+   *
+   * @default {1}
+   */
   tenantConcurrency?: number;
-  /** The first retry's delay; each next one doubles it. Default 1 s. */
+  /**
+   * The first retry's delay, in ms; each next one doubles it.
+   *
+   * @default {1000}
+   */
   retryBaseMs?: number;
   /**
    * At most this many items of a queue leased and not yet run (a lease
-   * checks each item, and an atomic checks at most 100 keys). Default 100.
+   * checks each item, and an atomic checks at most 100 keys).
+   *
+   * @default {100}
    */
   batch?: number;
-  /** How often expired leases are put back. Default 1 s. */
+  /**
+   * How often expired leases are put back, in ms.
+   *
+   * @default {1000}
+   */
   recoverEveryMs?: number;
-  /** How often due retries are put back. Default 100 ms. */
+  /**
+   * How often due retries are put back, in ms.
+   *
+   * @default {100}
+   */
   promoteEveryMs?: number;
-  /** Told of each execution once recorded (metrics, traces). Default: nobody. */
+  /**
+   * Told of each execution once recorded (metrics, traces).
+   *
+   * @default {silentObserver}
+   */
   observer?: ExecutionObserver;
   /**
    * On shutdown, how long executions under way may take to finish before
    * they are stopped (their events run again after the restart, with no
-   * attempt counted). Default 10 s.
+   * attempt counted), in ms.
+   *
+   * @default {10000}
    */
   shutdownGraceMs?: number;
-  /** Told of store failures (a full disk), which make the executor back off. Default: none. */
+  /**
+   * Told of store failures (a full disk), which make the executor back off.
+   *
+   * @default {undefined}
+   */
   storeHealth?: StoreHealth;
+  /**
+   * The clock.
+   *
+   * @default {Date.now}
+   */
   now?: () => number;
 }
 
@@ -673,7 +734,7 @@ export class Executor {
       package: ev.package,
       version: ev.version,
       event: ev.event,
-      queue: item.queue.slice(ev.tenant.length + 1),
+      queue: queueRefOf(item.queue).queue,
       status: outcome.status,
       code: outcome.code,
       result: outcome.result,
@@ -841,7 +902,10 @@ export class Executor {
       return null;
     }
     return {
-      queue: queueName(exec.tenant, target.supplierqueue),
+      queue: queueStorageName({
+        tenant: exec.tenant,
+        queue: target.supplierqueue,
+      }),
       item: {
         tenant: exec.tenant,
         package: v.id,

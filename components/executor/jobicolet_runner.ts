@@ -16,9 +16,9 @@ import {
   type PoolCall,
   type WasmGuestOptions,
   type WasmPool,
-} from "../../goico/mod.ts";
-import type { Limits } from "../ctl/runtime_limits.ts";
-import { type ExecutionLog, levelName } from "../recorder/execution.ts";
+} from "@jobico/goico";
+import type { Limits } from "../model/runtime_limits.ts";
+import { type ExecutionLog, levelName } from "../executions/execution.ts";
 
 /** The limits of one execution (retries are the executor's business). */
 export type RunLimits = Omit<Limits, "retries">;

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { sha256Hex, WasmPool } from "../../goico/mod.ts";
+import { sha256Hex, WasmPool } from "@jobico/goico";
 import { compileWat } from "../../tests/jobicolets/compile_wat.ts";
 import { JobicoletRunner, type RunLimits } from "./jobicolet_runner.ts";
-import { DEFAULT_LIMITS } from "../ctl/runtime_limits.ts";
+import { DEFAULT_LIMITS } from "../model/runtime_limits.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 

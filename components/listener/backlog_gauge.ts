@@ -32,12 +32,29 @@ export interface Refusal {
   limit: number;
 }
 
+/**
+ * The bound a {@linkcode BacklogGauge} admits against, and how fresh its
+ * reads are.
+ *
+ * @example
+ * ```ts
+ * const gauge = new BacklogGauge(queue, { limit: 100_000, maxAgeMs: 50 });
+ * ```
+ */
 export interface BacklogGaugeOptions {
   /** Items a queue may hold. */
   limit: number;
-  /** How long a backlog read is reused, at most 100 ms. Default 100 ms. */
+  /**
+   * How long a backlog read is reused, in ms (at most 100).
+   *
+   * @default {100}
+   */
   maxAgeMs?: number;
-  /** A monotonic clock in ms. Default `performance.now`. */
+  /**
+   * A monotonic clock in ms.
+   *
+   * @default {performance.now}
+   */
   now?: () => number;
 }
 

@@ -12,7 +12,7 @@ import {
   PayloadTooLargeError,
   type RecordCodec,
   v8Records,
-} from "../../goico/mod.ts";
+} from "@jobico/goico";
 
 /** Mutations of one atomic write. */
 const KV_MAX_MUTATIONS = 1000;

@@ -6,10 +6,11 @@ import {
   PayloadTooLargeError,
   type RecordCodec,
   v8Records,
-} from "../../goico/mod.ts";
-import { keys, queueName } from "../keys.ts";
-import type { EventItem } from "../queue/event_item.ts";
-import { PinDeltas } from "../queue/version_pins.ts";
+} from "@jobico/goico";
+import { keys } from "../model/keys.ts";
+import { queueStorageName } from "../model/queue_ref.ts";
+import type { EventItem } from "../model/event_item.ts";
+import { PinDeltas } from "../packages/version_pins.ts";
 import {
   checkFitsOneWrite,
   MAX_ITEMS_PER_WRITE,
@@ -44,7 +45,11 @@ async function queueAll(
     });
     const key = keys.idempotency(long, long, "k".repeat(255));
     const replay = keys.signatureSeen(long, "s".repeat(200));
-    const op = queue.append(kv.atomic(), queueName(long, long), items)
+    const op = queue.append(
+      kv.atomic(),
+      queueStorageName({ tenant: long, queue: long }),
+      items,
+    )
       .check({ key, versionstamp: null })
       .set(key, { accepted: items.length, ids: items.map((i) => i.id) })
       .check({ key: replay, versionstamp: null })
@@ -66,7 +71,11 @@ function largest(
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
     try {
-      checkFitsOneWrite(make(mid), queueName(long, long), codec);
+      checkFitsOneWrite(
+        make(mid),
+        queueStorageName({ tenant: long, queue: long }),
+        codec,
+      );
       lo = mid;
     } catch {
       hi = mid - 1;
@@ -101,7 +110,11 @@ Deno.test("what passes the check is queued in one write, even with the longest n
       assert.equal(await queueAll(make(n), codec), true, what);
       // One more does not pass (it is the largest).
       assert.throws(() =>
-        checkFitsOneWrite(make(n + 1), queueName(long, long), codec)
+        checkFitsOneWrite(
+          make(n + 1),
+          queueStorageName({ tenant: long, queue: long }),
+          codec,
+        )
       );
     }
   }
@@ -111,7 +124,8 @@ Deno.test("short queue names take the most items, long ones fewer", () => {
   const small = Array(MAX_ITEMS_PER_WRITE).fill({ a: 1 });
   checkFitsOneWrite(small, "demo/greetings");
   assert.throws(
-    () => checkFitsOneWrite(small, queueName(long, long)),
+    () =>
+      checkFitsOneWrite(small, queueStorageName({ tenant: long, queue: long })),
     /has 994 items; at most 403 can be queued in one request/,
   );
 });

@@ -17,16 +17,17 @@ import {
   TooManyRequestsError,
   UnauthorizedError,
   ValidationError,
-} from "../../goico/mod.ts";
-import { checkName } from "../check_name.ts";
-import type { Definitions } from "../ctl/definitions.ts";
-import type { PackageStore } from "../ctl/package_store.ts";
-import { keys, queueName } from "../keys.ts";
+} from "@jobico/goico";
+import { checkName } from "../http/check_name.ts";
+import type { Definitions } from "../packages/definitions.ts";
+import type { PackageStore } from "../packages/package_store.ts";
+import { keys } from "../model/keys.ts";
+import { queueStorageName } from "../model/queue_ref.ts";
 import { json, PATH, problems, ref } from "../openapi/schemas.ts";
-import type { EventItem } from "../queue/event_item.ts";
-import { PinDeltas } from "../queue/version_pins.ts";
-import { parseJsonBody } from "../parse_json_body.ts";
-import { decodeUtf8, readBody, readBytes } from "../read_body.ts";
+import type { EventItem } from "../model/event_item.ts";
+import { PinDeltas } from "../packages/version_pins.ts";
+import { parseJsonBody } from "../http/parse_json_body.ts";
+import { decodeUtf8, readBody, readBytes } from "../http/read_body.ts";
 import { describeSchemaError } from "../repo/describe_schema_error.ts";
 import {
   PatternWorkError,
@@ -51,39 +52,85 @@ export interface Accepted {
 /** How long an Idempotency-Key is remembered. */
 const IDEMPOTENCY_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * What {@linkcode listenerApp} needs (the store, the definitions, the
+ * queue, the credentials check) and the limits it holds requests to.
+ *
+ * @example
+ * ```ts
+ * app.route("/", listenerApp({
+ *   kv,
+ *   definitions,
+ *   store,
+ *   queue,
+ *   auth: new WebhookAuth({ authenticator, tenants }),
+ *   maxItems: 100,
+ * }));
+ * ```
+ */
 export interface ListenerOptions {
+  /** The store the items are appended to. */
   kv: Deno.Kv;
+  /** The deployed events: their queue, schema and auth. */
   definitions: Definitions;
+  /** The package store (the version pins of accepted events). */
   store: PackageStore;
+  /** The queues the items go to. */
   queue: DurableQueue<EventItem>;
   /** Checks each request's credentials as its event's `auth` says. */
   auth: WebhookAuth;
-  /** Largest request body. Default 1 MiB. */
+  /**
+   * Largest request body, in bytes.
+   *
+   * @default {1048576}
+   */
   maxBodyBytes?: number;
   /**
-   * Most items in one request. Default 500. All items of a request go in
-   * one atomic write, so fewer or smaller ones may be refused with a 413
-   * when they would not fit one (see check_fits_one_write.ts).
+   * Most items in one request. All items of a request go in one atomic
+   * write, so fewer or smaller ones may be refused with a 413 when they
+   * would not fit one (see check_fits_one_write.ts).
+   *
+   * @default {500}
    */
   maxItems?: number;
-  /** Time the schema patterns of one request may take, in ms. Default 250. */
+  /**
+   * Time the schema patterns of one request may take, in ms.
+   *
+   * @default {250}
+   */
   validationMs?: number;
-  /** Makes event ids. Default `monotonicId`. */
+  /**
+   * Makes event ids.
+   *
+   * @default {monotonicId}
+   */
   newId?: () => string;
   /**
    * Items a queue may hold (waiting, delayed and in flight) before events
-   * for it are refused with a 429. Default 100,000.
+   * for it are refused with a 429.
+   *
+   * @default {100000}
    */
   maxQueueDepth?: number;
-  /** How long a queue's backlog read is reused, at most 100 ms. Default 100 ms. */
+  /**
+   * How long a queue's backlog read is reused, in ms (at most 100).
+   *
+   * @default {100}
+   */
   backlogMaxAgeMs?: number;
   /**
    * Commits the writes of concurrent requests together (one storage commit
    * for many; each request's writes stay one all-or-nothing part, answered
-   * 200 only once committed). Default: one of its own on `kv`.
+   * 200 only once committed). Without, one of its own on `kv`.
+   *
+   * @default {new GroupCommit(kv)}
    */
   commits?: GroupCommit;
-  /** Counts accepted and refused events. Default: not counted. */
+  /**
+   * Counts accepted and refused events.
+   *
+   * @default {undefined}
+   */
   metrics?: PlatformMetrics;
 }
 
@@ -184,7 +231,7 @@ export function listenerApp(
     }
     const size = checkFitsOneWrite(
       data,
-      queueName(tenant, route.event.supplierqueue),
+      queueStorageName({ tenant, queue: route.event.supplierqueue }),
       options.queue.codec,
     );
     const errors: { item: number; path: string; message: string }[] = [];
@@ -224,7 +271,10 @@ export function listenerApp(
       );
     }
     // Validated first: a 400 is final, a 429 asks the client to try again.
-    const queue = queueName(tenant, route.event.supplierqueue);
+    const queue = queueStorageName({
+      tenant,
+      queue: route.event.supplierqueue,
+    });
     const admission = await gauge.admit(queue, data.length);
     if (!("done" in admission)) {
       const { backlog, limit } = admission;

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { examples, testPlatform, uploadGreetFiles } from "../_test_platform.ts";
+import {
+  examples,
+  testPlatform,
+  uploadGreetFiles,
+} from "../server/_test_platform.ts";
 
 async function greetPlatform(options: Parameters<typeof testPlatform>[0] = {}) {
   const p = await testPlatform(options);

@@ -6,10 +6,10 @@
  *   webhook secret (see webhook_signature.ts), or else a token as above;
  * - `public`: anyone may send it.
  */
-import { UnauthorizedError } from "../../goico/mod.ts";
-import type { Authenticator } from "../authenticator.ts";
-import type { EventAuth } from "../ctl/job_package.ts";
-import { assertTenantAccess } from "../principal.ts";
+import { UnauthorizedError } from "@jobico/goico";
+import type { Authenticator } from "../http/authenticator.ts";
+import type { EventAuth } from "../model/job_package.ts";
+import { assertTenantAccess } from "../http/principal.ts";
 import type { TenantStore } from "../tenants/tenant_store.ts";
 import {
   DEFAULT_TOLERANCE_SEC,

@@ -57,7 +57,19 @@ const DIGITS_RE = /^[0-9]{1,15}$/;
 const encoder = new TextEncoder();
 const keys = new Map<string, Promise<CryptoKey>>();
 
-/** What {@linkcode verifyWebhook} checks. */
+/**
+ * What {@linkcode verifyWebhook} checks.
+ *
+ * @example
+ * ```ts
+ * const result = await verifyWebhook({
+ *   header: req.headers.get(SIGNATURE_HEADER),
+ *   body: new Uint8Array(await req.arrayBuffer()),
+ *   secrets: ["whsec_current", "whsec_previous"],
+ *   nowMs: Date.now(),
+ * });
+ * ```
+ */
 export interface VerifyWebhookOptions {
   /** The value of the `Jobico-Signature` header; null or undefined when absent. */
   header: string | null | undefined;
@@ -67,7 +79,11 @@ export interface VerifyWebhookOptions {
   secrets: readonly string[];
   /** The receiver's clock, in milliseconds since the Unix epoch. */
   nowMs: number;
-  /** Seconds either side of `nowMs` in which `t` is accepted. Default 300. */
+  /**
+   * Seconds either side of `nowMs` in which `t` is accepted (300).
+   *
+   * @default {DEFAULT_TOLERANCE_SEC}
+   */
   toleranceSec?: number;
 }
 

@@ -6,7 +6,7 @@
  * request; requests over commits, how many shared one.
  */
 import client from "prom-client";
-import type { GroupCommit } from "../../goico/mod.ts";
+import type { GroupCommit } from "@jobico/goico";
 
 /** Adds the metrics of the listener's group commit to `registry`. */
 export function registerCommitMetrics(

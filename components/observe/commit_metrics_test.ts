@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import client from "prom-client";
-import { GroupCommit } from "../../goico/mod.ts";
+import { GroupCommit } from "@jobico/goico";
 import { registerCommitMetrics } from "./commit_metrics.ts";
 
 Deno.test("registerCommitMetrics: each scrape reads the group commit's counters", async () => {

@@ -4,7 +4,7 @@
  * the connections the server closed or refused, by reason.
  */
 import client from "prom-client";
-import type { ConnectionLimits, ConnectionStats } from "../../goico/mod.ts";
+import type { ConnectionLimits, ConnectionStats } from "@jobico/goico";
 
 /** Adds the connection metrics of a server to `registry`. */
 export function registerConnectionMetrics(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import client from "prom-client";
-import type { ConnectionStats } from "../../goico/mod.ts";
+import type { ConnectionStats } from "@jobico/goico";
 import { registerConnectionMetrics } from "./connection_metrics.ts";
 
 Deno.test("registerConnectionMetrics: each scrape reads the server's counters", async () => {

@@ -3,8 +3,8 @@
  * platform's implementation: Prometheus counters and an OpenTelemetry span
  * per execution, continuing the trace of the webhook that queued it.
  */
-import type { EventItem } from "../queue/event_item.ts";
-import type { Execution } from "../recorder/execution.ts";
+import type { EventItem } from "../model/event_item.ts";
+import type { Execution } from "../executions/execution.ts";
 import type { PlatformMetrics } from "./platform_metrics.ts";
 import { recordSpan } from "./tracing.ts";
 

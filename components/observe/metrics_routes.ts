@@ -2,8 +2,8 @@
 import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
 import { problems } from "../openapi/schemas.ts";
-import type { Authenticator } from "../authenticator.ts";
-import { assertAdmin, type AuthVariables } from "../principal.ts";
+import type { Authenticator } from "../http/authenticator.ts";
+import { assertAdmin, type AuthVariables } from "../http/principal.ts";
 import type { PlatformMetrics } from "./platform_metrics.ts";
 
 export function metricsApp(

@@ -9,8 +9,9 @@
  * unknown tenant counts under "-"), so callers cannot grow the label set.
  */
 import client from "prom-client";
-import type { DurableQueue } from "../../goico/mod.ts";
-import type { EventItem } from "../queue/event_item.ts";
+import type { DurableQueue } from "@jobico/goico";
+import type { EventItem } from "../model/event_item.ts";
+import { queueRefOf } from "../model/queue_ref.ts";
 
 /** Why the listener refused a request: the label of `jobico_events_rejected_total`. */
 export type RejectReason =
@@ -132,11 +133,8 @@ export class PlatformMetrics {
             MAX_SCRAPED_QUEUES,
           );
           for (const name of names) {
-            const slash = name.indexOf("/");
-            const labels = {
-              tenant: name.slice(0, slash),
-              queue: name.slice(slash + 1),
-            };
+            const ref = queueRefOf(name);
+            const labels = { tenant: ref.tenant, queue: ref.queue };
             const s = await queue.stats(name);
             gauges.depth.set(labels, s.depth);
             gauges.inFlight.set(labels, s.inFlight);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { testPlatform } from "../_test_platform.ts";
+import { testPlatform } from "../server/_test_platform.ts";
 import { DOCS_VIEWER } from "./openapi_routes.ts";
 
 Deno.test("/docs: the viewer is one pinned version checked by its sha-384, under a CSP that runs only it and the page's nonced script", async () => {

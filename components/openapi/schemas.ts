@@ -11,7 +11,7 @@
  * is added to an answer and not described here.
  */
 import type { OpenAPIV3_1 } from "openapi-types";
-import { SAFE_FILE_NAME, SAFE_ID } from "../keys.ts";
+import { SAFE_FILE_NAME, SAFE_ID } from "../model/keys.ts";
 
 export type Schema = OpenAPIV3_1.SchemaObject | OpenAPIV3_1.ReferenceObject;
 export type Parameter = OpenAPIV3_1.ParameterObject;

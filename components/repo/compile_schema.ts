@@ -11,8 +11,8 @@
  */
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
-import { ValidationError } from "../../goico/mod.ts";
-import { jsonNesting } from "../parse_json_body.ts";
+import { ValidationError } from "@jobico/goico";
+import { jsonNesting } from "../http/parse_json_body.ts";
 import {
   compileLinearRegExp,
   type LinearRegExp,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { ValidationError } from "../../goico/mod.ts";
-import { testPlatform } from "../_test_platform.ts";
+import { ValidationError } from "@jobico/goico";
+import { testPlatform } from "../server/_test_platform.ts";
 import {
   compileSchema,
   MAX_SCHEMA_DEPTH,

@@ -16,11 +16,11 @@ import {
   sha256Hex,
   unprovidedImports,
   ValidationError,
-} from "../../goico/mod.ts";
-import type { FileKind } from "../ctl/job_package.ts";
-import { DEFAULT_MAX_LIMITS } from "../ctl/runtime_limits.ts";
-import { keys, SAFE_FILE_NAME } from "../keys.ts";
-import { checkName } from "../check_name.ts";
+} from "@jobico/goico";
+import type { FileKind } from "../model/job_package.ts";
+import { DEFAULT_MAX_LIMITS } from "../model/runtime_limits.ts";
+import { keys, SAFE_FILE_NAME } from "../model/keys.ts";
+import { checkName } from "../http/check_name.ts";
 import { compileSchema } from "./compile_schema.ts";
 import { UsageLedger } from "./usage_ledger.ts";
 
@@ -33,19 +33,47 @@ export interface FileInfo {
   uploadedAt: string;
 }
 
+/**
+ * The sizes a {@linkcode FileRepo} accepts and the ledger it counts in.
+ *
+ * @example
+ * ```ts
+ * const repo = new FileRepo(kv, blobs, { ledger, maxWasmBytes: 4 * 1024 * 1024 });
+ * ```
+ */
 export interface FileRepoOptions {
-  /** Largest module accepted, in bytes. Default 16 MiB. */
+  /**
+   * Largest module accepted, in bytes (16 MiB).
+   *
+   * @default {16777216}
+   */
   maxWasmBytes?: number;
-  /** Largest schema accepted, in bytes. Default 256 KiB. */
+  /**
+   * Largest schema accepted, in bytes (256 KiB).
+   *
+   * @default {262144}
+   */
   maxSchemaBytes?: number;
   /**
    * The highest memory limit a runtime may declare, in MiB: a module that
    * starts with more (memory and tables), or that the limit cannot cover
-   * (several memories...), is refused. Default `DEFAULT_MAX_LIMITS.memoryMb`.
+   * (several memories...), is refused.
+   *
+   * @default {DEFAULT_MAX_LIMITS.memoryMb}
    */
   maxMemoryMb?: number;
+  /**
+   * The clock.
+   *
+   * @default {Date.now}
+   */
   now?: () => number;
-  /** Counts what each tenant stores and holds it to its quotas. Default: a ledger without quotas. */
+  /**
+   * Counts what each tenant stores and holds it to its quotas. Without, a
+   * ledger without quotas.
+   *
+   * @default {new UsageLedger(kv, blobs)}
+   */
   ledger?: UsageLedger;
 }
 

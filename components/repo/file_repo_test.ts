@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { PayloadTooLargeError, ValidationError } from "../../goico/mod.ts";
+import { PayloadTooLargeError, ValidationError } from "@jobico/goico";
 import {
   compileWat,
   compileWatText,
 } from "../../tests/jobicolets/compile_wat.ts";
-import { examples, testPlatform } from "../_test_platform.ts";
+import { examples, testPlatform } from "../server/_test_platform.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 

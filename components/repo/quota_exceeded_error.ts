@@ -1,4 +1,4 @@
-import { HttpError } from "../../goico/mod.ts";
+import { HttpError } from "@jobico/goico";
 
 /**
  * A tenant would store more than its quota allows. The problem body names

@@ -1,12 +1,12 @@
 /** The file repository's API: upload, download, list and delete a tenant's files. */
 import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
-import { chunkedBody, ValidationError } from "../../goico/mod.ts";
-import { checkName } from "../check_name.ts";
-import type { FileKind } from "../ctl/job_package.ts";
-import { SAFE_FILE_NAME } from "../keys.ts";
+import { chunkedBody, ValidationError } from "@jobico/goico";
+import { checkName } from "../http/check_name.ts";
+import type { FileKind } from "../model/job_package.ts";
+import { SAFE_FILE_NAME } from "../model/keys.ts";
 import { json, PATH, problems, ref } from "../openapi/schemas.ts";
-import { readBytes } from "../read_body.ts";
+import { readBytes } from "../http/read_body.ts";
 import { FileRepo } from "./file_repo.ts";
 
 /** Files larger than this are sent in chunks. */

@@ -19,9 +19,9 @@ import {
   ConflictError,
   NotFoundError,
   type StagedBlob,
-} from "../../goico/mod.ts";
-import type { PackageVersion } from "../ctl/package_store.ts";
-import { keys } from "../keys.ts";
+} from "@jobico/goico";
+import type { PackageVersion } from "../packages/package_store.ts";
+import { keys } from "../model/keys.ts";
 import { assertNotDeleting } from "../tenants/tenant_deletion.ts";
 import type { Quotas } from "../tenants/tenant_policy.ts";
 import type { FileInfo } from "./file_repo.ts";

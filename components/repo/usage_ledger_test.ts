@@ -4,11 +4,11 @@ import {
   ConflictError,
   NotFoundError,
   sha256Hex,
-} from "../../goico/mod.ts";
+} from "@jobico/goico";
 import { bigModule } from "../../tests/_big_module.ts";
 import { compileWat } from "../../tests/jobicolets/compile_wat.ts";
-import { testPlatform } from "../_test_platform.ts";
-import { keys } from "../keys.ts";
+import { testPlatform } from "../server/_test_platform.ts";
+import { keys } from "../model/keys.ts";
 import type { PlatformParts } from "../platform.ts";
 import { FileRepo } from "./file_repo.ts";
 import { QuotaExceededError } from "./quota_exceeded_error.ts";

@@ -5,7 +5,7 @@
 import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
 import { json, problems, ref } from "../openapi/schemas.ts";
-import { assertAdmin, type AuthVariables } from "../principal.ts";
+import { assertAdmin, type AuthVariables } from "../http/principal.ts";
 import type { TenantPolicies } from "../tenants/tenant_policies.ts";
 import { type RetentionSweeper, sweeperStatus } from "./retention_sweeper.ts";
 

@@ -17,9 +17,9 @@ import {
   type LeaseValue,
   type Logger,
   silentLogger,
-} from "../../goico/mod.ts";
-import { keys } from "../keys.ts";
-import type { ExecutionStore } from "../recorder/execution_store.ts";
+} from "@jobico/goico";
+import { keys } from "../model/keys.ts";
+import type { ExecutionStore } from "../executions/execution_store.ts";
 import type { UsageLedger } from "../repo/usage_ledger.ts";
 import type { TenantPolicies } from "../tenants/tenant_policies.ts";
 import { sweepVersions } from "./sweep_versions.ts";

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
-import { monotonicIdFactory } from "../../goico/mod.ts";
+import { monotonicIdFactory } from "@jobico/goico";
 import { kvDiff, kvSnapshot } from "../../tests/_kv_audit.ts";
 import { compileWat } from "../../tests/jobicolets/compile_wat.ts";
 import {
   TEST_ADMIN_TOKEN,
   type TestPlatform,
   testPlatform,
-} from "../_test_platform.ts";
+} from "../server/_test_platform.ts";
 import { createPlatform } from "../platform.ts";
-import { keys } from "../keys.ts";
-import type { Execution } from "../recorder/execution.ts";
+import { keys } from "../model/keys.ts";
+import type { Execution } from "../executions/execution.ts";
 import { RetentionSweeper, sweeperStatus } from "./retention_sweeper.ts";
 
 const DAY = 24 * 3600 * 1000;

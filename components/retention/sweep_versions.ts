@@ -7,9 +7,9 @@
  * one for a moment). Versions of a deleted package (left by a crash in the
  * middle of the delete) go unless pinned.
  */
-import type { PackageHead, PackageVersion } from "../ctl/package_store.ts";
-import { keys } from "../keys.ts";
-import { pinCount } from "../queue/version_pins.ts";
+import type { PackageHead, PackageVersion } from "../packages/package_store.ts";
+import { keys } from "../model/keys.ts";
+import { pinCount } from "../packages/version_pins.ts";
 import type { UsageLedger } from "../repo/usage_ledger.ts";
 
 export interface SweepVersionsOptions {

@@ -3,7 +3,7 @@
  * (`GET /api/v1/tenants/{tenant}`), and the change of its settings
  * (`PATCH /api/v1/tenants/{tenant}`).
  */
-import type { ExecutionStore } from "../recorder/execution_store.ts";
+import type { ExecutionStore } from "../executions/execution_store.ts";
 import type { UsageLedger } from "../repo/usage_ledger.ts";
 import type { TenantPolicies } from "../tenants/tenant_policies.ts";
 import type {

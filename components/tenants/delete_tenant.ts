@@ -12,10 +12,14 @@
  * mark remains (a crash midway) and removes a mark once a last sweep came
  * late enough that nothing under way can add to what it removed.
  */
-import type { DurableQueue, Logger } from "../../goico/mod.ts";
-import type { PackageStore, PackageVersion } from "../ctl/package_store.ts";
-import { keys } from "../keys.ts";
-import type { EventItem } from "../queue/event_item.ts";
+import type { DurableQueue, Logger } from "@jobico/goico";
+import type {
+  PackageStore,
+  PackageVersion,
+} from "../packages/package_store.ts";
+import { keys } from "../model/keys.ts";
+import { tenantQueuesPrefix } from "../model/queue_ref.ts";
+import type { EventItem } from "../model/event_item.ts";
 import type { FileInfo } from "../repo/file_repo.ts";
 import type { UsageLedger } from "../repo/usage_ledger.ts";
 import type { TenantDeletion } from "./tenant_deletion.ts";
@@ -113,7 +117,7 @@ export async function sweepTenant(
 ): Promise<void> {
   const { kv, tenants, queue, ledger } = parts;
   // Queues first: nothing of the tenant waits to run (nor pins a version).
-  for (const name of await queue.queueNames(`${id}/`)) {
+  for (const name of await queue.queueNames(tenantQueuesPrefix(id))) {
     await queue.drop(name);
   }
   // Then the contents it uses, named by its files, versions and usage

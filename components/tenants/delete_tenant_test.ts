@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { ConflictError, sha256Hex } from "../../goico/mod.ts";
+import { ConflictError, sha256Hex } from "@jobico/goico";
 import { compileWat } from "../../tests/jobicolets/compile_wat.ts";
-import { TEST_ADMIN_TOKEN, testPlatform } from "../_test_platform.ts";
-import { keys } from "../keys.ts";
+import { TEST_ADMIN_TOKEN, testPlatform } from "../server/_test_platform.ts";
+import { keys } from "../model/keys.ts";
 import { createPlatform, type PlatformParts } from "../platform.ts";
 import {
   deleteTenant,

@@ -12,8 +12,8 @@
  * While it is marked, nothing may be created under its id (uploads and
  * deploys check the mark in their atomic; `create` refuses it).
  */
-import { ConflictError } from "../../goico/mod.ts";
-import { keys } from "../keys.ts";
+import { ConflictError } from "@jobico/goico";
+import { keys } from "../model/keys.ts";
 
 /** What the mark holds. */
 export interface TenantDeletion {

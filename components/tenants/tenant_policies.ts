@@ -2,9 +2,9 @@
  * Each tenant's retention and quota settings, stored beside the tenant and
  * read over the platform's defaults (see `tenant_policy.ts`).
  */
-import { ConflictError, NotFoundError } from "../../goico/mod.ts";
-import { checkName } from "../check_name.ts";
-import { keys } from "../keys.ts";
+import { ConflictError, NotFoundError } from "@jobico/goico";
+import { checkName } from "../http/check_name.ts";
+import { keys } from "../model/keys.ts";
 import {
   applySettingsPatch,
   effectivePolicy,

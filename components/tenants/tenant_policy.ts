@@ -3,7 +3,7 @@
  * (quotas): the platform's defaults, a tenant's own settings over them, and
  * the checks of a settings change.
  */
-import { ValidationError } from "../../goico/mod.ts";
+import { ValidationError } from "@jobico/goico";
 
 export interface RetentionPolicy {
   /** Executions older than this many days are removed; 0 keeps them whatever their age. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ValidationError } from "../../goico/mod.ts";
+import { ValidationError } from "@jobico/goico";
 import {
   applySettingsPatch,
   DEFAULT_QUOTAS,

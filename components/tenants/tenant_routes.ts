@@ -7,12 +7,12 @@
  */
 import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
-import { HttpError, ValidationError } from "../../goico/mod.ts";
-import { checkName } from "../check_name.ts";
+import { HttpError, ValidationError } from "@jobico/goico";
+import { checkName } from "../http/check_name.ts";
 import { json, PATH, problems, ref } from "../openapi/schemas.ts";
-import { assertAdmin, type AuthVariables } from "../principal.ts";
-import { parseJsonBody } from "../parse_json_body.ts";
-import { readBody } from "../read_body.ts";
+import { assertAdmin, type AuthVariables } from "../http/principal.ts";
+import { parseJsonBody } from "../http/parse_json_body.ts";
+import { readBody } from "../http/read_body.ts";
 import type { TenantStorage } from "../retention/tenant_storage.ts";
 import { parseSettingsPatch } from "./tenant_policy.ts";
 import type { TenantInfo, TenantStore } from "./tenant_store.ts";

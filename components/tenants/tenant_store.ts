@@ -16,9 +16,9 @@ import {
   SealError,
   SecretBox,
   sha256Hex,
-} from "../../goico/mod.ts";
-import { checkName } from "../check_name.ts";
-import { keys } from "../keys.ts";
+} from "@jobico/goico";
+import { checkName } from "../http/check_name.ts";
+import { keys } from "../model/keys.ts";
 import { assertNotDeleting, type TenantDeletion } from "./tenant_deletion.ts";
 
 /** What is stored of a tenant's credentials. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { newSecretKey, SecretBox } from "../../goico/mod.ts";
-import { keys } from "../keys.ts";
+import { newSecretKey, SecretBox } from "@jobico/goico";
+import { keys } from "../model/keys.ts";
 import { TenantStore } from "./tenant_store.ts";
 
 type Stored = { webhookSecrets: { secret: string }[] };

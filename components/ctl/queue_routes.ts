@@ -1,0 +1,391 @@
+/**
+ * The queue API under /api/v1: what each queue of a tenant holds and has
+ * done, and its dead letters (events whose runtime failed them more often
+ * than its `retries` allow), which can be listed, replayed and purged.
+ *
+ * A tenant's queues are those its current packages declare plus those
+ * that hold or held items (a queue of a deleted package keeps its dead
+ * letters until they are purged).
+ */
+import { Hono } from "hono";
+import { describeRoute } from "hono-openapi";
+import {
+  type DeadLetter,
+  type DurableQueue,
+  NotFoundError,
+  type QueueStats,
+  ValidationError,
+} from "@jobico/goico";
+import { checkName } from "../http/check_name.ts";
+import {
+  json,
+  LIMIT,
+  NAME_PATTERN,
+  PATH,
+  problems,
+  ref,
+} from "../openapi/schemas.ts";
+import { pageLimit } from "../http/page_limit.ts";
+import type { PackageStore } from "../packages/package_store.ts";
+import {
+  queueRefOf,
+  queueStorageName,
+  tenantQueuesPrefix,
+} from "../model/queue_ref.ts";
+import { readBody } from "../http/read_body.ts";
+import type { EventItem } from "../model/event_item.ts";
+import { PinDeltas } from "../packages/version_pins.ts";
+
+/** One queue in `GET .../queues`. */
+export interface QueueView extends QueueStats {
+  id: string;
+}
+
+/** One dead letter in `GET .../queues/{queue}/dead`. */
+export interface DeadLetterView {
+  /** The queue item's id: what replay and purge take. */
+  id: string;
+  eventId: string;
+  event: string;
+  package: string;
+  version: number;
+  attempt: number;
+  failures: number;
+  /** The last failure's reason. */
+  error: string;
+  /** ISO 8601. */
+  failedAt: string;
+  /** The last execution's id, when it was recorded. */
+  executionId: string | null;
+  data: unknown;
+}
+
+/** Most ids in one replay or purge request. */
+const MAX_IDS = 1000;
+const MAX_BODY = 64 * 1024;
+/** Cursors of `Deno.Kv.list` are base64. */
+const CURSOR = /^[A-Za-z0-9+/_-]{1,2048}={0,2}$/;
+
+export function queueApp(
+  store: PackageStore,
+  queue: DurableQueue<EventItem>,
+): Hono {
+  const app = new Hono();
+
+  /** Ids of the tenant's queues, sorted. */
+  async function queueIds(tenant: string): Promise<{ ids: string[] }> {
+    const heads = await store.list(tenant);
+    const versions = await Promise.all(
+      heads.map((h) => store.version(tenant, h.id, h.version)),
+    );
+    const ids = new Set<string>();
+    for (const v of versions) {
+      for (const q of v?.package.queues ?? []) ids.add(q.id);
+    }
+    for (const name of await queue.queueNames(tenantQueuesPrefix(tenant))) {
+      ids.add(queueRefOf(name).queue);
+    }
+    return { ids: [...ids].sort() };
+  }
+
+  /** The tenant and queue of the path, or a 404 naming the queue. */
+  async function knownQueue(
+    tenantParam: string,
+    queueParam: string,
+  ): Promise<{ tenant: string; id: string; name: string }> {
+    const tenant = checkName("tenant", tenantParam);
+    const id = checkName("queue id", queueParam);
+    const { ids } = await queueIds(tenant);
+    if (!ids.includes(id)) {
+      throw new NotFoundError(`Tenant "${tenant}" has no queue "${id}"`);
+    }
+    return { tenant, id, name: queueStorageName({ tenant, queue: id }) };
+  }
+
+  const view = async (tenant: string, id: string): Promise<QueueView> => ({
+    id,
+    ...await queue.stats(queueStorageName({ tenant, queue: id })),
+  });
+
+  app.get("/api/v1/tenants/:tenant/queues", DOCS.list, async (c) => {
+    const tenant = checkName("tenant", c.req.param("tenant"));
+    // An unknown tenant is a 404 before this (http/known_tenant.ts).
+    const { ids } = await queueIds(tenant);
+    return c.json({
+      queues: await Promise.all(ids.map((id) => view(tenant, id))),
+    });
+  });
+
+  app.get("/api/v1/tenants/:tenant/queues/:queue", DOCS.show, async (c) => {
+    const { tenant, id } = await knownQueue(
+      c.req.param("tenant"),
+      c.req.param("queue"),
+    );
+    return c.json(await view(tenant, id));
+  });
+
+  app.get(
+    "/api/v1/tenants/:tenant/queues/:queue/dead",
+    DOCS.dead,
+    async (c) => {
+      const limit = pageLimit(c.req.query("limit"));
+      const cursor = c.req.query("cursor") || undefined;
+      const badCursor = () =>
+        new ValidationError(
+          `Invalid cursor "${cursor}": pass the cursor of a previous page`,
+        );
+      if (cursor !== undefined && !CURSOR.test(cursor)) throw badCursor();
+      const { name } = await knownQueue(
+        c.req.param("tenant"),
+        c.req.param("queue"),
+      );
+      let page;
+      try {
+        page = await queue.listDead(name, { limit, cursor });
+      } catch (err) {
+        // The store decodes the cursor only when it lists.
+        if (cursor && err instanceof TypeError && /cursor/i.test(err.message)) {
+          throw badCursor();
+        }
+        throw err;
+      }
+      return c.json({ dead: page.letters.map(deadView), cursor: page.cursor });
+    },
+  );
+
+  app.post(
+    "/api/v1/tenants/:tenant/queues/:queue/dead/replay",
+    DOCS.replay,
+    async (c) => {
+      const { name } = await knownQueue(
+        c.req.param("tenant"),
+        c.req.param("queue"),
+      );
+      const ids = idsOf(
+        await readBody(c.req.raw, MAX_BODY, "Replay body"),
+        "Replay",
+      );
+      const replayed = await queue.replayDead(name, ids);
+      const done = new Set(replayed);
+      return c.json({
+        replayed: replayed.length,
+        ids: replayed,
+        // Ids that were not dead letters (or stopped being one meanwhile).
+        notFound: [...new Set(ids ?? [])].filter((id) => !done.has(id)),
+      });
+    },
+  );
+
+  app.delete(
+    "/api/v1/tenants/:tenant/queues/:queue/dead",
+    DOCS.purge,
+    async (c) => {
+      const { name } = await knownQueue(
+        c.req.param("tenant"),
+        c.req.param("queue"),
+      );
+      const fromBody = idsOf(
+        await readBody(c.req.raw, MAX_BODY, "Purge body"),
+        "Purge",
+      );
+      const fromQuery = c.req.queries("id");
+      if (fromBody && fromQuery) {
+        throw new ValidationError(
+          'Pass the ids either as "ids" in the body or as ?id= parameters, not both',
+        );
+      }
+      const ids = fromBody ??
+        (fromQuery ? checkIds(fromQuery, "?id=") : undefined);
+      // The versions the purged events were accepted under are free of them.
+      const purged = await queue.purgeDead(name, ids, (op, items) => {
+        const pins = new PinDeltas();
+        for (const item of items) pins.add(item.value, -1);
+        pins.write(op);
+      });
+      return c.json({ purged });
+    },
+  );
+  return app;
+}
+
+function deadView(l: DeadLetter<EventItem>): DeadLetterView {
+  const v = l.item.value;
+  return {
+    id: l.item.id,
+    eventId: v.eventId,
+    event: v.event,
+    package: v.package,
+    version: v.version,
+    attempt: l.item.attempt,
+    failures: l.item.failures,
+    error: l.error,
+    failedAt: new Date(l.failedAt).toISOString(),
+    executionId: l.ref ?? null,
+    data: v.data,
+  };
+}
+
+/**
+ * The ids of a replay or purge body: undefined (every dead letter) for no
+ * body or `{}`, else the `ids` list, checked.
+ */
+function idsOf(text: string, what: string): string[] | undefined {
+  if (text.trim() === "") return undefined;
+  const shape = `${what} body must be JSON like {"ids": ["..."]}`;
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new ValidationError(`${shape}; it is not valid JSON`);
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new ValidationError(`${shape}; it is not an object`);
+  }
+  const extra = Object.keys(body).filter((k) => k !== "ids");
+  if (extra.length > 0) {
+    throw new ValidationError(
+      `${shape}; unknown member "${extra[0]}"`,
+    );
+  }
+  const ids = (body as { ids?: unknown }).ids;
+  if (ids === undefined) return undefined;
+  if (!Array.isArray(ids)) {
+    throw new ValidationError(`${shape}; "ids" is not a list`);
+  }
+  return checkIds(ids, '"ids"');
+}
+
+function checkIds(ids: unknown[], where: string): string[] {
+  if (ids.length === 0) {
+    throw new ValidationError(
+      `${where} is empty: leave it out to take every dead letter`,
+    );
+  }
+  if (ids.length > MAX_IDS) {
+    throw new ValidationError(
+      `${where} has ${ids.length} ids; the limit is ${MAX_IDS} per request`,
+    );
+  }
+  ids.forEach((id, i) => {
+    if (typeof id !== "string") {
+      throw new ValidationError(`Item ${i} of ${where} is not a string`);
+    }
+    checkName("dead letter id", id);
+  });
+  return ids as string[];
+}
+
+const IDS_BODY = {
+  required: false,
+  content: { "application/json": { schema: ref("DeadLetterIds") } },
+};
+
+/** The API description of each route (components/openapi). */
+const DOCS = {
+  list: describeRoute({
+    operationId: "listQueues",
+    tags: ["queues"],
+    summary: "List a tenant's queues and what they hold",
+    description:
+      "The queues its current packages declare and those that hold or held " +
+      "events (a deleted package's queue keeps its dead letters).",
+    parameters: [PATH.tenant],
+    responses: {
+      200: json("Each queue, by id", ref("QueueList")),
+      ...problems(400, 401, 403, [404, "No such tenant"]),
+    },
+  }),
+  show: describeRoute({
+    operationId: "getQueue",
+    tags: ["queues"],
+    summary: "Show one queue",
+    parameters: [PATH.tenant, PATH.queue],
+    responses: {
+      200: json("What it holds and has done", ref("Queue")),
+      ...problems(400, 401, 403, [404, "The tenant has no such queue"]),
+    },
+  }),
+  dead: describeRoute({
+    operationId: "listDeadLetters",
+    tags: ["queues"],
+    summary: "List a queue's dead letters",
+    description:
+      "Events whose runtime failed them more often than its `retries` allow, oldest first.",
+    parameters: [
+      PATH.tenant,
+      PATH.queue,
+      LIMIT,
+      {
+        name: "cursor",
+        in: "query",
+        description: "The `cursor` of the previous page",
+        schema: { type: "string", pattern: CURSOR.source },
+      },
+    ],
+    responses: {
+      200: json("A page of dead letters", ref("DeadLetterPage")),
+      ...problems(
+        [400, "A bad name, limit or cursor"],
+        401,
+        403,
+        [404, "The tenant has no such queue"],
+      ),
+    },
+  }),
+  replay: describeRoute({
+    operationId: "replayDeadLetters",
+    tags: ["queues"],
+    summary: "Put dead letters back on their queue",
+    description:
+      'With `{"ids": [...]}` those dead letters, with no body every one. ' +
+      "The body is at most 64 KiB, with at most 1000 ids.",
+    parameters: [PATH.tenant, PATH.queue],
+    requestBody: IDS_BODY,
+    responses: {
+      200: json("What was replayed", ref("Replayed")),
+      ...problems(
+        [400, "A bad name or body"],
+        401,
+        403,
+        [404, "The tenant has no such queue"],
+        413,
+      ),
+    },
+  }),
+  purge: describeRoute({
+    operationId: "purgeDeadLetters",
+    tags: ["queues"],
+    summary: "Remove dead letters",
+    description:
+      'With `{"ids": [...]}` or `?id=` (repeated) those dead letters, with ' +
+      "neither every one. The body is at most 64 KiB, with at most 1000 ids.",
+    parameters: [
+      PATH.tenant,
+      PATH.queue,
+      {
+        name: "id",
+        in: "query",
+        description: "A dead letter to remove (instead of a body)",
+        style: "form",
+        explode: true,
+        schema: {
+          type: "array",
+          minItems: 1,
+          maxItems: 1000,
+          items: { type: "string", pattern: NAME_PATTERN },
+        },
+      },
+    ],
+    requestBody: IDS_BODY,
+    responses: {
+      200: json("How many were removed", ref("Purged")),
+      ...problems(
+        [400, "A bad name, body or id, or ids in both the body and the query"],
+        401,
+        403,
+        [404, "The tenant has no such queue"],
+        413,
+      ),
+    },
+  }),
+};

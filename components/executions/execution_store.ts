@@ -1,0 +1,302 @@
+/**
+ * Keeps execution records: written inside the executor's atomic (so a record
+ * exists exactly when its event was acknowledged), listed newest first with
+ * filters and cursors, and followed live through a change feed.
+ */
+import { ChangeFeed, kvValueSize, ValidationError } from "@jobico/goico";
+import { checkName } from "../http/check_name.ts";
+import { keys } from "../model/keys.ts";
+import type { Execution } from "./execution.ts";
+
+export interface ExecutionFilter {
+  package?: string;
+  event?: string;
+  status?: Execution["status"];
+}
+
+export interface ListOptions extends ExecutionFilter {
+  /** 1 to 1000. Default 100. */
+  limit?: number;
+  /** From a previous page's `cursor`. */
+  cursor?: string;
+}
+
+/** A record made to fit one KV value (see `ExecutionStore.fit`), with its size. */
+export interface FittedExecution {
+  readonly record: Execution;
+  /** Its size as JSON, in bytes. */
+  readonly bytes: number;
+}
+
+/**
+ * Records above this size lose log lines (a KV value holds 64 KiB, measured
+ * as the V8 serializer writes it, see `kvValueSize`: a string with one
+ * character above U+00FF takes two bytes for every character).
+ */
+const MAX_RECORD_BYTES = 60 * 1024;
+const MAX_RESULT_CHARS = 16 * 1024;
+const MAX_ERROR_CHARS = 4 * 1024;
+/** Deletions of one atomic of `sweep`, at most. */
+const MAX_SWEEP_BATCH = 500;
+/** How many records a filtered page may scan. */
+const MAX_SCAN = 20_000;
+
+export class ExecutionStore {
+  readonly #feeds = new Map<string, ChangeFeed>();
+  constructor(private readonly kv: Deno.Kv) {}
+
+  feed(tenant: string): ChangeFeed {
+    let f = this.#feeds.get(tenant);
+    if (!f) {
+      f = new ChangeFeed(this.kv, keys.executionSignal(tenant));
+      this.#feeds.set(tenant, f);
+    }
+    return f;
+  }
+
+  /**
+   * Trims an execution so that it fits one KV value: its result is cut and
+   * log lines are dropped (with a note) when it is too large.
+   */
+  fit(exec: Execution): FittedExecution {
+    return fit(exec);
+  }
+
+  /** Adds the writes that record a fitted execution to an atomic operation. */
+  record(
+    op: Deno.AtomicOperation,
+    fitted: FittedExecution,
+  ): Deno.AtomicOperation {
+    return this.recordAll(op, [fitted]);
+  }
+
+  /**
+   * Adds the writes that record fitted executions to an atomic operation:
+   * a set each, and each tenant's change feed told once.
+   */
+  recordAll(
+    op: Deno.AtomicOperation,
+    fitted: FittedExecution[],
+  ): Deno.AtomicOperation {
+    const tenants = new Map<string, number>();
+    for (const { record } of fitted) {
+      op.set(keys.execution(record.tenant, record.id), record);
+      tenants.set(record.tenant, (tenants.get(record.tenant) ?? 0) + 1);
+    }
+    for (const [tenant, n] of tenants) {
+      this.feed(tenant).notify(op);
+      op.sum(keys.executionCount(tenant, "recorded"), BigInt(n));
+    }
+    return op;
+  }
+
+  /**
+   * How many executions the tenant keeps: those recorded since the counters
+   * exist, less those the retention sweeper removed (records made before
+   * the counters existed are not counted; they age out).
+   */
+  async count(tenant: string): Promise<number> {
+    const [recorded, swept] = await this.kv.getMany<[Deno.KvU64, Deno.KvU64]>(
+      [
+        keys.executionCount(tenant, "recorded"),
+        keys.executionCount(tenant, "swept"),
+      ],
+    );
+    return Math.max(
+      0,
+      Number((recorded.value?.value ?? 0n) - (swept.value?.value ?? 0n)),
+    );
+  }
+
+  /**
+   * Removes a tenant's oldest executions: those recorded before `before`
+   * (ms since the epoch) and, beyond them, as many as it keeps over `keep`.
+   * At most `max` go, in atomics of at most `batch` deletions (500 at
+   * most: with the longest tenant names, 500 keys are 48 KiB of the 80 KiB
+   * of keys an atomic takes), each also
+   * checking `guard` (the sweeper's lease). Returns how many went; stops
+   * early (without error) when a guard check fails.
+   */
+  async sweep(
+    tenant: string,
+    options: {
+      before?: number;
+      keep?: number;
+      max: number;
+      batch?: number;
+      guard?: () => Promise<Deno.AtomicCheck[]>;
+    },
+  ): Promise<{ deleted: number; done: boolean }> {
+    const batchSize = Math.min(
+      options.batch ?? MAX_SWEEP_BATCH,
+      MAX_SWEEP_BATCH,
+    );
+    const cutoff = options.before !== undefined && options.before > 0
+      ? Math.floor(options.before).toString(36).padStart(9, "0")
+      : null;
+    let over = options.keep !== undefined
+      ? (await this.count(tenant)) - options.keep
+      : 0;
+    let deleted = 0;
+    while (deleted < options.max) {
+      const want = Math.min(batchSize, options.max - deleted);
+      const doomed: Deno.KvKey[] = [];
+      // Oldest first: ids begin with their millisecond in base 36.
+      for await (
+        const e of this.kv.list({ prefix: keys.executions(tenant) }, {
+          limit: want,
+          batchSize: Math.min(want, 100),
+        })
+      ) {
+        const id = e.key[2] as string;
+        if (over > doomed.length || (cutoff !== null && id < cutoff)) {
+          doomed.push(e.key);
+        } else break;
+      }
+      if (doomed.length === 0) return { deleted, done: true };
+      const swept = await this.kv.get<Deno.KvU64>(
+        keys.executionCount(tenant, "swept"),
+      );
+      // Only the sweeper writes "swept", and checks it: a tenant deleted
+      // meanwhile (its counters gone) is not given a new one.
+      const op = this.kv.atomic().check(swept);
+      for (const c of await options.guard?.() ?? []) op.check(c);
+      for (const k of doomed) op.delete(k);
+      op.set(
+        swept.key,
+        new Deno.KvU64((swept.value?.value ?? 0n) + BigInt(doomed.length)),
+      );
+      if (!(await op.commit()).ok) return { deleted, done: false };
+      deleted += doomed.length;
+      over -= doomed.length;
+      if (doomed.length < want) return { deleted, done: true };
+    }
+    return { deleted, done: false };
+  }
+
+  async get(tenant: string, id: string): Promise<Execution | null> {
+    return (await this.kv.get<Execution>(keys.execution(tenant, id))).value;
+  }
+
+  /** A page of executions, newest first. */
+  async list(
+    tenant: string,
+    options: ListOptions = {},
+  ): Promise<{ executions: Execution[]; cursor: string | null }> {
+    checkName("tenant", tenant);
+    const limit = options.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new ValidationError(
+        `Invalid limit "${options.limit}": use a whole number from 1 to 1000`,
+      );
+    }
+    if (
+      options.cursor !== undefined && !/^[0-9a-z]{19}$/.test(options.cursor)
+    ) {
+      throw new ValidationError(
+        `Invalid cursor "${options.cursor}": pass the cursor of a previous page`,
+      );
+    }
+    const prefix = keys.executions(tenant);
+    const selector: Deno.KvListSelector = options.cursor
+      ? { prefix, end: [...prefix, options.cursor] }
+      : { prefix };
+    const out: Execution[] = [];
+    let scanned = 0;
+    let lastId: string | null = null;
+    for await (
+      const e of this.kv.list<Execution>(selector, {
+        reverse: true,
+        batchSize: 500,
+      })
+    ) {
+      lastId = e.value.id;
+      if (matches(e.value, options)) out.push(e.value);
+      if (out.length === limit || ++scanned >= MAX_SCAN) {
+        return { executions: out, cursor: lastId };
+      }
+    }
+    return { executions: out, cursor: null };
+  }
+
+  /** Executions recorded after `afterId`, oldest first, at most `limit` (default 1000). */
+  async since(
+    tenant: string,
+    afterId: string | null,
+    limit = 1000,
+  ): Promise<Execution[]> {
+    const prefix = keys.executions(tenant);
+    const selector: Deno.KvListSelector = afterId
+      ? { prefix, start: [...prefix, afterId + "\u0000"] }
+      : { prefix };
+    const out: Execution[] = [];
+    for await (
+      const e of this.kv.list<Execution>(selector, {
+        limit,
+        batchSize: Math.min(limit, 500),
+      })
+    ) {
+      out.push(e.value);
+    }
+    return out;
+  }
+
+  /** The newest execution id of the tenant, or null. */
+  async latestId(tenant: string): Promise<string | null> {
+    const [e] = await Array.fromAsync(
+      this.kv.list<Execution>({ prefix: keys.executions(tenant) }, {
+        reverse: true,
+        limit: 1,
+      }),
+    );
+    return e ? e.value.id : null;
+  }
+}
+
+/** Whether an execution passes a filter. */
+export function matches(e: Execution, f: ExecutionFilter): boolean {
+  return (!f.package || e.package === f.package) &&
+    (!f.event || e.event === f.event) &&
+    (!f.status || e.status === f.status);
+}
+
+/** Trims the result and error and drops log lines so a record fits in one KV value. */
+function fit(exec: Execution): FittedExecution {
+  let e = exec;
+  if (e.result !== null && e.result.length > MAX_RESULT_CHARS) {
+    e = {
+      ...e,
+      result: e.result.slice(0, MAX_RESULT_CHARS) +
+        `... [truncated ${e.result.length - MAX_RESULT_CHARS} chars]`,
+    };
+  }
+  if (e.error !== null && e.error.length > MAX_ERROR_CHARS) {
+    e = {
+      ...e,
+      error: e.error.slice(0, MAX_ERROR_CHARS) +
+        `... [truncated ${e.error.length - MAX_ERROR_CHARS} chars]`,
+    };
+  }
+  const size = () => kvValueSize(e);
+  let bytes = size();
+  const logs = [...e.logs];
+  let dropped = 0;
+  while (logs.length > 0 && bytes > MAX_RECORD_BYTES) {
+    logs.splice(
+      Math.floor(logs.length / 2),
+      Math.max(1, Math.floor(logs.length / 4)),
+    )
+      .forEach(() => dropped++);
+    e = {
+      ...e,
+      logs: [...logs, {
+        level: "warn",
+        source: "host",
+        message:
+          `${dropped} log lines dropped: the record exceeded ${MAX_RECORD_BYTES} bytes`,
+      }],
+    };
+    bytes = size();
+  }
+  return { record: e, bytes };
+}

@@ -1,0 +1,296 @@
+/**
+ * The live execution streams of this process: how many may be open (per
+ * tenant and in all), one shared reader per tenant that hands each new
+ * execution to every stream (TenantFanout), a bounded buffer per stream
+ * that drops a client that falls behind (SseChannel), and the catch-up of a
+ * stream that resumes with `Last-Event-ID`.
+ *
+ * A resumed stream first reads what it missed from the store itself, at
+ * the pace its client reads (it waits for room in its buffer, it is never
+ * dropped for it), then joins the shared reader where that one is. So a
+ * client that was dropped and resumes gets every execution after its last
+ * id, in order, once.
+ */
+import {
+  DEFAULT_SSE_BUFFER_BYTES,
+  encodeSse,
+  SseChannel,
+  type SseEnd,
+} from "@jobico/goico";
+import {
+  type ExecutionFilter,
+  type ExecutionStore,
+  matches,
+} from "./execution_store.ts";
+import { StreamSlots } from "./stream_slots.ts";
+import { type FanoutSubscriber, TenantFanout } from "./tenant_fanout.ts";
+
+/** Streams open at once in a process when not set. */
+export const DEFAULT_MAX_STREAMS = 500;
+/** Streams one tenant may hold open at once when not set. */
+export const DEFAULT_MAX_STREAMS_PER_TENANT = 50;
+/** Bytes that may wait for one stream's client when not set (256 KiB). */
+export const DEFAULT_STREAM_BUFFER_BYTES = DEFAULT_SSE_BUFFER_BYTES;
+
+/**
+ * The bounds of the live execution streams of one process.
+ *
+ * @example
+ * ```ts
+ * const streams = new ExecutionStreams(executions, shutdown.signal, {
+ *   maxStreams: 100,
+ *   maxStreamsPerTenant: 10,
+ *   onError: (tenant, err) => logger.error("stream reader failed", { tenant, error: String(err) }),
+ * });
+ * ```
+ */
+export interface ExecutionStreamsOptions {
+  /**
+   * Streams open at once in this process (500).
+   *
+   * @default {DEFAULT_MAX_STREAMS}
+   */
+  maxStreams?: number;
+  /**
+   * Streams one tenant may hold open at once (50).
+   *
+   * @default {DEFAULT_MAX_STREAMS_PER_TENANT}
+   */
+  maxStreamsPerTenant?: number;
+  /**
+   * Bytes that may wait for a stream's client; a stream whose client falls
+   * further behind is dropped (256 KiB).
+   *
+   * @default {DEFAULT_STREAM_BUFFER_BYTES}
+   */
+  bufferBytes?: number;
+  /**
+   * `Retry-After` of a stream refused for a limit, in seconds.
+   *
+   * @default {5}
+   */
+  retryAfterSeconds?: number;
+  /**
+   * Keep-alive comment interval, in ms.
+   *
+   * @default {15000}
+   */
+  heartbeatMs?: number;
+  /**
+   * How long a dropped stream's client has to take its last event before
+   * the connection is cut, in ms.
+   *
+   * @default {5000}
+   */
+  dropGraceMs?: number;
+  /**
+   * Told when a tenant's reader fails.
+   *
+   * @default {undefined}
+   */
+  onError?: (tenant: string, err: unknown) => void;
+}
+
+/** One open stream, as `stats()` shows it. */
+export interface StreamInfo {
+  tenant: string;
+  /** Following new executions (false: still catching up after a resume). */
+  live: boolean;
+  /** Dropped for falling behind (it ends once its client takes the last event, or is cut). */
+  dropped: boolean;
+  /** The id of the last execution handed to it (or passed over by its filter). */
+  position: string | null;
+  bufferedBytes: number;
+  peakBufferedBytes: number;
+}
+
+export interface StreamStats {
+  open: number;
+  maxStreams: number;
+  maxStreamsPerTenant: number;
+  bufferBytes: number;
+  /** Streams that ended, by how (since the process started). */
+  ended: Record<SseEnd, number>;
+  /** Streams refused for a limit. */
+  refused: number;
+  streams: StreamInfo[];
+}
+
+/**
+ * An id before every execution id: a Last-Event-ID of it gets everything
+ * (ids are 19 base-36 characters of time first).
+ */
+export const BEFORE_ALL = "0".repeat(19);
+
+/** Executions a resuming stream reads from the store at once. */
+const CATCH_UP_PAGE = 100;
+
+export class ExecutionStreams {
+  readonly #slots: StreamSlots;
+  readonly #fanouts = new Map<string, TenantFanout>();
+  readonly #open = new Set<{ tenant: string; sub: FanoutSubscriber }>();
+  readonly #ended: Record<SseEnd, number> = {
+    closed: 0,
+    gone: 0,
+    dropped: 0,
+    shutdown: 0,
+    cut: 0,
+  };
+  #refused = 0;
+  readonly bufferBytes: number;
+  readonly #heartbeatMs: number | undefined;
+  readonly #dropGraceMs: number | undefined;
+  readonly #onError: ExecutionStreamsOptions["onError"];
+
+  constructor(
+    private readonly store: ExecutionStore,
+    private readonly shutdown: AbortSignal,
+    options: ExecutionStreamsOptions = {},
+  ) {
+    this.#slots = new StreamSlots({
+      maxStreams: options.maxStreams ?? DEFAULT_MAX_STREAMS,
+      maxStreamsPerTenant: options.maxStreamsPerTenant ??
+        DEFAULT_MAX_STREAMS_PER_TENANT,
+      retryAfterSeconds: options.retryAfterSeconds ?? 5,
+    });
+    this.bufferBytes = options.bufferBytes ?? DEFAULT_STREAM_BUFFER_BYTES;
+    this.#heartbeatMs = options.heartbeatMs;
+    this.#dropGraceMs = options.dropGraceMs;
+    this.#onError = options.onError;
+    shutdown.addEventListener("abort", () => {
+      for (const f of this.#fanouts.values()) f.stop();
+      this.#fanouts.clear();
+    }, { once: true });
+  }
+
+  /**
+   * Opens a stream of a tenant's executions that pass `filter`: those after
+   * `lastEventId` when given (what the client missed, then new ones),
+   * otherwise only new ones.
+   *
+   * @throws {TooManyRequestsError} when the tenant or the process has as many streams open as it may
+   */
+  open(
+    tenant: string,
+    filter: ExecutionFilter,
+    lastEventId: string | null,
+  ): Response {
+    let release: () => void;
+    try {
+      release = this.#slots.acquire(tenant);
+    } catch (err) {
+      this.#refused++;
+      throw err;
+    }
+    const channel = new SseChannel({
+      maxBufferedBytes: this.bufferBytes,
+      heartbeatMs: this.#heartbeatMs,
+      dropGraceMs: this.#dropGraceMs,
+      signal: this.shutdown,
+    });
+    const sub: FanoutSubscriber = {
+      channel,
+      filter,
+      after: lastEventId,
+      live: false,
+    };
+    const entry = { tenant, sub };
+    this.#open.add(entry);
+    const fanout = this.#fanout(tenant);
+    fanout.add(sub);
+    channel.ended.then((how) => {
+      release();
+      this.#ended[how]++;
+      this.#open.delete(entry);
+      fanout.remove(sub);
+      if (fanout.size === 0 && this.#fanouts.get(tenant) === fanout) {
+        fanout.stop();
+        this.#fanouts.delete(tenant);
+      }
+    });
+    this.#join(fanout, sub, lastEventId).catch((err) => {
+      this.#onError?.(tenant, err);
+      channel.drop(`The server could not read the executions of "${tenant}"`);
+    });
+    return channel.response();
+  }
+
+  /** What is open now and how streams ended. */
+  stats(): StreamStats {
+    return {
+      open: this.#slots.open,
+      maxStreams: this.#slots.limits.maxStreams,
+      maxStreamsPerTenant: this.#slots.limits.maxStreamsPerTenant,
+      bufferBytes: this.bufferBytes,
+      ended: { ...this.#ended },
+      refused: this.#refused,
+      streams: [...this.#open].map(({ tenant, sub }) => ({
+        tenant,
+        live: sub.live,
+        dropped: sub.channel.dropReason !== undefined,
+        position: sub.after,
+        bufferedBytes: sub.channel.bufferedBytes,
+        peakBufferedBytes: sub.channel.peakBufferedBytes,
+      })),
+    };
+  }
+
+  #fanout(tenant: string): TenantFanout {
+    let f = this.#fanouts.get(tenant);
+    if (!f || f.stopped) {
+      f = new TenantFanout(this.store, tenant, {
+        groupBytes: Math.max(1024, Math.floor(this.bufferBytes / 4)),
+        onError: (err) => this.#onError?.(tenant, err),
+      });
+      this.#fanouts.set(tenant, f);
+    }
+    return f;
+  }
+
+  /**
+   * Makes a subscriber live: at once after the shared reader's position for
+   * a new stream; after reading what it missed for a resumed one.
+   */
+  async #join(
+    fanout: TenantFanout,
+    sub: FanoutSubscriber,
+    resume: string | null,
+  ): Promise<void> {
+    await fanout.ready;
+    // Where a client dropped before it got anything resumes from.
+    sub.channel.startAfter(resume ?? fanout.position ?? BEFORE_ALL);
+    if (resume === null) {
+      sub.after = fanout.position;
+      sub.live = true;
+      return;
+    }
+    let cursor = resume;
+    const { channel } = sub;
+    while (channel.open) {
+      const position = fanout.position;
+      // What the shared reader has read, this stream has too: join it.
+      if (position === null || cursor >= position) break;
+      const page = await this.store.since(fanout.tenant, cursor, CATCH_UP_PAGE);
+      if (page.length === 0) {
+        // The reader read past the cursor but nothing is left after it
+        // (deleted since): join, unless the reader moved on meanwhile.
+        if (fanout.position === position) break;
+        continue;
+      }
+      for (const e of page) {
+        cursor = e.id;
+        if (!matches(e, sub.filter)) continue;
+        const bytes = encodeSse({
+          event: "execution",
+          id: e.id,
+          data: JSON.stringify(e),
+        });
+        if (!await channel.write(bytes, e.id)) return;
+      }
+    }
+    // No await since the check above: the reader has not moved on meanwhile.
+    if (!channel.open) return;
+    sub.after = cursor;
+    sub.live = true;
+  }
+}

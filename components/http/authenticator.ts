@@ -1,0 +1,89 @@
+/**
+ * Who a request comes from, by its `Authorization: Bearer <token>`: the
+ * admin token (compared in constant time) or a tenant token (looked up by
+ * its hash). The middleware requires one on every /api/v1 route and puts
+ * the principal on the context; `tenantGuard` then refuses a tenant token
+ * with 403 on any other tenant's routes.
+ */
+import type { MiddlewareHandler } from "hono";
+import { UnauthorizedError } from "@jobico/goico";
+import {
+  assertTenantAccess,
+  type AuthVariables,
+  type Principal,
+} from "./principal.ts";
+import type { TenantStore } from "../tenants/tenant_store.ts";
+
+export class Authenticator {
+  readonly #admin: Uint8Array;
+
+  constructor(
+    adminToken: string,
+    private readonly tenants: TenantStore,
+  ) {
+    if (adminToken.length < 16) {
+      throw new Error("The admin token must have at least 16 characters");
+    }
+    this.#admin = new TextEncoder().encode(adminToken);
+  }
+
+  /**
+   * The principal of a request: null when it sends no bearer token.
+   *
+   * @throws {UnauthorizedError} for a malformed header or an unknown token
+   */
+  async principal(req: Request): Promise<Principal | null> {
+    const header = req.headers.get("authorization");
+    if (header === null) return null;
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m) {
+      throw new UnauthorizedError(
+        "Malformed Authorization header: send Authorization: Bearer <token>",
+      );
+    }
+    const token = m[1];
+    if (timingSafeEqual(new TextEncoder().encode(token), this.#admin)) {
+      return { kind: "admin" };
+    }
+    const tenant = await this.tenants.tenantOfToken(token);
+    if (tenant === null) {
+      throw new UnauthorizedError(
+        "Wrong bearer token: it is neither the admin token nor a tenant's token",
+      );
+    }
+    return { kind: "tenant", tenant };
+  }
+
+  /** Requires a principal and sets it on the context as `principal`. */
+  middleware(): MiddlewareHandler<{ Variables: AuthVariables }> {
+    return async (c, next) => {
+      const p = await this.principal(c.req.raw);
+      if (!p) {
+        throw new UnauthorizedError(
+          "Missing bearer token: send Authorization: Bearer <token> (the admin token or the tenant's)",
+        );
+      }
+      c.set("principal", p);
+      await next();
+    };
+  }
+}
+
+/** For routes under /api/v1/tenants/:tenant: 403 unless the principal may access that tenant. */
+export function tenantGuard(): MiddlewareHandler<{ Variables: AuthVariables }> {
+  return async (c, next) => {
+    const tenant = c.req.param("tenant");
+    if (tenant !== undefined) {
+      assertTenantAccess(c.get("principal"), tenant);
+    }
+    await next();
+  };
+}
+
+function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) {
+    diff |= (a[i % (a.length || 1)] ?? 0) ^ b[i];
+  }
+  return diff === 0;
+}

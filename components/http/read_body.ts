@@ -1,0 +1,76 @@
+import { PayloadTooLargeError, ValidationError } from "@jobico/goico";
+
+/**
+ * Reads a request body up to `max` bytes (413 beyond, naming `what`) and
+ * decodes it as UTF-8 (400 when it is not).
+ */
+export async function readBody(
+  req: Request,
+  max: number,
+  what: string,
+): Promise<string> {
+  return decodeUtf8(await readBytes(req, max, what), what);
+}
+
+/**
+ * Reads a request body's bytes up to `max` (413 beyond).
+ *
+ * A body with a Content-Length within `max` is read whole, in one go (the
+ * HTTP server frames it by that length: a client cannot send more in it);
+ * a body of unknown length (chunked) is read piece by piece and refused
+ * as soon as it passes `max`. Reading whole costs far less per request
+ * than a stream reader (bench/ingest_breakdown.ts: 17 -> 3 µs).
+ */
+export async function readBytes(
+  req: Request,
+  max: number,
+  what: string,
+): Promise<Uint8Array> {
+  const header = req.headers.get("content-length");
+  const declared = header === null ? NaN : Number(header);
+  if (declared > max) {
+    throw new PayloadTooLargeError(
+      `${what} is ${declared} bytes; the limit is ${max}`,
+    );
+  }
+  if (!req.body) return new Uint8Array();
+  if (declared >= 0) {
+    const bytes = await req.bytes();
+    // Only a Request made in-process can carry more than it declares.
+    if (bytes.length > max) {
+      throw new PayloadTooLargeError(
+        `${what} is larger than the limit of ${max} bytes`,
+      );
+    }
+    return bytes;
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of req.body) {
+    size += chunk.length;
+    if (size > max) {
+      throw new PayloadTooLargeError(
+        `${what} is larger than the limit of ${max} bytes`,
+      );
+    }
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(size);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Decodes UTF-8 strictly: a 400 naming `what` when the bytes are not UTF-8. */
+export function decodeUtf8(bytes: Uint8Array, what: string): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new ValidationError(`${what} is not valid UTF-8`);
+  }
+}

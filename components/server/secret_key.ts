@@ -1,0 +1,83 @@
+/**
+ * The key that seals tenants' webhook secrets at rest (see
+ * goico/secret_box.ts): JOBICO_SECRET_KEY when set (64 hex digits or
+ * base64 of 32 bytes); otherwise one generated on first start and kept in
+ * `<data>/secret-key` (mode 0600), outside the store, so a copy of
+ * `kv.sqlite3` alone does not give the secrets away. `:memory:` gets a key
+ * for this run. A remote store (a KV Connect URL) without
+ * JOBICO_SECRET_KEY has nowhere to keep one: the secrets stay in clear,
+ * and the log says so.
+ */
+import {
+  ensurePrivateDir,
+  formatSecretKey,
+  type Logger,
+  newSecretKey,
+  parseSecretKey,
+  ValidationError,
+} from "@jobico/goico";
+
+/** Where the generated secret key of a data directory is kept. */
+export function secretKeyFile(data: string): string {
+  return `${data.replace(/\/+$/, "")}/secret-key`;
+}
+
+/** @throws {ValidationError} a JOBICO_SECRET_KEY that is not a key */
+export function checkSecretKey(
+  text: string,
+  name = "JOBICO_SECRET_KEY",
+): Uint8Array {
+  const key = parseSecretKey(text);
+  if (!key) {
+    throw new ValidationError(
+      `Invalid ${name}: use 64 hex digits or the base64 of 32 bytes (e.g. openssl rand -hex 32)`,
+    );
+  }
+  return key;
+}
+
+export async function resolveSecretKey(
+  configured: string | undefined,
+  data: string,
+  logger: Logger,
+): Promise<Uint8Array | null> {
+  if (configured !== undefined) {
+    logger.info("secret key from JOBICO_SECRET_KEY");
+    return checkSecretKey(configured);
+  }
+  if (data === ":memory:") return newSecretKey();
+  if (/^https?:\/\//.test(data)) {
+    logger.warn(
+      "webhook secrets are stored in clear: set JOBICO_SECRET_KEY to seal them",
+    );
+    return null;
+  }
+  const file = secretKeyFile(data);
+  await ensurePrivateDir(data, { logger });
+  try {
+    const f = await Deno.open(file, {
+      createNew: true,
+      write: true,
+      mode: 0o600,
+    });
+    try {
+      const key = newSecretKey();
+      await f.write(new TextEncoder().encode(formatSecretKey(key) + "\n"));
+      logger.info("secret key generated", { file });
+      return key;
+    } finally {
+      f.close();
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+  }
+  for (let i = 0; i < 50; i++) {
+    const key = parseSecretKey(await Deno.readTextFile(file));
+    if (key) return key;
+    // Another process is still writing it.
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(
+    `${file} holds no secret key: restore it (webhook secrets sealed with it cannot be read without it), or set JOBICO_SECRET_KEY`,
+  );
+}
