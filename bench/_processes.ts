@@ -29,29 +29,41 @@ export interface PlatformProcessOptions {
   data?: string;
   /** Runs it with this file descriptor limit (`ulimit -n`, soft and hard). Default: this process's. */
   fdLimit?: number;
+  /**
+   * The checkout whose main.ts and deno.json run (an export of another
+   * commit, to compare builds in one run). Default: this one.
+   */
+  root?: string;
 }
 
 /** The `deno run` arguments of main.ts, as `deno task dev` has them. */
-export function mainArgs(denoFlags: string[] = []): string[] {
+export function mainArgs(
+  denoFlags: string[] = [],
+  root: string | URL = ROOT,
+): string[] {
+  const base = typeof root === "string"
+    ? new URL(`file://${root.replace(/\/?$/, "/")}`)
+    : root;
   return [
     "run",
     ...denoFlags,
     "--config",
-    new URL("deno.json", ROOT).pathname,
+    new URL("deno.json", base).pathname,
     "--allow-net",
     "--allow-read",
     "--allow-write",
     "--allow-env",
     "--allow-sys=hostname,osRelease",
     "--allow-ffi",
-    new URL("main.ts", ROOT).pathname,
+    new URL("main.ts", base).pathname,
   ];
 }
 
 /**
  * Starts the platform on a free port with its KV in a temporary directory
  * (a SQLite file on disk, as `deno task dev` keeps it) and waits until it
- * logs "listening". Its later log lines are read and dropped unparsed.
+ * logs "listening" (or, at a log level that hides that line, until
+ * /healthz answers). Its later log lines are read and dropped unparsed.
  */
 export async function startPlatformProcess(
   options: PlatformProcessOptions = {},
@@ -59,8 +71,10 @@ export async function startPlatformProcess(
   const tmp = options.data
     ? undefined
     : await Deno.makeTempDir({ prefix: "jobico-bench-" });
+  const quiet = ["warn", "error"].includes(options.env?.JOBICO_LOG_LEVEL ?? "");
+  const port = quiet ? freePort() : 0;
   const env: Record<string, string> = {
-    JOBICO_PORT: "0",
+    JOBICO_PORT: String(port),
     JOBICO_DATA: options.data ?? tmp!,
     JOBICO_ADMIN_TOKEN: BENCH_TOKEN,
     NO_COLOR: "1",
@@ -69,7 +83,7 @@ export async function startPlatformProcess(
     ...options.env,
   };
   const p = await startUntil(
-    mainArgs(options.denoFlags),
+    mainArgs(options.denoFlags, options.root),
     env,
     "stderr",
     (line) => {
@@ -81,6 +95,7 @@ export async function startPlatformProcess(
       }
     },
     options.fdLimit,
+    quiet ? `http://127.0.0.1:${port}` : undefined,
   );
   return {
     ...p,
@@ -134,9 +149,31 @@ export async function startScript(
   );
 }
 
+/** A port that was free a moment ago. */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Resolves with `url` once its /healthz answers. */
+async function healthy(url: string, signal: AbortSignal): Promise<string> {
+  while (!signal.aborted) {
+    try {
+      await (await fetch(`${url}/healthz`, { signal })).body?.cancel();
+      return url;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return url;
+}
+
 /**
  * Spawns `deno <args>` and resolves once `ready` finds the URL in a line of
- * `stream`; the rest of that stream is drained without being parsed.
+ * `stream`, or `probe`'s /healthz answers; the rest of that stream is
+ * drained without being parsed.
  */
 async function startUntil(
   args: string[],
@@ -144,6 +181,7 @@ async function startUntil(
   stream: "stdout" | "stderr",
   ready: (line: string) => string | undefined,
   fdLimit?: number,
+  probe?: string,
 ): Promise<BenchProcess> {
   const [cmd, cmdArgs] = fdLimit === undefined ? [Deno.execPath(), args] : [
     "sh",
@@ -161,9 +199,19 @@ async function startUntil(
   let buf = "";
   let url: string | undefined;
   const timeout = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const probing = new AbortController();
+  const up = probe ? healthy(probe, probing.signal) : undefined;
+  let reading: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
   try {
     while (url === undefined) {
-      const { value, done } = await reader.read();
+      reading ??= reader.read();
+      const next = await (up ? Promise.race([reading, up]) : reading);
+      if (typeof next === "string") {
+        url = next;
+        break;
+      }
+      reading = undefined;
+      const { value, done } = next;
       if (done) {
         throw new Error(`The process ended before it listened: ${buf}`);
       }
@@ -176,9 +224,11 @@ async function startUntil(
     }
   } finally {
     clearTimeout(timeout);
+    probing.abort();
   }
   const draining = (async () => {
     try {
+      if (reading && (await reading).done) return;
       while (!(await reader.read()).done) { /* dropped */ }
     } catch { /* the process went */ }
   })();

@@ -4,13 +4,18 @@
  * bare Hono baseline (bench/bare_hono.ts), which only parses the same JSON.
  * Each target runs in its own process; one load generator (wrk, or
  * bench/load_gen.ts) drives both with the same connections, one after the
- * other, in the same run. Each measurement is the best of `repeats` runs.
+ * other, in the same run. Each measurement is the best of `repeats` runs;
+ * the CPU time of the server's main thread per request (from /proc, which
+ * other load on the machine disturbs less than the rate) is the least of
+ * them.
  *
  * The platform runs as `deno task dev` would (main.ts, KV in a SQLite file
- * in a temporary directory, request logs at the default level), with
- * JOBICO_COMPONENTS=ctl,repo,listener (no executor: pure ingest) or, for
- * `withExecutor`, every component (the executor drains the queue meanwhile).
- * JOBICO_MAX_QUEUE_DEPTH is raised so that the backlog never answers 429.
+ * in a temporary directory, the default log settings), with
+ * JOBICO_COMPONENTS=ctl,repo,listener (no executor: pure ingest), again
+ * with the data directory on a tmpfs (`tmpfs`, root only: no disk, no
+ * fsync cost) and, for `withExecutor`, with every component (the executor
+ * drains the queue meanwhile). JOBICO_MAX_QUEUE_DEPTH is raised so that the
+ * backlog never answers 429.
  */
 import {
   deployBenchPackage,
@@ -18,6 +23,7 @@ import {
   eventBody,
   TENANT,
 } from "./_bench_package.ts";
+import { type DataOn, makeDataDir } from "./_data_dir.ts";
 import { type LoadResult, loadTool, runLoad } from "./_load.ts";
 import {
   BENCH_TOKEN,
@@ -25,6 +31,7 @@ import {
   startBareHono,
   startPlatformProcess,
 } from "./_processes.ts";
+import { threadTimes } from "./_thread_cpu.ts";
 
 export interface IngestOptions {
   seconds: number;
@@ -34,6 +41,8 @@ export interface IngestOptions {
   batch?: number;
   /** Also measure with every component running. Default true. */
   withExecutor?: boolean;
+  /** Also measure with the data on a tmpfs (needs root). Default true. */
+  tmpfs?: boolean;
   /** Flags for the platform's `deno run` (e.g. `--cpu-prof`). */
   denoFlags?: string[];
 }
@@ -47,6 +56,8 @@ export interface IngestCase {
   p99Ms: number;
   non2xx: number;
   errors: number;
+  /** CPU µs of the server's main thread per request, the least over the runs (Linux). */
+  mainCpuUs?: number;
 }
 
 export interface IngestResult {
@@ -56,20 +67,34 @@ export interface IngestResult {
   batch: number;
   bare: { single: IngestCase; batch: IngestCase };
   platform: { single: IngestCase; batch: IngestCase };
+  /** The platform with its data on a tmpfs. */
+  tmpfs?: { single: IngestCase; batch: IngestCase };
   withExecutor?: { single: IngestCase; batch: IngestCase };
   ratios: {
     /** platform / bare, single-item requests/s */
     single: number;
+    /** platform on tmpfs / bare, single-item requests/s */
+    singleTmpfs?: number;
+    /** platform on disk / on tmpfs, single-item requests/s */
+    diskOverTmpfs?: number;
+    /** platform with every component / bare, single-item requests/s */
+    singleWithExecutor?: number;
     /** platform / bare, batch requests/s */
     batch: number;
     /** platform items/s, batches / single */
     batchOverSingle: number;
+    /** bare / platform, main-thread CPU µs per single-item request */
+    cpuBareOverPlatform?: number;
   };
 }
 
 const PLATFORM_ENV = { JOBICO_MAX_QUEUE_DEPTH: "1000000000" };
 
-function toCase(r: LoadResult, items: number): IngestCase {
+function toCase(
+  r: LoadResult,
+  items: number,
+  mainCpuUs: number | undefined,
+): IngestCase {
   return {
     rps: Math.round(r.rps),
     itemsPerSec: Math.round(r.rps * items),
@@ -77,7 +102,14 @@ function toCase(r: LoadResult, items: number): IngestCase {
     p99Ms: r.p99Ms,
     non2xx: r.non2xx,
     errors: r.errors,
+    ...(mainCpuUs !== undefined &&
+      { mainCpuUs: Math.round(mainCpuUs * 10) / 10 }),
   };
+}
+
+/** CPU seconds of a process's main thread (null where /proc cannot say). */
+async function mainCpu(pid: number): Promise<number | null> {
+  return (await threadTimes(pid))?.get(String(pid))?.secs ?? null;
 }
 
 /** The best of `repeats` loads of `items`-item requests against `target`. */
@@ -87,7 +119,9 @@ async function best(
   o: IngestOptions,
 ): Promise<IngestCase> {
   let top: LoadResult | undefined;
+  let cpu: number | undefined;
   for (let i = 0; i < o.repeats; i++) {
+    const c0 = await mainCpu(target.pid);
     const r = await runLoad({
       url: `${target.url}/events/${TENANT}/${EVENT}`,
       body: eventBody(items),
@@ -100,19 +134,30 @@ async function best(
         `ingest: ${r.non2xx} answers were not 2xx and ${r.errors} failed (${target.url})`,
       );
     }
+    const c1 = await mainCpu(target.pid);
+    if (c0 !== null && c1 !== null && r.requests > 0) {
+      const us = (c1 - c0) * 1e6 / r.requests;
+      cpu = Math.min(cpu ?? us, us);
+    }
     if (!top || r.rps > top.rps) top = r;
   }
-  return toCase(top!, items);
+  return toCase(top!, items, cpu);
 }
 
 async function measurePlatform(
   components: string,
   o: IngestOptions,
+  dataOn: DataOn = "disk",
 ): Promise<{ single: IngestCase; batch: IngestCase }> {
+  const data = await makeDataDir(dataOn);
   const p = await startPlatformProcess({
     components,
     env: PLATFORM_ENV,
     denoFlags: o.denoFlags,
+    data: data.path,
+  }).catch(async (err) => {
+    await data.remove();
+    throw err;
   });
   try {
     await deployBenchPackage(p.url, BENCH_TOKEN);
@@ -130,6 +175,7 @@ async function measurePlatform(
     };
   } finally {
     await p.stop();
+    await data.remove();
   }
 }
 
@@ -151,11 +197,16 @@ export async function ingestBench(o: IngestOptions): Promise<IngestResult> {
   } finally {
     await bareProc.stop();
   }
-  const platform = await measurePlatform("ctl,repo,listener", o);
+  const listener = "ctl,repo,listener";
+  const platform = await measurePlatform(listener, o);
+  const tmpfs = o.tmpfs === false
+    ? undefined
+    : await measurePlatform(listener, o, "tmpfs");
   const withExecutor = o.withExecutor === false
     ? undefined
     : await measurePlatform("ctl,repo,listener,executor,recorder", o);
   const r2 = (x: number) => Math.round(x * 1000) / 1000;
+  const cpuBare = bare.single.mainCpuUs, cpu = platform.single.mainCpuUs;
   return {
     generator: await loadTool(),
     connections: o.connections,
@@ -163,13 +214,22 @@ export async function ingestBench(o: IngestOptions): Promise<IngestResult> {
     batch,
     bare,
     platform,
+    ...(tmpfs && { tmpfs }),
     ...(withExecutor && { withExecutor }),
     ratios: {
       single: r2(platform.single.rps / bare.single.rps),
+      ...(tmpfs && {
+        singleTmpfs: r2(tmpfs.single.rps / bare.single.rps),
+        diskOverTmpfs: r2(platform.single.rps / tmpfs.single.rps),
+      }),
+      ...(withExecutor && {
+        singleWithExecutor: r2(withExecutor.single.rps / bare.single.rps),
+      }),
       batch: r2(platform.batch.rps / bare.batch.rps),
       batchOverSingle: r2(
         platform.batch.itemsPerSec / platform.single.itemsPerSec,
       ),
+      ...(cpuBare && cpu && { cpuBareOverPlatform: r2(cpuBare / cpu) }),
     },
   };
 }
@@ -179,7 +239,8 @@ if (import.meta.main) {
     seconds: Number(Deno.args[0] ?? 5),
     connections: Number(Deno.args[1] ?? 32),
     repeats: Number(Deno.args[2] ?? 1),
-    withExecutor: Deno.args[3] !== "no-executor",
+    withExecutor: !Deno.args.includes("no-executor"),
+    tmpfs: !Deno.args.includes("no-tmpfs"),
   });
   console.log(JSON.stringify(r, null, 2));
 }

@@ -7,6 +7,7 @@ export const MICRO_FILES = [
   "durable_queue_bench.ts",
   "wasm_guest_bench.ts",
   "webhook_signature_bench.ts",
+  "kv_value_bench.ts",
 ];
 
 export interface MicroCase {

@@ -1,12 +1,15 @@
 /**
  * Listener throughput with 1 and with 2 isolates of `deno serve --parallel
  * serve.ts` (components ctl,repo,listener; no executor, so only ingest is
- * measured), same load generator and connections, in one run:
+ * measured), same load generator and connections, the two alternated in
+ * each round; the table has each case's median over the rounds:
  *
- *   deno run -A bench/parallel_listeners.ts [seconds=5] [connections=32]
+ *   deno run -A bench/parallel_listeners.ts [--seconds=5] [--connections=32]
+ *     [--rounds=3] [--data=disk|tmpfs]
  *
- * Prints a table and the 2/1 ratio; docs/scaling.md quotes it.
+ * Prints a table and the 2/1 ratios; docs/scaling.md quotes it.
  */
+import { parseArgs } from "node:util";
 import { deployGreetOver } from "../tests/_deploy_over_http.ts";
 import { authFetch } from "../tests/_auth_fetch.ts";
 import {
@@ -14,20 +17,36 @@ import {
   spawnParallel,
   waitIsolates,
 } from "../tests/_spawn_parallel.ts";
-import { runLoad } from "./_load.ts";
+import { type DataOn, makeDataDir } from "./_data_dir.ts";
+import { type LoadResult, runLoad } from "./_load.ts";
 
 const TOKEN = "bench-parallel-admin-token";
-const seconds = Number(Deno.args[0] ?? 5);
-const connections = Number(Deno.args[1] ?? 32);
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    seconds: { type: "string", default: "5" },
+    connections: { type: "string", default: "32" },
+    rounds: { type: "string", default: "3" },
+    data: { type: "string", default: "disk" },
+  },
+});
+const seconds = Number(values.seconds);
+const connections = Number(values.connections);
+const rounds = Number(values.rounds);
+const dataOn = values.data as DataOn;
 
-async function measure(jobs: number, batch: number) {
-  const data = await Deno.makeTempDir({ prefix: "jobico-bench-parallel-" });
+async function measure(jobs: number, batch: number): Promise<LoadResult> {
+  const data = await makeDataDir(dataOn);
   const port = freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawnParallel(data, port, jobs, TOKEN, "ctl,repo,listener", {
-    JOBICO_MAX_QUEUE_DEPTH: "1000000000",
-    JOBICO_LOG_LEVEL: "error",
-  });
+  const child = spawnParallel(
+    data.path,
+    port,
+    jobs,
+    TOKEN,
+    "ctl,repo,listener",
+    { JOBICO_MAX_QUEUE_DEPTH: "1000000000", JOBICO_LOG_LEVEL: "error" },
+  );
   try {
     if ((await waitIsolates(url, jobs)).size !== jobs) {
       throw new Error(`${jobs} isolates did not come up`);
@@ -52,37 +71,55 @@ async function measure(jobs: number, batch: number) {
   } finally {
     child.kill("SIGTERM");
     await child.status;
-    await Deno.remove(data, { recursive: true });
+    await data.remove();
   }
 }
 
-const rows: string[][] = [];
-const results: Record<string, number> = {};
-for (const batch of [1, 100]) {
-  for (const jobs of [1, 2]) {
-    const r = await measure(jobs, batch);
-    results[`${batch}:${jobs}`] = r.rps * batch;
-    rows.push([
-      String(batch),
-      String(jobs),
-      r.rps.toFixed(0),
-      (r.rps * batch).toFixed(0),
-      r.p50Ms.toFixed(1),
-      r.p99Ms.toFixed(1),
-      String(r.non2xx + r.errors),
-      r.generator,
-    ]);
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const runs = new Map<string, LoadResult[]>();
+for (let round = 0; round < rounds; round++) {
+  for (const batch of [1, 100]) {
+    for (const jobs of [1, 2]) {
+      const r = await measure(jobs, batch);
+      const k = `${batch}:${jobs}`;
+      runs.set(k, [...(runs.get(k) ?? []), r]);
+      console.error(
+        `round ${round + 1}: ${batch} items, ${jobs} isolates: ${
+          Math.round(r.rps * batch)
+        } events/s`,
+      );
+    }
   }
 }
 console.log(
-  "| items/request | isolates | requests/s | events/s | p50 ms | p99 ms | failed | load generator |",
+  `data on ${dataOn}, ${connections} connections, ${seconds} s, median of ${rounds} rounds\n`,
 );
-console.log("|---|---|---|---|---|---|---|---|");
-for (const r of rows) console.log(`| ${r.join(" | ")} |`);
+console.log(
+  "| items/request | isolates | requests/s | events/s | p50 ms | p99 ms | failed |",
+);
+console.log("|---|---|---|---|---|---|---|");
+const eventsPerSec: Record<string, number> = {};
+for (const [k, rs] of runs) {
+  const [batch, jobs] = k.split(":");
+  const rps = median(rs.map((r) => r.rps));
+  eventsPerSec[k] = rps * Number(batch);
+  console.log(
+    `| ${batch} | ${jobs} | ${rps.toFixed(0)} | ${
+      (rps * Number(batch)).toFixed(0)
+    } | ${median(rs.map((r) => r.p50Ms)).toFixed(1)} | ${
+      median(rs.map((r) => r.p99Ms)).toFixed(1)
+    } | ${rs.reduce((n, r) => n + r.non2xx + r.errors, 0)} |`,
+  );
+}
 for (const batch of [1, 100]) {
   console.log(
     `items/request ${batch}: 2 isolates / 1 isolate = ${
-      (results[`${batch}:2`] / results[`${batch}:1`]).toFixed(2)
+      (eventsPerSec[`${batch}:2`] / eventsPerSec[`${batch}:1`]).toFixed(2)
     }`,
   );
 }

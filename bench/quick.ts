@@ -9,6 +9,10 @@
  *   connections;
  * - `ingestBatchOverSingle`: items/s of the listener with 100-item batches
  *   over items/s with single-item requests;
+ * - `ingestCpuBareOverPlatform`: CPU time of the server's main thread per
+ *   single-item request, bare Hono's over the listener's (from /proc; the
+ *   steadiest of the ratios on a busy machine, since it does not depend on
+ *   how much of the cores the server got);
  * - `executorRawOverPlatform`: µs per execution of a raw
  *   `WebAssembly.instantiate` + call over µs per execution on the
  *   JobicoletRunner / WasmPool path.
@@ -27,6 +31,7 @@ export async function quickRatios(seconds = 3): Promise<Ratios> {
     connections: 32,
     repeats: 1,
     withExecutor: false,
+    tmpfs: false,
   });
   const executor = await executorOverheadBench({
     calls: 5_000,
@@ -36,6 +41,7 @@ export async function quickRatios(seconds = 3): Promise<Ratios> {
   return {
     ingestSingleOverBare: ingest.ratios.single,
     ingestBatchOverSingle: ingest.ratios.batchOverSingle,
+    ingestCpuBareOverPlatform: ingest.ratios.cpuBareOverPlatform ?? NaN,
     executorRawOverPlatform: Math.round(
       (executor.us.rawFresh / executor.us.platform) * 100,
     ) / 100,

@@ -48,16 +48,20 @@
  * fails every time (at least two: the first only shows that its consumer
  * died with it leased).
  *
+ * Records (items waiting, in flight, delayed, dead letters) are stored as
+ * the `codec` option says: as they are (V8's serializer, the default) or as
+ * JSON bytes (`jsonRecords`, several times cheaper to write and read); a
+ * queue reads records of either form.
+ *
  * A queue dropped while a consumer holds its items: the epoch goes with
  * it, so a consumer that took its leases before the epoch first existed
  * still commits (the caller sweeps again after a lease, see
  * components/tenants/delete_tenant.ts).
  */
 
-import { serialize } from "node:v8";
 import { ChangeFeed } from "./change_feed.ts";
 import { deletePrefixes } from "./delete_prefixes.ts";
-import { kvValueSize } from "./kv_value_size.ts";
+import { type RecordCodec, v8Records } from "./record_codec.ts";
 
 export interface QueuedItem<T> {
   id: string;
@@ -123,9 +127,9 @@ const MAX_CHECKS = 100;
 /** Bytes of one KV value, as the KV measures it (V8-serialized). */
 const KV_MAX_VALUE = 65_536;
 /**
- * The most bytes an item may take stored (V8-serialized, as the KV stores
- * it; see `itemBytes`): a KV value holds 65,536, and the queue adds up to
- * 256 to an item as it moves (its lease, counts, due time).
+ * The most bytes an item may take stored (as its codec stores it; see
+ * `itemBytes`): a KV value holds 65,536, and the queue adds up to 256 to an
+ * item as it moves (its lease, counts, due time).
  */
 export const MAX_ITEM_BYTES = KV_MAX_VALUE - 256;
 /** Ends a dead letter's error that was cut to fit. */
@@ -160,12 +164,18 @@ export interface DurableQueueOptions {
    * @default {500}
    */
   pollMs?: number;
+  /**
+   * How records are stored. Default `v8Records` (as they are); `jsonRecords`
+   * for items whose values are JSON's. Either reads both forms.
+   */
+  codec?: RecordCodec;
 }
 
 export class DurableQueue<T> {
   readonly feed: ChangeFeed;
   readonly #leaseMs: number;
   readonly #now: () => number;
+  readonly #codec: RecordCodec;
   /** Items parked under a NaN due time were looked for (see `promoteDue`). */
   #repaired = false;
   /**
@@ -175,6 +185,12 @@ export class DurableQueue<T> {
   readonly #held = new WeakMap<QueuedItem<T>, string | null>();
   /** The epoch read with each entry that `head` returned. */
   readonly #headEpochs = new WeakMap<object, string | null>();
+  /**
+   * The keys every append to a queue writes (its "in" counter and active
+   * marker), made once per queue: a group commit recognizes the same key
+   * arrays at once (see group_commit.ts).
+   */
+  #appendKeys = new Map<string, { in: Deno.KvKey; active: Deno.KvKey }>();
   /** The epochs each atomic operation checks already ("queue\0stamp"). */
   readonly #checked = new WeakMap<Deno.AtomicOperation, Set<string>>();
 
@@ -185,6 +201,7 @@ export class DurableQueue<T> {
   ) {
     this.#leaseMs = options.leaseMs ?? 4_000;
     this.#now = options.now ?? Date.now;
+    this.#codec = options.codec ?? v8Records;
     this.feed = new ChangeFeed(kv, [...prefix, "signal"], {
       pollMs: options.pollMs,
     });
@@ -196,6 +213,37 @@ export class DurableQueue<T> {
     id: string,
   ): Deno.KvKey {
     return [...this.prefix, state, queue, id];
+  }
+
+  /** The KV value that stores a record. */
+  #enc(record: unknown): unknown {
+    return this.#codec.encode(record);
+  }
+
+  /** An entry read from the KV with its record decoded (key and versionstamp kept for checks). */
+  #dec<R>(e: Deno.KvEntry<unknown>): Deno.KvEntry<R> {
+    return {
+      key: e.key,
+      value: this.#codec.decode(e.value) as R,
+      versionstamp: e.versionstamp,
+    };
+  }
+
+  /** Entries of a list, decoded. */
+  async *#list<R>(
+    selector: Deno.KvListSelector,
+    options?: Deno.KvListOptions,
+  ): AsyncGenerator<Deno.KvEntry<R>> {
+    for await (const e of this.kv.list(selector, options)) {
+      yield this.#dec<R>(e);
+    }
+  }
+
+  /** `getMany`, decoded. */
+  async #getMany<R>(keys: Deno.KvKey[]): Promise<Deno.KvEntryMaybe<R>[]> {
+    return (await this.kv.getMany(keys)).map((e) =>
+      e.versionstamp === null ? e as Deno.KvEntryMaybe<R> : this.#dec<R>(e)
+    );
   }
 
   #count(queue: string, name: Counter): Deno.KvKey {
@@ -261,6 +309,15 @@ export class DurableQueue<T> {
     sets: [Deno.KvKey, unknown][];
   } {
     const enqueuedAt = this.#now();
+    let k = this.#appendKeys.get(queue);
+    if (!k) {
+      if (this.#appendKeys.size >= 10_000) this.#appendKeys.clear();
+      k = {
+        in: this.#count(queue, "in"),
+        active: [...this.prefix, "active", queue],
+      };
+      this.#appendKeys.set(queue, k);
+    }
     return {
       write: (op) => {
         for (const { id, value } of items) {
@@ -272,20 +329,21 @@ export class DurableQueue<T> {
             failures: 0,
             enqueuedAt,
           };
-          op.set(this.#key("ready", queue, id), item);
+          op.set(this.#key("ready", queue, id), this.#enc(item));
         }
       },
       sums: [
-        [this.#count(queue, "in"), BigInt(items.length)],
+        [k.in, BigInt(items.length)],
         [this.feed.key, 1n],
       ],
-      sets: [[[...this.prefix, "active", queue], enqueuedAt]],
+      sets: [[k.active, enqueuedAt]],
     };
   }
 
   /**
-   * The bytes an item would take stored in `queue` (at most: see
-   * `kvValueSize`); at most MAX_ITEM_BYTES may be appended.
+   * The bytes an item would take stored in `queue` (exactly with
+   * `jsonRecords`, at most with `v8Records`: see `kvValueSize`); at most
+   * MAX_ITEM_BYTES may be appended.
    */
   itemBytes(queue: string, item: { id: string; value: T }): number {
     const stored: QueuedItem<T> = {
@@ -296,7 +354,7 @@ export class DurableQueue<T> {
       failures: 0,
       enqueuedAt: this.#now(),
     };
-    return kvValueSize(stored);
+    return this.#codec.size(stored);
   }
 
   /**
@@ -382,7 +440,7 @@ export class DurableQueue<T> {
     // when the item is acknowledged, no lease was taken back since.
     const [entries, epoch] = await Promise.all([
       Array.fromAsync(
-        this.kv.list<QueuedItem<T>>({
+        this.#list<QueuedItem<T>>({
           prefix: [...this.prefix, "ready", queue],
         }, { limit: max }),
       ),
@@ -412,10 +470,18 @@ export class DurableQueue<T> {
       }
       op.check(e).delete(e.key);
       const inflight: InFlight<T> = { ...e.value, leaseUntil };
-      op.set(this.#key("inflight", e.value.queue, e.value.id), inflight);
+      op.set(
+        this.#key("inflight", e.value.queue, e.value.id),
+        this.#enc(inflight),
+      );
       this.#held.set(e.value, epoch);
     }
     return entries.map((e) => e.value);
+  }
+
+  /** How records are stored (see `DurableQueueOptions.codec`). */
+  get codec(): RecordCodec {
+    return this.#codec;
   }
 
   /** How long a lease lasts. */
@@ -438,7 +504,7 @@ export class DurableQueue<T> {
         const op = this.kv.atomic();
         let n = 0;
         for (const [, e] of await this.#ownLeases(items.slice(i, i + 100))) {
-          op.check(e).set(e.key, { ...e.value, leaseUntil });
+          op.check(e).set(e.key, this.#enc({ ...e.value, leaseUntil }));
           n++;
         }
         if (n === 0) break;
@@ -466,7 +532,7 @@ export class DurableQueue<T> {
       for (const [, e] of await this.#ownLeases(items.slice(i, i + 100))) {
         const { leaseUntil: _, started: _s, ...item } = e.value;
         op.check(e).delete(e.key)
-          .set(this.#key("ready", item.queue, item.id), item);
+          .set(this.#key("ready", item.queue, item.id), this.#enc(item));
         queues.add(item.queue);
         n++;
       }
@@ -487,7 +553,7 @@ export class DurableQueue<T> {
     // A read names at most 10 keys.
     const reads: Promise<Deno.KvEntryMaybe<InFlight<T>>[]>[] = [];
     for (let i = 0; i < items.length; i += 10) {
-      reads.push(this.kv.getMany<InFlight<T>[]>(
+      reads.push(this.#getMany<InFlight<T>>(
         items.slice(i, i + 10).map((it) =>
           this.#key("inflight", it.queue, it.id)
         ),
@@ -551,7 +617,7 @@ export class DurableQueue<T> {
       if (!own) return false;
       const [, e] = own;
       const res = await this.kv.atomic().check(e)
-        .set(e.key, { ...e.value, started: true }).commit();
+        .set(e.key, this.#enc({ ...e.value, started: true })).commit();
       if (res.ok) return true;
     }
     return false;
@@ -621,7 +687,7 @@ export class DurableQueue<T> {
     op.delete(this.#key("inflight", item.queue, item.id));
     return op.set(
       [...this.prefix, "delayed", dueAt, item.queue, item.id],
-      delayed,
+      this.#enc(delayed),
     );
   }
 
@@ -632,11 +698,11 @@ export class DurableQueue<T> {
    */
   async promoteDue(): Promise<number> {
     let moved = 0;
-    const due = this.kv.list<Delayed<T>>({
+    const due = this.#list<Delayed<T>>({
       start: [...this.prefix, "delayed"],
       end: [...this.prefix, "delayed", this.#now() + 1],
     });
-    const lost = this.#repaired ? [] : this.kv.list<Delayed<T>>({
+    const lost = this.#repaired ? [] : this.#list<Delayed<T>>({
       prefix: [...this.prefix, "delayed", NaN],
     });
     this.#repaired = true;
@@ -644,7 +710,7 @@ export class DurableQueue<T> {
       for await (const e of iter) {
         const { dueAt: _, ...item } = e.value;
         const op = this.kv.atomic().check(e).delete(e.key)
-          .set(this.#key("ready", item.queue, item.id), item);
+          .set(this.#key("ready", item.queue, item.id), this.#enc(item));
         if ((await this.#active(op, item.queue).commit()).ok) moved++;
       }
     }
@@ -669,20 +735,20 @@ export class DurableQueue<T> {
       failedAt: this.#now(),
       ...(ref !== undefined && { ref }),
     };
-    // The bound first (a walk); the serializer only for a letter near the limit.
-    let over = kvValueSize(letter) <= KV_MAX_VALUE
+    // The bound first (cheap); the exact size only for a letter near the limit.
+    const codec = this.#codec;
+    let over = codec.size(letter) <= KV_MAX_VALUE
       ? 0
-      : serialize(letter).length - KV_MAX_VALUE;
+      : codec.exactSize(letter) - KV_MAX_VALUE;
     for (let kept = error; over > 0 && kept !== "";) {
-      // A character takes two bytes in a string that has one above U+00FF.
-      const wide = /[\u0100-\uffff]/.test(letter.error) ? 2 : 1;
-      kept = kept.slice(0, Math.max(0, kept.length - Math.ceil(over / wide)));
+      const each = codec.charBytes(letter.error);
+      kept = kept.slice(0, Math.max(0, kept.length - Math.ceil(over / each)));
       letter.error = kept + CUT;
-      over = serialize(letter).length - KV_MAX_VALUE;
+      over = codec.exactSize(letter) - KV_MAX_VALUE;
     }
     this.#checkLease(op, item);
     op.delete(this.#key("inflight", item.queue, item.id));
-    op.set(this.#key("dead", item.queue, item.id), letter);
+    op.set(this.#key("dead", item.queue, item.id), this.#enc(letter));
     this.#add(op, item.queue, "out", 1);
     this.#add(op, item.queue, "dead", 1);
     return op;
@@ -694,12 +760,14 @@ export class DurableQueue<T> {
     options: { limit?: number; cursor?: string } = {},
   ): Promise<{ letters: DeadLetter<T>[]; cursor: string | null }> {
     const limit = options.limit ?? 100;
-    const iter = this.kv.list<DeadLetter<T>>(
+    const iter = this.kv.list(
       { prefix: [...this.prefix, "dead", queue] },
       { limit, cursor: options.cursor },
     );
     const letters: DeadLetter<T>[] = [];
-    for await (const e of iter) letters.push(e.value);
+    for await (const e of iter) {
+      letters.push(this.#codec.decode(e.value) as DeadLetter<T>);
+    }
     return {
       letters,
       cursor: letters.length === limit && iter.cursor ? iter.cursor : null,
@@ -715,7 +783,7 @@ export class DurableQueue<T> {
     const replayed: string[] = [];
     const letters = ids
       ? (await this.#getDead(queue, ids))
-      : this.kv.list<DeadLetter<T>>({
+      : this.#list<DeadLetter<T>>({
         prefix: [...this.prefix, "dead", queue],
       });
     let op = this.kv.atomic();
@@ -735,7 +803,10 @@ export class DurableQueue<T> {
         attempt: was.attempt + 1,
         failures: 0,
       };
-      op.check(e).delete(e.key).set(this.#key("ready", queue, item.id), item);
+      op.check(e).delete(e.key).set(
+        this.#key("ready", queue, item.id),
+        this.#enc(item),
+      );
       batch.push(item.id);
       if (batch.length >= MAX_CHECKS) await flush();
     }
@@ -755,7 +826,7 @@ export class DurableQueue<T> {
   ): Promise<number> {
     const letters = ids
       ? (await this.#getDead(queue, ids))
-      : this.kv.list<DeadLetter<T>>({
+      : this.#list<DeadLetter<T>>({
         prefix: [...this.prefix, "dead", queue],
       });
     let purged = 0;
@@ -787,7 +858,7 @@ export class DurableQueue<T> {
     const unique = [...new Set(ids)];
     const out: Deno.KvEntry<DeadLetter<T>>[] = [];
     for (let i = 0; i < unique.length; i += 10) {
-      const got = await this.kv.getMany<DeadLetter<T>[]>(
+      const got = await this.#getMany<DeadLetter<T>>(
         unique.slice(i, i + 10).map((id) => this.#key("dead", queue, id)),
       );
       for (const e of got) {
@@ -845,7 +916,7 @@ export class DurableQueue<T> {
     const now = this.#now();
     const expired = new Map<string, Deno.KvEntry<InFlight<T>>[]>();
     for await (
-      const e of this.kv.list<InFlight<T>>({
+      const e of this.#list<InFlight<T>>({
         prefix: [...this.prefix, "inflight"],
       })
     ) {
@@ -896,7 +967,10 @@ export class DurableQueue<T> {
           lapses: 0,
         }
         : { ...item, attempt: item.attempt + 1, lapses: lapses + 1 };
-      op.check(e).delete(e.key).set(this.#key("ready", queue, item.id), back);
+      op.check(e).delete(e.key).set(
+        this.#key("ready", queue, item.id),
+        this.#enc(back),
+      );
     }
     op.set(this.#epoch(queue), now);
     return (await this.#active(op, queue).commit()).ok;
@@ -912,15 +986,15 @@ export class DurableQueue<T> {
         this.#count(queue, "dead"),
       ]),
       Array.fromAsync(
-        this.kv.list<InFlight<T>>({
+        this.#list<InFlight<T>>({
           prefix: [...this.prefix, "inflight", queue],
         }),
       ),
       Array.fromAsync(
-        this.kv.list<Delayed<T>>({ prefix: [...this.prefix, "delayed"] }),
+        this.#list<Delayed<T>>({ prefix: [...this.prefix, "delayed"] }),
       ),
       Array.fromAsync(
-        this.kv.list<QueuedItem<T>>({
+        this.#list<QueuedItem<T>>({
           prefix: [...this.prefix, "ready", queue],
         }, { limit: 1 }),
       ),

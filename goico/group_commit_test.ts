@@ -171,3 +171,92 @@ Deno.test("GroupCommit: shared sums and sets are written once per key, as the pa
     await g.commit({ ...part(5), sums: [[["count"], (1n << 64n) - 10n]] });
     assert.equal((await kv.get<Deno.KvU64>(["count"])).value?.value, 0n);
   }));
+
+/** The real KV, counting the commits under way at once. */
+function countingCommits(kv: Deno.Kv) {
+  const seen = { now: 0, most: 0 };
+  const proxy = new Proxy(kv, {
+    get(target, prop) {
+      if (prop !== "atomic") {
+        const v = Reflect.get(target, prop, target);
+        return typeof v === "function" ? v.bind(target) : v;
+      }
+      return () => {
+        const op = target.atomic();
+        const commit = op.commit.bind(op);
+        op.commit = async () => {
+          seen.most = Math.max(seen.most, ++seen.now);
+          try {
+            return await commit();
+          } finally {
+            seen.now--;
+          }
+        };
+        return op;
+      };
+    },
+  });
+  return { kv: proxy, seen };
+}
+
+/** A part of `n` sets of `key`, the last value `value`. */
+const setsPart = (key: string, n: number, value: string): CommitPart => ({
+  mutations: n,
+  bytes: n * 20,
+  keyBytes: n * 10,
+  write: (op) => {
+    for (let i = 0; i < n - 1; i++) op.set([key, "fill", i], i);
+    op.set([key], value);
+  },
+});
+
+/** Lets the microtasks queued so far run (not the event loop). */
+const microtasks = async () => {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+};
+
+Deno.test("GroupCommit: a large group waiting while a commit is under way is committed at once, and lands after it", () =>
+  withKv(async (raw) => {
+    const { kv, seen } = countingCommits(raw);
+    const g = new GroupCommit(kv);
+    const first = g.commit(setsPart("k", 1, "first"));
+    await microtasks(); // the first commit is under way
+    const second = g.commit(setsPart("k", 150, "second"));
+    await microtasks();
+    assert.equal(seen.now, 2, "two commits under way at once");
+    const [a, b] = await Promise.all([first, second]);
+    assert.ok(a.ok && b.ok);
+    assert.equal(g.stats.commits, 2);
+    // Written in the order they were handed to the store.
+    assert.ok(
+      (a as Deno.KvCommitResult).versionstamp <
+        (b as Deno.KvCommitResult).versionstamp,
+    );
+    assert.equal((await raw.get(["k"])).value, "second");
+  }));
+
+Deno.test("GroupCommit: small parts wait for the commit under way and share the next one", () =>
+  withKv(async (raw) => {
+    const { kv, seen } = countingCommits(raw);
+    const g = new GroupCommit(kv);
+    const first = g.commit(setsPart("a", 1, "first"));
+    await microtasks();
+    const rest = ["b", "c", "d"].map((k) => g.commit(setsPart(k, 2, k)));
+    await microtasks();
+    assert.equal(seen.now, 1);
+    assert.ok((await Promise.all([first, ...rest])).every((r) => r.ok));
+    assert.equal(seen.most, 1);
+    assert.equal(g.stats.commits, 2);
+  }));
+
+Deno.test("GroupCommit: with maxInFlight 1 a large group waits too", () =>
+  withKv(async (raw) => {
+    const { kv, seen } = countingCommits(raw);
+    const g = new GroupCommit(kv, { maxInFlight: 1 });
+    const first = g.commit(setsPart("k", 1, "first"));
+    await microtasks();
+    const second = g.commit(setsPart("k", 150, "second"));
+    await Promise.all([first, second]);
+    assert.equal(seen.most, 1);
+    assert.equal((await raw.get(["k"])).value, "second");
+  }));

@@ -69,6 +69,7 @@ export {
   type MeterOptions,
 } from "./fuel_meter.ts";
 export { kvValueSize } from "./kv_value_size.ts";
+export { jsonRecords, type RecordCodec, v8Records } from "./record_codec.ts";
 export { ModuleCache } from "./module_cache.ts";
 export { monotonicId, monotonicIdFactory } from "./monotonic_id.ts";
 export { openKv, openKvAt, type OpenKvOptions } from "./open_kv.ts";
@@ -79,6 +80,8 @@ export {
   writePrivateFile,
 } from "./private_dir.ts";
 export {
+  ACCESS_LOGS,
+  type AccessLog,
   connectionLimits,
   onShutdownSignal,
   type RunningServer,

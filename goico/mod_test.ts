@@ -3,6 +3,7 @@ import * as goico from "./mod.ts";
 
 Deno.test("mod.ts exports the framework's runtime values", () => {
   const expected = [
+    "ACCESS_LOGS",
     "ASSUMED_FD_LIMIT",
     "BlobStore",
     "DEFAULT_SSE_BUFFER_BYTES",
@@ -38,6 +39,8 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "formatSse",
     "jsonLogger",
     "kvValueSize",
+    "jsonRecords",
+    "v8Records",
     "maxConnectionsFor",
     "meterFuel",
     "monotonicId",

@@ -19,6 +19,15 @@ import {
 } from "./guarded_server.ts";
 
 /**
+ * Which requests get a log line: every one, those answered with an error
+ * (a status of 400 or more) or that were slow, or none.
+ */
+export type AccessLog = "all" | "errors" | "off";
+
+/** The values of {@linkcode AccessLog}. */
+export const ACCESS_LOGS: readonly AccessLog[] = ["all", "errors", "off"];
+
+/**
  * What {@linkcode serviceApp} says about the service at `/`, `/meta` and
  * `/healthz`, and how it logs.
  *
@@ -37,8 +46,23 @@ export interface ServiceAppOptions {
   name: string;
   /** Its version, in `/` and `/meta`. */
   version: string;
-  /** Gets one line per request, and the errors. */
+  /** Gets the request lines (see `accessLog`) and the errors. */
   logger: Logger;
+  /**
+   * Which requests get a `request` log line (see {@linkcode AccessLog}).
+   * A line per request costs a busy service a good part of its time (the
+   * listener: 10 µs of about 65 per request, and whoever reads the lines),
+   * so a service under load may log errors only.
+   *
+   * @default {"all"}
+   */
+  accessLog?: AccessLog;
+  /**
+   * Under `errors`, a request that took this long, in ms, is logged too.
+   *
+   * @default {1000}
+   */
+  slowRequestMs?: number;
   /**
    * Extra members of `/meta`.
    *
@@ -76,17 +100,23 @@ export interface ServiceAppOptions {
 /** A Hono app with request logs, problem+json errors, `/healthz` and `/meta`. */
 export function serviceApp(options: ServiceAppOptions): Hono {
   const { logger } = options;
+  const accessLog = options.accessLog ?? "all";
+  const slowMs = options.slowRequestMs ?? 1000;
   const app = new Hono();
-  app.use(async (c, next) => {
-    const start = performance.now();
-    await next();
-    logger.info("request", {
-      method: c.req.method,
-      path: c.req.path,
-      status: c.res.status,
-      ms: Math.round((performance.now() - start) * 100) / 100,
+  if (accessLog !== "off") {
+    app.use(async (c, next) => {
+      const start = performance.now();
+      await next();
+      const ms = performance.now() - start;
+      if (accessLog === "errors" && c.res.status < 400 && ms < slowMs) return;
+      logger.info("request", {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round(ms * 100) / 100,
+      });
     });
-  });
+  }
   app.onError((err, c) => {
     if (err instanceof HTTPException && !(err instanceof HttpError)) {
       return problemResponse(

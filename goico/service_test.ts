@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { ValidationError } from "./http_error.ts";
 import { jsonLogger, silentLogger } from "./logger.ts";
 import {
+  type AccessLog,
   connectionLimits,
   onShutdownSignal,
   serve,
@@ -20,7 +21,12 @@ function capturingLogger() {
   };
 }
 
-function testApp(options: { health?: () => Record<string, string> } = {}) {
+function testApp(
+  options: {
+    health?: () => Record<string, string>;
+    accessLog?: AccessLog;
+  } = {},
+) {
   const log = capturingLogger();
   const app = serviceApp({
     name: "testsvc",
@@ -28,6 +34,12 @@ function testApp(options: { health?: () => Record<string, string> } = {}) {
     logger: log.logger,
     meta: () => ({ role: "tester" }),
     health: options.health,
+    accessLog: options.accessLog,
+    slowRequestMs: 50,
+  });
+  app.get("/slow", async (c) => {
+    await new Promise((r) => setTimeout(r, 60));
+    return c.text("done");
   });
   app.get("/invalid", () => {
     throw new ValidationError("name is required", {
@@ -335,5 +347,45 @@ Deno.test("serve: enforces the connection limits it was given and reports them",
     assert.equal(server.connectionStats()?.timedOut.header, 1);
   } finally {
     await server.shutdown();
+  }
+});
+
+Deno.test("serviceApp: accessLog errors logs requests answered 400 or more, and slow ones; off logs none", async () => {
+  for (
+    const [mode, want] of [
+      ["errors", [
+        ["POST", "/nope", 404],
+        ["GET", "/invalid", 400],
+        ["GET", "/boom", 500],
+        ["GET", "/slow", 200],
+      ]],
+      ["off", []],
+      ["all", [
+        ["GET", "/healthz", 200],
+        ["POST", "/nope", 404],
+        ["GET", "/invalid", 400],
+        ["GET", "/boom", 500],
+        ["GET", "/slow", 200],
+      ]],
+    ] as const
+  ) {
+    const { app, records } = testApp({ accessLog: mode });
+    for (
+      const [method, path] of [
+        ["GET", "/healthz"],
+        ["POST", "/nope"],
+        ["GET", "/invalid"],
+        ["GET", "/boom"],
+        ["GET", "/slow"],
+      ]
+    ) await (await app.request(path, { method })).body?.cancel();
+    const requests = records().filter((r) => r.msg === "request");
+    assert.deepEqual(
+      requests.map((r) => [r.method, r.path, r.status]),
+      want,
+      mode,
+    );
+    // The unhandled error is logged whatever the access log says.
+    assert.ok(records().some((r) => r.msg === "unhandled error"), mode);
   }
 });

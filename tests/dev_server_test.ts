@@ -46,12 +46,14 @@ Deno.test("main.ts honours JOBICO_DATA, JOBICO_ADMIN_TOKEN and JOBICO_PORT, logs
     assert.equal(execs.find((e) => e.eventId === id)?.status, "ok");
     const status = await first.stop();
     assert.equal(status.code, 0);
+    // By default only requests answered with an error get a line.
+    const requests = first.seen.filter((l) => l.msg === "request");
     assert.ok(
-      first.seen.some((l) =>
-        l.msg === "request" && l.path === "/events/demo/greet" &&
-        l.status === 200
+      requests.some((l) =>
+        l.path === "/api/v1/tenants/demo/packages" && l.status === 401
       ),
     );
+    assert.ok(requests.every((l) => (l.status as number) >= 400));
     assert.ok(first.seen.some((l) => l.msg === "shutting down"));
     await Deno.stat(`${data}/kv.sqlite3`);
 
@@ -100,6 +102,23 @@ Deno.test("without JOBICO_ADMIN_TOKEN, main.ts makes one into <data>/admin-token
   } finally {
     await Deno.remove(data, { recursive: true });
   }
+});
+
+Deno.test("with JOBICO_ACCESS_LOG=all, main.ts logs every request, and no line is lost at shutdown", async () => {
+  const server = await startDev({
+    JOBICO_DATA: ":memory:",
+    JOBICO_ADMIN_TOKEN: "t0ken-dev-admin-token",
+    JOBICO_ACCESS_LOG: "all",
+  });
+  for (let i = 0; i < 3; i++) {
+    await (await fetch(server.url + "/healthz")).body?.cancel();
+  }
+  assert.equal((await server.stop()).code, 0);
+  const lines = server.seen.filter((l) =>
+    l.msg === "request" && l.path === "/healthz" && l.status === 200
+  );
+  assert.equal(lines.length, 3);
+  assert.ok(server.seen.some((l) => l.msg === "shutting down"));
 });
 
 Deno.test("main.ts refuses a bad JOBICO_PORT with a message naming it", async () => {

@@ -11,6 +11,7 @@ import { compileWat } from "./jobicolets/compile_wat.ts";
 import { type Harness, startHarness } from "./_harness.ts";
 import type { Execution } from "../components/executions/execution.ts";
 import { serialize } from "node:v8";
+import { MAX_ITEM_BYTES } from "@jobico/goico";
 import { startPlatform } from "../components/platform.ts";
 import { queueStorageName } from "../components/model/queue_ref.ts";
 import { authFetch } from "./_auth_fetch.ts";
@@ -142,7 +143,7 @@ Deno.test("a record that fits as UTF-8 but not as the KV stores it is fitted and
   }
 });
 
-Deno.test("the largest event that fails with a long reason is dead-lettered with the reason cut to fit", async () => {
+Deno.test("the largest event that fails with a long reason is dead-lettered with its reason (cut if it does not fit)", async () => {
   const kv = await Deno.openKv(":memory:");
   const adminToken = "poison-admin-token-0123456789";
   // The longest names a package may use.
@@ -188,9 +189,12 @@ runtimes:
 `,
     });
     assert.equal(deployed.status, 201, await deployed.text());
-    // As large as the listener accepts: 64,816 bytes stored.
-    const item = { s: "x".repeat(65_536 - 720) };
-    while (serialize(item).length > 65_536 - 720) item.s = item.s.slice(1);
+    // As large as the listener accepts: 64,560 bytes of JSON, as the queue
+    // stores it (MAX_ITEM_BYTES less what the record adds).
+    const item = { s: "x".repeat(MAX_ITEM_BYTES - 720) };
+    while (JSON.stringify(item).length > MAX_ITEM_BYTES - 720) {
+      item.s = item.s.slice(1);
+    }
     const sent = await api(`/events/${tenant}/${event}`, {
       method: "POST",
       body: JSON.stringify({ data: [item] }),
@@ -220,14 +224,21 @@ runtimes:
     const [letter] = letters;
     assert.equal(letter.item.value.eventId, id);
     assert.deepEqual(letter.item.value.data, item);
-    assert.match(letter.error, /^Package "p+" version 1 no .*\[cut to fit\]$/);
-    // The record keeps the whole reason.
+    // The letter keeps the reason, cut if it would not fit (as JSON the
+    // largest item leaves room for this one: DurableQueue's own tests cut
+    // longer ones); the record keeps the whole reason.
+    const reason =
+      `Package "${pkg}" version 1 no longer declares event "${event}" (was the package deleted?)`;
+    const cut = " [cut to fit]";
+    assert.ok(
+      letter.error === reason ||
+        (letter.error.endsWith(cut) &&
+          reason.startsWith(letter.error.slice(0, -cut.length))),
+      letter.error,
+    );
     const record = await back.executions.get(tenant, letter.ref!);
     assert.equal(record?.status, "failed");
-    assert.equal(
-      record?.error,
-      `Package "${pkg}" version 1 no longer declares event "${event}" (was the package deleted?)`,
-    );
+    assert.equal(record?.error, reason);
     const stats = await back.queue.stats(name);
     assert.deepEqual([stats.depth, stats.inFlight, stats.dead], [0, 0, 1]);
   } finally {

@@ -12,19 +12,38 @@ export async function readBody(
   return decodeUtf8(await readBytes(req, max, what), what);
 }
 
-/** Reads a request body's bytes up to `max` (413 beyond). */
+/**
+ * Reads a request body's bytes up to `max` (413 beyond).
+ *
+ * A body with a Content-Length within `max` is read whole, in one go (the
+ * HTTP server frames it by that length: a client cannot send more in it);
+ * a body of unknown length (chunked) is read piece by piece and refused
+ * as soon as it passes `max`. Reading whole costs far less per request
+ * than a stream reader (bench/ingest_breakdown.ts: 17 -> 3 µs).
+ */
 export async function readBytes(
   req: Request,
   max: number,
   what: string,
 ): Promise<Uint8Array> {
-  const declared = Number(req.headers.get("content-length") ?? "NaN");
+  const header = req.headers.get("content-length");
+  const declared = header === null ? NaN : Number(header);
   if (declared > max) {
     throw new PayloadTooLargeError(
       `${what} is ${declared} bytes; the limit is ${max}`,
     );
   }
   if (!req.body) return new Uint8Array();
+  if (declared >= 0) {
+    const bytes = await req.bytes();
+    // Only a Request made in-process can carry more than it declares.
+    if (bytes.length > max) {
+      throw new PayloadTooLargeError(
+        `${what} is larger than the limit of ${max} bytes`,
+      );
+    }
+    return bytes;
+  }
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of req.body) {

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { DurableQueue, monotonicId, PayloadTooLargeError } from "@jobico/goico";
+import {
+  DurableQueue,
+  jsonRecords,
+  monotonicId,
+  PayloadTooLargeError,
+  type RecordCodec,
+  v8Records,
+} from "@jobico/goico";
 import { keys } from "../model/keys.ts";
 import { queueStorageName } from "../model/queue_ref.ts";
 import type { EventItem } from "../model/event_item.ts";
@@ -15,10 +22,13 @@ const long = "x".repeat(64);
  * Appends `data` as the listener does, with the longest names, the
  * version's pin count, an Idempotency-Key and a signature's replay record.
  */
-async function queueAll(data: unknown[]): Promise<boolean> {
+async function queueAll(
+  data: unknown[],
+  codec: RecordCodec,
+): Promise<boolean> {
   const kv = await Deno.openKv(":memory:");
   try {
-    const queue = new DurableQueue<EventItem>(kv, keys.queues());
+    const queue = new DurableQueue<EventItem>(kv, keys.queues(), { codec });
     const items = data.map((d) => {
       const id = monotonicId();
       return {
@@ -52,7 +62,11 @@ async function queueAll(data: unknown[]): Promise<boolean> {
 }
 
 /** The largest `n` for which `make(n)` passes the check, by bisection. */
-function largest(make: (n: number) => unknown[], max: number): number {
+function largest(
+  make: (n: number) => unknown[],
+  max: number,
+  codec: RecordCodec,
+): number {
   let lo = 0, hi = max;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
@@ -60,6 +74,7 @@ function largest(make: (n: number) => unknown[], max: number): number {
       checkFitsOneWrite(
         make(mid),
         queueStorageName({ tenant: long, queue: long }),
+        codec,
       );
       lo = mid;
     } catch {
@@ -69,11 +84,18 @@ function largest(make: (n: number) => unknown[], max: number): number {
   return lo;
 }
 
-Deno.test("what passes the check is queued in one write, even with the longest names", async () => {
+Deno.test("what passes the check is queued in one write, even with the longest names, stored as V8 values or JSON", async () => {
   const shapes: [string, (n: number) => unknown[], number, number][] = [
     ["small items", (n) => Array(n).fill({ a: 1 }), MAX_ITEMS_PER_WRITE, 400],
     ["one long string", (n) => [{ s: "a".repeat(n) }], 1 << 20, 60_000],
-    ["one wide string", (n) => [{ s: "中".repeat(n) }], 1 << 20, 30_000],
+    ["one wide string", (n) => [{ s: "中".repeat(n) }], 1 << 20, 20_000],
+    // JSON writes a control character as six bytes.
+    [
+      "one string of escapes",
+      (n) => [{ s: "\u0001".repeat(n) }],
+      1 << 20,
+      10_000,
+    ],
     [
       "20 long strings",
       (n) => Array(20).fill({ s: "a".repeat(n) }),
@@ -81,10 +103,20 @@ Deno.test("what passes the check is queued in one write, even with the longest n
       35_000,
     ],
   ];
-  for (const [what, make, max, atLeast] of shapes) {
-    const n = largest(make, max);
-    assert.ok(n >= atLeast, `${what}: ${n}`);
-    assert.equal(await queueAll(make(n)), true, what);
+  for (const codec of [v8Records, jsonRecords]) {
+    for (const [what, make, max, atLeast] of shapes) {
+      const n = largest(make, max, codec);
+      assert.ok(n >= atLeast, `${what}: ${n}`);
+      assert.equal(await queueAll(make(n), codec), true, what);
+      // One more does not pass (it is the largest).
+      assert.throws(() =>
+        checkFitsOneWrite(
+          make(n + 1),
+          queueStorageName({ tenant: long, queue: long }),
+          codec,
+        )
+      );
+    }
   }
 });
 
@@ -106,7 +138,7 @@ Deno.test("what does not fit is a 413 naming the limit", () => {
     ],
     [
       [1, { s: "a".repeat(70_000) }],
-      /^Item 1 of "data" is 700\d\d bytes stored; the limit is 64816 per item$/,
+      /^Item 1 of "data" is 700\d\d bytes stored; the limit is 64560 per item$/,
     ],
     [
       Array(20).fill({ s: "a".repeat(45_000) }),
@@ -119,7 +151,7 @@ Deno.test("what does not fit is a 413 naming the limit", () => {
     ],
     [
       JSON.parse(JSON.stringify([1, { s: "a".repeat(70_000) }])),
-      /^Item 1 of "data" is 700\d\d bytes stored; the limit is 64816 per item$/,
+      /^Item 1 of "data" is 700\d\d bytes stored; the limit is 64560 per item$/,
     ],
   ];
   for (const [data, message] of cases) {
@@ -132,4 +164,23 @@ Deno.test("what does not fit is a 413 naming the limit", () => {
       },
     );
   }
+});
+
+Deno.test("attack: items that JSON writes far larger than V8 (control characters, 6 bytes each) are measured as the queue stores them", async () => {
+  const data = [{ s: "\u0001".repeat(20_000) }];
+  // 20 KB as V8 values: it would fit.
+  checkFitsOneWrite(data, "demo/greetings", v8Records);
+  // 120 KB as JSON: a 413, not a failed write after the request was accepted.
+  assert.throws(
+    () => checkFitsOneWrite(data, "demo/greetings", jsonRecords),
+    (e: Error) => {
+      assert.ok(e instanceof PayloadTooLargeError);
+      assert.match(
+        e.message,
+        /^Item 0 of "data" is 120008 bytes stored; the limit is 64560 per item$/,
+      );
+      return true;
+    },
+  );
+  await assert.rejects(() => queueAll(data, jsonRecords));
 });

@@ -41,6 +41,7 @@ import type {
   RejectReason,
 } from "../observe/platform_metrics.ts";
 import { currentTraceparent, inSpan, inSpanSync } from "../observe/tracing.ts";
+import { registerCommitMetrics } from "../observe/commit_metrics.ts";
 
 /** What the listener answers when it accepts items. */
 export interface Accepted {
@@ -145,6 +146,9 @@ export function listenerApp(
     maxAgeMs: options.backlogMaxAgeMs,
   });
   const commits = options.commits ?? new GroupCommit(options.kv);
+  if (options.metrics) {
+    registerCommitMetrics(options.metrics.registry, commits);
+  }
   const app = new Hono<{ Variables: { knownTenant?: string } }>();
 
   // Refusals are counted per tenant only once the tenant is known to
@@ -228,6 +232,7 @@ export function listenerApp(
     const size = checkFitsOneWrite(
       data,
       queueStorageName({ tenant, queue: route.event.supplierqueue }),
+      options.queue.codec,
     );
     const errors: { item: number; path: string; message: string }[] = [];
     let at = 0;

@@ -21,6 +21,19 @@ import type { EventItem } from "../model/event_item.ts";
 
 const U64 = 1n << 64n;
 
+/** Pin keys made before, by version: the same key array for the same version (see group_commit.ts). */
+let pinKeys = new Map<string, Deno.KvKey>();
+
+function pinKey(k: string, item: EventItem): Deno.KvKey {
+  let key = pinKeys.get(k);
+  if (!key) {
+    if (pinKeys.size >= 10_000) pinKeys = new Map();
+    key = keys.versionPin(item.tenant, item.package, item.version);
+    pinKeys.set(k, key);
+  }
+  return key;
+}
+
 /** Pin changes gathered over items, one sum per version. */
 export class PinDeltas {
   readonly #deltas = new Map<string, { key: Deno.KvKey; n: number }>();
@@ -32,10 +45,7 @@ export class PinDeltas {
     const d = this.#deltas.get(k);
     if (d) d.n += n;
     else {
-      this.#deltas.set(k, {
-        key: keys.versionPin(item.tenant, item.package, item.version),
-        n,
-      });
+      this.#deltas.set(k, { key: pinKey(k, item), n });
     }
     return this;
   }

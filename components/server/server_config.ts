@@ -3,7 +3,12 @@
  * flags of `jobico serve`, which are mapped onto the same names so both
  * check and explain them the same way.
  */
-import { type LogLevel, ValidationError } from "@jobico/goico";
+import {
+  ACCESS_LOGS,
+  type AccessLog,
+  type LogLevel,
+  ValidationError,
+} from "@jobico/goico";
 import { MIN_ADMIN_TOKEN } from "./admin_token.ts";
 import { checkSecretKey } from "./secret_key.ts";
 import { type Component, COMPONENTS, type ServeOptions } from "../platform.ts";
@@ -35,6 +40,10 @@ export const SETTINGS = {
   JOBICO_LOG_LEVEL: [
     "--log-level",
     "debug, info, warn or error (default info)",
+  ],
+  JOBICO_ACCESS_LOG: [
+    "--access-log",
+    "which requests get a log line: all, errors (answered 400 or more, or slower than 1 s) or off (default errors)",
   ],
   JOBICO_WORKERS: [
     "--workers",
@@ -195,6 +204,17 @@ export function serverConfig(
       }`,
     );
   }
+  const accessLog = get("JOBICO_ACCESS_LOG");
+  if (
+    accessLog !== undefined &&
+    !(ACCESS_LOGS as readonly string[]).includes(accessLog)
+  ) {
+    throw new ValidationError(
+      `Invalid ${label("JOBICO_ACCESS_LOG")} "${accessLog}": use ${
+        ACCESS_LOGS.join(", ")
+      }`,
+    );
+  }
   let components: Component[] | undefined;
   const list = get("JOBICO_COMPONENTS");
   if (list !== undefined) {
@@ -247,6 +267,7 @@ export function serverConfig(
     adminToken,
     secretKey,
     components,
+    accessLog: accessLog as AccessLog | undefined,
     workers: int("JOBICO_WORKERS", 1, 256),
     tenantConcurrency: int("JOBICO_TENANT_CONCURRENCY", 1, 256),
     retryBaseMs: int("JOBICO_RETRY_BASE_MS", 1, 3_600_000),

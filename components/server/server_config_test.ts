@@ -18,6 +18,7 @@ Deno.test("serverConfig: every setting is read and converted", () => {
     JOBICO_COMPONENTS: "listener, ctl,listener",
     JOBICO_ADMIN_TOKEN: "s3cret-admin-token",
     JOBICO_LOG_LEVEL: "warn",
+    JOBICO_ACCESS_LOG: "all",
     JOBICO_WORKERS: "4",
     JOBICO_TENANT_CONCURRENCY: "2",
     JOBICO_TIMEOUT_MS: "250",
@@ -47,6 +48,7 @@ Deno.test("serverConfig: every setting is read and converted", () => {
       hostname: "0.0.0.0",
       adminToken: "s3cret-admin-token",
       components: ["listener", "ctl"],
+      accessLog: "all",
       workers: 4,
       tenantConcurrency: 2,
       retryBaseMs: 50,
@@ -139,5 +141,19 @@ Deno.test("serverConfig: the stream limits are read, in KiB for the buffer, and 
   assert.throws(
     () => serverConfig({ JOBICO_STREAM_BUFFER_KB: "1.5" }, "flag"),
     /^ValidationError: Invalid --stream-buffer-kb "1.5": use a whole number from 1 to 1048576$/,
+  );
+});
+
+Deno.test("serverConfig: the access log is all, errors or off, and left to the platform's default when unset", () => {
+  for (const mode of ["all", "errors", "off"]) {
+    assert.equal(
+      serverConfig({ JOBICO_ACCESS_LOG: mode }).options.accessLog,
+      mode,
+    );
+  }
+  assert.equal("accessLog" in serverConfig({}).options, false);
+  assert.throws(
+    () => serverConfig({ JOBICO_ACCESS_LOG: "some" }, "flag"),
+    /^ValidationError: Invalid --access-log "some": use all, errors, off$/,
   );
 });

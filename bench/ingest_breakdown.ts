@@ -1,0 +1,269 @@
+/**
+ * Where a request's time goes in the listener under load: the platform
+ * (main.ts, as `deno task dev` runs it) with a CPU profile of its main
+ * isolate (`--cpu-prof`) takes `seconds` of wrk load; then
+ *
+ * - the CPU time of each of its threads over the load, per request, from
+ *   /proc (main isolate, the KV's SQLite thread, the rest);
+ * - the main isolate's CPU per request split by purpose (bench/_breakdown.ts
+ *   gives each profile sample taken during the load to routing, auth, body
+ *   read, JSON parse, schema, ids, KV serialization, the commit, the log
+ *   line, metrics, tracing, the response...);
+ * - the commit wait per request and requests per commit, from the
+ *   listener's group commit counters at /metrics, read before and after.
+ *
+ *   deno run -A bench/ingest_breakdown.ts [--seconds=5] [--items=1]
+ *     [--connections=32] [--data=disk|tmpfs] [--components=ctl,repo,listener]
+ *     [--root=DIR] [--env=K=V ...] [--json]
+ *
+ * `--root` runs main.ts of another checkout (e.g. `git archive` of an
+ * older commit) to compare builds with the same script. The profiler costs
+ * some throughput itself; the rates of bench/ingest.ts are the ones to
+ * compare with bare Hono.
+ */
+import { parseArgs } from "node:util";
+import {
+  deployBenchPackage,
+  EVENT,
+  eventBody,
+  TENANT,
+} from "./_bench_package.ts";
+import { breakdown, CATEGORIES, type Category } from "./_breakdown.ts";
+import { type DataOn, makeDataDir } from "./_data_dir.ts";
+import { runLoad } from "./_load.ts";
+import { BENCH_TOKEN, startPlatformProcess } from "./_processes.ts";
+import { cpuPerEvent, type ThreadCpu, threadTimes } from "./_thread_cpu.ts";
+
+export interface BreakdownOptions {
+  seconds: number;
+  connections: number;
+  /** Items per request. Default 1. */
+  items?: number;
+  /** JOBICO_COMPONENTS. Default ctl,repo,listener. */
+  components?: string;
+  /** Where the KV file is. Default the disk. */
+  data?: DataOn;
+  /** More JOBICO_* settings. */
+  env?: Record<string, string>;
+  /** Another checkout's main.ts (see the header). */
+  root?: string;
+  /** Take the CPU profile. Default true; without it only the rate, threads and commits are measured. */
+  profile?: boolean;
+  /** Copies the profile into this directory (to read with bench/_profile.ts). */
+  keepProfile?: string;
+}
+
+export interface IngestBreakdown {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** CPU µs per request by thread. */
+  threads: ThreadCpu | null;
+  /** Of the main isolate's profile during the load, the share idle (NaN unprofiled). */
+  idle: number;
+  /** Main-isolate CPU µs per request, by purpose. */
+  mainUs: Partial<Record<Category, number>>;
+  /** The listener's group commit during the load (null on builds without its metrics). */
+  commit: {
+    /** Mean ms a request waited for its commit. */
+    waitMs: number;
+    /** Mean ms a commit took. */
+    commitMs: number;
+    requestsPerCommit: number;
+  } | null;
+}
+
+async function commitCounters(
+  url: string,
+): Promise<Record<string, number> | null> {
+  const res = await fetch(`${url}/metrics`, {
+    headers: { authorization: `Bearer ${BENCH_TOKEN}` },
+  });
+  const text = await res.text();
+  const out: Record<string, number> = {};
+  for (
+    const m of text.matchAll(/^jobico_listener_(\w+)_total (\S+)$/gm)
+  ) out[m[1]] = Number(m[2]);
+  return "commits" in out ? out : null;
+}
+
+async function uptimeUs(): Promise<number> {
+  const text = await Deno.readTextFile("/proc/uptime");
+  return Number(text.split(" ")[0]) * 1e6;
+}
+
+export async function ingestBreakdown(
+  o: BreakdownOptions,
+): Promise<IngestBreakdown> {
+  const items = o.items ?? 1;
+  const data = await makeDataDir(o.data ?? "disk");
+  const profDir = await Deno.makeTempDir({ prefix: "jobico-prof-" });
+  try {
+    const p = await startPlatformProcess({
+      components: o.components ?? "ctl,repo,listener",
+      env: { JOBICO_MAX_QUEUE_DEPTH: "1000000000", ...o.env },
+      denoFlags: o.profile === false
+        ? []
+        : ["--cpu-prof", `--cpu-prof-dir=${profDir}`],
+      data: data.path,
+      root: o.root,
+    });
+    let load, t0, t1, cpu0, cpu1, c0, c1;
+    try {
+      await deployBenchPackage(p.url, BENCH_TOKEN);
+      const spec = {
+        url: `${p.url}/events/${TENANT}/${EVENT}`,
+        body: eventBody(items),
+        headers: { authorization: `Bearer ${BENCH_TOKEN}` },
+        connections: o.connections,
+        seconds: 2,
+      };
+      await runLoad(spec); // warm-up: V8 optimizes the hot path
+      c0 = await commitCounters(p.url);
+      cpu0 = await threadTimes(p.pid);
+      t0 = await uptimeUs();
+      load = await runLoad({ ...spec, seconds: o.seconds });
+      t1 = await uptimeUs();
+      cpu1 = await threadTimes(p.pid);
+      c1 = await commitCounters(p.url);
+    } finally {
+      await p.stop();
+    }
+    if (load.non2xx > 0 || load.errors > 0) {
+      throw new Error(
+        `${load.non2xx} answers were not 2xx and ${load.errors} failed`,
+      );
+    }
+    const requests = load.requests;
+    const threads = cpu0 && cpu1
+      ? cpuPerEvent(p.pid, cpu0, cpu1, requests)
+      : null;
+    // The main isolate's profile (Workers write `....worker-N.cpuprofile`).
+    let profile;
+    for await (const e of Deno.readDir(profDir)) {
+      if (!e.name.endsWith(".cpuprofile")) continue;
+      if (o.keepProfile) {
+        await Deno.copyFile(
+          `${profDir}/${e.name}`,
+          `${o.keepProfile}/${e.name}`,
+        );
+      }
+      if (e.name.includes(".worker-")) continue;
+      profile = JSON.parse(await Deno.readTextFile(`${profDir}/${e.name}`));
+    }
+    if (!profile && o.profile !== false) {
+      throw new Error("The platform wrote no CPU profile");
+    }
+    const b = profile ? breakdown(profile, t0, t1) : undefined;
+    // The profile's samples are wall time on the main thread: when not
+    // idle, JS (or an op it called) ran. What the thread's CPU time from
+    // /proc has beyond them ran outside JS (see CATEGORIES).
+    const mainUs: Partial<Record<Category, number>> = {};
+    let sampled = 0;
+    for (const c of CATEGORIES) {
+      if (!b || c === "idle" || b.ms[c] === 0) continue;
+      const us = b.ms[c] * 1000 / requests;
+      mainUs[c] = Math.round(us * 10) / 10;
+      sampled += us;
+    }
+    if (b && threads) {
+      mainUs["runtime outside JS (HTTP I/O, event loop)"] =
+        Math.round(Math.max(0, threads.main - sampled) * 10) / 10;
+    }
+    const d = (k: string) => (c1?.[k] ?? 0) - (c0?.[k] ?? 0);
+    const r2 = (x: number) => Math.round(x * 100) / 100;
+    return {
+      rps: Math.round(load.rps),
+      p50Ms: load.p50Ms,
+      p99Ms: load.p99Ms,
+      threads,
+      idle: b ? r2(b.ms.idle / b.windowMs) : NaN,
+      mainUs,
+      commit: c0 && c1 && d("commits") > 0
+        ? {
+          waitMs: r2(
+            d("commit_wait_seconds") * 1000 /
+              d("committed_requests"),
+          ),
+          commitMs: r2(d("commit_seconds") * 1000 / d("commits")),
+          requestsPerCommit: r2(d("committed_requests") / d("commits")),
+        }
+        : null,
+    };
+  } finally {
+    await data.remove();
+    await Deno.remove(profDir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The breakdown as a Markdown table (one column per run). */
+export function breakdownMarkdown(
+  runs: { name: string; r: IngestBreakdown }[],
+): string {
+  const head = `| per request | ${runs.map((x) => x.name).join(" | ")} |`;
+  const sep = `| --- | ${runs.map(() => "---:").join(" | ")} |`;
+  const row = (label: string, f: (r: IngestBreakdown) => string) =>
+    `| ${label} | ${runs.map((x) => f(x.r)).join(" | ")} |`;
+  const us = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(1));
+  const lines = [
+    head,
+    sep,
+    row("requests/s", (r) => r.rps.toLocaleString("en")),
+    row("latency p50 / p99, ms", (r) => `${r.p50Ms} / ${r.p99Ms}`),
+    row("commit wait, ms", (r) => r.commit ? String(r.commit.waitMs) : "-"),
+    row(
+      "requests per commit",
+      (r) => r.commit ? String(r.commit.requestsPerCommit) : "-",
+    ),
+    row("one commit, ms", (r) => r.commit ? String(r.commit.commitMs) : "-"),
+    row(
+      "main isolate idle (profiled)",
+      (r) => Number.isFinite(r.idle) ? `${Math.round(r.idle * 100)}%` : "-",
+    ),
+    row("**CPU µs, main isolate**", (r) => `**${us(r.threads?.main)}**`),
+    row("of which, by purpose (profiled):", () => ""),
+  ];
+  for (const c of CATEGORIES) {
+    if (c === "idle") continue;
+    if (runs.every((x) => x.r.mainUs[c] === undefined)) continue;
+    lines.push(row(`- ${c}`, (r) => us(r.mainUs[c])));
+  }
+  lines.push(
+    row("**CPU µs, KV SQLite thread**", (r) => `**${us(r.threads?.kv)}**`),
+    row("**CPU µs, other threads**", (r) => `**${us(r.threads?.other)}**`),
+  );
+  return lines.join("\n");
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      seconds: { type: "string", default: "5" },
+      items: { type: "string", default: "1" },
+      connections: { type: "string", default: "32" },
+      data: { type: "string", default: "disk" },
+      components: { type: "string", default: "ctl,repo,listener" },
+      root: { type: "string" },
+      env: { type: "string", multiple: true, default: [] },
+      json: { type: "boolean", default: false },
+      "keep-profile": { type: "string" },
+    },
+  });
+  const r = await ingestBreakdown({
+    seconds: Number(values.seconds),
+    items: Number(values.items),
+    connections: Number(values.connections),
+    data: values.data as DataOn,
+    components: values.components,
+    root: values.root,
+    keepProfile: values["keep-profile"],
+    env: Object.fromEntries(
+      values.env.map((
+        kv,
+      ) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+    ),
+  });
+  if (values.json) console.log(JSON.stringify(r, null, 2));
+  else console.log(breakdownMarkdown([{ name: "this run", r }]));
+}

@@ -1,0 +1,45 @@
+/**
+ * What storing a queue's record costs as a V8 value (Deno KV serializes
+ * every value with V8's serializer) and as JSON bytes (goico's
+ * `jsonRecords`): the writes of one atomic (`set`, which serializes at
+ * once; no commit) and the read of a stored value back into a record.
+ * The record is an event item as the listener queues it.
+ *
+ * Run: deno bench --allow-read --allow-write bench/kv_value_bench.ts
+ */
+import { deserialize, serialize } from "node:v8";
+import { jsonRecords } from "@jobico/goico";
+
+const kv = await Deno.openKv(":memory:");
+const record = {
+  id: "0000018c2f3a4b5c-00000001",
+  queue: "bench/pings",
+  value: {
+    tenant: "bench",
+    package: "bench",
+    version: 1,
+    event: "ping",
+    eventId: "0000018c2f3a4b5c-00000001",
+    data: { n: 1, name: "Ada" },
+  },
+  attempt: 1,
+  failures: 0,
+  enqueuedAt: 1_733_000_000_000,
+};
+const key = ["queue", "ready", "bench/pings", record.id];
+
+Deno.bench("set a V8 value", { group: "write", baseline: true }, () => {
+  kv.atomic().set(key, record);
+});
+Deno.bench("set JSON bytes (encode + set)", { group: "write" }, () => {
+  kv.atomic().set(key, jsonRecords.encode(record));
+});
+
+const asV8 = serialize(record);
+const asJson = jsonRecords.encode(record);
+Deno.bench("read a V8 value", { group: "read", baseline: true }, () => {
+  deserialize(asV8);
+});
+Deno.bench("read JSON bytes", { group: "read" }, () => {
+  jsonRecords.decode(asJson);
+});

@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { HttpError } from "@jobico/goico";
+import { readBytes } from "./read_body.ts";
+
+const MAX = 1000;
+
+/** A real server that answers how many body bytes `readBytes` read, or the error's status. */
+async function withServer(
+  fn: (port: number) => Promise<void>,
+): Promise<void> {
+  const ac = new AbortController();
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    signal: ac.signal,
+    onListen: () => {},
+  }, async (req) => {
+    try {
+      const bytes = await readBytes(req, MAX, "Test body");
+      return new Response(`read ${bytes.length}`);
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      return new Response(err.message, { status: err.status });
+    }
+  });
+  try {
+    await fn(server.addr.port);
+  } finally {
+    ac.abort();
+    await server.finished;
+  }
+}
+
+/** Sends raw bytes on a new connection and returns the first response's status line and body. */
+async function raw(port: number, request: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(request)).catch(() => {});
+    const buf = new Uint8Array(4096);
+    let text = "";
+    for (;;) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+      const head = text.indexOf("\r\n\r\n");
+      const length = /content-length: (\d+)/i.exec(text)?.[1];
+      if (head >= 0 && length && text.length >= head + 4 + Number(length)) {
+        break;
+      }
+    }
+    const [status] = text.split("\r\n");
+    return `${status.slice(9, 12)} ${text.slice(text.indexOf("\r\n\r\n") + 4)}`;
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("readBytes: a body with a Content-Length within the limit is read whole", () =>
+  withServer(async (port) => {
+    const res = await fetch(`http://127.0.0.1:${port}/`, {
+      method: "POST",
+      body: "x".repeat(MAX),
+    });
+    assert.equal(await res.text(), `read ${MAX}`);
+  }));
+
+Deno.test("readBytes: a chunked body within the limit is read", () =>
+  withServer(async (port) => {
+    const chunks = ["a".repeat(400), "b".repeat(400)];
+    const res = await fetch(`http://127.0.0.1:${port}/`, {
+      method: "POST",
+      body: ReadableStream.from(chunks.map((c) => new TextEncoder().encode(c))),
+    });
+    assert.equal(await res.text(), "read 800");
+  }));
+
+Deno.test("readBytes attack: a chunked body past the limit is a 413", () =>
+  withServer(async (port) => {
+    const chunk = `${(600).toString(16)}\r\n${"z".repeat(600)}\r\n`;
+    const answer = await raw(
+      port,
+      "POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n" +
+        chunk + chunk + chunk + "0\r\n\r\n",
+    );
+    assert.match(
+      answer,
+      /^413 Test body is larger than the limit of 1000 bytes/,
+    );
+  }));
+
+Deno.test("readBytes attack: a Content-Length past the limit is a 413 before the body is read", () =>
+  withServer(async (port) => {
+    const answer = await raw(
+      port,
+      `POST / HTTP/1.1\r\nhost: x\r\ncontent-length: ${1e15}\r\n\r\n{}`,
+    );
+    assert.match(
+      answer,
+      /^413 Test body is 1000000000000000 bytes; the limit is 1000/,
+    );
+  }));
+
+Deno.test("readBytes attack: a Content-Length smaller than what is sent reads only what it declares", () =>
+  withServer(async (port) => {
+    const answer = await raw(
+      port,
+      `POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n${
+        "y".repeat(100_000)
+      }`,
+    );
+    // The rest is no part of the body: the server takes it for a next request.
+    assert.match(answer, /^200 read 10(?!\d)/);
+  }));
+
+Deno.test("readBytes attack: an in-process Request that carries more than it declares is a 413", async () => {
+  const req = new Request("http://x/", {
+    method: "POST",
+    headers: { "content-length": "10" },
+    body: "w".repeat(MAX + 1),
+  });
+  await assert.rejects(
+    () => readBytes(req, MAX, "Test body"),
+    (err: HttpError) => err.status === 413,
+  );
+});

@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import client from "prom-client";
+import { GroupCommit } from "@jobico/goico";
+import { registerCommitMetrics } from "./commit_metrics.ts";
+
+Deno.test("registerCommitMetrics: each scrape reads the group commit's counters", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const commits = new GroupCommit(kv);
+    const registry = new client.Registry();
+    registerCommitMetrics(registry, commits);
+    const part = (i: number) => ({
+      mutations: 1,
+      bytes: 100,
+      keyBytes: 20,
+      write: (op: Deno.AtomicOperation) => op.set(["k", i], i),
+    });
+    const value = (text: string, name: string) =>
+      Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+    let text = await registry.metrics();
+    assert.equal(value(text, "jobico_listener_commits_total"), 0);
+    assert.equal(value(text, "jobico_listener_committed_requests_total"), 0);
+    await Promise.all([0, 1, 2].map((i) => commits.commit(part(i))));
+    text = await registry.metrics();
+    assert.equal(value(text, "jobico_listener_commits_total"), 1);
+    assert.equal(value(text, "jobico_listener_committed_requests_total"), 3);
+    const commitSecs = value(text, "jobico_listener_commit_seconds_total");
+    const waitSecs = value(text, "jobico_listener_commit_wait_seconds_total");
+    assert.ok(commitSecs > 0, `commit seconds ${commitSecs}`);
+    // Three requests waited at least for the one commit each.
+    assert.ok(waitSecs >= 3 * commitSecs, `${waitSecs} >= 3 x ${commitSecs}`);
+  } finally {
+    kv.close();
+  }
+});
