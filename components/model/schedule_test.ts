@@ -76,14 +76,14 @@ Deno.test("a broken schedule is reported at its line and column", () => {
       "jobs[0].event.schedule.cron",
       /never fires/,
       11,
-      23,
+      24,
     ],
     [
       '      schedule: {cron: "0 * * * *", every: 5}',
       "jobs[0].event.schedule.every",
       /Unknown key "every"/,
       11,
-      40,
+      37,
     ],
     [
       "      schedule: {timezone: UTC}",
@@ -97,7 +97,7 @@ Deno.test("a broken schedule is reported at its line and column", () => {
       "jobs[0].event.schedule.cron",
       /Expected a string/,
       11,
-      23,
+      24,
     ],
   ];
   for (const [yaml, path, message, line, col] of cases) {
