@@ -6,7 +6,10 @@
  *
  *   [...prefix, "ready",    queue, id]        -> item, waiting
  *   [...prefix, "inflight", queue, id]        -> item with a lease, being handled
- *   [...prefix, "delayed",  dueAt, queue, id] -> item waiting for a retry
+ *   [...prefix, "delayed",  dueAt, queue, id] -> item waiting for a retry,
+ *       or appended to wait until a time (`appendDelayedWrites`)
+ *   [...prefix, "due",      queue, id]        -> the due time of an item
+ *       appended delayed, so that it can be found by id (`cancel`)
  *   [...prefix, "dead",     queue, id]        -> dead letter: item and last error
  *   [...prefix, "active",   queue]            -> marker: the queue may hold items
  *   [...prefix, "epoch",    queue]            -> changes whenever a lease of the
@@ -710,6 +713,7 @@ export class DurableQueue<T> {
       for await (const e of iter) {
         const { dueAt: _, ...item } = e.value;
         const op = this.kv.atomic().check(e).delete(e.key)
+          .delete([...this.prefix, "due", item.queue, item.id])
           .set(this.#key("ready", item.queue, item.id), this.#enc(item));
         if ((await this.#active(op, item.queue).commit()).ok) moved++;
       }
@@ -900,7 +904,15 @@ export class DurableQueue<T> {
       this.kv,
       // The epoch goes too: a consumer still holding an item of the queue
       // finds its lease gone when it acknowledges.
-      (["ready", "inflight", "dead", "count", "active", "epoch"] as const)
+      ([
+        "ready",
+        "inflight",
+        "dead",
+        "count",
+        "active",
+        "epoch",
+        "due",
+      ] as const)
         .map((state) => [...this.prefix, state, queue]),
     );
   }
@@ -974,6 +986,102 @@ export class DurableQueue<T> {
     }
     op.set(this.#epoch(queue), now);
     return (await this.#active(op, queue).commit()).ok;
+  }
+
+  /**
+   * The writes of appending items that wait until `dueAt` (ms since the
+   * epoch) before they join their queue, in the order of their ids like
+   * any item (see `appendWrites` for the parts). Each item takes two
+   * writes: its delayed record and the index that finds it by id. They
+   * count in the queue's backlog from now on.
+   */
+  appendDelayedWrites(
+    queue: string,
+    items: { id: string; value: T }[],
+    dueAt: number,
+  ): {
+    write: (op: Deno.AtomicOperation) => void;
+    sums: [Deno.KvKey, bigint][];
+    sets: [Deno.KvKey, unknown][];
+  } {
+    if (!Number.isFinite(dueAt)) {
+      throw new RangeError(
+        `Invalid due time ${dueAt} for items of queue "${queue}": use a finite number of ms since the epoch`,
+      );
+    }
+    const enqueuedAt = this.#now();
+    return {
+      write: (op) => {
+        for (const { id, value } of items) {
+          const item: Delayed<T> = {
+            id,
+            queue,
+            value,
+            attempt: 1,
+            failures: 0,
+            enqueuedAt,
+            dueAt,
+          };
+          op.set(
+            [...this.prefix, "delayed", dueAt, queue, id],
+            this.#enc(item),
+          );
+          op.set([...this.prefix, "due", queue, id], dueAt);
+        }
+      },
+      sums: [[this.#count(queue, "in"), BigInt(items.length)]],
+      sets: [],
+    };
+  }
+
+  /**
+   * Removes an item that waits in `queue` (ready, or appended delayed) so
+   * that it never runs; `also` adds writes to the same atomic (e.g.
+   * counters of what the item referred to). An item in flight is not
+   * touched (`running`); one that is gone (done, or never there) is
+   * `missing`. Items waiting for a retry are not found by id: they ran.
+   */
+  async cancel(
+    queue: string,
+    id: string,
+    also?: (op: Deno.AtomicOperation, item: QueuedItem<T>) => void,
+  ): Promise<
+    | { state: "waiting" | "delayed"; item: QueuedItem<T>; dueAt?: number }
+    | { state: "running" | "missing" }
+  > {
+    const dueKey = [...this.prefix, "due", queue, id];
+    for (let tries = 0; tries < 5; tries++) {
+      const [ready, due, inflight] = await this.kv.getMany<unknown[]>([
+        this.#key("ready", queue, id),
+        dueKey,
+        this.#key("inflight", queue, id),
+      ]);
+      const op = this.kv.atomic();
+      let found:
+        | { state: "waiting" | "delayed"; item: QueuedItem<T>; dueAt?: number }
+        | undefined;
+      if (ready.versionstamp !== null) {
+        const item = this.#dec<QueuedItem<T>>(ready as Deno.KvEntry<unknown>)
+          .value;
+        op.check(ready).delete(ready.key);
+        found = { state: "waiting", item };
+      } else if (typeof due.value === "number") {
+        const delayed = await this.kv.get(
+          [...this.prefix, "delayed", due.value, queue, id],
+        );
+        if (delayed.versionstamp === null) continue; // promoted meanwhile
+        const { dueAt, ...item } = this.#dec<Delayed<T>>(
+          delayed as Deno.KvEntry<unknown>,
+        ).value;
+        op.check(due).check(delayed).delete(due.key).delete(delayed.key);
+        found = { state: "delayed", item, dueAt };
+      } else if (inflight.versionstamp !== null) return { state: "running" };
+      else return { state: "missing" };
+      this.#add(op, queue, "out", 1);
+      also?.(op, found.item);
+      if ((await op.commit()).ok) return found;
+    }
+    return { state: "running" };
   }
 
   /** What a queue holds and has done (see `QueueStats`). */
