@@ -430,6 +430,7 @@ export function createPlatform(
         queue,
         auth: new WebhookAuth({ authenticator, tenants }),
         maxQueueDepth: options.maxQueueDepth,
+        maxDelayMs: options.maxDelayMs,
         metrics,
       }),
     );

@@ -35,6 +35,7 @@ import {
 } from "../repo/linear_regexp.ts";
 import { BacklogGauge, retryAfterSeconds } from "./backlog_gauge.ts";
 import { checkFitsOneWrite } from "./check_fits_one_write.ts";
+import { delayedWriteSize, deliveryTime } from "./delivery_time.ts";
 import type { WebhookAuth } from "./webhook_auth.ts";
 import type {
   PlatformMetrics,
@@ -47,6 +48,8 @@ import { registerCommitMetrics } from "../observe/commit_metrics.ts";
 export interface Accepted {
   accepted: number;
   ids: string[];
+  /** When the items will run, when the request delayed them (ISO 8601). */
+  runAt?: string;
 }
 
 /** How long an Idempotency-Key is remembered. */
@@ -127,6 +130,18 @@ export interface ListenerOptions {
    */
   commits?: GroupCommit;
   /**
+   * The furthest a request may delay its events (`?delay=`, `?runAt=`), in ms.
+   *
+   * @default {DEFAULT_MAX_DELAY_MS}
+   */
+  maxDelayMs?: number;
+  /**
+   * The clock of `?delay=` and `?runAt=`.
+   *
+   * @default {Date.now}
+   */
+  now?: () => number;
+  /**
    * Counts accepted and refused events.
    *
    * @default {undefined}
@@ -178,6 +193,7 @@ export function listenerApp(
     }
     // Credentials first: nothing is read, answered or queued without them.
     const mode = route.event.auth;
+
     const signed = options.auth.needsBody(c.req.raw, mode);
     const bytes = signed
       ? await readBytes(c.req.raw, maxBody, "Event body")
@@ -188,6 +204,11 @@ export function listenerApp(
       event,
       mode,
       bytes,
+    );
+    const due = deliveryTime(
+      (name) => c.req.queries(name),
+      (options.now ?? Date.now)(),
+      options.maxDelayMs,
     );
     const replayKey = pass.replayId
       ? keys.signatureSeen(tenant, pass.replayId)
@@ -229,11 +250,14 @@ export function listenerApp(
         `The "data" list has ${data.length} items; the limit is ${maxItems} per request`,
       );
     }
-    const size = checkFitsOneWrite(
+    const undelayed = checkFitsOneWrite(
       data,
       queueStorageName({ tenant, queue: route.event.supplierqueue }),
       options.queue.codec,
     );
+    const size = due === undefined
+      ? undelayed
+      : delayedWriteSize(undelayed, data.length);
     const errors: { item: number; path: string; message: string }[] = [];
     let at = 0;
     try {
@@ -287,7 +311,11 @@ export function listenerApp(
       );
     }
     const ids = data.map(() => newId());
-    const answer: Accepted = { accepted: ids.length, ids };
+    const answer: Accepted = {
+      accepted: ids.length,
+      ids,
+      ...(due !== undefined && { runAt: new Date(due).toISOString() }),
+    };
     const res = await inSpan("jobico.enqueue", {
       "jobico.tenant": tenant,
       "jobico.event": event,
@@ -313,7 +341,9 @@ export function listenerApp(
       const idem = idemKey
         ? keys.idempotency(tenant, event, idemKey)
         : undefined;
-      const append = options.queue.appendWrites(queue, items);
+      const append = due === undefined
+        ? options.queue.appendWrites(queue, items)
+        : options.queue.appendDelayedWrites(queue, items, due);
       // The version the items were accepted under stays until they are done.
       const pins = new PinDeltas().add(items[0].value, items.length).sums();
       try {
@@ -324,7 +354,8 @@ export function listenerApp(
           sets: append.sets,
           // The items, the queue's counter, marker and signal, the version's
           // pin count, and the records.
-          mutations: items.length + 4 + (idem ? 1 : 0) + (replayKey ? 1 : 0),
+          mutations: items.length * (due === undefined ? 1 : 2) + 4 +
+            (idem ? 1 : 0) + (replayKey ? 1 : 0),
           bytes: size.bytes,
           keyBytes: size.keyBytes,
           checks: [idem, replayKey].filter((k) => k !== undefined),
@@ -430,6 +461,25 @@ const POST_EVENT_DOC = describeRoute({
         "and queues nothing new",
       schema: { type: "string", pattern: "^[\\x21-\\x7e]{1,255}$" },
     },
+    {
+      name: "delay",
+      in: "query",
+      description:
+        "Run the items this long from now: whole seconds, or with a unit " +
+        "(`1500ms`, `30s`, `5m`, `2h`, `1d`); at most 30 days unless the " +
+        "platform says otherwise. Delayed items wait durably and can be " +
+        "cancelled until they run",
+      schema: { type: "string", pattern: "^[0-9]{1,15}(ms|s|m|h|d)?$" },
+    },
+    {
+      name: "runAt",
+      in: "query",
+      description:
+        "Run the items at this time (RFC 3339 with its offset); not more " +
+        "than a minute in the past, not beyond the longest delay. Not " +
+        "with `delay`",
+      schema: { type: "string", format: "date-time" },
+    },
   ],
   requestBody: {
     required: true,
@@ -448,7 +498,8 @@ const POST_EVENT_DOC = describeRoute({
     ...problems(
       [
         400,
-        "A malformed body, an empty `data`, a bad Idempotency-Key, or an " +
+        "A malformed body, an empty `data`, a bad Idempotency-Key, a bad " +
+        "`delay` or `runAt` (`errors` names the parameter), or an " +
         "item that fails the schema (`errors` names each item and path)",
       ],
       [401, "Missing or wrong credentials, or a signed request seen before"],

@@ -586,7 +586,8 @@ export const SCHEMAS = {
   Accepted: obj({
     accepted: int("How many items were queued", 1),
     ids: list(ID19, "One event id per item, in order"),
-  }),
+    runAt: time("When the items run, when `delay` or `runAt` put them off"),
+  }, ["accepted", "ids"]),
 } satisfies Record<string, Schema>;
 
 /** A reference to a schema of `SCHEMAS`. */
