@@ -46,6 +46,7 @@ import { WebhookAuth } from "./listener/webhook_auth.ts";
 import { OPENAPI_PATH, openApiApp } from "./openapi/openapi_routes.ts";
 import type { EventItem } from "./model/event_item.ts";
 import { queueApp } from "./ctl/queue_routes.ts";
+import { flowApp } from "./flow/flow_routes.ts";
 import { ExecutionStore } from "./executions/execution_store.ts";
 import { recorderApp } from "./executions/recorder_routes.ts";
 import {
@@ -418,6 +419,17 @@ export function createPlatform(
     // Queue stats and dead letters are control-plane reads and admin writes
     // on the shared KV, beside the packages that declare the queues.
     app.route("/", queueApp(store, queue));
+    // Cancel a waiting or delayed event, re-run an execution.
+    app.route(
+      "/",
+      flowApp({
+        kv,
+        definitions,
+        queue,
+        executions,
+        maxQueueDepth: options.maxQueueDepth,
+      }),
+    );
   }
   if (enabled.has("repo")) app.route("/", repoApp(repo));
   if (enabled.has("listener")) {

@@ -1039,12 +1039,14 @@ export class DurableQueue<T> {
    * that it never runs; `also` adds writes to the same atomic (e.g.
    * counters of what the item referred to). An item in flight is not
    * touched (`running`); one that is gone (done, or never there) is
-   * `missing`. Items waiting for a retry are not found by id: they ran.
+   * `missing`, and so is one that `match` refuses (left alone). Items
+   * waiting for a retry are not found by id: they ran.
    */
   async cancel(
     queue: string,
     id: string,
     also?: (op: Deno.AtomicOperation, item: QueuedItem<T>) => void,
+    match: (item: QueuedItem<T>) => boolean = () => true,
   ): Promise<
     | { state: "waiting" | "delayed"; item: QueuedItem<T>; dueAt?: number }
     | { state: "running" | "missing" }
@@ -1077,11 +1079,53 @@ export class DurableQueue<T> {
         found = { state: "delayed", item, dueAt };
       } else if (inflight.versionstamp !== null) return { state: "running" };
       else return { state: "missing" };
+      if (!match(found.item)) return { state: "missing" };
       this.#add(op, queue, "out", 1);
       also?.(op, found.item);
       if ((await op.commit()).ok) return found;
     }
     return { state: "running" };
+  }
+
+  /**
+   * A page of the items appended delayed to `queue` and not yet due (nor
+   * cancelled), by id: each with when it is due.
+   */
+  async listDelayed(
+    queue: string,
+    options: { limit?: number; cursor?: string } = {},
+  ): Promise<{
+    items: { item: QueuedItem<T>; dueAt: number }[];
+    cursor: string | null;
+  }> {
+    const limit = options.limit ?? 100;
+    const iter = this.kv.list<number>(
+      { prefix: [...this.prefix, "due", queue] },
+      { limit, cursor: options.cursor },
+    );
+    const index = await Array.fromAsync(iter);
+    const items: { item: QueuedItem<T>; dueAt: number }[] = [];
+    for (let i = 0; i < index.length; i += 10) {
+      const got = await this.#getMany<Delayed<T>>(
+        index.slice(i, i + 10).map((e) => [
+          ...this.prefix,
+          "delayed",
+          e.value,
+          queue,
+          e.key[e.key.length - 1],
+        ]),
+      );
+      for (const e of got) {
+        // Promoted between the two reads: not delayed any more.
+        if (e.value === null) continue;
+        const { dueAt, ...item } = e.value;
+        items.push({ item, dueAt });
+      }
+    }
+    return {
+      items,
+      cursor: index.length === limit && iter.cursor ? iter.cursor : null,
+    };
   }
 
   /** What a queue holds and has done (see `QueueStats`). */

@@ -30,6 +30,14 @@ export interface Execution {
   durationMs: number;
   /** For a chained result event: the execution whose outcome it is. */
   chainedFrom?: ChainedFrom;
+  /**
+   * The item it ran with, which a re-run sends again; absent when the
+   * record could not hold it (see `ExecutionStore.fit`) and on records
+   * made before it was kept.
+   */
+  input?: unknown;
+  /** For a re-run: the execution whose input it ran with. */
+  rerunOf?: string;
 }
 
 export type LogLevelName =

@@ -495,6 +495,15 @@ export const SCHEMAS = {
       ["event", "eventId", "executionId", "code"],
       "For a chained result event: the execution it comes from",
     ),
+    input: {
+      description:
+        "The item it ran with (what a re-run sends again); absent when the " +
+        "record could not hold it, and on records older than this field",
+    },
+    rerunOf: {
+      ...ID19,
+      description: "For a re-run: the execution whose input it ran with",
+    },
   }, [
     "id",
     "eventId",
@@ -583,6 +592,31 @@ export const SCHEMAS = {
       },
     },
   },
+  Rerun: obj({
+    accepted: int("1: the item was queued", 1),
+    ids: list(ID19, "The new event id"),
+    rerunOf: { ...ID19, description: "The execution whose input it sends" },
+  }),
+  Cancelled: obj({
+    id: { ...ID19, description: "The event id that was cancelled" },
+    event: name("Its event"),
+    state: {
+      type: "string",
+      enum: ["waiting", "delayed"],
+      description: "Where it was: waiting in its queue, or delayed",
+    },
+    runAt: time("When a delayed event would have run"),
+  }, ["id", "event", "state"]),
+  DelayedPage: obj({
+    delayed: list(obj({
+      id: { ...ID19, description: "The event id" },
+      runAt: time("When it runs"),
+    })),
+    cursor: {
+      type: ["string", "null"],
+      description: "Pass as `cursor` for the next page; null on the last",
+    },
+  }),
   Accepted: obj({
     accepted: int("How many items were queued", 1),
     ids: list(ID19, "One event id per item, in order"),
