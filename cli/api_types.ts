@@ -132,6 +132,29 @@ export interface PurgeResult {
 export interface SendResult {
   accepted: number;
   ids: string[];
+  /** When the items run, when the request delayed them. */
+  runAt?: string;
+}
+
+/** `DELETE .../events/{event}/items/{id}`. */
+export interface CancelResult {
+  id: string;
+  event: string;
+  state: "waiting" | "delayed";
+  runAt?: string;
+}
+
+/** `GET .../events/{event}/delayed`. */
+export interface DelayedPage {
+  delayed: { id: string; runAt: string }[];
+  cursor: string | null;
+}
+
+/** `POST .../executions/{id}/rerun`. */
+export interface RerunResult {
+  accepted: number;
+  ids: string[];
+  rerunOf: string;
 }
 
 /** `GET /healthz`. */

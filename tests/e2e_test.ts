@@ -37,6 +37,7 @@ Deno.test("an event runs through its Jobicolet and chains its result", async () 
       "event",
       "eventId",
       "id",
+      "input",
       "logs",
       "package",
       "queue",

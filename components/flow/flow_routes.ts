@@ -34,7 +34,14 @@ import {
   PatternWorkError,
   withPatternDeadline,
 } from "../repo/linear_regexp.ts";
-import { json, LIMIT, PATH, problems, ref } from "../openapi/schemas.ts";
+import {
+  json,
+  LIMIT,
+  NAME_PATTERN,
+  PATH,
+  problems,
+  ref,
+} from "../openapi/schemas.ts";
 
 /** Event and execution ids: what `monotonicId` makes. */
 const ID = /^[0-9a-z]{19}$/;
@@ -294,8 +301,9 @@ const DOCS = {
         name: "id",
         in: "path",
         required: true,
-        description: "The event id the webhook answered with",
-        schema: { type: "string", pattern: ID.source },
+        description:
+          "The event id the webhook answered with (19 lowercase letters and digits)",
+        schema: { type: "string", pattern: NAME_PATTERN },
       },
     ],
     responses: {
@@ -323,8 +331,8 @@ const DOCS = {
         name: "id",
         in: "path",
         required: true,
-        description: "The execution id",
-        schema: { type: "string", pattern: ID.source },
+        description: "The execution id (19 lowercase letters and digits)",
+        schema: { type: "string", pattern: NAME_PATTERN },
       },
     ],
     responses: {

@@ -202,11 +202,13 @@ export const SCHEMAS = {
           {
             item: int('Index in "data"', 0),
             path: str("JSON Pointer into the item"),
+            parameter: str("The query parameter that was wrong (delay, runAt)"),
             message: str(),
           },
-          ["path", "message"],
+          ["message"],
         ),
-        "Every schema error of the event's items",
+        "Every schema error of the event's items, or the query parameter " +
+          "that was wrong",
       ),
     },
     additionalProperties: true,
