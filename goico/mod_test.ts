@@ -64,6 +64,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "StoreUnavailableError",
     "ensurePrivateDir",
     "ensurePrivateFile",
+    "keepPrivateFile",
     "writePrivateFile",
     "formatSecretKey",
     "newSecretKey",
