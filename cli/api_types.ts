@@ -144,9 +144,9 @@ export interface CancelResult {
   runAt?: string;
 }
 
-/** `GET .../events/{event}/delayed`. */
+/** `GET .../queues/{queue}/delayed`. */
 export interface DelayedPage {
-  delayed: { id: string; runAt: string }[];
+  delayed: { id: string; event: string; runAt: string }[];
   cursor: string | null;
 }
 

@@ -406,13 +406,13 @@ export class JobicoClient {
     );
   }
 
-  /** One page of an event's delayed items, by id. */
+  /** One page of a queue's delayed events, in id order. */
   listDelayed(
     tenant: string,
-    event: string,
+    queue: string,
     query: { limit?: number; cursor?: string } = {},
   ): Promise<DelayedPage> {
-    return this.#json(`${tenantPath(tenant)}/events/${seg(event)}/delayed`, {
+    return this.#json(`${queuePath(tenant, queue)}/delayed`, {
       query: { ...query },
     });
   }

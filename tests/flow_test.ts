@@ -177,12 +177,12 @@ Deno.test("a delayed event waits, then runs; a cancelled one never runs", async 
     )).json();
     const now = await h.send("acme", "work", [{ n: 3 }]);
     // Both delayed items are listed, the one to cancel among them.
-    const listed =
-      await (await h.api("/api/v1/tenants/acme/events/work/delayed")).json();
-    assert.deepEqual(listed.delayed.map((d: { id: string }) => d.id), [
-      laterBody.ids[0],
-      cancelled.ids[0],
-    ]);
+    const listed = await (await h.api("/api/v1/tenants/acme/queues/q/delayed"))
+      .json();
+    assert.deepEqual(
+      listed.delayed.map((d: { id: string; event: string }) => [d.id, d.event]),
+      [[laterBody.ids[0], "work"], [cancelled.ids[0], "work"]],
+    );
     assert.equal(listed.delayed[1].runAt, cancelled.runAt);
     const res = await h.api(
       `/api/v1/tenants/acme/events/work/items/${cancelled.ids[0]}`,
@@ -312,7 +312,7 @@ Deno.test("attack: cancel another tenant's event, re-run another tenant's execut
     for (
       const [method, path] of [
         ["DELETE", `/api/v1/tenants/acme/events/work/items/${id}`],
-        ["GET", `/api/v1/tenants/acme/events/work/delayed`],
+        ["GET", `/api/v1/tenants/acme/queues/q/delayed`],
         ["POST", `/api/v1/tenants/acme/executions/${exec.id}/rerun`],
       ]
     ) {

@@ -698,14 +698,18 @@ async function answersAsDescribed(
   );
   const laterId = (delayed.body as Json).ids[0];
   await refused(send([{ name: "Never" }], { query: { runAt: "NaN" } }));
-  await expect({
-    op: "GET /api/v1/tenants/{tenant}/events/{event}/delayed",
-    params: { tenant: "demo", event: "greet" },
+  const listed = await expect({
+    op: "GET /api/v1/tenants/{tenant}/queues/{queue}/delayed",
+    params: { tenant: "demo", queue: "greetings" },
     headers: admin,
   }, [200]);
+  assert.deepEqual(
+    (listed.body as Json).delayed.map((d: Json) => [d.id, d.event]),
+    [[laterId, "greet"]],
+  );
   await refused({
-    op: "GET /api/v1/tenants/{tenant}/events/{event}/delayed",
-    params: { tenant: "demo", event: "greet" },
+    op: "GET /api/v1/tenants/{tenant}/queues/{queue}/delayed",
+    params: { tenant: "demo", queue: "greetings" },
     query: { cursor: "!!" },
     headers: admin,
   });

@@ -21,8 +21,8 @@ The input goes to the event's current version, validated against its
 current schema; the new execution says rerunOf: <id>.
 
 Examples:
-  jobico executions rerun demo 0mf3k2x9a0000000abc
-  jobico executions rerun demo 0mf3k2x9a0000000abc --json`,
+  ID=$(jobico executions list demo --limit 1 --json | jq -r '.executions[0].id')
+  jobico executions rerun demo "$ID"`,
     )
     .action(
       async (

@@ -2,8 +2,6 @@
  * Cancel and re-run, under /api/v1 (tenant-scoped like every route under
  * /api/v1/tenants/{tenant}: a tenant's token reaches only its own):
  *
- * - `GET .../events/{event}/delayed`: the event's items put off with
- *   `?delay=` or `?runAt=` that have not run yet.
  * - `DELETE .../events/{event}/items/{id}`: cancels an item waiting in its
  *   queue or delayed; one already running is a 409, one that ran (or never
  *   was) a 404.
@@ -23,7 +21,6 @@ import {
   ValidationError,
 } from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
-import { pageLimit } from "../http/page_limit.ts";
 import type { EventItem } from "../model/event_item.ts";
 import { queueStorageName } from "../model/queue_ref.ts";
 import type { Definitions, EventRoute } from "../packages/definitions.ts";
@@ -34,19 +31,10 @@ import {
   PatternWorkError,
   withPatternDeadline,
 } from "../repo/linear_regexp.ts";
-import {
-  json,
-  LIMIT,
-  NAME_PATTERN,
-  PATH,
-  problems,
-  ref,
-} from "../openapi/schemas.ts";
+import { json, NAME_PATTERN, PATH, problems, ref } from "../openapi/schemas.ts";
 
 /** Event and execution ids: what `monotonicId` makes. */
 const ID = /^[0-9a-z]{19}$/;
-/** Cursors of `Deno.Kv.list` are base64. */
-const CURSOR = /^[A-Za-z0-9+/_-]{1,2048}={0,2}$/;
 
 /**
  * What {@linkcode flowApp} needs.
@@ -92,52 +80,6 @@ export function flowApp(options: FlowOptions): Hono {
     }
     return route;
   }
-
-  app.get(
-    "/api/v1/tenants/:tenant/events/:event/delayed",
-    DOCS.delayed,
-    async (c) => {
-      const tenant = checkName("tenant", c.req.param("tenant"));
-      const event = checkName("event id", c.req.param("event"));
-      const limit = pageLimit(c.req.query("limit"));
-      const cursor = c.req.query("cursor") || undefined;
-      if (cursor !== undefined && !CURSOR.test(cursor)) {
-        throw new ValidationError(
-          `Invalid cursor "${
-            cursor.slice(0, 64)
-          }": pass the cursor of a previous page`,
-        );
-      }
-      const route = await routeOf(tenant, event);
-      const name = queueStorageName({
-        tenant,
-        queue: route.event.supplierqueue,
-      });
-      let page;
-      try {
-        page = await queue.listDelayed(name, { limit, cursor });
-      } catch (err) {
-        if (cursor && err instanceof TypeError && /cursor/i.test(err.message)) {
-          throw new ValidationError(
-            `Invalid cursor "${
-              cursor.slice(0, 64)
-            }": pass the cursor of a previous page`,
-          );
-        }
-        throw err;
-      }
-      // The queue may carry other events too: this event's items only.
-      return c.json({
-        delayed: page.items
-          .filter((d) => d.item.value.event === event)
-          .map((d) => ({
-            id: d.item.id,
-            runAt: new Date(d.dueAt).toISOString(),
-          })),
-        cursor: page.cursor,
-      });
-    },
-  );
 
   app.delete(
     "/api/v1/tenants/:tenant/events/:event/items/:id",
@@ -262,29 +204,6 @@ export function flowApp(options: FlowOptions): Hono {
 }
 
 const DOCS = {
-  delayed: describeRoute({
-    operationId: "listDelayedEvents",
-    tags: ["events"],
-    summary: "List an event's delayed items",
-    description:
-      "Items sent with `?delay=` or `?runAt=` that have not run yet, by " +
-      "id (the order they were accepted in), with when each runs.",
-    parameters: [
-      PATH.tenant,
-      PATH.event,
-      LIMIT,
-      {
-        name: "cursor",
-        in: "query",
-        description: "The `cursor` of the previous page",
-        schema: { type: "string", pattern: CURSOR.source },
-      },
-    ],
-    responses: {
-      200: json("A page of delayed items", ref("DelayedPage")),
-      ...problems(400, 401, 403, [404, "No such tenant or event"]),
-    },
-  }),
   cancel: describeRoute({
     operationId: "cancelEvent",
     tags: ["events"],

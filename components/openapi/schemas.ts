@@ -612,6 +612,7 @@ export const SCHEMAS = {
   DelayedPage: obj({
     delayed: list(obj({
       id: { ...ID19, description: "The event id" },
+      event: name("Its event"),
       runAt: time("When it runs"),
     })),
     cursor: {

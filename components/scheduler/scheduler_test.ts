@@ -191,7 +191,7 @@ Deno.test("a redeploy without the schedule stops it at once, in both processes",
     // Removed by a deploy through process 0; process 1 learns it from the
     // definition stream's position (no watch across handles).
     await w.parts[0].store.deploy(
-      pkg("acme", '"* * * * *"').replace(/      schedule:.*\n/, ""),
+      pkg("acme", '"* * * * *"').replace(/ {6}schedule:.*\n/, ""),
     );
     clock = T0 + 2 * MINUTE + 10;
     assert.equal((await settle(schedulers)).sent, 0);
