@@ -144,9 +144,16 @@ export interface CancelResult {
   runAt?: string;
 }
 
+/** One event in `GET .../queues/{queue}/delayed`. */
+export interface DelayedEvent {
+  id: string;
+  event: string;
+  runAt: string;
+}
+
 /** `GET .../queues/{queue}/delayed`. */
 export interface DelayedPage {
-  delayed: { id: string; event: string; runAt: string }[];
+  delayed: DelayedEvent[];
   cursor: string | null;
 }
 
