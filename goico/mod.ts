@@ -68,6 +68,8 @@ export {
   meterFuel,
   type MeterOptions,
 } from "./fuel_meter.ts";
+export { kvKeySize } from "./kv_key_size.ts";
+export { KV_LIMITS, type KvLimits } from "./kv_limits.ts";
 export { kvValueSize } from "./kv_value_size.ts";
 export { jsonRecords, type RecordCodec, v8Records } from "./record_codec.ts";
 export { ModuleCache } from "./module_cache.ts";
@@ -132,3 +134,4 @@ export {
   type WasmPoolOptions,
 } from "./wasm_pool.ts";
 export { withDefaults } from "./with_defaults.ts";
+export { KvLimitError, WriteBatch } from "./write_batch.ts";
