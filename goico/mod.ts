@@ -36,11 +36,7 @@ export {
   type QueuedItem,
   type QueueStats,
 } from "./durable_queue.ts";
-export {
-  type CommitPart,
-  GroupCommit,
-  type GroupCommitOptions,
-} from "./group_commit.ts";
+export { GroupCommit, type GroupCommitOptions } from "./group_commit.ts";
 export { KvLease, type KvLeaseOptions, type LeaseValue } from "./kv_lease.ts";
 export {
   ConflictError,
@@ -135,3 +131,4 @@ export {
 } from "./wasm_pool.ts";
 export { withDefaults } from "./with_defaults.ts";
 export { KvLimitError, WriteBatch } from "./write_batch.ts";
+export { WritePacker } from "./write_packer.ts";

@@ -33,6 +33,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "WasmGuest",
     "WasmPool",
     "WriteBatch",
+    "WritePacker",
     "chunkedBody",
     "connectionLimits",
     "deletePrefixes",

@@ -40,8 +40,21 @@ export class KvLimitError extends TypeError {
     /** The limit's value. */
     readonly max: number,
     message: string,
+    /** Of a list of things written together (a queue's append), the one refused. */
+    readonly index?: number,
   ) {
     super(message);
+  }
+
+  /** The same error, naming the thing of a list it was met at. */
+  at(index: number, what: string): KvLimitError {
+    return new KvLimitError(
+      this.limit,
+      this.size,
+      this.max,
+      `${what} ${index}: ${this.message}`,
+      index,
+    );
   }
 }
 
@@ -142,14 +155,18 @@ export class WriteBatch {
     return this;
   }
 
-  /** Adds a set of `key` to `value`. */
+  /**
+   * Adds a set of `key` to `value`. `maxBytes` refuses a value above it as
+   * one over the KV's own limit (a store that keeps room for the value to
+   * grow).
+   */
   set(
     key: Deno.KvKey,
     value: unknown,
-    options?: { expireIn?: number },
+    options?: { expireIn?: number; maxBytes?: number },
   ): this {
     const k = this.#keySize(key);
-    const v = this.#valueSize(key, value);
+    const v = this.#valueSize(key, value, options?.maxBytes);
     this.#admit(1, 0, 2 * k + v, k);
     this.#writeBytes += 2 * k + v;
     this.#writeKeyBytes += k;
@@ -342,8 +359,8 @@ export class WriteBatch {
     return n;
   }
 
-  #valueSize(key: Deno.KvKey, value: unknown): number {
-    const max = this.limits.valueBytes;
+  #valueSize(key: Deno.KvKey, value: unknown, below?: number): number {
+    const max = Math.min(this.limits.valueBytes, below ?? Infinity);
     let n: number;
     if (value instanceof Uint8Array) n = value.byteLength;
     else if (value instanceof Deno.KvU64) n = 8;

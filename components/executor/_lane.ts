@@ -28,6 +28,7 @@ import {
   type Logger,
   type QueuedItem,
   storeFailure,
+  WriteBatch,
 } from "@jobico/goico";
 import type { EventItem } from "../model/event_item.ts";
 
@@ -73,7 +74,7 @@ export interface LaneOptions<D extends LaneOutcome> {
    * `mutations`, and at most SHARED_MUTATIONS that they share (counters,
    * change feeds).
    */
-  write(op: Deno.AtomicOperation, outcomes: D[]): void;
+  write(op: WriteBatch, outcomes: D[]): void;
   /** Commits outcomes on their own (when a lease in the same atomic was refused). */
   commit(outcomes: D[]): Promise<void>;
   /** Told of outcomes that a combined commit recorded. */
@@ -397,9 +398,9 @@ export class Lane<D extends LaneOutcome> {
     );
     const records = ready.slice(0, n);
     if (records.length === 0 && entries.length === 0) return;
-    const op = this.#o.kv.atomic();
+    const op = new WriteBatch(this.#o.kv);
     this.#o.write(op, records);
-    const items = queue.leaseWrites(op, entries);
+    const items = queue.leaseInto(op, entries);
     let ok = false;
     let error: unknown;
     try {

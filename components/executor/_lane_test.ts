@@ -4,6 +4,7 @@ import {
   monotonicId,
   type QueuedItem,
   silentLogger,
+  WriteBatch,
 } from "@jobico/goico";
 import type { EventItem } from "../model/event_item.ts";
 import { Lane, type LaneOptions, type LaneOutcome } from "./_lane.ts";
@@ -32,7 +33,7 @@ async function append(
   list: { id: string; value: EventItem }[],
 ): Promise<void> {
   for (let i = 0; i < list.length; i += 20) {
-    const op = queue.append(kv.atomic(), Q, list.slice(i, i + 20));
+    const op = queue.append(new WriteBatch(kv), Q, list.slice(i, i + 20));
     assert.ok((await op.commit()).ok);
   }
 }
@@ -63,7 +64,7 @@ function lane(
   more: Partial<LaneOptions<LaneOutcome>> = {},
 ): { lane: Lane<LaneOutcome>; ran: string[] } {
   const ran: string[] = [];
-  const write = (op: Deno.AtomicOperation, ds: LaneOutcome[]) => {
+  const write = (op: WriteBatch, ds: LaneOutcome[]) => {
     for (const d of ds) {
       op.set(["done", d.item.value.eventId], d.item.attempt);
       op.sum(["recorded"], 1n);
@@ -90,7 +91,7 @@ function lane(
       write,
       commit: async (ds) => {
         for (const d of ds) {
-          const op = kv.atomic();
+          const op = new WriteBatch(kv);
           write(op, [d]);
           assert.ok((await op.commit()).ok);
         }

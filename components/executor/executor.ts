@@ -27,6 +27,7 @@ import {
   storeFailure,
   type StoreHealth,
   withDefaults,
+  WriteBatch,
 } from "@jobico/goico";
 import type { Definitions, EventRoute } from "../packages/definitions.ts";
 import type { ResultDef } from "../model/job_package.ts";
@@ -482,7 +483,7 @@ export class Executor {
     let refused = 0;
     let failed = 0;
     while (batch.length > 0) {
-      const op = this.#o.kv.atomic();
+      const op = new WriteBatch(this.#o.kv);
       let ok = false;
       let error: unknown;
       try {
@@ -577,7 +578,7 @@ export class Executor {
         next: { kind: next },
       };
       for (let refused = 0; refused < REFUSED_TRIES; refused++) {
-        const op = this.#o.kv.atomic();
+        const op = new WriteBatch(this.#o.kv);
         let ok = false;
         try {
           this.#write(op, [fallback]);
@@ -636,7 +637,7 @@ export class Executor {
    * record, chained event and acknowledgement (or retry, or dead letter),
    * with the counters and change feeds they share written once.
    */
-  #write(op: Deno.AtomicOperation, batch: Done[]): void {
+  #write(op: WriteBatch, batch: Done[]): void {
     const { queue, executions } = this.#o;
     const chained = new Map<string, { id: string; value: EventItem }[]>();
     const acked: QueuedItem<EventItem>[] = [];

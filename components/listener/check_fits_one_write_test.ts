@@ -6,6 +6,7 @@ import {
   PayloadTooLargeError,
   type RecordCodec,
   v8Records,
+  WriteBatch,
 } from "@jobico/goico";
 import { keys } from "../model/keys.ts";
 import { queueStorageName } from "../model/queue_ref.ts";
@@ -46,7 +47,7 @@ async function queueAll(
     const key = keys.idempotency(long, long, "k".repeat(255));
     const replay = keys.signatureSeen(long, "s".repeat(200));
     const op = queue.append(
-      kv.atomic(),
+      new WriteBatch(kv),
       queueStorageName({ tenant: long, queue: long }),
       items,
     )

@@ -17,6 +17,7 @@ import {
   TooManyRequestsError,
   UnauthorizedError,
   ValidationError,
+  WriteBatch,
 } from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import type { Definitions } from "../packages/definitions.ts";
@@ -229,7 +230,7 @@ export function listenerApp(
         `The "data" list has ${data.length} items; the limit is ${maxItems} per request`,
       );
     }
-    const size = checkFitsOneWrite(
+    checkFitsOneWrite(
       data,
       queueStorageName({ tenant, queue: route.event.supplierqueue }),
       options.queue.codec,
@@ -313,40 +314,27 @@ export function listenerApp(
       const idem = idemKey
         ? keys.idempotency(tenant, event, idemKey)
         : undefined;
-      const append = options.queue.appendWrites(queue, items);
-      // The version the items were accepted under stays until they are done.
-      const pins = new PinDeltas().add(items[0].value, items.length).sums();
       try {
         // One part of a group commit: the items, and the Idempotency-Key and
         // signature records that must be written with them (both or neither).
-        return await commits.commit({
-          sums: [...append.sums, ...pins],
-          sets: append.sets,
-          // The items, the queue's counter, marker and signal, the version's
-          // pin count, and the records.
-          mutations: items.length + 4 + (idem ? 1 : 0) + (replayKey ? 1 : 0),
-          bytes: size.bytes,
-          keyBytes: size.keyBytes,
-          checks: [idem, replayKey].filter((k) => k !== undefined),
-          write: (op: Deno.AtomicOperation) => {
-            append.write(op);
-            if (idem) {
-              op.check({ key: idem, versionstamp: null }).set(idem, answer, {
-                expireIn: IDEMPOTENCY_MS,
-              });
-            }
-            if (replayKey) {
-              // Kept a little longer than a signature's timestamp stays valid.
-              op.check({ key: replayKey, versionstamp: null }).set(
-                replayKey,
-                1,
-                {
-                  expireIn: (options.auth.toleranceSec * 2 + 60) * 1000,
-                },
-              );
-            }
-          },
-        });
+        const part = new WriteBatch(options.kv);
+        if (idem) {
+          part.check({ key: idem, versionstamp: null }).set(idem, answer, {
+            expireIn: IDEMPOTENCY_MS,
+          });
+        }
+        if (replayKey) {
+          // Kept a little longer than a signature's timestamp stays valid.
+          part.check({ key: replayKey, versionstamp: null }).set(
+            replayKey,
+            1,
+            { expireIn: (options.auth.toleranceSec * 2 + 60) * 1000 },
+          );
+        }
+        // The version the items were accepted under stays until they are done.
+        new PinDeltas().add(items[0].value, items.length).write(part);
+        options.queue.append(part, queue, items);
+        return await commits.commit(part);
       } catch (err) {
         admission.done(false);
         throw err;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { WriteBatch } from "@jobico/goico";
 import {
   examples,
   testPlatform,
@@ -199,7 +200,7 @@ Deno.test("a full queue refuses events with 429 and Retry-After, and accepts aga
 
     // A consumer drains two: the queue takes two again, at once.
     const leased = await p.queue.lease("demo/greetings", 2);
-    const op = p.kv.atomic();
+    const op = new WriteBatch(p.kv);
     for (const item of leased) p.queue.ack(op, item);
     assert.ok((await op.commit()).ok);
     const again = await post(p, names("D", "E"));
