@@ -135,7 +135,7 @@ Deno.test("items up to the KV's 1000 mutations: 996 with the queue's and the ver
 });
 
 Deno.test("what does not fit is a 413 naming the item or the limit", async () => {
-  await withKv(async (kv) => {
+  await withKv((kv) => {
     const cases: [unknown[], RegExp][] = [
       [
         [1, { s: "a".repeat(70_000) }],
@@ -167,6 +167,7 @@ Deno.test("what does not fit is a 413 naming the item or the limit", async () =>
         );
       }
     }
+    return Promise.resolve();
   });
 });
 
