@@ -1,19 +1,16 @@
 import assert from "node:assert/strict";
 import { DurableQueue } from "./durable_queue.ts";
+import { WriteBatch } from "./write_batch.ts";
 
 async function world() {
   const kv = await Deno.openKv(":memory:");
   let clock = 1_000_000;
   const q = new DurableQueue<string>(kv, ["q"], { now: () => clock });
   const append = async (id: string, dueAt?: number) => {
-    const w = dueAt === undefined
-      ? q.appendWrites("a", [{ id, value: id }])
-      : q.appendDelayedWrites("a", [{ id, value: id }], dueAt);
-    const op = kv.atomic();
-    w.write(op);
-    for (const [k, n] of w.sums) op.sum(k, n);
-    for (const [k, v] of w.sets) op.set(k, v);
-    assert.ok((await op.commit()).ok);
+    const batch = new WriteBatch(kv);
+    if (dueAt === undefined) q.append(batch, "a", [{ id, value: id }]);
+    else q.appendDelayed(batch, "a", [{ id, value: id }], dueAt);
+    assert.ok((await batch.commit()).ok);
   };
   return {
     kv,
@@ -55,9 +52,9 @@ Deno.test("cancel removes a waiting or a delayed item, once, and counts it out",
     await w.append("02", 2_000_000);
     await w.append("03");
     const counted: string[] = [];
-    const also = (op: Deno.AtomicOperation, item: { id: string }) => {
+    const also = (batch: WriteBatch, item: { id: string }) => {
       counted.push(item.id);
-      op.sum(["pins"], 1n);
+      batch.sum(["pins"], 1n);
     };
     const waiting = await w.q.cancel("a", "01", also);
     assert.equal(waiting.state, "waiting");
@@ -92,7 +89,13 @@ Deno.test("attack: a due time that is not a finite number is refused, never stor
   try {
     for (const bad of [NaN, Infinity, -Infinity]) {
       assert.throws(
-        () => w.q.appendDelayedWrites("a", [{ id: "x", value: "x" }], bad),
+        () =>
+          w.q.appendDelayed(
+            new WriteBatch(w.kv),
+            "a",
+            [{ id: "x", value: "x" }],
+            bad,
+          ),
         /Invalid due time/,
       );
     }

@@ -14,11 +14,13 @@ import { describeRoute } from "hono-openapi";
 import {
   ConflictError,
   type DurableQueue,
+  KvLimitError,
   monotonicId,
   NotFoundError,
   TooManyRequestsError,
   UnprocessableError,
   ValidationError,
+  WriteBatch,
 } from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import type { EventItem } from "../model/event_item.ts";
@@ -104,7 +106,7 @@ export function flowApp(options: FlowOptions): Hono {
         name,
         id,
         // The version it was accepted under is free of it.
-        (op, item) => new PinDeltas().add(item.value, -1).write(op),
+        (batch, item) => new PinDeltas().add(item.value, -1).write(batch),
         // Another event's item on the same queue is not this event's to cancel.
         (item) => item.value.event === event && item.value.tenant === tenant,
       );
@@ -191,10 +193,20 @@ export function flowApp(options: FlowOptions): Hono {
         data: exec.input,
         rerunOf: id,
       };
-      const op = kv.atomic();
-      queue.append(op, name, [{ id: eventId, value: item }]);
-      new PinDeltas().add(item, 1).write(op);
-      if (!(await op.commit()).ok) {
+      const batch = new WriteBatch(kv);
+      new PinDeltas().add(item, 1).write(batch);
+      try {
+        queue.append(batch, name, [{ id: eventId, value: item }]);
+      } catch (err) {
+        // Not expected: it fitted one write when it was first queued.
+        if (err instanceof KvLimitError) {
+          throw new ConflictError(
+            `Execution "${id}" cannot be re-run: its input does not fit a queued event (${err.message})`,
+          );
+        }
+        throw err;
+      }
+      if (!(await batch.commit()).ok) {
         throw new Error("Queueing the re-run failed");
       }
       return c.json({ accepted: 1, ids: [eventId], rerunOf: id });

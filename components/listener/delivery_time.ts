@@ -6,8 +6,7 @@
  * in the past is refused (clocks differ by less; a time far in the past is
  * a mistake, not "now").
  */
-import { PayloadTooLargeError, ValidationError } from "@jobico/goico";
-import type { WriteSize } from "./check_fits_one_write.ts";
+import { ValidationError } from "@jobico/goico";
 
 /** The furthest a request may delay its events unless the platform says otherwise: 30 days. */
 export const DEFAULT_MAX_DELAY_MS = 30 * 24 * 3_600_000;
@@ -95,34 +94,6 @@ export function deliveryTime(
     return at <= now ? undefined : at;
   }
   return undefined;
-}
-
-/** Items one delayed request may queue: each takes two writes (see `appendDelayedWrites`). */
-export const MAX_DELAYED_ITEMS = Math.floor((1000 - 6) / 2);
-
-/**
- * What the write of a delayed request takes (twice the keys: each item's
- * index), given what `checkFitsOneWrite` measured for it undelayed.
- *
- * @throws {PayloadTooLargeError} more items than one delayed write holds
- */
-export function delayedWriteSize(size: WriteSize, items: number): WriteSize {
-  // The keys of one atomic write: 80 KiB, of which the bookkeeping's 4 KiB.
-  const perItem = (size.keyBytes - 4096) / items;
-  const most = Math.min(
-    MAX_DELAYED_ITEMS,
-    Math.floor((81_920 - 4096) / (2 * perItem)),
-  );
-  if (items > most) {
-    throw new PayloadTooLargeError(
-      `The "data" list has ${items} items; at most ${most} can be queued in one delayed request`,
-    );
-  }
-  // An index key is the item's key with "due" for "ready"; its value, 8 bytes.
-  return {
-    keyBytes: size.keyBytes * 2,
-    bytes: size.bytes + size.keyBytes + 16 * items,
-  };
 }
 
 /** Whether the date and time of an RFC 3339 string exist (no February 30th, no 25 o'clock). */

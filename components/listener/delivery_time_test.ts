@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
 import { ValidationError } from "@jobico/goico";
-import {
-  DEFAULT_MAX_DELAY_MS,
-  delayedWriteSize,
-  deliveryTime,
-  MAX_DELAYED_ITEMS,
-} from "./delivery_time.ts";
+import { DEFAULT_MAX_DELAY_MS, deliveryTime } from "./delivery_time.ts";
 
 const NOW = Date.UTC(2026, 11, 3, 12);
 const q = (params: Record<string, string | string[]>) => (name: string) => {
@@ -128,23 +123,5 @@ Deno.test("attack: runAt in 1970, in the year 9999, NaN and other garbage are re
     { runAt: ["2026-12-03T13:00:00Z", "2026-12-03T13:00:00Z"] },
     "runAt",
     /once/,
-  );
-});
-
-Deno.test("a delayed write takes twice the keys: fewer items fit one", () => {
-  const size = { bytes: 10_000, keyBytes: 4096 + 100 * 80 };
-  assert.deepEqual(delayedWriteSize(size, 100), {
-    keyBytes: 2 * size.keyBytes,
-    bytes: 10_000 + size.keyBytes + 1600,
-  });
-  assert.equal(MAX_DELAYED_ITEMS, 497);
-  assert.throws(
-    () => delayedWriteSize({ bytes: 1, keyBytes: 4096 + 498 * 70 }, 498),
-    /at most 497 can be queued in one delayed request/,
-  );
-  // Long queue names: the keys bound it first.
-  assert.throws(
-    () => delayedWriteSize({ bytes: 1, keyBytes: 4096 + 300 * 200 }, 300),
-    /at most 194 can be queued/,
   );
 });

@@ -29,6 +29,7 @@ import {
   type Logger,
   monotonicId,
   silentLogger,
+  WriteBatch,
 } from "@jobico/goico";
 import type { EventItem } from "../model/event_item.ts";
 import type { EventDef } from "../model/job_package.ts";
@@ -321,8 +322,8 @@ export class Scheduler {
       }
       const full = (await queue.backlog(entry.queue)) >=
         this.#o.maxQueueDepth;
-      const op = kv.atomic().check(cursor).check(entry.head);
-      op.set(
+      const batch = new WriteBatch(kv).check(cursor, entry.head);
+      batch.set(
         cursorKey,
         {
           cron: schedule.cron,
@@ -342,10 +343,10 @@ export class Scheduler {
         data: scheduledItem(schedule, tick),
       };
       if (!full) {
-        queue.append(op, entry.queue, [{ id: item.eventId, value: item }]);
-        new PinDeltas().add(item, 1).write(op);
+        queue.append(batch, entry.queue, [{ id: item.eventId, value: item }]);
+        new PinDeltas().add(item, 1).write(batch);
       }
-      if ((await op.commit()).ok) {
+      if ((await batch.commit()).ok) {
         if (full) pass.skipped++;
         else pass.sent++;
         pass.skipped += missed;
