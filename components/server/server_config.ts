@@ -85,8 +85,8 @@ export const SETTINGS = {
     "--max-queue-depth",
     "events a queue may hold before the listener answers 429 (default 100000)",
   ],
-  JOBICO_MIN_SCHEDULE_INTERVAL_MS: [
-    "--min-schedule-interval-ms",
+  JOBICO_SCHEDULE_MIN_MS: [
+    "--schedule-min-ms",
     "the shortest time between two ticks of an event's schedule; faster ones are refused at deploy (default 60000)",
   ],
   JOBICO_MAX_DELAY_MS: [
@@ -281,7 +281,7 @@ export function serverConfig(
     retryBaseMs: int("JOBICO_RETRY_BASE_MS", 1, 3_600_000),
     maxQueueDepth: int("JOBICO_MAX_QUEUE_DEPTH", 1, 1_000_000_000),
     minScheduleIntervalMs: int(
-      "JOBICO_MIN_SCHEDULE_INTERVAL_MS",
+      "JOBICO_SCHEDULE_MIN_MS",
       1000,
       86_400_000,
     ),
