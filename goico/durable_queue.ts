@@ -141,6 +141,8 @@ const KV_MAX_VALUE = KV_LIMITS.valueBytes;
  * item as it moves (its lease, counts, due time).
  */
 export const MAX_ITEM_BYTES = KV_MAX_VALUE - 256;
+/** Delayed items put back in their queues by one write, at most (see `promoteDue`). */
+const PROMOTE_BATCH = 50;
 /** Ends a dead letter's error that was cut to fit. */
 const CUT = " [cut to fit]";
 /**
@@ -734,15 +736,33 @@ export class DurableQueue<T> {
       prefix: [...this.prefix, "delayed", NaN],
     });
     this.#repaired = true;
+    // Many at once (a delayed request's items fall due together): as many
+    // moves as one write holds, up to PROMOTE_BATCH; one by one when a
+    // write is refused (an item was cancelled or moved meanwhile).
+    let batch = new WriteBatch(this.kv);
+    let parts: WriteBatch[] = [];
+    const flush = async () => {
+      if (parts.length === 0) return;
+      if ((await batch.commit()).ok) moved += parts.length;
+      else if (parts.length > 1) {
+        for (const part of parts) if ((await part.commit()).ok) moved++;
+      }
+      batch = new WriteBatch(this.kv);
+      parts = [];
+    };
     for (const iter of [due, lost]) {
       for await (const e of iter) {
         const { dueAt: _, ...item } = e.value;
-        const batch = new WriteBatch(this.kv).check(e).delete(e.key)
+        const part = new WriteBatch(this.kv).check(e).delete(e.key)
           .delete([...this.prefix, "due", item.queue, item.id])
           .set(this.#key("ready", item.queue, item.id), this.#enc(item));
-        if ((await this.#active(batch, item.queue).commit()).ok) moved++;
+        this.#active(part, item.queue);
+        if (parts.length >= PROMOTE_BATCH || !batch.fits(part)) await flush();
+        batch.add(part);
+        parts.push(part);
       }
     }
+    await flush();
     return moved;
   }
 

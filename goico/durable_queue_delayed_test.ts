@@ -115,3 +115,48 @@ Deno.test("drop removes delayed items and their index", async () => {
     w.kv.close();
   }
 });
+
+Deno.test("items due together are put back many per write, in order, large ones too", async () => {
+  const kv = await Deno.openKv(":memory:");
+  let clock = 1_000;
+  const q = new DurableQueue<string>(kv, ["q"], { now: () => clock });
+  try {
+    // 120 small items of one request, and 20 of 50 KB: neither fits one write.
+    const small = Array.from({ length: 120 }, (_, i) => ({
+      id: `a${String(i).padStart(4, "0")}`,
+      value: "x",
+    }));
+    const big = Array.from({ length: 20 }, (_, i) => ({
+      id: `b${String(i).padStart(4, "0")}`,
+      value: "y".repeat(50_000),
+    }));
+    for (const part of [small.slice(0, 60), small.slice(60)]) {
+      const batch = new WriteBatch(kv);
+      q.appendDelayed(batch, "a", part, 2_000);
+      assert.ok((await batch.commit()).ok);
+    }
+    for (const item of big) {
+      const batch = new WriteBatch(kv);
+      q.appendDelayed(batch, "b", [item], 2_000);
+      assert.ok((await batch.commit()).ok);
+    }
+    clock = 2_000;
+    assert.equal(await q.promoteDue(), 140);
+    // A lease takes at most 100 (its checks): lease until none is left.
+    const all = async (queue: string) => {
+      const ids: string[] = [];
+      for (let got; (got = await q.lease(queue, 50)).length > 0;) {
+        ids.push(...got.map((i) => i.id));
+      }
+      return ids;
+    };
+    assert.deepEqual(await all("a"), small.map((i) => i.id));
+    assert.deepEqual(await all("b"), big.map((i) => i.id));
+    assert.deepEqual(
+      await Array.fromAsync(kv.list({ prefix: ["q", "due"] })),
+      [],
+    );
+  } finally {
+    kv.close();
+  }
+});
