@@ -193,50 +193,127 @@ export class Scheduler {
           });
           continue;
         }
-        const cursor = (await kv.get<ScheduleCursor>(
-          keys.scheduleCursor(tenant, event.id),
-        )).value;
-        const same = cursor && cursor.cron === event.schedule.cron &&
-          cursor.timezone === event.schedule.timezone;
         entries.push({
           head,
           event,
           compiled,
           queue: queueStorageName({ tenant, queue: event.supplierqueue }),
-          // A schedule seen for the first time (or changed) starts now;
-          // one with a cursor goes on after its last tick.
-          next: nextTick(compiled, same ? cursor.last : now()),
+          next: null,
         });
       }
     }
+    const cursors = await this.#cursors(entries);
+    const at = now();
+    entries.forEach((entry, i) => {
+      const c = cursors[i].value;
+      const schedule = entry.event.schedule!;
+      const same = c && c.cron === schedule.cron &&
+        c.timezone === schedule.timezone;
+      // A schedule seen for the first time (or changed) starts now; one
+      // with a cursor goes on after its last tick.
+      entry.next = nextTick(entry.compiled, same ? c.last : at);
+    });
     this.#entries = entries;
     this.#loadedAt = position;
   }
 
-  /** Sends every tick that is due; reloads first when definitions changed. */
+  /**
+   * Sends every tick that is due; reloads first when definitions changed.
+   * The ticks due together go in as few writes as hold them (up to
+   * FIRE_BATCH schedules a write): their cursors read ten at a time, each
+   * queue's backlog once. A write that is refused (another process sent one
+   * of its ticks, or a deploy moved a head) is done again one schedule at a
+   * time.
+   */
   async runDue(): Promise<SchedulerPass> {
     const position = await this.#o.store.feed.position();
     if (position !== this.#loadedAt) await this.load();
     const pass: SchedulerPass = { sent: 0, taken: 0, skipped: 0, failed: 0 };
+    const at = this.#o.now();
+    const due = this.#entries.filter((e) => e.next !== null && e.next <= at);
+    if (due.length === 0) return pass;
     let stale = false;
-    for (const entry of this.#entries) {
-      if (entry.next === null || entry.next > this.#o.now()) continue;
-      try {
-        stale = (await this.#fire(entry, pass)) || stale;
-      } catch (err) {
-        // SQLite's "database is locked" with several processes on one
-        // file, or a store that failed: nothing was written; next look.
-        pass.failed++;
-        this.#o.logger.warn("a scheduled tick was not sent yet", {
-          tenant: entry.head.value.tenant,
-          event: entry.event.id,
-          error: String(err),
-        });
-      }
+    let cursors: Deno.KvEntryMaybe<ScheduleCursor>[];
+    try {
+      cursors = await this.#cursors(due);
+    } catch (err) {
+      pass.failed += due.length;
+      this.#o.logger.warn("scheduled ticks were not sent yet", {
+        error: String(err),
+      });
+      return pass;
     }
+    const backlogs = new Map<string, number>();
+    let batch = new WriteBatch(this.#o.kv);
+    let parts: Fired[] = [];
+    const flush = async () => {
+      if (parts.length === 0) return;
+      const ok = await batch.commit().then((r) => r.ok, () => false);
+      for (const f of parts) {
+        if (ok) this.#fired(f, pass);
+        else stale = (await this.#fireAlone(f.entry, pass)) || stale;
+      }
+      batch = new WriteBatch(this.#o.kv);
+      parts = [];
+    };
+    for (let i = 0; i < due.length; i++) {
+      const entry = due[i];
+      const { tick, missed } = this.#latestTick(entry, at);
+      if (!this.#wanted(entry, cursors[i], tick, pass)) continue;
+      let backlog = backlogs.get(entry.queue);
+      if (backlog === undefined) {
+        try {
+          backlog = await this.#o.queue.backlog(entry.queue);
+        } catch {
+          backlog = 0; // the write below fails the same way, then alone
+        }
+      }
+      const full = backlog >= this.#o.maxQueueDepth;
+      backlogs.set(entry.queue, backlog + (full ? 0 : 1));
+      const part = new WriteBatch(this.#o.kv);
+      this.#writes(part, entry, cursors[i], tick, full);
+      if (parts.length >= FIRE_BATCH || !batch.fits(part)) await flush();
+      batch.add(part);
+      parts.push({ entry, tick, missed, full });
+    }
+    await flush();
     // A head changed under a tick: read the schedules again next time.
     if (stale) this.#loadedAt = null;
     return pass;
+  }
+
+  /** The cursors of `entries`, in order, read ten at a time. */
+  async #cursors(
+    entries: Entry[],
+  ): Promise<Deno.KvEntryMaybe<ScheduleCursor>[]> {
+    const out: Deno.KvEntryMaybe<ScheduleCursor>[] = [];
+    for (let i = 0; i < entries.length; i += 10) {
+      out.push(
+        ...await this.#o.kv.getMany<ScheduleCursor[]>(
+          entries.slice(i, i + 10).map((e) =>
+            keys.scheduleCursor(e.head.value.tenant, e.event.id)
+          ),
+        ),
+      );
+    }
+    return out;
+  }
+
+  /** One schedule alone (after a refused write), counting a failure. */
+  async #fireAlone(entry: Entry, pass: SchedulerPass): Promise<boolean> {
+    try {
+      return await this.#fire(entry, pass);
+    } catch (err) {
+      // SQLite's "database is locked" with several processes on one
+      // file, or a store that failed: nothing was written; next look.
+      pass.failed++;
+      this.#o.logger.warn("a scheduled tick was not sent yet", {
+        tenant: entry.head.value.tenant,
+        event: entry.event.id,
+        error: String(err),
+      });
+      return false;
+    }
   }
 
   /** When the next known tick is due, ms since the epoch (null: none). */
@@ -280,85 +357,25 @@ export class Scheduler {
   }
 
   /**
-   * Handles the latest due tick of one schedule. Returns true when the
-   * package's head changed (the entry is stale).
+   * Handles the latest due tick of one schedule, alone. Returns true when
+   * the package's head changed (the entry is stale).
    */
   async #fire(entry: Entry, pass: SchedulerPass): Promise<boolean> {
-    const { kv, queue, now, minIntervalMs } = this.#o;
-    const { tenant, id: pkg } = entry.head.value;
-    const cursorKey = keys.scheduleCursor(tenant, entry.event.id);
-    const schedule = entry.event.schedule!;
+    const { kv, queue, now } = this.#o;
+    const cursorKey = keys.scheduleCursor(
+      entry.head.value.tenant,
+      entry.event.id,
+    );
     for (let tries = 0; tries < 3; tries++) {
-      const at = now();
-      // The latest tick at or before now; the ones between were missed.
-      let tick = entry.next!;
-      let missed = 0;
-      for (let t = nextTick(entry.compiled, tick); t !== null && t <= at;) {
-        tick = t;
-        missed++;
-        if (missed >= 10_000) {
-          // A fast schedule missed for long: jump near now.
-          const near = nextTick(entry.compiled, at - minIntervalMs);
-          tick = near !== null && near <= at ? near : tick;
-          break;
-        }
-        t = nextTick(entry.compiled, t);
-      }
+      const { tick, missed } = this.#latestTick(entry, now());
       const cursor = await kv.get<ScheduleCursor>(cursorKey);
-      const same = cursor.value && cursor.value.cron === schedule.cron &&
-        cursor.value.timezone === schedule.timezone;
-      if (same && cursor.value!.last >= tick) {
-        // Another process handled it.
-        pass.taken++;
-        entry.next = nextTick(entry.compiled, cursor.value!.last);
-        return false;
-      }
-      if (same && tick - cursor.value!.last < minIntervalMs) {
-        entry.next = nextTick(
-          entry.compiled,
-          cursor.value!.last + minIntervalMs - 1,
-        );
-        return false;
-      }
+      if (!this.#wanted(entry, cursor, tick, pass)) return false;
       const full = (await queue.backlog(entry.queue)) >=
         this.#o.maxQueueDepth;
-      const batch = new WriteBatch(kv).check(cursor, entry.head);
-      batch.set(
-        cursorKey,
-        {
-          cron: schedule.cron,
-          ...(schedule.timezone !== undefined && {
-            timezone: schedule.timezone,
-          }),
-          last: tick,
-          sent: !full,
-        } satisfies ScheduleCursor,
-      );
-      const item: EventItem = {
-        tenant,
-        package: pkg,
-        version: entry.head.value.version,
-        event: entry.event.id,
-        eventId: this.#o.newId(),
-        data: scheduledItem(schedule, tick),
-      };
-      if (!full) {
-        queue.append(batch, entry.queue, [{ id: item.eventId, value: item }]);
-        new PinDeltas().add(item, 1).write(batch);
-      }
+      const batch = new WriteBatch(kv);
+      this.#writes(batch, entry, cursor, tick, full);
       if ((await batch.commit()).ok) {
-        if (full) pass.skipped++;
-        else pass.sent++;
-        pass.skipped += missed;
-        if (full || missed > 0) {
-          this.#o.logger.warn("scheduled ticks skipped", {
-            tenant,
-            event: entry.event.id,
-            missed,
-            ...(full && { queueFull: entry.event.supplierqueue }),
-          });
-        }
-        entry.next = nextTick(entry.compiled, tick);
+        this.#fired({ entry, tick, missed, full }, pass);
         return false;
       }
       // Refused: the cursor moved (another process) or the head did.
@@ -367,4 +384,118 @@ export class Scheduler {
     }
     return false;
   }
+
+  /** The latest tick at or before `at`, and how many before it were missed. */
+  #latestTick(entry: Entry, at: number): { tick: number; missed: number } {
+    let tick = entry.next!;
+    let missed = 0;
+    for (let t = nextTick(entry.compiled, tick); t !== null && t <= at;) {
+      tick = t;
+      missed++;
+      if (missed >= 10_000) {
+        // A fast schedule missed for long: jump near now.
+        const near = nextTick(entry.compiled, at - this.#o.minIntervalMs);
+        tick = near !== null && near <= at ? near : tick;
+        break;
+      }
+      t = nextTick(entry.compiled, t);
+    }
+    return { tick, missed };
+  }
+
+  /**
+   * Whether `tick` is still to be sent, given the schedule's cursor: not
+   * when another process handled it (counted as taken), nor when it comes
+   * sooner after the last than the minimum interval allows. Moves the
+   * entry's next tick when not.
+   */
+  #wanted(
+    entry: Entry,
+    cursor: Deno.KvEntryMaybe<ScheduleCursor>,
+    tick: number,
+    pass: SchedulerPass,
+  ): boolean {
+    const schedule = entry.event.schedule!;
+    const c = cursor.value;
+    if (!c || c.cron !== schedule.cron || c.timezone !== schedule.timezone) {
+      return true;
+    }
+    if (c.last >= tick) {
+      pass.taken++;
+      entry.next = nextTick(entry.compiled, c.last);
+      return false;
+    }
+    if (tick - c.last < this.#o.minIntervalMs) {
+      entry.next = nextTick(entry.compiled, c.last + this.#o.minIntervalMs - 1);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Adds a tick's writes to `batch`: the check that the cursor and the
+   * package's head are as read, the cursor moved to the tick, and (unless
+   * the queue is full) the item appended with its version's pin.
+   */
+  #writes(
+    batch: WriteBatch,
+    entry: Entry,
+    cursor: Deno.KvEntryMaybe<ScheduleCursor>,
+    tick: number,
+    full: boolean,
+  ): void {
+    const schedule = entry.event.schedule!;
+    const { tenant, id: pkg, version } = entry.head.value;
+    batch.check(cursor, entry.head);
+    batch.set(
+      cursor.key,
+      {
+        cron: schedule.cron,
+        ...(schedule.timezone !== undefined && { timezone: schedule.timezone }),
+        last: tick,
+        sent: !full,
+      } satisfies ScheduleCursor,
+    );
+    if (full) return;
+    const item: EventItem = {
+      tenant,
+      package: pkg,
+      version,
+      event: entry.event.id,
+      eventId: this.#o.newId(),
+      data: scheduledItem(schedule, tick),
+    };
+    this.#o.queue.append(batch, entry.queue, [{
+      id: item.eventId,
+      value: item,
+    }]);
+    new PinDeltas().add(item, 1).write(batch);
+  }
+
+  /** Counts a tick whose write committed, and moves its entry on. */
+  #fired(f: Fired, pass: SchedulerPass): void {
+    if (f.full) pass.skipped++;
+    else pass.sent++;
+    pass.skipped += f.missed;
+    if (f.full || f.missed > 0) {
+      this.#o.logger.warn("scheduled ticks skipped", {
+        tenant: f.entry.head.value.tenant,
+        event: f.entry.event.id,
+        missed: f.missed,
+        ...(f.full && { queueFull: f.entry.event.supplierqueue }),
+      });
+    }
+    f.entry.next = nextTick(f.entry.compiled, f.tick);
+  }
 }
+
+/** A tick added to a write. */
+interface Fired {
+  entry: Entry;
+  tick: number;
+  missed: number;
+  full: boolean;
+}
+
+/** Schedules one write sends ticks of, at most (two checks each; a write takes 100). */
+const FIRE_BATCH = 40;
