@@ -17,7 +17,11 @@
  *      Its rate counts from the first request to the last execution, less
  *      the second of delay; `acceptPerSec` is how fast the webhook took them.
  *
- * Run: deno run -A bench/flow_cost.ts [--items=20000] [--rounds=3]
+ *   0. with `--before=DIR` (another build: `git archive main | tar -x -C
+ *      DIR`): its baseline too, what this build's plain path costs against
+ *      it (execution records that keep their input, the idle scheduler).
+ *
+ * Run: deno run -A bench/flow_cost.ts [--items=20000] [--rounds=3] [--before=DIR]
  */
 import { parseArgs } from "node:util";
 import {
@@ -33,6 +37,7 @@ const args = parseArgs({
     items: { type: "string", default: "20000" },
     rounds: { type: "string", default: "3" },
     schedules: { type: "string", default: "50" },
+    before: { type: "string" },
   },
 }).values;
 const ITEMS = Number(args.items);
@@ -41,8 +46,13 @@ const SCHEDULES = Number(args.schedules);
 const BATCH = 100;
 const CONNECTIONS = 2;
 
-type Case = "baseline" | "schedules" | "delayed";
-const CASES: Case[] = ["baseline", "schedules", "delayed"];
+type Case = "before" | "baseline" | "schedules" | "delayed";
+const CASES: Case[] = [
+  ...(args.before ? ["before" as const] : []),
+  "baseline",
+  "schedules",
+  "delayed",
+];
 
 interface Result {
   /** Webhook events recorded per second. */
@@ -89,6 +99,7 @@ async function processed(url: string, queue: string): Promise<number> {
 
 async function runCase(which: Case): Promise<Result> {
   const p = await startPlatformProcess({
+    ...(which === "before" && { root: args.before }),
     env: {
       JOBICO_LOG_LEVEL: "warn",
       JOBICO_SCHEDULE_MIN_MS: "1000",
@@ -172,14 +183,19 @@ console.log(
   `\n${ITEMS} webhook events, ${ROUNDS} rounds, medians; ratio to baseline in the same run\n`,
 );
 console.log(
-  "| case | recorded/s | ratio | accepted/s | scheduled runs meanwhile |",
+  "| case | recorded/s | ratio of medians | median of ratios per round | accepted/s | scheduled runs meanwhile |",
 );
-console.log("| --- | ---: | ---: | ---: | ---: |");
+console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+const baseRuns = results.get("baseline")!;
 for (const c of CASES) {
   const rs = results.get(c)!;
   const rec = median(rs.map((r) => r.recordedPerSec));
+  // Each round's case against the same round's baseline (run beside it).
+  const paired = median(
+    rs.map((r, i) => r.recordedPerSec / baseRuns[i].recordedPerSec),
+  );
   console.log(
-    `| ${c} | ${rec} | ${(rec / base).toFixed(2)} | ${
+    `| ${c} | ${rec} | ${(rec / base).toFixed(2)} | ${paired.toFixed(2)} | ${
       median(rs.map((r) => r.acceptPerSec))
     } | ${median(rs.map((r) => r.ticks))} |`,
   );
