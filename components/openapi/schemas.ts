@@ -129,6 +129,19 @@ const EVENT_DEF: Schema = obj(
     ),
     supplierqueue: str("A queue declared in `queues`"),
     runtime: str("A runtime declared in `runtimes`"),
+    schedule: obj(
+      {
+        cron: str(
+          "Five fields (minute hour day month weekday), six with seconds " +
+            "first, or a nickname (`@hourly`)",
+        ),
+        timezone: str("An IANA time zone; UTC when absent"),
+        payload: { description: "Sent as `payload` in every tick's item" },
+      },
+      ["cron"],
+      "The platform sends the event on every tick: `{scheduledAt, payload?}` " +
+        "(a deploy also takes a cron string)",
+    ),
   },
   ["id", "schema", "supplierqueue", "runtime"],
 );
