@@ -17,16 +17,16 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "GroupCommit",
     "GuestSetupError",
     "MAX_ITEM_BYTES",
-    "HttpError",
+    "DomainError",
     "KvLease",
     "MemoryLimitError",
     "MeterError",
     "ModuleCache",
     "NotFoundError",
-    "PayloadTooLargeError",
-    "TooManyRequestsError",
-    "UnauthorizedError",
-    "UnprocessableError",
+    "TooLargeError",
+    "TooManyError",
+    "UnauthenticatedError",
+    "UnresolvedError",
     "ValidationError",
     "WasmGuest",
     "WasmPool",
@@ -50,6 +50,8 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "openKvAt",
     "problemBody",
     "problemResponse",
+    "problemStatus",
+    "PROBLEM_STATUS",
     "serve",
     "serveGuarded",
     "serviceApp",
@@ -75,5 +77,5 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
   for (const name of expected) {
     assert.notEqual((goico as Record<string, unknown>)[name], undefined, name);
   }
-  assert.ok(new goico.ValidationError("x") instanceof goico.HttpError);
+  assert.ok(new goico.ValidationError("x") instanceof goico.DomainError);
 });

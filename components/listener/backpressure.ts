@@ -5,7 +5,7 @@
  * Admission reserves the items until the write after it is done, so
  * concurrent requests cannot pass the limit together.
  */
-import { TooManyRequestsError } from "@jobico/goico";
+import { TooManyError } from "@jobico/goico";
 import type { Step } from "../http/pipeline.ts";
 import { queueStorageName } from "../model/queue_ref.ts";
 import { type BacklogGauge, retryAfterSeconds } from "./backlog_gauge.ts";
@@ -15,7 +15,7 @@ import type { ListenerEnv } from "./listener_env.ts";
  * Admits `items` (eventItems) on `route`'s queue (eventRoute); the answer
  * of the steps after tells the gauge whether they were appended.
  *
- * @throws {TooManyRequestsError} the queue is full (429, with Retry-After)
+ * @throws {TooManyError} the queue is full (429, with Retry-After)
  */
 export function backpressure(gauge: BacklogGauge): Step<ListenerEnv> {
   return async function backpressure(c, next) {
@@ -29,7 +29,7 @@ export function backpressure(gauge: BacklogGauge): Step<ListenerEnv> {
     if (!("done" in admission)) {
       const { backlog, limit } = admission;
       const retryAfter = retryAfterSeconds(backlog, count, limit);
-      throw new TooManyRequestsError(
+      throw new TooManyError(
         `Queue "${queue}" of tenant "${route.tenant}" holds ${backlog} events; ` +
           `the limit is ${limit}: try again in ${retryAfter} s`,
         retryAfter,

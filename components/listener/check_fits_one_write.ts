@@ -9,8 +9,8 @@
  */
 import {
   MAX_ITEM_BYTES,
-  PayloadTooLargeError,
   type RecordCodec,
+  TooLargeError,
   v8Records,
 } from "@jobico/goico";
 
@@ -63,7 +63,7 @@ export function checkFitsOneWrite(
     Math.floor((KV_MAX_KEYS - BOOKKEEPING_KEY_BYTES) / keyBytes),
   );
   if (data.length > most) {
-    throw new PayloadTooLargeError(
+    throw new TooLargeError(
       `The "data" list has ${data.length} items; at most ${most} can be queued in one request`,
     );
   }
@@ -88,14 +88,14 @@ export function checkFitsOneWrite(
   data.forEach((item, i) => {
     const bytes = codec.exactSize(item);
     if (bytes > maxItem) {
-      throw new PayloadTooLargeError(
+      throw new TooLargeError(
         `Item ${i} of "data" is ${bytes} bytes stored; the limit is ${maxItem} per item`,
       );
     }
     total += bytes + perItem;
   });
   if (total > KV_MAX_TOTAL) {
-    throw new PayloadTooLargeError(
+    throw new TooLargeError(
       `The items of "data" are ${total} bytes stored; at most ${KV_MAX_TOTAL} can be queued in one request`,
     );
   }

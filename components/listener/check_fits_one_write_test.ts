@@ -3,8 +3,8 @@ import {
   DurableQueue,
   jsonRecords,
   monotonicId,
-  PayloadTooLargeError,
   type RecordCodec,
+  TooLargeError,
   v8Records,
 } from "@jobico/goico";
 import { keys } from "../model/keys.ts";
@@ -158,7 +158,7 @@ Deno.test("what does not fit is a 413 naming the limit", () => {
     assert.throws(
       () => checkFitsOneWrite(data, "demo/greetings"),
       (e: Error) => {
-        assert.ok(e instanceof PayloadTooLargeError);
+        assert.ok(e instanceof TooLargeError);
         assert.match(e.message, message);
         return true;
       },
@@ -174,7 +174,7 @@ Deno.test("attack: items that JSON writes far larger than V8 (control characters
   assert.throws(
     () => checkFitsOneWrite(data, "demo/greetings", jsonRecords),
     (e: Error) => {
-      assert.ok(e instanceof PayloadTooLargeError);
+      assert.ok(e instanceof TooLargeError);
       assert.match(
         e.message,
         /^Item 0 of "data" is 120008 bytes stored; the limit is 64560 per item$/,

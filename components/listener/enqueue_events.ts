@@ -47,7 +47,7 @@ export class WriteRefused extends Error {
  * Sets `writeSize` for `items` (eventItems) on `route`'s queue
  * (eventRoute), measured as `queue`'s codec stores them.
  *
- * @throws {PayloadTooLargeError} the items cannot be queued in one write (413)
+ * @throws {TooLargeError} the items cannot be queued in one write (413)
  */
 export function fitsOneWrite(
   queue: Pick<DurableQueue<EventItem>, "codec">,

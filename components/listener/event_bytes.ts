@@ -20,7 +20,7 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
  * The body's bytes, read within `maxBytes` on the first call and kept in
  * `bodyBytes` for the steps after.
  *
- * @throws {PayloadTooLargeError} the body is larger than `maxBytes` (413)
+ * @throws {TooLargeError} the body is larger than `maxBytes` (413)
  */
 export async function readEventBytes(
   c: Context<ListenerEnv>,

@@ -3,7 +3,7 @@
  * non-empty `data` list of at most `maxItems` items (413 beyond: a smaller
  * request may pass). What each item holds is the schema step's.
  */
-import { PayloadTooLargeError, ValidationError } from "@jobico/goico";
+import { TooLargeError, ValidationError } from "@jobico/goico";
 import type { Step } from "../http/pipeline.ts";
 import type { ListenerEnv } from "./listener_env.ts";
 
@@ -23,7 +23,7 @@ export interface EventItemsOptions {
  * Sets `items` from `body` (jsonBody).
  *
  * @throws {ValidationError} no `data` list, or an empty one (400)
- * @throws {PayloadTooLargeError} more than `maxItems` items (413)
+ * @throws {TooLargeError} more than `maxItems` items (413)
  */
 export function eventItems(options: EventItemsOptions = {}): Step<ListenerEnv> {
   const maxItems = options.maxItems ?? DEFAULT_MAX_ITEMS;
@@ -41,7 +41,7 @@ export function eventItems(options: EventItemsOptions = {}): Step<ListenerEnv> {
       );
     }
     if (data.length > maxItems) {
-      throw new PayloadTooLargeError(
+      throw new TooLargeError(
         `The "data" list has ${data.length} items; the limit is ${maxItems} per request`,
       );
     }

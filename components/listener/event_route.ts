@@ -26,7 +26,7 @@ export interface EventRouteOptions {
  * Sets `route` and `knownTenant`.
  *
  * @throws {ValidationError} a bad tenant or event name (400)
- * @throws {UnauthorizedError} an unknown event, without a token (401)
+ * @throws {UnauthenticatedError} an unknown event, without a token (401)
  * @throws {NotFoundError} an unknown tenant or event, to its tenant (404)
  */
 export function eventRoute(options: EventRouteOptions): Step<ListenerEnv> {

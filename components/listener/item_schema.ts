@@ -67,6 +67,7 @@ export function itemSchema(options: ItemSchemaOptions = {}): Step<ListenerEnv> {
       throw new ValidationError(
         `Item ${at} of "data" cannot be checked against schema "${schema}": ${err.message}`,
         { errors: [{ item: at, path: "", message: err.message }] },
+        { cause: err },
       );
     }
     if (errors.length > 0) {

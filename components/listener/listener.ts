@@ -18,7 +18,12 @@
  * What is refused is refused whole: nothing of it is queued.
  */
 import { Hono } from "hono";
-import { type DurableQueue, GroupCommit } from "@jobico/goico";
+import {
+  DomainError,
+  type DurableQueue,
+  type ErrorKind,
+  GroupCommit,
+} from "@jobico/goico";
 import { pipeline } from "../http/pipeline.ts";
 import type { Definitions } from "../packages/definitions.ts";
 import type { PackageStore } from "../packages/package_store.ts";
@@ -165,21 +170,16 @@ export function listenerApp(options: ListenerOptions): Hono<ListenerEnv> {
   return app;
 }
 
+/** The metric's reason for each kind of refusal. */
+const REJECT_REASONS: Partial<Record<ErrorKind, RejectReason>> = {
+  invalid: "invalid",
+  unauthenticated: "unauthorized",
+  forbidden: "forbidden",
+  not_found: "not_found",
+  too_large: "too_large",
+  too_many: "backpressure",
+};
+
 function rejectReason(err: unknown): RejectReason {
-  switch ((err as { status?: number }).status) {
-    case 400:
-      return "invalid";
-    case 401:
-      return "unauthorized";
-    case 403:
-      return "forbidden";
-    case 404:
-      return "not_found";
-    case 413:
-      return "too_large";
-    case 429:
-      return "backpressure";
-    default:
-      return "other";
-  }
+  return (err instanceof DomainError && REJECT_REASONS[err.kind]) || "other";
 }

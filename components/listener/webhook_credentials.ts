@@ -6,7 +6,7 @@
  * its bytes), and a signature is accepted once: its replay record is
  * written with the items, and a signature seen before is a 401.
  */
-import { UnauthorizedError } from "@jobico/goico";
+import { UnauthenticatedError } from "@jobico/goico";
 import type { Step } from "../http/pipeline.ts";
 import { keys } from "../model/keys.ts";
 import { WriteRefused } from "./enqueue_events.ts";
@@ -27,7 +27,7 @@ export interface WebhookCredentialsOptions {
  * Checks `route`'s credentials (eventRoute); sets `replay` (and
  * `bodyBytes`) for a signed request.
  *
- * @throws {UnauthorizedError} missing or wrong credentials, or a signature seen before (401)
+ * @throws {UnauthenticatedError} missing or wrong credentials, or a signature seen before (401)
  * @throws {ForbiddenError} another tenant's token (403)
  */
 export function webhookCredentials(
@@ -62,8 +62,8 @@ export function webhookCredentials(
   };
 }
 
-function replayed(tenant: string, event: string): UnauthorizedError {
-  return new UnauthorizedError(
+function replayed(tenant: string, event: string): UnauthenticatedError {
+  return new UnauthenticatedError(
     `This signed request for event "${event}" of tenant "${tenant}" was already accepted: ` +
       "sign each new request with the current time (use an Idempotency-Key to retry safely)",
   );

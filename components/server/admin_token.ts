@@ -6,12 +6,8 @@
  * (`:memory:`, a KV Connect URL) gets a fresh token each start, printed in
  * the log.
  */
-import {
-  ensurePrivateDir,
-  type Logger,
-  ValidationError,
-  writePrivateFile,
-} from "@jobico/goico";
+import { ensurePrivateDir, type Logger, writePrivateFile } from "@jobico/goico";
+import { SettingError } from "./setting_error.ts";
 
 /** Shortest admin token accepted. */
 export const MIN_ADMIN_TOKEN = 16;
@@ -39,7 +35,7 @@ export async function resolveAdminToken(
 ): Promise<string> {
   if (configured !== undefined) {
     if (configured.length < MIN_ADMIN_TOKEN || /\s/.test(configured)) {
-      throw new ValidationError(
+      throw new SettingError(
         `Invalid JOBICO_ADMIN_TOKEN: use at least ${MIN_ADMIN_TOKEN} characters and no spaces`,
       );
     }
