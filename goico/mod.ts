@@ -81,6 +81,7 @@ export { openKv, openKvAt, type OpenKvOptions } from "./open_kv.ts";
 export {
   ensurePrivateDir,
   ensurePrivateFile,
+  keepPrivateFile,
   type PrivateDirOptions,
   writePrivateFile,
 } from "./private_dir.ts";

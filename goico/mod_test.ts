@@ -66,6 +66,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "StoreUnavailableError",
     "ensurePrivateDir",
     "ensurePrivateFile",
+    "keepPrivateFile",
     "writePrivateFile",
     "formatSecretKey",
     "newSecretKey",

@@ -1,8 +1,8 @@
 /** Opens the store and serves the platform until SIGINT or SIGTERM. */
-import { jsonLogger, type Logger, openKv, openKvAt } from "@jobico/goico";
-import { isLocalDir, resolveAdminToken } from "./admin_token.ts";
+import { jsonLogger, type Logger } from "@jobico/goico";
+import { isLocalDir } from "./admin_token.ts";
 import { announceLocalPlatform } from "./announce_local_platform.ts";
-import { resolveSecretKey } from "./secret_key.ts";
+import { openServerStore } from "./open_server_store.ts";
 import { COMPONENTS, servePlatformUntilSignal } from "../platform.ts";
 import type { ServerConfig } from "./server_config.ts";
 
@@ -22,19 +22,7 @@ export async function runServer(
   options: RunServerOptions = {},
 ): Promise<void> {
   const logger = options.logger ?? jsonLogger({ level: config.logLevel });
-  const adminToken = await resolveAdminToken(
-    config.options.adminToken,
-    config.data,
-    logger,
-  );
-  const secretKey = await resolveSecretKey(
-    config.options.secretKey,
-    config.data,
-    logger,
-  );
-  const kv = config.kv
-    ? await openKvAt(config.kv, { logger })
-    : await openKv(config.data, { logger });
+  const { adminToken, secretKey, kv } = await openServerStore(config, logger);
   logger.info("starting", { data: config.data, kv: config.kv ?? "in data" });
   // The process the CLI talks to: it serves the control plane, from a
   // directory of this machine (an executor-only process says nothing).

@@ -5,9 +5,8 @@
  * process see definition changes at once (`kv.watch` crosses isolates);
  * they share nothing else but the store.
  */
-import { type Logger, onShutdownSignal, openKv, openKvAt } from "@jobico/goico";
-import { resolveAdminToken } from "./admin_token.ts";
-import { resolveSecretKey } from "./secret_key.ts";
+import { type Logger, onShutdownSignal } from "@jobico/goico";
+import { openServerStore } from "./open_server_store.ts";
 import { createPlatform } from "../platform.ts";
 import type { ServerConfig } from "./server_config.ts";
 
@@ -19,19 +18,10 @@ export function serveIsolate(
   const instance = `isolate-${crypto.randomUUID().slice(0, 8)}`;
   const ctrl = new AbortController();
   const ready = (async () => {
-    const adminToken = await resolveAdminToken(
-      config.options.adminToken,
-      config.data,
+    const { adminToken, secretKey, kv } = await openServerStore(
+      config,
       logger,
     );
-    const secretKey = await resolveSecretKey(
-      config.options.secretKey,
-      config.data,
-      logger,
-    );
-    const kv = config.kv
-      ? await openKvAt(config.kv, { logger })
-      : await openKv(config.data, { logger });
     const parts = createPlatform(
       { ...config.options, adminToken, secretKey, kv, logger, instance },
       ctrl.signal,
