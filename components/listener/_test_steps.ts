@@ -93,7 +93,6 @@ export interface Seen {
   idempotency?: { key: Deno.KvKey; expireIn: number };
   body?: unknown;
   items?: unknown[];
-  writeSize?: { bytes: number; keyBytes: number };
 }
 
 /** A last step that answers 200 with what the steps before set. */
@@ -112,7 +111,6 @@ export const seen: Step<ListenerEnv> = function seen(c) {
     idempotency: c.get("idempotency"),
     body: c.get("body"),
     items: c.get("items"),
-    writeSize: c.get("writeSize"),
   };
   return c.json(out);
 };

@@ -3,7 +3,7 @@ import { GroupCommit } from "@jobico/goico";
 import type { Step } from "../http/pipeline.ts";
 import { BacklogGauge } from "./backlog_gauge.ts";
 import { backpressure } from "./backpressure.ts";
-import { enqueueEvents, fitsOneWrite } from "./enqueue_events.ts";
+import { enqueueEvents } from "./enqueue_events.ts";
 import type { ListenerEnv } from "./listener_env.ts";
 import { postTo, stepApp, stepWorld } from "./_test_steps.ts";
 
@@ -17,9 +17,12 @@ Deno.test("backpressure admits while the queue has room and refuses with 429, Re
       postTo(
         stepApp(
           { route: w.route, items },
-          fitsOneWrite(w.queue),
           backpressure(gauge),
-          enqueueEvents({ queue: w.queue, commits: new GroupCommit(w.kv) }),
+          enqueueEvents({
+            kv: w.kv,
+            queue: w.queue,
+            commits: new GroupCommit(w.kv),
+          }),
         ),
         "",
       );
@@ -54,9 +57,12 @@ Deno.test("backpressure: many requests at once cannot pass the limit together", 
     const app = (items: unknown[]) =>
       stepApp(
         { route: w.route, items },
-        fitsOneWrite(w.queue),
         backpressure(gauge),
-        enqueueEvents({ queue: w.queue, commits: new GroupCommit(w.kv) }),
+        enqueueEvents({
+          kv: w.kv,
+          queue: w.queue,
+          commits: new GroupCommit(w.kv),
+        }),
       );
     const statuses = await Promise.all(
       Array.from({ length: 30 }, async (_, i) => {
@@ -98,9 +104,12 @@ Deno.test("backpressure: a write that fails gives its room back", async () => {
     const ok = await postTo(
       stepApp(
         { route: w.route, items: item("B") },
-        fitsOneWrite(w.queue),
         backpressure(gauge),
-        enqueueEvents({ queue: w.queue, commits: new GroupCommit(w.kv) }),
+        enqueueEvents({
+          kv: w.kv,
+          queue: w.queue,
+          commits: new GroupCommit(w.kv),
+        }),
       ),
       "",
     );

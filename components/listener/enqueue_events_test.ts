@@ -1,36 +1,37 @@
 import assert from "node:assert/strict";
 import { GroupCommit } from "@jobico/goico";
 import { keys } from "../model/keys.ts";
-import { enqueueEvents, fitsOneWrite } from "./enqueue_events.ts";
-import { postTo, seen, stepApp, stepWorld } from "./_test_steps.ts";
+import { enqueueEvents } from "./enqueue_events.ts";
+import { postTo, stepApp, stepWorld } from "./_test_steps.ts";
 
-Deno.test("fitsOneWrite measures the items as the queue stores them, and refuses what cannot fit one write", async () => {
+Deno.test("enqueueEvents refuses with a 413 a write that cannot fit one atomic, and writes nothing of it", async () => {
   const w = await stepWorld();
   try {
-    const measure = async (items: unknown[]) => {
+    const post = async (items: unknown[]) => {
       const app = stepApp(
         { route: w.route, items },
-        fitsOneWrite(w.queue),
-        seen,
+        enqueueEvents({
+          kv: w.kv,
+          queue: w.queue,
+          commits: new GroupCommit(w.kv),
+        }),
       );
       const res = await postTo(app, "");
       return { status: res.status, body: await res.json() };
     };
-    const small = await measure([{ name: "A" }]);
-    assert.equal(small.status, 200);
-    assert.ok(
-      small.body.writeSize.bytes > 0 && small.body.writeSize.keyBytes > 0,
-    );
     // One item larger than a KV value; many that together pass 800 KiB.
-    const big = await measure([{ name: "x".repeat(70_000) }]);
+    const big = await post([{ name: "x".repeat(70_000) }]);
     assert.equal(big.status, 413);
     assert.match(big.body.detail, /^Item 0 of "data" is \d+ bytes stored/);
-    const many = await measure(Array(15).fill({ name: "x".repeat(60_000) }));
+    const many = await post(Array(15).fill({ name: "x".repeat(60_000) }));
     assert.equal(many.status, 413);
     assert.match(
       many.body.detail,
-      /at most 819200 can be queued in one request/,
+      /^The 15 items of "data" do not fit one write: they take more than 819200 bytes/,
     );
+    assert.equal((await w.queue.stats("demo/greetings")).depth, 0);
+    const pin = await w.kv.get(keys.versionPin("demo", "greet", 1));
+    assert.equal(pin.value, null);
   } finally {
     await w.close();
   }
@@ -52,8 +53,8 @@ Deno.test("enqueueEvents queues the items in order in one write, with their pin 
         idempotency: idem,
         replay,
       },
-      fitsOneWrite(w.queue),
       enqueueEvents({
+        kv: w.kv,
         queue: w.queue,
         commits: new GroupCommit(w.kv),
         newId: () => `id${++n}`,
@@ -96,8 +97,11 @@ Deno.test("enqueueEvents writes nothing when a once-record appeared meanwhile", 
     await w.kv.set(idem.key, { accepted: 1, ids: ["winner"] });
     const app = stepApp(
       { route: w.route, items: [{ name: "A" }], idempotency: idem },
-      fitsOneWrite(w.queue),
-      enqueueEvents({ queue: w.queue, commits: new GroupCommit(w.kv) }),
+      enqueueEvents({
+        kv: w.kv,
+        queue: w.queue,
+        commits: new GroupCommit(w.kv),
+      }),
     );
     const res = await postTo(app, "");
     // Unanswered by the step that set the record: a 500 that hides why.

@@ -5,7 +5,6 @@ import { keys } from "../model/keys.ts";
 import {
   type Accepted,
   enqueueEvents,
-  fitsOneWrite,
   WriteRefused,
 } from "./enqueue_events.ts";
 import { eventBytes } from "./event_bytes.ts";
@@ -123,8 +122,11 @@ Deno.test("idempotencyKey: many duplicates at once queue one item and all get it
       eventBytes({ maxBytes: 1000 }),
       jsonBody(),
       eventItems(),
-      fitsOneWrite(w.queue),
-      enqueueEvents({ queue: w.queue, commits: new GroupCommit(w.kv) }),
+      enqueueEvents({
+        kv: w.kv,
+        queue: w.queue,
+        commits: new GroupCommit(w.kv),
+      }),
     );
     const answers = await Promise.all(
       Array.from({ length: 10 }, async (_, i) => {

@@ -10,10 +10,10 @@
  * 4. eventBytes: the body, within the size limit;
  * 5. jsonBody: UTF-8 and JSON, within the nesting limit;
  * 6. eventItems: a non-empty `data` list within the item limit;
- * 7. fitsOneWrite: the items fit one atomic write;
- * 8. itemSchema: each item matches the event's schema;
- * 9. backpressure: the queue holds fewer than `maxQueueDepth` items (429);
- * 10. enqueueEvents: all items in one write, then 200 with their ids.
+ * 7. itemSchema: each item matches the event's schema;
+ * 8. backpressure: the queue holds fewer than `maxQueueDepth` items (429);
+ * 9. enqueueEvents: all items in one write, measured as it is built (413
+ *    when it cannot fit), then 200 with their ids.
  *
  * What is refused is refused whole: nothing of it is queued.
  */
@@ -35,7 +35,7 @@ import type {
 import { registerCommitMetrics } from "../observe/commit_metrics.ts";
 import { BacklogGauge } from "./backlog_gauge.ts";
 import { backpressure } from "./backpressure.ts";
-import { enqueueEvents, fitsOneWrite } from "./enqueue_events.ts";
+import { enqueueEvents } from "./enqueue_events.ts";
 import { DEFAULT_MAX_BODY_BYTES, eventBytes } from "./event_bytes.ts";
 import { eventItems } from "./event_items.ts";
 import { eventRoute } from "./event_route.ts";
@@ -85,7 +85,7 @@ export interface ListenerOptions {
   /**
    * Most items in one request. All items of a request go in one atomic
    * write, so fewer or smaller ones may be refused with a 413 when they
-   * would not fit one (see check_fits_one_write.ts).
+   * would not fit one (see accept_write.ts).
    *
    * @default {500}
    */
@@ -161,10 +161,9 @@ export function listenerApp(options: ListenerOptions): Hono<ListenerEnv> {
       eventBytes({ maxBytes: maxBodyBytes }),
       jsonBody(),
       eventItems({ maxItems: options.maxItems }),
-      fitsOneWrite(queue),
       itemSchema({ validationMs: options.validationMs }),
       backpressure(gauge),
-      enqueueEvents({ queue, commits, newId: options.newId, metrics }),
+      enqueueEvents({ kv, queue, commits, newId: options.newId, metrics }),
     ),
   );
   return app;

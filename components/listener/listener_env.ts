@@ -4,7 +4,6 @@
  * that sets it; a step reads only what the steps before it set.
  */
 import type { EventRoute } from "../packages/definitions.ts";
-import type { WriteSize } from "./check_fits_one_write.ts";
 
 /** A record written once, with the items, and checked to be new. */
 export interface OnceRecord {
@@ -31,8 +30,6 @@ export interface ListenerVariables {
   body: unknown;
   /** The items of `data` (eventItems). */
   items: unknown[];
-  /** What the write of the items takes, at most (enqueue.ts: fitsOneWrite). */
-  writeSize: WriteSize;
 }
 
 /** The Hono environment of the listener's steps. */

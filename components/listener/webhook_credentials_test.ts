@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { GroupCommit } from "@jobico/goico";
 import { keys } from "../model/keys.ts";
-import { enqueueEvents, fitsOneWrite } from "./enqueue_events.ts";
+import { enqueueEvents } from "./enqueue_events.ts";
 import { eventBytes } from "./event_bytes.ts";
 import { eventItems } from "./event_items.ts";
 import { jsonBody } from "./json_body.ts";
@@ -114,8 +114,11 @@ Deno.test("webhookCredentials: a signature is accepted once, also when the same 
       eventBytes({ maxBytes: MAX }),
       jsonBody(),
       eventItems(),
-      fitsOneWrite(w.queue),
-      enqueueEvents({ queue: w.queue, commits: new GroupCommit(w.kv) }),
+      enqueueEvents({
+        kv: w.kv,
+        queue: w.queue,
+        commits: new GroupCommit(w.kv),
+      }),
     );
     const body = '{"data":[{"name":"Once"}]}';
     const headers = {
