@@ -17,8 +17,8 @@ import {
   KvLimitError,
   monotonicId,
   NotFoundError,
-  TooManyRequestsError,
-  UnprocessableError,
+  TooManyError,
+  UnresolvedError,
   ValidationError,
   WriteBatch,
 } from "@jobico/goico";
@@ -167,7 +167,7 @@ export function flowApp(options: FlowOptions): Hono {
           const d = describeSchemaError(e);
           return `${d.path} ${d.message}`;
         }).join("; ");
-        throw new UnprocessableError(
+        throw new UnresolvedError(
           `The input of execution "${id}" no longer matches schema "${route.event.schema.schemaref}" of event "${exec.event}": ${why}`,
         );
       }
@@ -177,7 +177,7 @@ export function flowApp(options: FlowOptions): Hono {
       });
       const backlog = await queue.backlog(name);
       if (backlog >= maxDepth) {
-        throw new TooManyRequestsError(
+        throw new TooManyError(
           `Queue "${route.event.supplierqueue}" of tenant "${tenant}" holds ${backlog} events; the limit is ${maxDepth}`,
           5,
           { queue: route.event.supplierqueue, backlog, limit: maxDepth },

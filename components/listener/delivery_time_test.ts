@@ -18,7 +18,7 @@ function refused(
     deliveryTime(q(params), NOW, max);
   } catch (err) {
     assert.ok(err instanceof ValidationError, String(err));
-    assert.equal(err.status, 400);
+    assert.equal(err.kind, "invalid");
     assert.match(err.message, message);
     assert.deepEqual(
       (err.extra.errors as { parameter: string }[]).map((e) => e.parameter),
