@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { startHarness } from "../../tests/_harness.ts";
 import { deployGreet } from "../../tests/_harness.ts";
+import { compileWat } from "../../tests/jobicolets/compile_wat.ts";
 import { captureIo, type CaptureOptions, fakeFetch } from "../_capture_io.ts";
 import { run } from "../main.ts";
 
@@ -99,4 +100,51 @@ Deno.test("send: --delay with --run-at is a usage mistake, exit 2 without callin
     /^error: Pass either --delay or --run-at, not both\nhint: /,
   );
   assert.equal(noFetch.requests.length, 0);
+});
+
+Deno.test("deploy --dry-run shows a schedule added and a bad one at its line and column", async () => {
+  const h = await startHarness({ workers: 1 });
+  const dir = await Deno.makeTempDir();
+  try {
+    await h.upload("acme", "echo.wasm", await compileWat("echo"));
+    await h.upload("acme", "any.json", '{"type":"object"}');
+    const yaml = (schedule: string) =>
+      `id: cron
+tenant: acme
+queues:
+  - id: q
+jobs:
+  - event:
+      id: tick
+      schema: { id: s, schemaref: any.json }
+      supplierqueue: q
+      runtime: echo
+${schedule}runtimes:
+  - id: echo
+    moduleref: echo.wasm
+`;
+    await h.deploy(yaml(""));
+    const env = { JOBICO_URL: h.url, JOBICO_TOKEN: h.adminToken };
+    const file = `${dir}/job.yaml`;
+    await Deno.writeTextFile(
+      file,
+      yaml('      schedule: {cron: "0 6 * * 1-5", timezone: Europe/Madrid}\n'),
+    );
+    const plan = await jobico(["deploy", file, "--dry-run"], { env });
+    assert.equal(plan.code, 0, plan.err);
+    assert.match(
+      plan.out,
+      /~ event tick: schedule \(not set\) → 0 6 \* \* 1-5 \(Europe\/Madrid\)/,
+    );
+    await Deno.writeTextFile(file, yaml('      schedule: "* * * * * *"\n'));
+    const bad = await jobico(["deploy", file, "--dry-run"], { env });
+    assert.notEqual(bad.code, 0);
+    assert.match(
+      bad.err,
+      /job.yaml:11:17: Schedule "\* \* \* \* \* \*" fires every 1 s: schedules may fire at most once every 1 min/,
+    );
+  } finally {
+    await h.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
