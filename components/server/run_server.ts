@@ -1,10 +1,11 @@
 /** Opens the store and serves the platform until SIGINT or SIGTERM. */
-import { jsonLogger, type Logger, openKv, openKvAt } from "@jobico/goico";
+import { jsonLogger, type Logger } from "@jobico/goico";
 import { isLocalDir, resolveAdminToken } from "./admin_token.ts";
 import { announceLocalPlatform } from "./announce_local_platform.ts";
 import { resolveSecretKey } from "./secret_key.ts";
 import { COMPONENTS, servePlatformUntilSignal } from "../platform.ts";
 import type { ServerConfig } from "./server_config.ts";
+import { openStore } from "./open_store.ts";
 
 export interface RunServerOptions {
   /** Default: JSON lines on stderr at the configured level. */
@@ -32,10 +33,9 @@ export async function runServer(
     config.data,
     logger,
   );
-  const kv = config.kv
-    ? await openKvAt(config.kv, { logger })
-    : await openKv(config.data, { logger });
-  logger.info("starting", { data: config.data, kv: config.kv ?? "in data" });
+  const store = await openStore(config, logger);
+  const kv = store.kv;
+  logger.info("starting", { data: config.data, kv: store.describe });
   // The process the CLI talks to: it serves the control plane, from a
   // directory of this machine (an executor-only process says nothing).
   const components = config.options.components ?? COMPONENTS;
@@ -54,6 +54,6 @@ export async function runServer(
         : undefined,
     );
   } finally {
-    kv.close();
+    await store.close();
   }
 }

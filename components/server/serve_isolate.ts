@@ -5,11 +5,12 @@
  * process see definition changes at once (`kv.watch` crosses isolates);
  * they share nothing else but the store.
  */
-import { type Logger, onShutdownSignal, openKv, openKvAt } from "@jobico/goico";
+import { type Logger, onShutdownSignal } from "@jobico/goico";
 import { resolveAdminToken } from "./admin_token.ts";
 import { resolveSecretKey } from "./secret_key.ts";
 import { createPlatform } from "../platform.ts";
 import type { ServerConfig } from "./server_config.ts";
+import { openStore } from "./open_store.ts";
 
 /** The handler of one isolate: requests wait until its platform is built. */
 export function serveIsolate(
@@ -29,14 +30,13 @@ export function serveIsolate(
       config.data,
       logger,
     );
-    const kv = config.kv
-      ? await openKvAt(config.kv, { logger })
-      : await openKv(config.data, { logger });
+    const store = await openStore(config, logger);
+    const kv = store.kv;
     const parts = createPlatform(
       { ...config.options, adminToken, secretKey, kv, logger, instance },
       ctrl.signal,
     );
-    const background = parts.run(ctrl.signal).finally(() => kv.close());
+    const background = parts.run(ctrl.signal).finally(() => store.close());
     try {
       // Isolates that cannot listen for signals stop with the process.
       onShutdownSignal(() => ctrl.abort());
