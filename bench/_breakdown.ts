@@ -101,7 +101,7 @@ const BY_FILE: [RegExp, Category][] = [
     "schema validation",
   ],
   [/backlog_gauge\.ts$/, "backpressure gauge"],
-  [/check_fits_one_write\.ts$/, "size check (413)"],
+  [/kv_key_size\.ts$|kv_value_size\.ts$/, "size check (413)"],
   [/monotonic_id\.ts$/, "ids"],
   [
     /group_commit\.ts$|durable_queue\.ts$|change_feed\.ts$|version_pins\.ts$|keys\.ts$|write_batch\.ts$/,
@@ -136,9 +136,9 @@ export function categorize(stack: readonly CallFrame[]): Category {
       return "schema validation";
     }
     if (isRuntime(f.url)) continue;
-    // The record codec measures for the size check, and encodes for writes.
+    // The record codec measures for the write's size, and encodes for writes.
     if (/record_codec\.ts$/.test(f.url)) {
-      return stack.some((g) => /check_fits_one_write\.ts$/.test(g.url))
+      return stack.some((g) => /kv_value_size\.ts$/.test(g.url))
         ? "size check (413)"
         : "KV value serialization";
     }

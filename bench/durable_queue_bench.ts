@@ -8,7 +8,7 @@
  *
  * Run: deno bench --allow-read --allow-write bench/durable_queue_bench.ts
  */
-import { DurableQueue, monotonicId } from "@jobico/goico";
+import { DurableQueue, monotonicId, WriteBatch } from "@jobico/goico";
 
 const kv = await Deno.openKv(":memory:");
 const dir = await Deno.makeTempDir({ prefix: "jobico-bench-kv-" });
@@ -28,19 +28,21 @@ Deno.bench(
   "append 1 item + commit",
   { group: "append", baseline: true },
   async () => {
-    await q.append(kv.atomic(), "a", [item()]).commit();
+    await q.append(new WriteBatch(kv), "a", [item()]).commit();
   },
 );
 
 Deno.bench("append 100 items + commit", { group: "append" }, async () => {
-  await q.append(kv.atomic(), "b", Array.from({ length: 100 }, item)).commit();
+  await q.append(new WriteBatch(kv), "b", Array.from({ length: 100 }, item))
+    .commit();
 });
 
 Deno.bench("lease 64 + ack 64 (one commit)", async (b) => {
-  await q.append(kv.atomic(), "c", Array.from({ length: 64 }, item)).commit();
+  await q.append(new WriteBatch(kv), "c", Array.from({ length: 64 }, item))
+    .commit();
   b.start();
   const leased = await q.lease("c", 64);
-  const op = kv.atomic();
+  const op = new WriteBatch(kv);
   for (const it of leased) q.ack(op, it);
   await op.commit();
   b.end();
@@ -50,12 +52,16 @@ Deno.bench("SQLite file: append 1 item + commit", {
   group: "append on a file",
   baseline: true,
 }, async () => {
-  await fq.append(fileKv.atomic(), "a", [item()]).commit();
+  await fq.append(new WriteBatch(fileKv), "a", [item()]).commit();
 });
 
 Deno.bench("SQLite file: append 100 items + commit", {
   group: "append on a file",
 }, async () => {
-  await fq.append(fileKv.atomic(), "b", Array.from({ length: 100 }, item))
+  await fq.append(
+    new WriteBatch(fileKv),
+    "b",
+    Array.from({ length: 100 }, item),
+  )
     .commit();
 });

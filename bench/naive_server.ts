@@ -17,7 +17,7 @@
  * listens; the KV is a SQLite file in a temporary directory.)
  */
 import { Hono } from "hono";
-import { monotonicId, WasmPool } from "@jobico/goico";
+import { monotonicId, WasmPool, WriteBatch } from "@jobico/goico";
 import { DEFAULT_LIMITS } from "../components/model/runtime_limits.ts";
 import { JobicoletRunner } from "../components/executor/jobicolet_runner.ts";
 import { compileSchema } from "../components/repo/compile_schema.ts";
@@ -112,7 +112,7 @@ kv.listenQueue(async (msg: Message) => {
     startedAt,
     durationMs: performance.now() - started,
   });
-  const op = kv.atomic();
+  const op = new WriteBatch(kv);
   executions.record(op, exec);
   op.sum(PROCESSED, 1n);
   await op.commit();

@@ -8,7 +8,7 @@
  *
  * Run: deno run -A bench/retention_sweep.ts [records] [tenants]
  */
-import { monotonicIdFactory } from "@jobico/goico";
+import { monotonicIdFactory, WriteBatch } from "@jobico/goico";
 import { createPlatform } from "../components/platform.ts";
 import type { Execution } from "../components/executions/execution.ts";
 import { RetentionSweeper } from "../components/retention/retention_sweeper.ts";
@@ -50,7 +50,7 @@ async function fill(tenant: string, n: number): Promise<void> {
       };
       return p.executions.fit(e);
     });
-    await p.executions.recordAll(kv.atomic(), part).commit();
+    await p.executions.recordAll(new WriteBatch(kv), part).commit();
   }
 }
 

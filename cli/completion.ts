@@ -84,7 +84,6 @@ export function bashCompletion(
 ): string {
   const nodes = completionTree(program);
   const fn = `_${name.replace(/[^A-Za-z0-9_]/g, "_")}_completion`;
-  const root = nodes[0];
   const key = (path: string[]) => path.join(" ");
   const lines: string[] = [];
   const out = (s = "") => lines.push(s);
@@ -131,96 +130,30 @@ export function bashCompletion(
   out(`  fi`);
   out(`}`);
   out();
-  out(`# The subcommands of a command (names and aliases).`);
-  out(`${fn}_commands() {`);
-  out(`  case "$1" in`);
-  for (const n of nodes) {
-    if (!n.commands.length) continue;
-    const words = n.commands.flatMap((c) => [c.name, ...c.aliases]);
-    out(`    ${quote(key(n.path))}) echo ${quote(words.join(" "))} ;;`);
-  }
-  out(`  esac`);
-  out(`}`);
-  out();
-  out(`# The choices of a command's arguments.`);
-  out(`${fn}_args() {`);
-  out(`  case "$1" in`);
-  for (const n of nodes) {
-    if (n.argChoices) {
-      out(
-        `    ${quote(key(n.path))}) echo ${quote(n.argChoices.join(" "))} ;;`,
-      );
-    }
-  }
-  out(`  esac`);
-  out(`}`);
-  out();
-  out(`# The subcommand a word names, by its name or an alias.`);
-  out(`${fn}_sub() {`);
-  out(`  case "$1:$2" in`);
-  for (const n of nodes) {
-    for (const c of n.commands) {
-      const words = [c.name, ...c.aliases].map((w) =>
-        quote(`${key(n.path)}:${w}`)
-      );
-      out(`    ${words.join("|")}) echo ${quote(c.name)} ;;`);
-    }
-  }
-  out(`  esac`);
-  out(`}`);
-  out();
-  out(`# The options of a command.`);
-  out(`${fn}_options() {`);
-  out(`  case "$1" in`);
-  for (const n of nodes) {
-    const flags = n.options.flatMap((o) => o.flags);
-    if (flags.length) {
-      out(`    ${quote(key(n.path))}) echo ${quote(flags.join(" "))} ;;`);
-    }
-  }
-  out(`  esac`);
-  out(`}`);
-  out();
-  out(`# Whether an option of a command (or of the program) takes a value.`);
-  out(`${fn}_valued() {`);
-  out(`  case "$1:$2" in`);
-  const rootValued = root.options.filter((o) => o.takesValue).flatMap((o) =>
-    o.flags
-  );
-  for (const n of nodes) {
-    const valued = n.options.filter((o) => o.takesValue).flatMap((o) =>
-      o.flags
-    );
-    if (valued.length) {
-      out(
-        `    ${
-          valued.map((f) => quote(`${key(n.path)}:${f}`)).join("|")
-        }) return 0 ;;`,
-      );
-    }
-  }
-  out(`  esac`);
-  out(`  case "$2" in`);
-  if (rootValued.length) {
-    out(`    ${rootValued.map(quote).join("|")}) return 0 ;;`);
-  }
-  out(`  esac`);
-  out(`  return 1`);
-  out(`}`);
-  out();
-  out(`# The choices of an option's value.`);
-  out(`${fn}_choices() {`);
-  out(`  case "$1:$2" in`);
-  for (const n of nodes) {
-    for (const o of n.options) {
-      if (!o.choices) continue;
-      const words = o.flags.map((f) => quote(`${key(n.path)}:${f}`));
-      out(`    ${words.join("|")}) echo ${quote(o.choices.join(" "))} ;;`);
-    }
-  }
-  out(`  esac`);
-  out(`}`);
-  out();
+  const words = (list: string[]) => `echo ${quote(list.join(" "))}`;
+  for (
+    const line of [
+      ...caseFunction(
+        `${fn}_commands`,
+        "The subcommands of a command (names and aliases).",
+        "$1",
+        nodes.filter((n) => n.commands.length).map((n) => [
+          [quote(key(n.path))],
+          words(n.commands.flatMap((c) => [c.name, ...c.aliases])),
+        ]),
+      ),
+      ...lookupFunctions(nodes, fn, "echo"),
+      ...caseFunction(
+        `${fn}_options`,
+        "The options of a command.",
+        "$1",
+        nodes.filter((n) => n.options.length).map((n) => [
+          [quote(key(n.path))],
+          words(n.options.flatMap((o) => o.flags)),
+        ]),
+      ),
+    ]
+  ) out(line);
   out(`complete -o default -F ${fn} ${name}`);
   return lines.join("\n") + "\n";
 }
@@ -268,115 +201,140 @@ export function zshCompletion(program: Command, name = program.name()): string {
   out(`  fi`);
   out(`}`);
   out();
-  out(`# The subcommands of a command, one "name:description" a line.`);
-  out(`${fn}_commands() {`);
-  out(`  case "$1" in`);
-  for (const n of nodes) {
-    if (!n.commands.length) continue;
-    const entries = n.commands.flatMap((c) =>
-      [c.name, ...c.aliases].map((w) => `${w}:${c.description}`)
-    );
-    out(
-      `    ${quote(key(n.path))}) print -rl -- ${
-        entries.map(quote).join(" ")
-      } ;;`,
-    );
-  }
-  out(`  esac`);
-  out(`}`);
-  out();
-  out(`${fn}_args() {`);
-  out(`  case "$1" in`);
-  for (const n of nodes) {
-    if (n.argChoices) {
-      out(
-        `    ${quote(key(n.path))}) print -r -- ${
-          quote(n.argChoices.join(" "))
-        } ;;`,
-      );
-    }
-  }
-  out(`  esac`);
-  out(`}`);
-  out();
-  out(`${fn}_sub() {`);
-  out(`  case "$1:$2" in`);
-  for (const n of nodes) {
-    for (const c of n.commands) {
-      const words = [c.name, ...c.aliases].map((w) =>
-        quote(`${key(n.path)}:${w}`)
-      );
-      out(`    ${words.join("|")}) print -r -- ${quote(c.name)} ;;`);
-    }
-  }
-  out(`  esac`);
-  out(`}`);
-  out();
-  out(`# The options of a command, one "flag:description" a line.`);
-  out(`${fn}_options() {`);
-  out(`  case "$1" in`);
-  for (const n of nodes) {
-    const entries = n.options.flatMap((o) =>
-      o.flags.map((f) => `${f.replace(/:/g, "\\:")}:${o.description}`)
-    );
-    if (entries.length) {
-      out(
-        `    ${quote(key(n.path))}) print -rl -- ${
-          entries.map(quote).join(" ")
-        } ;;`,
-      );
-    }
-  }
-  out(`  esac`);
-  out(`}`);
-  out();
-  out(`${fn}_valued() {`);
-  out(`  case "$1:$2" in`);
-  const root = nodes[0];
-  for (const n of nodes) {
-    const valued = n.options.filter((o) => o.takesValue).flatMap((o) =>
-      o.flags
-    );
-    if (valued.length) {
-      out(
-        `    ${
-          valued.map((f) => quote(`${key(n.path)}:${f}`)).join("|")
-        }) return 0 ;;`,
-      );
-    }
-  }
-  out(`  esac`);
-  const rootValued = root.options.filter((o) => o.takesValue).flatMap((o) =>
-    o.flags
-  );
-  out(`  case "$2" in`);
-  if (rootValued.length) {
-    out(`    ${rootValued.map(quote).join("|")}) return 0 ;;`);
-  }
-  out(`  esac`);
-  out(`  return 1`);
-  out(`}`);
-  out();
-  out(`${fn}_choices() {`);
-  out(`  case "$1:$2" in`);
-  for (const n of nodes) {
-    for (const o of n.options) {
-      if (!o.choices) continue;
-      const words = o.flags.map((f) => quote(`${key(n.path)}:${f}`));
-      out(
-        `    ${words.join("|")}) print -r -- ${quote(o.choices.join(" "))} ;;`,
-      );
-    }
-  }
-  out(`  esac`);
-  out(`}`);
-  out();
+  const lines_ = (list: string[]) =>
+    `print -rl -- ${list.map(quote).join(" ")}`;
+  for (
+    const line of [
+      ...caseFunction(
+        `${fn}_commands`,
+        'The subcommands of a command, one "name:description" a line.',
+        "$1",
+        nodes.filter((n) => n.commands.length).map((n) => [
+          [quote(key(n.path))],
+          lines_(
+            n.commands.flatMap((c) =>
+              [c.name, ...c.aliases].map((w) => `${w}:${c.description}`)
+            ),
+          ),
+        ]),
+      ),
+      ...lookupFunctions(nodes, fn, "print -r --"),
+      ...caseFunction(
+        `${fn}_options`,
+        'The options of a command, one "flag:description" a line.',
+        "$1",
+        nodes.filter((n) => n.options.length).map((n) => [
+          [quote(key(n.path))],
+          lines_(
+            n.options.flatMap((o) =>
+              o.flags.map((f) => `${f.replace(/:/g, "\\:")}:${o.description}`)
+            ),
+          ),
+        ]),
+      ),
+    ]
+  ) out(line);
   out(`if [[ "\${funcstack[1]}" == "${fn}" ]]; then`);
   out(`  ${fn} "$@"`);
   out(`else`);
   out(`  compdef ${fn} ${name}`);
   out(`fi`);
   return lines.join("\n") + "\n";
+}
+
+/** A `case` arm: the quoted patterns, and what the arm runs. */
+type Arm = [patterns: string[], body: string];
+
+/** A shell function answering by `case` on `subject`; `after` runs when no arm returned. */
+function caseFunction(
+  name: string,
+  comment: string,
+  subject: string,
+  arms: Arm[],
+  after: string[] = [],
+): string[] {
+  return [
+    `# ${comment}`,
+    `${name}() {`,
+    `  case "${subject}" in`,
+    ...arms.map(([patterns, body]) => `    ${patterns.join("|")}) ${body} ;;`),
+    `  esac`,
+    ...after,
+    `}`,
+    ``,
+  ];
+}
+
+/**
+ * The look-up functions both scripts share (bash prints with `echo`, zsh
+ * with `print -r --`): a command's argument choices, the subcommand a word
+ * names, whether an option takes a value, an option's choices.
+ */
+function lookupFunctions(
+  nodes: CompletionNode[],
+  fn: string,
+  print: string,
+): string[] {
+  const key = (path: string[]) => path.join(" ");
+  const at = (n: CompletionNode, word: string) =>
+    quote(`${key(n.path)}:${word}`);
+  const valued = (n: CompletionNode) =>
+    n.options.filter((o) => o.takesValue).flatMap((o) => o.flags);
+  const rootValued = valued(nodes[0]);
+  return [
+    ...caseFunction(
+      `${fn}_args`,
+      "The choices of a command's arguments.",
+      "$1",
+      nodes.flatMap((n): Arm[] =>
+        n.argChoices
+          ? [[
+            [quote(key(n.path))],
+            `${print} ${quote(n.argChoices.join(" "))}`,
+          ]]
+          : []
+      ),
+    ),
+    ...caseFunction(
+      `${fn}_sub`,
+      "The subcommand a word names, by its name or an alias.",
+      "$1:$2",
+      nodes.flatMap((n) =>
+        n.commands.map((c): Arm => [
+          [c.name, ...c.aliases].map((w) => at(n, w)),
+          `${print} ${quote(c.name)}`,
+        ])
+      ),
+    ),
+    ...caseFunction(
+      `${fn}_valued`,
+      "Whether an option of a command (or of the program) takes a value.",
+      "$1:$2",
+      nodes.flatMap((n): Arm[] => {
+        const flags = valued(n);
+        return flags.length ? [[flags.map((f) => at(n, f)), "return 0"]] : [];
+      }),
+      [
+        `  case "$2" in`,
+        ...(rootValued.length
+          ? [`    ${rootValued.map(quote).join("|")}) return 0 ;;`]
+          : []),
+        `  esac`,
+        `  return 1`,
+      ],
+    ),
+    ...caseFunction(
+      `${fn}_choices`,
+      "The choices of an option's value.",
+      "$1:$2",
+      nodes.flatMap((n) =>
+        n.options.filter((o) => o.choices).map((o): Arm => [
+          o.flags.map((f) => at(n, f)),
+          `${print} ${quote(o.choices!.join(" "))}`,
+        ])
+      ),
+    ),
+  ];
 }
 
 /** A word in single quotes for bash and zsh. */

@@ -11,6 +11,7 @@
  * that `notify` adds 1 to), so a reader can tell how far it has read:
  * `changes()` yields the count it saw, and `position()` reads the latest.
  */
+import { WriteBatch } from "./write_batch.ts";
 
 /**
  * How a {@linkcode ChangeFeed} reader notices changes.
@@ -40,14 +41,19 @@ export class ChangeFeed {
     this.#pollMs = options.pollMs ?? 500;
   }
 
-  /** Adds the mutation that announces a change to an atomic operation. */
-  notify(op: Deno.AtomicOperation): Deno.AtomicOperation {
-    return op.sum(this.key, 1n);
+  /**
+   * Adds the mutation that announces a change to a write (a `WriteBatch`,
+   * which writes it once however many changes it announces, or an atomic
+   * operation).
+   */
+  notify<W extends { sum(key: Deno.KvKey, n: bigint): unknown }>(op: W): W {
+    op.sum(this.key, 1n);
+    return op;
   }
 
   /** Announces a change on its own. */
   async touch(): Promise<void> {
-    await this.notify(this.kv.atomic()).commit();
+    await this.notify(new WriteBatch(this.kv)).commit();
   }
 
   /** The number of changes announced so far (0 before the first). */

@@ -15,8 +15,8 @@
  *       "out" (acknowledged or dead-lettered), "acked", "dead"
  *
  * Ids must sort in the order items are accepted (see `monotonicId`). Items
- * are appended inside the caller's atomic, so an item exists exactly when
- * the write that accepted it committed. A consumer leases items (ready ->
+ * are appended inside the caller's write (a `WriteBatch`), so an item
+ * exists exactly when the write that accepted it committed. A consumer leases items (ready ->
  * inflight), handles them, and acknowledges each inside the atomic that
  * records its outcome; that atomic commits only while the lease is still
  * held (see "Leases" below). Leases that expire (the consumer died or
@@ -53,6 +53,11 @@
  * JSON bytes (`jsonRecords`, several times cheaper to write and read); a
  * queue reads records of either form.
  *
+ * Every write goes through a `WriteBatch`, measured: writes about many
+ * items (leases, renewals, replays) are packed into as few atomics as fit,
+ * and an item whose record would not leave room to grow within one KV
+ * value (MAX_ITEM_BYTES) is refused when it is appended.
+ *
  * A queue dropped while a consumer holds its items: the epoch goes with
  * it, so a consumer that took its leases before the epoch first existed
  * still commits (the caller sweeps again after a lease, see
@@ -61,7 +66,10 @@
 
 import { ChangeFeed } from "./change_feed.ts";
 import { deletePrefixes } from "./delete_prefixes.ts";
+import { KV_LIMITS } from "./kv_limits.ts";
 import { type RecordCodec, v8Records } from "./record_codec.ts";
+import { KvLimitError, WriteBatch } from "./write_batch.ts";
+import { WritePacker } from "./write_packer.ts";
 
 export interface QueuedItem<T> {
   id: string;
@@ -121,11 +129,9 @@ export interface QueueStats {
 
 type Counter = "in" | "out" | "acked" | "dead";
 const U64 = 1n << 64n;
-/** Checks of one atomic (the KV allows 100): a replay or purge checks each letter. */
-const MAX_CHECKS = 100;
 
-/** Bytes of one KV value, as the KV measures it (V8-serialized). */
-const KV_MAX_VALUE = 65_536;
+/** Bytes of one KV value, as the KV measures it. */
+const KV_MAX_VALUE = KV_LIMITS.valueBytes;
 /**
  * The most bytes an item may take stored (as its codec stores it; see
  * `itemBytes`): a KV value holds 65,536, and the queue adds up to 256 to an
@@ -134,6 +140,19 @@ const KV_MAX_VALUE = 65_536;
 export const MAX_ITEM_BYTES = KV_MAX_VALUE - 256;
 /** Ends a dead letter's error that was cut to fit. */
 const CUT = " [cut to fit]";
+/**
+ * Expired leases of a queue put back in one atomic, at most: each moves
+ * the epoch once, which makes the holders of the queue's other items
+ * confirm their leases once.
+ */
+const PUT_BACK_AT_ONCE = 50;
+
+/** The keys of one queue's bookkeeping. */
+interface QueueKeys {
+  counts: Record<Counter, Deno.KvKey>;
+  active: Deno.KvKey;
+  epoch: Deno.KvKey;
+}
 
 /**
  * Timing of a {@linkcode DurableQueue}.
@@ -186,13 +205,11 @@ export class DurableQueue<T> {
   /** The epoch read with each entry that `head` returned. */
   readonly #headEpochs = new WeakMap<object, string | null>();
   /**
-   * The keys every append to a queue writes (its "in" counter and active
-   * marker), made once per queue: a group commit recognizes the same key
-   * arrays at once (see group_commit.ts).
+   * The keys of each queue's counters, marker and epoch, made once per
+   * queue: a write batch recognizes the same key arrays at once when it
+   * merges the sums and sets that appends and acknowledgements share.
    */
-  #appendKeys = new Map<string, { in: Deno.KvKey; active: Deno.KvKey }>();
-  /** The epochs each atomic operation checks already ("queue\0stamp"). */
-  readonly #checked = new WeakMap<Deno.AtomicOperation, Set<string>>();
+  #queueKeys = new Map<string, QueueKeys>();
 
   constructor(
     private readonly kv: Deno.Kv,
@@ -246,98 +263,95 @@ export class DurableQueue<T> {
     );
   }
 
+  /** The keys of a queue's bookkeeping (the same arrays each time). */
+  #keysOf(queue: string): QueueKeys {
+    let k = this.#queueKeys.get(queue);
+    if (!k) {
+      if (this.#queueKeys.size >= 10_000) this.#queueKeys.clear();
+      const count = (name: Counter) => [...this.prefix, "count", queue, name];
+      k = {
+        counts: {
+          in: count("in"),
+          out: count("out"),
+          acked: count("acked"),
+          dead: count("dead"),
+        },
+        active: [...this.prefix, "active", queue],
+        epoch: [...this.prefix, "epoch", queue],
+      };
+      this.#queueKeys.set(queue, k);
+    }
+    return k;
+  }
+
   #count(queue: string, name: Counter): Deno.KvKey {
-    return [...this.prefix, "count", queue, name];
+    return this.#keysOf(queue).counts[name];
   }
 
   #epoch(queue: string): Deno.KvKey {
-    return [...this.prefix, "epoch", queue];
+    return this.#keysOf(queue).epoch;
   }
 
   /** Adds the check that `item`'s lease is still held (its queue's epoch unchanged). */
-  #checkLease(op: Deno.AtomicOperation, item: QueuedItem<T>): void {
+  #checkLease(batch: WriteBatch, item: QueuedItem<T>): void {
     const stamp = this.#held.get(item);
     if (stamp === undefined) {
       throw new Error(
         `Item "${item.id}" of queue "${item.queue}" was not leased through this queue`,
       );
     }
-    const checked = this.#checked.get(op) ??
-      this.#checked.set(op, new Set()).get(op)!;
-    const id = `${item.queue}\0${stamp}`;
-    if (checked.has(id)) return;
-    checked.add(id);
-    op.check({ key: this.#epoch(item.queue), versionstamp: stamp });
+    // The batch makes the same check once, however many items share it.
+    batch.check({ key: this.#epoch(item.queue), versionstamp: stamp });
   }
 
   /** Adds `n` (which may be negative) to a counter; KvU64 sums wrap. */
-  #add(op: Deno.AtomicOperation, queue: string, name: Counter, n: number) {
+  #add(batch: WriteBatch, queue: string, name: Counter, n: number) {
     const v = BigInt(n);
-    op.sum(this.#count(queue, name), v >= 0n ? v : U64 + v);
+    batch.sum(this.#count(queue, name), v >= 0n ? v : U64 + v);
   }
 
-  #active(op: Deno.AtomicOperation, queue: string): Deno.AtomicOperation {
-    op.set([...this.prefix, "active", queue], this.#now());
-    return this.feed.notify(op);
-  }
-
-  /** Adds the writes that append items to `queue` to an atomic operation. */
-  append(
-    op: Deno.AtomicOperation,
-    queue: string,
-    items: { id: string; value: T }[],
-  ): Deno.AtomicOperation {
-    const w = this.appendWrites(queue, items);
-    w.write(op);
-    for (const [key, n] of w.sums) op.sum(key, n);
-    for (const [key, value] of w.sets) op.set(key, value);
-    return op;
+  /** Marks a queue as holding items, and tells the change feed. */
+  #active(batch: WriteBatch, queue: string, at = this.#now()): WriteBatch {
+    batch.setShared(this.#keysOf(queue).active, at);
+    return this.feed.notify(batch);
   }
 
   /**
-   * The writes of `append`, split for a `GroupCommit` part: `write` adds
-   * the items; `sums` and `sets` are the bookkeeping that appends share
-   * (the queue's "in" counter and change signal, its active marker), which
-   * a group commit writes once per key for all its parts.
+   * Adds the writes that append items to `queue` to a batch: the queue's
+   * "in" counter, change signal and active marker (written once per batch
+   * however many appends it holds), then a record per item.
+   *
+   * @throws {KvLimitError} when an item's record would take more than
+   * MAX_ITEM_BYTES, or does not fit the batch beside what it holds; its
+   * `index` is the item's (the batch then holds the items before it)
    */
-  appendWrites(
+  append(
+    batch: WriteBatch,
     queue: string,
     items: { id: string; value: T }[],
-  ): {
-    write: (op: Deno.AtomicOperation) => void;
-    sums: [Deno.KvKey, bigint][];
-    sets: [Deno.KvKey, unknown][];
-  } {
+  ): WriteBatch {
     const enqueuedAt = this.#now();
-    let k = this.#appendKeys.get(queue);
-    if (!k) {
-      if (this.#appendKeys.size >= 10_000) this.#appendKeys.clear();
-      k = {
-        in: this.#count(queue, "in"),
-        active: [...this.prefix, "active", queue],
+    this.#add(batch, queue, "in", items.length);
+    this.#active(batch, queue, enqueuedAt);
+    for (let i = 0; i < items.length; i++) {
+      const { id, value } = items[i];
+      const item: QueuedItem<T> = {
+        id,
+        queue,
+        value,
+        attempt: 1,
+        failures: 0,
+        enqueuedAt,
       };
-      this.#appendKeys.set(queue, k);
+      try {
+        batch.set(this.#key("ready", queue, id), this.#enc(item), {
+          maxBytes: MAX_ITEM_BYTES,
+        });
+      } catch (err) {
+        throw err instanceof KvLimitError ? err.at(i, "Item") : err;
+      }
     }
-    return {
-      write: (op) => {
-        for (const { id, value } of items) {
-          const item: QueuedItem<T> = {
-            id,
-            queue,
-            value,
-            attempt: 1,
-            failures: 0,
-            enqueuedAt,
-          };
-          op.set(this.#key("ready", queue, id), this.#enc(item));
-        }
-      },
-      sums: [
-        [k.in, BigInt(items.length)],
-        [this.feed.key, 1n],
-      ],
-      sets: [[k.active, enqueuedAt]],
-    };
+    return batch;
   }
 
   /**
@@ -421,16 +435,16 @@ export class DurableQueue<T> {
     for (let tries = 0; tries < 5; tries++) {
       const entries = await this.head(queue, max);
       if (entries.length === 0) return [];
-      const op = this.kv.atomic();
-      const items = this.leaseWrites(op, entries);
-      if ((await op.commit()).ok) return items;
+      const batch = new WriteBatch(this.kv);
+      const items = this.leaseInto(batch, entries);
+      if ((await batch.commit()).ok) return items;
     }
     return [];
   }
 
   /**
    * The first `max` items waiting in `queue`, in order, as entries to lease
-   * with `leaseWrites`.
+   * with `leaseInto`.
    */
   async head(
     queue: string,
@@ -451,16 +465,18 @@ export class DurableQueue<T> {
   }
 
   /**
-   * Adds the checks and writes that lease entries read with `head` to an
-   * atomic operation (a check, a delete and a set each): when it commits,
-   * the items are leased; it is refused when any of them was taken
-   * meanwhile. Returns the items, which are acknowledged through this queue.
+   * Adds to a batch the checks and writes that lease entries read with
+   * `head` (a check, a delete and a set each), from the first, as many as
+   * fit beside what the batch holds: when it commits, those items are
+   * leased; it is refused when any of them was taken meanwhile. Returns
+   * them, in order; they are acknowledged through this queue.
    */
-  leaseWrites(
-    op: Deno.AtomicOperation,
+  leaseInto(
+    batch: WriteBatch,
     entries: Deno.KvEntry<QueuedItem<T>>[],
   ): QueuedItem<T>[] {
     const leaseUntil = this.#now() + this.#leaseMs;
+    const leased: QueuedItem<T>[] = [];
     for (const e of entries) {
       const epoch = this.#headEpochs.get(e);
       if (epoch === undefined) {
@@ -468,15 +484,17 @@ export class DurableQueue<T> {
           `Item "${e.value.id}" of queue "${e.value.queue}" was not read with head()`,
         );
       }
-      op.check(e).delete(e.key);
       const inflight: InFlight<T> = { ...e.value, leaseUntil };
-      op.set(
+      const part = batch.part().check(e).delete(e.key).set(
         this.#key("inflight", e.value.queue, e.value.id),
         this.#enc(inflight),
       );
+      if (!batch.fits(part)) break;
+      batch.add(part);
       this.#held.set(e.value, epoch);
+      leased.push(e.value);
     }
-    return entries.map((e) => e.value);
+    return leased;
   }
 
   /** How records are stored (see `DurableQueueOptions.codec`). */
@@ -495,24 +513,37 @@ export class DurableQueue<T> {
    * taken back. Returns how many leases were extended.
    */
   async renew(items: QueuedItem<T>[]): Promise<number> {
-    const leaseUntil = this.#now() + this.#leaseMs;
     let renewed = 0;
     for (let i = 0; i < items.length; i += 100) {
-      // Refused when one of the entries changed between the read and the
-      // commit (`start` marked it): read again.
-      for (let tries = 0; tries < 5; tries++) {
-        const op = this.kv.atomic();
-        let n = 0;
-        for (const [, e] of await this.#ownLeases(items.slice(i, i + 100))) {
-          op.check(e).set(e.key, this.#enc({ ...e.value, leaseUntil }));
-          n++;
-        }
-        if (n === 0) break;
-        if ((await op.commit()).ok) {
-          renewed += n;
-          break;
-        }
-      }
+      renewed += await this.#renew(items.slice(i, i + 100));
+    }
+    return renewed;
+  }
+
+  /** Renews the leases still ours, in as few atomics as fit. */
+  async #renew(items: QueuedItem<T>[], tries = 0): Promise<number> {
+    const leaseUntil = this.#now() + this.#leaseMs;
+    let renewed = 0;
+    const again: QueuedItem<T>[] = [];
+    const packer = new WritePacker<QueuedItem<T>>(
+      this.kv,
+      async (batch, some) => {
+        if ((await batch.commit()).ok) renewed += some.length;
+        else again.push(...some);
+      },
+    );
+    for (const [item, e] of await this.#ownLeases(items)) {
+      await packer.add(
+        item,
+        (part) =>
+          part.check(e).set(e.key, this.#enc({ ...e.value, leaseUntil })),
+      );
+    }
+    await packer.flush();
+    // Refused when one of the entries changed between the read and the
+    // commit (`start` marked it): read those again.
+    if (again.length > 0 && tries < 4) {
+      renewed += await this.#renew(again, tries + 1);
     }
     return renewed;
   }
@@ -525,21 +556,23 @@ export class DurableQueue<T> {
    */
   async release(items: QueuedItem<T>[]): Promise<number> {
     let released = 0;
+    const packer = new WritePacker<QueuedItem<T>>(
+      this.kv,
+      async (batch, some) => {
+        if ((await batch.commit()).ok) released += some.length;
+      },
+    );
     for (let i = 0; i < items.length; i += 100) {
-      const op = this.kv.atomic();
-      const queues = new Set<string>();
-      let n = 0;
-      for (const [, e] of await this.#ownLeases(items.slice(i, i + 100))) {
+      for (const [it, e] of await this.#ownLeases(items.slice(i, i + 100))) {
         const { leaseUntil: _, started: _s, ...item } = e.value;
-        op.check(e).delete(e.key)
-          .set(this.#key("ready", item.queue, item.id), this.#enc(item));
-        queues.add(item.queue);
-        n++;
+        await packer.add(it, (part) => {
+          part.check(e).delete(e.key)
+            .set(this.#key("ready", item.queue, item.id), this.#enc(item));
+          this.#active(part, item.queue);
+        });
       }
-      if (n === 0) continue;
-      for (const q of queues) this.#active(op, q);
-      if ((await op.commit()).ok) released += n;
     }
+    await packer.flush();
     return released;
   }
 
@@ -616,37 +649,29 @@ export class DurableQueue<T> {
       const [own] = await this.#ownLeases([item]);
       if (!own) return false;
       const [, e] = own;
-      const res = await this.kv.atomic().check(e)
+      const res = await new WriteBatch(this.kv).check(e)
         .set(e.key, this.#enc({ ...e.value, started: true })).commit();
       if (res.ok) return true;
     }
     return false;
   }
 
-  /** Adds the write that acknowledges a leased item to an atomic operation. */
-  ack(op: Deno.AtomicOperation, item: QueuedItem<T>): Deno.AtomicOperation {
-    return this.ackAll(op, [item]);
+  /**
+   * Adds the writes that acknowledge a leased item to a batch: the check of
+   * its lease, a delete, and its queue's counters (summed once per batch).
+   */
+  ack(batch: WriteBatch, item: QueuedItem<T>): WriteBatch {
+    this.#checkLease(batch, item);
+    batch.delete(this.#key("inflight", item.queue, item.id));
+    this.#add(batch, item.queue, "out", 1);
+    this.#add(batch, item.queue, "acked", 1);
+    return batch;
   }
 
-  /**
-   * Adds the writes that acknowledge leased items to an atomic operation:
-   * a delete each, and each queue's counters bumped once.
-   */
-  ackAll(
-    op: Deno.AtomicOperation,
-    items: QueuedItem<T>[],
-  ): Deno.AtomicOperation {
-    const perQueue = new Map<string, number>();
-    for (const item of items) {
-      this.#checkLease(op, item);
-      op.delete(this.#key("inflight", item.queue, item.id));
-      perQueue.set(item.queue, (perQueue.get(item.queue) ?? 0) + 1);
-    }
-    for (const [queue, n] of perQueue) {
-      this.#add(op, queue, "out", n);
-      this.#add(op, queue, "acked", n);
-    }
-    return op;
+  /** Adds the writes that acknowledge leased items to a batch (see `ack`). */
+  ackAll(batch: WriteBatch, items: QueuedItem<T>[]): WriteBatch {
+    for (const item of items) this.ack(batch, item);
+    return batch;
   }
 
   /**
@@ -654,8 +679,8 @@ export class DurableQueue<T> {
    * away): its in-flight record goes, and no counter is touched, so a queue
    * whose counters were removed does not get them back.
    */
-  discard(op: Deno.AtomicOperation, item: QueuedItem<T>): Deno.AtomicOperation {
-    return op.delete(this.#key("inflight", item.queue, item.id));
+  discard(batch: WriteBatch, item: QueuedItem<T>): WriteBatch {
+    return batch.delete(this.#key("inflight", item.queue, item.id));
   }
 
   /**
@@ -665,10 +690,10 @@ export class DurableQueue<T> {
    * back to its place in the queue.
    */
   retry(
-    op: Deno.AtomicOperation,
+    batch: WriteBatch,
     item: QueuedItem<T>,
     delayMs: number,
-  ): Deno.AtomicOperation {
+  ): WriteBatch {
     // A NaN due time sorts after every number: the item would never be due.
     if (!Number.isFinite(delayMs) || delayMs < 0) {
       throw new RangeError(
@@ -683,9 +708,9 @@ export class DurableQueue<T> {
       failures: (item.failures ?? 0) + 1,
       dueAt,
     };
-    this.#checkLease(op, item);
-    op.delete(this.#key("inflight", item.queue, item.id));
-    return op.set(
+    this.#checkLease(batch, item);
+    batch.delete(this.#key("inflight", item.queue, item.id));
+    return batch.set(
       [...this.prefix, "delayed", dueAt, item.queue, item.id],
       this.#enc(delayed),
     );
@@ -709,9 +734,9 @@ export class DurableQueue<T> {
     for (const iter of [due, lost]) {
       for await (const e of iter) {
         const { dueAt: _, ...item } = e.value;
-        const op = this.kv.atomic().check(e).delete(e.key)
+        const batch = new WriteBatch(this.kv).check(e).delete(e.key)
           .set(this.#key("ready", item.queue, item.id), this.#enc(item));
-        if ((await this.#active(op, item.queue).commit()).ok) moved++;
+        if ((await this.#active(batch, item.queue).commit()).ok) moved++;
       }
     }
     return moved;
@@ -724,11 +749,11 @@ export class DurableQueue<T> {
    * error) keeps as much of the error as fits.
    */
   deadLetter(
-    op: Deno.AtomicOperation,
+    batch: WriteBatch,
     item: QueuedItem<T>,
     error: string,
     ref?: string,
-  ): Deno.AtomicOperation {
+  ): WriteBatch {
     const letter: DeadLetter<T> = {
       item: { ...item, failures: (item.failures ?? 0) + 1 },
       error,
@@ -746,12 +771,12 @@ export class DurableQueue<T> {
       letter.error = kept + CUT;
       over = codec.exactSize(letter) - KV_MAX_VALUE;
     }
-    this.#checkLease(op, item);
-    op.delete(this.#key("inflight", item.queue, item.id));
-    op.set(this.#key("dead", item.queue, item.id), this.#enc(letter));
-    this.#add(op, item.queue, "out", 1);
-    this.#add(op, item.queue, "dead", 1);
-    return op;
+    this.#checkLease(batch, item);
+    batch.delete(this.#key("inflight", item.queue, item.id));
+    batch.set(this.#key("dead", item.queue, item.id), this.#enc(letter));
+    this.#add(batch, item.queue, "out", 1);
+    this.#add(batch, item.queue, "dead", 1);
+    return batch;
   }
 
   /** A page of a queue's dead letters, oldest item first. */
@@ -786,16 +811,10 @@ export class DurableQueue<T> {
       : this.#list<DeadLetter<T>>({
         prefix: [...this.prefix, "dead", queue],
       });
-    let op = this.kv.atomic();
-    let batch: string[] = [];
-    const flush = async () => {
-      if (batch.length === 0) return;
-      this.#add(op, queue, "in", batch.length);
-      this.#add(op, queue, "dead", -batch.length);
-      if ((await this.#active(op, queue).commit()).ok) replayed.push(...batch);
-      op = this.kv.atomic();
-      batch = [];
-    };
+    // A check per letter: as many letters an atomic as fit.
+    const packer = new WritePacker<string>(this.kv, async (batch, some) => {
+      if ((await batch.commit()).ok) replayed.push(...some);
+    });
     for await (const e of letters) {
       const { lapses: _, crashes: _c, ...was } = e.value.item;
       const item: QueuedItem<T> = {
@@ -803,26 +822,29 @@ export class DurableQueue<T> {
         attempt: was.attempt + 1,
         failures: 0,
       };
-      op.check(e).delete(e.key).set(
-        this.#key("ready", queue, item.id),
-        this.#enc(item),
-      );
-      batch.push(item.id);
-      if (batch.length >= MAX_CHECKS) await flush();
+      await packer.add(item.id, (part) => {
+        part.check(e).delete(e.key).set(
+          this.#key("ready", queue, item.id),
+          this.#enc(item),
+        );
+        this.#add(part, queue, "in", 1);
+        this.#add(part, queue, "dead", -1);
+        this.#active(part, queue);
+      });
     }
-    await flush();
+    await packer.flush();
     return replayed;
   }
 
   /**
    * Deletes a queue's dead letters (all, or those whose ids are given);
-   * returns how many. `also` adds writes to each atomic that deletes some
-   * (e.g. counters of what the items referred to).
+   * returns how many. `also` adds writes to the atomic that deletes each
+   * (e.g. counters of what the item referred to: sums of one key merge).
    */
   async purgeDead(
     queue: string,
     ids?: string[],
-    also?: (op: Deno.AtomicOperation, items: QueuedItem<T>[]) => void,
+    also?: (batch: WriteBatch, item: QueuedItem<T>) => void,
   ): Promise<number> {
     const letters = ids
       ? (await this.#getDead(queue, ids))
@@ -830,23 +852,17 @@ export class DurableQueue<T> {
         prefix: [...this.prefix, "dead", queue],
       });
     let purged = 0;
-    let op = this.kv.atomic();
-    let items: QueuedItem<T>[] = [];
-    const flush = async () => {
-      const n = items.length;
-      if (n === 0) return;
-      this.#add(op, queue, "dead", -n);
-      also?.(op, items);
-      if ((await op.commit()).ok) purged += n;
-      op = this.kv.atomic();
-      items = [];
-    };
+    const packer = new WritePacker<string>(this.kv, async (batch, some) => {
+      if ((await batch.commit()).ok) purged += some.length;
+    });
     for await (const e of letters) {
-      op.check(e).delete(e.key);
-      items.push(e.value.item);
-      if (items.length >= MAX_CHECKS) await flush();
+      await packer.add(e.value.item.id, (part) => {
+        part.check(e).delete(e.key);
+        this.#add(part, queue, "dead", -1);
+        also?.(part, e.value.item);
+      });
     }
-    await flush();
+    await packer.flush();
     return purged;
   }
 
@@ -880,7 +896,7 @@ export class DurableQueue<T> {
       );
       if (any.length > 0) return false;
     }
-    const res = await this.kv.atomic().check(marker).delete(marker.key)
+    const res = await new WriteBatch(this.kv).check(marker).delete(marker.key)
       .commit();
     return res.ok;
   }
@@ -925,55 +941,64 @@ export class DurableQueue<T> {
         expired.set(e.value.queue, []).get(e.value.queue)!;
       list.push(e);
     }
-    // A queue's items go back together, in atomics of up to 50 (each moves
-    // the epoch once, which makes the holders of its other items confirm
-    // their leases once); one by one when an atomic is refused (an item was
-    // renewed or acknowledged meanwhile) or too large (large items).
+    // A queue's items go back together, in as few atomics as fit (at most
+    // PUT_BACK_AT_ONCE each); one by one when an atomic is refused (an item
+    // was renewed or acknowledged meanwhile).
     let moved = 0;
-    for (const [queue, entries] of expired) {
-      for (let i = 0; i < entries.length; i += 50) {
-        const chunk = entries.slice(i, i + 50);
-        const together = chunk.length > 1
-          ? await this.#putBack(queue, chunk, now).catch(() => false)
-          : false;
-        if (together) moved += chunk.length;
-        else {
-          for (const e of chunk) {
-            if (await this.#putBack(queue, [e], now)) moved++;
+    for (const entries of expired.values()) {
+      const packer = new WritePacker<Deno.KvEntry<InFlight<T>>>(
+        this.kv,
+        async (batch, chunk) => {
+          // Together, an error is a refusal too: each alone then says.
+          const ok = chunk.length > 1
+            ? await batch.commit().then((r) => r.ok, () => false)
+            : (await batch.commit()).ok;
+          if (ok) {
+            moved += chunk.length;
+          } else if (chunk.length > 1) {
+            for (const e of chunk) {
+              const one = this.#putBack(new WriteBatch(this.kv), e, now);
+              if ((await one.commit()).ok) moved++;
+            }
           }
-        }
+        },
+      );
+      for (const e of entries) {
+        if (packer.pending >= PUT_BACK_AT_ONCE) await packer.flush();
+        await packer.add(e, (part) => this.#putBack(part, e, now));
       }
+      await packer.flush();
     }
     return moved;
   }
 
-  /** Puts expired in-flight entries of a queue back (see `recoverExpired`). */
-  async #putBack(
-    queue: string,
-    entries: Deno.KvEntry<InFlight<T>>[],
+  /**
+   * Adds the writes that put an expired in-flight entry back (see
+   * `recoverExpired`), moving its queue's epoch.
+   */
+  #putBack(
+    batch: WriteBatch,
+    e: Deno.KvEntry<InFlight<T>>,
     now: number,
-  ): Promise<boolean> {
-    const op = this.kv.atomic();
-    for (const e of entries) {
-      const { leaseUntil: _, started, ...item } = e.value;
-      const lapses = item.lapses ?? 0;
-      const charged = 1 + Math.min(lapses, 1);
-      const back: QueuedItem<T> = started
-        ? {
-          ...item,
-          attempt: item.attempt + 1,
-          failures: (item.failures ?? 0) + charged,
-          crashes: (item.crashes ?? 0) + charged,
-          lapses: 0,
-        }
-        : { ...item, attempt: item.attempt + 1, lapses: lapses + 1 };
-      op.check(e).delete(e.key).set(
-        this.#key("ready", queue, item.id),
-        this.#enc(back),
-      );
-    }
-    op.set(this.#epoch(queue), now);
-    return (await this.#active(op, queue).commit()).ok;
+  ): WriteBatch {
+    const { leaseUntil: _, started, ...item } = e.value;
+    const lapses = item.lapses ?? 0;
+    const charged = 1 + Math.min(lapses, 1);
+    const back: QueuedItem<T> = started
+      ? {
+        ...item,
+        attempt: item.attempt + 1,
+        failures: (item.failures ?? 0) + charged,
+        crashes: (item.crashes ?? 0) + charged,
+        lapses: 0,
+      }
+      : { ...item, attempt: item.attempt + 1, lapses: lapses + 1 };
+    batch.check(e).delete(e.key).set(
+      this.#key("ready", item.queue, item.id),
+      this.#enc(back),
+    );
+    batch.setShared(this.#epoch(item.queue), now);
+    return this.#active(batch, item.queue);
   }
 
   /** What a queue holds and has done (see `QueueStats`). */

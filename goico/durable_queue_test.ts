@@ -3,9 +3,11 @@ import {
   DurableQueue,
   type DurableQueueOptions,
   MAX_ITEM_BYTES,
+  type QueuedItem,
 } from "./durable_queue.ts";
 import { jsonRecords, type RecordCodec, v8Records } from "./record_codec.ts";
 import { monotonicId } from "./monotonic_id.ts";
+import { KvLimitError, WriteBatch } from "./write_batch.ts";
 
 type Job = { n: number };
 
@@ -47,8 +49,8 @@ for (const [codecName, codec] of CODECS) {
       const q = queueOn<Job>(kv);
       const first = items(1, 2, 3);
       const second = items(4, 5);
-      assert.ok((await q.append(kv.atomic(), "q", first).commit()).ok);
-      assert.ok((await q.append(kv.atomic(), "q", second).commit()).ok);
+      assert.ok((await q.append(new WriteBatch(kv), "q", first).commit()).ok);
+      assert.ok((await q.append(new WriteBatch(kv), "q", second).commit()).ok);
 
       const leased = await q.lease("q", 10);
       assert.deepEqual(leased.map((i) => i.value.n), [1, 2, 3, 4, 5]);
@@ -73,7 +75,7 @@ for (const [codecName, codec] of CODECS) {
       await kv.set(["record"], "v2");
 
       // The check fails, so neither the record nor the items are written.
-      const op = kv.atomic().check(stale).set(["record"], "v3");
+      const op = new WriteBatch(kv).check(stale).set(["record"], "v3");
       const res = await q.append(op, "q", items(1, 2)).commit();
       assert.equal(res.ok, false);
       assert.equal((await kv.get(["record"])).value, "v2");
@@ -83,7 +85,7 @@ for (const [codecName, codec] of CODECS) {
 
       // Committed together with the record: both exist.
       const fresh = await kv.get(["record"]);
-      const op2 = kv.atomic().check(fresh).set(["record"], "v3");
+      const op2 = new WriteBatch(kv).check(fresh).set(["record"], "v3");
       assert.ok((await q.append(op2, "q", items(7)).commit()).ok);
       assert.equal((await kv.get(["record"])).value, "v3");
       assert.deepEqual((await q.lease("q", 10)).map((i) => i.value.n), [7]);
@@ -92,7 +94,7 @@ for (const [codecName, codec] of CODECS) {
   Deno.test(`DurableQueue (${codecName}): lease hands out at most max items from the head`, () =>
     withKv(async (kv) => {
       const q = queueOn<Job>(kv);
-      await q.append(kv.atomic(), "q", items(1, 2, 3, 4, 5)).commit();
+      await q.append(new WriteBatch(kv), "q", items(1, 2, 3, 4, 5)).commit();
 
       assert.deepEqual((await q.lease("q", 2)).map((i) => i.value.n), [1, 2]);
       assert.deepEqual(await waiting(q, "q"), { depth: 3, inFlight: 2 });
@@ -105,25 +107,26 @@ for (const [codecName, codec] of CODECS) {
   Deno.test(`DurableQueue (${codecName}): ack in an atomic removes the leased item`, () =>
     withKv(async (kv) => {
       const q = queueOn<Job>(kv);
-      await q.append(kv.atomic(), "q", items(1, 2)).commit();
+      await q.append(new WriteBatch(kv), "q", items(1, 2)).commit();
       const [a, b] = await q.lease("q", 2);
 
       assert.ok(
-        (await q.ack(kv.atomic().set(["outcome", a.id], "done"), a).commit())
+        (await q.ack(new WriteBatch(kv).set(["outcome", a.id], "done"), a)
+          .commit())
           .ok,
       );
       assert.equal((await kv.get(["outcome", a.id])).value, "done");
       assert.deepEqual(await waiting(q, "q"), { depth: 0, inFlight: 1 });
 
       // An ack whose atomic fails leaves the item leased.
-      const op = kv.atomic().check({
+      const op = new WriteBatch(kv).check({
         key: ["outcome", a.id],
         versionstamp: null,
       });
       assert.equal((await q.ack(op, b).commit()).ok, false);
       assert.deepEqual(await waiting(q, "q"), { depth: 0, inFlight: 1 });
 
-      assert.ok((await q.ack(kv.atomic(), b).commit()).ok);
+      assert.ok((await q.ack(new WriteBatch(kv), b).commit()).ok);
       assert.deepEqual(await waiting(q, "q"), { depth: 0, inFlight: 0 });
     }));
 
@@ -134,10 +137,10 @@ for (const [codecName, codec] of CODECS) {
         leaseMs: 100,
         now: () => clock,
       });
-      await q.append(kv.atomic(), "q", items(1, 2)).commit();
+      await q.append(new WriteBatch(kv), "q", items(1, 2)).commit();
       const leased = await q.lease("q", 1);
       assert.deepEqual(leased.map((i) => i.value.n), [1]);
-      await q.append(kv.atomic(), "q", items(3)).commit();
+      await q.append(new WriteBatch(kv), "q", items(3)).commit();
 
       // Not expired yet: nothing moves.
       clock += 100 - 1;
@@ -167,7 +170,7 @@ for (const [codecName, codec] of CODECS) {
   Deno.test(`DurableQueue (${codecName}): retireIfEmpty only retires a queue with no items`, () =>
     withKv(async (kv) => {
       const q = queueOn<Job>(kv);
-      await q.append(kv.atomic(), "q", items(1, 2)).commit();
+      await q.append(new WriteBatch(kv), "q", items(1, 2)).commit();
       assert.deepEqual(await q.activeQueues(), ["q"]);
       assert.equal(await q.retireIfEmpty("q"), false);
 
@@ -176,14 +179,14 @@ for (const [codecName, codec] of CODECS) {
       assert.equal(await q.retireIfEmpty("q"), false);
       assert.deepEqual(await q.activeQueues(), ["q"]);
 
-      await q.ack(kv.atomic(), leased[0]).commit();
+      await q.ack(new WriteBatch(kv), leased[0]).commit();
       assert.equal(await q.retireIfEmpty("q"), false);
-      await q.ack(kv.atomic(), leased[1]).commit();
+      await q.ack(new WriteBatch(kv), leased[1]).commit();
       assert.equal(await q.retireIfEmpty("q"), true);
       assert.deepEqual(await q.activeQueues(), []);
 
       // Appending again makes it active again.
-      await q.append(kv.atomic(), "q", items(3)).commit();
+      await q.append(new WriteBatch(kv), "q", items(3)).commit();
       assert.deepEqual(await q.activeQueues(), ["q"]);
     }));
 
@@ -191,8 +194,8 @@ for (const [codecName, codec] of CODECS) {
     withKv(async (kv) => {
       const q = queueOn<Job>(kv);
       assert.deepEqual(await q.activeQueues(), []);
-      await q.append(kv.atomic(), "alpha", items(1, 2, 3)).commit();
-      await q.append(kv.atomic(), "beta", items(10)).commit();
+      await q.append(new WriteBatch(kv), "alpha", items(1, 2, 3)).commit();
+      await q.append(new WriteBatch(kv), "beta", items(10)).commit();
       assert.deepEqual((await q.activeQueues()).sort(), ["alpha", "beta"]);
 
       assert.deepEqual(await waiting(q, "alpha"), { depth: 3, inFlight: 0 });
@@ -211,7 +214,7 @@ for (const [codecName, codec] of CODECS) {
       assert.deepEqual(fromAlpha.map((i) => i.value.n), [1]);
       assert.deepEqual(await waiting(q, "alpha"), { depth: 2, inFlight: 1 });
 
-      await q.ack(kv.atomic(), fromBeta[0]).commit();
+      await q.ack(new WriteBatch(kv), fromBeta[0]).commit();
       assert.equal(await q.retireIfEmpty("beta"), true);
       assert.equal(await q.retireIfEmpty("alpha"), false);
       assert.deepEqual(await q.activeQueues(), ["alpha"]);
@@ -221,7 +224,7 @@ for (const [codecName, codec] of CODECS) {
     withKv(async (kv) => {
       const a = queueOn<Job>(kv, ["qa"]);
       const b = queueOn<Job>(kv, ["qb"]);
-      await a.append(kv.atomic(), "q", items(1)).commit();
+      await a.append(new WriteBatch(kv), "q", items(1)).commit();
       assert.deepEqual(await b.lease("q", 10), []);
       assert.deepEqual(await b.activeQueues(), []);
       assert.deepEqual((await a.lease("q", 10)).map((i) => i.value.n), [1]);
@@ -236,7 +239,7 @@ for (const [codecName, codec] of CODECS) {
       });
       const v0 = (await kv.get(q.feed.key)).versionstamp;
       assert.equal(v0, null);
-      await q.append(kv.atomic(), "q", items(1)).commit();
+      await q.append(new WriteBatch(kv), "q", items(1)).commit();
       const v1 = (await kv.get(q.feed.key)).versionstamp;
       assert.notEqual(v1, null);
       await q.lease("q", 1);
@@ -253,14 +256,16 @@ for (const [codecName, codec] of CODECS) {
         leaseMs: 100,
         now: () => now,
       });
-      assert.ok((await q.append(kv.atomic(), "q", items(1, 2)).commit()).ok);
+      assert.ok(
+        (await q.append(new WriteBatch(kv), "q", items(1, 2)).commit()).ok,
+      );
       const mine = await q.lease("q", 10);
       now += 80;
       assert.equal(await q.renew(mine), 2);
       now += 80; // 160 ms after the lease, 80 after the renewal: still held.
       assert.equal(await q.recoverExpired(), 0);
       // One is acknowledged; the other lapses and is delivered again.
-      assert.ok((await q.ack(kv.atomic(), mine[0]).commit()).ok);
+      assert.ok((await q.ack(new WriteBatch(kv), mine[0]).commit()).ok);
       now += 200;
       assert.equal(await q.recoverExpired(), 1);
       const theirs = await q.lease("q", 10);
@@ -279,7 +284,11 @@ for (const [codecName, codec] of CODECS) {
       });
       const ns = Array.from({ length: 150 }, (_, i) => i);
       for (let i = 0; i < ns.length; i += 50) {
-        const op = q.append(kv.atomic(), "q", items(...ns.slice(i, i + 50)));
+        const op = q.append(
+          new WriteBatch(kv),
+          "q",
+          items(...ns.slice(i, i + 50)),
+        );
         assert.ok((await op.commit()).ok);
       }
       // A read names at most 10 keys: a batch of 64 is read in parts.
@@ -307,35 +316,37 @@ for (const [codecName, codec] of CODECS) {
   Deno.test(`DurableQueue (${codecName}): activity tells which queues got items since it was last read`, () =>
     withKv(async (kv) => {
       const q = queueOn<Job>(kv);
-      await q.append(kv.atomic(), "a", items(1, 2)).commit();
-      await q.append(kv.atomic(), "b", items(3)).commit();
+      await q.append(new WriteBatch(kv), "a", items(1, 2)).commit();
+      await q.append(new WriteBatch(kv), "b", items(3)).commit();
       const before = await q.activity();
       assert.deepEqual([...before.keys()], ["a", "b"]);
       // Leasing and acknowledging leave the markers; an append changes its queue's.
       const [one] = await q.lease("a", 1);
-      await q.ack(kv.atomic(), one).commit();
+      await q.ack(new WriteBatch(kv), one).commit();
       assert.deepEqual(await q.activity(), before);
-      await q.append(kv.atomic(), "b", items(4)).commit();
+      await q.append(new WriteBatch(kv), "b", items(4)).commit();
       const after = await q.activity();
       assert.equal(after.get("a"), before.get("a"));
       assert.notEqual(after.get("b"), before.get("b"));
     }));
 
-  Deno.test(`DurableQueue (${codecName}): head and leaseWrites lease inside the caller's atomic`, () =>
+  Deno.test(`DurableQueue (${codecName}): head and leaseInto lease inside the caller's atomic`, () =>
     withKv(async (kv) => {
       const q = queueOn<Job>(kv);
-      assert.ok((await q.append(kv.atomic(), "q", items(1, 2, 3)).commit()).ok);
+      assert.ok(
+        (await q.append(new WriteBatch(kv), "q", items(1, 2, 3)).commit()).ok,
+      );
       const head = await q.head("q", 2);
-      const op = kv.atomic().set(["other"], 1);
-      const leased = q.leaseWrites(op, head);
+      const op = new WriteBatch(kv).set(["other"], 1);
+      const leased = q.leaseInto(op, head);
       assert.deepEqual(leased.map((i) => i.value.n), [1, 2]);
       // Taken meanwhile: the whole atomic is refused.
       const stolen = await q.lease("q", 1);
       assert.deepEqual(stolen.map((i) => i.value.n), [1]);
       assert.equal((await op.commit()).ok, false);
       assert.equal((await kv.get(["other"])).value, null);
-      const again = kv.atomic();
-      q.leaseWrites(again, await q.head("q", 5));
+      const again = new WriteBatch(kv);
+      q.leaseInto(again, await q.head("q", 5));
       assert.ok((await again.commit()).ok);
       assert.deepEqual(await waiting(q, "q"), { depth: 0, inFlight: 3 });
     }));
@@ -344,7 +355,7 @@ for (const [codecName, codec] of CODECS) {
     withKv(async (kv) => {
       let now = 1_000_000;
       const q = queueOn<Job>(kv, ["queue"], { now: () => now });
-      await q.append(kv.atomic(), "q", items(1, 2, 3, 4)).commit();
+      await q.append(new WriteBatch(kv), "q", items(1, 2, 3, 4)).commit();
       assert.equal(await q.backlog("q"), 4);
       const [a, b] = await q.lease("q", 2);
       now += 250;
@@ -357,7 +368,7 @@ for (const [codecName, codec] of CODECS) {
         oldestAgeMs: 250,
       });
       // Two acks in one atomic: the counters add up.
-      const op = kv.atomic();
+      const op = new WriteBatch(kv);
       q.ack(op, a);
       q.ack(op, b);
       assert.ok((await op.commit()).ok);
@@ -375,9 +386,9 @@ for (const [codecName, codec] of CODECS) {
     withKv(async (kv) => {
       let now = 1_000_000;
       const q = queueOn<Job>(kv, ["queue"], { now: () => now });
-      await q.append(kv.atomic(), "q", items(1, 2)).commit();
+      await q.append(new WriteBatch(kv), "q", items(1, 2)).commit();
       const [first] = await q.lease("q", 1);
-      assert.ok((await q.retry(kv.atomic(), first, 500).commit()).ok);
+      assert.ok((await q.retry(new WriteBatch(kv), first, 500).commit()).ok);
       assert.partialDeepStrictEqual(await q.stats("q"), {
         depth: 2,
         inFlight: 0,
@@ -397,11 +408,11 @@ for (const [codecName, codec] of CODECS) {
   Deno.test(`DurableQueue (${codecName}): a retry delay that is not a finite number is refused`, () =>
     withKv(async (kv) => {
       const q = queueOn<Job>(kv);
-      await q.append(kv.atomic(), "q", items(1)).commit();
+      await q.append(new WriteBatch(kv), "q", items(1)).commit();
       const [first] = await q.lease("q", 1);
       for (const bad of [NaN, Infinity, -1]) {
         assert.throws(
-          () => q.retry(kv.atomic(), first, bad),
+          () => q.retry(new WriteBatch(kv), first, bad),
           /Invalid retry delay .* of queue "q": use a finite number of 0 or more/,
         );
       }
@@ -414,10 +425,10 @@ for (const [codecName, codec] of CODECS) {
   Deno.test(`DurableQueue (${codecName}): items an earlier version parked under a NaN due time are put back`, () =>
     withKv(async (kv) => {
       const q = queueOn<Job>(kv);
-      await q.append(kv.atomic(), "q", items(1)).commit();
+      await q.append(new WriteBatch(kv), "q", items(1)).commit();
       const [first] = await q.lease("q", 1);
       // What `retry` wrote when the executor's delay was NaN.
-      await kv.atomic()
+      await new WriteBatch(kv)
         .delete(["queue", "inflight", "q", first.id])
         .set(["queue", "delayed", NaN, "q", first.id], {
           ...first,
@@ -439,9 +450,9 @@ for (const [codecName, codec] of CODECS) {
   Deno.test(`DurableQueue (${codecName}): dead letters are listed, replayed by id or all, and purged`, () =>
     withKv(async (kv) => {
       const q = queueOn<Job>(kv);
-      await q.append(kv.atomic(), "q", items(1, 2, 3)).commit();
+      await q.append(new WriteBatch(kv), "q", items(1, 2, 3)).commit();
       const leased = await q.lease("q", 3);
-      const op = kv.atomic();
+      const op = new WriteBatch(kv);
       leased.forEach((it, i) => q.deadLetter(op, it, `boom ${i}`, `exec${i}`));
       assert.ok((await op.commit()).ok);
       assert.equal(await q.backlog("q"), 0);
@@ -483,7 +494,7 @@ for (const [codecName, codec] of CODECS) {
     withKv(async (kv) => {
       const q = queueOn<Job>(kv);
       for (const name of ["b/x", "a/y", "a/x", "a.b/z", "ab/z", "a"]) {
-        await q.append(kv.atomic(), name, items(1)).commit();
+        await q.append(new WriteBatch(kv), name, items(1)).commit();
       }
       assert.deepEqual(await q.queueNames(), [
         "a",
@@ -500,9 +511,9 @@ for (const [codecName, codec] of CODECS) {
   Deno.test(`DurableQueue (${codecName}): an id given twice is replayed or purged once`, () =>
     withKv(async (kv) => {
       const q = queueOn<Job>(kv);
-      await q.append(kv.atomic(), "q", items(1, 2)).commit();
+      await q.append(new WriteBatch(kv), "q", items(1, 2)).commit();
       const [a, b] = await q.lease("q", 2);
-      const op = kv.atomic();
+      const op = new WriteBatch(kv);
       q.deadLetter(op, a, "boom");
       q.deadLetter(op, b, "boom");
       assert.ok((await op.commit()).ok);
@@ -515,11 +526,11 @@ for (const [codecName, codec] of CODECS) {
   Deno.test(`DurableQueue (${codecName}): drop removes one queue's waiting, in-flight, delayed and dead items and nothing of others`, () =>
     withKv(async (kv) => {
       const q = queueOn<Job>(kv);
-      await q.append(kv.atomic(), "t1/a", items(1, 2, 3, 4)).commit();
-      await q.append(kv.atomic(), "t2/a", items(5)).commit();
+      await q.append(new WriteBatch(kv), "t1/a", items(1, 2, 3, 4)).commit();
+      await q.append(new WriteBatch(kv), "t2/a", items(5)).commit();
       const [first, second, third] = await q.lease("t1/a", 3);
-      await q.retry(kv.atomic(), first, 60_000).commit();
-      await q.deadLetter(kv.atomic(), second, "boom").commit();
+      await q.retry(new WriteBatch(kv), first, 60_000).commit();
+      await q.deadLetter(new WriteBatch(kv), second, "boom").commit();
       assert.equal((await q.stats("t1/a")).inFlight, 1, String(third.id));
       assert.ok((await q.drop("t1/a")) > 0);
       const left = await Array.fromAsync(kv.list({ prefix: ["queue"] }));
@@ -537,7 +548,7 @@ for (const [codecName, codec] of CODECS) {
         leaseMs: 100,
         now: () => now,
       });
-      await q.append(kv.atomic(), "q", items(1)).commit();
+      await q.append(new WriteBatch(kv), "q", items(1)).commit();
       const [stalled] = await q.lease("q", 1);
       // The consumer stalls past its lease; the item is delivered again.
       now += 100;
@@ -547,19 +558,19 @@ for (const [codecName, codec] of CODECS) {
       // The stalled consumer's outcome is not recorded, in any form.
       for (
         const write of [
-          (op: Deno.AtomicOperation) => q.ack(op, stalled),
-          (op: Deno.AtomicOperation) => q.retry(op, stalled, 10),
-          (op: Deno.AtomicOperation) => q.deadLetter(op, stalled, "late"),
+          (op: WriteBatch) => q.ack(op, stalled),
+          (op: WriteBatch) => q.retry(op, stalled, 10),
+          (op: WriteBatch) => q.deadLetter(op, stalled, "late"),
         ]
       ) {
-        const op = kv.atomic().set(["outcome", stalled.id], "stalled");
+        const op = new WriteBatch(kv).set(["outcome", stalled.id], "stalled");
         assert.equal((await write(op).commit()).ok, false);
       }
       assert.equal((await kv.get(["outcome", stalled.id])).value, null);
       assert.deepEqual(await q.confirm([stalled]), [stalled]);
       // The new holder's is, once.
       assert.deepEqual(await q.confirm([again]), []);
-      const op = kv.atomic().set(["outcome", again.id], "again");
+      const op = new WriteBatch(kv).set(["outcome", again.id], "again");
       assert.ok((await q.ack(op, again).commit()).ok);
       assert.partialDeepStrictEqual(await q.stats("q"), {
         depth: 0,
@@ -576,40 +587,40 @@ for (const [codecName, codec] of CODECS) {
         leaseMs: 100,
         now: () => now,
       });
-      await q.append(kv.atomic(), "q", items(1, 2)).commit();
+      await q.append(new WriteBatch(kv), "q", items(1, 2)).commit();
       const [a] = await q.lease("q", 1);
       now += 60;
       const [b] = await q.lease("q", 1);
       now += 40; // a expired, b did not
       assert.equal(await q.recoverExpired(), 1);
       // b's lease is held, but the queue's epoch moved: one refusal...
-      assert.equal((await q.ack(kv.atomic(), b).commit()).ok, false);
+      assert.equal((await q.ack(new WriteBatch(kv), b).commit()).ok, false);
       // ...then confirm holds it under the new epoch, and the ack commits.
       assert.deepEqual(await q.confirm([a, b]), [a]);
-      assert.ok((await q.ack(kv.atomic(), b).commit()).ok);
+      assert.ok((await q.ack(new WriteBatch(kv), b).commit()).ok);
       // Items of another queue are not affected.
       await q.lease("q", 1); // a again
       now += 60;
-      await q.append(kv.atomic(), "other", items(3)).commit();
+      await q.append(new WriteBatch(kv), "other", items(3)).commit();
       const [c] = await q.lease("other", 1);
       now += 40;
       assert.equal(await q.recoverExpired(), 1); // a, not c
-      assert.ok((await q.ack(kv.atomic(), c).commit()).ok);
+      assert.ok((await q.ack(new WriteBatch(kv), c).commit()).ok);
     }));
 
   Deno.test(`DurableQueue (${codecName}): an item acknowledged through another DurableQueue than the one that leased it is refused plainly`, () =>
     withKv(async (kv) => {
       const q = queueOn<Job>(kv);
-      await q.append(kv.atomic(), "q", items(1)).commit();
+      await q.append(new WriteBatch(kv), "q", items(1)).commit();
       const [item] = await q.lease("q", 1);
       const other = queueOn<Job>(kv);
       assert.throws(
-        () => other.ack(kv.atomic(), item),
+        () => other.ack(new WriteBatch(kv), item),
         /Item "[0-9a-z]+" of queue "q" was not leased through this queue/,
       );
       assert.throws(
         () =>
-          other.leaseWrites(kv.atomic(), [{
+          other.leaseInto(new WriteBatch(kv), [{
             key: ["x"],
             value: item,
             versionstamp: "0",
@@ -625,7 +636,7 @@ for (const [codecName, codec] of CODECS) {
         leaseMs: 100,
         now: () => now,
       });
-      await q.append(kv.atomic(), "q", items(1, 2)).commit();
+      await q.append(new WriteBatch(kv), "q", items(1, 2)).commit();
       const expire = async () => {
         now += 100;
         return await q.recoverExpired();
@@ -640,7 +651,7 @@ for (const [codecName, codec] of CODECS) {
       );
       // Each runs alone, marked started. The innocent one finishes.
       assert.equal(await q.start(innocent), true);
-      assert.ok((await q.ack(kv.atomic(), innocent).commit()).ok);
+      assert.ok((await q.ack(new WriteBatch(kv), innocent).commit()).ok);
       // The poison one stops its consumer again: a crash, and the lapse too.
       assert.equal(await q.start(poison), true);
       assert.equal(await expire(), 1);
@@ -658,7 +669,7 @@ for (const [codecName, codec] of CODECS) {
         [4, 3, 3, 0],
       );
       // Dead-lettered and replayed: a fresh start, nothing counted.
-      await q.deadLetter(kv.atomic(), poison, "crash loop").commit();
+      await q.deadLetter(new WriteBatch(kv), poison, "crash loop").commit();
       await q.replayDead("q");
       [poison] = await q.lease("q", 1);
       assert.deepEqual(
@@ -669,7 +680,7 @@ for (const [codecName, codec] of CODECS) {
       assert.equal(await expire(), 1);
       [poison] = await q.lease("q", 1);
       assert.equal(poison.lapses, 1);
-      await q.retry(kv.atomic(), poison, 0).commit();
+      await q.retry(new WriteBatch(kv), poison, 0).commit();
       await q.promoteDue();
       [poison] = await q.lease("q", 1);
       assert.deepEqual([poison.failures, poison.lapses], [1, undefined]);
@@ -682,7 +693,7 @@ for (const [codecName, codec] of CODECS) {
         leaseMs: 100,
         now: () => now,
       });
-      await q.append(kv.atomic(), "q", items(1, 2)).commit();
+      await q.append(new WriteBatch(kv), "q", items(1, 2)).commit();
       const [a, b] = await q.lease("q", 2);
       assert.equal(await q.start(a), true);
       now += 80;
@@ -714,14 +725,15 @@ for (const [codecName, codec] of CODECS) {
     withKv(async (kv) => {
       const q = queueOn<{ s: string }>(kv);
       const value = { s: "x".repeat(MAX_ITEM_BYTES) };
-      while (q.itemBytes("q", { id: "0", value }) > MAX_ITEM_BYTES) {
+      const id = monotonicId();
+      while (q.itemBytes("q", { id, value }) > MAX_ITEM_BYTES) {
         value.s = value.s.slice(1);
       }
-      await q.append(kv.atomic(), "q", [{ id: monotonicId(), value }]).commit();
+      await q.append(new WriteBatch(kv), "q", [{ id, value }]).commit();
       const [item] = await q.lease("q", 1);
       // A wide character makes the error take two bytes a character.
       const error = "€ " + "e".repeat(5_000);
-      const op = q.deadLetter(kv.atomic(), item, error, "ref");
+      const op = q.deadLetter(new WriteBatch(kv), item, error, "ref");
       assert.ok((await op.commit()).ok);
       const [letter] = (await q.listDead("q")).letters;
       assert.ok(letter.error.length < error.length);
@@ -731,7 +743,7 @@ for (const [codecName, codec] of CODECS) {
       // A short error is kept whole.
       await q.replayDead("q");
       const [again] = await q.lease("q", 1);
-      await q.deadLetter(kv.atomic(), again, "short", "ref").commit();
+      await q.deadLetter(new WriteBatch(kv), again, "short", "ref").commit();
       assert.equal((await q.listDead("q")).letters[0].error, "short");
     }));
 
@@ -742,7 +754,8 @@ for (const [codecName, codec] of CODECS) {
         leaseMs: 100,
         now: () => now,
       });
-      await q.append(kv.atomic(), "q", items(...Array(50).keys())).commit();
+      await q.append(new WriteBatch(kv), "q", items(...Array(50).keys()))
+        .commit();
       const leased = await q.lease("q", 50);
       // Marks land while renewals run, some between a read and its commit.
       for (const it of leased) {
@@ -754,7 +767,7 @@ for (const [codecName, codec] of CODECS) {
       assert.equal(await q.recoverExpired(), 0);
     }));
 
-  Deno.test(`DurableQueue (${codecName}): expired leases of large items go back too (one by one when together they are too large)`, () =>
+  Deno.test(`DurableQueue (${codecName}): expired leases of large items go back too, as many an atomic as fit`, () =>
     withKv(async (kv) => {
       let now = 1_000;
       const q = queueOn<{ s: string }>(kv, ["queue"], {
@@ -767,7 +780,7 @@ for (const [codecName, codec] of CODECS) {
         value: { s: "x".repeat(60_000) },
       }));
       for (const it of big) {
-        await q.append(kv.atomic(), "q", [it]).commit();
+        await q.append(new WriteBatch(kv), "q", [it]).commit();
       }
       for (let i = 0; i < 3; i++) {
         assert.equal((await q.lease("q", 10)).length, 10);
@@ -779,18 +792,80 @@ for (const [codecName, codec] of CODECS) {
       assert.deepEqual(back.map((i) => i.id), big.map((i) => i.id));
       assert.ok(back.every((i) => i.attempt === 2 && i.lapses === 1));
     }));
+
+  Deno.test(`DurableQueue (${codecName}): leases of large items are renewed and handed back in as many atomics as fit`, () =>
+    withKv(async (kv) => {
+      let now = 1_000;
+      const q = queueOn<{ s: string }>(kv, ["queue"], {
+        leaseMs: 100,
+        now: () => now,
+      });
+      // 40 items of 40 KB: 1.6 MB, twice what one atomic may write.
+      const big = Array.from({ length: 40 }, () => ({
+        id: monotonicId(),
+        value: { s: "x".repeat(40_000) },
+      }));
+      for (const it of big) {
+        await q.append(new WriteBatch(kv), "q", [it]).commit();
+      }
+      const leased: QueuedItem<{ s: string }>[] = [];
+      while (leased.length < 40) leased.push(...await q.lease("q", 40));
+      now += 60;
+      assert.equal(await q.renew(leased), 40);
+      now += 60;
+      assert.equal(await q.recoverExpired(), 0);
+      assert.equal(await q.release(leased), 40);
+      const back = await Array.fromAsync(
+        kv.list({ prefix: ["queue", "ready", "q"] }),
+      );
+      assert.equal(back.length, 40);
+    }));
+
+  Deno.test(`DurableQueue (${codecName}): an item too large to leave room to grow in one value is refused, naming it`, () =>
+    withKv(async (kv) => {
+      const q = queueOn<{ s: string }>(kv);
+      const id = monotonicId();
+      const value = { s: "x".repeat(MAX_ITEM_BYTES) };
+      while (q.itemBytes("q", { id, value }) > MAX_ITEM_BYTES) {
+        value.s = value.s.slice(1);
+      }
+      // The largest item is taken, leased, retried and dead-lettered.
+      await q.append(new WriteBatch(kv), "q", [{ id, value }]).commit();
+      const [item] = await q.lease("q", 1);
+      assert.ok((await q.retry(new WriteBatch(kv), item, 0).commit()).ok);
+      assert.equal(await q.promoteDue(), 1);
+      const [again] = await q.lease("q", 1);
+      assert.ok(
+        (await q.deadLetter(new WriteBatch(kv), again, "x").commit()).ok,
+      );
+      // A little more (the bound V8 values are measured by first is a few
+      // bytes above their size): refused when appended, with its index.
+      const over = { s: value.s + "x".repeat(64) };
+      const batch = new WriteBatch(kv);
+      assert.throws(
+        () =>
+          q.append(batch, "q", [
+            { id: monotonicId(), value: { s: "small" } },
+            { id, value: over },
+          ]),
+        (e: Error) =>
+          e instanceof KvLimitError && e.limit === "valueBytes" &&
+          e.index === 1 && e.max === MAX_ITEM_BYTES &&
+          e.message.startsWith("Item 1: Value too large"),
+      );
+    }));
 }
 
 Deno.test("DurableQueue: a queue storing JSON reads, leases and acknowledges what was stored as V8 values before", () =>
   withKv(async (kv) => {
     const before = new DurableQueue<Job>(kv, ["queue"], { codec: v8Records });
-    await before.append(kv.atomic(), "q", items(1, 2)).commit();
+    await before.append(new WriteBatch(kv), "q", items(1, 2)).commit();
     const [leasedBefore] = await before.lease("q", 1);
     const after = new DurableQueue<Job>(kv, ["queue"], {
       codec: jsonRecords,
     });
     // One waiting as V8 (item 2), one leased as V8 (item 1), one new.
-    await after.append(kv.atomic(), "q", items(3)).commit();
+    await after.append(new WriteBatch(kv), "q", items(3)).commit();
     const raw = await Array.fromAsync(kv.list({ prefix: ["queue", "ready"] }));
     assert.deepEqual(raw.map((e) => e.value instanceof Uint8Array), [
       false,
@@ -798,7 +873,7 @@ Deno.test("DurableQueue: a queue storing JSON reads, leases and acknowledges wha
     ]);
     const leased = await after.lease("q", 10);
     assert.deepEqual(leased.map((i) => i.value.n), [2, 3]);
-    assert.ok((await after.ackAll(kv.atomic(), leased).commit()).ok);
+    assert.ok((await after.ackAll(new WriteBatch(kv), leased).commit()).ok);
     assert.equal(await after.renew([leasedBefore]), 1);
     const s = await after.stats("q");
     assert.deepEqual([s.depth, s.inFlight, s.processed], [0, 1, 2]);

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { type CommitPart, GroupCommit } from "./group_commit.ts";
+import { GroupCommit } from "./group_commit.ts";
+import { KV_LIMITS } from "./kv_limits.ts";
+import { WriteBatch } from "./write_batch.ts";
 
 async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
   const kv = await Deno.openKv(":memory:");
@@ -11,25 +13,21 @@ async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
 }
 
 const setPart = (
+  kv: Deno.Kv,
   key: Deno.KvKey,
   value: unknown,
   check = false,
-): CommitPart => ({
-  mutations: 1,
-  bytes: 100,
-  keyBytes: 50,
-  ...(check && { checks: [key] }),
-  write: (op) => {
-    if (check) op.check({ key, versionstamp: null });
-    op.set(key, value);
-  },
-});
+): WriteBatch => {
+  const part = new WriteBatch(kv);
+  if (check) part.check({ key, versionstamp: null });
+  return part.set(key, value);
+};
 
 Deno.test("GroupCommit: concurrent parts share one commit and all land", () =>
   withKv(async (kv) => {
     const g = new GroupCommit(kv);
     const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => g.commit(setPart(["k", i], i))),
+      Array.from({ length: 50 }, (_, i) => g.commit(setPart(kv, ["k", i], i))),
     );
     assert.ok(results.every((r) => r.ok));
     assert.equal(g.stats.commits, 1);
@@ -41,7 +39,7 @@ Deno.test("GroupCommit: concurrent parts share one commit and all land", () =>
 Deno.test("GroupCommit: a lone part is committed at once, and is durable when answered", () =>
   withKv(async (kv) => {
     const g = new GroupCommit(kv);
-    const r = await g.commit(setPart(["one"], "v"));
+    const r = await g.commit(setPart(kv, ["one"], "v"));
     assert.ok(r.ok);
     assert.equal((await kv.get(["one"])).value, "v");
   }));
@@ -51,9 +49,9 @@ Deno.test("GroupCommit: a part whose check fails is refused alone; the others co
     await kv.set(["taken"], "first");
     const g = new GroupCommit(kv);
     const [a, b, c] = await Promise.all([
-      g.commit(setPart(["a"], 1)),
-      g.commit(setPart(["taken"], "second", true)),
-      g.commit(setPart(["c"], 3)),
+      g.commit(setPart(kv, ["a"], 1)),
+      g.commit(setPart(kv, ["taken"], "second", true)),
+      g.commit(setPart(kv, ["c"], 3)),
     ]);
     assert.equal(a.ok, true);
     assert.equal(b.ok, false);
@@ -67,31 +65,28 @@ Deno.test("GroupCommit: two parts checking the same key never share a commit", (
   withKv(async (kv) => {
     const g = new GroupCommit(kv);
     const results = await Promise.all([
-      g.commit(setPart(["idem"], "first", true)),
-      g.commit(setPart(["idem"], "second", true)),
+      g.commit(setPart(kv, ["idem"], "first", true)),
+      g.commit(setPart(kv, ["idem"], "second", true)),
     ]);
     // As with two separate atomics: the first wins, the second is refused.
     assert.deepEqual(results.map((r) => r.ok), [true, false]);
     assert.equal((await kv.get(["idem"])).value, "first");
   }));
 
-Deno.test("GroupCommit: groups stay within the mutation limit, in order", () =>
+Deno.test("GroupCommit: groups stay within the mutation limit, as the parts measure, in order", () =>
   withKv(async (kv) => {
-    const g = new GroupCommit(kv, { maxMutations: 10 });
-    const part = (i: number): CommitPart => ({
-      mutations: 4,
-      bytes: 10,
-      keyBytes: 10,
-      write: (op) => {
-        for (let k = 0; k < 4; k++) op.set(["m", i, k], i);
-        op.sum(["count"], 1n);
-      },
-    });
+    const g = new GroupCommit(kv, { limits: { ...KV_LIMITS, mutations: 10 } });
+    const part = (i: number) => {
+      const p = new WriteBatch(kv);
+      for (let k = 0; k < 4; k++) p.set(["m", i, k], i);
+      return p.sum(["count"], 1n);
+    };
     const results = await Promise.all(
       Array.from({ length: 9 }, (_, i) => g.commit(part(i))),
     );
     assert.ok(results.every((r) => r.ok));
-    // 2 parts (8 mutations, as declared) per commit: 5 commits for 9 parts.
+    // 2 parts (5 mutations each alone, the sums merged: 9) per commit: 5
+    // commits for 9 parts.
     assert.equal(g.stats.commits, 5);
     // Parts are committed in order: versionstamps never go down.
     const stamps = results.map((r) => (r as Deno.KvCommitResult).versionstamp);
@@ -105,21 +100,17 @@ Deno.test("GroupCommit: groups stay within the mutation limit, in order", () =>
 Deno.test("GroupCommit: options given as undefined keep the KV's limits", () =>
   withKv(async (kv) => {
     // As a caller passing its own optional settings on would:
-    // `{ maxMutations: options.maxMutations, ... }` with none of them set.
+    // `{ limits: options.limits, ... }` with none of them set.
     const g = new GroupCommit(kv, {
-      maxMutations: undefined,
-      maxChecks: undefined,
-      maxBytes: undefined,
-      maxKeyBytes: undefined,
+      limits: undefined,
+      maxInFlight: undefined,
+      overlapMutations: undefined,
     });
-    const part = (i: number): CommitPart => ({
-      mutations: 4,
-      bytes: 10,
-      keyBytes: 10,
-      write: (op) => {
-        for (let k = 0; k < 4; k++) op.set(["u", i, k], i);
-      },
-    });
+    const part = (i: number) => {
+      const p = new WriteBatch(kv);
+      for (let k = 0; k < 4; k++) p.set(["u", i, k], i);
+      return p;
+    };
     const results = await Promise.all(
       Array.from({ length: 300 }, (_, i) => g.commit(part(i))),
     );
@@ -132,15 +123,12 @@ Deno.test("GroupCommit: options given as undefined keep the KV's limits", () =>
 Deno.test("GroupCommit: a part that throws in the KV rejects only its own caller", () =>
   withKv(async (kv) => {
     const g = new GroupCommit(kv);
-    const tooBig: CommitPart = {
-      mutations: 1,
-      bytes: 1,
-      keyBytes: 1,
-      // Declared small, but a value over 64 KiB makes the commit throw.
-      write: (op) => op.set(["big"], "x".repeat(70_000)),
-    };
+    // Measured against larger limits than the KV's: a value over 64 KiB
+    // fits no group, goes alone, and the KV refuses it.
+    const tooBig = new WriteBatch(kv, { ...KV_LIMITS, valueBytes: 1 << 20 })
+      .set(["big"], "x".repeat(70_000));
     const [a, b] = await Promise.allSettled([
-      g.commit(setPart(["fine"], 1)),
+      g.commit(setPart(kv, ["fine"], 1)),
       g.commit(tooBig),
     ]);
     assert.equal(a.status, "fulfilled");
@@ -152,14 +140,9 @@ Deno.test("GroupCommit: a part that throws in the KV rejects only its own caller
 Deno.test("GroupCommit: shared sums and sets are written once per key, as the parts in order would leave them", () =>
   withKv(async (kv) => {
     const g = new GroupCommit(kv);
-    const part = (i: number): CommitPart => ({
-      mutations: 3,
-      bytes: 10,
-      keyBytes: 10,
-      sums: [[["count"], BigInt(i)]],
-      sets: [[["last"], i]],
-      write: (op) => op.set(["item", i], i),
-    });
+    const part = (i: number, sum = BigInt(i)) =>
+      new WriteBatch(kv).set(["item", i], i).sum(["count"], sum)
+        .setShared(["last"], i);
     const results = await Promise.all(
       [1, 2, 3, 4].map((i) => g.commit(part(i))),
     );
@@ -168,13 +151,28 @@ Deno.test("GroupCommit: shared sums and sets are written once per key, as the pa
     assert.equal((await kv.get<Deno.KvU64>(["count"])).value?.value, 10n);
     assert.equal((await kv.get(["last"])).value, 4);
     // A sum past 2^64 wraps, as KV sums do.
-    await g.commit({ ...part(5), sums: [[["count"], (1n << 64n) - 10n]] });
+    await g.commit(part(5, (1n << 64n) - 10n));
     assert.equal((await kv.get<Deno.KvU64>(["count"])).value?.value, 0n);
   }));
 
-/** The real KV, counting the commits under way at once. */
+/**
+ * The real KV, counting the commits under way at once. While `hold()` is
+ * in force, commits are under way but not handed to the store until
+ * `release()`: a test sees what is under way however fast the store is.
+ */
 function countingCommits(kv: Deno.Kv) {
-  const seen = { now: 0, most: 0 };
+  let gate: Promise<void> = Promise.resolve();
+  let open = () => {};
+  const seen = {
+    now: 0,
+    most: 0,
+    hold() {
+      gate = new Promise<void>((r) => open = r);
+    },
+    release() {
+      open();
+    },
+  };
   const proxy = new Proxy(kv, {
     get(target, prop) {
       if (prop !== "atomic") {
@@ -187,6 +185,7 @@ function countingCommits(kv: Deno.Kv) {
         op.commit = async () => {
           seen.most = Math.max(seen.most, ++seen.now);
           try {
+            await gate;
             return await commit();
           } finally {
             seen.now--;
@@ -200,15 +199,16 @@ function countingCommits(kv: Deno.Kv) {
 }
 
 /** A part of `n` sets of `key`, the last value `value`. */
-const setsPart = (key: string, n: number, value: string): CommitPart => ({
-  mutations: n,
-  bytes: n * 20,
-  keyBytes: n * 10,
-  write: (op) => {
-    for (let i = 0; i < n - 1; i++) op.set([key, "fill", i], i);
-    op.set([key], value);
-  },
-});
+const setsPart = (
+  kv: Deno.Kv,
+  key: string,
+  n: number,
+  value: string,
+): WriteBatch => {
+  const part = new WriteBatch(kv);
+  for (let i = 0; i < n - 1; i++) part.set([key, "fill", i], i);
+  return part.set([key], value);
+};
 
 /** Lets the microtasks queued so far run (not the event loop). */
 const microtasks = async () => {
@@ -219,11 +219,13 @@ Deno.test("GroupCommit: a large group waiting while a commit is under way is com
   withKv(async (raw) => {
     const { kv, seen } = countingCommits(raw);
     const g = new GroupCommit(kv);
-    const first = g.commit(setsPart("k", 1, "first"));
+    seen.hold();
+    const first = g.commit(setsPart(kv, "k", 1, "first"));
     await microtasks(); // the first commit is under way
-    const second = g.commit(setsPart("k", 150, "second"));
+    const second = g.commit(setsPart(kv, "k", 150, "second"));
     await microtasks();
     assert.equal(seen.now, 2, "two commits under way at once");
+    seen.release();
     const [a, b] = await Promise.all([first, second]);
     assert.ok(a.ok && b.ok);
     assert.equal(g.stats.commits, 2);
@@ -239,11 +241,13 @@ Deno.test("GroupCommit: small parts wait for the commit under way and share the 
   withKv(async (raw) => {
     const { kv, seen } = countingCommits(raw);
     const g = new GroupCommit(kv);
-    const first = g.commit(setsPart("a", 1, "first"));
+    seen.hold();
+    const first = g.commit(setsPart(kv, "a", 1, "first"));
     await microtasks();
-    const rest = ["b", "c", "d"].map((k) => g.commit(setsPart(k, 2, k)));
+    const rest = ["b", "c", "d"].map((k) => g.commit(setsPart(kv, k, 2, k)));
     await microtasks();
     assert.equal(seen.now, 1);
+    seen.release();
     assert.ok((await Promise.all([first, ...rest])).every((r) => r.ok));
     assert.equal(seen.most, 1);
     assert.equal(g.stats.commits, 2);
@@ -253,10 +257,25 @@ Deno.test("GroupCommit: with maxInFlight 1 a large group waits too", () =>
   withKv(async (raw) => {
     const { kv, seen } = countingCommits(raw);
     const g = new GroupCommit(kv, { maxInFlight: 1 });
-    const first = g.commit(setsPart("k", 1, "first"));
+    const first = g.commit(setsPart(kv, "k", 1, "first"));
     await microtasks();
-    const second = g.commit(setsPart("k", 150, "second"));
+    const second = g.commit(setsPart(kv, "k", 150, "second"));
     await Promise.all([first, second]);
     assert.equal(seen.most, 1);
     assert.equal((await raw.get(["k"])).value, "second");
+  }));
+
+Deno.test("GroupCommit: groups split where the parts' bytes would pass one atomic's", () =>
+  withKv(async (kv) => {
+    const g = new GroupCommit(kv);
+    const results = await Promise.all(
+      Array.from(
+        { length: 20 },
+        (_, i) => g.commit(setPart(kv, ["big", i], new Uint8Array(60_000))),
+      ),
+    );
+    assert.ok(results.every((r) => r.ok));
+    // 13 values of 60,000 bytes fit 819,200, 14 do not.
+    assert.equal(g.stats.commits, 2);
+    assert.equal(g.stats.parts, 20);
   }));

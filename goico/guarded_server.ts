@@ -172,6 +172,8 @@ const CLOSE_GRACE_MS = 1000;
 /** The reasons a connection is closed by the server. */
 type Cut = "header" | "idle" | "request" | "evicted" | "shutdown";
 
+const noop = () => {};
+
 /**
  * Serves `handler` on `hostname:port` within `limits`, or returns
  * `undefined` when this Deno cannot serve an accepted connection.
@@ -182,13 +184,130 @@ export function serveGuarded(
 ): GuardedServer | undefined {
   const serveOn = serveOnConnection();
   if (!serveOn) return undefined;
-  const { limits, logger } = options;
-  const now = options.now ?? Date.now;
   const listener: Deno.TcpListener = Deno.listen({
     hostname: options.hostname,
     port: options.port,
   });
-  const stats: ConnectionStats = {
+  const guard = new Guard(handler, serveOn, options);
+  const accepting = guard.accept(listener);
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    stopping ??= guard.shutdown(() => {
+      try {
+        listener.close();
+      } catch { /* closed already */ }
+      return accepting;
+    });
+  return {
+    addr: listener.addr as Deno.NetAddr,
+    finished: guard.drained.then(() => stopping),
+    shutdown,
+    stats: () => guard.snapshot(),
+  };
+}
+
+/** What a connection tells the server it belongs to. */
+interface ConnectionOwner {
+  readonly handler: Handler;
+  now(): number;
+  /** Its first request began: it no longer waits. */
+  busy(c: Connection): void;
+  /** Its last request in progress ended: it waits for the next one. */
+  idle(c: Connection): void;
+}
+
+/** One accepted connection and the requests in progress on it. */
+class Connection {
+  requests = 0;
+  /** Requests not yet completely answered. */
+  active = 0;
+  /** Of them, answered with an event stream (no time limit). */
+  streams = 0;
+  /** When it started waiting (accepted, or its last response ended). */
+  since: number;
+  /** When its requests in progress began. */
+  activeSince = 0;
+  /** When the server began to close it (0: it has not). */
+  closingSince = 0;
+  gone = false;
+  /**
+   * Closes the connection at once. Deno's HTTP server takes it as the
+   * listener of an abort signal, which throws from inside the signal's
+   * dispatch (an uncaught error: the process ends) when the connection
+   * has just closed by itself; called through `cancel()` the error is
+   * caught.
+   */
+  #cancel: () => void = noop;
+  readonly signal = {
+    addEventListener: (_type: string, cancel: () => void) => {
+      this.#cancel = cancel;
+    },
+  } as unknown as AbortSignal;
+  server?: ConnectionServer;
+
+  constructor(readonly owner: ConnectionOwner) {
+    this.since = owner.now();
+  }
+
+  cancel(): void {
+    try {
+      this.#cancel();
+    } catch { /* it had closed already */ }
+  }
+
+  readonly done = () => {
+    if (--this.active === 0) {
+      this.streams = 0;
+      this.since = this.owner.now();
+      this.owner.idle(this);
+    }
+  };
+  readonly answered = (res: Response) => {
+    if (res.headers.get("content-type")?.startsWith("text/event-stream")) {
+      this.streams++;
+    }
+    return res;
+  };
+  readonly handle: Handler = (req, info) => {
+    this.requests++;
+    if (this.active++ === 0) {
+      this.activeSince = this.owner.now();
+      this.owner.busy(this);
+    }
+    info.completed.then(this.done, this.done);
+    const res = this.owner.handler(req, info);
+    return res instanceof Promise
+      ? res.then(this.answered)
+      : this.answered(res);
+  };
+
+  /** Why it is to be closed at `t`, if it is. */
+  overdue(t: number, limits: ConnectionLimits): Cut | undefined {
+    if (this.active > 0) {
+      return this.streams === 0 &&
+          t - this.activeSince > limits.requestTimeoutMs
+        ? "request"
+        : undefined;
+    }
+    const first = this.requests === 0;
+    const limit = first ? limits.headerTimeoutMs : limits.idleTimeoutMs;
+    return t - this.since > limit ? (first ? "header" : "idle") : undefined;
+  }
+}
+
+/** How often connections are checked: a quarter of the shortest limit, 20 ms to 1 s. */
+function sweepInterval(limits: ConnectionLimits): number {
+  const shortest = Math.min(
+    limits.headerTimeoutMs,
+    limits.idleTimeoutMs,
+    limits.requestTimeoutMs,
+  );
+  return Math.min(1000, Math.max(20, shortest / 4));
+}
+
+/** The connections of one guarded server: admission, timeouts, shutdown. */
+class Guard implements ConnectionOwner {
+  readonly stats: ConnectionStats = {
     open: 0,
     waiting: 0,
     accepted: 0,
@@ -198,85 +317,54 @@ export function serveGuarded(
     fdExhausted: 0,
   };
   /** Every open connection, those being closed included. */
-  const open = new Set<Connection>();
+  readonly open = new Set<Connection>();
   /** Those without a request in progress, the longest waiting first. */
-  const waiting = new Set<Connection>();
+  readonly waiting = new Set<Connection>();
   /** Those being closed: still holding a descriptor, not counted against the limit. */
-  let closingCount = 0;
-  let closing = false;
-  let allClosed: () => void = () => {};
-  const drained = new Promise<void>((r) => (allClosed = r));
-  const noop = () => {};
+  closingCount = 0;
+  closing = false;
+  /** Settles when the server is closing and no connection is left. */
+  readonly drained: Promise<void>;
+  readonly now: () => number;
+  readonly #allClosed: () => void;
+  readonly #refusing: ConnectionRefuser;
+  readonly #ticker: ReturnType<typeof setInterval>;
+  /** When each warning was last given: at most one every 10 s. */
+  readonly #warnedAt = new Map<string, number>();
 
-  class Connection {
-    requests = 0;
-    /** Requests not yet completely answered. */
-    active = 0;
-    /** Of them, answered with an event stream (no time limit). */
-    streams = 0;
-    /** When it started waiting (accepted, or its last response ended). */
-    since = now();
-    /** When its requests in progress began. */
-    activeSince = 0;
-    /** When the server began to close it (0: it has not). */
-    closingSince = 0;
-    gone = false;
-    /**
-     * Closes the connection at once. Deno's HTTP server takes it as the
-     * listener of an abort signal, which throws from inside the signal's
-     * dispatch (an uncaught error: the process ends) when the connection
-     * has just closed by itself; called here, the error is caught.
-     */
-    cancel: () => void = () => {};
-    readonly signal = {
-      addEventListener: (_type: string, cancel: () => void) => {
-        this.cancel = cancel;
-      },
-    } as unknown as AbortSignal;
-    server?: ConnectionServer;
+  constructor(
+    readonly handler: Handler,
+    readonly serveOn: ServeOnConnection,
+    readonly options: GuardedServerOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    let allClosed = noop;
+    this.drained = new Promise<void>((r) => (allClosed = r));
+    this.#allClosed = allClosed;
+    this.#refusing = new ConnectionRefuser(options.limits.maxConnections);
+    this.#ticker = setInterval(
+      () => this.sweep(),
+      sweepInterval(options.limits),
+    );
+  }
 
-    readonly done = () => {
-      if (--this.active === 0) {
-        this.streams = 0;
-        this.since = now();
-        if (!this.gone && !this.closingSince) waiting.add(this);
-      }
-    };
-    readonly answered = (res: Response) => {
-      if (res.headers.get("content-type")?.startsWith("text/event-stream")) {
-        this.streams++;
-      }
-      return res;
-    };
-    readonly handle: Handler = (req, info) => {
-      this.requests++;
-      if (this.active++ === 0) {
-        waiting.delete(this);
-        this.activeSince = now();
-      }
-      info.completed.then(this.done, this.done);
-      const res = handler(req, info);
-      return res instanceof Promise
-        ? res.then(this.answered)
-        : this.answered(res);
-    };
+  busy(c: Connection): void {
+    this.waiting.delete(c);
+  }
+
+  idle(c: Connection): void {
+    if (!c.gone && !c.closingSince) this.waiting.add(c);
   }
 
   /** Deno has closed it. */
-  const forget = (c: Connection) => {
+  forget(c: Connection): void {
     if (c.gone) return;
     c.gone = true;
-    if (c.closingSince) closingCount--;
-    open.delete(c);
-    waiting.delete(c);
-    if (closing && open.size === 0) allClosed();
-  };
-
-  const cancel = (c: Connection) => {
-    try {
-      c.cancel();
-    } catch { /* it had closed already */ }
-  };
+    if (c.closingSince) this.closingCount--;
+    this.open.delete(c);
+    this.waiting.delete(c);
+    if (this.closing && this.open.size === 0) this.#allClosed();
+  }
 
   /**
    * Closes a connection: cancels it, or with `gracefully` lets Deno finish
@@ -285,151 +373,141 @@ export function serveGuarded(
    * sending one; but a graceful close waits for a client that does not
    * read, and cannot be cancelled once begun: only shutdown uses it.
    */
-  const cut = (c: Connection, why: Cut, gracefully = false) => {
+  cut(c: Connection, why: Cut, gracefully = false): void {
     if (c.gone || c.closingSince) return;
-    if (why === "evicted") stats.evicted++;
-    else if (why !== "shutdown") stats.timedOut[why]++;
-    c.closingSince = now();
-    closingCount++;
-    waiting.delete(c);
+    if (why === "evicted") this.stats.evicted++;
+    else if (why !== "shutdown") this.stats.timedOut[why]++;
+    c.closingSince = this.now();
+    this.closingCount++;
+    this.waiting.delete(c);
     if (gracefully) c.server?.shutdown().catch(noop);
-    else cancel(c);
-  };
+    else c.cancel();
+  }
 
-  const admit = (conn: Deno.TcpConn) => {
-    if (open.size - closingCount >= limits.maxConnections) {
-      const oldest = waiting.values().next();
-      if (oldest.done) {
-        stats.rejected++;
-        warnSometimes("connection limit reached: answered 503");
-        refusing.refuse(conn);
+  /** Closes the connection that has waited longest, if one waits. */
+  evictOldest(): boolean {
+    const oldest = this.waiting.values().next();
+    if (oldest.done) return false;
+    this.cut(oldest.value, "evicted");
+    return true;
+  }
+
+  admit(conn: Deno.TcpConn): void {
+    if (
+      this.open.size - this.closingCount >= this.options.limits.maxConnections
+    ) {
+      if (!this.evictOldest()) {
+        this.stats.rejected++;
+        this.warnSometimes("connection limit reached: answered 503");
+        this.#refusing.refuse(conn);
         return;
       }
-      cut(oldest.value, "evicted");
-      warnSometimes("connection limit reached: closed a waiting connection");
+      this.warnSometimes(
+        "connection limit reached: closed a waiting connection",
+      );
     }
-    stats.accepted++;
+    this.stats.accepted++;
     conn.setNoDelay(true);
-    const c = new Connection();
-    open.add(c);
-    waiting.add(c);
-    c.server = serveOn(conn, c.signal, c.handle, options.onError, noop);
+    const c = new Connection(this);
+    this.open.add(c);
+    this.waiting.add(c);
+    c.server = this.serveOn(
+      conn,
+      c.signal,
+      c.handle,
+      this.options.onError,
+      noop,
+    );
     c.server.finished.then(
-      () => forget(c),
+      () => this.forget(c),
       (err) => {
-        logger.debug("connection failed", { error: String(err) });
-        forget(c);
+        this.options.logger.debug("connection failed", { error: String(err) });
+        this.forget(c);
       },
     );
-  };
+  }
 
-  const refusing = new ConnectionRefuser(limits.maxConnections);
-
-  // Each warning at most every 10 s: an attack is thousands of connections.
-  const warnedAt = new Map<string, number>();
-  const warnSometimes = (msg: string) => {
-    const t = now();
-    if (t - (warnedAt.get(msg) ?? -Infinity) < 10_000) return;
-    warnedAt.set(msg, t);
-    logger.warn(msg, {
-      maxConnections: limits.maxConnections,
-      ...snapshot(),
-    });
-  };
-
-  const sweep = () => {
-    const t = now();
-    for (const c of open) {
-      if (c.closingSince) {
-        if (t - c.closingSince > CLOSE_GRACE_MS) cancel(c); // once more
-      } else if (c.active > 0) {
-        if (
-          c.streams === 0 && t - c.activeSince > limits.requestTimeoutMs
-        ) {
-          logger.warn("request timed out", {
-            requestTimeoutMs: limits.requestTimeoutMs,
-          });
-          cut(c, "request");
-        }
-      } else {
-        const first = c.requests === 0;
-        if (
-          t - c.since > (first ? limits.headerTimeoutMs : limits.idleTimeoutMs)
-        ) {
-          cut(c, first ? "header" : "idle");
-        }
-      }
-    }
-  };
-  const tick = Math.min(
-    1000,
-    Math.max(
-      20,
-      Math.min(
-        limits.headerTimeoutMs,
-        limits.idleTimeoutMs,
-        limits.requestTimeoutMs,
-      ) / 4,
-    ),
-  );
-  const ticker = setInterval(sweep, tick);
-
-  const accepting = (async () => {
-    while (!closing) {
+  /** Accepts until closing; running out of descriptors frees one and goes on. */
+  async accept(listener: Deno.TcpListener): Promise<void> {
+    while (!this.closing) {
       let conn: Deno.TcpConn;
       try {
         conn = await listener.accept();
       } catch (err) {
-        if (closing) break;
+        if (this.closing) break;
         if (/os error 2[34]\b|too many open files/i.test(String(err))) {
-          stats.fdExhausted++;
-          // Free a descriptor, then try again.
-          const oldest = waiting.values().next();
-          if (!oldest.done) cut(oldest.value, "evicted");
-          warnSometimes("out of file descriptors while accepting");
+          this.stats.fdExhausted++;
+          this.evictOldest();
+          this.warnSometimes("out of file descriptors while accepting");
         } else {
-          logger.warn("accept failed", { error: String(err) });
+          this.options.logger.warn("accept failed", { error: String(err) });
         }
         await new Promise((r) => setTimeout(r, 10));
         continue;
       }
-      if (closing) {
+      if (this.closing) {
         conn.close();
         break;
       }
-      admit(conn);
+      this.admit(conn);
     }
-  })();
+  }
 
-  const snapshot = (): ConnectionStats => ({
-    ...stats,
-    timedOut: { ...stats.timedOut },
-    open: open.size,
-    waiting: waiting.size,
-  });
-
-  let stopping: Promise<void> | undefined;
-  const shutdown = () =>
-    stopping ??= (async () => {
-      closing = true;
-      try {
-        listener.close();
-      } catch { /* closed already */ }
-      await accepting;
-      if (open.size === 0) allClosed();
-      for (const c of [...open]) {
-        // A connection that never had a request has nothing to finish.
-        if (c.active === 0) cut(c, "shutdown", c.requests > 0);
-        else c.server?.shutdown().catch(noop);
+  /** Closes what is past its time; cancels again what is slow to close. */
+  sweep(): void {
+    const t = this.now();
+    const { limits, logger } = this.options;
+    for (const c of this.open) {
+      if (c.closingSince) {
+        if (t - c.closingSince > CLOSE_GRACE_MS) c.cancel(); // once more
+        continue;
       }
-      await drained;
-      clearInterval(ticker);
-    })();
+      const why = c.overdue(t, limits);
+      if (!why) continue;
+      if (why === "request") {
+        logger.warn("request timed out", {
+          requestTimeoutMs: limits.requestTimeoutMs,
+        });
+      }
+      this.cut(c, why);
+    }
+  }
 
-  return {
-    addr: listener.addr as Deno.NetAddr,
-    finished: drained.then(() => stopping),
-    shutdown,
-    stats: snapshot,
-  };
+  /** An attack is thousands of connections: each warning at most every 10 s. */
+  warnSometimes(msg: string): void {
+    const t = this.now();
+    if (t - (this.#warnedAt.get(msg) ?? -Infinity) < 10_000) return;
+    this.#warnedAt.set(msg, t);
+    this.options.logger.warn(msg, {
+      maxConnections: this.options.limits.maxConnections,
+      ...this.snapshot(),
+    });
+  }
+
+  snapshot(): ConnectionStats {
+    return {
+      ...this.stats,
+      timedOut: { ...this.stats.timedOut },
+      open: this.open.size,
+      waiting: this.waiting.size,
+    };
+  }
+
+  /**
+   * Stops accepting (`stopAccepting` closes the listener and settles when
+   * the accept loop has ended), closes waiting connections, lets requests
+   * in progress finish, and settles when every connection is closed.
+   */
+  async shutdown(stopAccepting: () => Promise<void>): Promise<void> {
+    this.closing = true;
+    await stopAccepting();
+    if (this.open.size === 0) this.#allClosed();
+    for (const c of [...this.open]) {
+      // A connection that never had a request has nothing to finish.
+      if (c.active === 0) this.cut(c, "shutdown", c.requests > 0);
+      else c.server?.shutdown().catch(noop);
+    }
+    await this.drained;
+    clearInterval(this.#ticker);
+  }
 }

@@ -36,11 +36,7 @@ export {
   type QueuedItem,
   type QueueStats,
 } from "./durable_queue.ts";
-export {
-  type CommitPart,
-  GroupCommit,
-  type GroupCommitOptions,
-} from "./group_commit.ts";
+export { GroupCommit, type GroupCommitOptions } from "./group_commit.ts";
 export { KvLease, type KvLeaseOptions, type LeaseValue } from "./kv_lease.ts";
 export {
   ConflictError,
@@ -68,6 +64,8 @@ export {
   meterFuel,
   type MeterOptions,
 } from "./fuel_meter.ts";
+export { kvKeySize } from "./kv_key_size.ts";
+export { KV_LIMITS, type KvLimits } from "./kv_limits.ts";
 export { kvValueSize } from "./kv_value_size.ts";
 export { jsonRecords, type RecordCodec, v8Records } from "./record_codec.ts";
 export { ModuleCache } from "./module_cache.ts";
@@ -77,6 +75,7 @@ export { openPgKv, PgKv, type PgKvOptions } from "./pg/pg_kv.ts";
 export {
   ensurePrivateDir,
   ensurePrivateFile,
+  keepPrivateFile,
   type PrivateDirOptions,
   writePrivateFile,
 } from "./private_dir.ts";
@@ -133,3 +132,5 @@ export {
   type WasmPoolOptions,
 } from "./wasm_pool.ts";
 export { withDefaults } from "./with_defaults.ts";
+export { KvLimitError, WriteBatch } from "./write_batch.ts";
+export { WritePacker } from "./write_packer.ts";

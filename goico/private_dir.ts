@@ -82,6 +82,46 @@ export async function writePrivateFile(
   }
 }
 
+/**
+ * A value kept in a private file and made once. Of several processes
+ * starting on one directory at once, the first creates the file (0600,
+ * `createNew`) with `make()`'s text; the others read it, waiting up to a
+ * second for the writer to finish. `parse` turns the file's text into the
+ * value, or `undefined` when it holds none; so does this function when the
+ * file still holds none after that second.
+ */
+export async function keepPrivateFile<T>(
+  path: string,
+  make: () => string,
+  parse: (text: string) => T | undefined,
+): Promise<{ value: T; created: boolean } | undefined> {
+  try {
+    const f = await Deno.open(path, {
+      createNew: true,
+      write: true,
+      mode: 0o600,
+    });
+    try {
+      const text = make();
+      const value = parse(text);
+      if (value === undefined) throw new Error(`made an invalid ${path}`);
+      await f.write(new TextEncoder().encode(text + "\n"));
+      return { value, created: true };
+    } finally {
+      f.close();
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+  }
+  for (let i = 0; i < 50; i++) {
+    const value = parse(await Deno.readTextFile(path));
+    if (value !== undefined) return { value, created: false };
+    // Another process is still writing it.
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return undefined;
+}
+
 async function tighten(
   path: string,
   mode: number,

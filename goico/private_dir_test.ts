@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { ensurePrivateDir, ensurePrivateFile } from "./private_dir.ts";
+import {
+  ensurePrivateDir,
+  ensurePrivateFile,
+  keepPrivateFile,
+} from "./private_dir.ts";
 import { openKv } from "./open_kv.ts";
 
 const mode = async (p: string) => (await Deno.stat(p)).mode! & 0o777;
@@ -49,5 +53,41 @@ Deno.test("ensurePrivateDir: an existing 0755 directory and its 0644 files are t
     assert.equal(await mode(`${tmp}/new`), 0o600);
   } finally {
     await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("keepPrivateFile: of 20 callers at once one makes the value (0600), all get it; a file holding no value gives undefined", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/kept`;
+    let made = 0;
+    const results = await Promise.all(
+      Array.from(
+        { length: 20 },
+        () =>
+          keepPrivateFile(
+            file,
+            () => `value-${++made}`,
+            (t) => t.trim() || undefined,
+          ),
+      ),
+    );
+    assert.equal(made, 1);
+    assert.equal(results.filter((r) => r?.created).length, 1);
+    for (const r of results) assert.equal(r?.value, "value-1");
+    assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+    assert.equal(await Deno.readTextFile(file), "value-1\n");
+
+    await Deno.writeTextFile(`${dir}/empty`, "");
+    assert.equal(
+      await keepPrivateFile(
+        `${dir}/empty`,
+        () => "x",
+        (t) => t.trim() || undefined,
+      ),
+      undefined,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -118,7 +118,12 @@ Deno.test("after a runaway execution times out, the process returns to idle at o
     console.log(`recorded ${(t0 - sent).toFixed(0)} ms after sending`);
     const busy = await cpuShare(250);
     let share = busy;
-    while (share > 0.2 && performance.now() - t0 < 3_000) {
+    // The Worker frees itself at its next fuel slice once the flag is up;
+    // on a loaded machine that can take a few scheduler turns.
+    while (
+      (share > 0.2 || h.platform.pool?.busy !== 0) &&
+      performance.now() - t0 < 3_000
+    ) {
       share = await cpuShare(250);
     }
     const idleAfterMs = performance.now() - t0;

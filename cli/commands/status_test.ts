@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { monotonicIdFactory } from "@jobico/goico";
+import { monotonicIdFactory, WriteBatch } from "@jobico/goico";
 import { startPlatform } from "../../components/platform.ts";
 import { RetentionSweeper } from "../../components/retention/retention_sweeper.ts";
 import { startHarness } from "../../tests/_harness.ts";
@@ -191,7 +191,7 @@ Deno.test("platform: status with a token shows the retention, quotas, the sweepe
       startedAt: new Date().toISOString(),
       durationMs: 1,
     });
-    await h.platform.executions.recordAll(h.kv.atomic(), [old]).commit();
+    await h.platform.executions.recordAll(new WriteBatch(h.kv), [old]).commit();
     const sweeper = new RetentionSweeper({
       kv: h.kv,
       executions: h.platform.executions,

@@ -197,11 +197,11 @@ export function queueApp(
       const ids = fromBody ??
         (fromQuery ? checkIds(fromQuery, "?id=") : undefined);
       // The versions the purged events were accepted under are free of them.
-      const purged = await queue.purgeDead(name, ids, (op, items) => {
-        const pins = new PinDeltas();
-        for (const item of items) pins.add(item.value, -1);
-        pins.write(op);
-      });
+      const purged = await queue.purgeDead(
+        name,
+        ids,
+        (batch, item) => new PinDeltas().add(item.value, -1).write(batch),
+      );
       return c.json({ purged });
     },
   );

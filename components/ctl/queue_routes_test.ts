@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { WriteBatch } from "@jobico/goico";
 import {
   examples,
   type TestPlatform,
@@ -35,7 +36,7 @@ async function send(p: TestPlatform, ...names: string[]): Promise<string[]> {
 /** Leases every waiting greeting and moves it to the dead letters, as the executor does. */
 async function killAll(p: TestPlatform): Promise<string[]> {
   const leased = await p.queue.lease("demo/greetings", 100);
-  const op = p.kv.atomic();
+  const op = new WriteBatch(p.kv);
   for (const item of leased) {
     p.queue.deadLetter(
       op,

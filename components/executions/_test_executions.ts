@@ -3,7 +3,7 @@
  * ExecutionStore on a real KV, in atomic batches as the executor does (each
  * batch tells the tenant's change feed once), and reads SSE text.
  */
-import { monotonicIdFactory } from "@jobico/goico";
+import { monotonicIdFactory, WriteBatch } from "@jobico/goico";
 import type { Execution } from "./execution.ts";
 import type { ExecutionStore } from "./execution_store.ts";
 
@@ -47,7 +47,10 @@ export async function recordExecutions(
         durationMs: 1,
       }),
     );
-    const op = store.recordAll(kv.atomic(), execs.map((e) => store.fit(e)));
+    const op = store.recordAll(
+      new WriteBatch(kv),
+      execs.map((e) => store.fit(e)),
+    );
     if (!(await op.commit()).ok) throw new Error("recording failed");
     out.push(...execs);
   }

@@ -3,7 +3,12 @@
  * exists exactly when its event was acknowledged), listed newest first with
  * filters and cursors, and followed live through a change feed.
  */
-import { ChangeFeed, kvValueSize, ValidationError } from "@jobico/goico";
+import {
+  ChangeFeed,
+  kvValueSize,
+  ValidationError,
+  WriteBatch,
+} from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import { keys } from "../model/keys.ts";
 import type { Execution } from "./execution.ts";
@@ -43,6 +48,7 @@ const MAX_SCAN = 20_000;
 
 export class ExecutionStore {
   readonly #feeds = new Map<string, ChangeFeed>();
+  readonly #recordedKeys = new Map<string, Deno.KvKey>();
   constructor(private readonly kv: Deno.Kv) {}
 
   feed(tenant: string): ChangeFeed {
@@ -62,32 +68,33 @@ export class ExecutionStore {
     return fit(exec);
   }
 
-  /** Adds the writes that record a fitted execution to an atomic operation. */
-  record(
-    op: Deno.AtomicOperation,
-    fitted: FittedExecution,
-  ): Deno.AtomicOperation {
-    return this.recordAll(op, [fitted]);
+  /**
+   * Adds the writes that record a fitted execution to a batch: its record,
+   * its tenant's count and change feed (written once per batch however
+   * many records of the tenant it holds).
+   */
+  record(batch: WriteBatch, fitted: FittedExecution): WriteBatch {
+    const { record } = fitted;
+    batch.set(keys.execution(record.tenant, record.id), record);
+    this.feed(record.tenant).notify(batch);
+    return batch.sum(this.#recordedKey(record.tenant), 1n);
   }
 
-  /**
-   * Adds the writes that record fitted executions to an atomic operation:
-   * a set each, and each tenant's change feed told once.
-   */
-  recordAll(
-    op: Deno.AtomicOperation,
-    fitted: FittedExecution[],
-  ): Deno.AtomicOperation {
-    const tenants = new Map<string, number>();
-    for (const { record } of fitted) {
-      op.set(keys.execution(record.tenant, record.id), record);
-      tenants.set(record.tenant, (tenants.get(record.tenant) ?? 0) + 1);
+  /** Adds the writes that record fitted executions to a batch (see `record`). */
+  recordAll(batch: WriteBatch, fitted: FittedExecution[]): WriteBatch {
+    for (const f of fitted) this.record(batch, f);
+    return batch;
+  }
+
+  /** Each tenant's "recorded" counter key, the same array each time (sums of it merge). */
+  #recordedKey(tenant: string): Deno.KvKey {
+    let key = this.#recordedKeys.get(tenant);
+    if (!key) {
+      if (this.#recordedKeys.size >= 10_000) this.#recordedKeys.clear();
+      key = keys.executionCount(tenant, "recorded");
+      this.#recordedKeys.set(tenant, key);
     }
-    for (const [tenant, n] of tenants) {
-      this.feed(tenant).notify(op);
-      op.sum(keys.executionCount(tenant, "recorded"), BigInt(n));
-    }
-    return op;
+    return key;
   }
 
   /**
@@ -159,7 +166,7 @@ export class ExecutionStore {
       );
       // Only the sweeper writes "swept", and checks it: a tenant deleted
       // meanwhile (its counters gone) is not given a new one.
-      const op = this.kv.atomic().check(swept);
+      const op = new WriteBatch(this.kv).check(swept);
       for (const c of await options.guard?.() ?? []) op.check(c);
       for (const k of doomed) op.delete(k);
       op.set(

@@ -5,9 +5,16 @@
  * - the runner takes the leased items, in order, and runs them in the
  *   sandbox (`execute`), one batch after the other;
  * - the committer commits, in order, the outcomes the runner produced,
- *   and in the same atomic leases the next batch (`leaseWrites`), so that
+ *   and in the same atomic leases the next batch (`leaseInto`), so that
  *   one commit (one fsync on a SQLite KV) both records a batch and leases
  *   the one after next while the runner runs the batch in between.
+ *
+ * Data flows one way: leased items go to `execute` (the executor's job:
+ * items in, outcomes out), outcomes go to the `writer` (storing them:
+ * each outcome's writes measured in a `WriteBatch`). The lane's own job is
+ * the order and the overlap; it packs a commit by measure: the oldest
+ * outcomes while they fit, then as many of the head's items as fit beside
+ * them.
  *
  * So events of a queue still run one after the other in queue order, and
  * their outcomes are committed in that order; an item is leased before it
@@ -18,16 +25,19 @@
  *
  * Batch size adapts: a lease takes what the head of the queue holds, up to
  * what the runner gets through in about TARGET_BATCH_MS (at most
- * `maxBatch`, and what fits in one atomic with the outcomes); a shallow
+ * `maxBatch`, and what fits in one atomic beside the outcomes); a shallow
  * queue gives small batches, a slow Jobicolet few items leased ahead.
  * Outcomes are committed as soon as their batch has run (no timer), or
  * after FLUSH_AFTER_MS while a slow batch is still running.
  */
 import {
   type DurableQueue,
+  KV_LIMITS,
+  KvLimitError,
   type Logger,
   type QueuedItem,
   storeFailure,
+  WriteBatch,
 } from "@jobico/goico";
 import type { EventItem } from "../model/event_item.ts";
 
@@ -41,13 +51,25 @@ export class LeaseLostError extends Error {
   override name = "LeaseLostError";
 }
 
-/** What the lane needs to know of an outcome. */
+/** What the lane needs to know of an outcome: the item it is of. */
 export interface LaneOutcome {
   item: Item;
-  /** An upper bound of the bytes its writes add to an atomic. */
-  bytes: number;
-  /** The mutations its writes add, besides the ones outcomes share. */
-  mutations: number;
+}
+
+/** Stores outcomes (see outcome_writer.ts). */
+export interface LaneWriter<D extends LaneOutcome> {
+  /**
+   * The writes that store an outcome, in a batch of their own.
+   *
+   * @throws {KvLimitError} when no atomic can hold them
+   */
+  part(outcome: D): WriteBatch;
+  /** Commits outcomes on their own (when a commit with a lease beside them failed). */
+  commit(outcomes: D[]): Promise<void>;
+  /** Told of outcomes that a commit of the lane stored. */
+  recorded(outcomes: D[]): void;
+  /** Told of an error of the store; true when it is a store failure (a full disk). */
+  storeFailed(err: unknown): boolean;
 }
 
 export interface LaneOptions<D extends LaneOutcome> {
@@ -68,16 +90,8 @@ export interface LaneOptions<D extends LaneOutcome> {
     items: Item[],
     emit: (item: Item, outcome: Promise<D>) => void,
   ): Promise<number>;
-  /**
-   * Adds the writes that record outcomes to an atomic operation: their
-   * `mutations`, and at most SHARED_MUTATIONS that they share (counters,
-   * change feeds).
-   */
-  write(op: Deno.AtomicOperation, outcomes: D[]): void;
-  /** Commits outcomes on their own (when a lease in the same atomic was refused). */
-  commit(outcomes: D[]): Promise<void>;
-  /** Told of outcomes that a combined commit recorded. */
-  recorded(outcomes: D[]): void;
+  /** Stores the outcomes. */
+  writer: LaneWriter<D>;
   /**
    * The queue's pace, kept by the caller from one lane of the queue to the
    * next: average run time of an item in ms, 0 while unknown.
@@ -85,24 +99,13 @@ export interface LaneOptions<D extends LaneOutcome> {
   pace?: { msPerItem: number };
   /** How long an idle lane waits for new items before it retires. Default 1 s. */
   lingerMs?: number;
-  /** Told of each commit that failed because the store takes no writes. */
-  storeFailed?: (err: unknown) => void;
 }
 
-/** Bytes of outcomes in one atomic, and of the whole atomic (the KV allows 800 KiB). */
-const RECORD_BYTES = 400_000;
 /**
- * Items leased in one atomic: one check each, and the KV checks at most
- * 100, one of which is the queue's epoch that the outcomes beside them
- * check (their leases are still held, see DurableQueue).
+ * Items read from the head at once, at most: a lease checks each, and an
+ * atomic takes KV_LIMITS.checks (the batch then takes as many as fit).
  */
-const MAX_CHECKS = 99;
-/**
- * Mutations of outcomes in one atomic: with SHARED_MUTATIONS and a lease of
- * MAX_CHECKS items (2 mutations each) it stays under the KV's 1000.
- */
-export const SHARED_MUTATIONS = 50;
-const RECORD_MUTATIONS = 1000 - SHARED_MUTATIONS - 2 * MAX_CHECKS;
+const MAX_HEAD = KV_LIMITS.checks;
 /** Commit the outcomes of a batch still running once the oldest waited this long. */
 const FLUSH_AFTER_MS = 15;
 /** Lease about what runs in this long. */
@@ -136,7 +139,7 @@ export class Lane<D extends LaneOutcome> {
   readonly #pace: { msPerItem: number };
   readonly #lingerMs: number;
   /** Items a lease may take, lowered when an atomic with them was too large. */
-  #leaseCap = MAX_CHECKS;
+  #leaseCap = MAX_HEAD;
   #lastWork = performance.now();
   #retireAfter = 0;
   /** While the store fails: no commit or lease before this (performance.now()). */
@@ -347,7 +350,7 @@ export class Lane<D extends LaneOutcome> {
       const room = Math.min(
         this.#target() - this.#leased.length,
         this.#leaseCap,
-        MAX_CHECKS,
+        MAX_HEAD,
       );
       const pokes = this.#pokes;
       entries = room > 0 ? await queue.head(name, room) : [];
@@ -375,17 +378,23 @@ export class Lane<D extends LaneOutcome> {
         });
       }
     }
-    let bytes = 0;
-    let mutations = 0;
+    // The oldest outcomes while they fit; one no atomic can hold goes on
+    // its own (the writer records why it cannot be stored).
+    const op = new WriteBatch(this.#o.kv);
+    const { writer } = this.#o;
+    let alone: D | null = null;
     let n = 0;
     for (; n < ready.length; n++) {
-      const d = ready[n];
-      if (
-        n > 0 && (bytes + d.bytes > RECORD_BYTES ||
-          mutations + d.mutations > RECORD_MUTATIONS)
-      ) break;
-      bytes += d.bytes;
-      mutations += d.mutations;
+      let part: WriteBatch;
+      try {
+        part = writer.part(ready[n]);
+      } catch (err) {
+        if (!(err instanceof KvLimitError)) throw err;
+        if (n === 0) alone = ready[n++];
+        break;
+      }
+      if (!op.fits(part)) break;
+      op.add(part);
     }
     // What did not fit waits for the next commit, first in line.
     this.#outcomes.unshift(
@@ -395,11 +404,14 @@ export class Lane<D extends LaneOutcome> {
         at: performance.now() - FLUSH_AFTER_MS,
       })),
     );
-    const records = ready.slice(0, n);
+    if (alone) {
+      await writer.commit([alone]);
+      this.#held.delete(alone.item);
+    }
+    const records = alone ? [] : ready.slice(0, n);
     if (records.length === 0 && entries.length === 0) return;
-    const op = this.#o.kv.atomic();
-    this.#o.write(op, records);
-    const items = queue.leaseWrites(op, entries);
+    // Then as many of the head's items as fit beside them.
+    const items = queue.leaseInto(op, entries);
     let ok = false;
     let error: unknown;
     try {
@@ -410,14 +422,14 @@ export class Lane<D extends LaneOutcome> {
     if (ok) {
       this.#backoffMs = 0;
       for (const d of records) this.#held.delete(d.item);
-      this.#o.recorded(records);
+      writer.recorded(records);
       const now = performance.now();
       for (const it of items) this.#held.set(it, now);
       this.#leased.push(...items);
       if (items.length > 0) this.#notifyRunner();
       this.#lastWork = now;
       if (items.length === this.#leaseCap) {
-        this.#leaseCap = Math.min(MAX_CHECKS, Math.ceil(items.length * 1.25));
+        this.#leaseCap = Math.min(MAX_HEAD, Math.ceil(items.length * 1.25));
       }
       return;
     }
@@ -426,7 +438,7 @@ export class Lane<D extends LaneOutcome> {
       // and their leases left to lapse: the events run again once the store
       // takes writes (never lost, recorded once). The lane waits before it
       // tries again, longer each time.
-      this.#o.storeFailed?.(error);
+      writer.storeFailed(error);
       for (const d of records) this.#held.delete(d.item);
       if (this.#backoffMs === 0) {
         this.#o.logger.warn("the store takes no writes: the lane waits", {
@@ -459,7 +471,7 @@ export class Lane<D extends LaneOutcome> {
       });
     }
     if (records.length > 0) {
-      await this.#o.commit(records);
+      await writer.commit(records);
       for (const d of records) this.#held.delete(d.item);
     }
   }
@@ -477,8 +489,7 @@ export class Lane<D extends LaneOutcome> {
         if (this.#held.has(it)) this.#held.set(it, now);
       }
     }).catch((err) => {
-      if (storeFailure(err)) this.#o.storeFailed?.(err);
-      else {
+      if (!this.#o.writer.storeFailed(err)) {
         this.#o.logger.warn("renewing leases failed", {
           queue: this.#o.name,
           error: String(err),

@@ -4,6 +4,7 @@ import {
   monotonicId,
   type QueuedItem,
   silentLogger,
+  WriteBatch,
 } from "@jobico/goico";
 import type { EventItem } from "../model/event_item.ts";
 import { Lane, type LaneOptions, type LaneOutcome } from "./_lane.ts";
@@ -32,7 +33,7 @@ async function append(
   list: { id: string; value: EventItem }[],
 ): Promise<void> {
   for (let i = 0; i < list.length; i += 20) {
-    const op = queue.append(kv.atomic(), Q, list.slice(i, i + 20));
+    const op = queue.append(new WriteBatch(kv), Q, list.slice(i, i + 20));
     assert.ok((await op.commit()).ok);
   }
 }
@@ -63,13 +64,12 @@ function lane(
   more: Partial<LaneOptions<LaneOutcome>> = {},
 ): { lane: Lane<LaneOutcome>; ran: string[] } {
   const ran: string[] = [];
-  const write = (op: Deno.AtomicOperation, ds: LaneOutcome[]) => {
-    for (const d of ds) {
-      op.set(["done", d.item.value.eventId], d.item.attempt);
-      op.sum(["recorded"], 1n);
-    }
-    queue.ackAll(op, ds.map((d) => d.item));
-  };
+  const part = (d: LaneOutcome) =>
+    queue.ack(
+      new WriteBatch(kv).set(["done", d.item.value.eventId], d.item.attempt)
+        .sum(["recorded"], 1n),
+      d.item,
+    );
   return {
     ran,
     lane: new Lane<LaneOutcome>({
@@ -83,19 +83,18 @@ function lane(
       execute: (items: Item[], emit) => {
         for (const item of items) {
           ran.push(item.value.eventId);
-          emit(item, Promise.resolve({ item, bytes: 300, mutations: 2 }));
+          emit(item, Promise.resolve({ item }));
         }
         return Promise.resolve(items.length);
       },
-      write,
-      commit: async (ds) => {
-        for (const d of ds) {
-          const op = kv.atomic();
-          write(op, [d]);
-          assert.ok((await op.commit()).ok);
-        }
+      writer: {
+        part,
+        commit: async (ds) => {
+          for (const d of ds) assert.ok((await part(d).commit()).ok);
+        },
+        recorded: () => {},
+        storeFailed: () => false,
       },
-      recorded: () => {},
       ...more,
     }),
   };
@@ -147,7 +146,7 @@ Deno.test("a lane commits in queue order while the next batch runs", async () =>
             item,
             new Promise((r) =>
               setTimeout(
-                () => r({ item, bytes: 300, mutations: 2 }),
+                () => r({ item }),
                 i % 2 ? 0 : 5,
               )
             ),
@@ -186,7 +185,7 @@ Deno.test("a lane that stops hands back at once what it leased and did not run",
         if (batches++ === 0) await new Promise((r) => setTimeout(r, 100));
         for (const item of items) {
           ran.push(item.value.eventId);
-          emit(item, Promise.resolve({ item, bytes: 300, mutations: 2 }));
+          emit(item, Promise.resolve({ item }));
         }
         return items.length;
       },
@@ -223,7 +222,7 @@ Deno.test("a lane keeps its leases while a slow batch runs", async () => {
       execute: async (items, emit) => {
         for (const item of items) {
           await new Promise((r) => setTimeout(r, 15));
-          emit(item, Promise.resolve({ item, bytes: 300, mutations: 2 }));
+          emit(item, Promise.resolve({ item }));
         }
         return items.length;
       },
@@ -251,5 +250,42 @@ Deno.test("a lane leases large items a few at a time, within one atomic's bytes"
     assert.deepEqual(await doneIds(kv), list.map((e) => e.id));
   } finally {
     kv.close();
+  }
+});
+
+Deno.test("a lane packs large outcomes by their measure: several commits, each within one atomic, all in order", async () => {
+  const raw = await Deno.openKv(":memory:");
+  try {
+    const queue = new DurableQueue<EventItem>(raw);
+    const list = events(40);
+    await append(raw, queue, list);
+    const { kv, commits } = counting(raw);
+    // Each outcome writes 50 KB: 40 of them are 2 MB, over 800 KiB.
+    const part = (d: LaneOutcome) =>
+      queue.ack(
+        new WriteBatch(kv).set(
+          ["done", d.item.value.eventId],
+          new Uint8Array(50_000),
+        ),
+        d.item,
+      );
+    const { lane: l } = lane(kv, queue, new AbortController().signal, {
+      writer: {
+        part,
+        commit: async (ds) => {
+          for (const d of ds) assert.ok((await part(d).commit()).ok);
+        },
+        recorded: () => {},
+        storeFailed: () => false,
+      },
+    });
+    await l.run();
+    assert.deepEqual(await doneIds(raw), list.map((e) => e.id));
+    const stats = await queue.stats(Q);
+    assert.equal(stats.processed, 40);
+    // At most 16 outcomes of 50 KB fit one atomic: at least 3 commits.
+    assert.ok(commits() >= 3, `${commits()} commits`);
+  } finally {
+    raw.close();
   }
 });

@@ -24,7 +24,6 @@ import {
   MAX_ITEM_BYTES,
   monotonicId,
   type QueuedItem,
-  storeFailure,
   type StoreHealth,
   withDefaults,
 } from "@jobico/goico";
@@ -38,12 +37,8 @@ import {
 } from "../model/runtime_limits.ts";
 import { queueRefOf, queueStorageName } from "../model/queue_ref.ts";
 import type { ChainedFrom, EventItem } from "../model/event_item.ts";
-import { PinDeltas } from "../packages/version_pins.ts";
 import type { Execution } from "../executions/execution.ts";
-import type {
-  ExecutionStore,
-  FittedExecution,
-} from "../executions/execution_store.ts";
+import type { ExecutionStore } from "../executions/execution_store.ts";
 import type {
   JobicoletRunner,
   RunJob,
@@ -58,7 +53,9 @@ import {
   PatternWorkError,
   withPatternDeadline,
 } from "../repo/linear_regexp.ts";
-import { Lane, LeaseLostError, SHARED_MUTATIONS } from "./_lane.ts";
+import { Lane, LeaseLostError } from "./_lane.ts";
+import { type Outcome, OutcomeWriter } from "./outcome_writer.ts";
+import { transient } from "./_store_retry.ts";
 import { TenantSlots } from "./tenant_slots.ts";
 
 /**
@@ -167,28 +164,6 @@ interface Prepared {
   job: RunJob;
 }
 
-/** One outcome waiting to be committed. */
-interface Done {
-  item: QueuedItem<EventItem>;
-  exec: FittedExecution;
-  chained: { queue: string; item: EventItem } | null;
-  next: { kind: "ack" } | { kind: "retry"; delayMs: number } | {
-    kind: "dead";
-  } | { kind: "drop" };
-  bytes: number;
-  /** Mutations of its own (see `#write`); the counters it shares come on top. */
-  mutations: number;
-}
-
-/**
- * Outcomes committed on their own (when a lease beside them was refused) go
- * at most this many, or bytes of them, in one atomic.
- */
-const FLUSH_MUTATIONS = 1000 - SHARED_MUTATIONS;
-const FLUSH_BYTES = 400_000;
-/** Characters of the reason a dead letter keeps. */
-const MAX_LETTER_ERROR = 500;
-
 const encoder = new TextEncoder();
 
 /** Whether an item's crashes used up its retries (it is not run again). */
@@ -203,7 +178,7 @@ export class Executor {
   readonly #paces = new Map<string, { msPerItem: number }>();
   readonly #lanes = new Map<
     string,
-    { lane: Lane<Done>; done: Promise<void>; stamp: string }
+    { lane: Lane<Outcome>; done: Promise<void>; stamp: string }
   >();
   readonly #o:
     & Required<Omit<ExecutorOptions, "now" | "storeHealth">>
@@ -212,8 +187,13 @@ export class Executor {
   readonly #slots: TenantSlots;
   /** Items that run alone wait here for the one before (see `#execute`). */
   #probationTail: Promise<void> = Promise.resolve();
+  /** Stores the outcomes (lanes commit them). */
+  readonly #writer: OutcomeWriter;
+
   /** Executions recorded since start. */
-  executed = 0;
+  get executed(): number {
+    return this.#writer.recordedCount;
+  }
 
   constructor(options: ExecutorOptions) {
     // Not `{...DEFAULTS, ...options}`: an option given as undefined (the
@@ -252,6 +232,15 @@ export class Executor {
       }
     }
     this.#slots = new TenantSlots(this.#o.tenantConcurrency);
+    const { kv, queue, executions, logger, observer, storeHealth } = this.#o;
+    this.#writer = new OutcomeWriter({
+      kv,
+      queue,
+      executions,
+      logger,
+      observer,
+      ...(storeHealth && { storeHealth }),
+    });
   }
 
   /** Runs until `signal` aborts, then waits for the executions under way. */
@@ -268,7 +257,7 @@ export class Executor {
           await fn();
           backoff = ms;
         } catch (err) {
-          if (this.#storeFailed(err)) {
+          if (this.#writer.storeFailed(err)) {
             backoff = Math.min(Math.max(ms * 50, 5_000), backoff * 2);
           } else logger.error(what, { error: String(err) });
         }
@@ -277,7 +266,7 @@ export class Executor {
       timers.push(setTimeout(tick, ms));
     };
     await queue.recoverExpired().catch((err) => {
-      if (!this.#storeFailed(err)) {
+      if (!this.#writer.storeFailed(err)) {
         logger.error("recovering leases failed", { error: String(err) });
       }
     });
@@ -330,7 +319,7 @@ export class Executor {
       }
       return;
     }
-    const lane = new Lane<Done>({
+    const lane = new Lane<Outcome>({
       name,
       kv: this.#o.kv,
       queue: this.#o.queue,
@@ -340,10 +329,7 @@ export class Executor {
       pace: this.#paces.get(name) ??
         this.#paces.set(name, { msPerItem: 0 }).get(name),
       execute: (items, emit) => this.#execute(items, signal, emit),
-      write: (op, d) => this.#write(op, d),
-      commit: (ds) => this.#commit(ds),
-      recorded: (ds) => this.#recorded(ds),
-      storeFailed: (err) => this.#storeFailed(err),
+      writer: this.#writer,
     });
     const done = lane.run().finally(() => this.#lanes.delete(name));
     this.#lanes.set(name, { lane, done, stamp });
@@ -362,7 +348,7 @@ export class Executor {
   async #execute(
     items: QueuedItem<EventItem>[],
     signal: AbortSignal,
-    emit: (item: QueuedItem<EventItem>, done: Promise<Done>) => void,
+    emit: (item: QueuedItem<EventItem>, done: Promise<Outcome>) => void,
   ): Promise<number> {
     // The items of a queue belong to one tenant. They go to one sandbox
     // Worker together; after a timeout the rest go again.
@@ -446,231 +432,6 @@ export class Executor {
     return unlock;
   }
 
-  /**
-   * Commits outcomes in atomics of at most FLUSH_MUTATIONS and FLUSH_BYTES;
-   * one by one when one is refused.
-   */
-  async #commit(all: Done[]): Promise<void> {
-    let start = 0;
-    while (start < all.length) {
-      let end = start + 1;
-      let bytes = all[start].bytes;
-      let mutations = all[start].mutations;
-      while (
-        end < all.length &&
-        mutations + all[end].mutations <= FLUSH_MUTATIONS &&
-        bytes + all[end].bytes <= FLUSH_BYTES
-      ) {
-        mutations += all[end].mutations;
-        bytes += all[end++].bytes;
-      }
-      await this.#commitOne(all.slice(start, end));
-      start = end;
-    }
-  }
-
-  /**
-   * Commits outcomes in one atomic. When it is refused, the queue's epoch
-   * moved (a lease of the queue was taken back): the outcomes whose lease
-   * is gone are dropped (their events were delivered again, and that
-   * delivery records them) and the rest go again. When it throws, they go
-   * one by one, and one that can never be stored becomes a failure with
-   * the reason (`#commitUnstorable`).
-   */
-  async #commitOne(batch: Done[]): Promise<void> {
-    const { queue, logger } = this.#o;
-    let refused = 0;
-    let failed = 0;
-    while (batch.length > 0) {
-      const op = this.#o.kv.atomic();
-      let ok = false;
-      let error: unknown;
-      try {
-        this.#write(op, batch);
-        ok = (await op.commit()).ok;
-      } catch (err) {
-        error = err;
-      }
-      if (ok) {
-        this.#recorded(batch);
-        return;
-      }
-      // Refused: an epoch moved. Leases are taken back in bursts (a
-      // crashed process's, one atomic per 50), so it may take a few tries;
-      // after 5, pauses between them.
-      if (error === undefined && refused < REFUSED_TRIES) {
-        if (refused++ >= 5) await pause(refused - 5);
-        const items = batch.map((d) => d.item);
-        const lost = new Set(await transient(() => queue.confirm(items)));
-        for (const d of batch.filter((d) => lost.has(d.item))) {
-          logger.warn(
-            "an outcome was not recorded: the event's lease was taken back and it was delivered again",
-            { eventId: d.item.value.eventId, attempt: d.item.attempt },
-          );
-        }
-        batch = batch.filter((d) => !lost.has(d.item));
-        continue;
-      }
-      if (error !== undefined && this.#storeFailed(error)) {
-        // The disk is full or the store failing: committing them again, or
-        // one by one, would fail the same way. Their leases lapse and they
-        // run again once the store takes writes.
-        return;
-      }
-      if (error !== undefined && isUnstorable(error)) {
-        if (batch.length > 1) {
-          for (const d of batch) await this.#commitOne([d]);
-        } else await this.#commitUnstorable(batch[0], error);
-        return;
-      }
-      // The store is busy or unreachable (SQLite's "database is locked"
-      // when processes share a file): again after a pause, the leases
-      // being renewed meanwhile.
-      if (error !== undefined && failed < TRANSIENT_TRIES) {
-        await pause(failed++);
-        continue;
-      }
-      for (const d of batch) {
-        logger.error(
-          "recording an execution failed; the event will be delivered again",
-          {
-            eventId: d.item.value.eventId,
-            ...(error !== undefined && { error: String(error) }),
-          },
-        );
-      }
-      return;
-    }
-  }
-
-  /**
-   * An outcome the store refuses whatever happens (a value or an atomic
-   * over the KV's limits): recorded instead as a failed execution saying
-   * why, without its chained event, and its event goes to the dead letters
-   * (or, should even that not fit, is dropped with the record saying so),
-   * rather than being delivered again forever.
-   */
-  async #commitUnstorable(d: Done, error: unknown): Promise<void> {
-    const { executions, logger, queue } = this.#o;
-    const was = d.exec.record;
-    const reason = `The outcome could not be stored: ${
-      (error as Error).message
-    } (status ${was.status}${was.code === null ? "" : `, code ${was.code}`})`;
-    for (const next of ["dead", "ack"] as const) {
-      const exec: Execution = {
-        ...was,
-        status: "failed",
-        result: null,
-        error: reason,
-        logs: [{
-          level: "error",
-          source: "host",
-          message: next === "dead"
-            ? `Moved to the dead letters of queue "${was.queue}": its outcome can never be stored`
-            : "Dropped: neither its outcome nor its dead letter can be stored",
-        }],
-      };
-      const fallback: Done = {
-        ...d,
-        exec: executions.fit(exec),
-        chained: null,
-        next: { kind: next },
-      };
-      for (let refused = 0; refused < REFUSED_TRIES; refused++) {
-        const op = this.#o.kv.atomic();
-        let ok = false;
-        try {
-          this.#write(op, [fallback]);
-          ok = (await op.commit()).ok;
-        } catch (err) {
-          if (isUnstorable(err)) break; // the next, smaller fallback
-          logger.error(
-            "recording an execution failed; the event will be delivered again",
-            { eventId: d.item.value.eventId, error: String(err) },
-          );
-          return;
-        }
-        if (ok) {
-          logger.warn("an outcome could not be stored; recorded as failed", {
-            eventId: d.item.value.eventId,
-            error: String(error),
-            then: next,
-          });
-          this.#recorded([fallback]);
-          return;
-        }
-        // Refused: an epoch moved; the lease may have been taken back.
-        if ((await transient(() => queue.confirm([d.item]))).length > 0) {
-          logger.warn(
-            "an outcome was not recorded: the event's lease was taken back and it was delivered again",
-            { eventId: d.item.value.eventId, attempt: d.item.attempt },
-          );
-          return;
-        }
-      }
-    }
-    logger.error(
-      "recording an execution failed; the event will be delivered again",
-      { eventId: d.item.value.eventId, error: String(error) },
-    );
-  }
-
-  /** Whether an error is a store failure (reported when it is). */
-  #storeFailed(err: unknown): boolean {
-    if (!storeFailure(err)) return false;
-    this.#o.storeHealth?.observe(err);
-    return true;
-  }
-
-  /** Outcomes whose commit succeeded. */
-  #recorded(batch: Done[]): void {
-    this.executed += batch.length;
-    for (const d of batch) {
-      if (d.next.kind === "drop") continue;
-      this.#o.observer.recorded(d.exec.record, d.item.value, d.next.kind);
-    }
-  }
-
-  /**
-   * Adds the writes that record outcomes to an atomic operation: each
-   * record, chained event and acknowledgement (or retry, or dead letter),
-   * with the counters and change feeds they share written once.
-   */
-  #write(op: Deno.AtomicOperation, batch: Done[]): void {
-    const { queue, executions } = this.#o;
-    const chained = new Map<string, { id: string; value: EventItem }[]>();
-    const acked: QueuedItem<EventItem>[] = [];
-    for (const d of batch) {
-      if (d.chained) {
-        const list = chained.get(d.chained.queue) ??
-          chained.set(d.chained.queue, []).get(d.chained.queue)!;
-        list.push({ id: d.chained.item.eventId, value: d.chained.item });
-      }
-      const { error, id } = d.exec.record;
-      if (d.next.kind === "drop") {
-        queue.discard(op, d.item);
-        continue;
-      }
-      if (d.next.kind === "ack") acked.push(d.item);
-      else if (d.next.kind === "retry") {
-        queue.retry(op, d.item, d.next.delayMs);
-      } else {
-        // The letter holds the item as it was queued: its reason stays short.
-        const why = (error ?? "failed").slice(0, MAX_LETTER_ERROR);
-        queue.deadLetter(op, d.item, why, id);
-      }
-    }
-    for (const [name, items] of chained) queue.append(op, name, items);
-    executions.recordAll(
-      op,
-      batch.filter((d) => d.next.kind !== "drop").map((d) => d.exec),
-    );
-    queue.ackAll(op, acked);
-    const pins = new PinDeltas();
-    for (const d of batch) pins.add(d.item.value, pinChange(d));
-    pins.write(op);
-  }
-
   /** What running an item needs: its package version, route, limits and job. */
   async #prepare(item: QueuedItem<EventItem>): Promise<Prepared> {
     const { definitions } = this.#o;
@@ -725,7 +486,7 @@ export class Executor {
     { v, route, limits, drop }: Prepared,
     outcome: RunOutcome,
     timing: { startedAt: number; durationMs: number },
-  ): Promise<Done> {
+  ): Promise<Outcome> {
     const ev = item.value;
     const exec: Execution = {
       id: monotonicId(),
@@ -753,11 +514,9 @@ export class Executor {
         exec: fitted,
         chained: null,
         next: { kind: "drop" },
-        bytes: 64,
-        mutations: 1,
       };
     }
-    let next: Done["next"] = { kind: "ack" };
+    let next: Outcome["next"] = { kind: "ack" };
     const crashes = item.crashes ?? 0;
     const ofThem = crashes > 0
       ? ` (${crashes} of them stopped the process running it)`
@@ -799,7 +558,7 @@ export class Executor {
     let chained = v && route?.job && next.kind !== "retry"
       ? await this.#chain(v, route.job.result, exec, ev.trace)
       : null;
-    let chainedBytes = chained
+    const chainedBytes = chained
       ? this.#o.queue.itemBytes(chained.queue, {
         id: chained.item.eventId,
         value: chained.item,
@@ -821,18 +580,9 @@ export class Executor {
       });
       next = { kind: "dead" };
       chained = null;
-      chainedBytes = 0;
     }
     const fitted = this.#o.executions.fit(exec);
-    const bytes = fitted.bytes + chainedBytes;
-    // The record, the chained event, and the ack (a delete), retry (a
-    // delete and a set) or dead letter (a delete, a set and two sums), and
-    // the pin count of the version when it changes.
-    const done = { item, exec: fitted, chained, next, bytes, mutations: 0 };
-    done.mutations = 1 + (chained ? 1 : 0) +
-      (next.kind === "ack" ? 1 : next.kind === "retry" ? 2 : 4) +
-      (pinChange(done) === 0 ? 0 : 1);
-    return done;
+    return { item, exec: fitted, chained, next };
   }
 
   /** The chained result event, validated against its schema; null when there is none. */
@@ -921,15 +671,6 @@ export class Executor {
   }
 }
 
-/**
- * How an outcome changes the pins of its event's version: the item leaves
- * the queue when acknowledged (-1); a chained event, accepted under the
- * same version, comes in (+1); a retry or a dead letter keeps the item.
- */
-function pinChange(d: Pick<Done, "next" | "chained">): number {
-  return (d.next.kind === "ack" ? -1 : 0) + (d.chained ? 1 : 0);
-}
-
 function parseMaybeJson(text: string | null): unknown {
   if (text === null) return null;
   try {
@@ -942,32 +683,4 @@ function parseMaybeJson(text: string | null): unknown {
 /** An item whose lease expired before, or that stopped its process before. */
 function suspect(item: QueuedItem<EventItem>): boolean {
   return (item.lapses ?? 0) > 0 || (item.crashes ?? 0) > 0;
-}
-
-/** Tries of a commit of outcomes refused because a lease check failed. */
-const REFUSED_TRIES = 12;
-
-/** Tries of a store operation that throws for a reason that may pass. */
-const TRANSIENT_TRIES = 6;
-
-/** Waits 20 ms, then twice as long each next time (about 1.3 s in all). */
-const pause = (n: number) =>
-  new Promise((r) => setTimeout(r, 20 * 2 ** Math.min(n, 6)));
-
-/** `fn`, again after a pause when it throws for a reason that may pass. */
-async function transient<T>(fn: () => Promise<T>): Promise<T> {
-  for (let n = 0;; n++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (isUnstorable(err) || n + 1 >= TRANSIENT_TRIES) throw err;
-      await pause(n);
-    }
-  }
-}
-
-/** An error the store throws for writes over its limits: they never succeed. */
-function isUnstorable(err: unknown): boolean {
-  return err instanceof TypeError &&
-    /too large|too many|exceeds/i.test(err.message);
 }

@@ -25,7 +25,6 @@ import { keys } from "../model/keys.ts";
 import { queueStorageName } from "../model/queue_ref.ts";
 import { json, PATH, problems, ref } from "../openapi/schemas.ts";
 import type { EventItem } from "../model/event_item.ts";
-import { PinDeltas } from "../packages/version_pins.ts";
 import { parseJsonBody } from "../http/parse_json_body.ts";
 import { decodeUtf8, readBody, readBytes } from "../http/read_body.ts";
 import { describeSchemaError } from "../repo/describe_schema_error.ts";
@@ -34,7 +33,7 @@ import {
   withPatternDeadline,
 } from "../repo/linear_regexp.ts";
 import { BacklogGauge, retryAfterSeconds } from "./backlog_gauge.ts";
-import { checkFitsOneWrite } from "./check_fits_one_write.ts";
+import { acceptWrite } from "./accept_write.ts";
 import type { WebhookAuth } from "./webhook_auth.ts";
 import type {
   PlatformMetrics,
@@ -88,7 +87,7 @@ export interface ListenerOptions {
   /**
    * Most items in one request. All items of a request go in one atomic
    * write, so fewer or smaller ones may be refused with a 413 when they
-   * would not fit one (see check_fits_one_write.ts).
+   * would not fit one (see accept_write.ts).
    *
    * @default {500}
    */
@@ -229,11 +228,6 @@ export function listenerApp(
         `The "data" list has ${data.length} items; the limit is ${maxItems} per request`,
       );
     }
-    const size = checkFitsOneWrite(
-      data,
-      queueStorageName({ tenant, queue: route.event.supplierqueue }),
-      options.queue.codec,
-    );
     const errors: { item: number; path: string; message: string }[] = [];
     let at = 0;
     try {
@@ -313,40 +307,25 @@ export function listenerApp(
       const idem = idemKey
         ? keys.idempotency(tenant, event, idemKey)
         : undefined;
-      const append = options.queue.appendWrites(queue, items);
-      // The version the items were accepted under stays until they are done.
-      const pins = new PinDeltas().add(items[0].value, items.length).sums();
       try {
-        // One part of a group commit: the items, and the Idempotency-Key and
-        // signature records that must be written with them (both or neither).
-        return await commits.commit({
-          sums: [...append.sums, ...pins],
-          sets: append.sets,
-          // The items, the queue's counter, marker and signal, the version's
-          // pin count, and the records.
-          mutations: items.length + 4 + (idem ? 1 : 0) + (replayKey ? 1 : 0),
-          bytes: size.bytes,
-          keyBytes: size.keyBytes,
-          checks: [idem, replayKey].filter((k) => k !== undefined),
-          write: (op: Deno.AtomicOperation) => {
-            append.write(op);
-            if (idem) {
-              op.check({ key: idem, versionstamp: null }).set(idem, answer, {
-                expireIn: IDEMPOTENCY_MS,
-              });
-            }
-            if (replayKey) {
-              // Kept a little longer than a signature's timestamp stays valid.
-              op.check({ key: replayKey, versionstamp: null }).set(
-                replayKey,
-                1,
-                {
-                  expireIn: (options.auth.toleranceSec * 2 + 60) * 1000,
-                },
-              );
-            }
-          },
+        // One part of a group commit, measured (a 413 when it cannot fit).
+        const part = acceptWrite({
+          kv: options.kv,
+          queue: options.queue,
+          queueName: queue,
+          items,
+          ...(idem && {
+            idempotency: { key: idem, answer, expireIn: IDEMPOTENCY_MS },
+          }),
+          ...(replayKey && {
+            // Kept a little longer than a signature's timestamp stays valid.
+            replay: {
+              key: replayKey,
+              expireIn: (options.auth.toleranceSec * 2 + 60) * 1000,
+            },
+          }),
         });
+        return await commits.commit(part);
       } catch (err) {
         admission.done(false);
         throw err;

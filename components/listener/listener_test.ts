@@ -1,9 +1,14 @@
 import assert from "node:assert/strict";
+import { serviceApp, silentLogger, WriteBatch } from "@jobico/goico";
 import {
   examples,
+  TEST_ADMIN_TOKEN,
   testPlatform,
   uploadGreetFiles,
 } from "../server/_test_platform.ts";
+import { Authenticator } from "../http/authenticator.ts";
+import { listenerApp } from "./listener.ts";
+import { WebhookAuth } from "./webhook_auth.ts";
 
 async function greetPlatform(options: Parameters<typeof testPlatform>[0] = {}) {
   const p = await testPlatform(options);
@@ -83,6 +88,49 @@ Deno.test("too many items in one request is a 413 naming the limit", async () =>
     });
     assert.equal(res.status, 413);
     assert.match((await res.json()).detail, /501 items; the limit is 500/);
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("attack: with maxItems 1000, a request is taken exactly while its write fits one atomic (996 items), and one more item is a 413 that queues nothing", async () => {
+  const p = await greetPlatform({ components: ["listener"] });
+  try {
+    const authenticator = new Authenticator(TEST_ADMIN_TOKEN, p.tenants);
+    // Behind the service's error boundary, as on the platform.
+    const app = serviceApp({ name: "t", version: "0", logger: silentLogger });
+    app.route(
+      "/",
+      listenerApp({
+        kv: p.kv,
+        definitions: p.definitions,
+        store: p.store,
+        queue: p.queue,
+        auth: new WebhookAuth({ authenticator, tenants: p.tenants }),
+        maxItems: 1000,
+      }),
+    );
+    const send = (n: number) =>
+      app.request("/events/demo/greet", {
+        method: "POST",
+        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+        body: JSON.stringify({
+          data: Array.from({ length: n }, () => ({ name: "x" })),
+        }),
+      });
+    // 996 items, the queue's counter, marker and signal, the version's pin
+    // count: 1000 mutations, the KV's limit (a guess of 994 refused it).
+    const full = await send(996);
+    assert.equal(full.status, 200);
+    const over = await send(997);
+    assert.equal(over.status, 413);
+    assert.match(
+      (await over.json()).detail,
+      /^The 997 items of "data" do not fit one write: they take more than 1000 writes/,
+    );
+    assert.equal((await p.queue.stats("demo/greetings")).depth, 996);
+    // The refused request holds no room in the queue's backlog.
+    assert.equal((await send(1)).status, 200);
   } finally {
     await p.close();
   }
@@ -199,7 +247,7 @@ Deno.test("a full queue refuses events with 429 and Retry-After, and accepts aga
 
     // A consumer drains two: the queue takes two again, at once.
     const leased = await p.queue.lease("demo/greetings", 2);
-    const op = p.kv.atomic();
+    const op = new WriteBatch(p.kv);
     for (const item of leased) p.queue.ack(op, item);
     assert.ok((await op.commit()).ok);
     const again = await post(p, names("D", "E"));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import client from "prom-client";
-import { GroupCommit } from "@jobico/goico";
+import { GroupCommit, WriteBatch } from "@jobico/goico";
 import { registerCommitMetrics } from "./commit_metrics.ts";
 
 Deno.test("registerCommitMetrics: each scrape reads the group commit's counters", async () => {
@@ -9,12 +9,7 @@ Deno.test("registerCommitMetrics: each scrape reads the group commit's counters"
     const commits = new GroupCommit(kv);
     const registry = new client.Registry();
     registerCommitMetrics(registry, commits);
-    const part = (i: number) => ({
-      mutations: 1,
-      bytes: 100,
-      keyBytes: 20,
-      write: (op: Deno.AtomicOperation) => op.set(["k", i], i),
-    });
+    const part = (i: number) => new WriteBatch(kv).set(["k", i], i);
     const value = (text: string, name: string) =>
       Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
     let text = await registry.metrics();

@@ -16,6 +16,7 @@
  * them takes the counter below zero, which reads as pinned (kept), never as
  * free.
  */
+import type { WriteBatch } from "@jobico/goico";
 import { keys } from "../model/keys.ts";
 import type { EventItem } from "../model/event_item.ts";
 
@@ -59,11 +60,10 @@ export class PinDeltas {
     return out;
   }
 
-  /** Adds the sums to an atomic operation; returns how many it added. */
-  write(op: Deno.AtomicOperation): number {
-    const sums = this.sums();
-    for (const [key, n] of sums) op.sum(key, n);
-    return sums.length;
+  /** Adds the sums to a batch (which merges them with its other sums of the same keys). */
+  write(batch: WriteBatch): WriteBatch {
+    for (const [key, n] of this.sums()) batch.sum(key, n);
+    return batch;
   }
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { monotonicIdFactory } from "@jobico/goico";
+import { monotonicIdFactory, WriteBatch } from "@jobico/goico";
 import { kvDiff, kvSnapshot } from "../../tests/_kv_audit.ts";
 import { compileWat } from "../../tests/jobicolets/compile_wat.ts";
 import {
@@ -58,7 +58,9 @@ async function recordAt(
       };
       return p.executions.fit(e);
     });
-    assert.ok((await p.executions.recordAll(p.kv.atomic(), part).commit()).ok);
+    assert.ok(
+      (await p.executions.recordAll(new WriteBatch(p.kv), part).commit()).ok,
+    );
   }
 }
 

@@ -8,6 +8,7 @@
  */
 import {
   ensurePrivateDir,
+  keepPrivateFile,
   type Logger,
   ValidationError,
   writePrivateFile,
@@ -69,33 +70,15 @@ export async function resolveAdminToken(
   }
   const file = adminTokenFile(data);
   await ensurePrivateDir(data, { logger });
-  // createNew: of several processes starting on one directory, one writes.
-  try {
-    const f = await Deno.open(file, {
-      createNew: true,
-      write: true,
-      mode: 0o600,
-    });
-    try {
-      await f.write(new TextEncoder().encode(token + "\n"));
-    } finally {
-      f.close();
-    }
-    logger.info("admin token generated", { file });
-    return token;
-  } catch (err) {
-    if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+  const kept = await keepPrivateFile(file, () => token, (text) => {
+    const t = text.trim();
+    return t.length >= MIN_ADMIN_TOKEN ? t : undefined;
+  });
+  if (!kept) {
+    throw new Error(
+      `${file} holds no admin token: delete it to make a new one, or set JOBICO_ADMIN_TOKEN`,
+    );
   }
-  for (let i = 0; i < 50; i++) {
-    const kept = (await Deno.readTextFile(file)).trim();
-    if (kept.length >= MIN_ADMIN_TOKEN) {
-      logger.info("admin token", { file });
-      return kept;
-    }
-    // Another process is still writing it.
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(
-    `${file} holds no admin token: delete it to make a new one, or set JOBICO_ADMIN_TOKEN`,
-  );
+  logger.info(kept.created ? "admin token generated" : "admin token", { file });
+  return kept.value;
 }

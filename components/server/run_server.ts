@@ -1,11 +1,10 @@
 /** Opens the store and serves the platform until SIGINT or SIGTERM. */
 import { jsonLogger, type Logger } from "@jobico/goico";
-import { isLocalDir, resolveAdminToken } from "./admin_token.ts";
+import { isLocalDir } from "./admin_token.ts";
 import { announceLocalPlatform } from "./announce_local_platform.ts";
-import { resolveSecretKey } from "./secret_key.ts";
+import { openServerStore } from "./open_server_store.ts";
 import { COMPONENTS, servePlatformUntilSignal } from "../platform.ts";
 import type { ServerConfig } from "./server_config.ts";
-import { openStore } from "./open_store.ts";
 
 export interface RunServerOptions {
   /** Default: JSON lines on stderr at the configured level. */
@@ -23,19 +22,11 @@ export async function runServer(
   options: RunServerOptions = {},
 ): Promise<void> {
   const logger = options.logger ?? jsonLogger({ level: config.logLevel });
-  const adminToken = await resolveAdminToken(
-    config.options.adminToken,
-    config.data,
+  const { adminToken, secretKey, kv, describe, close } = await openServerStore(
+    config,
     logger,
   );
-  const secretKey = await resolveSecretKey(
-    config.options.secretKey,
-    config.data,
-    logger,
-  );
-  const store = await openStore(config, logger);
-  const kv = store.kv;
-  logger.info("starting", { data: config.data, kv: store.describe });
+  logger.info("starting", { data: config.data, kv: describe });
   // The process the CLI talks to: it serves the control plane, from a
   // directory of this machine (an executor-only process says nothing).
   const components = config.options.components ?? COMPONENTS;
@@ -54,6 +45,6 @@ export async function runServer(
         : undefined,
     );
   } finally {
-    await store.close();
+    await close();
   }
 }

@@ -11,6 +11,7 @@
 import {
   ensurePrivateDir,
   formatSecretKey,
+  keepPrivateFile,
   type Logger,
   newSecretKey,
   parseSecretKey,
@@ -54,30 +55,16 @@ export async function resolveSecretKey(
   }
   const file = secretKeyFile(data);
   await ensurePrivateDir(data, { logger });
-  try {
-    const f = await Deno.open(file, {
-      createNew: true,
-      write: true,
-      mode: 0o600,
-    });
-    try {
-      const key = newSecretKey();
-      await f.write(new TextEncoder().encode(formatSecretKey(key) + "\n"));
-      logger.info("secret key generated", { file });
-      return key;
-    } finally {
-      f.close();
-    }
-  } catch (err) {
-    if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-  }
-  for (let i = 0; i < 50; i++) {
-    const key = parseSecretKey(await Deno.readTextFile(file));
-    if (key) return key;
-    // Another process is still writing it.
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(
-    `${file} holds no secret key: restore it (webhook secrets sealed with it cannot be read without it), or set JOBICO_SECRET_KEY`,
+  const kept = await keepPrivateFile(
+    file,
+    () => formatSecretKey(newSecretKey()),
+    (text) => parseSecretKey(text) ?? undefined,
   );
+  if (!kept) {
+    throw new Error(
+      `${file} holds no secret key: restore it (webhook secrets sealed with it cannot be read without it), or set JOBICO_SECRET_KEY`,
+    );
+  }
+  if (kept.created) logger.info("secret key generated", { file });
+  return kept.value;
 }

@@ -6,11 +6,9 @@
  * they share nothing else but the store.
  */
 import { type Logger, onShutdownSignal } from "@jobico/goico";
-import { resolveAdminToken } from "./admin_token.ts";
-import { resolveSecretKey } from "./secret_key.ts";
+import { openServerStore } from "./open_server_store.ts";
 import { createPlatform } from "../platform.ts";
 import type { ServerConfig } from "./server_config.ts";
-import { openStore } from "./open_store.ts";
 
 /** The handler of one isolate: requests wait until its platform is built. */
 export function serveIsolate(
@@ -20,23 +18,15 @@ export function serveIsolate(
   const instance = `isolate-${crypto.randomUUID().slice(0, 8)}`;
   const ctrl = new AbortController();
   const ready = (async () => {
-    const adminToken = await resolveAdminToken(
-      config.options.adminToken,
-      config.data,
+    const { adminToken, secretKey, kv, close } = await openServerStore(
+      config,
       logger,
     );
-    const secretKey = await resolveSecretKey(
-      config.options.secretKey,
-      config.data,
-      logger,
-    );
-    const store = await openStore(config, logger);
-    const kv = store.kv;
     const parts = createPlatform(
       { ...config.options, adminToken, secretKey, kv, logger, instance },
       ctrl.signal,
     );
-    const background = parts.run(ctrl.signal).finally(() => store.close());
+    const background = parts.run(ctrl.signal).finally(() => close());
     try {
       // Isolates that cannot listen for signals stop with the process.
       onShutdownSignal(() => ctrl.abort());
