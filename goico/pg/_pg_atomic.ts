@@ -19,6 +19,8 @@ export const ATOMIC_LIMITS = {
 } as const;
 
 const OPS = { sum: 1, min: 2, max: 3 } as const;
+/** The longest expireIn taken: about 100 years. */
+const MAX_EXPIRE_IN = 100 * 365 * 86_400_000;
 const U64_RANGE = 18446744073709551616n;
 
 /** What a commit sends to the database: one final plan per key. */
@@ -32,11 +34,19 @@ export interface CommitPlan {
   setKinds: number[];
   setBytes: (Uint8Array | null)[];
   setU64: (string | null)[];
+  /** Milliseconds until the entry may be deleted (expireIn), or null. */
+  setExpireIn: (number | null)[];
   delKeys: Uint8Array[];
 }
 
 type Plan =
-  | { type: "set"; kind: number; bytes: Uint8Array | null; u64: bigint | null }
+  | {
+    type: "set";
+    kind: number;
+    bytes: Uint8Array | null;
+    u64: bigint | null;
+    expireIn: number | null;
+  }
   | { type: "delete" }
   | { type: "adjust"; ops: [number, bigint][] };
 
@@ -150,10 +160,18 @@ export class PgAtomicOperation implements Deno.AtomicOperation {
   }
 
   set(key: Deno.KvKey, value: unknown, options?: { expireIn?: number }): this {
-    if (options?.expireIn !== undefined) {
-      throw new TypeError(
-        "expireIn is not supported by the PostgreSQL store",
-      );
+    const expireIn = options?.expireIn;
+    if (expireIn !== undefined) {
+      if (!Number.isInteger(expireIn) || expireIn < 0) {
+        throw new TypeError(
+          `expireIn must be a non-negative integer: received ${expireIn}`,
+        );
+      }
+      if (expireIn > MAX_EXPIRE_IN) {
+        throw new TypeError(
+          `Invalid mutation: expireIn is too large: ${BigInt(expireIn)}`,
+        );
+      }
     }
     const [id, bytes] = this.#key(key);
     const v = encodeValue(value);
@@ -163,6 +181,7 @@ export class PgAtomicOperation implements Deno.AtomicOperation {
       kind: v.kind,
       bytes: v.bytes,
       u64: v.u64,
+      expireIn: expireIn ?? null,
     }]);
     return this;
   }
@@ -218,7 +237,13 @@ export class PgAtomicOperation implements Deno.AtomicOperation {
       if (!before) final.set(id, [key, { type: "adjust", ops: [[op, n]] }]);
       else if (before.type === "adjust") before.ops.push([op, n]);
       else if (before.type === "delete") {
-        final.set(id, [key, { type: "set", kind: U64, bytes: null, u64: n }]);
+        final.set(id, [key, {
+          type: "set",
+          kind: U64,
+          bytes: null,
+          u64: n,
+          expireIn: null,
+        }]);
       } else {
         if (before.kind !== U64) {
           const name = Object.entries(OPS).find(([, v]) => v === op)![0];
@@ -244,6 +269,7 @@ export class PgAtomicOperation implements Deno.AtomicOperation {
       setKinds: [],
       setBytes: [],
       setU64: [],
+      setExpireIn: [],
       delKeys: [],
     };
     for (const [key, stamp] of this.#checks.values()) {
@@ -261,6 +287,7 @@ export class PgAtomicOperation implements Deno.AtomicOperation {
         plan.setKinds.push(p.kind);
         plan.setBytes.push(p.bytes);
         plan.setU64.push(p.u64 === null ? null : p.u64.toString());
+        plan.setExpireIn.push(p.expireIn);
       } else {
         for (const [op, n] of p.ops) {
           plan.adjKeys.push(key);

@@ -6,7 +6,9 @@
  *   jobico_kv          k (the key's bytes, see _key_codec.ts), kind and
  *                      v / n (the value, see _value_codec.ts; kind 0 is a
  *                      row a commit holds for a key it locks and never
- *                      outlives that commit), vs (versionstamp)
+ *                      outlives that commit), vs (versionstamp), expires
+ *                      (set with expireIn: the row is deleted some time
+ *                      after, as Deno KV does)
  *   jobico_kv_vs       the versionstamps' sequence
  *   jobico_kv_watched  keys some node watches: commits that change one
  *                      tell the nodes (NOTIFY jobico_kv with the keys)
@@ -38,7 +40,7 @@ create or replace function jobico_kv_commit(
   check_k bytea[], check_vs bigint[],
   adj_k bytea[], adj_op smallint[], adj_n numeric[],
   set_k bytea[], set_kind smallint[], set_v bytea[], set_n numeric[],
-  del_k bytea[]
+  set_exp bigint[], del_k bytea[]
 ) returns bigint language plpgsql as $$
 declare
   lock_k bytea[];
@@ -77,7 +79,7 @@ begin
         format('Failed to perform ''%s'' mutation on a non-U64 value in the database',
           names[adj_op[i]]);
     end if;
-    update jobico_kv set kind = 3, v = null, vs = stamp, n = case
+    update jobico_kv set kind = 3, v = null, vs = stamp, expires = null, n = case
         when cur = 0 then adj_n[i]
         when adj_op[i] = 1 then mod(n + adj_n[i], 18446744073709551616)
         when adj_op[i] = 2 then least(n, adj_n[i])
@@ -85,21 +87,25 @@ begin
       where k = adj_k[i];
   end loop;
   if coalesce(cardinality(set_k), 0) > 0 then
-    insert into jobico_kv (k, kind, v, n, vs)
-      select s.k, s.kind, s.v, s.n, stamp
-        from unnest(set_k, set_kind, set_v, set_n) s(k, kind, v, n)
+    insert into jobico_kv (k, kind, v, n, vs, expires)
+      select s.k, s.kind, s.v, s.n, stamp,
+          clock_timestamp() + s.e * interval '1 millisecond'
+        from unnest(set_k, set_kind, set_v, set_n, set_exp) s(k, kind, v, n, e)
       on conflict (k) do update
-        set kind = excluded.kind, v = excluded.v, n = excluded.n, vs = excluded.vs
+        set kind = excluded.kind, v = excluded.v, n = excluded.n,
+          vs = excluded.vs, expires = excluded.expires
         where jobico_kv.vs < excluded.vs;
     get diagnostics got = row_count;
     if got < cardinality(set_k) then
       stamp := nextval('jobico_kv_vs');
       update jobico_kv set vs = stamp where k = any(adj_k);
-      insert into jobico_kv (k, kind, v, n, vs)
-        select s.k, s.kind, s.v, s.n, stamp
-          from unnest(set_k, set_kind, set_v, set_n) s(k, kind, v, n)
+      insert into jobico_kv (k, kind, v, n, vs, expires)
+        select s.k, s.kind, s.v, s.n, stamp,
+            clock_timestamp() + s.e * interval '1 millisecond'
+          from unnest(set_k, set_kind, set_v, set_n, set_exp) s(k, kind, v, n, e)
         on conflict (k) do update
-          set kind = excluded.kind, v = excluded.v, n = excluded.n, vs = excluded.vs;
+          set kind = excluded.kind, v = excluded.v, n = excluded.n,
+            vs = excluded.vs, expires = excluded.expires;
     end if;
   end if;
   if coalesce(cardinality(del_k), 0) > 0 then
@@ -127,8 +133,10 @@ export const MIGRATIONS: readonly string[] = [
     kind smallint not null,
     v bytea,
     n numeric(20, 0),
-    vs bigint not null
+    vs bigint not null,
+    expires timestamptz
   ) with (fillfactor = 80);
+  create index jobico_kv_expires on jobico_kv (expires) where expires is not null;
   create sequence jobico_kv_vs;
   create table jobico_kv_watched (k bytea primary key);
   ${COMMIT_FUNCTION}

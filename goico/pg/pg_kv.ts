@@ -15,8 +15,12 @@
  * - `watch()` crosses processes: NOTIFY wakes it, a poll backs it up
  *   (_pg_watch.ts).
  *
+ * - `expireIn`: the entry is deleted some time after (each node sweeps
+ *   expired rows, by default every 10 s); like Deno KV's, it may be read
+ *   until then.
+ *
  * Not supported: `kv.enqueue` / `listenQueue` (the platform's queues are
- * DurableQueue records), `expireIn`, versionstamps in keys or values
+ * DurableQueue records), versionstamps in keys or values
  * (`commitVersionstamp`). Reads are always strongly consistent.
  *
  * @example
@@ -57,6 +61,12 @@ export interface PgKvOptions {
    * @default {1000}
    */
   watchPollMs?: number;
+  /**
+   * How often expired entries (expireIn) are deleted, in ms; 0 for never.
+   *
+   * @default {10000}
+   */
+  expirySweepMs?: number;
   /**
    * How many times a commit that deadlocked with another is retried.
    *
@@ -136,6 +146,8 @@ export class PgKv implements Deno.Kv {
   readonly #sql: Sql;
   readonly #watches: WatchHub;
   readonly #retries: number;
+  readonly #sweeper: ReturnType<typeof setInterval> | undefined;
+  #sweeping = false;
   #closed = false;
 
   /** Use {@linkcode openPgKv}, which applies the migrations first. */
@@ -159,6 +171,30 @@ export class PgKv implements Deno.Kv {
       options.watchPollMs ?? 1000,
       options.onError ?? (() => {}),
     );
+    const sweepMs = options.expirySweepMs ?? 10_000;
+    if (sweepMs > 0) {
+      this.#sweeper = setInterval(
+        () => this.#sweep().catch(options.onError ?? (() => {})),
+        sweepMs,
+      );
+    }
+  }
+
+  /** Deletes entries past their expireIn, a thousand at a time. */
+  async #sweep(): Promise<void> {
+    if (this.#sweeping || this.#closed) return;
+    this.#sweeping = true;
+    try {
+      for (;;) {
+        const done = await this.#sql.unsafe(
+          `delete from jobico_kv where k in (select k from jobico_kv
+             where expires < clock_timestamp() limit 1000)`,
+        );
+        if (done.count < 1000 || this.#closed) break;
+      }
+    } finally {
+      this.#sweeping = false;
+    }
   }
 
   async get<T = unknown>(key: Deno.KvKey): Promise<Deno.KvEntryMaybe<T>> {
@@ -264,13 +300,15 @@ export class PgKv implements Deno.Kv {
       sql.array(plan.setKinds as never, INT2),
       sql.array(plan.setBytes as never, BYTEA),
       sql.array(plan.setU64 as never, NUMERIC),
+      sql.array(plan.setExpireIn as never, INT8),
       sql.array(plan.delKeys as never, BYTEA),
     ];
     for (let attempt = 0;; attempt++) {
       try {
         const [row] = await sql.unsafe<{ vs: string | null }[]>(
           `select jobico_kv_commit($1::bytea[], $2::int8[], $3::bytea[], $4::int2[], $5::numeric[],
-             $6::bytea[], $7::int2[], $8::bytea[], $9::numeric[], $10::bytea[]) as vs`,
+             $6::bytea[], $7::int2[], $8::bytea[], $9::numeric[], $10::int8[],
+             $11::bytea[]) as vs`,
           params as never[],
           { prepare: true },
         );
@@ -311,6 +349,7 @@ export class PgKv implements Deno.Kv {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
     this.#closing = (async () => {
       await this.#watches.close();
       await this.#sql.end({ timeout: 5 });

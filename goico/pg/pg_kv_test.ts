@@ -404,6 +404,9 @@ same("the limits of keys, values and atomics, and their errors", async (kv) => {
     }),
   );
   t.push(await op((a) => a.check({ key: ["a"], versionstamp: "zz" })));
+  for (const expireIn of [0, 1, -1, 1.5, NaN, Infinity, 2 ** 60]) {
+    t.push(await outcome(() => kv.set(["exp"], 1, { expireIn })));
+  }
   t.push(await op((a) => a.sum(["u"], -1n)));
   t.push(await op((a) => a.sum(["u"], 2n ** 64n)));
   t.push(
@@ -662,6 +665,33 @@ Deno.test({
 });
 
 Deno.test({
+  name: "expireIn on PostgreSQL: the entry is there until the sweep, then gone",
+  ignore: !PG,
+  fn: async () => {
+    const url = await pgTestDatabase();
+    const kv = await openPgKv(url, { expirySweepMs: 20 });
+    try {
+      const r = await kv.atomic().set(["short"], 1, { expireIn: 50 })
+        .set(["long"], 2, { expireIn: 3_600_000 }).set(["plain"], 3).commit();
+      assert.ok(r.ok);
+      // Overwriting without expireIn keeps the entry.
+      await kv.set(["kept"], 1, { expireIn: 50 });
+      await kv.set(["kept"], 2);
+      const deadline = Date.now() + 10_000;
+      while ((await kv.get(["short"])).versionstamp !== null) {
+        assert.ok(Date.now() < deadline, "the expired entry was never swept");
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      assert.equal((await kv.get(["long"])).value, 2);
+      assert.equal((await kv.get(["plain"])).value, 3);
+      assert.equal((await kv.get(["kept"])).value, 2);
+    } finally {
+      await kv.closed();
+    }
+  },
+});
+
+Deno.test({
   name: "migrations: nodes opening a new database at once apply them once",
   ignore: !PG,
   fn: async () => {
@@ -693,10 +723,6 @@ Deno.test({
       await assert.rejects(
         () => kv.enqueue("x"),
         /kv\.enqueue is not supported/,
-      );
-      assert.throws(
-        () => kv.atomic().set(["a"], 1, { expireIn: 10 }),
-        /expireIn is not supported/,
       );
       assert.throws(() => kv.commitVersionstamp(), /versionstamps in keys/);
     } finally {
