@@ -6,7 +6,8 @@
  *       starts a cluster, runs the command with JOBICO_TEST_PG set to its
  *       URL, stops it, exits with the command's code (`deno task test`)
  *   deno run -A scripts/pg_cluster.ts start [--durable]
- *       starts one and prints its URL and directory, leaves it running
+ *       starts one and prints `export JOBICO_STORE=<its URL>` and how to
+ *       stop it, leaves it running (`eval "$(...)"` sets the variable)
  *   deno run -A scripts/pg_cluster.ts stop DIR
  *       stops the cluster started in DIR and removes DIR
  */
