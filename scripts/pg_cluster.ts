@@ -25,7 +25,8 @@ async function main(args: string[]): Promise<number> {
       durable: rest.includes("--durable"),
       log,
     });
-    console.log(`JOBICO_STORE=${c.url}`);
+    // `eval "$(... start)"` sets it in the shell.
+    console.log(`export JOBICO_STORE=${c.url}`);
     console.log(
       `# stop it with: deno run -A scripts/pg_cluster.ts stop ${c.dir}`,
     );
