@@ -64,10 +64,10 @@ type Store = {
   >;
 };
 
-async function group(
+function group(
   store: Store,
   executors: number,
-): Promise<{ start: () => Promise<BenchProcess>; done(): Promise<void> }> {
+): { start: () => Promise<BenchProcess>; done(): Promise<void> } {
   // Each start is a fresh store: sustained and latency runs do not share.
   const opened: (() => Promise<void>)[] = [];
   return {
@@ -202,7 +202,7 @@ export async function storeBench(o: StoreBenchOptions): Promise<StoreRow[]> {
       log(JSON.stringify(row.ingest));
       for (const executors of [1, 2]) {
         log(`${store.name}: end to end, ${executors} executor process(es)`);
-        const g = await group(store, executors);
+        const g = group(store, executors);
         try {
           const r = await endToEndBench({
             seconds: o.seconds * 2,
