@@ -4,9 +4,9 @@
  * listed in components/server/server_config.ts and the README (`jobico serve`
  * takes the same settings as flags).
  */
-import { HttpError } from "@jobico/goico";
 import { localPlatformsFile } from "./components/server/announce_local_platform.ts";
 import { runServer } from "./components/server/run_server.ts";
+import { SettingError } from "./components/server/setting_error.ts";
 import {
   serverConfig,
   settingsFromEnv,
@@ -17,7 +17,7 @@ if (import.meta.main) {
   try {
     config = serverConfig(settingsFromEnv((n) => Deno.env.get(n)));
   } catch (err) {
-    if (!(err instanceof HttpError)) throw err;
+    if (!(err instanceof SettingError)) throw err;
     console.error(err.message);
     Deno.exit(2);
   }

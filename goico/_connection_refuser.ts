@@ -3,7 +3,6 @@
  * one of its connections has a request in progress: a 503 problem with
  * Retry-After, then the connection is closed.
  */
-import { HttpError, problemBody } from "./http_error.ts";
 
 /** Connections refused gently at once at most; beyond, they are closed at once. */
 const MAX_LINGERING = 64;
@@ -13,13 +12,14 @@ export class ConnectionRefuser {
   #lingering = 0;
 
   constructor(maxConnections: number) {
-    const body = JSON.stringify(problemBody(
-      new HttpError(
-        503,
-        "Service unavailable",
+    // An answer of the HTTP layer itself, not of a domain error.
+    const body = JSON.stringify({
+      type: "about:blank",
+      title: "Service unavailable",
+      status: 503,
+      detail:
         `Every one of the server's ${maxConnections} connections has a request in progress; retry later`,
-      ),
-    ));
+    });
     this.#busy = new TextEncoder().encode(
       "HTTP/1.1 503 Service Unavailable\r\n" +
         "content-type: application/problem+json\r\n" +

@@ -5,7 +5,7 @@ import {
   serveGuarded,
 } from "./guarded_server.ts";
 import { chunkedBody } from "./chunked_body.ts";
-import { problemResponse } from "./http_error.ts";
+import { problemResponse } from "./problem.ts";
 import { silentLogger } from "./logger.ts";
 
 const enc = new TextEncoder();

@@ -40,17 +40,22 @@ export { GroupCommit, type GroupCommitOptions } from "./group_commit.ts";
 export { KvLease, type KvLeaseOptions, type LeaseValue } from "./kv_lease.ts";
 export {
   ConflictError,
+  DomainError,
+  type ErrorKind,
   ForbiddenError,
-  HttpError,
   NotFoundError,
-  PayloadTooLargeError,
+  TooLargeError,
+  TooManyError,
+  UnauthenticatedError,
+  UnresolvedError,
+  ValidationError,
+} from "./domain_error.ts";
+export {
+  PROBLEM_STATUS,
   problemBody,
   problemResponse,
-  TooManyRequestsError,
-  UnauthorizedError,
-  UnprocessableError,
-  ValidationError,
-} from "./http_error.ts";
+  problemStatus,
+} from "./problem.ts";
 export {
   jsonLogger,
   type JsonLoggerOptions,

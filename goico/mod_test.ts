@@ -17,7 +17,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "GroupCommit",
     "GuestSetupError",
     "MAX_ITEM_BYTES",
-    "HttpError",
+    "DomainError",
     "KvLease",
     "KV_LIMITS",
     "KvLimitError",
@@ -25,10 +25,10 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "MeterError",
     "ModuleCache",
     "NotFoundError",
-    "PayloadTooLargeError",
-    "TooManyRequestsError",
-    "UnauthorizedError",
-    "UnprocessableError",
+    "TooLargeError",
+    "TooManyError",
+    "UnauthenticatedError",
+    "UnresolvedError",
     "ValidationError",
     "WasmGuest",
     "WasmPool",
@@ -55,6 +55,8 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "openKvAt",
     "problemBody",
     "problemResponse",
+    "problemStatus",
+    "PROBLEM_STATUS",
     "serve",
     "serveGuarded",
     "serviceApp",
@@ -81,5 +83,5 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
   for (const name of expected) {
     assert.notEqual((goico as Record<string, unknown>)[name], undefined, name);
   }
-  assert.ok(new goico.ValidationError("x") instanceof goico.HttpError);
+  assert.ok(new goico.ValidationError("x") instanceof goico.DomainError);
 });

@@ -7,7 +7,8 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { describeRoute } from "hono-openapi";
 import type { OpenAPIV3_1 } from "openapi-types";
-import { HttpError, NotFoundError, problemResponse } from "./http_error.ts";
+import { DomainError, NotFoundError } from "./domain_error.ts";
+import { problemResponse } from "./problem.ts";
 import type { Logger } from "./logger.ts";
 import { storeFailure, type StoreUnavailableError } from "./store_error.ts";
 import { fdLimit, maxConnectionsFor } from "./fd_limit.ts";
@@ -117,13 +118,9 @@ export function serviceApp(options: ServiceAppOptions): Hono {
       });
     });
   }
+  // The one place errors become HTTP answers (problem.ts).
   app.onError((err, c) => {
-    if (err instanceof HTTPException && !(err instanceof HttpError)) {
-      return problemResponse(
-        new HttpError(err.status, "Request failed", err.message),
-        c.req.path,
-      );
-    }
+    if (err instanceof HTTPException) return problemResponse(err, c.req.path);
     // The store cannot take writes (disk full, I/O error): a 503 with
     // Retry-After, not a 500, and not a stack trace per request.
     const store = storeFailure(err);
@@ -135,7 +132,7 @@ export function serviceApp(options: ServiceAppOptions): Hono {
         });}
       return problemResponse(store, c.req.path);
     }
-    if (!(err instanceof HttpError)) {
+    if (!(err instanceof DomainError)) {
       logger.error("unhandled error", {
         path: c.req.path,
         error: String(err?.stack ?? err),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { HTTPException } from "hono/http-exception";
-import { ValidationError } from "./http_error.ts";
+import { ValidationError } from "./domain_error.ts";
 import { jsonLogger, silentLogger } from "./logger.ts";
 import {
   type AccessLog,

@@ -2,13 +2,14 @@
  * Store failures: the errors a KV write throws when the storage under it
  * cannot take writes (the disk is full, an I/O error, a read-only file).
  * They are not the caller's fault and pass once the operator acts, so they
- * map to 503 with a `Retry-After`, never to a 500, and background loops
- * that meet one back off instead of retrying at once.
+ * are of kind `store_unavailable` (problem.ts answers 503 with a
+ * `Retry-After`, never a 500), and background loops that meet one back off
+ * instead of retrying at once.
  *
  * Deno KV reports SQLite's errors as plain `TypeError`s carrying SQLite's
  * message; `storeFailure` recognises them by that message.
  */
-import { HttpError } from "./http_error.ts";
+import { DomainError } from "./domain_error.ts";
 
 /** What kind of store failure it is. */
 export type StoreFailureReason = "full" | "io" | "readonly" | "busy";
@@ -25,26 +26,26 @@ const MESSAGES: [RegExp, StoreFailureReason][] = [
 export const STORE_RETRY_AFTER_S = 5;
 
 /**
- * The store cannot take writes now (503). `Retry-After` says when to try
- * again; nothing of the failed request was stored.
+ * The store cannot take writes now (`store_unavailable`). `retryAfter`
+ * says when to try again; nothing of the failed request was stored. The
+ * store's own error is its `cause`.
  */
-export class StoreUnavailableError extends HttpError {
-  readonly retryAfter: number;
+export class StoreUnavailableError extends DomainError {
+  declare readonly retryAfter: number;
   constructor(
     readonly reason: StoreFailureReason,
     readonly storeMessage: string,
     retryAfter = STORE_RETRY_AFTER_S,
+    options?: ErrorOptions,
   ) {
     super(
-      503,
-      "Store unavailable",
+      "store_unavailable",
       reason === "full"
         ? `The store is full (${storeMessage}): nothing was stored; try again in ${retryAfter} s`
         : `The store is failing (${storeMessage}): nothing was stored; try again in ${retryAfter} s`,
       { store: reason === "full" ? "full" : "failing" },
+      { ...options, retryAfter },
     );
-    this.retryAfter = retryAfter;
-    this.headers["retry-after"] = String(retryAfter);
   }
 }
 
@@ -54,11 +55,13 @@ export class StoreUnavailableError extends HttpError {
  */
 export function storeFailure(err: unknown): StoreUnavailableError | null {
   if (err instanceof StoreUnavailableError) return err;
-  if (!(err instanceof Error) || err instanceof HttpError) return null;
+  if (!(err instanceof Error) || err instanceof DomainError) return null;
   const message = err.message;
   for (const [pattern, reason] of MESSAGES) {
     if (pattern.test(message)) {
-      return new StoreUnavailableError(reason, message);
+      return new StoreUnavailableError(reason, message, undefined, {
+        cause: err,
+      });
     }
   }
   return null;

@@ -1,13 +1,19 @@
 import assert from "node:assert/strict";
-import { ValidationError } from "./http_error.ts";
+import { DomainError, ValidationError } from "./domain_error.ts";
+import { problemResponse } from "./problem.ts";
 import { storeFailure, StoreUnavailableError } from "./store_error.ts";
 
 Deno.test("storeFailure: SQLite's disk-full error (as Deno KV throws it) is a 503 with Retry-After", () => {
   const err = storeFailure(new TypeError("database or disk is full"));
   assert.ok(err instanceof StoreUnavailableError);
-  assert.equal(err.status, 503);
+  assert.ok(err instanceof DomainError);
+  assert.equal(err.kind, "store_unavailable");
   assert.equal(err.reason, "full");
-  assert.equal(err.headers["retry-after"], "5");
+  assert.equal(err.retryAfter, 5);
+  assert.ok(err.cause instanceof TypeError, "the store's error is its cause");
+  const res = problemResponse(err);
+  assert.equal(res.status, 503);
+  assert.equal(res.headers.get("retry-after"), "5");
   assert.deepEqual(err.extra, { store: "full" });
   assert.match(err.message, /^The store is full \(database or disk is full\)/);
 });

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { HttpError } from "@jobico/goico";
 import { localPlatformsFile } from "../../components/server/announce_local_platform.ts";
 import { runServer } from "../../components/server/run_server.ts";
+import { SettingError } from "../../components/server/setting_error.ts";
 import {
   serverConfig,
   type SettingName,
@@ -55,7 +55,7 @@ Examples:
       serverConfig(env, "env");
       config = serverConfig({ ...env, ...given }, "flag");
     } catch (err) {
-      if (err instanceof HttpError) {
+      if (err instanceof SettingError) {
         throw new UsageError(err.message, {
           hint: 'Run "jobico serve --help"',
         });

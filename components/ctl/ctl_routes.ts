@@ -1,7 +1,7 @@
 /** The control plane's package API under /api/v1. */
 import { type Context, Hono } from "hono";
 import { describeRoute } from "hono-openapi";
-import { HttpError, ValidationError } from "@jobico/goico";
+import { DomainError, ValidationError } from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import {
   BEARER,
@@ -130,10 +130,12 @@ export function ctlApp(
       try {
         body = JSON.parse(await readBody(c.req.raw, 4096, "Rollback body"));
       } catch (err) {
-        // A ValidationError (not UTF-8) or a PayloadTooLargeError (413) as is.
-        if (err instanceof HttpError) throw err;
+        // A ValidationError (not UTF-8) or a TooLargeError (413) as is.
+        if (err instanceof DomainError) throw err;
         throw new ValidationError(
           'Rollback body must be JSON like {"version": 2}',
+          {},
+          { cause: err },
         );
       }
       const version = (body as { version?: unknown })?.version;

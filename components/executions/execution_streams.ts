@@ -168,7 +168,7 @@ export class ExecutionStreams {
    * `lastEventId` when given (what the client missed, then new ones),
    * otherwise only new ones.
    *
-   * @throws {TooManyRequestsError} when the tenant or the process has as many streams open as it may
+   * @throws {TooManyError} when the tenant or the process has as many streams open as it may
    */
   open(
     tenant: string,

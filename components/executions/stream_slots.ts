@@ -4,7 +4,7 @@
  * try again. A slot is held from the request that opens a stream until the
  * stream ends, however it ends.
  */
-import { TooManyRequestsError } from "@jobico/goico";
+import { TooManyError } from "@jobico/goico";
 
 export interface StreamSlotLimits {
   /** Streams open at once in this process. */
@@ -34,20 +34,20 @@ export class StreamSlots {
    * Takes a slot for a stream of `tenant`. Returns the function that gives
    * it back (calling it again does nothing).
    *
-   * @throws {TooManyRequestsError} when the tenant or the process has as many streams as it may
+   * @throws {TooManyError} when the tenant or the process has as many streams as it may
    */
   acquire(tenant: string): () => void {
     const { maxStreams, maxStreamsPerTenant, retryAfterSeconds } = this.limits;
     const mine = this.openFor(tenant);
     if (mine >= maxStreamsPerTenant) {
-      throw new TooManyRequestsError(
+      throw new TooManyError(
         `Tenant "${tenant}" has ${mine} execution streams open, the most one tenant may have (${maxStreamsPerTenant}): close one, or retry later`,
         retryAfterSeconds,
         { limit: "maxStreamsPerTenant", max: maxStreamsPerTenant, open: mine },
       );
     }
     if (this.#total >= maxStreams) {
-      throw new TooManyRequestsError(
+      throw new TooManyError(
         `The server has ${this.#total} execution streams open, the most it serves at once (${maxStreams}): retry later`,
         retryAfterSeconds,
         { limit: "maxStreams", max: maxStreams, open: this.#total },

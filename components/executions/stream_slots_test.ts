@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
-import { problemBody, TooManyRequestsError } from "@jobico/goico";
+import { problemBody, problemResponse, TooManyError } from "@jobico/goico";
 import { StreamSlots } from "./stream_slots.ts";
 
 const LIMITS = { maxStreams: 3, maxStreamsPerTenant: 2, retryAfterSeconds: 7 };
 
 /** The error `acquire` throws. */
-function refusal(slots: StreamSlots, tenant: string): TooManyRequestsError {
+function refusal(slots: StreamSlots, tenant: string): TooManyError {
   try {
     slots.acquire(tenant);
   } catch (err) {
-    assert.ok(err instanceof TooManyRequestsError);
+    assert.ok(err instanceof TooManyError);
     return err;
   }
   throw new Error(`A slot was given to "${tenant}"`);
@@ -21,7 +21,7 @@ Deno.test("StreamSlots: a tenant gets its slots up to its limit, then a 429 nami
   slots.acquire("a");
   assert.equal(slots.openFor("a"), 2);
   const err = refusal(slots, "a");
-  assert.equal(err.headers["retry-after"], "7");
+  assert.equal(problemResponse(err).headers.get("retry-after"), "7");
   assert.deepEqual(problemBody(err), {
     type: "about:blank",
     title: "Too many requests",

@@ -6,7 +6,7 @@
  * with 403 on any other tenant's routes.
  */
 import type { MiddlewareHandler } from "hono";
-import { UnauthorizedError } from "@jobico/goico";
+import { UnauthenticatedError } from "@jobico/goico";
 import {
   assertTenantAccess,
   type AuthVariables,
@@ -30,14 +30,14 @@ export class Authenticator {
   /**
    * The principal of a request: null when it sends no bearer token.
    *
-   * @throws {UnauthorizedError} for a malformed header or an unknown token
+   * @throws {UnauthenticatedError} for a malformed header or an unknown token
    */
   async principal(req: Request): Promise<Principal | null> {
     const header = req.headers.get("authorization");
     if (header === null) return null;
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!m) {
-      throw new UnauthorizedError(
+      throw new UnauthenticatedError(
         "Malformed Authorization header: send Authorization: Bearer <token>",
       );
     }
@@ -47,7 +47,7 @@ export class Authenticator {
     }
     const tenant = await this.tenants.tenantOfToken(token);
     if (tenant === null) {
-      throw new UnauthorizedError(
+      throw new UnauthenticatedError(
         "Wrong bearer token: it is neither the admin token nor a tenant's token",
       );
     }
@@ -59,7 +59,7 @@ export class Authenticator {
     return async (c, next) => {
       const p = await this.principal(c.req.raw);
       if (!p) {
-        throw new UnauthorizedError(
+        throw new UnauthenticatedError(
           "Missing bearer token: send Authorization: Bearer <token> (the admin token or the tenant's)",
         );
       }

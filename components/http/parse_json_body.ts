@@ -79,6 +79,8 @@ export function parseJsonBody(
   } catch (err) {
     throw new ValidationError(
       `${what} is not valid JSON: ${(err as Error).message}`,
+      {},
+      { cause: err },
     );
   }
 }

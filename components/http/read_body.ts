@@ -1,4 +1,4 @@
-import { PayloadTooLargeError, ValidationError } from "@jobico/goico";
+import { TooLargeError, ValidationError } from "@jobico/goico";
 
 /**
  * Reads a request body up to `max` bytes (413 beyond, naming `what`) and
@@ -29,7 +29,7 @@ export async function readBytes(
   const header = req.headers.get("content-length");
   const declared = header === null ? NaN : Number(header);
   if (declared > max) {
-    throw new PayloadTooLargeError(
+    throw new TooLargeError(
       `${what} is ${declared} bytes; the limit is ${max}`,
     );
   }
@@ -38,7 +38,7 @@ export async function readBytes(
     const bytes = await req.bytes();
     // Only a Request made in-process can carry more than it declares.
     if (bytes.length > max) {
-      throw new PayloadTooLargeError(
+      throw new TooLargeError(
         `${what} is larger than the limit of ${max} bytes`,
       );
     }
@@ -49,7 +49,7 @@ export async function readBytes(
   for await (const chunk of req.body) {
     size += chunk.length;
     if (size > max) {
-      throw new PayloadTooLargeError(
+      throw new TooLargeError(
         `${what} is larger than the limit of ${max} bytes`,
       );
     }

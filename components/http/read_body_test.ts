@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HttpError } from "@jobico/goico";
+import { DomainError, problemStatus } from "@jobico/goico";
 import { readBytes } from "./read_body.ts";
 
 const MAX = 1000;
@@ -19,8 +19,8 @@ async function withServer(
       const bytes = await readBytes(req, MAX, "Test body");
       return new Response(`read ${bytes.length}`);
     } catch (err) {
-      if (!(err instanceof HttpError)) throw err;
-      return new Response(err.message, { status: err.status });
+      if (!(err instanceof DomainError)) throw err;
+      return new Response(err.message, { status: problemStatus(err) });
     }
   });
   try {
@@ -120,6 +120,6 @@ Deno.test("readBytes attack: an in-process Request that carries more than it dec
   });
   await assert.rejects(
     () => readBytes(req, MAX, "Test body"),
-    (err: HttpError) => err.status === 413,
+    (err: unknown) => problemStatus(err) === 413,
   );
 });

@@ -12,7 +12,7 @@
 import {
   type DurableQueue,
   KvLimitError,
-  PayloadTooLargeError,
+  TooLargeError,
   WriteBatch,
 } from "@jobico/goico";
 import type { EventItem } from "../model/event_item.ts";
@@ -39,7 +39,7 @@ export interface AcceptedItems {
  * commit. The idempotency and replay records are checked absent: the write
  * is refused when another request took either meanwhile.
  *
- * @throws {PayloadTooLargeError} when the write cannot fit one atomic
+ * @throws {TooLargeError} when the write cannot fit one atomic
  */
 export function acceptWrite(a: AcceptedItems): WriteBatch {
   const part = new WriteBatch(a.kv);
@@ -63,15 +63,15 @@ export function acceptWrite(a: AcceptedItems): WriteBatch {
 }
 
 /** The 413 for a write that does not fit, naming the item or the total. */
-function tooLarge(err: KvLimitError, n: number): PayloadTooLargeError {
+function tooLarge(err: KvLimitError, n: number): TooLargeError {
   const { index, limit, size, max } = err;
   if (index !== undefined && limit === "valueBytes") {
-    return new PayloadTooLargeError(
+    return new TooLargeError(
       `Item ${index} of "data" is ${size} bytes stored; the limit is ${max} per item`,
     );
   }
   if (index !== undefined && limit === "keyBytes") {
-    return new PayloadTooLargeError(
+    return new TooLargeError(
       `Item ${index} of "data" cannot be queued: its key takes ${size} bytes; the limit is ${max}`,
     );
   }
@@ -82,7 +82,7 @@ function tooLarge(err: KvLimitError, n: number): PayloadTooLargeError {
     : limit === "totalKeyBytes"
     ? "bytes of keys"
     : "bytes";
-  return new PayloadTooLargeError(
+  return new TooLargeError(
     `The ${n} items of "data" do not fit one write: they take more than ${max} ${what}` +
       (index === undefined ? "" : ` (at item ${index})`) +
       "; send fewer or smaller items per request",

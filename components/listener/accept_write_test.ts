@@ -3,8 +3,8 @@ import {
   DurableQueue,
   jsonRecords,
   monotonicId,
-  PayloadTooLargeError,
   type RecordCodec,
+  TooLargeError,
   v8Records,
 } from "@jobico/goico";
 import { keys } from "../model/keys.ts";
@@ -80,7 +80,7 @@ function largest(
       writeOf(kv, make(mid), codec);
       lo = mid;
     } catch (err) {
-      assert.ok(err instanceof PayloadTooLargeError, String(err));
+      assert.ok(err instanceof TooLargeError, String(err));
       hi = mid - 1;
     }
   }
@@ -114,7 +114,7 @@ Deno.test("the largest write made is committed, even with the longest names, sto
         assert.equal((await writeOf(kv, make(n), codec).commit()).ok, true);
         assert.throws(
           () => writeOf(kv, make(n + 1), codec),
-          PayloadTooLargeError,
+          TooLargeError,
         );
       });
     }
@@ -129,7 +129,7 @@ Deno.test("items up to the KV's 1000 mutations: 996 with the queue's and the ver
     assert.ok((await part.commit()).ok);
     assert.throws(
       () => writeOf(kv, data(997), jsonRecords, "short"),
-      /^PayloadTooLargeError: The 997 items of "data" do not fit one write: they take more than 1000 writes \(at item \d+\); send fewer or smaller items per request$/,
+      /^TooLargeError: The 997 items of "data" do not fit one write: they take more than 1000 writes \(at item \d+\); send fewer or smaller items per request$/,
     );
   });
 });
@@ -160,7 +160,7 @@ Deno.test("what does not fit is a 413 naming the item or the limit", async () =>
         assert.throws(
           () => writeOf(kv, data, codec, "short"),
           (e: Error) => {
-            assert.ok(e instanceof PayloadTooLargeError);
+            assert.ok(e instanceof TooLargeError);
             assert.match(e.message, message);
             return true;
           },
@@ -180,7 +180,7 @@ Deno.test("attack: items that JSON writes far larger than V8 (control characters
     assert.throws(
       () => writeOf(kv, data, jsonRecords, "short"),
       (e: Error) => {
-        assert.ok(e instanceof PayloadTooLargeError);
+        assert.ok(e instanceof TooLargeError);
         assert.match(
           e.message,
           /^Item 0 of "data" is 120\d\d\d bytes stored; the limit is 65280 per item$/,

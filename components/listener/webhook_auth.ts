@@ -6,7 +6,7 @@
  *   webhook secret (see webhook_signature.ts), or else a token as above;
  * - `public`: anyone may send it.
  */
-import { UnauthorizedError } from "@jobico/goico";
+import { UnauthenticatedError } from "@jobico/goico";
 import type { Authenticator } from "../http/authenticator.ts";
 import type { EventAuth } from "../model/job_package.ts";
 import { assertTenantAccess } from "../http/principal.ts";
@@ -54,7 +54,7 @@ export class WebhookAuth {
    * Checks a request for an event of `tenant`; `body` is required when
    * `needsBody` says so.
    *
-   * @throws {UnauthorizedError} missing or wrong credentials
+   * @throws {UnauthenticatedError} missing or wrong credentials
    * @throws {ForbiddenError} another tenant's token
    */
   async check(
@@ -74,7 +74,7 @@ export class WebhookAuth {
         toleranceSec: this.toleranceSec,
       });
       if (!result.ok) {
-        throw new UnauthorizedError(
+        throw new UnauthenticatedError(
           `Event "${event}" of tenant "${tenant}" needs a signature: ${result.reason}`,
         );
       }
@@ -82,7 +82,7 @@ export class WebhookAuth {
     }
     const p = await this.options.authenticator.principal(req);
     if (!p) {
-      throw new UnauthorizedError(
+      throw new UnauthenticatedError(
         mode === "hmac"
           ? `Event "${event}" of tenant "${tenant}" needs a "${SIGNATURE_HEADER}" header or a bearer token`
           : `Event "${event}" of tenant "${tenant}" needs a token: send Authorization: Bearer <the tenant's token>`,

@@ -16,6 +16,7 @@ import {
   SpanStatusCode,
   trace,
 } from "@opentelemetry/api";
+import { problemStatus } from "@jobico/goico";
 
 const tracer = trace.getTracer("jobico");
 
@@ -49,7 +50,7 @@ export async function inSpan<T>(
       span.setStatus({ code: SpanStatusCode.ERROR, message: String(err) });
       span.setAttribute(
         "jobico.error",
-        (err as { status?: number }).status ?? 500,
+        problemStatus(err),
       );
       throw err;
     } finally {

@@ -3,7 +3,7 @@
  * access to the tenant the package names, references to the tenant's
  * files, and the content hash of each file the package uses.
  */
-import { UnprocessableError, ValidationError } from "@jobico/goico";
+import { UnresolvedError, ValidationError } from "@jobico/goico";
 import type { FileRepo } from "../repo/file_repo.ts";
 import type {
   FileKind,
@@ -88,7 +88,7 @@ function packageError(issues: PackageIssue[]): Error {
       "; ",
     ) + (issues.length > 3 ? "; ..." : "");
   return refsOnly
-    ? new UnprocessableError(detail, { issues })
+    ? new UnresolvedError(detail, { issues })
     : new ValidationError(detail, { issues });
 }
 

@@ -181,7 +181,7 @@ export class PackageStore {
    * Validates a package source and makes it the new current version.
    *
    * @throws {ValidationError} a broken package (400), with every issue
-   * @throws {UnprocessableError} only references fail (422)
+   * @throws {UnresolvedError} only references fail (422)
    * @throws {ConflictError} an event is declared by another package
    */
   async deploy(

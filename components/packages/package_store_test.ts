@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import {
   ConflictError,
   NotFoundError,
-  UnprocessableError,
+  UnresolvedError,
   ValidationError,
 } from "@jobico/goico";
 import {
@@ -78,7 +78,7 @@ Deno.test("the seed's example is refused naming queue1 and its line, and deploys
       await Deno.readFile(new URL("greet.wasm", examples)),
     );
     const err = await p.store.deploy(SEED_EXAMPLE).catch((e) => e);
-    assert.ok(err instanceof UnprocessableError, String(err));
+    assert.ok(err instanceof UnresolvedError, String(err));
     const issues = err.extra.issues as { message: string; line: number }[];
     assert.deepEqual(issues.map((i) => i.line), [27, 37]);
     for (const i of issues) assert.match(i.message, /"queue1"/);
@@ -262,7 +262,7 @@ Deno.test("plan validates like a deploy, stores nothing and lists the changes", 
       p.store.plan(broken).catch((e) => e),
       p.store.deploy(broken).catch((e) => e),
     ]);
-    assert.ok(a instanceof UnprocessableError);
+    assert.ok(a instanceof UnresolvedError);
     assert.deepEqual(a.extra, b.extra);
     const clash = yaml.replace("id: greet\n", "id: other\n");
     await assert.rejects(p.store.plan(clash), ConflictError);
@@ -283,7 +283,7 @@ Deno.test("plan validates like a deploy, stores nothing and lists the changes", 
 
     // Files about to be uploaded resolve, and their hash is compared.
     const next = yaml.replace("moduleref: greet.wasm", "moduleref: new.wasm");
-    await assert.rejects(p.store.plan(next), UnprocessableError);
+    await assert.rejects(p.store.plan(next), UnresolvedError);
     const sha = "ab".repeat(32);
     const pending = await p.store.plan(next, {
       pending: [
@@ -309,7 +309,7 @@ Deno.test("plan validates like a deploy, stores nothing and lists the changes", 
       p.store.plan(next, {
         pending: [{ name: "new.wasm", kind: "schema", sha256: sha }],
       }),
-      UnprocessableError,
+      UnresolvedError,
     );
     assert.equal((await p.store.current("demo", "greet")).version, 1);
   } finally {

@@ -109,6 +109,8 @@ export function compileSchema(
     if (err instanceof ValidationError) throw err;
     throw new ValidationError(
       `Schema "${name}" is not valid UTF-8 JSON: ${(err as Error).message}`,
+      {},
+      { cause: err },
     );
   }
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
@@ -127,16 +129,20 @@ export function compileSchema(
           quotePattern(err.pattern)
         }, which cannot be used: ${err.reason}`,
         { pattern: err.pattern, reason: err.reason },
+        { cause: err },
       );
     }
     if (err instanceof PatternBudgetError) {
       throw new ValidationError(
         `Schema "${name}" has patterns too large in total: they compile to more than ${MAX_SCHEMA_PATTERN_SIZE} instructions`,
         { limit: MAX_SCHEMA_PATTERN_SIZE },
+        { cause: err },
       );
     }
     throw new ValidationError(
       `Schema "${name}" is not a valid JSON Schema: ${(err as Error).message}`,
+      {},
+      { cause: err },
     );
   }
 }

@@ -12,8 +12,8 @@ import {
   formatImportList,
   meterFuel,
   NotFoundError,
-  PayloadTooLargeError,
   sha256Hex,
+  TooLargeError,
   unprovidedImports,
   ValidationError,
 } from "@jobico/goico";
@@ -121,7 +121,7 @@ export class FileRepo {
     checkName("file name", name, SAFE_FILE_NAME);
     if (kind === "wasm") {
       if (bytes.length > this.#maxWasm) {
-        throw new PayloadTooLargeError(
+        throw new TooLargeError(
           `Module "${name}" is ${bytes.length} bytes; the limit is ${this.#maxWasm}`,
         );
       }
@@ -156,11 +156,13 @@ export class FileRepo {
           `Module "${name}" cannot run within the sandbox's limits: ${
             (err as Error).message
           }`,
+          {},
+          { cause: err },
         );
       }
     } else {
       if (bytes.length > this.#maxSchema) {
-        throw new PayloadTooLargeError(
+        throw new TooLargeError(
           `Schema "${name}" is ${bytes.length} bytes; the limit is ${this.#maxSchema}`,
         );
       }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PayloadTooLargeError, ValidationError } from "@jobico/goico";
+import { TooLargeError, ValidationError } from "@jobico/goico";
 import {
   compileWat,
   compileWatText,
@@ -90,7 +90,7 @@ Deno.test("oversized schemas are refused with 413", async () => {
     const huge = text(JSON.stringify({ description: "x".repeat(300 * 1024) }));
     await assert.rejects(
       p.repo.put("t", "huge.json", huge),
-      PayloadTooLargeError,
+      TooLargeError,
     );
   } finally {
     await p.close();

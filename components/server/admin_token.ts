@@ -10,9 +10,9 @@ import {
   ensurePrivateDir,
   keepPrivateFile,
   type Logger,
-  ValidationError,
   writePrivateFile,
 } from "@jobico/goico";
+import { SettingError } from "./setting_error.ts";
 
 /** Shortest admin token accepted. */
 export const MIN_ADMIN_TOKEN = 16;
@@ -40,7 +40,7 @@ export async function resolveAdminToken(
 ): Promise<string> {
   if (configured !== undefined) {
     if (configured.length < MIN_ADMIN_TOKEN || /\s/.test(configured)) {
-      throw new ValidationError(
+      throw new SettingError(
         `Invalid JOBICO_ADMIN_TOKEN: use at least ${MIN_ADMIN_TOKEN} characters and no spaces`,
       );
     }

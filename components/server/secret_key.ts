@@ -15,22 +15,22 @@ import {
   type Logger,
   newSecretKey,
   parseSecretKey,
-  ValidationError,
 } from "@jobico/goico";
+import { SettingError } from "./setting_error.ts";
 
 /** Where the generated secret key of a data directory is kept. */
 export function secretKeyFile(data: string): string {
   return `${data.replace(/\/+$/, "")}/secret-key`;
 }
 
-/** @throws {ValidationError} a JOBICO_SECRET_KEY that is not a key */
+/** @throws {SettingError} a JOBICO_SECRET_KEY that is not a key */
 export function checkSecretKey(
   text: string,
   name = "JOBICO_SECRET_KEY",
 ): Uint8Array {
   const key = parseSecretKey(text);
   if (!key) {
-    throw new ValidationError(
+    throw new SettingError(
       `Invalid ${name}: use 64 hex digits or the base64 of 32 bytes (e.g. openssl rand -hex 32)`,
     );
   }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { silentLogger, ValidationError } from "@jobico/goico";
+import { silentLogger } from "@jobico/goico";
 import { resolveSecretKey, secretKeyFile } from "./secret_key.ts";
+import { SettingError } from "./setting_error.ts";
 
 Deno.test("resolveSecretKey: generated once into <data>/secret-key (0600), then reused", async () => {
   const tmp = await Deno.makeTempDir();
@@ -28,7 +29,7 @@ Deno.test("resolveSecretKey: JOBICO_SECRET_KEY wins; a bad one is refused, namin
   await assert.rejects(
     resolveSecretKey("too-short", ":memory:", silentLogger),
     (err) =>
-      err instanceof ValidationError && /JOBICO_SECRET_KEY/.test(err.message),
+      err instanceof SettingError && /JOBICO_SECRET_KEY/.test(err.message),
   );
   assert.equal(
     await resolveSecretKey(undefined, "https://kv.example/db", silentLogger),

@@ -3,12 +3,8 @@
  * flags of `jobico serve`, which are mapped onto the same names so both
  * check and explain them the same way.
  */
-import {
-  ACCESS_LOGS,
-  type AccessLog,
-  type LogLevel,
-  ValidationError,
-} from "@jobico/goico";
+import { ACCESS_LOGS, type AccessLog, type LogLevel } from "@jobico/goico";
+import { SettingError } from "./setting_error.ts";
 import { MIN_ADMIN_TOKEN } from "./admin_token.ts";
 import { checkSecretKey } from "./secret_key.ts";
 import { type Component, COMPONENTS, type ServeOptions } from "../platform.ts";
@@ -176,7 +172,7 @@ const LEVELS = ["debug", "info", "warn", "error"];
  * `source` says how to name a bad one in the error ("JOBICO_PORT" or
  * "--port").
  *
- * @throws {ValidationError} naming the setting and what it accepts
+ * @throws {SettingError} naming the setting and what it accepts
  */
 export function serverConfig(
   values: Partial<Record<SettingName, string>>,
@@ -193,7 +189,7 @@ export function serverConfig(
     if (text === undefined) return undefined;
     const n = Number(text);
     if (!/^\d+$/.test(text) || n < min || n > max) {
-      throw new ValidationError(
+      throw new SettingError(
         `Invalid ${
           label(name)
         } "${text}": use a whole number from ${min} to ${max}`,
@@ -204,7 +200,7 @@ export function serverConfig(
 
   const logLevel = get("JOBICO_LOG_LEVEL") ?? "info";
   if (!LEVELS.includes(logLevel)) {
-    throw new ValidationError(
+    throw new SettingError(
       `Invalid ${label("JOBICO_LOG_LEVEL")} "${logLevel}": use ${
         LEVELS.join(", ")
       }`,
@@ -215,7 +211,7 @@ export function serverConfig(
     accessLog !== undefined &&
     !(ACCESS_LOGS as readonly string[]).includes(accessLog)
   ) {
-    throw new ValidationError(
+    throw new SettingError(
       `Invalid ${label("JOBICO_ACCESS_LOG")} "${accessLog}": use ${
         ACCESS_LOGS.join(", ")
       }`,
@@ -227,7 +223,7 @@ export function serverConfig(
     components = [];
     for (const name of list.split(",").map((s) => s.trim()).filter(Boolean)) {
       if (!(COMPONENTS as readonly string[]).includes(name)) {
-        throw new ValidationError(
+        throw new SettingError(
           `Invalid ${
             label("JOBICO_COMPONENTS")
           } "${list}": unknown component "${name}"; use ${
@@ -240,7 +236,7 @@ export function serverConfig(
       }
     }
     if (components.length === 0) {
-      throw new ValidationError(
+      throw new SettingError(
         `Invalid ${label("JOBICO_COMPONENTS")}: name at least one component`,
       );
     }
@@ -250,7 +246,7 @@ export function serverConfig(
     adminToken !== undefined &&
     (adminToken.length < MIN_ADMIN_TOKEN || /\s/.test(adminToken))
   ) {
-    throw new ValidationError(
+    throw new SettingError(
       `Invalid ${
         label("JOBICO_ADMIN_TOKEN")
       }: use at least ${MIN_ADMIN_TOKEN} characters and no spaces`,

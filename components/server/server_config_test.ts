@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { DomainError, problemResponse } from "@jobico/goico";
 import { serverConfig, settingsFromEnv } from "./server_config.ts";
+import { SettingError } from "./setting_error.ts";
 
 Deno.test("serverConfig: nothing set gives the defaults", () => {
   assert.deepEqual(serverConfig({}), {
@@ -83,10 +85,34 @@ Deno.test("serverConfig: connection settings given alone keep the others' defaul
   );
 });
 
+Deno.test("serverConfig: a bad setting is the operator's SettingError, never a client's 400", async () => {
+  const bad = [
+    { JOBICO_PORT: "eighty" },
+    { JOBICO_LOG_LEVEL: "loud" },
+    { JOBICO_COMPONENTS: "worker" },
+    { JOBICO_ADMIN_TOKEN: "short" },
+    { JOBICO_SECRET_KEY: "not-a-key" },
+  ];
+  for (const values of bad) {
+    let thrown: unknown;
+    try {
+      serverConfig(values);
+    } catch (err) {
+      thrown = err;
+    }
+    assert.ok(thrown instanceof SettingError, String(thrown));
+    assert.ok(!(thrown instanceof DomainError));
+    // Were it ever to reach the HTTP edge, it would be the server's 500.
+    const res = problemResponse(thrown);
+    assert.equal(res.status, 500);
+    assert.ok(!(await res.text()).includes(Object.keys(values)[0]));
+  }
+});
+
 Deno.test("serverConfig: a bad value is named as the user wrote it", () => {
   assert.throws(
     () => serverConfig({ JOBICO_WORKERS: "many" }),
-    /^ValidationError: Invalid JOBICO_WORKERS "many": use a whole number from 1 to 256$/,
+    /^SettingError: Invalid JOBICO_WORKERS "many": use a whole number from 1 to 256$/,
   );
   assert.throws(
     () => serverConfig({ JOBICO_TIMEOUT_MS: "0" }, "flag"),
@@ -98,11 +124,11 @@ Deno.test("serverConfig: a bad value is named as the user wrote it", () => {
   );
   assert.throws(
     () => serverConfig({ JOBICO_RETENTION_VERSIONS: "0" }),
-    /^ValidationError: Invalid JOBICO_RETENTION_VERSIONS "0": use a whole number from 1 to 10000$/,
+    /^SettingError: Invalid JOBICO_RETENTION_VERSIONS "0": use a whole number from 1 to 10000$/,
   );
   assert.throws(
     () => serverConfig({ JOBICO_QUOTA_BYTES: "1GiB" }, "flag"),
-    /^ValidationError: Invalid --quota-bytes "1GiB": use a whole number from 0 to 9007199254740991$/,
+    /^SettingError: Invalid --quota-bytes "1GiB": use a whole number from 0 to 9007199254740991$/,
   );
   assert.throws(
     () => serverConfig({ JOBICO_LOG_LEVEL: "loud" }),
@@ -136,11 +162,11 @@ Deno.test("serverConfig: the stream limits are read, in KiB for the buffer, and 
   assert.equal(serverConfig({}).options.streams, undefined);
   assert.throws(
     () => serverConfig({ JOBICO_MAX_STREAMS: "0" }),
-    /^ValidationError: Invalid JOBICO_MAX_STREAMS "0": use a whole number from 1 to 1000000$/,
+    /^SettingError: Invalid JOBICO_MAX_STREAMS "0": use a whole number from 1 to 1000000$/,
   );
   assert.throws(
     () => serverConfig({ JOBICO_STREAM_BUFFER_KB: "1.5" }, "flag"),
-    /^ValidationError: Invalid --stream-buffer-kb "1.5": use a whole number from 1 to 1048576$/,
+    /^SettingError: Invalid --stream-buffer-kb "1.5": use a whole number from 1 to 1048576$/,
   );
 });
 
@@ -154,7 +180,7 @@ Deno.test("serverConfig: the access log is all, errors or off, and left to the p
   assert.equal("accessLog" in serverConfig({}).options, false);
   assert.throws(
     () => serverConfig({ JOBICO_ACCESS_LOG: "some" }, "flag"),
-    /^ValidationError: Invalid --access-log "some": use all, errors, off$/,
+    /^SettingError: Invalid --access-log "some": use all, errors, off$/,
   );
 });
 

@@ -7,7 +7,7 @@
  */
 import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
-import { HttpError, ValidationError } from "@jobico/goico";
+import { DomainError, ValidationError } from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import { json, PATH, problems, ref } from "../openapi/schemas.ts";
 import { assertAdmin, type AuthVariables } from "../http/principal.ts";
@@ -48,9 +48,13 @@ export function tenantApp(
     try {
       body = JSON.parse(await readBody(c.req.raw, 4096, "Tenant body"));
     } catch (err) {
-      // A ValidationError (not UTF-8) or a PayloadTooLargeError (413) as is.
-      if (err instanceof HttpError) throw err;
-      throw new ValidationError('Tenant body must be JSON like {"id": "acme"}');
+      // A ValidationError (not UTF-8) or a TooLargeError (413) as is.
+      if (err instanceof DomainError) throw err;
+      throw new ValidationError(
+        'Tenant body must be JSON like {"id": "acme"}',
+        {},
+        { cause: err },
+      );
     }
     const id = (body as { id?: unknown } | null)?.id;
     if (typeof id !== "string") {

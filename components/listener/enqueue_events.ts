@@ -1,0 +1,135 @@
+/**
+ * The write of the listener, its last step: the items of a request go to
+ * their event's queue in one atomic write (accept_write.ts: with the
+ * version pin they were accepted under and the once-records of the steps
+ * before, an Idempotency-Key's answer and a signature's replay record),
+ * measured as it is built (a 413 when it cannot fit one write), as one
+ * all-or-nothing part of a group commit; only then is the answer 200 with
+ * their ids.
+ */
+import {
+  type DurableQueue,
+  type GroupCommit,
+  monotonicId,
+} from "@jobico/goico";
+import type { Step } from "../http/pipeline.ts";
+import type { EventItem } from "../model/event_item.ts";
+import { queueStorageName } from "../model/queue_ref.ts";
+import type { PlatformMetrics } from "../observe/platform_metrics.ts";
+import { currentTraceparent, inSpan } from "../observe/tracing.ts";
+import { acceptWrite } from "./accept_write.ts";
+import type { ListenerEnv } from "./listener_env.ts";
+
+/** What the listener answers when it accepts items. */
+export interface Accepted {
+  accepted: number;
+  ids: string[];
+}
+
+/**
+ * The write was refused: a once-record it checks (an Idempotency-Key, a
+ * signature's replay record) was written meanwhile by a concurrent
+ * request. The step that set the record answers for it; unanswered, it is
+ * a 500.
+ */
+export class WriteRefused extends Error {
+  constructor() {
+    super("Appending events to the queue failed");
+    this.name = "WriteRefused";
+  }
+}
+
+/**
+ * What {@linkcode enqueueEvents} writes to and with.
+ *
+ * @example
+ * ```ts
+ * enqueueEvents({ kv, queue, commits: new GroupCommit(kv), metrics });
+ * ```
+ */
+export interface EnqueueEventsOptions {
+  /** The store the queues live in. */
+  kv: Deno.Kv;
+  /** The queues the items go to. */
+  queue: DurableQueue<EventItem>;
+  /** Commits the writes of concurrent requests together. */
+  commits: GroupCommit;
+  /**
+   * Makes event ids.
+   *
+   * @default {monotonicId}
+   */
+  newId?: () => string;
+  /**
+   * Counts accepted events.
+   *
+   * @default {undefined}
+   */
+  metrics?: PlatformMetrics;
+}
+
+/**
+ * Queues `items` (eventItems) on `route`'s queue (eventRoute) with the
+ * `idempotency` and `replay` records, and answers 200 with their ids.
+ *
+ * @throws {TooLargeError} the write cannot fit one atomic write (413)
+ * @throws {WriteRefused} a once-record was written meanwhile
+ */
+export function enqueueEvents(
+  options: EnqueueEventsOptions,
+): Step<ListenerEnv> {
+  const { kv, queue, commits, metrics } = options;
+  const newId = options.newId ?? monotonicId;
+  return async function enqueueEvents(c) {
+    const route = c.get("route");
+    const data = c.get("items");
+    const idem = c.get("idempotency");
+    const replay = c.get("replay");
+    const { tenant } = route;
+    const event = route.event.id;
+    const ids = data.map(() => newId());
+    const answer: Accepted = { accepted: ids.length, ids };
+    const res = await inSpan("jobico.enqueue", {
+      "jobico.tenant": tenant,
+      "jobico.event": event,
+      "jobico.package": route.package,
+      "jobico.version": route.version,
+      "jobico.queue": route.event.supplierqueue,
+      "jobico.items": data.length,
+    }, () => {
+      // The executor's spans continue this trace (observe/tracing.ts).
+      const trace = currentTraceparent();
+      const items = data.map((d, i) => ({
+        id: ids[i],
+        value: {
+          tenant,
+          package: route.package,
+          version: route.version,
+          event,
+          eventId: ids[i],
+          data: d,
+          ...(trace && { trace }),
+        } satisfies EventItem,
+      }));
+      // One part of a group commit, measured as it is built.
+      return commits.commit(acceptWrite({
+        kv,
+        queue,
+        queueName: queueStorageName({
+          tenant,
+          queue: route.event.supplierqueue,
+        }),
+        items,
+        idempotency: idem && {
+          key: idem.key,
+          answer,
+          expireIn: idem.expireIn,
+        },
+        replay,
+      }));
+    });
+    if (!res.ok) throw new WriteRefused();
+    metrics?.accepted(tenant, event, ids.length);
+    return c.json(answer);
+  };
+}
