@@ -315,14 +315,14 @@ export function serverConfig(
   const store = get("JOBICO_STORE");
   if (store !== undefined) {
     if (!/^postgres(ql)?:\/\/[^\s]+$/.test(store)) {
-      throw new ValidationError(
+      throw new SettingError(
         `Invalid ${label("JOBICO_STORE")} "${
           redactUrl(store)
         }": use a postgres:// or postgresql:// URL`,
       );
     }
     if (get("JOBICO_KV") !== undefined) {
-      throw new ValidationError(
+      throw new SettingError(
         `Invalid ${label("JOBICO_STORE")}: ${
           label("JOBICO_KV")
         } names a Deno KV; name one store, not both`,
