@@ -3,7 +3,7 @@
  * results table of BENCHMARKS.md (between its `results:start` and
  * `results:end` markers; the rest of the file is kept).
  *
- *   deno task bench [--seconds=5] [--repeats=3] [--connections=32] [--only=ingest,e2e,naive,executor,micro]
+ *   deno task bench [--seconds=5] [--repeats=3] [--connections=32] [--only=ingest,e2e,naive,executor,stores,micro]
  *
  * Every scenario measures its baseline in the same run, one after the
  * other, with the same load generator: the ratios are what count on a
@@ -20,6 +20,7 @@ import { type Machine, machine } from "./_machine.ts";
 import { microArgs, microBench, type MicroCase } from "./micro.ts";
 import { startNaiveServer } from "./_processes.ts";
 import { loadTool, wrkArgs } from "./_load.ts";
+import { storeBench, storeMarkdown, type StoreRow } from "./store_bench.ts";
 
 export interface Results {
   machine: Machine;
@@ -29,6 +30,8 @@ export interface Results {
   endToEnd?: EndToEndResult;
   naive?: EndToEndResult;
   executor?: ExecutorOverheadResult;
+  /** The same scenarios on Deno KV and on PostgreSQL (bench/store_bench.ts). */
+  stores?: StoreRow[];
   micro?: MicroCase[];
   targets: Target[];
 }
@@ -268,6 +271,7 @@ export function resultsMarkdown(r: Results): string {
       lines.push(`Extism failed: \`${x.extismError.split("\n")[0]}\``, "");
     }
   }
+  if (r.stores?.length) lines.push(...storeMarkdown(r.stores));
   if (r.micro?.length) {
     lines.push(
       "**Micro-benchmarks** (`deno bench`, time per iteration)",
@@ -333,7 +337,10 @@ if (import.meta.main) {
       seconds: { type: "string", default: "5" },
       repeats: { type: "string", default: "3" },
       connections: { type: "string", default: "32" },
-      only: { type: "string", default: "ingest,e2e,naive,executor,micro" },
+      only: {
+        type: "string",
+        default: "ingest,e2e,naive,executor,stores,micro",
+      },
       out: { type: "string", default: "" },
     },
   });
@@ -376,6 +383,10 @@ if (import.meta.main) {
     log("executor overhead");
     results.executor = await executorOverheadBench({ calls: 20_000, repeats });
     log(JSON.stringify(results.executor.ratios));
+  }
+  if (only.has("stores")) {
+    log("stores: Deno KV and PostgreSQL, 1 and 2 executor processes");
+    results.stores = await storeBench({ seconds, log });
   }
   if (only.has("micro")) {
     log("micro-benchmarks (deno bench)");

@@ -76,6 +76,7 @@ export { jsonRecords, type RecordCodec, v8Records } from "./record_codec.ts";
 export { ModuleCache } from "./module_cache.ts";
 export { monotonicId, monotonicIdFactory } from "./monotonic_id.ts";
 export { openKv, openKvAt, type OpenKvOptions } from "./open_kv.ts";
+export { openPgKv, PgKv, type PgKvOptions } from "./pg/pg_kv.ts";
 export {
   ensurePrivateDir,
   ensurePrivateFile,

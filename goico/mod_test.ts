@@ -53,6 +53,8 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "onShutdownSignal",
     "openKv",
     "openKvAt",
+    "openPgKv",
+    "PgKv",
     "problemBody",
     "problemResponse",
     "problemStatus",

@@ -100,3 +100,11 @@ export function watFixtures(
     return await compileWatFile(new URL(`${name}.wat`, folder));
   };
 }
+export {
+  ensurePostgres,
+  type PgCluster,
+  type PgClusterOptions,
+  startPgCluster,
+  stopPgCluster,
+} from "./pg/pg_cluster.ts";
+export { pgTestDatabase, pgTestUrl } from "./pg/pg_test_database.ts";

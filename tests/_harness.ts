@@ -1,7 +1,20 @@
 /**
- * Test harness: the real platform on port 0 over an in-memory KV, and
- * helpers to talk to it over HTTP like a client would.
+ * Test harness: the real platform on port 0 over a store (an in-memory
+ * Deno KV, or PgKv on a new database of the tests' PostgreSQL), and
+ * helpers to talk to it over HTTP like a client would. `storeTest`
+ * registers a test once for each store (test files import it as `test`,
+ * which deno fmt lays out as it lays out `Deno.test`):
+ *
+ * ```ts
+ * import { startHarness, storeTest as test } from "./_harness.ts";
+ * test("an event runs", async (store) => {
+ *   const h = await startHarness({ store });
+ *   // ...
+ * });
+ * ```
  */
+import { openPgKv } from "@jobico/goico";
+import { pgTestDatabase, pgTestUrl } from "@jobico/goico/testing";
 import {
   type Platform,
   type ServeOptions,
@@ -10,6 +23,46 @@ import {
 import type { Execution } from "../components/executions/execution.ts";
 import { TEST_ADMIN_TOKEN } from "../components/server/_test_platform.ts";
 import { deployGreetOver } from "./_deploy_over_http.ts";
+
+/** The stores the platform runs on. */
+export type TestStore = "kv" | "postgres";
+
+const STORE_NAMES: Record<TestStore, string> = {
+  kv: "Deno KV",
+  postgres: "PostgreSQL",
+};
+
+/** The tests' PostgreSQL (undefined: none, tests on it are skipped). */
+const PG = await pgTestUrl();
+
+/**
+ * Registers `fn` as one test for each store, named `name [Deno KV]` and
+ * `name [PostgreSQL]` (skipped when there is no PostgreSQL).
+ */
+export function storeTest(
+  name: string,
+  fn: (store: TestStore) => Promise<void>,
+): void {
+  for (const store of ["kv", "postgres"] as const) {
+    Deno.test({
+      name: `${name} [${STORE_NAMES[store]}]`,
+      ignore: store === "postgres" && !PG,
+      fn: () => fn(store),
+    });
+  }
+}
+
+/** A new, empty store of the kind named, and how to close it. */
+export async function openTestStore(
+  store: TestStore,
+): Promise<{ kv: Deno.Kv; close(): Promise<void> }> {
+  if (store === "postgres") {
+    const kv = await openPgKv(await pgTestDatabase());
+    return { kv, close: () => kv.closed() };
+  }
+  const kv = await Deno.openKv(":memory:");
+  return { kv, close: () => Promise.resolve(kv.close()) };
+}
 
 export interface Harness {
   platform: Platform;
@@ -48,10 +101,17 @@ export async function startHarness(
      * reads; `h.kv` stays the KV itself.
      */
     wrapKv?: (kv: Deno.Kv) => Deno.Kv;
+    /**
+     * What the platform stores into.
+     *
+     * @default {"kv"} (an in-memory Deno KV)
+     */
+    store?: TestStore;
   } = {},
 ): Promise<Harness> {
-  const { wrapKv, ...serveOptions } = options;
-  const kv = await Deno.openKv(":memory:");
+  const { wrapKv, store, ...serveOptions } = options;
+  const opened = await openTestStore(store ?? "kv");
+  const kv = opened.kv;
   const adminToken = options.adminToken ?? TEST_ADMIN_TOKEN;
   const platform = await startPlatform({
     ...serveOptions,
@@ -125,7 +185,7 @@ export async function startHarness(
     },
     close: async () => {
       await platform.close();
-      kv.close();
+      await opened.close();
     },
   };
   return h;

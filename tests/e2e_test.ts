@@ -4,10 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { compileWat } from "./jobicolets/compile_wat.ts";
-import { deployGreet, startHarness } from "./_harness.ts";
+import { deployGreet, startHarness, storeTest as test } from "./_harness.ts";
 
-Deno.test("an event runs through its Jobicolet and chains its result", async () => {
-  const h = await startHarness();
+test("an event runs through its Jobicolet and chains its result", async (store) => {
+  const h = await startHarness({ store });
   try {
     await deployGreet(h);
     const [id] = await h.send("demo", "greet", [{ name: "Ada" }]);
@@ -60,8 +60,8 @@ Deno.test("an event runs through its Jobicolet and chains its result", async () 
   }
 });
 
-Deno.test("a non-zero code is an error and follows result.error", async () => {
-  const h = await startHarness();
+test("a non-zero code is an error and follows result.error", async (store) => {
+  const h = await startHarness({ store });
   try {
     await deployGreet(h);
     const [id] = await h.send("demo", "greet", [{ name: "Voldemort" }]);
@@ -84,8 +84,8 @@ Deno.test("a non-zero code is an error and follows result.error", async () => {
   }
 });
 
-Deno.test("a trapping module is recorded as failed and routed to result.error, never ok", async () => {
-  const h = await startHarness();
+test("a trapping module is recorded as failed and routed to result.error, never ok", async (store) => {
+  const h = await startHarness({ store });
   try {
     await h.upload("t1", "trap.wasm", await compileWat("trap"));
     await h.upload("t1", "echo.wasm", await compileWat("echo"));
@@ -137,8 +137,8 @@ runtimes:
   }
 });
 
-Deno.test("by default a failed execution sends its reason to result.error, the code and source beside it", async () => {
-  const h = await startHarness();
+test("by default a failed execution sends its reason to result.error, the code and source beside it", async (store) => {
+  const h = await startHarness({ store });
   try {
     await h.upload("t1", "trap.wasm", await compileWat("trap"));
     await h.upload("t1", "echo.wasm", await compileWat("echo"));
@@ -177,8 +177,8 @@ runtimes:
   }
 });
 
-Deno.test("a schema-invalid item gets a 400 naming the item and the field, and nothing is queued", async () => {
-  const h = await startHarness();
+test("a schema-invalid item gets a 400 naming the item and the field, and nothing is queued", async (store) => {
+  const h = await startHarness({ store });
   try {
     await deployGreet(h);
     const res = await h.api("/events/demo/greet", {
@@ -211,8 +211,8 @@ Deno.test("a schema-invalid item gets a 400 naming the item and the field, and n
   }
 });
 
-Deno.test("unknown tenants and events get 404s that name them", async () => {
-  const h = await startHarness();
+test("unknown tenants and events get 404s that name them", async (store) => {
+  const h = await startHarness({ store });
   try {
     await deployGreet(h);
     const post = (path: string) =>
@@ -235,8 +235,8 @@ Deno.test("unknown tenants and events get 404s that name them", async () => {
   }
 });
 
-Deno.test("malformed bodies get 400s that say what is wrong", async () => {
-  const h = await startHarness();
+test("malformed bodies get 400s that say what is wrong", async (store) => {
+  const h = await startHarness({ store });
   try {
     await deployGreet(h);
     const cases: [string, RegExp][] = [
@@ -275,8 +275,8 @@ Deno.test("malformed bodies get 400s that say what is wrong", async () => {
   }
 });
 
-Deno.test("with an admin token, requests without it or with a wrong one get 401", async () => {
-  const h = await startHarness({ adminToken: "s3cret-admin-token" });
+test("with an admin token, requests without it or with a wrong one get 401", async (store) => {
+  const h = await startHarness({ store, adminToken: "s3cret-admin-token" });
   try {
     await deployGreet(h);
     const paths: [string, RequestInit][] = [
@@ -327,8 +327,8 @@ Deno.test("with an admin token, requests without it or with a wrong one get 401"
   }
 });
 
-Deno.test("a redeploy that changes the schema takes effect without a restart", async () => {
-  const h = await startHarness();
+test("a redeploy that changes the schema takes effect without a restart", async (store) => {
+  const h = await startHarness({ store });
   try {
     await deployGreet(h);
     const item = { name: "Ada", mood: "happy" };
@@ -387,8 +387,8 @@ Deno.test("a redeploy that changes the schema takes effect without a restart", a
   }
 });
 
-Deno.test("executions stream live over Server-Sent Events", async () => {
-  const h = await startHarness();
+test("executions stream live over Server-Sent Events", async (store) => {
+  const h = await startHarness({ store });
   try {
     await deployGreet(h);
     const res = await h.api(
@@ -418,8 +418,8 @@ Deno.test("executions stream live over Server-Sent Events", async () => {
   }
 });
 
-Deno.test("a Jobicolet in an infinite loop is stopped by its instruction budget and the platform keeps running", async () => {
-  const h = await startHarness({ limits: { fuel: 5_000_000 } });
+test("a Jobicolet in an infinite loop is stopped by its instruction budget and the platform keeps running", async (store) => {
+  const h = await startHarness({ store, limits: { fuel: 5_000_000 } });
   try {
     await deployGreet(h);
     await h.upload("demo", "spin.wasm", await compileWat("spin"));
@@ -477,8 +477,8 @@ runtimes:
   }
 });
 
-Deno.test("a module that cannot be metered is refused at upload with the reason", async () => {
-  const h = await startHarness();
+test("a module that cannot be metered is refused at upload with the reason", async (store) => {
+  const h = await startHarness({ store });
   try {
     // A SIMD instruction (v128.const) in the only function body.
     const simd = new Uint8Array([

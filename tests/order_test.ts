@@ -3,10 +3,10 @@
  * run in parallel on the sandbox pool.
  */
 import assert from "node:assert/strict";
-import { deployGreet, startHarness } from "./_harness.ts";
+import { deployGreet, startHarness, storeTest as test } from "./_harness.ts";
 
-Deno.test("each queue runs its events in accepted order while queues run in parallel", async () => {
-  const h = await startHarness({ workers: 2, tenantConcurrency: 2 });
+test("each queue runs its events in accepted order while queues run in parallel", async (store) => {
+  const h = await startHarness({ store, workers: 2, tenantConcurrency: 2 });
   try {
     await deployGreet(h);
     let peak = 0;

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { compileWat } from "./jobicolets/compile_wat.ts";
-import { type Harness, startHarness } from "./_harness.ts";
+import { type Harness, startHarness, storeTest as test } from "./_harness.ts";
 import type { Execution } from "../components/executions/execution.ts";
 import { serialize } from "node:v8";
 import { MAX_ITEM_BYTES } from "@jobico/goico";
@@ -56,9 +56,9 @@ async function drained(h: Harness, queue: string) {
   }
 }
 
-Deno.test("a chained result too large for one KV value is a failed execution with the reason, and its event a dead letter", async () => {
+test("a chained result too large for one KV value is a failed execution with the reason, and its event a dead letter", async (store) => {
   // A short lease: on failure the event would come back quickly.
-  const h = await startHarness({ leaseMs: 300 });
+  const h = await startHarness({ store, leaseMs: 300 });
   try {
     await deploy(h);
     // 100,000 characters of result: the chained `big-ok` event cannot be queued.
@@ -99,8 +99,8 @@ Deno.test("a chained result too large for one KV value is a failed execution wit
   }
 });
 
-Deno.test("a chained result that fits is still sent (the friendly side of the limit)", async () => {
-  const h = await startHarness({ leaseMs: 300 });
+test("a chained result that fits is still sent (the friendly side of the limit)", async (store) => {
+  const h = await startHarness({ store, leaseMs: 300 });
   try {
     await deploy(h);
     const [id] = await h.send("px", "big", [10_000]);
@@ -118,8 +118,8 @@ Deno.test("a chained result that fits is still sent (the friendly side of the li
   }
 });
 
-Deno.test("a record that fits as UTF-8 but not as the KV stores it is fitted and recorded once", async () => {
-  const h = await startHarness({ leaseMs: 300 });
+test("a record that fits as UTF-8 but not as the KV stores it is fitted and recorded once", async (store) => {
+  const h = await startHarness({ store, leaseMs: 300 });
   try {
     await deploy(h);
     // 20 lines of a euro sign and 4,093 x: 80 KB of UTF-8 (fitted to 60 KB
@@ -290,9 +290,10 @@ function smallValues(kv: Deno.Kv, max: number): Deno.Kv {
   });
 }
 
-Deno.test("an outcome the store refuses whatever happens is recorded as failed with the reason, and its event dead-lettered", async () => {
+test("an outcome the store refuses whatever happens is recorded as failed with the reason, and its event dead-lettered", async (store) => {
   // A result of 9,000 characters fits Deno KV's 64 KiB, not this store's 8.
   const h = await startHarness({
+    store,
     leaseMs: 300,
     wrapKv: (kv) => smallValues(kv, 8 * 1024),
   });

@@ -11,7 +11,7 @@ import { createPlatform } from "../components/platform.ts";
 import type { Execution } from "../components/executions/execution.ts";
 import { compileWat } from "./jobicolets/compile_wat.ts";
 import { deployGreetOver } from "./_deploy_over_http.ts";
-import { deployGreet, startHarness } from "./_harness.ts";
+import { deployGreet, startHarness, storeTest as test } from "./_harness.ts";
 import { RUN_CLI } from "./_run_main.ts";
 import { spawnServer } from "./_spawn_server.ts";
 
@@ -112,8 +112,8 @@ async function executionOf(api: Api, eventId: string): Promise<Execution> {
   throw new Error(`Event ${eventId} was never executed`);
 }
 
-Deno.test("a redeploy reaches the listener and the executor within 1 s", async () => {
-  const h = await startHarness();
+test("a redeploy reaches the listener and the executor within 1 s", async (store) => {
+  const h = await startHarness({ store });
   try {
     await deployGreet(h);
     // Warm up: the greeter has run once.
@@ -145,9 +145,10 @@ Deno.test("a redeploy reaches the listener and the executor within 1 s", async (
   }
 });
 
-Deno.test("an event accepted under version 1 runs with version 1 after the redeploy", async () => {
+test("an event accepted under version 1 runs with version 1 after the redeploy", async (store) => {
   // No executor yet: the events wait in their queue across the redeploy.
   const h = await startHarness({
+    store,
     components: ["ctl", "repo", "listener", "recorder"],
   });
   const ctrl = new AbortController();

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { compileWat } from "./jobicolets/compile_wat.ts";
-import { type Harness, startHarness } from "./_harness.ts";
+import { type Harness, startHarness, storeTest as test } from "./_harness.ts";
 import type { Execution } from "../components/executions/execution.ts";
 import { RUN_MAIN } from "./_run_main.ts";
 import { spawnServer } from "./_spawn_server.ts";
@@ -90,9 +90,9 @@ async function executions(h: Harness): Promise<Execution[]> {
   return (await res.json()).executions;
 }
 
-Deno.test("default configuration: a failed execution is retried after 1 s, with a finite due time", async () => {
+test("default configuration: a failed execution is retried after 1 s, with a finite due time", async (store) => {
   // Nothing about retries is set: the platform's defaults apply.
-  const h = await startHarness();
+  const h = await startHarness({ store });
   try {
     await deploy(h.api);
     const [id] = await h.send("rt", "fails", [{}]);
@@ -131,8 +131,8 @@ Deno.test("default configuration: a failed execution is retried after 1 s, with 
   }
 });
 
-Deno.test("default configuration: a failing event ends in the dead letters", async () => {
-  const h = await startHarness();
+test("default configuration: a failing event ends in the dead letters", async (store) => {
+  const h = await startHarness({ store });
   try {
     await deploy(h.api);
     const [id] = await h.send("rt", "fails-once-more", [{}]);
@@ -192,9 +192,10 @@ Deno.test("default configuration: the server started with no retry setting retri
   }
 });
 
-Deno.test("default configuration: limits given as undefined keep their defaults and ceilings", async () => {
+test("default configuration: limits given as undefined keep their defaults and ceilings", async (store) => {
   // As a caller passing optional settings on would, with none of them set.
   const h = await startHarness({
+    store,
     limits: {
       timeoutMs: undefined,
       memoryMb: undefined,

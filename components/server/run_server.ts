@@ -22,8 +22,11 @@ export async function runServer(
   options: RunServerOptions = {},
 ): Promise<void> {
   const logger = options.logger ?? jsonLogger({ level: config.logLevel });
-  const { adminToken, secretKey, kv } = await openServerStore(config, logger);
-  logger.info("starting", { data: config.data, kv: config.kv ?? "in data" });
+  const { adminToken, secretKey, kv, describe, close } = await openServerStore(
+    config,
+    logger,
+  );
+  logger.info("starting", { data: config.data, kv: describe });
   // The process the CLI talks to: it serves the control plane, from a
   // directory of this machine (an executor-only process says nothing).
   const components = config.options.components ?? COMPONENTS;
@@ -42,6 +45,6 @@ export async function runServer(
         : undefined,
     );
   } finally {
-    kv.close();
+    await close();
   }
 }

@@ -18,7 +18,7 @@ export function serveIsolate(
   const instance = `isolate-${crypto.randomUUID().slice(0, 8)}`;
   const ctrl = new AbortController();
   const ready = (async () => {
-    const { adminToken, secretKey, kv } = await openServerStore(
+    const { adminToken, secretKey, kv, close } = await openServerStore(
       config,
       logger,
     );
@@ -26,7 +26,7 @@ export function serveIsolate(
       { ...config.options, adminToken, secretKey, kv, logger, instance },
       ctrl.signal,
     );
-    const background = parts.run(ctrl.signal).finally(() => kv.close());
+    const background = parts.run(ctrl.signal).finally(() => close());
     try {
       // Isolates that cannot listen for signals stop with the process.
       onShutdownSignal(() => ctrl.abort());

@@ -21,6 +21,10 @@ export const SETTINGS = {
     "--kv",
     "the Deno KV: a KV Connect URL (token in DENO_KV_ACCESS_TOKEN), a SQLite file or :memory: (default <data>/kv.sqlite3)",
   ],
+  JOBICO_STORE: [
+    "--store",
+    "a postgres:// URL: everything in that PostgreSQL database, which several nodes can share (default: the Deno KV of --data / --kv)",
+  ],
   JOBICO_COMPONENTS: [
     "--components",
     `components to run, comma separated: ${COMPONENTS.join(",")} (default all)`,
@@ -158,6 +162,8 @@ export interface ServerConfig {
   data: string;
   /** Where the KV is when not in the data directory: a URL, a file or `:memory:`. */
   kv?: string;
+  /** A `postgres://` URL: the store is that PostgreSQL database instead of a Deno KV. */
+  store?: string;
   logLevel: LogLevel;
   /** Without `adminToken`, the server makes one (see admin_token.ts). */
   options: Omit<ServeOptions, "kv" | "logger" | "adminToken" | "secretKey"> & {
@@ -320,12 +326,35 @@ export function serverConfig(
   for (const [k, v] of Object.entries(options)) {
     if (v === undefined) delete (options as Record<string, unknown>)[k];
   }
+  const store = get("JOBICO_STORE");
+  if (store !== undefined) {
+    if (!/^postgres(ql)?:\/\/[^\s]+$/.test(store)) {
+      throw new SettingError(
+        `Invalid ${label("JOBICO_STORE")} "${
+          redactUrl(store)
+        }": use a postgres:// or postgresql:// URL`,
+      );
+    }
+    if (get("JOBICO_KV") !== undefined) {
+      throw new SettingError(
+        `Invalid ${label("JOBICO_STORE")}: ${
+          label("JOBICO_KV")
+        } names a Deno KV; name one store, not both`,
+      );
+    }
+  }
   return {
     data: get("JOBICO_DATA") ?? ".jobico",
     ...(get("JOBICO_KV") !== undefined && { kv: get("JOBICO_KV") }),
+    ...(store !== undefined && { store }),
     logLevel: logLevel as LogLevel,
     options,
   };
+}
+
+/** A URL with its password hidden, to name it in messages and logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:\s]*:)[^@\s]*@/i, "$1***@");
 }
 
 /** The members of `o` that are set. */

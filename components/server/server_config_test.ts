@@ -183,3 +183,38 @@ Deno.test("serverConfig: the access log is all, errors or off, and left to the p
     /^SettingError: Invalid --access-log "some": use all, errors, off$/,
   );
 });
+
+Deno.test("serverConfig: JOBICO_STORE names a PostgreSQL database, checked and never echoed with its password", () => {
+  assert.equal(
+    serverConfig({ JOBICO_STORE: "postgres://jobico:pw@db:5432/jobico" })
+      .store,
+    "postgres://jobico:pw@db:5432/jobico",
+  );
+  assert.equal(
+    serverConfig({ JOBICO_STORE: "postgresql://db/jobico" }, "flag").store,
+    "postgresql://db/jobico",
+  );
+  assert.equal(serverConfig({}).store, undefined);
+  assert.throws(
+    () => serverConfig({ JOBICO_STORE: "mysql://root:hunter2@db/x" }),
+    (err: Error) => {
+      assert.equal(
+        err.message,
+        'Invalid JOBICO_STORE "mysql://root:***@db/x": use a postgres:// or postgresql:// URL',
+      );
+      return true;
+    },
+  );
+  assert.throws(
+    () => serverConfig({ JOBICO_STORE: "postgres://db x" }, "flag"),
+    /Invalid --store "postgres:\/\/db x"/,
+  );
+  assert.throws(
+    () =>
+      serverConfig({
+        JOBICO_STORE: "postgres://db/x",
+        JOBICO_KV: ":memory:",
+      }, "flag"),
+    /Invalid --store: --kv names a Deno KV; name one store, not both/,
+  );
+});
