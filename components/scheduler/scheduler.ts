@@ -32,30 +32,23 @@ import {
   WriteBatch,
 } from "@jobico/goico";
 import type { EventItem } from "../model/event_item.ts";
-import type { EventDef } from "../model/job_package.ts";
 import { keys } from "../model/keys.ts";
-import { queueStorageName } from "../model/queue_ref.ts";
 import {
-  type CompiledSchedule,
-  compileSchedule,
   DEFAULT_MIN_SCHEDULE_INTERVAL_MS,
   nextTick,
-  scheduledItem,
 } from "../model/schedule.ts";
 import type { Definitions } from "../packages/definitions.ts";
 import type { PackageHead, PackageStore } from "../packages/package_store.ts";
-import { declaredEvents } from "../packages/package_store.ts";
-import { PinDeltas } from "../packages/version_pins.ts";
+import {
+  latestTick,
+  readCursors,
+  sameSchedule,
+  type ScheduleCursor,
+  tickWrites,
+} from "./schedule_cursor.ts";
+import { readScheduledEvents, type ScheduledEvent } from "./scheduled_event.ts";
 
-/** What a schedule's cursor holds: the last tick sent (or skipped). */
-export interface ScheduleCursor {
-  cron: string;
-  timezone?: string;
-  /** The last tick handled, ms since the epoch. */
-  last: number;
-  /** Whether that tick's item was queued (false: skipped, the queue was full). */
-  sent: boolean;
-}
+export type { ScheduleCursor } from "./schedule_cursor.ts";
 
 /**
  * What {@linkcode Scheduler} needs and how often it looks.
@@ -112,17 +105,6 @@ export interface SchedulerOptions {
   logger?: Logger;
 }
 
-/** One scheduled event as this process knows it. */
-interface Entry {
-  head: Deno.KvEntry<PackageHead>;
-  event: EventDef;
-  compiled: CompiledSchedule;
-  /** The queue's storage name. */
-  queue: string;
-  /** The next tick to look at; null when it fires no more. */
-  next: number | null;
-}
-
 /** What one look did (for tests and the log). */
 export interface SchedulerPass {
   /** Ticks whose item this process queued. */
@@ -142,7 +124,7 @@ export class Scheduler {
   readonly #o: Required<Omit<SchedulerOptions, "logger">> & {
     logger: Logger;
   };
-  #entries: Entry[] = [];
+  #entries: ScheduledEvent[] = [];
   /** The definition stream's position when the entries were read. */
   #loadedAt: bigint | null = null;
 
@@ -169,49 +151,19 @@ export class Scheduler {
 
   /** Reads the schedules of every current package (again). */
   async load(): Promise<void> {
-    const { kv, definitions, now } = this.#o;
+    const { kv, definitions, now, logger } = this.#o;
     const position = await this.#o.store.feed.position();
-    const entries: Entry[] = [];
-    for await (
-      const head of kv.list<PackageHead>({ prefix: keys.allPackageHeads() })
-    ) {
-      const { tenant, id, version } = head.value;
-      if (await definitions.isDeleting(tenant)) continue;
-      const v = await definitions.version(tenant, id, version);
-      if (!v) continue;
-      for (const event of declaredEvents(v.package)) {
-        if (!event.schedule) continue;
-        let compiled: CompiledSchedule;
-        try {
-          compiled = compileSchedule(event.schedule);
-        } catch (err) {
-          // Checked at deploy; a time zone this runtime lacks lands here.
-          this.#o.logger.warn("a schedule cannot be read", {
-            tenant,
-            event: event.id,
-            error: String(err),
-          });
-          continue;
-        }
-        entries.push({
-          head,
-          event,
-          compiled,
-          queue: queueStorageName({ tenant, queue: event.supplierqueue }),
-          next: null,
-        });
-      }
-    }
-    const cursors = await this.#cursors(entries);
+    const entries = await readScheduledEvents(kv, definitions, logger);
+    const cursors = await readCursors(kv, entries);
     const at = now();
     entries.forEach((entry, i) => {
       const c = cursors[i].value;
-      const schedule = entry.event.schedule!;
-      const same = c && c.cron === schedule.cron &&
-        c.timezone === schedule.timezone;
       // A schedule seen for the first time (or changed) starts now; one
       // with a cursor goes on after its last tick.
-      entry.next = nextTick(entry.compiled, same ? c.last : at);
+      entry.next = nextTick(
+        entry.compiled,
+        c && sameSchedule(c, entry.event.schedule!) ? c.last : at,
+      );
     });
     this.#entries = entries;
     this.#loadedAt = position;
@@ -235,7 +187,7 @@ export class Scheduler {
     let stale = false;
     let cursors: Deno.KvEntryMaybe<ScheduleCursor>[];
     try {
-      cursors = await this.#cursors(due);
+      cursors = await readCursors(this.#o.kv, due);
     } catch (err) {
       pass.failed += due.length;
       this.#o.logger.warn("scheduled ticks were not sent yet", {
@@ -258,7 +210,7 @@ export class Scheduler {
     };
     for (let i = 0; i < due.length; i++) {
       const entry = due[i];
-      const { tick, missed } = this.#latestTick(entry, at);
+      const { tick, missed } = latestTick(entry, at, this.#o.minIntervalMs);
       if (!this.#wanted(entry, cursors[i], tick, pass)) continue;
       let backlog = backlogs.get(entry.queue);
       if (backlog === undefined) {
@@ -271,7 +223,7 @@ export class Scheduler {
       const full = backlog >= this.#o.maxQueueDepth;
       backlogs.set(entry.queue, backlog + (full ? 0 : 1));
       const part = new WriteBatch(this.#o.kv);
-      this.#writes(part, entry, cursors[i], tick, full);
+      tickWrites(part, entry, cursors[i], tick, full, this.#o);
       if (parts.length >= FIRE_BATCH || !batch.fits(part)) await flush();
       batch.add(part);
       parts.push({ entry, tick, missed, full });
@@ -282,25 +234,11 @@ export class Scheduler {
     return pass;
   }
 
-  /** The cursors of `entries`, in order, read ten at a time. */
-  async #cursors(
-    entries: Entry[],
-  ): Promise<Deno.KvEntryMaybe<ScheduleCursor>[]> {
-    const out: Deno.KvEntryMaybe<ScheduleCursor>[] = [];
-    for (let i = 0; i < entries.length; i += 10) {
-      out.push(
-        ...await this.#o.kv.getMany<ScheduleCursor[]>(
-          entries.slice(i, i + 10).map((e) =>
-            keys.scheduleCursor(e.head.value.tenant, e.event.id)
-          ),
-        ),
-      );
-    }
-    return out;
-  }
-
   /** One schedule alone (after a refused write), counting a failure. */
-  async #fireAlone(entry: Entry, pass: SchedulerPass): Promise<boolean> {
+  async #fireAlone(
+    entry: ScheduledEvent,
+    pass: SchedulerPass,
+  ): Promise<boolean> {
     try {
       return await this.#fire(entry, pass);
     } catch (err) {
@@ -360,20 +298,20 @@ export class Scheduler {
    * Handles the latest due tick of one schedule, alone. Returns true when
    * the package's head changed (the entry is stale).
    */
-  async #fire(entry: Entry, pass: SchedulerPass): Promise<boolean> {
+  async #fire(entry: ScheduledEvent, pass: SchedulerPass): Promise<boolean> {
     const { kv, queue, now } = this.#o;
     const cursorKey = keys.scheduleCursor(
       entry.head.value.tenant,
       entry.event.id,
     );
     for (let tries = 0; tries < 3; tries++) {
-      const { tick, missed } = this.#latestTick(entry, now());
+      const { tick, missed } = latestTick(entry, now(), this.#o.minIntervalMs);
       const cursor = await kv.get<ScheduleCursor>(cursorKey);
       if (!this.#wanted(entry, cursor, tick, pass)) return false;
       const full = (await queue.backlog(entry.queue)) >=
         this.#o.maxQueueDepth;
       const batch = new WriteBatch(kv);
-      this.#writes(batch, entry, cursor, tick, full);
+      tickWrites(batch, entry, cursor, tick, full, this.#o);
       if ((await batch.commit()).ok) {
         this.#fired({ entry, tick, missed, full }, pass);
         return false;
@@ -385,24 +323,6 @@ export class Scheduler {
     return false;
   }
 
-  /** The latest tick at or before `at`, and how many before it were missed. */
-  #latestTick(entry: Entry, at: number): { tick: number; missed: number } {
-    let tick = entry.next!;
-    let missed = 0;
-    for (let t = nextTick(entry.compiled, tick); t !== null && t <= at;) {
-      tick = t;
-      missed++;
-      if (missed >= 10_000) {
-        // A fast schedule missed for long: jump near now.
-        const near = nextTick(entry.compiled, at - this.#o.minIntervalMs);
-        tick = near !== null && near <= at ? near : tick;
-        break;
-      }
-      t = nextTick(entry.compiled, t);
-    }
-    return { tick, missed };
-  }
-
   /**
    * Whether `tick` is still to be sent, given the schedule's cursor: not
    * when another process handled it (counted as taken), nor when it comes
@@ -410,16 +330,13 @@ export class Scheduler {
    * entry's next tick when not.
    */
   #wanted(
-    entry: Entry,
+    entry: ScheduledEvent,
     cursor: Deno.KvEntryMaybe<ScheduleCursor>,
     tick: number,
     pass: SchedulerPass,
   ): boolean {
-    const schedule = entry.event.schedule!;
     const c = cursor.value;
-    if (!c || c.cron !== schedule.cron || c.timezone !== schedule.timezone) {
-      return true;
-    }
+    if (!c || !sameSchedule(c, entry.event.schedule!)) return true;
     if (c.last >= tick) {
       pass.taken++;
       entry.next = nextTick(entry.compiled, c.last);
@@ -430,46 +347,6 @@ export class Scheduler {
       return false;
     }
     return true;
-  }
-
-  /**
-   * Adds a tick's writes to `batch`: the check that the cursor and the
-   * package's head are as read, the cursor moved to the tick, and (unless
-   * the queue is full) the item appended with its version's pin.
-   */
-  #writes(
-    batch: WriteBatch,
-    entry: Entry,
-    cursor: Deno.KvEntryMaybe<ScheduleCursor>,
-    tick: number,
-    full: boolean,
-  ): void {
-    const schedule = entry.event.schedule!;
-    const { tenant, id: pkg, version } = entry.head.value;
-    batch.check(cursor, entry.head);
-    batch.set(
-      cursor.key,
-      {
-        cron: schedule.cron,
-        ...(schedule.timezone !== undefined && { timezone: schedule.timezone }),
-        last: tick,
-        sent: !full,
-      } satisfies ScheduleCursor,
-    );
-    if (full) return;
-    const item: EventItem = {
-      tenant,
-      package: pkg,
-      version,
-      event: entry.event.id,
-      eventId: this.#o.newId(),
-      data: scheduledItem(schedule, tick),
-    };
-    this.#o.queue.append(batch, entry.queue, [{
-      id: item.eventId,
-      value: item,
-    }]);
-    new PinDeltas().add(item, 1).write(batch);
   }
 
   /** Counts a tick whose write committed, and moves its entry on. */
@@ -491,7 +368,7 @@ export class Scheduler {
 
 /** A tick added to a write. */
 interface Fired {
-  entry: Entry;
+  entry: ScheduledEvent;
   tick: number;
   missed: number;
   full: boolean;
