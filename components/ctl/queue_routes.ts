@@ -18,6 +18,7 @@ import {
 } from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import {
+  CURSOR_PATTERN,
   json,
   LIMIT,
   NAME_PATTERN,
@@ -25,6 +26,7 @@ import {
   problems,
   ref,
 } from "../openapi/schemas.ts";
+import { API_LIMITS } from "../../api/mod.ts";
 import { pageLimit } from "../http/page_limit.ts";
 import type { PackageStore } from "../packages/package_store.ts";
 import {
@@ -61,10 +63,10 @@ export interface DeadLetterView {
 }
 
 /** Most ids in one replay or purge request. */
-const MAX_IDS = 1000;
-const MAX_BODY = 64 * 1024;
+const MAX_IDS = API_LIMITS.deadLetterIds;
+const MAX_BODY = API_LIMITS.deadLetterBodyBytes;
 /** Cursors of `Deno.Kv.list` are base64. */
-const CURSOR = /^[A-Za-z0-9+/_-]{1,2048}={0,2}$/;
+const CURSOR = new RegExp(CURSOR_PATTERN);
 
 export function queueApp(
   store: PackageStore,
@@ -319,7 +321,7 @@ const DOCS = {
         name: "cursor",
         in: "query",
         description: "The `cursor` of the previous page",
-        schema: { type: "string", pattern: CURSOR.source },
+        schema: { type: "string", pattern: CURSOR_PATTERN },
       },
     ],
     responses: {
@@ -371,7 +373,7 @@ const DOCS = {
         schema: {
           type: "array",
           minItems: 1,
-          maxItems: 1000,
+          maxItems: MAX_IDS,
           items: { type: "string", pattern: NAME_PATTERN },
         },
       },

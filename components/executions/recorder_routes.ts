@@ -8,6 +8,7 @@ import { ValidationError } from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import {
   EXECUTION_FILTERS,
+  ID19_PATTERN,
   json,
   LIMIT,
   PATH,
@@ -89,7 +90,7 @@ const DOCS = {
         name: "cursor",
         in: "query",
         description: "The `cursor` of the previous page",
-        schema: { type: "string", pattern: "^[0-9a-z]{19}$" },
+        schema: { type: "string", pattern: ID19_PATTERN },
       },
       ...EXECUTION_FILTERS,
     ],
@@ -133,7 +134,7 @@ const DOCS = {
         in: "header",
         description:
           "The id of the last execution event received: the stream starts after it",
-        schema: { type: "string", pattern: "^[0-9a-z]{19}$" },
+        schema: { type: "string", pattern: ID19_PATTERN },
       },
     ],
     responses: {

@@ -4,6 +4,7 @@
  * the checks of a settings change.
  */
 import { ValidationError } from "@jobico/goico";
+import { POLICY_RANGES } from "../../api/mod.ts";
 
 export interface RetentionPolicy {
   /** Executions older than this many days are removed; 0 keeps them whatever their age. */
@@ -59,18 +60,9 @@ export const DEFAULT_QUOTAS: Quotas = {
   bytes: 1024 ** 3,
 };
 
-/** The accepted range of each setting. */
-export const POLICY_RANGES = {
-  retention: {
-    days: [0, 36_500],
-    executions: [0, 1_000_000_000],
-    versions: [1, 10_000],
-  },
-  quotas: {
-    files: [0, 1_000_000_000],
-    bytes: [0, Number.MAX_SAFE_INTEGER],
-  },
-} as const satisfies {
+/** The accepted range of each setting (the API's schemas carry the same). */
+export { POLICY_RANGES };
+POLICY_RANGES satisfies {
   retention: Record<keyof RetentionPolicy, readonly [number, number]>;
   quotas: Record<keyof Quotas, readonly [number, number]>;
 };
