@@ -10,10 +10,9 @@
 import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
 import {
-  type DeadLetter,
+  type DeadLetter as QueuedDeadLetter,
   type DurableQueue,
   NotFoundError,
-  type QueueStats,
   ValidationError,
 } from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
@@ -26,7 +25,7 @@ import {
   problems,
   ref,
 } from "../openapi/schemas.ts";
-import { API_LIMITS } from "../../api/mod.ts";
+import { API_LIMITS, type DeadLetter, type Queue } from "../../api/mod.ts";
 import { pageLimit } from "../http/page_limit.ts";
 import type { PackageStore } from "../packages/package_store.ts";
 import {
@@ -38,29 +37,10 @@ import { readBody } from "../http/read_body.ts";
 import type { EventItem } from "../model/event_item.ts";
 import { PinDeltas } from "../packages/version_pins.ts";
 
-/** One queue in `GET .../queues`. */
-export interface QueueView extends QueueStats {
-  id: string;
-}
-
-/** One dead letter in `GET .../queues/{queue}/dead`. */
-export interface DeadLetterView {
-  /** The queue item's id: what replay and purge take. */
-  id: string;
-  eventId: string;
-  event: string;
-  package: string;
-  version: number;
-  attempt: number;
-  failures: number;
-  /** The last failure's reason. */
-  error: string;
-  /** ISO 8601. */
-  failedAt: string;
-  /** The last execution's id, when it was recorded. */
-  executionId: string | null;
-  data: unknown;
-}
+/** One queue in `GET .../queues` (the API's `Queue`). */
+export type QueueView = Queue;
+/** One dead letter in `GET .../queues/{queue}/dead` (the API's `DeadLetter`). */
+export type DeadLetterView = DeadLetter;
 
 /** Most ids in one replay or purge request. */
 const MAX_IDS = API_LIMITS.deadLetterIds;
@@ -210,7 +190,7 @@ export function queueApp(
   return app;
 }
 
-function deadView(l: DeadLetter<EventItem>): DeadLetterView {
+function deadView(l: QueuedDeadLetter<EventItem>): DeadLetterView {
   const v = l.item.value;
   return {
     id: l.item.id,

@@ -4,30 +4,25 @@
  * the checks of a settings change.
  */
 import { ValidationError } from "@jobico/goico";
-import { POLICY_RANGES } from "../../api/mod.ts";
+import {
+  POLICY_RANGES,
+  type Quotas,
+  type RetentionPolicy,
+} from "../../api/mod.ts";
 
-export interface RetentionPolicy {
-  /** Executions older than this many days are removed; 0 keeps them whatever their age. */
-  days: number;
-  /** Only the newest this many executions of the tenant are kept; 0: no limit. */
-  executions: number;
-  /**
-   * Versions kept of each package: the newest this many (the current one
-   * among them), and besides them every version a queued event was
-   * accepted under. At least 1.
-   */
-  versions: number;
-}
+/**
+ * What is kept of a tenant (the API's `RetentionPolicy`): executions
+ * younger than `days` (0: whatever their age), the newest `executions`
+ * (0: no limit), and of each package the newest `versions` (the current
+ * one among them) besides every version a queued event was accepted under.
+ */
+export type { RetentionPolicy };
 
-export interface Quotas {
-  /** Files (names) the tenant may have. */
-  files: number;
-  /**
-   * Bytes the tenant may store: the size of each distinct content that its
-   * files and its kept package versions use, counted once.
-   */
-  bytes: number;
-}
+/**
+ * What a tenant may store (the API's `Quotas`): `files` names, and `bytes`,
+ * the size of each distinct content its files and kept versions use, once.
+ */
+export type { Quotas };
 
 /** The platform's defaults, for tenants that set nothing. */
 export interface PolicyDefaults {
