@@ -5,7 +5,8 @@
  */
 import { type Static, Type } from "@sinclair/typebox";
 import { closed, int, nullable, oneOf, ref, time } from "./_kit.ts";
-import { Id19, Name } from "./names.ts";
+import { API_LIMITS } from "./limits.ts";
+import { Id19, ID19_PATTERN, Name, NAME_PATTERN } from "./names.ts";
 
 /** An execution's outcome. */
 export const ExecutionStatus = oneOf(
@@ -76,3 +77,20 @@ export const ExecutionPage = closed({
   ),
 });
 export type ExecutionPage = Static<typeof ExecutionPage>;
+
+/** `limit` of a paged list. */
+export const PageLimit = Type.Integer({
+  minimum: API_LIMITS.page.min,
+  maximum: API_LIMITS.page.max,
+  default: API_LIMITS.page.default,
+});
+
+/** The query of `GET /api/v1/tenants/{t}/executions` (the stream takes the filters). */
+export const ExecutionQuery = Type.Object({
+  limit: Type.Optional(PageLimit),
+  cursor: Type.Optional(Type.String({ pattern: ID19_PATTERN })),
+  event: Type.Optional(Type.String({ pattern: NAME_PATTERN })),
+  package: Type.Optional(Type.String({ pattern: NAME_PATTERN })),
+  status: Type.Optional(ExecutionStatus),
+});
+export type ExecutionQuery = Static<typeof ExecutionQuery>;

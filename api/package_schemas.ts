@@ -6,7 +6,8 @@
  */
 import { type Static, Type } from "@sinclair/typebox";
 import { closed, int, nullable, oneOf, recordOf, ref, time } from "./_kit.ts";
-import { Name, Sha256 } from "./names.ts";
+import { FileKind } from "./file_schemas.ts";
+import { FILE_NAME_PATTERN, Name, Sha256 } from "./names.ts";
 
 const str = (description?: string) =>
   Type.String(description ? { description } : {});
@@ -207,3 +208,11 @@ export const Rollback = closed({
   version: int("The version whose content becomes current", 1),
 });
 export type Rollback = Static<typeof Rollback>;
+
+/** A file a dry run treats as uploaded (`file=name:kind:sha256`). */
+export const PendingFile = closed({
+  name: Type.String({ pattern: FILE_NAME_PATTERN }),
+  kind: FileKind,
+  sha256: Sha256(),
+});
+export type PendingFile = Static<typeof PendingFile>;

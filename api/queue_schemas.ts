@@ -6,7 +6,8 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { closed, int, nullable, ref, time } from "./_kit.ts";
 import { API_LIMITS } from "./limits.ts";
-import { Id19, Name, NAME_PATTERN } from "./names.ts";
+import { CURSOR_PATTERN, Id19, Name, NAME_PATTERN } from "./names.ts";
+import { PageLimit } from "./execution_schemas.ts";
 
 /** One queue in `GET .../queues`: what it holds and has done. */
 export const Queue = closed({
@@ -80,3 +81,10 @@ export const Purged = closed({
   purged: int("How many dead letters were removed", 0),
 });
 export type Purged = Static<typeof Purged>;
+
+/** The query of `GET .../queues/{q}/dead`. */
+export const DeadLetterQuery = Type.Object({
+  limit: Type.Optional(PageLimit),
+  cursor: Type.Optional(Type.String({ pattern: CURSOR_PATTERN })),
+});
+export type DeadLetterQuery = Static<typeof DeadLetterQuery>;

@@ -19,6 +19,9 @@
  *    document, checks and answers and for the CLI) imports only itself,
  *    npm packages (TypeBox) and the model's name patterns
  *    (components/model/keys.ts).
+ * 8. The CLI's view of the API (cli/api_types.ts) imports only api/: the
+ *    CLI and the server share the API's schemas and types, not each
+ *    other's.
  */
 import assert from "node:assert/strict";
 
@@ -99,6 +102,9 @@ export function ruleBreaches(edges: ImportEdge[]): string[] {
       out.push(
         `${at}: api/ imports only api/, TypeBox and the model's names (rule 7)`,
       );
+    }
+    if (from === "cli/api_types.ts" && b !== "api") {
+      out.push(`${at}: the CLI's API types come from api/ only (rule 8)`);
     }
     const ships = ["goico", "components", "cli", "api", ""].includes(a);
     if (ships && !isTestCode(from) && isTestCode(to)) {
@@ -259,6 +265,12 @@ Deno.test("import rules: each breach is caught, and what the rules allow passes"
       "../components/model/job_package.ts",
     ),
     edge("api/names.ts", "cli/output.ts", "../cli/output.ts"),
+    // 8: the CLI's API types reaching the server's.
+    edge(
+      "cli/api_types.ts",
+      "components/executions/execution.ts",
+      "../components/executions/execution.ts",
+    ),
     // 5: shipped code reaching a test helper.
     edge(
       "components/platform.ts",

@@ -7,13 +7,14 @@
  * `openapi_routes.ts` assembles them into the document.
  */
 import type { OpenAPIV3_1 } from "openapi-types";
+import type { TSchema } from "@sinclair/typebox";
 import {
-  API_LIMITS,
   CURSOR_PATTERN,
-  ExecutionStatus,
+  ExecutionQuery,
   FILE_NAME_PATTERN,
   ID19_PATTERN,
   NAME_PATTERN,
+  PageLimit,
   PENDING_FILE_PATTERN,
   type SchemaName,
   SCHEMAS,
@@ -31,6 +32,11 @@ export {
 export type Schema = OpenAPIV3_1.SchemaObject | OpenAPIV3_1.ReferenceObject;
 export type Parameter = OpenAPIV3_1.ParameterObject;
 export type Response = OpenAPIV3_1.ResponseObject | OpenAPIV3_1.ReferenceObject;
+
+/** An API schema (api/) as a parameter's schema. */
+export function asSchema(schema: TSchema): NonNullable<Parameter["schema"]> {
+  return schema as unknown as NonNullable<Parameter["schema"]>;
+}
 
 /** A reference to a schema of `SCHEMAS`. */
 export function ref(schema: SchemaName): OpenAPIV3_1.ReferenceObject {
@@ -128,35 +134,22 @@ export const LIMIT: Parameter = {
   name: "limit",
   in: "query",
   description: "Page size",
-  schema: {
-    type: "integer",
-    minimum: API_LIMITS.page.min,
-    maximum: API_LIMITS.page.max,
-    default: API_LIMITS.page.default,
-  },
+  schema: asSchema(PageLimit),
 };
 
 /** The filters of the executions list and stream. */
 export const EXECUTION_FILTERS: Parameter[] = [
-  {
-    name: "event",
-    in: "query",
-    description: "Only this event's executions",
-    schema: { type: "string", pattern: NAME_PATTERN },
-  },
-  {
-    name: "package",
-    in: "query",
-    description: "Only this package's executions",
-    schema: { type: "string", pattern: NAME_PATTERN },
-  },
-  {
-    name: "status",
-    in: "query",
-    description: "Only executions with this status",
-    schema: { type: "string", enum: [...ExecutionStatus.enum] },
-  },
-];
+  ["event", "Only this event's executions"],
+  ["package", "Only this package's executions"],
+  ["status", "Only executions with this status"],
+].map(([name, description]) => ({
+  name,
+  in: "query" as const,
+  description,
+  schema: asSchema(
+    ExecutionQuery.properties[name as "event" | "package" | "status"],
+  ),
+}));
 
 /** Security requirements: a bearer token (the default), or nothing. */
 export const BEARER = [{ bearerAuth: [] }];
