@@ -21,6 +21,11 @@ export const API_LIMITS = {
   packageSourceBytes: 60 * 1024,
 } as const;
 
+/** `bytes` in KiB, for sentences: "64 KiB". */
+export function kib(bytes: number): string {
+  return `${bytes / 1024} KiB`;
+}
+
 /** The accepted range of each retention and quota setting, `[min, max]`. */
 export const POLICY_RANGES = {
   retention: {

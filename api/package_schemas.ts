@@ -203,9 +203,13 @@ export const PackageVersions = closed({
 });
 export type PackageVersions = Static<typeof PackageVersions>;
 
-/** `POST .../packages/{id}/rollback`. */
-export const Rollback = closed({
-  version: int("The version whose content becomes current", 1),
+/** `POST .../packages/{id}/rollback` (other members are ignored). */
+export const Rollback = Type.Object({
+  version: Type.Integer({
+    minimum: 1,
+    maximum: Number.MAX_SAFE_INTEGER,
+    description: "The version whose content becomes current",
+  }),
 });
 export type Rollback = Static<typeof Rollback>;
 

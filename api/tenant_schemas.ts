@@ -83,8 +83,8 @@ export const TenantSettings = closed({
 }, "A number sets a member, null gives it back to the platform's default");
 export type TenantSettings = Static<typeof TenantSettings>;
 
-/** `POST /api/v1/tenants`. */
-export const NewTenant = closed({ id: Name("A new tenant's id") });
+/** `POST /api/v1/tenants` (other members are ignored). */
+export const NewTenant = Type.Object({ id: Name("A new tenant's id") });
 export type NewTenant = Static<typeof NewTenant>;
 
 /** A tenant's new token, shown once. */

@@ -3,9 +3,10 @@
  * version, with a head pointer to the current one. Every change is
  * announced on the definition stream (`feed`).
  */
-import type {
-  DeployPlan as ApiDeployPlan,
-  PackageHead,
+import {
+  API_LIMITS,
+  type DeployPlan as ApiDeployPlan,
+  type PackageHead,
 } from "../../api/mod.ts";
 import {
   ChangeFeed,
@@ -161,7 +162,8 @@ export class PackageStore {
   ) {
     this.feed = new ChangeFeed(kv, keys.definitionSignal());
     this.#now = options.now ?? Date.now;
-    this.#maxSource = options.maxSourceBytes ?? 60 * 1024;
+    this.#maxSource = options.maxSourceBytes ??
+      API_LIMITS.packageSourceBytes;
     this.#maxLimits = options.maxLimits;
     this.#schemas = new SchemaCache((sha) => repo.bytes(sha));
   }
