@@ -15,6 +15,13 @@
  *    imports no test code: `*_test.ts`, `_test_*.ts`, tests/.
  * 6. components/model (what Jobico's data is) imports only itself and
  *    goico: every other folder may build on it, it builds on none of them.
+ * 7. api/ (the API's schemas, limits and types: one source for the server's
+ *    document, checks and answers and for the CLI) imports only itself,
+ *    npm packages (TypeBox) and the model's name patterns
+ *    (components/model/keys.ts).
+ * 8. The CLI's view of the API (cli/api_types.ts) imports only api/: the
+ *    CLI and the server share the API's schemas and types, not each
+ *    other's.
  */
 import assert from "node:assert/strict";
 
@@ -88,7 +95,18 @@ export function ruleBreaches(edges: ImportEdge[]): string[] {
     ) {
       out.push(`${at}: the model imports only the model and goico (rule 6)`);
     }
-    const ships = ["goico", "components", "cli", ""].includes(a);
+    if (
+      a === "api" && !isTestCode(from) && b !== "api" &&
+      to !== "components/model/keys.ts"
+    ) {
+      out.push(
+        `${at}: api/ imports only api/, TypeBox and the model's names (rule 7)`,
+      );
+    }
+    if (from === "cli/api_types.ts" && b !== "api") {
+      out.push(`${at}: the CLI's API types come from api/ only (rule 8)`);
+    }
+    const ships = ["goico", "components", "cli", "api", ""].includes(a);
     if (ships && !isTestCode(from) && isTestCode(to)) {
       out.push(`${at}: code that ships imports no test code (rule 5)`);
     }
@@ -160,7 +178,7 @@ export async function importEdges(root: URL = ROOT): Promise<ImportEdge[]> {
 Deno.test("import rules: the module graph keeps them", async () => {
   const edges = await importEdges();
   // The graph was read: goico, components and the CLI are in it.
-  for (const a of ["goico/", "components/", "cli/", "tests/"]) {
+  for (const a of ["goico/", "components/", "cli/", "tests/", "api/"]) {
     assert.ok(edges.some((e) => e.from.startsWith(a)), `no module of ${a}`);
   }
   assert.ok(
@@ -240,6 +258,19 @@ Deno.test("import rules: each breach is caught, and what the rules allow passes"
       "components/repo/describe_schema_error.ts",
       "../repo/describe_schema_error.ts",
     ),
+    // 7: the API's schemas reaching a component or the CLI.
+    edge(
+      "api/package_schemas.ts",
+      "components/model/job_package.ts",
+      "../components/model/job_package.ts",
+    ),
+    edge("api/names.ts", "cli/output.ts", "../cli/output.ts"),
+    // 8: the CLI's API types reaching the server's.
+    edge(
+      "cli/api_types.ts",
+      "components/executions/execution.ts",
+      "../components/executions/execution.ts",
+    ),
     // 5: shipped code reaching a test helper.
     edge(
       "components/platform.ts",
@@ -297,6 +328,13 @@ Deno.test("import rules: each breach is caught, and what the rules allow passes"
       "components/model/queue_ref.ts",
       "../components/model/queue_ref.ts",
     ),
+    edge(
+      "api/names.ts",
+      "components/model/keys.ts",
+      "../components/model/keys.ts",
+    ),
+    edge("api/names.ts", "npm:@sinclair/typebox@0.34.52", "@sinclair/typebox"),
+    edge("components/ctl/queue_routes.ts", "api/mod.ts", "../../api/mod.ts"),
     edge(
       "bench/_bench_package.ts",
       "tests/jobicolets/compile_wat.ts",

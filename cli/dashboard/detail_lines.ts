@@ -225,7 +225,7 @@ export function packageLines(
   const wait = loading(detail, "the package");
   if (wait) return [...lines, ...wait];
   if (detail?.state !== "ok") return lines;
-  return [...lines, ...highlightYaml(detail.value.source)];
+  return [...lines, ...highlightYaml(detail.value.source ?? "")];
 }
 
 function by(pkg: PackageSummary): string[] {

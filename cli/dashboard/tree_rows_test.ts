@@ -12,6 +12,7 @@ function tenant(id: string): TenantData {
     packages: [{ tenant: id, id: "greet", version: 2, deployedAt: AT }],
     files: [
       {
+        tenant: id,
         name: "greet.wasm",
         kind: "wasm",
         size: 10,
@@ -19,6 +20,7 @@ function tenant(id: string): TenantData {
         uploadedAt: AT,
       },
       {
+        tenant: id,
         name: "audit.wasm",
         kind: "wasm",
         size: 10,

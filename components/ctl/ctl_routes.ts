@@ -2,6 +2,8 @@
 import { type Context, Hono } from "hono";
 import { describeRoute } from "hono-openapi";
 import { DomainError, ValidationError } from "@jobico/goico";
+import { API_LIMITS, kib, Rollback } from "../../api/mod.ts";
+import { ApiCheck } from "../http/api_check.ts";
 import { checkName } from "../http/check_name.ts";
 import {
   BEARER,
@@ -33,8 +35,9 @@ export function ctlApp(
     metrics?: PlatformMetrics;
   } = {},
 ): Hono<Env> {
-  const max = options.maxSourceBytes ?? 60 * 1024;
+  const max = options.maxSourceBytes ?? API_LIMITS.packageSourceBytes;
   const app = new Hono<Env>();
+  const rollbackBody = new ApiCheck(Rollback);
 
   /**
    * Deploys a package; with `?dryRun=true` validates it the same way and
@@ -128,7 +131,9 @@ export function ctlApp(
       checkName("package id", id);
       let body: unknown;
       try {
-        body = JSON.parse(await readBody(c.req.raw, 4096, "Rollback body"));
+        body = JSON.parse(
+          await readBody(c.req.raw, API_LIMITS.smallBodyBytes, "Rollback body"),
+        );
       } catch (err) {
         // A ValidationError (not UTF-8) or a TooLargeError (413) as is.
         if (err instanceof DomainError) throw err;
@@ -138,23 +143,23 @@ export function ctlApp(
           { cause: err },
         );
       }
-      const version = (body as { version?: unknown })?.version;
-      if (!Number.isSafeInteger(version) || (version as number) < 1) {
+      if (!rollbackBody.test(body)) {
         throw new ValidationError(
           `Invalid version "${
-            String(version)
+            String((body as { version?: unknown } | null)?.version)
           }": use a whole number of 1 or more`,
         );
       }
+      const { version } = body;
       const p = principalOf(c);
       assertTenantAccess(p, tenant);
       const head = await inSpan("jobico.deploy", {
         "jobico.principal": principalName(p),
         "jobico.tenant": tenant,
         "jobico.package": id,
-        "jobico.rollback_to": version as number,
+        "jobico.rollback_to": version,
       }, async (span) => {
-        const head = await store.rollback(tenant, id, version as number, {
+        const head = await store.rollback(tenant, id, version, {
           by: principalName(p),
         });
         span.setAttribute("jobico.version", head.version);
@@ -218,7 +223,9 @@ const DOCS = {
       "(`force=true` makes a new version anyway). With `dryRun=true` it is " +
       "validated the same way and the answer says what would change; " +
       "nothing is stored. The body is the " +
-      "package as YAML or JSON (any content type), at most 60 KiB. It must " +
+      `package as YAML or JSON (any content type), at most ${
+        kib(API_LIMITS.packageSourceBytes)
+      }. It must ` +
       "name the caller's tenant, unless the caller is the admin.",
     security: BEARER,
     parameters: [
@@ -315,7 +322,8 @@ const DOCS = {
     summary: "Make an earlier version's content current",
     description:
       "The content of `version` becomes current as a new version (its " +
-      "`rollbackOf` names the one it copies). The body is at most 4 KiB.",
+      "`rollbackOf` names the one it copies). The body is at most " +
+      `${kib(API_LIMITS.smallBodyBytes)}.`,
     parameters: [PATH.tenant, PATH.id],
     requestBody: {
       required: true,

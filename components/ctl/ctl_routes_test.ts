@@ -71,6 +71,36 @@ Deno.test("the package API deploys, lists, shows, versions, rolls back and delet
     );
     assert.equal(badRb.status, 400);
     assert.match((await badRb.json()).detail, /Invalid version "undefined"/);
+    // The Rollback schema's bounds, at and past each: a version the
+    // schema refuses is a 400 naming it, before anything is looked up.
+    for (
+      const body of [
+        "null",
+        "[]",
+        '{"version": 0}',
+        '{"version": 1.5}',
+        '{"version": "2"}',
+        `{"version": ${Number.MAX_SAFE_INTEGER + 1}}`,
+        '{"version": 1e400}',
+      ]
+    ) {
+      const res = await p.app.request(
+        "/api/v1/tenants/demo/packages/greet/rollback",
+        { method: "POST", body },
+      );
+      assert.equal(res.status, 400, body);
+      assert.match((await res.json()).detail, /^Invalid version "/, body);
+    }
+    // At the top bound: a well-formed version the package does not have.
+    const far = await p.app.request(
+      "/api/v1/tenants/demo/packages/greet/rollback",
+      {
+        method: "POST",
+        body: `{"version": ${Number.MAX_SAFE_INTEGER}, "note": "ignored"}`,
+      },
+    );
+    assert.equal(far.status, 404);
+    await far.body?.cancel();
     const del = await p.app.request("/api/v1/tenants/demo/packages/greet", {
       method: "DELETE",
     });

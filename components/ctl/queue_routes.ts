@@ -10,14 +10,14 @@
 import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
 import {
-  type DeadLetter,
+  type DeadLetter as QueuedDeadLetter,
   type DurableQueue,
   NotFoundError,
-  type QueueStats,
   ValidationError,
 } from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import {
+  CURSOR_PATTERN,
   json,
   LIMIT,
   NAME_PATTERN,
@@ -25,6 +25,15 @@ import {
   problems,
   ref,
 } from "../openapi/schemas.ts";
+import {
+  API_LIMITS,
+  type DeadLetter,
+  DeadLetterIdList,
+  DeadLetterIds,
+  kib,
+  type Queue,
+} from "../../api/mod.ts";
+import { ApiCheck, type ApiIssue } from "../http/api_check.ts";
 import { pageLimit } from "../http/page_limit.ts";
 import type { PackageStore } from "../packages/package_store.ts";
 import {
@@ -36,41 +45,26 @@ import { readBody } from "../http/read_body.ts";
 import type { EventItem } from "../model/event_item.ts";
 import { PinDeltas } from "../packages/version_pins.ts";
 
-/** One queue in `GET .../queues`. */
-export interface QueueView extends QueueStats {
-  id: string;
-}
+/** One queue in `GET .../queues` (the API's `Queue`). */
+export type QueueView = Queue;
+/** One dead letter in `GET .../queues/{queue}/dead` (the API's `DeadLetter`). */
+export type DeadLetterView = DeadLetter;
 
-/** One dead letter in `GET .../queues/{queue}/dead`. */
-export interface DeadLetterView {
-  /** The queue item's id: what replay and purge take. */
-  id: string;
-  eventId: string;
-  event: string;
-  package: string;
-  version: number;
-  attempt: number;
-  failures: number;
-  /** The last failure's reason. */
-  error: string;
-  /** ISO 8601. */
-  failedAt: string;
-  /** The last execution's id, when it was recorded. */
-  executionId: string | null;
-  data: unknown;
-}
-
-/** Most ids in one replay or purge request. */
-const MAX_IDS = 1000;
-const MAX_BODY = 64 * 1024;
+/** Most ids in one replay or purge request (the schema's `maxItems`). */
+const MAX_IDS = API_LIMITS.deadLetterIds;
+const MAX_BODY = API_LIMITS.deadLetterBodyBytes;
 /** Cursors of `Deno.Kv.list` are base64. */
-const CURSOR = /^[A-Za-z0-9+/_-]{1,2048}={0,2}$/;
+const CURSOR = new RegExp(CURSOR_PATTERN);
 
 export function queueApp(
   store: PackageStore,
   queue: DurableQueue<EventItem>,
 ): Hono {
   const app = new Hono();
+  const checks: IdChecks = {
+    body: new ApiCheck(DeadLetterIds),
+    list: new ApiCheck(DeadLetterIdList),
+  };
 
   /** Ids of the tenant's queues, sorted. */
   async function queueIds(tenant: string): Promise<{ ids: string[] }> {
@@ -197,6 +191,7 @@ export function queueApp(
         c.req.param("queue"),
       );
       const ids = idsOf(
+        checks,
         await readBody(c.req.raw, MAX_BODY, "Replay body"),
         "Replay",
       );
@@ -220,6 +215,7 @@ export function queueApp(
         c.req.param("queue"),
       );
       const fromBody = idsOf(
+        checks,
         await readBody(c.req.raw, MAX_BODY, "Purge body"),
         "Purge",
       );
@@ -230,7 +226,7 @@ export function queueApp(
         );
       }
       const ids = fromBody ??
-        (fromQuery ? checkIds(fromQuery, "?id=") : undefined);
+        (fromQuery ? checkIds(checks, fromQuery, "?id=") : undefined);
       // The versions the purged events were accepted under are free of them.
       const purged = await queue.purgeDead(
         name,
@@ -243,7 +239,7 @@ export function queueApp(
   return app;
 }
 
-function deadView(l: DeadLetter<EventItem>): DeadLetterView {
+function deadView(l: QueuedDeadLetter<EventItem>): DeadLetterView {
   const v = l.item.value;
   return {
     id: l.item.id,
@@ -260,11 +256,21 @@ function deadView(l: DeadLetter<EventItem>): DeadLetterView {
   };
 }
 
+/** Checks of a replay or purge's ids (api/queue_schemas.ts), compiled once. */
+interface IdChecks {
+  body: ApiCheck<typeof DeadLetterIds>;
+  list: ApiCheck<typeof DeadLetterIdList>;
+}
+
 /**
  * The ids of a replay or purge body: undefined (every dead letter) for no
  * body or `{}`, else the `ids` list, checked.
  */
-function idsOf(text: string, what: string): string[] | undefined {
+function idsOf(
+  checks: IdChecks,
+  text: string,
+  what: string,
+): string[] | undefined {
   if (text.trim() === "") return undefined;
   const shape = `${what} body must be JSON like {"ids": ["..."]}`;
   let body: unknown;
@@ -273,41 +279,49 @@ function idsOf(text: string, what: string): string[] | undefined {
   } catch {
     throw new ValidationError(`${shape}; it is not valid JSON`);
   }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new ValidationError(`${shape}; it is not an object`);
-  }
-  const extra = Object.keys(body).filter((k) => k !== "ids");
-  if (extra.length > 0) {
+  const issue = checks.body.issue(body);
+  if (issue?.path.length === 0) {
     throw new ValidationError(
-      `${shape}; unknown member "${extra[0]}"`,
+      issue.keyword === "additionalProperties"
+        ? `${shape}; unknown member "${issue.member}"`
+        : `${shape}; it is not an object`,
     );
   }
-  const ids = (body as { ids?: unknown }).ids;
-  if (ids === undefined) return undefined;
-  if (!Array.isArray(ids)) {
+  if (issue?.path.length === 1 && issue.keyword === "type") {
     throw new ValidationError(`${shape}; "ids" is not a list`);
   }
-  return checkIds(ids, '"ids"');
+  if (issue) throw idsIssue({ ...issue, path: issue.path.slice(1) }, '"ids"');
+  return (body as DeadLetterIds).ids;
 }
 
-function checkIds(ids: unknown[], where: string): string[] {
-  if (ids.length === 0) {
-    throw new ValidationError(
-      `${where} is empty: leave it out to take every dead letter`,
-    );
+/** `ids` (from `?id=`), checked. */
+function checkIds(checks: IdChecks, ids: string[], where: string): string[] {
+  const issue = checks.list.issue(ids);
+  if (issue) throw idsIssue(issue, where);
+  return ids;
+}
+
+/** The sentence of an issue of an id list (`path` from the list). */
+function idsIssue(issue: ApiIssue, where: string): ValidationError {
+  const ids = issue.value as unknown[];
+  switch (issue.keyword) {
+    case "minItems":
+      return new ValidationError(
+        `${where} is empty: leave it out to take every dead letter`,
+      );
+    case "maxItems":
+      return new ValidationError(
+        `${where} has ${ids.length} ids; the limit is ${issue.schema.maxItems} per request`,
+      );
+    case "type":
+      return new ValidationError(
+        `Item ${issue.path[0]} of ${where} is not a string`,
+      );
+    default:
+      // A bad name: the same sentence as every name's.
+      checkName("dead letter id", String(issue.value));
+      return new ValidationError(`Invalid dead letter id in ${where}`);
   }
-  if (ids.length > MAX_IDS) {
-    throw new ValidationError(
-      `${where} has ${ids.length} ids; the limit is ${MAX_IDS} per request`,
-    );
-  }
-  ids.forEach((id, i) => {
-    if (typeof id !== "string") {
-      throw new ValidationError(`Item ${i} of ${where} is not a string`);
-    }
-    checkName("dead letter id", id);
-  });
-  return ids as string[];
 }
 
 const IDS_BODY = {
@@ -379,7 +393,7 @@ const DOCS = {
         name: "cursor",
         in: "query",
         description: "The `cursor` of the previous page",
-        schema: { type: "string", pattern: CURSOR.source },
+        schema: { type: "string", pattern: CURSOR_PATTERN },
       },
     ],
     responses: {
@@ -398,7 +412,7 @@ const DOCS = {
     summary: "Put dead letters back on their queue",
     description:
       'With `{"ids": [...]}` those dead letters, with no body every one. ' +
-      "The body is at most 64 KiB, with at most 1000 ids.",
+      `The body is at most ${kib(MAX_BODY)}, with at most ${MAX_IDS} ids.`,
     parameters: [PATH.tenant, PATH.queue],
     requestBody: IDS_BODY,
     responses: {
@@ -418,7 +432,9 @@ const DOCS = {
     summary: "Remove dead letters",
     description:
       'With `{"ids": [...]}` or `?id=` (repeated) those dead letters, with ' +
-      "neither every one. The body is at most 64 KiB, with at most 1000 ids.",
+      `neither every one. The body is at most ${
+        kib(MAX_BODY)
+      }, with at most ${MAX_IDS} ids.`,
     parameters: [
       PATH.tenant,
       PATH.queue,
@@ -431,7 +447,7 @@ const DOCS = {
         schema: {
           type: "array",
           minItems: 1,
-          maxItems: 1000,
+          maxItems: MAX_IDS,
           items: { type: "string", pattern: NAME_PATTERN },
         },
       },

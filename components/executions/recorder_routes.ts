@@ -8,6 +8,7 @@ import { ValidationError } from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import {
   EXECUTION_FILTERS,
+  ID19_PATTERN,
   json,
   LIMIT,
   PATH,
@@ -15,6 +16,7 @@ import {
   ref,
 } from "../openapi/schemas.ts";
 import { pageLimit } from "../http/page_limit.ts";
+import { ExecutionStatus } from "../../api/mod.ts";
 import type { Execution } from "./execution.ts";
 import type { ExecutionFilter, ExecutionStore } from "./execution_store.ts";
 import {
@@ -24,13 +26,17 @@ import {
   type ExecutionStreams,
 } from "./execution_streams.ts";
 
-const STATUSES = ["ok", "error", "failed"];
+/** The statuses a filter takes: the API's `ExecutionStatus`. */
+const STATUSES: readonly string[] = ExecutionStatus.enum;
+const EXECUTION_ID = new RegExp(ID19_PATTERN);
 
 function filterOf(q: (name: string) => string | undefined): ExecutionFilter {
   const status = q("status");
   if (status !== undefined && !STATUSES.includes(status)) {
     throw new ValidationError(
-      `Invalid status "${status}": use ok, error or failed`,
+      `Invalid status "${status}": use ${STATUSES.slice(0, -1).join(", ")} or ${
+        STATUSES.at(-1)
+      }`,
     );
   }
   const pkg = q("package");
@@ -66,7 +72,7 @@ export function recorderApp(
     const filter = filterOf((n) => c.req.query(n));
     // Resume after Last-Event-ID when the client reconnects; otherwise only new executions.
     const resume = c.req.header("last-event-id")?.trim() || null;
-    if (resume !== null && !/^[0-9a-z]{19}$/.test(resume)) {
+    if (resume !== null && !EXECUTION_ID.test(resume)) {
       throw new ValidationError(
         `Invalid Last-Event-ID "${resume}": send the id of the last execution event received`,
       );
@@ -89,7 +95,7 @@ const DOCS = {
         name: "cursor",
         in: "query",
         description: "The `cursor` of the previous page",
-        schema: { type: "string", pattern: "^[0-9a-z]{19}$" },
+        schema: { type: "string", pattern: ID19_PATTERN },
       },
       ...EXECUTION_FILTERS,
     ],
@@ -133,7 +139,7 @@ const DOCS = {
         in: "header",
         description:
           "The id of the last execution event received: the stream starts after it",
-        schema: { type: "string", pattern: "^[0-9a-z]{19}$" },
+        schema: { type: "string", pattern: ID19_PATTERN },
       },
     ],
     responses: {

@@ -5,10 +5,14 @@
  */
 import { TooLargeError, ValidationError } from "@jobico/goico";
 import type { Step } from "../http/pipeline.ts";
+import { API_LIMITS } from "../../api/mod.ts";
 import type { ListenerEnv } from "./listener_env.ts";
 
-/** Items of one request by default. */
-export const DEFAULT_MAX_ITEMS = 500;
+/**
+ * Items of one request by default: the API's limit (the `maxItems` of its
+ * `EventBody` schema; event_items_test.ts holds this check to that schema).
+ */
+export const DEFAULT_MAX_ITEMS = API_LIMITS.eventItems;
 
 export interface EventItemsOptions {
   /**

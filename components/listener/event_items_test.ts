@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { API_LIMITS, EventBody } from "../../api/mod.ts";
+import { ApiCheck } from "../http/api_check.ts";
 import { eventItems } from "./event_items.ts";
 import { postTo, seen, stepApp } from "./_test_steps.ts";
 
@@ -55,4 +57,39 @@ Deno.test("eventItems: more items than the limit is a 413 naming both counts", a
   const many = await items({ data: Array(200_000).fill(0) }, 3);
   assert.equal(many.status, 413);
   assert.match(many.body.detail, /has 200000 items; the limit is 3/);
+});
+
+Deno.test("eventItems and the API's EventBody schema agree: valid, each kind of invalid, at and past each limit", async () => {
+  const schema = new ApiCheck(EventBody);
+  const max = API_LIMITS.eventItems;
+  assert.equal(EventBody.properties.data.maxItems, max);
+  const bodies: [string, unknown][] = [
+    ["one item", { data: [{ name: "A" }] }],
+    ["items of any JSON", { data: [1, "x", null, [], {}] }],
+    ["another member beside data", { data: [1], note: "x" }],
+    ["at the item limit", { data: Array(max).fill(1) }],
+    ["one past it", { data: Array(max + 1).fill(1) }],
+    ["far past it", { data: Array(max * 4).fill(0) }],
+    ["at the low limit", { data: [0] }],
+    ["below it: empty", { data: [] }],
+    ["null", null],
+    ["a list", []],
+    ["a string", "data"],
+    ["a number", 42],
+    ["no data", {}],
+    ["data not a list", { data: "x" }],
+    ["data null", { data: null }],
+    ["data like a list", { data: { 0: "a", length: 1 } }],
+    ["another name", { items: [1] }],
+    ["an own __proto__", JSON.parse('{"__proto__": {"data": [1]}}')],
+  ];
+  for (const [label, b] of bodies) {
+    const issue = schema.issue(b);
+    const { status } = await items(b);
+    assert.equal(status === 200, issue === undefined, label);
+    // Too many items is a 413 (a smaller request may pass), the rest a 400.
+    if (issue) {
+      assert.equal(status, issue.keyword === "maxItems" ? 413 : 400, label);
+    }
+  }
 });

@@ -5,6 +5,7 @@
 import { describeRoute } from "hono-openapi";
 import { json, PATH, problems, ref } from "../openapi/schemas.ts";
 import { IDEMPOTENCY_KEY } from "./idempotency_key.ts";
+import { API_LIMITS } from "../../api/mod.ts";
 
 /** The route's `describeRoute`. */
 export const SEND_EVENT_DOC = describeRoute({
@@ -13,7 +14,8 @@ export const SEND_EVENT_DOC = describeRoute({
   summary: "Send event items",
   description:
     "Each item is validated against the event's schema; all are queued in " +
-    "one write, and only then is the answer 200. At most 1 MiB, 500 items " +
+    "one write, and only then is the answer 200. At most 1 MiB, " +
+    `${API_LIMITS.eventItems} items ` +
     "and 64 levels of nesting.\n\n" +
     "**Authentication** is what the event's definition says (`auth`): " +
     "`token` (the default), `Authorization: Bearer` with the tenant's token " +

@@ -3,22 +3,15 @@
  * access to the tenant the package names, references to the tenant's
  * files, and the content hash of each file the package uses.
  */
+import type { PendingFile } from "../../api/mod.ts";
 import { UnresolvedError, ValidationError } from "@jobico/goico";
 import type { FileRepo } from "../repo/file_repo.ts";
-import type {
-  FileKind,
-  JobPackage,
-  PackageIssue,
-} from "../model/job_package.ts";
+import type { JobPackage, PackageIssue } from "../model/job_package.ts";
 import { parsePackage, type SchedulePosition } from "../model/parse_package.ts";
 import type { Limits } from "../model/runtime_limits.ts";
 
 /** A file a dry run treats as uploaded. */
-export interface PendingFile {
-  name: string;
-  kind: FileKind;
-  sha256: string;
-}
+export type { PendingFile };
 
 export interface ValidateSourceOptions {
   maxSourceBytes: number;

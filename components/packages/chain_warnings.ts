@@ -14,6 +14,7 @@
  *
  * @module
  */
+import type { ChainWarning } from "../../api/mod.ts";
 import type { ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
 import { describeSchemaError } from "../repo/describe_schema_error.ts";
 import type {
@@ -22,18 +23,12 @@ import type {
   JobPackage,
 } from "../model/job_package.ts";
 
-/** One result event that will not receive some or all of its items. */
-export interface ChainWarning {
-  /** The result event. */
-  event: string;
-  /** The job event whose outcomes it receives. */
-  of: string;
-  /** `ok` or `error`: which of the job's results it is. */
-  result: "ok" | "error";
-  /** Its schema file. */
-  schema: string;
-  message: string;
-}
+/**
+ * One result event (`event`) that will not receive some or all of the
+ * items of the job event `of`'s `result` (ok or error), and why (the API's
+ * `ChainWarning`).
+ */
+export type { ChainWarning };
 
 /** Keywords under which a schema might accept what it seems to refuse. */
 const CONDITIONAL = new Set([

@@ -4,6 +4,11 @@
  * announced on the definition stream (`feed`).
  */
 import {
+  API_LIMITS,
+  type DeployPlan as ApiDeployPlan,
+  type PackageHead,
+} from "../../api/mod.ts";
+import {
   ChangeFeed,
   ConflictError,
   NotFoundError,
@@ -22,24 +27,17 @@ import {
   type JobPackage,
   withChainedItems,
 } from "../model/job_package.ts";
-import { diffPackages, type PackageChange } from "../model/package_diff.ts";
+import { diffPackages } from "../model/package_diff.ts";
 import type { Limits } from "../model/runtime_limits.ts";
 
 export type { PendingFile } from "./_validate_source.ts";
 
-/** The current version of a package. */
-export interface PackageHead {
-  tenant: string;
-  id: string;
-  name?: string;
-  version: number;
-  deployedAt: string;
-  /**
-   * Who deployed (or rolled back to) this version: "admin" or
-   * "tenant:<id>". Absent on versions stored before it was recorded.
-   */
-  deployedBy?: string;
-}
+/**
+ * The current version of a package, as the API answers it: `deployedBy`
+ * ("admin" or "tenant:<id>") is absent on versions stored before it was
+ * recorded.
+ */
+export type { PackageHead };
 
 /** One immutable version: the model and the content hash of every file it uses. */
 export interface PackageVersion extends PackageHead {
@@ -117,19 +115,11 @@ export interface DeployedHead extends PackageHead {
   warnings: ChainWarning[];
 }
 
-/** What a deploy would do: `POST /api/v1/packages?dryRun=true`. */
-export interface DeployPlan {
-  tenant: string;
-  id: string;
-  /** The current version, or null when the package does not exist yet. */
-  currentVersion: number | null;
-  /** What would change against the current version (all added when new). */
-  changes: PackageChange[];
-  /**
-   * Whether a deploy would keep the current version: the same source and
-   * the same pinned files (a deploy with `force` makes a new one anyway).
-   */
-  unchanged: boolean;
+/**
+ * What a deploy would do: `POST /api/v1/packages?dryRun=true` (the API's
+ * `DeployPlan`, whose `warnings` the route leaves out when there are none).
+ */
+export interface DeployPlan extends Omit<ApiDeployPlan, "warnings"> {
   /**
    * Result events whose schema can never accept (some of) what their job
    * sends them (see chain_warnings.ts); a file the plan only assumes is not
@@ -180,7 +170,8 @@ export class PackageStore {
   ) {
     this.feed = new ChangeFeed(kv, keys.definitionSignal());
     this.#now = options.now ?? Date.now;
-    this.#maxSource = options.maxSourceBytes ?? 60 * 1024;
+    this.#maxSource = options.maxSourceBytes ??
+      API_LIMITS.packageSourceBytes;
     this.#maxLimits = options.maxLimits;
     this.#minScheduleIntervalMs = options.minScheduleIntervalMs;
     this.#schemas = new SchemaCache((sha) => repo.bytes(sha));

@@ -7,6 +7,7 @@
  * compiling it as a JSON Schema (draft 2020-12). Every change is counted
  * against the tenant's quotas by the usage ledger.
  */
+import type { FileInfo } from "../../api/mod.ts";
 import {
   type BlobStore,
   formatImportList,
@@ -24,14 +25,8 @@ import { checkName } from "../http/check_name.ts";
 import { compileSchema } from "./compile_schema.ts";
 import { UsageLedger } from "./usage_ledger.ts";
 
-export interface FileInfo {
-  tenant: string;
-  name: string;
-  kind: FileKind;
-  size: number;
-  sha256: string;
-  uploadedAt: string;
-}
+/** An uploaded file of a tenant, as the API answers it. */
+export type { FileInfo };
 
 /**
  * The sizes a {@linkcode FileRepo} accepts and the ledger it counts in.

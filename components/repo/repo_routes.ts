@@ -6,6 +6,7 @@ import { checkName } from "../http/check_name.ts";
 import type { FileKind } from "../model/job_package.ts";
 import { SAFE_FILE_NAME } from "../model/keys.ts";
 import { json, PATH, problems, ref } from "../openapi/schemas.ts";
+import { SHA256_PATTERN } from "../../api/mod.ts";
 import { readBytes } from "../http/read_body.ts";
 import { FileRepo } from "./file_repo.ts";
 
@@ -182,7 +183,7 @@ const DOCS = {
         headers: {
           "x-content-sha256": {
             description: "sha-256 of the bytes, lowercase hex",
-            schema: { type: "string", pattern: "^[0-9a-f]{64}$" },
+            schema: { type: "string", pattern: SHA256_PATTERN },
           },
         },
         content: {

@@ -12,6 +12,7 @@
  * stopped at (the position is kept in the store, so it survives restarts
  * and moves with the lease).
  */
+import type { SweepReport } from "../../api/mod.ts";
 import {
   KvLease,
   type LeaseValue,
@@ -45,22 +46,8 @@ export interface RetentionSweeperOptions {
   now?: () => number;
 }
 
-/** What one pass did. */
-export interface SweepReport {
-  /** When it began (ISO 8601). */
-  at: string;
-  holder: string;
-  /** How long it took. */
-  ms: number;
-  tenants: number;
-  executions: number;
-  versions: number;
-  /** Versions kept beyond the retention because queued events pin them. */
-  pinned: number;
-  blobs: number;
-  /** False when it stopped at its bound: the next pass goes on. */
-  complete: boolean;
-}
+/** What one pass did (the API's `SweepReport`). */
+export type { SweepReport };
 
 /** What the store keeps of the sweeper. */
 export interface SweeperState {

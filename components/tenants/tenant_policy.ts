@@ -4,29 +4,27 @@
  * the checks of a settings change.
  */
 import { ValidationError } from "@jobico/goico";
+import {
+  POLICY_RANGES,
+  type Quotas,
+  type RetentionPolicy,
+  TenantSettings as TenantSettingsSchema,
+} from "../../api/mod.ts";
+import { ApiCheck, type ApiIssue } from "../http/api_check.ts";
 
-export interface RetentionPolicy {
-  /** Executions older than this many days are removed; 0 keeps them whatever their age. */
-  days: number;
-  /** Only the newest this many executions of the tenant are kept; 0: no limit. */
-  executions: number;
-  /**
-   * Versions kept of each package: the newest this many (the current one
-   * among them), and besides them every version a queued event was
-   * accepted under. At least 1.
-   */
-  versions: number;
-}
+/**
+ * What is kept of a tenant (the API's `RetentionPolicy`): executions
+ * younger than `days` (0: whatever their age), the newest `executions`
+ * (0: no limit), and of each package the newest `versions` (the current
+ * one among them) besides every version a queued event was accepted under.
+ */
+export type { RetentionPolicy };
 
-export interface Quotas {
-  /** Files (names) the tenant may have. */
-  files: number;
-  /**
-   * Bytes the tenant may store: the size of each distinct content that its
-   * files and its kept package versions use, counted once.
-   */
-  bytes: number;
-}
+/**
+ * What a tenant may store (the API's `Quotas`): `files` names, and `bytes`,
+ * the size of each distinct content its files and kept versions use, once.
+ */
+export type { Quotas };
 
 /** The platform's defaults, for tenants that set nothing. */
 export interface PolicyDefaults {
@@ -59,18 +57,9 @@ export const DEFAULT_QUOTAS: Quotas = {
   bytes: 1024 ** 3,
 };
 
-/** The accepted range of each setting. */
-export const POLICY_RANGES = {
-  retention: {
-    days: [0, 36_500],
-    executions: [0, 1_000_000_000],
-    versions: [1, 10_000],
-  },
-  quotas: {
-    files: [0, 1_000_000_000],
-    bytes: [0, Number.MAX_SAFE_INTEGER],
-  },
-} as const satisfies {
+/** The accepted range of each setting (the API's schemas carry the same). */
+export { POLICY_RANGES };
+POLICY_RANGES satisfies {
   retention: Record<keyof RetentionPolicy, readonly [number, number]>;
   quotas: Record<keyof Quotas, readonly [number, number]>;
 };
@@ -130,58 +119,45 @@ export function effectivePolicy(
 }
 
 /**
- * Checks a settings change (a request body) and names the first bad member.
+ * Checks a settings change (a request body) against the API's
+ * `TenantSettings` schema and names the first bad member.
  *
  * @throws {ValidationError} naming the member, its value and what it accepts
  */
 export function parseSettingsPatch(body: unknown): SettingsPatch {
+  const issue = new ApiCheck(TenantSettingsSchema).issue(body);
+  if (issue) throw new ValidationError(settingsIssue(issue));
+  return body as SettingsPatch;
+}
+
+/** The sentence of a settings change's first issue. */
+function settingsIssue(issue: ApiIssue): string {
   const example = '{"retention": {"days": 30}, "quotas": {"files": 100}}';
-  if (!isObject(body)) {
-    throw new ValidationError(`Tenant settings must be JSON like ${example}`);
+  const [section, name] = issue.path;
+  const members = Object.keys(
+    (issue.schema as { properties?: object }).properties ?? {},
+  );
+  if (issue.keyword === "additionalProperties") {
+    const where = section === undefined ? "" : `${section}.`;
+    return `Unknown tenant setting "${where}${issue.member}": use ${
+      section === undefined
+        ? members.map((s) => `"${s}"`).join(" or ")
+        : members.map((n) => `"${section}.${n}"`).join(", ")
+    }`;
   }
-  const patch: Record<string, Record<string, number | null>> = {};
-  for (const [section, members] of Object.entries(body)) {
-    if (!Object.hasOwn(POLICY_RANGES, section)) {
-      throw new ValidationError(
-        `Unknown tenant setting "${section}": use ${
-          Object.keys(POLICY_RANGES).map((s) => `"${s}"`).join(" or ")
-        }`,
-      );
-    }
-    const ranges: Record<string, readonly [number, number]> =
-      POLICY_RANGES[section as Section];
-    if (!isObject(members)) {
-      throw new ValidationError(
-        `Tenant setting "${section}" must be an object like ${example}`,
-      );
-    }
-    const out: Record<string, number | null> = {};
-    for (const [name, value] of Object.entries(members)) {
-      const range = Object.hasOwn(ranges, name) ? ranges[name] : undefined;
-      if (!range) {
-        throw new ValidationError(
-          `Unknown tenant setting "${section}.${name}": use ${
-            Object.keys(ranges).map((n) => `"${section}.${n}"`).join(", ")
-          }`,
-        );
-      }
-      const [min, max] = range;
-      if (
-        value !== null &&
-        (typeof value !== "number" || !Number.isInteger(value) ||
-          value < min || value > max)
-      ) {
-        throw new ValidationError(
-          `Invalid "${section}.${name}" ${
-            JSON.stringify(value)
-          }: use a whole number from ${min} to ${max}, or null for the platform's default`,
-        );
-      }
-      out[name] = value;
-    }
-    patch[section] = out;
+  if (section === undefined) {
+    return `Tenant settings must be JSON like ${example}`;
   }
-  return patch as SettingsPatch;
+  if (name === undefined) {
+    return `Tenant setting "${section}" must be an object like ${example}`;
+  }
+  const { minimum, maximum } = issue.schema as {
+    minimum: number;
+    maximum: number;
+  };
+  return `Invalid "${section}.${name}" ${
+    JSON.stringify(issue.value)
+  }: use a whole number from ${minimum} to ${maximum}, or null for the platform's default`;
 }
 
 /** A tenant's settings after a change. */
@@ -203,8 +179,4 @@ export function applySettingsPatch(
     }
   }
   return out;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -8,6 +8,8 @@
 import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
 import { DomainError, ValidationError } from "@jobico/goico";
+import { API_LIMITS, kib, NewTenant } from "../../api/mod.ts";
+import { ApiCheck } from "../http/api_check.ts";
 import { checkName } from "../http/check_name.ts";
 import { json, PATH, problems, ref } from "../openapi/schemas.ts";
 import { assertAdmin, type AuthVariables } from "../http/principal.ts";
@@ -30,6 +32,7 @@ export function tenantApp(
 ): Hono<{ Variables: AuthVariables }> {
   const { tenants, storage } = options;
   const app = new Hono<{ Variables: AuthVariables }>();
+  const newTenant = new ApiCheck(NewTenant);
   const withStorage = async (t: TenantInfo) =>
     storage ? { ...t, ...await storage.describe(t.id) } : t;
 
@@ -46,7 +49,9 @@ export function tenantApp(
     assertAdmin(c.get("principal"), "create tenants");
     let body: unknown;
     try {
-      body = JSON.parse(await readBody(c.req.raw, 4096, "Tenant body"));
+      body = JSON.parse(
+        await readBody(c.req.raw, API_LIMITS.smallBodyBytes, "Tenant body"),
+      );
     } catch (err) {
       // A ValidationError (not UTF-8) or a TooLargeError (413) as is.
       if (err instanceof DomainError) throw err;
@@ -56,13 +61,16 @@ export function tenantApp(
         { cause: err },
       );
     }
-    const id = (body as { id?: unknown } | null)?.id;
-    if (typeof id !== "string") {
+    const issue = newTenant.issue(body);
+    if (issue?.keyword === "pattern") {
+      checkName("tenant", issue.value as string);
+    }
+    if (issue) {
       throw new ValidationError(
         'Tenant body must have a string "id", like {"id": "acme"}',
       );
     }
-    return c.json(await tenants.create(checkName("tenant", id)), 201);
+    return c.json(await tenants.create((body as NewTenant).id), 201);
   });
 
   app.get("/api/v1/tenants", DOCS.list, async (c) => {
@@ -87,7 +95,11 @@ export function tenantApp(
       assertAdmin(c.get("principal"), "change a tenant's retention and quotas");
       const patch = parseSettingsPatch(
         parseJsonBody(
-          await readBody(c.req.raw, 4096, "Tenant settings"),
+          await readBody(
+            c.req.raw,
+            API_LIMITS.smallBodyBytes,
+            "Tenant settings",
+          ),
           "Tenant settings",
         ),
       );
@@ -141,7 +153,7 @@ const DOCS = {
     summary: "Create a tenant (admin)",
     description:
       "Answers the tenant's first token, which is shown only here. The " +
-      "body is at most 4 KiB.",
+      `body is at most ${kib(API_LIMITS.smallBodyBytes)}.`,
     requestBody: {
       required: true,
       content: { "application/json": { schema: ref("NewTenant") } },
@@ -185,7 +197,8 @@ const DOCS = {
     summary: "Set a tenant's retention and quotas (admin)",
     description:
       "Each member given is set; null gives it back to the platform's " +
-      "default; members left out stay. The body is at most 4 KiB.",
+      "default; members left out stay. The body is at most " +
+      `${kib(API_LIMITS.smallBodyBytes)}.`,
     parameters: [PATH.tenant],
     requestBody: {
       required: true,

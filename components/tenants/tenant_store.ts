@@ -9,6 +9,7 @@
  * the first time they are read or changed); after a rotation the previous
  * one stays valid for a grace period so senders can switch over.
  */
+import type { Tenant, WebhookSecrets } from "../../api/mod.ts";
 import {
   ConflictError,
   deletePrefixes,
@@ -31,19 +32,14 @@ interface Credentials {
   webhookSecrets: { secret: string; createdAt: string; validUntil?: string }[];
 }
 
-/** A tenant as the API shows it (never a token). */
-export interface TenantInfo {
-  id: string;
-  createdAt?: string;
-  hasToken: boolean;
-  tokenCreatedAt?: string;
-}
+/** A tenant as the API shows it (never a token), without its storage. */
+export type TenantInfo = Pick<
+  Tenant,
+  "id" | "createdAt" | "hasToken" | "tokenCreatedAt"
+>;
 
-export interface WebhookSecrets {
-  secret: string;
-  /** The secret before the last rotation, while it is still accepted. */
-  previous?: { secret: string; validUntil: string };
-}
+/** A tenant's webhook secret, and the one before the last rotation while it is still accepted. */
+export type { WebhookSecrets };
 
 export interface TenantStoreOptions {
   now?: () => number;
