@@ -8,9 +8,9 @@
  * @module
  */
 import { type Static, Type } from "@sinclair/typebox";
-import { closed, int } from "./_kit.ts";
+import { closed, int, oneOf, time } from "./_kit.ts";
 import { API_LIMITS } from "./limits.ts";
-import { Id19 } from "./names.ts";
+import { Id19, Name } from "./names.ts";
 
 /** An event body: `{"data": [item, ...]}`. */
 export const EventBody = Type.Object({
@@ -27,5 +27,20 @@ export type EventBody = Static<typeof EventBody>;
 export const Accepted = closed({
   accepted: int("How many items were queued", 1),
   ids: Type.Array(Id19(), { description: "One event id per item, in order" }),
+  runAt: Type.Optional(
+    time("When the items run, when `delay` or `runAt` put them off"),
+  ),
 });
 export type Accepted = Static<typeof Accepted>;
+
+/** `DELETE /api/v1/tenants/{t}/events/{event}/items/{id}`. */
+export const Cancelled = closed({
+  id: Id19("The event id that was cancelled"),
+  event: Name("Its event"),
+  state: oneOf(
+    ["waiting", "delayed"] as const,
+    "Where it was: waiting in its queue, or delayed",
+  ),
+  runAt: Type.Optional(time("When a delayed event would have run")),
+});
+export type Cancelled = Static<typeof Cancelled>;

@@ -63,8 +63,24 @@ export const Execution = closed({
   startedAt: time("When it started"),
   durationMs: Type.Number({ minimum: 0 }),
   chainedFrom: Type.Optional(ChainedFrom),
+  input: Type.Optional(Type.Unknown({
+    description:
+      "The item it ran with (what a re-run sends again); absent when the " +
+      "record could not hold it, and on records older than this field",
+  })),
+  rerunOf: Type.Optional(
+    Id19("For a re-run: the execution whose input it ran with"),
+  ),
 });
 export type Execution = Static<typeof Execution>;
+
+/** `POST /api/v1/tenants/{t}/executions/{id}/rerun`. */
+export const Rerun = closed({
+  accepted: int("1: the item was queued", 1),
+  ids: Type.Array(Id19(), { description: "The new event id" }),
+  rerunOf: Id19("The execution whose input it sends"),
+});
+export type Rerun = Static<typeof Rerun>;
 
 /** `GET /api/v1/tenants/{t}/executions`. */
 export const ExecutionPage = closed({

@@ -44,6 +44,19 @@ export const EventDef = closed({
   }),
   supplierqueue: str("A queue declared in `queues`"),
   runtime: str("A runtime declared in `runtimes`"),
+  schedule: Type.Optional(closed(
+    {
+      cron: str(
+        "Five fields (minute hour day month weekday), six with seconds " +
+          "first, or a nickname (`@hourly`)",
+      ),
+      timezone: Type.Optional(str("An IANA time zone; UTC when absent")),
+      payload: Type.Optional(
+        Type.Unknown({ description: "Sent as `payload` in every tick's item" }),
+      ),
+    },
+    "The platform sends the event on every tick: `{scheduledAt, payload?}` (a deploy also takes a cron string)",
+  )),
 });
 
 /** A job package (README: Job packages). */

@@ -18,10 +18,15 @@ export const PackageIssue = closed({
 });
 export type PackageIssue = Static<typeof PackageIssue>;
 
-/** One schema error of an event item. */
+/** One schema error of an event item, or a query parameter that was wrong. */
 export const ItemError = closed({
   item: Type.Optional(int('Index in "data"', 0)),
-  path: Type.String({ description: "JSON Pointer into the item" }),
+  path: Type.Optional(
+    Type.String({ description: "JSON Pointer into the item" }),
+  ),
+  parameter: Type.Optional(Type.String({
+    description: "The query parameter that was wrong (delay, runAt)",
+  })),
   message: Type.String(),
 });
 export type ItemError = Static<typeof ItemError>;
@@ -37,7 +42,8 @@ export const Problem = Type.Object({
     description: "Every problem of a package (deploys)",
   })),
   errors: Type.Optional(Type.Array(ItemError, {
-    description: "Every schema error of the event's items",
+    description:
+      "Every schema error of the event's items, or the query parameter that was wrong",
   })),
 }, {
   description:

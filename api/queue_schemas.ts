@@ -25,6 +25,24 @@ export type Queue = Static<typeof Queue>;
 export const QueueList = closed({ queues: Type.Array(ref("Queue", Queue)) });
 export type QueueList = Static<typeof QueueList>;
 
+/** One delayed event in `GET .../queues/{queue}/delayed`. */
+export const DelayedEvent = closed({
+  id: Id19("The event id"),
+  event: Name("Its event"),
+  runAt: time("When it runs"),
+});
+export type DelayedEvent = Static<typeof DelayedEvent>;
+
+/** `GET .../queues/{queue}/delayed`: a page, in the order they were accepted. */
+export const DelayedPage = closed({
+  delayed: Type.Array(DelayedEvent),
+  cursor: nullable(
+    Type.String(),
+    "Pass as `cursor` for the next page; null on the last",
+  ),
+});
+export type DelayedPage = Static<typeof DelayedPage>;
+
 /** One dead letter in `GET .../queues/{queue}/dead`. */
 export const DeadLetter = closed({
   id: Name("What replay and purge take"),

@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { Accepted, EventBody } from "./event_schemas.ts";
-import { Execution, ExecutionPage } from "./execution_schemas.ts";
+import { Accepted, Cancelled, EventBody } from "./event_schemas.ts";
+import { Execution, ExecutionPage, Rerun } from "./execution_schemas.ts";
 import { FileInfo, FileList } from "./file_schemas.ts";
 import {
   DeployPlan,
@@ -27,6 +27,7 @@ import {
   DeadLetter,
   DeadLetterIds,
   DeadLetterPage,
+  DelayedPage,
   Purged,
   Queue,
   QueueList,
@@ -75,6 +76,9 @@ export const SCHEMAS = {
   Purged,
   EventBody,
   Accepted,
+  Cancelled,
+  DelayedPage,
+  Rerun,
 };
 
 /** The name of a schema of `components.schemas`. */

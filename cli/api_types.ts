@@ -15,10 +15,13 @@ import type {
 
 export type {
   Accepted as SendResult,
+  Cancelled as CancelResult,
   ChainWarning,
   DeadLetter,
   DeadLetterPage,
   DeadLetterQuery,
+  DelayedEvent,
+  DelayedPage,
   DeployPlan,
   DeployResult,
   Execution,
@@ -38,6 +41,7 @@ export type {
   Queue as QueueInfo,
   Quotas,
   Replayed as ReplayResult,
+  Rerun as RerunResult,
   Retention as RetentionStatus,
   RetentionPolicy,
   SweepReport,

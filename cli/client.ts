@@ -1,7 +1,9 @@
 import { ApiError, ConnectionError } from "./api_error.ts";
 import type {
+  CancelResult,
   DeadLetterPage,
   DeadLetterQuery,
+  DelayedPage,
   DeployPlan,
   DeployResult,
   Execution,
@@ -21,6 +23,7 @@ import type {
   PurgeResult,
   QueueInfo,
   ReplayResult,
+  RerunResult,
   RetentionStatus,
   SendResult,
   TenantInfo,
@@ -58,6 +61,10 @@ export interface SendOptions {
   sign?: string;
   /** The clock of the signature, in ms since the Unix epoch; `Date.now` by default. */
   now?: () => number;
+  /** Run the items this long from now (`30s`, `5m`, `1500ms`): `?delay=`. */
+  delay?: string;
+  /** Run the items at this RFC 3339 time: `?runAt=`. */
+  runAt?: string;
 }
 
 /** Options of {@linkcode JobicoClient.streamExecutions}. */
@@ -383,7 +390,39 @@ export class JobicoClient {
       body,
       contentType: "application/json",
       headers,
+      query: { delay: options.delay, runAt: options.runAt },
     });
+  }
+
+  /** Cancels an event item that waits in its queue or was delayed. */
+  cancelEvent(
+    tenant: string,
+    event: string,
+    id: string,
+  ): Promise<CancelResult> {
+    return this.#json(
+      `${tenantPath(tenant)}/events/${seg(event)}/items/${seg(id)}`,
+      { method: "DELETE" },
+    );
+  }
+
+  /** One page of a queue's delayed events, in id order. */
+  listDelayed(
+    tenant: string,
+    queue: string,
+    query: { limit?: number; cursor?: string } = {},
+  ): Promise<DelayedPage> {
+    return this.#json(`${queuePath(tenant, queue)}/delayed`, {
+      query: { ...query },
+    });
+  }
+
+  /** Sends a recorded execution's input to its event again. */
+  rerunExecution(tenant: string, id: string): Promise<RerunResult> {
+    return this.#json(
+      `${tenantPath(tenant)}/executions/${seg(id)}/rerun`,
+      { method: "POST" },
+    );
   }
 
   /** The platform's health; a failing one (503) is returned, not thrown. */

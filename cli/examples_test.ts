@@ -41,13 +41,17 @@ export function shellWords(line: string): string[] {
   return words;
 }
 
-/** The example lines of a help text: those under `Examples:` that start with `jobico`. */
+/**
+ * The example lines of a help text: those under `Examples:` that start with
+ * `jobico`, but for those that need a shell (variables, substitutions), as
+ * in the README.
+ */
 function helpExamples(help: string): string[] {
   const at = help.search(/^Examples?:$/m);
   if (at === -1) return [];
   return help.slice(at).split("\n").slice(1)
     .map((l) => l.trim())
-    .filter((l) => l.startsWith("jobico "));
+    .filter((l) => l.startsWith("jobico ") && !/[$`]|<\(/.test(l));
 }
 
 interface World {

@@ -13,6 +13,7 @@ export const HELP_GROUPS: [heading: string, commands: string[]][] = [
   ]],
   ["Events and executions:", [
     "send",
+    "events",
     "executions",
     "stream-from-recorder",
     "queues",

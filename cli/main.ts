@@ -14,6 +14,7 @@ import {
   configCommand,
   dashboardCommand,
   deployCommand,
+  eventsCommand,
   executionsCommand,
   filesCommand,
   packagesCommand,
@@ -109,6 +110,7 @@ export function createProgram(ctx: CliContext): Command {
   packagesCommand(program, ctx);
   filesCommand(program, ctx);
   sendCommand(program, ctx);
+  eventsCommand(program, ctx);
   executionsCommand(program, ctx);
   queuesCommand(program, ctx);
   streamFromRecorderCommand(program, ctx);

@@ -54,6 +54,22 @@ export {
 } from "./listener/backlog_gauge.ts";
 export { listenerApp, type ListenerOptions } from "./listener/listener.ts";
 export {
+  DEFAULT_MAX_DELAY_MS,
+  deliveryTime,
+} from "./listener/delivery_time.ts";
+export {
+  type ScheduleCursor,
+  Scheduler,
+  type SchedulerOptions,
+  type SchedulerPass,
+} from "./scheduler/scheduler.ts";
+export { flowApp, type FlowOptions } from "./flow/flow_routes.ts";
+export {
+  DEFAULT_MIN_SCHEDULE_INTERVAL_MS,
+  type ScheduleDef,
+  type ScheduledItem,
+} from "./model/schedule.ts";
+export {
   DEFAULT_TOLERANCE_SEC,
   SIGNATURE_HEADER,
   signWebhook,

@@ -37,6 +37,7 @@ import {
   type Limits,
 } from "./model/runtime_limits.ts";
 import { Executor } from "./executor/executor.ts";
+import { Scheduler } from "./scheduler/scheduler.ts";
 import { JobicoletRunner } from "./executor/jobicolet_runner.ts";
 import { keys } from "./model/keys.ts";
 import { knownTenant } from "./http/known_tenant.ts";
@@ -45,6 +46,7 @@ import { WebhookAuth } from "./listener/webhook_auth.ts";
 import { OPENAPI_PATH, openApiApp } from "./openapi/openapi_routes.ts";
 import type { EventItem } from "./model/event_item.ts";
 import { queueApp } from "./ctl/queue_routes.ts";
+import { flowApp } from "./flow/flow_routes.ts";
 import { ExecutionStore } from "./executions/execution_store.ts";
 import { recorderApp } from "./executions/recorder_routes.ts";
 import {
@@ -167,6 +169,20 @@ export interface PlatformOptions {
    */
   maxQueueDepth?: number;
   /**
+   * The shortest time between two ticks of an event's `schedule`, in ms: a
+   * package with a faster schedule is refused at deploy.
+   *
+   * @default {60000}
+   */
+  minScheduleIntervalMs?: number;
+  /**
+   * The furthest a webhook request may delay its events (`delay`, `runAt`),
+   * in ms.
+   *
+   * @default {2592000000}
+   */
+  maxDelayMs?: number;
+  /**
    * Names this instance in /meta (an isolate of `deno serve --parallel`, a
    * process).
    *
@@ -278,7 +294,10 @@ export function createPlatform(
   const tenants = new TenantStore(kv, {
     secrets: options.secretKey ? new SecretBox(options.secretKey) : undefined,
   });
-  const store = new PackageStore(kv, repo, { maxLimits });
+  const store = new PackageStore(kv, repo, {
+    maxLimits,
+    minScheduleIntervalMs: options.minScheduleIntervalMs,
+  });
   const definitions = new Definitions(
     store,
     new SchemaCache((sha) => repo.bytes(sha)),
@@ -330,6 +349,19 @@ export function createPlatform(
       storeHealth,
       ...(options.shutdownGraceMs !== undefined &&
         { shutdownGraceMs: options.shutdownGraceMs }),
+    })
+    : undefined;
+  // The platform sends scheduled events where it receives events.
+  const scheduler = enabled.has("listener")
+    ? new Scheduler({
+      kv,
+      store,
+      definitions,
+      queue,
+      logger,
+      maxQueueDepth: options.maxQueueDepth,
+      ...(options.minScheduleIntervalMs !== undefined &&
+        { minIntervalMs: options.minScheduleIntervalMs }),
     })
     : undefined;
   const authenticator = new Authenticator(options.adminToken, tenants);
@@ -387,6 +419,17 @@ export function createPlatform(
     // Queue stats and dead letters are control-plane reads and admin writes
     // on the shared KV, beside the packages that declare the queues.
     app.route("/", queueApp(store, queue));
+    // Cancel a waiting or delayed event, re-run an execution.
+    app.route(
+      "/",
+      flowApp({
+        kv,
+        definitions,
+        queue,
+        executions,
+        maxQueueDepth: options.maxQueueDepth,
+      }),
+    );
   }
   if (enabled.has("repo")) app.route("/", repoApp(repo));
   if (enabled.has("listener")) {
@@ -399,6 +442,7 @@ export function createPlatform(
         queue,
         auth: new WebhookAuth({ authenticator, tenants }),
         maxQueueDepth: options.maxQueueDepth,
+        maxDelayMs: options.maxDelayMs,
         metrics,
       }),
     );
@@ -416,6 +460,7 @@ export function createPlatform(
       await Promise.all([
         definitions.follow(signal),
         executor?.run(signal),
+        scheduler?.run(signal),
         sweeper?.run(signal),
         // Tenant deletes a crash cut short, and the last sweep of each.
         enabled.has("ctl") &&

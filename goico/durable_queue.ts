@@ -6,7 +6,10 @@
  *
  *   [...prefix, "ready",    queue, id]        -> item, waiting
  *   [...prefix, "inflight", queue, id]        -> item with a lease, being handled
- *   [...prefix, "delayed",  dueAt, queue, id] -> item waiting for a retry
+ *   [...prefix, "delayed",  dueAt, queue, id] -> item waiting for a retry,
+ *       or appended to wait until a time (`appendDelayed`)
+ *   [...prefix, "due",      queue, id]        -> the due time of an item
+ *       appended delayed, so that it can be found by id (`cancel`)
  *   [...prefix, "dead",     queue, id]        -> dead letter: item and last error
  *   [...prefix, "active",   queue]            -> marker: the queue may hold items
  *   [...prefix, "epoch",    queue]            -> changes whenever a lease of the
@@ -138,6 +141,8 @@ const KV_MAX_VALUE = KV_LIMITS.valueBytes;
  * item as it moves (its lease, counts, due time).
  */
 export const MAX_ITEM_BYTES = KV_MAX_VALUE - 256;
+/** Delayed items put back in their queues by one write, at most (see `promoteDue`). */
+const PROMOTE_BATCH = 50;
 /** Ends a dead letter's error that was cut to fit. */
 const CUT = " [cut to fit]";
 /**
@@ -731,14 +736,33 @@ export class DurableQueue<T> {
       prefix: [...this.prefix, "delayed", NaN],
     });
     this.#repaired = true;
+    // Many at once (a delayed request's items fall due together): as many
+    // moves as one write holds, up to PROMOTE_BATCH; one by one when a
+    // write is refused (an item was cancelled or moved meanwhile).
+    let batch = new WriteBatch(this.kv);
+    let parts: WriteBatch[] = [];
+    const flush = async () => {
+      if (parts.length === 0) return;
+      if ((await batch.commit()).ok) moved += parts.length;
+      else if (parts.length > 1) {
+        for (const part of parts) if ((await part.commit()).ok) moved++;
+      }
+      batch = new WriteBatch(this.kv);
+      parts = [];
+    };
     for (const iter of [due, lost]) {
       for await (const e of iter) {
         const { dueAt: _, ...item } = e.value;
-        const batch = new WriteBatch(this.kv).check(e).delete(e.key)
+        const part = new WriteBatch(this.kv).check(e).delete(e.key)
+          .delete([...this.prefix, "due", item.queue, item.id])
           .set(this.#key("ready", item.queue, item.id), this.#enc(item));
-        if ((await this.#active(batch, item.queue).commit()).ok) moved++;
+        this.#active(part, item.queue);
+        if (parts.length >= PROMOTE_BATCH || !batch.fits(part)) await flush();
+        batch.add(part);
+        parts.push(part);
       }
     }
+    await flush();
     return moved;
   }
 
@@ -916,7 +940,15 @@ export class DurableQueue<T> {
       this.kv,
       // The epoch goes too: a consumer still holding an item of the queue
       // finds its lease gone when it acknowledges.
-      (["ready", "inflight", "dead", "count", "active", "epoch"] as const)
+      ([
+        "ready",
+        "inflight",
+        "dead",
+        "count",
+        "active",
+        "epoch",
+        "due",
+      ] as const)
         .map((state) => [...this.prefix, state, queue]),
     );
   }
@@ -999,6 +1031,149 @@ export class DurableQueue<T> {
     );
     batch.setShared(this.#epoch(item.queue), now);
     return this.#active(batch, item.queue);
+  }
+
+  /**
+   * Adds the writes that append items to `queue` that wait until `dueAt`
+   * (ms since the epoch) before they join it, in the order of their ids
+   * like any item. Each item takes two writes: its delayed record and the
+   * index that finds it by id (see `cancel`). They count in the queue's
+   * backlog from now on; the change feed hears of them when they are due.
+   *
+   * @throws {RangeError} when `dueAt` is not a finite number
+   * @throws {KvLimitError} as `append` does
+   */
+  appendDelayed(
+    batch: WriteBatch,
+    queue: string,
+    items: { id: string; value: T }[],
+    dueAt: number,
+  ): WriteBatch {
+    // A NaN due time sorts after every number: the item would never be due.
+    if (!Number.isFinite(dueAt)) {
+      throw new RangeError(
+        `Invalid due time ${dueAt} for items of queue "${queue}": use a finite number of ms since the epoch`,
+      );
+    }
+    const enqueuedAt = this.#now();
+    this.#add(batch, queue, "in", items.length);
+    for (let i = 0; i < items.length; i++) {
+      const { id, value } = items[i];
+      const item: Delayed<T> = {
+        id,
+        queue,
+        value,
+        attempt: 1,
+        failures: 0,
+        enqueuedAt,
+        dueAt,
+      };
+      try {
+        batch.set(
+          [...this.prefix, "delayed", dueAt, queue, id],
+          this.#enc(item),
+          { maxBytes: MAX_ITEM_BYTES },
+        );
+        batch.set([...this.prefix, "due", queue, id], dueAt);
+      } catch (err) {
+        throw err instanceof KvLimitError ? err.at(i, "Item") : err;
+      }
+    }
+    return batch;
+  }
+
+  /**
+   * Removes an item that waits in `queue` (ready, or appended delayed) so
+   * that it never runs; `also` adds writes to the same batch (e.g.
+   * counters of what the item referred to). An item in flight is not
+   * touched (`running`); one that is gone (done, or never there) is
+   * `missing`, and so is one that `match` refuses (left alone). Items
+   * waiting for a retry are not found by id: they ran.
+   */
+  async cancel(
+    queue: string,
+    id: string,
+    also?: (batch: WriteBatch, item: QueuedItem<T>) => void,
+    match: (item: QueuedItem<T>) => boolean = () => true,
+  ): Promise<
+    | { state: "waiting" | "delayed"; item: QueuedItem<T>; dueAt?: number }
+    | { state: "running" | "missing" }
+  > {
+    const dueKey = [...this.prefix, "due", queue, id];
+    for (let tries = 0; tries < 5; tries++) {
+      const [ready, due, inflight] = await this.kv.getMany<unknown[]>([
+        this.#key("ready", queue, id),
+        dueKey,
+        this.#key("inflight", queue, id),
+      ]);
+      const batch = new WriteBatch(this.kv);
+      let found:
+        | { state: "waiting" | "delayed"; item: QueuedItem<T>; dueAt?: number }
+        | undefined;
+      if (ready.versionstamp !== null) {
+        const item = this.#dec<QueuedItem<T>>(ready as Deno.KvEntry<unknown>)
+          .value;
+        batch.check(ready).delete(ready.key);
+        found = { state: "waiting", item };
+      } else if (typeof due.value === "number") {
+        const delayed = await this.kv.get(
+          [...this.prefix, "delayed", due.value, queue, id],
+        );
+        if (delayed.versionstamp === null) continue; // promoted meanwhile
+        const { dueAt, ...item } = this.#dec<Delayed<T>>(
+          delayed as Deno.KvEntry<unknown>,
+        ).value;
+        batch.check(due, delayed).delete(due.key).delete(delayed.key);
+        found = { state: "delayed", item, dueAt };
+      } else if (inflight.versionstamp !== null) return { state: "running" };
+      else return { state: "missing" };
+      if (!match(found.item)) return { state: "missing" };
+      this.#add(batch, queue, "out", 1);
+      also?.(batch, found.item);
+      if ((await batch.commit()).ok) return found;
+    }
+    return { state: "running" };
+  }
+
+  /**
+   * A page of the items appended delayed to `queue` and not yet due (nor
+   * cancelled), by id: each with when it is due.
+   */
+  async listDelayed(
+    queue: string,
+    options: { limit?: number; cursor?: string } = {},
+  ): Promise<{
+    items: { item: QueuedItem<T>; dueAt: number }[];
+    cursor: string | null;
+  }> {
+    const limit = options.limit ?? 100;
+    const iter = this.kv.list<number>(
+      { prefix: [...this.prefix, "due", queue] },
+      { limit, cursor: options.cursor },
+    );
+    const index = await Array.fromAsync(iter);
+    const items: { item: QueuedItem<T>; dueAt: number }[] = [];
+    for (let i = 0; i < index.length; i += 10) {
+      const got = await this.#getMany<Delayed<T>>(
+        index.slice(i, i + 10).map((e) => [
+          ...this.prefix,
+          "delayed",
+          e.value,
+          queue,
+          e.key[e.key.length - 1],
+        ]),
+      );
+      for (const e of got) {
+        // Promoted between the two reads: not delayed any more.
+        if (e.value === null) continue;
+        const { dueAt, ...item } = e.value;
+        items.push({ item, dueAt });
+      }
+    }
+    return {
+      items,
+      cursor: index.length === limit && iter.cursor ? iter.cursor : null,
+    };
   }
 
   /** What a queue holds and has done (see `QueueStats`). */

@@ -284,6 +284,29 @@ export const ROUTES: Record<string, RouteSpec> = {
         })),
     ],
   },
+  "GET /api/v1/tenants/:tenant/queues/:queue/delayed": {
+    access: "tenant",
+    fields: () => [
+      ...limitQueries("limit"),
+      ...["!!!", "%00", "a".repeat(3000), "..%2F.."].map((v) => ({
+        label: `cursor=${v.slice(0, 20)}`,
+        query: `cursor=${v}`,
+      })),
+      // Well formed but made up: answered or refused, never another queue's items.
+      ...["AAAA", "_-_-", "dmljdGlt"].map((v) => ({
+        label: `cursor=${v}`,
+        query: `cursor=${v}`,
+        expect: [200, 400],
+      })),
+    ],
+  },
+  // The path's :id is an event id or an execution id here (19 lowercase
+  // letters and digits): the package id of the fixtures is a 400, odd ones
+  // too, a made-up one a 404.
+  "DELETE /api/v1/tenants/:tenant/events/:event/items/:id": {
+    access: "tenant",
+  },
+  "POST /api/v1/tenants/:tenant/executions/:id/rerun": { access: "tenant" },
   "POST /api/v1/tenants/:tenant/queues/:queue/dead/replay": {
     access: "tenant",
     body: idsBody,
@@ -369,6 +392,24 @@ export const ROUTES: Record<string, RouteSpec> = {
         expect: [413],
       },
       { label: "an item against the schema", body: '{"data":[{"nom":"Eve"}]}' },
+      // A delay that is not one, or out of bounds: 400, nothing queued.
+      ...[
+        "delay=NaN",
+        "delay=-1",
+        "delay=1e9",
+        "delay=99999999999999d",
+        "delay=31d",
+        "runAt=1970-01-01T00:00:00Z",
+        "runAt=9999-12-31T23:59:59Z",
+        "runAt=NaN",
+        "runAt=2030-02-30T00:00:00Z",
+        "delay=1&runAt=2030-01-01T00:00:00Z",
+        "delay=1&delay=2",
+      ].map((query) => ({
+        label: query,
+        query,
+        body: '{"data":[{"name":"Eve"}]}',
+      })),
       { label: "one bad item of two", body: '{"data":[{"name":"Eve"},{}]}' },
     ],
   },

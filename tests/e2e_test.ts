@@ -37,6 +37,7 @@ test("an event runs through its Jobicolet and chains its result", async (store) 
       "event",
       "eventId",
       "id",
+      "input",
       "logs",
       "package",
       "queue",

@@ -691,6 +691,50 @@ async function answersAsDescribed(
       e.some((x) => x.event === "crash"),
   );
   assert.ok(execs.length >= 2);
+  // Delayed events, cancel and re-run.
+  const delayed = await expect(
+    send([{ name: "Later" }], { query: { delay: "1h" }, label: "delayed" }),
+    [200],
+  );
+  const laterId = (delayed.body as Json).ids[0];
+  await refused(send([{ name: "Never" }], { query: { runAt: "NaN" } }));
+  const listed = await expect({
+    op: "GET /api/v1/tenants/{tenant}/queues/{queue}/delayed",
+    params: { tenant: "demo", queue: "greetings" },
+    headers: admin,
+  }, [200]);
+  assert.deepEqual(
+    (listed.body as Json).delayed.map((d: Json) => [d.id, d.event]),
+    [[laterId, "greet"]],
+  );
+  await refused({
+    op: "GET /api/v1/tenants/{tenant}/queues/{queue}/delayed",
+    params: { tenant: "demo", queue: "greetings" },
+    query: { cursor: "!!" },
+    headers: admin,
+  });
+  const cancelOp = "DELETE /api/v1/tenants/{tenant}/events/{event}/items/{id}";
+  await expect({
+    op: cancelOp,
+    params: { tenant: "demo", event: "greet", id: laterId },
+    headers: admin,
+  }, [200]);
+  await expect({
+    op: cancelOp,
+    params: { tenant: "demo", event: "greet", id: laterId },
+    headers: admin,
+  }, [404]);
+  const rerunOp = "POST /api/v1/tenants/{tenant}/executions/{id}/rerun";
+  await expect({
+    op: rerunOp,
+    params: { tenant: "demo", id: execs.find((e) => e.event === "greet")!.id },
+    headers: admin,
+  }, [200]);
+  await expect({
+    op: rerunOp,
+    params: { tenant: "demo", id: "0000000000000000000" },
+    headers: admin,
+  }, [404]);
   const listOp = "GET /api/v1/tenants/{tenant}/executions";
   const page = await expect({
     op: listOp,

@@ -21,6 +21,7 @@ export { queuesReplayCommand } from "./queues_replay.ts";
 export { redeployCommand } from "./redeploy.ts";
 export { positiveInteger, rollbackCommand } from "./rollback.ts";
 export { sendCommand } from "./send.ts";
+export { eventsCommand } from "./events.ts";
 export { statusCommand } from "./status.ts";
 export { streamFromRecorderCommand } from "./stream_from_recorder.ts";
 export { tenantCommand } from "./tenant.ts";

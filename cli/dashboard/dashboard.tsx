@@ -61,6 +61,11 @@ export function Dashboard(
         return;
       }
       if (effect === "refresh") model.refresh();
+      else if (typeof effect === "object" && "cancel" in effect) {
+        model.cancel(effect.cancel.tenant, effect.cancel.item);
+      } else if (typeof effect === "object" && "rerun" in effect) {
+        model.rerun(effect.rerun);
+      }
     }
     rerender();
   });
@@ -167,6 +172,16 @@ export function Dashboard(
           editing={view.editing}
           filter={view.filters[view.editing ?? focusFilter]}
           message={state.error}
+          notice={state.notice}
+          extra={[
+            ...(d.selected?.node.kind === "delayed" &&
+                view.focus !== "executions"
+              ? [["x", "cancel"] as [string, string]]
+              : []),
+            ...(view.opened || view.focus === "executions"
+              ? [["R", "re-run"] as [string, string]]
+              : []),
+          ]}
         />
       </Box>
     </ThemeContext.Provider>

@@ -6,6 +6,7 @@
  * (React's `useSyncExternalStore`).
  */
 import type {
+  DelayedEvent,
   Execution,
   FileInfo,
   Health,
@@ -22,6 +23,11 @@ export interface TenantData {
   packages?: PackageSummary[];
   files?: FileInfo[];
   queues?: QueueInfo[];
+  /**
+   * The first delayed events of each queue that has some (by queue id),
+   * which the `x` key cancels.
+   */
+  delayed?: Record<string, DelayedEvent[]>;
   /**
    * Why the last load of some of its data failed (each part that failed,
    * named); the parts that loaded are kept.
@@ -69,6 +75,8 @@ export interface DashboardState {
   healthError?: string;
   /** Why the tenants could not be listed, if they could not. */
   error?: string;
+  /** What the last action (cancel, re-run) did, or why it failed. */
+  notice?: { text: string; ok: boolean };
   loading: boolean;
   tenants: TenantData[];
   /** Executions seen, newest first, at most `maxExecutions`. */
@@ -95,6 +103,8 @@ export interface DashboardModelOptions {
 }
 
 const MAX_BACKOFF_MS = 30_000;
+/** Delayed events shown per queue. */
+const MAX_DELAYED = 50;
 
 /** Where a package version's source is in `DashboardState.details`. */
 export function packageKey(tenant: string, id: string, version: number) {
@@ -229,12 +239,13 @@ export class DashboardModel {
     }
   }
 
-  /** Refreshes one tenant's queue counters. */
+  /** Refreshes one tenant's queue counters (and delayed events). */
   async refreshQueues(tenant: string): Promise<void> {
     try {
       const queues = await this.#client.listQueues(tenant);
       this.#updateTenant(tenant, {
         queues,
+        delayed: await this.#delayed(tenant, queues),
         ...this.#queuesFailed(tenant, undefined),
       });
     } catch (error) {
@@ -243,6 +254,65 @@ export class DashboardModel {
         tenant,
         this.#queuesFailed(tenant, describe(error)),
       );
+    }
+  }
+
+  /**
+   * The first delayed events of each queue that may hold some (its
+   * `delayed` counts retries too); a queue whose list fails is left out.
+   */
+  async #delayed(
+    tenant: string,
+    queues: QueueInfo[],
+  ): Promise<Record<string, DelayedEvent[]>> {
+    const out: Record<string, DelayedEvent[]> = {};
+    await Promise.all(
+      queues.filter((q) => q.delayed > 0).map(async (q) => {
+        try {
+          const page = await this.#client.listDelayed(tenant, q.id, {
+            limit: MAX_DELAYED,
+          });
+          if (page.delayed.length > 0) out[q.id] = page.delayed;
+        } catch {
+          // An older platform without the route: no delayed events shown.
+        }
+      }),
+    );
+    return out;
+  }
+
+  /** Cancels a delayed event (the `x` key); says how it went in `notice`. */
+  async cancel(tenant: string, item: DelayedEvent): Promise<void> {
+    try {
+      await this.#client.cancelEvent(tenant, item.event, item.id);
+      this.#set({
+        notice: { text: `Cancelled ${item.event} ${item.id}`, ok: true },
+      });
+    } catch (error) {
+      this.#set({
+        notice: { text: `Cancel failed: ${describe(error)}`, ok: false },
+      });
+    }
+    await this.refreshQueues(tenant);
+  }
+
+  /** Re-runs an execution with its input (the `R` key); says how in `notice`. */
+  async rerun(execution: Execution): Promise<void> {
+    try {
+      const res = await this.#client.rerunExecution(
+        execution.tenant,
+        execution.id,
+      );
+      this.#set({
+        notice: {
+          text: `Re-running ${execution.id} as event ${res.ids[0]}`,
+          ok: true,
+        },
+      });
+    } catch (error) {
+      this.#set({
+        notice: { text: `Re-run failed: ${describe(error)}`, ok: false },
+      });
     }
   }
 
@@ -327,6 +397,9 @@ export class DashboardModel {
         (update as Record<string, unknown>)[part] = r.value;
       } else failed[part] = describe(r.reason);
     });
+    if (update.queues) {
+      update.delayed = await this.#delayed(id, update.queues);
+    }
     this.#updateTenant(id, { ...update, ...withFailures(failed) });
   }
 

@@ -5,7 +5,7 @@
  * left, and so that it can be tested without a terminal.
  */
 import type { Key } from "ink";
-import type { Execution, PackageDetail } from "../api_types.ts";
+import type { DelayedEvent, Execution, PackageDetail } from "../api_types.ts";
 import {
   type DashboardState,
   type FileContent,
@@ -14,6 +14,7 @@ import {
   packageKey,
 } from "./dashboard_model.ts";
 import {
+  delayedLines,
   executionLines,
   fileLines,
   groupLines,
@@ -159,7 +160,14 @@ export function splitKeys(input: string, key: Key): [string, Key][] {
 }
 
 /** What a key asks of the app, beyond changing the view. */
-export type KeyEffect = "quit" | "refresh" | undefined;
+export type KeyEffect =
+  | "quit"
+  | "refresh"
+  /** `x` on a delayed event: cancel it. */
+  | { cancel: { tenant: string; item: DelayedEvent } }
+  /** `R` on an execution: run it again with its input. */
+  | { rerun: Execution }
+  | undefined;
 
 /**
  * Applies one key to `view` (in place): navigation, folding, opening,
@@ -199,6 +207,19 @@ export function handleKey(
   }
   if (move(view, d, lay, input, key)) return;
   const row = d.selected;
+  if (input === "x" && view.focus !== "executions" && !view.opened) {
+    const node = row?.node;
+    if (node?.kind === "delayed") {
+      return { cancel: { tenant: node.tenant, item: node.item } };
+    }
+    return undefined;
+  }
+  if (input === "R") {
+    // The execution shown, or the one under the cursor.
+    const e = view.opened ??
+      (view.focus === "executions" ? d.executions[d.execCursor] : undefined);
+    return e ? { rerun: e } : undefined;
+  }
   if (view.focus === "tree" && row) {
     if (key.rightArrow || input === "l") {
       if (row.expandable && !row.expanded) view.open.set(row.key, true);
@@ -331,6 +352,11 @@ function detailOf(
       return {
         title: `Queue ${node.queue.id}`,
         lines: queueLines(node.tenant, node.queue),
+      };
+    case "delayed":
+      return {
+        title: `Delayed ${node.item.id}`,
+        lines: delayedLines(node.tenant, node.queue, node.item),
       };
   }
 }

@@ -3,6 +3,7 @@
  * execution, as styled lines (the pane wraps and scrolls them).
  */
 import type {
+  DelayedEvent,
   Execution,
   FileInfo,
   PackageDetail,
@@ -342,6 +343,7 @@ export function executionLines(e: Execution): Line[] {
       `${formatDateTime(e.startedAt)}, took ${formatDuration(e.durationMs)}`,
     ),
     field("event id", e.eventId),
+    ...(e.rerunOf ? [field("re-run of", e.rerunOf)] : []),
   ];
   if (e.error) lines.push([], title("error"), [seg(e.error, "red")]);
   if (e.result !== null && e.result !== undefined) {
@@ -354,6 +356,10 @@ export function executionLines(e: Execution): Line[] {
     } catch {
       lines.push(...text.split("\n").map(plain));
     }
+  }
+  if (e.input !== undefined) {
+    lines.push([], title("input"), [dim("R re-runs it with this input")]);
+    lines.push(...highlightJson(JSON.stringify(e.input, null, 2)));
   }
   if (e.logs?.length) {
     lines.push([], title(`logs (${e.logs.length})`));
@@ -371,6 +377,22 @@ export function executionLines(e: Execution): Line[] {
     }
   }
   return lines;
+}
+
+/** A delayed event: what it is, when it runs, and how to cancel it. */
+export function delayedLines(
+  tenant: string,
+  queue: string,
+  item: DelayedEvent,
+): Line[] {
+  return [
+    title(`Delayed event ${item.id}`, `tenant ${tenant}`),
+    field("event", item.event),
+    field("queue", queue),
+    field("runs", formatDateTime(item.runAt), dim(`  ${item.runAt}`)),
+    [],
+    [dim("x cancels it: it will not run")],
+  ];
 }
 
 function header(...cells: string[]): Line {

@@ -10,6 +10,10 @@ export interface KeyBarProps {
   filter: string;
   /** A message that replaces the key help (an error). */
   message?: string;
+  /** What the last action did, shown after the keys (red when it failed). */
+  notice?: { text: string; ok: boolean };
+  /** Keys of what is selected (`x` cancel, `R` re-run), after the others. */
+  extra?: [key: string, what: string][];
 }
 
 const KEYS: [string, string][] = [
@@ -26,7 +30,9 @@ const CURSOR = " ";
 const EDIT_HELP = "  enter keeps it, esc clears it";
 
 /** The bottom line: the keys, or the filter being typed. */
-export function KeyBar({ width, editing, filter, message }: KeyBarProps) {
+export function KeyBar(
+  { width, editing, filter, message, notice, extra = [] }: KeyBarProps,
+) {
   const color = useColor();
   if (editing) {
     return (
@@ -46,7 +52,7 @@ export function KeyBar({ width, editing, filter, message }: KeyBarProps) {
       <Text wrap="truncate-end">
         {message
           ? <Text color={color("red")}>{message}</Text>
-          : KEYS.map(([key, what]) => (
+          : [...KEYS, ...extra].map(([key, what]) => (
             <Text key={key}>
               <Text bold>{` ${key}`}</Text>
               <Text dimColor>{` ${what} `}</Text>
@@ -54,6 +60,13 @@ export function KeyBar({ width, editing, filter, message }: KeyBarProps) {
           ))}
         {filter && !message
           ? <Text color={color("yellow")}>{` filter: ${filter}`}</Text>
+          : null}
+        {notice && !message
+          ? (
+            <Text color={color(notice.ok ? "green" : "red")}>
+              {` ${notice.text}`}
+            </Text>
+          )
           : null}
       </Text>
     </Box>

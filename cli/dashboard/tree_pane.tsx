@@ -85,5 +85,17 @@ function hintOf(
         q.depth > 0 || q.inFlight > 0 ? "cyan" : undefined,
       ];
     }
+    case "delayed":
+      return [relativeTime(node.item.runAt), "yellow"];
   }
+}
+
+/** "in 5m", "in 2h", "due": when a delayed event runs, from now. */
+function relativeTime(iso: string, now = Date.now()): string {
+  const ms = Date.parse(iso) - now;
+  if (!(ms > 0)) return "due";
+  if (ms < 60_000) return `in ${Math.ceil(ms / 1000)}s`;
+  if (ms < 3_600_000) return `in ${Math.round(ms / 60_000)}m`;
+  if (ms < 86_400_000) return `in ${Math.round(ms / 3_600_000)}h`;
+  return `in ${Math.round(ms / 86_400_000)}d`;
 }

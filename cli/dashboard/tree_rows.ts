@@ -3,7 +3,12 @@
  * platform, then each tenant with its packages, files and queues. Which
  * nodes are open and what the filter keeps decide which rows there are.
  */
-import type { FileInfo, PackageSummary, QueueInfo } from "../api_types.ts";
+import type {
+  DelayedEvent,
+  FileInfo,
+  PackageSummary,
+  QueueInfo,
+} from "../api_types.ts";
 import type { DashboardState, TenantData } from "./dashboard_model.ts";
 
 /** The three groups under a tenant. */
@@ -18,7 +23,8 @@ export type TreeNode =
   | { kind: "group"; tenant: TenantData; group: GroupName }
   | { kind: "package"; tenant: string; pkg: PackageSummary }
   | { kind: "file"; tenant: string; file: FileInfo }
-  | { kind: "queue"; tenant: string; queue: QueueInfo };
+  | { kind: "queue"; tenant: string; queue: QueueInfo }
+  | { kind: "delayed"; tenant: string; queue: string; item: DelayedEvent };
 
 /** One row of the tree. */
 export interface TreeRow {
@@ -99,15 +105,33 @@ export function treeRows(
       });
       if (!gOpen) continue;
       for (const leaf of leaves) {
+        const lKey = `${gKey}/${leaf.id}`;
+        // A queue's delayed events, which can be cancelled, under it.
+        const delayed = leaf.node.kind === "queue"
+          ? tenant.delayed?.[leaf.id] ?? []
+          : [];
+        const lOpen = delayed.length > 0 && isOpen(lKey, false);
         rows.push({
-          key: `${gKey}/${leaf.id}`,
+          key: lKey,
           parent: gKey,
           depth: 2,
           label: leaf.id,
           node: leaf.node,
-          expandable: false,
-          expanded: false,
+          expandable: delayed.length > 0,
+          expanded: lOpen,
         });
+        if (!lOpen) continue;
+        for (const item of delayed) {
+          rows.push({
+            key: `${lKey}/${item.id}`,
+            parent: lKey,
+            depth: 3,
+            label: `${item.event} ${item.id}`,
+            node: { kind: "delayed", tenant: tenant.id, queue: leaf.id, item },
+            expandable: false,
+            expanded: false,
+          });
+        }
       }
     }
   }

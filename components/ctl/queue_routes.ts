@@ -147,6 +147,41 @@ export function queueApp(
     },
   );
 
+  app.get(
+    "/api/v1/tenants/:tenant/queues/:queue/delayed",
+    DOCS.delayed,
+    async (c) => {
+      const limit = pageLimit(c.req.query("limit"));
+      const cursor = c.req.query("cursor") || undefined;
+      const badCursor = () =>
+        new ValidationError(
+          `Invalid cursor "${cursor}": pass the cursor of a previous page`,
+        );
+      if (cursor !== undefined && !CURSOR.test(cursor)) throw badCursor();
+      const { name } = await knownQueue(
+        c.req.param("tenant"),
+        c.req.param("queue"),
+      );
+      let page;
+      try {
+        page = await queue.listDelayed(name, { limit, cursor });
+      } catch (err) {
+        if (cursor && err instanceof TypeError && /cursor/i.test(err.message)) {
+          throw badCursor();
+        }
+        throw err;
+      }
+      return c.json({
+        delayed: page.items.map(({ item, dueAt }) => ({
+          id: item.id,
+          event: item.value.event,
+          runAt: new Date(dueAt).toISOString(),
+        })),
+        cursor: page.cursor,
+      });
+    },
+  );
+
   app.post(
     "/api/v1/tenants/:tenant/queues/:queue/dead/replay",
     DOCS.replay,
@@ -316,6 +351,31 @@ const DOCS = {
     parameters: [PATH.tenant, PATH.queue],
     responses: {
       200: json("What it holds and has done", ref("Queue")),
+      ...problems(400, 401, 403, [404, "The tenant has no such queue"]),
+    },
+  }),
+  delayed: describeRoute({
+    operationId: "listDelayedEvents",
+    tags: ["queues"],
+    summary: "List a queue's delayed events",
+    description:
+      "Items sent with `?delay=` or `?runAt=` that have not run yet, in " +
+      "the order they were accepted, each with its event and when it runs " +
+      "(cancel one with `DELETE .../events/{event}/items/{id}`). Items " +
+      "waiting for a retry are not listed: they ran.",
+    parameters: [
+      PATH.tenant,
+      PATH.queue,
+      LIMIT,
+      {
+        name: "cursor",
+        in: "query",
+        description: "The `cursor` of the previous page",
+        schema: { type: "string", pattern: CURSOR.source },
+      },
+    ],
+    responses: {
+      200: json("A page of delayed events", ref("DelayedPage")),
       ...problems(400, 401, 403, [404, "The tenant has no such queue"]),
     },
   }),

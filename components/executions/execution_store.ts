@@ -286,6 +286,12 @@ function fit(exec: Execution): FittedExecution {
   }
   const size = () => kvValueSize(e);
   let bytes = size();
+  // A large input (half a record or more) goes before log lines; a small
+  // one only when dropping log lines was not enough (below).
+  if (bytes > MAX_RECORD_BYTES && kvValueSize(e.input) > MAX_RECORD_BYTES / 2) {
+    e = withoutInput(e);
+    bytes = size();
+  }
   const logs = [...e.logs];
   let dropped = 0;
   while (logs.length > 0 && bytes > MAX_RECORD_BYTES) {
@@ -305,5 +311,24 @@ function fit(exec: Execution): FittedExecution {
     };
     bytes = size();
   }
+  if (bytes > MAX_RECORD_BYTES && e.input !== undefined) {
+    e = withoutInput(e);
+    bytes = size();
+  }
   return { record: e, bytes };
+}
+
+/** `e` without its input, with a note saying why it cannot be re-run. */
+function withoutInput(e: Execution): Execution {
+  const { input, ...rest } = e;
+  return {
+    ...rest,
+    logs: [...e.logs, {
+      level: "warn",
+      source: "host",
+      message: `The input was not kept (${
+        kvValueSize(input)
+      } bytes): the record exceeded ${MAX_RECORD_BYTES} bytes; it cannot be re-run`,
+    }],
+  };
 }

@@ -505,6 +505,8 @@ export class Executor {
       startedAt: new Date(timing.startedAt).toISOString(),
       durationMs: Math.round(timing.durationMs * 1000) / 1000,
       ...(ev.chainedFrom && { chainedFrom: ev.chainedFrom }),
+      input: ev.data,
+      ...(ev.rerunOf && { rerunOf: ev.rerunOf }),
     };
     if (drop) {
       // Not run, not recorded: its in-flight record goes (one delete).

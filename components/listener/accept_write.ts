@@ -32,6 +32,11 @@ export interface AcceptedItems {
   idempotency?: { key: Deno.KvKey; answer: unknown; expireIn: number };
   /** A signed request's replay record. */
   replay?: { key: Deno.KvKey; expireIn: number };
+  /**
+   * When the items run, ms since the epoch, when the request put them off
+   * (`?delay=`, `?runAt=`): they wait as delayed records until then.
+   */
+  dueAt?: number;
 }
 
 /**
@@ -54,7 +59,8 @@ export function acceptWrite(a: AcceptedItems): WriteBatch {
     }
     // The version the items were accepted under stays until they are done.
     new PinDeltas().add(a.items[0].value, a.items.length).write(part);
-    a.queue.append(part, a.queueName, a.items);
+    if (a.dueAt === undefined) a.queue.append(part, a.queueName, a.items);
+    else a.queue.appendDelayed(part, a.queueName, a.items, a.dueAt);
   } catch (err) {
     if (err instanceof KvLimitError) throw tooLarge(err, a.items.length);
     throw err;

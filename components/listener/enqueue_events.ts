@@ -24,6 +24,8 @@ import type { ListenerEnv } from "./listener_env.ts";
 export interface Accepted {
   accepted: number;
   ids: string[];
+  /** When the items run, when the request put them off (ISO 8601, eventDelay). */
+  runAt?: string;
 }
 
 /**
@@ -70,7 +72,8 @@ export interface EnqueueEventsOptions {
 
 /**
  * Queues `items` (eventItems) on `route`'s queue (eventRoute) with the
- * `idempotency` and `replay` records, and answers 200 with their ids.
+ * `idempotency` and `replay` records, and answers 200 with their ids; put
+ * off until `dueAt` (eventDelay) when it is set.
  *
  * @throws {TooLargeError} the write cannot fit one atomic write (413)
  * @throws {WriteRefused} a once-record was written meanwhile
@@ -85,10 +88,15 @@ export function enqueueEvents(
     const data = c.get("items");
     const idem = c.get("idempotency");
     const replay = c.get("replay");
+    const dueAt = c.get("dueAt");
     const { tenant } = route;
     const event = route.event.id;
     const ids = data.map(() => newId());
-    const answer: Accepted = { accepted: ids.length, ids };
+    const answer: Accepted = {
+      accepted: ids.length,
+      ids,
+      ...(dueAt !== undefined && { runAt: new Date(dueAt).toISOString() }),
+    };
     const res = await inSpan("jobico.enqueue", {
       "jobico.tenant": tenant,
       "jobico.event": event,
@@ -120,6 +128,7 @@ export function enqueueEvents(
           queue: route.event.supplierqueue,
         }),
         items,
+        dueAt,
         idempotency: idem && {
           key: idem.key,
           answer,

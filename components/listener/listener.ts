@@ -6,14 +6,17 @@
  * 1. eventRoute: the names in the path, resolved to the event's route;
  * 2. webhookCredentials: a token, a signature (once) or nothing, as the
  *    event's `auth` says;
- * 3. idempotencyKey: a key seen before answers its first answer;
- * 4. eventBytes: the body, within the size limit;
- * 5. jsonBody: UTF-8 and JSON, within the nesting limit;
- * 6. eventItems: a non-empty `data` list within the item limit;
- * 7. itemSchema: each item matches the event's schema;
- * 8. backpressure: the queue holds fewer than `maxQueueDepth` items (429);
- * 9. enqueueEvents: all items in one write, measured as it is built (413
- *    when it cannot fit), then 200 with their ids.
+ * 3. eventDelay: `?delay=` or `?runAt=` puts the items off (a 400 naming a
+ *    bad one);
+ * 4. idempotencyKey: a key seen before answers its first answer;
+ * 5. eventBytes: the body, within the size limit;
+ * 6. jsonBody: UTF-8 and JSON, within the nesting limit;
+ * 7. eventItems: a non-empty `data` list within the item limit;
+ * 8. itemSchema: each item matches the event's schema;
+ * 9. backpressure: the queue holds fewer than `maxQueueDepth` items (429);
+ * 10. enqueueEvents: all items in one write, measured as it is built (413
+ *    when it cannot fit), then 200 with their ids (and when they run, when
+ *    put off).
  *
  * What is refused is refused whole: nothing of it is queued.
  */
@@ -37,6 +40,7 @@ import { BacklogGauge } from "./backlog_gauge.ts";
 import { backpressure } from "./backpressure.ts";
 import { enqueueEvents } from "./enqueue_events.ts";
 import { DEFAULT_MAX_BODY_BYTES, eventBytes } from "./event_bytes.ts";
+import { eventDelay } from "./event_delay.ts";
 import { eventItems } from "./event_items.ts";
 import { eventRoute } from "./event_route.ts";
 import { idempotencyKey } from "./idempotency_key.ts";
@@ -124,6 +128,13 @@ export interface ListenerOptions {
    */
   commits?: GroupCommit;
   /**
+   * The furthest a request may put its events off (`?delay=`, `?runAt=`),
+   * in ms.
+   *
+   * @default {DEFAULT_MAX_DELAY_MS}
+   */
+  maxDelayMs?: number;
+  /**
    * Counts accepted and refused events.
    *
    * @default {undefined}
@@ -157,6 +168,7 @@ export function listenerApp(options: ListenerOptions): Hono<ListenerEnv> {
     pipeline(
       eventRoute(options),
       webhookCredentials({ kv, auth, maxBodyBytes }),
+      eventDelay({ maxDelayMs: options.maxDelayMs }),
       idempotencyKey(kv),
       eventBytes({ maxBytes: maxBodyBytes }),
       jsonBody(),

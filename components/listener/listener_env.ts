@@ -24,6 +24,8 @@ export interface ListenerVariables {
   bodyBytes?: Uint8Array;
   /** A signed request's replay record (webhookCredentials). */
   replay?: OnceRecord;
+  /** When the items run, ms since the epoch, when the request put them off (eventDelay). */
+  dueAt?: number;
   /** The Idempotency-Key's record; its value is the answer (idempotencyKey). */
   idempotency?: OnceRecord;
   /** The body, parsed (jsonBody). */

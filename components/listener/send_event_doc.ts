@@ -36,6 +36,25 @@ export const SEND_EVENT_DOC = describeRoute({
         "and queues nothing new",
       schema: { type: "string", pattern: IDEMPOTENCY_KEY.source },
     },
+    {
+      name: "delay",
+      in: "query",
+      description:
+        "Run the items this long from now: whole seconds, or with a unit " +
+        "(`1500ms`, `30s`, `5m`, `2h`, `1d`); at most 30 days unless the " +
+        "platform says otherwise. Delayed items wait durably and can be " +
+        "cancelled until they run",
+      schema: { type: "string", pattern: "^[0-9]{1,15}(ms|s|m|h|d)?$" },
+    },
+    {
+      name: "runAt",
+      in: "query",
+      description:
+        "Run the items at this time (RFC 3339 with its offset); not more " +
+        "than a minute in the past, not beyond the longest delay. Not " +
+        "with `delay`",
+      schema: { type: "string", format: "date-time" },
+    },
   ],
   requestBody: {
     required: true,
@@ -54,7 +73,8 @@ export const SEND_EVENT_DOC = describeRoute({
     ...problems(
       [
         400,
-        "A malformed body, an empty `data`, a bad Idempotency-Key, or an " +
+        "A malformed body, an empty `data`, a bad Idempotency-Key, a bad " +
+        "`delay` or `runAt` (`errors` names the parameter), or an " +
         "item that fails the schema (`errors` names each item and path)",
       ],
       [401, "Missing or wrong credentials, or a signed request seen before"],

@@ -24,4 +24,6 @@ export interface EventItem {
   trace?: string;
   /** For a chained result event: the execution it comes from. */
   chainedFrom?: ChainedFrom;
+  /** For a re-run: the execution whose input it sends again. */
+  rerunOf?: string;
 }

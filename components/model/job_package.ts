@@ -4,6 +4,7 @@
  */
 
 import type { RuntimeLimitsDef } from "./runtime_limits.ts";
+import type { ScheduleDef } from "./schedule.ts";
 
 /** A queue that events are appended to. */
 export interface QueueDef {
@@ -44,6 +45,11 @@ export interface EventDef {
   supplierqueue: string;
   /** The id of a runtime declared in `runtimes`. */
   runtime: string;
+  /**
+   * When the platform sends the event itself (see model/schedule.ts):
+   * `schedule: "0 * * * *"` (a cron string) or `{cron, timezone, payload}`.
+   */
+  schedule?: ScheduleDef;
 }
 
 /**

@@ -38,6 +38,7 @@ export const keys = {
     ["tenantblob", tenant],
     ["tenantset", tenant],
     ["signal", "executions", tenant],
+    ["sched", tenant],
     ["tenantcred", tenant],
     ["tenant", tenant],
   ],
@@ -47,6 +48,13 @@ export const keys = {
   /** The current version pointer of a package. */
   packageHead: (tenant: string, id: string): Deno.KvKey => ["pkg", tenant, id],
   packageHeads: (tenant: string): Deno.KvKey => ["pkg", tenant],
+  /** The current version pointers of every tenant's packages. */
+  allPackageHeads: (): Deno.KvKey => ["pkg"],
+  /** The last tick of an event's schedule that was sent (see scheduler.ts). */
+  scheduleCursor: (
+    tenant: string,
+    event: string,
+  ): Deno.KvKey => ["sched", tenant, event],
   /** An immutable package version (model and pinned files). */
   packageVersion: (
     tenant: string,

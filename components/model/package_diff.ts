@@ -5,6 +5,7 @@
  */
 import type { EventDef, JobPackage, RuntimeDef } from "./job_package.ts";
 import { LIMIT_FIELDS } from "./runtime_limits.ts";
+import type { ScheduleDef } from "./schedule.ts";
 
 /** The parts of a package version the diff looks at. */
 export interface DiffInput {
@@ -132,6 +133,23 @@ function eventFields(a: EventDef, b: EventDef): FieldChange[] {
     field("queue", a.supplierqueue, b.supplierqueue),
     field("runtime", a.runtime, b.runtime),
   ];
+  // When the platform sends it itself: the pattern, its zone, its payload.
+  out.push(
+    field(
+      "schedule",
+      a.schedule && scheduleText(a.schedule),
+      b.schedule && scheduleText(b.schedule),
+    ),
+    field(
+      "schedule.payload",
+      a.schedule?.payload === undefined
+        ? undefined
+        : JSON.stringify(a.schedule.payload),
+      b.schedule?.payload === undefined
+        ? undefined
+        : JSON.stringify(b.schedule.payload),
+    ),
+  );
   // How the listener authenticates senders: "token" when not declared.
   if (a.auth !== undefined || b.auth !== undefined) {
     out.push(field("auth", a.auth ?? "token", b.auth ?? "token"));
@@ -148,6 +166,11 @@ function runtimeFields(a: RuntimeDef, b: RuntimeDef): FieldChange[] {
     ),
     field("retries", a.retries, b.retries),
   ].filter(differs);
+}
+
+/** The pattern, or with its time zone: `0 9 * * * (Europe/Madrid)`. */
+function scheduleText(s: ScheduleDef): string {
+  return s.timezone ? `${s.cron} (${s.timezone})` : s.cron;
 }
 
 function field(name: string, before: unknown, after: unknown): FieldChange {

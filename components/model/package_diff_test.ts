@@ -184,3 +184,49 @@ Deno.test("a change of what a job sends its results is a change of the job's eve
   assert.deepEqual(diffPackages(v(), v("envelope")), []);
   assert.equal(diffPackages(v(), v("result")).length, 1);
 });
+
+Deno.test("diffPackages: a schedule added, changed or removed is a change of its event", () => {
+  const withSchedule = (schedule?: EventDef["schedule"]) =>
+    version({
+      jobs: [{ event: event("e", schedule ? { schedule } : {}) }],
+    });
+  const changed = (before: unknown, after: unknown, f = "schedule") => [{
+    kind: "event",
+    op: "changed",
+    id: "e",
+    fields: [{
+      field: f,
+      ...(before !== undefined && { before }),
+      ...(after !== undefined && { after }),
+    }],
+  }];
+  assert.deepEqual(
+    diffPackages(withSchedule(), withSchedule({ cron: "*/5 * * * *" })),
+    changed(undefined, "*/5 * * * *"),
+  );
+  assert.deepEqual(
+    diffPackages(
+      withSchedule({ cron: "0 9 * * *" }),
+      withSchedule({ cron: "0 9 * * *", timezone: "Europe/Madrid" }),
+    ),
+    changed("0 9 * * *", "0 9 * * * (Europe/Madrid)"),
+  );
+  assert.deepEqual(
+    diffPackages(
+      withSchedule({ cron: "0 9 * * *", payload: { a: 1 } }),
+      withSchedule({ cron: "0 9 * * *", payload: { a: 2 } }),
+    ),
+    changed('{"a":1}', '{"a":2}', "schedule.payload"),
+  );
+  assert.deepEqual(
+    diffPackages(withSchedule({ cron: "0 9 * * *" }), withSchedule()),
+    changed("0 9 * * *", undefined),
+  );
+  assert.deepEqual(
+    diffPackages(
+      withSchedule({ cron: "0 9 * * *" }),
+      withSchedule({ cron: "0 9 * * *" }),
+    ),
+    [],
+  );
+});

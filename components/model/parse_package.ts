@@ -24,6 +24,13 @@ import {
   YamlTooDeepError,
 } from "./_yaml_positions.ts";
 import {
+  compileSchedule,
+  DEFAULT_MIN_SCHEDULE_INTERVAL_MS,
+  describeMs,
+  type ScheduleDef,
+  shortestGapMs,
+} from "./schedule.ts";
+import {
   DEFAULT_MAX_LIMITS,
   LIMIT_FIELDS,
   type Limits,
@@ -60,11 +67,27 @@ export interface ParsePackageOptions {
    * @default {DEFAULT_MAX_LIMITS}
    */
   maxLimits?: Limits;
+  /**
+   * The shortest time between two ticks of a `schedule`, in ms.
+   *
+   * @default {DEFAULT_MIN_SCHEDULE_INTERVAL_MS}
+   */
+  minScheduleIntervalMs?: number;
+}
+
+/** Where an event's `schedule` is written, to report what its ticks send. */
+export interface SchedulePosition {
+  event: string;
+  path: string;
+  line: number;
+  col: number;
 }
 
 export interface ParsePackageResult {
   pkg?: JobPackage;
   issues: PackageIssue[];
+  /** Where each scheduled event's schedule is (with `pkg`). */
+  schedules?: SchedulePosition[];
 }
 
 const DEFAULT_MAX_BYTES = 256 * 1024;
@@ -85,8 +108,9 @@ const JOB: Keys = [["event"], ["result"]];
 const RESULT: Keys = [[], ["ok", "error", "item"]];
 const EVENT: Keys = [
   ["id", "schema", "supplierqueue", "runtime"],
-  ["name", "datatype", "auth"],
+  ["name", "datatype", "auth", "schedule"],
 ];
+const SCHEDULE: Keys = [["cron"], ["timezone", "payload"]];
 /** The values of an event's `auth`, the default first. */
 const EVENT_AUTH: readonly EventAuth[] = ["token", "hmac", "public"];
 const SCHEMA: Keys = [["id", "schemaref"], ["name"]];
@@ -120,8 +144,14 @@ class Walk {
   readonly runtimes = new Map<string, Declared>();
   readonly events = new Map<string, Declared>();
   readonly refs: Ref[] = [];
+  readonly schedules: SchedulePosition[] = [];
 
-  constructor(readonly c: Ctx, readonly maxLimits: Limits) {}
+  constructor(
+    readonly c: Ctx,
+    readonly maxLimits: Limits,
+    readonly minIntervalMs: number,
+    readonly now: number,
+  ) {}
 
   /** Records a declared id, reporting it when already declared. */
   declare(
@@ -274,6 +304,7 @@ class Walk {
     const id = e.id("id", "event id");
     const name = e.str("name");
     const auth = this.auth(e);
+    const schedule = this.schedule(e);
     const datatype = e.zero("datatype", "JSON");
     const schemaNode = e.get("schema");
     const s = schemaNode === undefined ? undefined : this.c.fields(
@@ -289,7 +320,8 @@ class Walk {
     const runtime = this.ref(e, "runtime", "runtime");
     this.declare(this.events, "event", id, e);
     if (
-      id === undefined || auth === null || datatype === undefined ||
+      id === undefined || auth === null || schedule === null ||
+      datatype === undefined ||
       schemaId === undefined || schemaref === undefined ||
       supplierqueue === undefined || runtime === undefined
     ) return null;
@@ -302,7 +334,96 @@ class Walk {
       schema,
       supplierqueue,
       runtime,
+      ...(schedule && { schedule }),
     };
+  }
+
+  /**
+   * An event's `schedule`: a cron string or `{cron, timezone, payload}`;
+   * undefined when absent or empty, null when broken.
+   */
+  schedule(e: Fields): ScheduleDef | undefined | null {
+    const node = e.get("schedule");
+    if (node === undefined || (isScalar(node) && node.value === null)) {
+      return undefined;
+    }
+    const path = join(e.path, "schedule");
+    let def: ScheduleDef;
+    let at: Node = e.at("schedule");
+    let tzAt: Node = at;
+    let cronPath = path;
+    if (isScalar(node)) {
+      const cron = e.str("schedule"); // reports a value that is not a string
+      if (cron === undefined) return null;
+      def = { cron };
+    } else {
+      const s = this.c.fields(node, path, at, ...SCHEDULE);
+      if (!s) return null;
+      const cron = s.str("cron"); // reports a value that is not a string
+      const timezone = s.str("timezone"); // empty: UTC
+      const payloadNode = s.get("payload");
+      if (cron === undefined) {
+        const cronNode = s.get("cron");
+        if (isScalar(cronNode) && cronNode.value === null) {
+          this.c.wrongType(
+            join(path, "cron"),
+            cronNode,
+            s.at("cron"),
+            "a string",
+          );
+        }
+        return null;
+      }
+      at = s.at("cron");
+      tzAt = s.at("timezone");
+      cronPath = join(path, "cron");
+      def = {
+        cron,
+        ...(timezone !== undefined && { timezone }),
+        ...(payloadNode !== undefined && payloadNode !== null &&
+          { payload: payloadNode.toJSON() }),
+      };
+    }
+    let compiled;
+    try {
+      compiled = compileSchedule(def);
+    } catch (err) {
+      const tz = def.timezone !== undefined &&
+        /time ?zone/i.test((err as Error).message);
+      this.c.add(
+        "structure",
+        tz ? join(path, "timezone") : cronPath,
+        tz ? tzAt : at,
+        `Invalid schedule ${quote(def.cron)}: ${(err as Error).message}`,
+      );
+      return null;
+    }
+    const gap = shortestGapMs(compiled, this.now);
+    if (gap === null) {
+      this.c.add(
+        "structure",
+        cronPath,
+        at,
+        `Schedule ${quote(def.cron)} never fires: no date matches it`,
+      );
+      return null;
+    }
+    if (gap < this.minIntervalMs) {
+      this.c.add(
+        "structure",
+        cronPath,
+        at,
+        `Schedule ${quote(def.cron)} fires every ${
+          describeMs(gap)
+        }: schedules may fire at most once every ${
+          describeMs(this.minIntervalMs)
+        }`,
+      );
+      return null;
+    }
+    const { line, col } = this.c.pos(e.at("schedule"));
+    this.schedules.push({ event: e.ctx.text(e.get("id")), path, line, col });
+    return def;
   }
 
   /** An event's `auth`: undefined when absent or empty, null when broken. */
@@ -472,11 +593,16 @@ export function parsePackage(
   broken ||= c.issues.some((issue) => issue.kind === "syntax");
   if (broken) return { issues: sorted(c.issues) };
 
-  const walk = new Walk(c, options.maxLimits ?? DEFAULT_MAX_LIMITS);
+  const walk = new Walk(
+    c,
+    options.maxLimits ?? DEFAULT_MAX_LIMITS,
+    options.minScheduleIntervalMs ?? DEFAULT_MIN_SCHEDULE_INTERVAL_MS,
+    Date.now(),
+  );
   const pkg = walk.root(doc.contents);
   walk.checkRefs(options.fileKind);
   if (c.issues.length > 0 || !pkg) return { issues: sorted(c.issues) };
-  return { pkg, issues: [] };
+  return { pkg, issues: [], schedules: walk.schedules };
 }
 
 function sentence(message: string): string {

@@ -7,7 +7,7 @@ import type { PendingFile } from "../../api/mod.ts";
 import { UnresolvedError, ValidationError } from "@jobico/goico";
 import type { FileRepo } from "../repo/file_repo.ts";
 import type { JobPackage, PackageIssue } from "../model/job_package.ts";
-import { parsePackage } from "../model/parse_package.ts";
+import { parsePackage, type SchedulePosition } from "../model/parse_package.ts";
 import type { Limits } from "../model/runtime_limits.ts";
 
 /** A file a dry run treats as uploaded. */
@@ -16,6 +16,8 @@ export type { PendingFile };
 export interface ValidateSourceOptions {
   maxSourceBytes: number;
   maxLimits?: Limits;
+  /** The shortest time between two ticks of a schedule, in ms. */
+  minScheduleIntervalMs?: number;
   /** Called with the package's tenant before any file is looked up. */
   authorize?: (tenant: string) => void;
   /** Files resolved as if uploaded, over the tenant's own. */
@@ -27,7 +29,11 @@ export async function validateSource(
   source: string,
   repo: FileRepo,
   options: ValidateSourceOptions,
-): Promise<{ pkg: JobPackage; pinned: Record<string, string> }> {
+): Promise<{
+  pkg: JobPackage;
+  pinned: Record<string, string>;
+  schedules: SchedulePosition[];
+}> {
   const max = options.maxSourceBytes;
   if (new TextEncoder().encode(source).length > max) {
     throw new ValidationError(`Package source is larger than ${max} bytes`, {
@@ -42,7 +48,10 @@ export async function validateSource(
   }
   // File references resolve against the tenant the package names, once
   // the caller may touch that tenant.
-  const first = parsePackage(source, { maxLimits: options.maxLimits });
+  const first = parsePackage(source, {
+    maxLimits: options.maxLimits,
+    minScheduleIntervalMs: options.minScheduleIntervalMs,
+  });
   const tenant = first.pkg?.tenant ?? tenantOf(source);
   if (tenant) options.authorize?.(tenant);
   const files: PendingFile[] = tenant ? await repo.list(tenant) : [];
@@ -52,9 +61,10 @@ export async function validateSource(
     else files.push(p);
   }
   const kinds = new Map(files.map((f) => [f.name, f.kind]));
-  const { pkg, issues } = parsePackage(source, {
+  const { pkg, issues, schedules = [] } = parsePackage(source, {
     fileKind: (n) => kinds.get(n),
     maxLimits: options.maxLimits,
+    minScheduleIntervalMs: options.minScheduleIntervalMs,
   });
   if (!pkg) throw packageError(issues);
   if (pkg.tenant !== tenant) options.authorize?.(pkg.tenant);
@@ -66,11 +76,11 @@ export async function validateSource(
   ]);
   const pinned: Record<string, string> = {};
   for (const f of files) if (used.has(f.name)) pinned[f.name] = f.sha256;
-  return { pkg, pinned };
+  return { pkg, pinned, schedules };
 }
 
 /** A 400 (or a 422 when only references fail) carrying every issue. */
-function packageError(issues: PackageIssue[]): Error {
+export function packageError(issues: PackageIssue[]): Error {
   const refsOnly = issues.length > 0 &&
     issues.every((i) => i.kind === "reference");
   const detail =

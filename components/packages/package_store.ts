@@ -19,6 +19,7 @@ import { keys } from "../model/keys.ts";
 import { assertNotDeleting } from "../tenants/tenant_deletion.ts";
 import type { FileRepo } from "../repo/file_repo.ts";
 import { SchemaCache } from "../repo/compile_schema.ts";
+import { checkScheduledItems } from "./check_scheduled_items.ts";
 import { type ChainWarning, chainWarnings } from "./chain_warnings.ts";
 import { type PendingFile, validateSource } from "./_validate_source.ts";
 import {
@@ -133,6 +134,12 @@ export interface PackageStoreOptions {
   maxSourceBytes?: number;
   /** The highest limits a runtime may declare. Default `DEFAULT_MAX_LIMITS`. */
   maxLimits?: Limits;
+  /**
+   * The shortest time between two ticks of a schedule, in ms.
+   *
+   * @default {DEFAULT_MIN_SCHEDULE_INTERVAL_MS}
+   */
+  minScheduleIntervalMs?: number;
 }
 
 /** Every event id a package declares: job events and their result events. */
@@ -152,6 +159,7 @@ export class PackageStore {
   readonly #maxSource: number;
 
   readonly #maxLimits?: Limits;
+  readonly #minScheduleIntervalMs?: number;
   /** Result events' schemas, compiled to judge what they accept. */
   readonly #schemas: SchemaCache;
 
@@ -165,6 +173,7 @@ export class PackageStore {
     this.#maxSource = options.maxSourceBytes ??
       API_LIMITS.packageSourceBytes;
     this.#maxLimits = options.maxLimits;
+    this.#minScheduleIntervalMs = options.minScheduleIntervalMs;
     this.#schemas = new SchemaCache((sha) => repo.bytes(sha));
   }
 
@@ -179,11 +188,17 @@ export class PackageStore {
     source: string,
     options: DeployOptions = {},
   ): Promise<DeployedHead> {
-    const { pkg: parsed, pinned } = await validateSource(source, this.repo, {
-      ...options,
-      maxSourceBytes: this.#maxSource,
-      maxLimits: this.#maxLimits,
-    });
+    const { pkg: parsed, pinned, schedules } = await validateSource(
+      source,
+      this.repo,
+      {
+        ...options,
+        maxSourceBytes: this.#maxSource,
+        maxLimits: this.#maxLimits,
+        minScheduleIntervalMs: this.#minScheduleIntervalMs,
+      },
+    );
+    await checkScheduledItems(parsed, pinned, schedules, this.#schemas);
     const pkg = withChainedItems(parsed);
     const warnings = await this.#chainWarnings(pkg, pinned);
     if (!options.force) {
@@ -241,11 +256,17 @@ export class PackageStore {
    * without storing anything.
    */
   async plan(source: string, options: PlanOptions = {}): Promise<DeployPlan> {
-    const { pkg: parsed, pinned } = await validateSource(source, this.repo, {
-      ...options,
-      maxSourceBytes: this.#maxSource,
-      maxLimits: this.#maxLimits,
-    });
+    const { pkg: parsed, pinned, schedules } = await validateSource(
+      source,
+      this.repo,
+      {
+        ...options,
+        maxSourceBytes: this.#maxSource,
+        maxLimits: this.#maxLimits,
+        minScheduleIntervalMs: this.#minScheduleIntervalMs,
+      },
+    );
+    await checkScheduledItems(parsed, pinned, schedules, this.#schemas);
     const pkg = withChainedItems(parsed);
     const { tenant, id } = pkg;
     const head =

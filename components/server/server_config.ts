@@ -85,6 +85,14 @@ export const SETTINGS = {
     "--max-queue-depth",
     "events a queue may hold before the listener answers 429 (default 100000)",
   ],
+  JOBICO_SCHEDULE_MIN_MS: [
+    "--schedule-min-ms",
+    "the shortest time between two ticks of an event's schedule; faster ones are refused at deploy (default 60000)",
+  ],
+  JOBICO_MAX_DELAY_MS: [
+    "--max-delay-ms",
+    "the furthest a webhook request may delay its events (delay, runAt) (default 2592000000, 30 days)",
+  ],
   JOBICO_RETENTION_DAYS: [
     "--retention-days",
     "days a tenant's executions are kept, 0 for no age limit (default 7)",
@@ -274,6 +282,12 @@ export function serverConfig(
     tenantConcurrency: int("JOBICO_TENANT_CONCURRENCY", 1, 256),
     retryBaseMs: int("JOBICO_RETRY_BASE_MS", 1, 3_600_000),
     maxQueueDepth: int("JOBICO_MAX_QUEUE_DEPTH", 1, 1_000_000_000),
+    minScheduleIntervalMs: int(
+      "JOBICO_SCHEDULE_MIN_MS",
+      1000,
+      86_400_000,
+    ),
+    maxDelayMs: int("JOBICO_MAX_DELAY_MS", 1000, 31_536_000_000),
     shutdownGraceMs: int("JOBICO_SHUTDOWN_GRACE_MS", 0, 600_000),
     uploadGraceMs: int("JOBICO_UPLOAD_GRACE_MS", 100, 86_400_000),
     leaseMs: int("JOBICO_LEASE_MS", 100, 3_600_000),
