@@ -3,77 +3,42 @@
  * repository, listener, queue, executor and recorder, on one Deno KV.
  */
 import type { Hono } from "hono";
-import { except } from "hono/combine";
 import {
   type AccessLog,
-  BlobStore,
   type ConnectionLimits,
   type ConnectionStats,
   DurableQueue,
   fdLimit,
-  jsonRecords,
   type Logger,
   onShutdownSignal,
-  SecretBox,
   serve,
-  serviceApp,
   silentLogger,
-  storeFailure,
-  StoreHealth,
   WasmPool,
-  withDefaults,
 } from "@jobico/goico";
-import { Authenticator, tenantGuard } from "./http/authenticator.ts";
-import { telemetryObserver } from "./observe/execution_observer.ts";
 import { PlatformMetrics } from "./observe/platform_metrics.ts";
-import { metricsApp } from "./observe/metrics_routes.ts";
 import { registerConnectionMetrics } from "./observe/connection_metrics.ts";
-import { ctlApp } from "./ctl/ctl_routes.ts";
 import { Definitions } from "./packages/definitions.ts";
 import { PackageStore } from "./packages/package_store.ts";
-import {
-  DEFAULT_LIMITS,
-  DEFAULT_MAX_LIMITS,
-  type Limits,
-} from "./model/runtime_limits.ts";
+import { type Limits } from "./model/runtime_limits.ts";
 import { Executor } from "./executor/executor.ts";
-import { Scheduler } from "./scheduler/scheduler.ts";
-import { JobicoletRunner } from "./executor/jobicolet_runner.ts";
-import { keys } from "./model/keys.ts";
-import { knownTenant } from "./http/known_tenant.ts";
-import { listenerApp } from "./listener/listener.ts";
-import { WebhookAuth } from "./listener/webhook_auth.ts";
-import { OPENAPI_PATH, openApiApp } from "./openapi/openapi_routes.ts";
 import type { EventItem } from "./model/event_item.ts";
-import { queueApp } from "./ctl/queue_routes.ts";
-import { flowApp } from "./flow/flow_routes.ts";
 import { ExecutionStore } from "./executions/execution_store.ts";
-import { recorderApp } from "./executions/recorder_routes.ts";
 import {
   ExecutionStreams,
   type ExecutionStreamsOptions,
 } from "./executions/execution_streams.ts";
-import { registerStreamMetrics } from "./executions/stream_metrics.ts";
 import { FileRepo } from "./repo/file_repo.ts";
-import { SchemaCache } from "./repo/compile_schema.ts";
-import { repoApp } from "./repo/repo_routes.ts";
-import {
-  deleteTenant,
-  finishTenantDeletions,
-} from "./tenants/delete_tenant.ts";
-import { tenantApp } from "./tenants/tenant_routes.ts";
 import { TenantStore } from "./tenants/tenant_store.ts";
 import { TenantPolicies } from "./tenants/tenant_policies.ts";
-import {
-  policyDefaults,
-  type Quotas,
-  type RetentionPolicy,
-} from "./tenants/tenant_policy.ts";
+import { type Quotas, type RetentionPolicy } from "./tenants/tenant_policy.ts";
 import { UsageLedger } from "./repo/usage_ledger.ts";
 import { RetentionSweeper } from "./retention/retention_sweeper.ts";
-import { retentionApp } from "./retention/retention_routes.ts";
-import { TenantStorage } from "./retention/tenant_storage.ts";
 import { VERSION } from "./version.ts";
+import { platformApp } from "./platform/platform_app.ts";
+import { platformContext } from "./platform/platform_context.ts";
+import { createPlatformStores } from "./platform/platform_stores.ts";
+import { createPlatformWorkers } from "./platform/platform_workers.ts";
+import { platformWork } from "./platform/platform_work.ts";
 
 export { VERSION };
 export const COMPONENTS = [
@@ -275,275 +240,15 @@ export function createPlatform(
   options: PlatformOptions,
   shutdown: AbortSignal,
 ): PlatformParts {
-  const { kv } = options;
-  const logger = options.logger ?? silentLogger;
-  const enabled = new Set(options.components ?? COMPONENTS);
-  const limits = withDefaults(DEFAULT_LIMITS, options.limits);
-  const maxLimits = withDefaults(DEFAULT_MAX_LIMITS, options.maxLimits);
-  const blobs = new BlobStore(kv, keys.blobs(), {
-    uploads: keys.blobUploads(),
-  });
-  const policies = new TenantPolicies(kv, policyDefaults(options));
-  const ledger = new UsageLedger(kv, blobs, {
-    quotas: async (tenant) => (await policies.get(tenant)).quotas,
-  });
-  const repo = new FileRepo(kv, blobs, {
-    ledger,
-    maxMemoryMb: maxLimits.memoryMb,
-  });
-  const tenants = new TenantStore(kv, {
-    secrets: options.secretKey ? new SecretBox(options.secretKey) : undefined,
-  });
-  const store = new PackageStore(kv, repo, {
-    maxLimits,
-    minScheduleIntervalMs: options.minScheduleIntervalMs,
-  });
-  const definitions = new Definitions(
-    store,
-    new SchemaCache((sha) => repo.bytes(sha)),
-  );
-  const executions = new ExecutionStore(kv);
-  const streams = new ExecutionStreams(executions, shutdown, {
-    ...options.streams,
-    onError: (tenant, err) =>
-      logger.error("reading executions for streams failed", {
-        tenant,
-        error: String(err),
-      }),
-  });
-  const queue = new DurableQueue<EventItem>(kv, keys.queues(), {
-    leaseMs: options.leaseMs,
-    // JSON bytes: several times cheaper to write and read than V8 values.
-    codec: jsonRecords,
-  });
-  const metrics = new PlatformMetrics(queue);
-  const sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
-  const sweeper = enabled.has("ctl") && sweepIntervalMs > 0
-    ? new RetentionSweeper({
-      kv,
-      executions,
-      ledger,
-      policies,
-      logger,
-      intervalMs: sweepIntervalMs,
-    })
-    : undefined;
-  const storeHealth = new StoreHealth(kv, { logger });
-  registerStreamMetrics(metrics.registry, streams);
-  const pool = enabled.has("executor")
-    ? new WasmPool({ size: options.workers })
-    : undefined;
-  const executor = pool
-    ? new Executor({
-      kv,
-      queue,
-      definitions,
-      executions,
-      logger,
-      limits,
-      tenantConcurrency: options.tenantConcurrency ??
-        Math.max(1, pool.size - 1),
-      retryBaseMs: options.retryBaseMs,
-      runner: new JobicoletRunner((sha) => repo.bytes(sha), { pool }),
-      observer: telemetryObserver(metrics),
-      storeHealth,
-      ...(options.shutdownGraceMs !== undefined &&
-        { shutdownGraceMs: options.shutdownGraceMs }),
-    })
-    : undefined;
-  // The platform sends scheduled events where it receives events.
-  const scheduler = enabled.has("listener")
-    ? new Scheduler({
-      kv,
-      store,
-      definitions,
-      queue,
-      logger,
-      maxQueueDepth: options.maxQueueDepth,
-      ...(options.minScheduleIntervalMs !== undefined &&
-        { minIntervalMs: options.minScheduleIntervalMs }),
-    })
-    : undefined;
-  const authenticator = new Authenticator(options.adminToken, tenants);
-  const deletion = { kv, tenants, store, queue, ledger };
-
-  const app = serviceApp({
-    name: "jobico",
-    version: VERSION,
-    logger,
-    accessLog: options.accessLog ?? "errors",
-    meta: async () => ({
-      components: [...enabled],
-      definitionsGeneration: definitions.generation,
-      // A deploy has reached this process when seen >= the latest read
-      // after it (jobico deploy --wait).
-      definitionsSeen: definitions.seen,
-      definitionsLatest: await definitions.latest().catch(() => null),
-      ...(pool && {
-        sandbox: { workers: pool.size, busy: pool.busy },
-      }),
-      limits,
-    }),
-    // A write, not a read: a full disk still reads (see StoreHealth).
-    health: async () => ({ kv: await storeHealth.check() }),
-    onStoreFailure: (err) => storeHealth.observe(err),
-    // Without a token, /meta says only what a health check needs.
-    publicMeta: () => options.instance ? { instance: options.instance } : {},
-    metaAccess: async (req) => {
-      try {
-        return (await authenticator.principal(req)) !== null;
-      } catch {
-        return false; // a wrong token sees what no token sees
-      }
-    },
-  });
-  // The API description is public, like /healthz and /meta.
-  app.use("/api/v1/*", except(OPENAPI_PATH, authenticator.middleware()));
-  app.route("/", metricsApp(metrics, authenticator));
-  app.use("/api/v1/tenants/:tenant", tenantGuard());
-  app.use("/api/v1/tenants/:tenant/*", tenantGuard());
-  app.use("/api/v1/tenants/:tenant/*", knownTenant((t) => tenants.exists(t)));
-  if (enabled.has("ctl")) {
-    app.route(
-      "/",
-      tenantApp({
-        tenants,
-        storage: new TenantStorage({ policies, ledger, executions }),
-        // Marked first, then swept; the background work finishes it (and
-        // any delete a crash cut short), see tenant_deletion.ts.
-        remove: (id) => deleteTenant(deletion, id),
-      }),
-    );
-    app.route("/", ctlApp(store, { metrics }));
-    app.route("/", retentionApp({ kv, policies, sweeper }));
-    // Queue stats and dead letters are control-plane reads and admin writes
-    // on the shared KV, beside the packages that declare the queues.
-    app.route("/", queueApp(store, queue));
-    // Cancel a waiting or delayed event, re-run an execution.
-    app.route(
-      "/",
-      flowApp({
-        kv,
-        definitions,
-        queue,
-        executions,
-        maxQueueDepth: options.maxQueueDepth,
-      }),
-    );
-  }
-  if (enabled.has("repo")) app.route("/", repoApp(repo));
-  if (enabled.has("listener")) {
-    app.route(
-      "/",
-      listenerApp({
-        kv,
-        definitions,
-        store,
-        queue,
-        auth: new WebhookAuth({ authenticator, tenants }),
-        maxQueueDepth: options.maxQueueDepth,
-        maxDelayMs: options.maxDelayMs,
-        metrics,
-      }),
-    );
-  }
-  if (enabled.has("recorder")) {
-    app.route("/", recorderApp(executions, streams));
-  }
-  // Last: it describes the routes mounted above (docs and openapi.json).
-  app.route("/", openApiApp(app, { version: VERSION }));
-
-  const leaseMs = options.leaseMs ?? 4000;
-  const uploadGraceMs = options.uploadGraceMs ?? 10 * 60_000;
-  const run = async (signal: AbortSignal) => {
-    try {
-      await Promise.all([
-        definitions.follow(signal),
-        executor?.run(signal),
-        scheduler?.run(signal),
-        sweeper?.run(signal),
-        // Tenant deletes a crash cut short, and the last sweep of each.
-        enabled.has("ctl") &&
-        repeat(
-          signal,
-          leaseMs,
-          logger,
-          "finishing tenant deletes",
-          () =>
-            finishTenantDeletions(deletion, {
-              finalSweepAfterMs: 2 * leaseMs + 1000,
-              logger,
-            }),
-        ),
-        // Chunks of uploads a crash cut short, and of collections of
-        // content nobody uses (retention and tenant deletes, in ctl).
-        (enabled.has("repo") || enabled.has("ctl")) &&
-        repeat(
-          signal,
-          Math.min(uploadGraceMs, 60_000),
-          logger,
-          "collecting abandoned uploads",
-          async () => {
-            const c = await blobs.collectAbandoned(uploadGraceMs);
-            if (c.uploads + c.headless > 0) {
-              logger.info("collected abandoned uploads", { ...c });
-            }
-          },
-        ),
-      ]);
-    } finally {
-      pool?.close();
-    }
-  };
+  const ctx = platformContext(options, shutdown);
+  const stores = createPlatformStores(ctx);
+  const workers = createPlatformWorkers(ctx, stores);
   return {
-    app,
-    store,
-    repo,
-    tenants,
-    policies,
-    ledger,
-    sweeper,
-    definitions,
-    executions,
-    streams,
-    queue,
-    executor,
-    pool,
-    metrics,
-    run,
+    ...stores,
+    ...workers,
+    app: platformApp(ctx, stores, workers),
+    run: platformWork(ctx, stores, workers),
   };
-}
-
-/**
- * Runs `fn` now and then every `everyMs` until `signal` aborts; a failure
- * is logged (a store failure is the store health's to log) and the next
- * run comes as usual.
- */
-async function repeat(
-  signal: AbortSignal,
-  everyMs: number,
-  logger: Logger,
-  what: string,
-  fn: () => Promise<unknown>,
-): Promise<void> {
-  while (!signal.aborted) {
-    try {
-      await fn();
-    } catch (err) {
-      if (!storeFailure(err)) {
-        logger.error(`${what} failed`, { error: String(err) });
-      }
-    }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, everyMs);
-      function done() {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      }
-      signal.addEventListener("abort", done, { once: true });
-    });
-  }
 }
 
 /**
