@@ -448,6 +448,8 @@ export function createPlatform(
       ]);
     } finally {
       pool?.close();
+      // Moves of execution records to their tenants' logs, before the store closes.
+      await executions.settled();
     }
   };
   return {
