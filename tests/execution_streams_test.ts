@@ -201,12 +201,19 @@ Deno.test("a tenant's streams share one reader: 30 streams cost the store one re
     }
     const log = reads.stop();
     const executionReads = log.filter((r) =>
-      r.method === "list" && r.keys[0][0] === "exec" && r.keys[0][1] === "t"
+      ["exec", "execnew", "execlog", "execcount"].includes(
+        r.keys[0][0] as string,
+      ) && r.keys[0][1] === "t"
     );
-    // One page for the change (a poll may add one that finds nothing).
+    // One read of the log for the change: the tenant's counter, its inbox,
+    // its log and the records, 4 reads (a poll may add one like it); and
+    // the recorder's first move for the tenant reads its inbox once (2).
+    // 30 readers would have made 120.
     assert.ok(
-      executionReads.length <= 3,
-      `${executionReads.length} reads of the executions`,
+      executionReads.length <= 10,
+      `${executionReads.length} reads of the executions: ${
+        JSON.stringify(executionReads)
+      }`,
     );
   } finally {
     for (const r of readers) await r.cancel().catch(() => {});

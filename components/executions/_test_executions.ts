@@ -15,6 +15,17 @@ export interface RecordOptions {
   /** Characters of each result (it is kept up to 16 Ki). Default 10. */
   resultChars?: number;
   event?: string;
+  /**
+   * Makes each execution's id, as a recording process does (each has its
+   * own clock). Default: one id maker shared by the tests.
+   */
+  newId?: () => string;
+  /**
+   * Tells the store after each commit, as the executor does, so that it
+   * moves the records to the tenant's log (false: they stay in its inbox,
+   * as a recording process that died leaves them). Default true.
+   */
+  settle?: boolean;
 }
 
 /** Records `n` executions of `tenant` and returns them in the order recorded. */
@@ -26,12 +37,13 @@ export async function recordExecutions(
   options: RecordOptions = {},
 ): Promise<Execution[]> {
   const batch = options.batch ?? 20;
+  const newId = options.newId ?? nextId;
   const out: Execution[] = [];
   for (let i = 0; i < n; i += batch) {
     const execs = Array.from(
       { length: Math.min(batch, n - i) },
       (_, j): Execution => ({
-        id: nextId(),
+        id: newId(),
         eventId: `event-${i + j}`,
         tenant,
         package: "pkg",
@@ -51,7 +63,9 @@ export async function recordExecutions(
       new WriteBatch(kv),
       execs.map((e) => store.fit(e)),
     );
-    if (!(await op.commit()).ok) throw new Error("recording failed");
+    const res = await op.commit();
+    if (!res.ok) throw new Error("recording failed");
+    if (options.settle !== false) store.committed(execs, res.versionstamp);
     out.push(...execs);
   }
   return out;

@@ -12,6 +12,7 @@ import {
 import { checkName } from "../http/check_name.ts";
 import { keys } from "../model/keys.ts";
 import type { Execution } from "./execution.ts";
+import { ExecutionLog } from "./execution_log.ts";
 
 export interface ExecutionFilter {
   package?: string;
@@ -41,15 +42,31 @@ export interface FittedExecution {
 const MAX_RECORD_BYTES = 60 * 1024;
 const MAX_RESULT_CHARS = 16 * 1024;
 const MAX_ERROR_CHARS = 4 * 1024;
-/** Deletions of one atomic of `sweep`, at most. */
-const MAX_SWEEP_BATCH = 500;
+/**
+ * Records one atomic of `sweep` deletes, at most (three keys each: the
+ * record, its inbox entry and its log entry; with the longest tenant
+ * names, 200 are 58 KiB of the 80 KiB of keys an atomic takes).
+ */
+const MAX_SWEEP_BATCH = 200;
 /** How many records a filtered page may scan. */
 const MAX_SCAN = 20_000;
 
 export class ExecutionStore {
   readonly #feeds = new Map<string, ChangeFeed>();
   readonly #recordedKeys = new Map<string, Deno.KvKey>();
-  constructor(private readonly kv: Deno.Kv) {}
+  /** Each tenant's executions in commit order, for the live streams. */
+  readonly log: ExecutionLog;
+  /** Tenants whose inbox entries this process is moving to their log, and what to move next. */
+  readonly #moving = new Map<
+    string,
+    { entries: { versionstamp: string; id: string }[]; done: Promise<void> }
+  >();
+  /** Tenants whose whole inbox this process has moved once. */
+  readonly #tidied = new Set<string>();
+
+  constructor(private readonly kv: Deno.Kv) {
+    this.log = new ExecutionLog(kv);
+  }
 
   feed(tenant: string): ChangeFeed {
     let f = this.#feeds.get(tenant);
@@ -70,14 +87,68 @@ export class ExecutionStore {
 
   /**
    * Adds the writes that record a fitted execution to a batch: its record,
-   * its tenant's count and change feed (written once per batch however
-   * many records of the tenant it holds).
+   * its inbox entry (see execution_log.ts), its tenant's count and change
+   * feed (written once per batch however many records of the tenant it
+   * holds). The count's sum is what orders the tenant's recording commits
+   * on every store: the log depends on it. Once the batch is committed,
+   * tell `committed`.
    */
   record(batch: WriteBatch, fitted: FittedExecution): WriteBatch {
     const { record } = fitted;
     batch.set(keys.execution(record.tenant, record.id), record);
+    this.log.inbox(batch, record.tenant, record.id);
     this.feed(record.tenant).notify(batch);
     return batch.sum(this.#recordedKey(record.tenant), 1n);
+  }
+
+  /**
+   * Told that records were committed (in the atomic whose versionstamp is
+   * given): their inbox entries are moved to their tenants' logs in the
+   * background, one move at a time per tenant (records committed meanwhile
+   * go with the next), without reading anything. The first move of a
+   * tenant in this process also moves what was left in its inbox (by a
+   * process that died before moving its own). A move that fails is left
+   * to later ones: readers read the inbox too.
+   */
+  committed(
+    records: Iterable<Pick<Execution, "tenant" | "id">>,
+    versionstamp: string,
+  ): void {
+    const byTenant = new Map<string, { versionstamp: string; id: string }[]>();
+    for (const { tenant, id } of records) {
+      let list = byTenant.get(tenant);
+      if (!list) byTenant.set(tenant, list = []);
+      list.push({ versionstamp, id });
+    }
+    for (const [tenant, entries] of byTenant) {
+      const running = this.#moving.get(tenant);
+      if (running) {
+        running.entries.push(...entries);
+        continue;
+      }
+      const state = { entries, done: Promise.resolve() };
+      this.#moving.set(tenant, state);
+      state.done = (async () => {
+        if (!this.#tidied.has(tenant)) {
+          if (this.#tidied.size >= 10_000) this.#tidied.clear();
+          this.#tidied.add(tenant);
+          state.entries = [];
+          await this.log.settle(tenant).catch(() => false);
+        }
+        while (state.entries.length > 0) {
+          const taken = state.entries.splice(0);
+          await this.log.move(tenant, taken).catch(() => {});
+        }
+        this.#moving.delete(tenant);
+      })();
+    }
+  }
+
+  /** Resolves once the moves `committed` started have ended. */
+  async settled(): Promise<void> {
+    while (this.#moving.size > 0) {
+      await Promise.all([...this.#moving.values()].map((s) => s.done));
+    }
   }
 
   /** Adds the writes that record fitted executions to a batch (see `record`). */
@@ -118,9 +189,8 @@ export class ExecutionStore {
   /**
    * Removes a tenant's oldest executions: those recorded before `before`
    * (ms since the epoch) and, beyond them, as many as it keeps over `keep`.
-   * At most `max` go, in atomics of at most `batch` deletions (500 at
-   * most: with the longest tenant names, 500 keys are 48 KiB of the 80 KiB
-   * of keys an atomic takes), each also
+   * At most `max` go, in atomics of at most `batch` records (200 at most,
+   * see MAX_SWEEP_BATCH), each with its log keys, each atomic also
    * checking `guard` (the sweeper's lease). Returns how many went; stops
    * early (without error) when a guard check fails.
    */
@@ -148,6 +218,7 @@ export class ExecutionStore {
     while (deleted < options.max) {
       const want = Math.min(batchSize, options.max - deleted);
       const doomed: Deno.KvKey[] = [];
+      let records = 0;
       // Oldest first: ids begin with their millisecond in base 36.
       for await (
         const e of this.kv.list({ prefix: keys.executions(tenant) }, {
@@ -156,11 +227,12 @@ export class ExecutionStore {
         })
       ) {
         const id = e.key[2] as string;
-        if (over > doomed.length || (cutoff !== null && id < cutoff)) {
-          doomed.push(e.key);
+        if (over > records || (cutoff !== null && id < cutoff)) {
+          doomed.push(e.key, ...this.log.keysOf(tenant, id, e.versionstamp));
+          records++;
         } else break;
       }
-      if (doomed.length === 0) return { deleted, done: true };
+      if (records === 0) return { deleted, done: true };
       const swept = await this.kv.get<Deno.KvU64>(
         keys.executionCount(tenant, "swept"),
       );
@@ -171,12 +243,12 @@ export class ExecutionStore {
       for (const k of doomed) op.delete(k);
       op.set(
         swept.key,
-        new Deno.KvU64((swept.value?.value ?? 0n) + BigInt(doomed.length)),
+        new Deno.KvU64((swept.value?.value ?? 0n) + BigInt(records)),
       );
       if (!(await op.commit()).ok) return { deleted, done: false };
-      deleted += doomed.length;
-      over -= doomed.length;
-      if (doomed.length < want) return { deleted, done: true };
+      deleted += records;
+      over -= records;
+      if (records < want) return { deleted, done: true };
     }
     return { deleted, done: false };
   }
@@ -224,39 +296,6 @@ export class ExecutionStore {
       }
     }
     return { executions: out, cursor: null };
-  }
-
-  /** Executions recorded after `afterId`, oldest first, at most `limit` (default 1000). */
-  async since(
-    tenant: string,
-    afterId: string | null,
-    limit = 1000,
-  ): Promise<Execution[]> {
-    const prefix = keys.executions(tenant);
-    const selector: Deno.KvListSelector = afterId
-      ? { prefix, start: [...prefix, afterId + "\u0000"] }
-      : { prefix };
-    const out: Execution[] = [];
-    for await (
-      const e of this.kv.list<Execution>(selector, {
-        limit,
-        batchSize: Math.min(limit, 500),
-      })
-    ) {
-      out.push(e.value);
-    }
-    return out;
-  }
-
-  /** The newest execution id of the tenant, or null. */
-  async latestId(tenant: string): Promise<string | null> {
-    const [e] = await Array.fromAsync(
-      this.kv.list<Execution>({ prefix: keys.executions(tenant) }, {
-        reverse: true,
-        limit: 1,
-      }),
-    );
-    return e ? e.value.id : null;
   }
 }
 

@@ -7,9 +7,12 @@
  *
  * A resumed stream first reads what it missed from the store itself, at
  * the pace its client reads (it waits for room in its buffer, it is never
- * dropped for it), then joins the shared reader where that one is. So a
- * client that was dropped and resumes gets every execution after its last
- * id, in order, once.
+ * dropped for it), then joins the shared reader where that one is. Both
+ * read the tenant's log, in the order the executions were committed (see
+ * execution_log.ts), so however many processes record them and whatever
+ * their clocks, a stream gets every execution once, and a client that was
+ * dropped and resumes gets every execution committed after its last one,
+ * in order, once.
  */
 import {
   DEFAULT_SSE_BUFFER_BYTES,
@@ -22,6 +25,7 @@ import {
   type ExecutionStore,
   matches,
 } from "./execution_store.ts";
+import { LOG_START } from "./execution_log.ts";
 import { StreamSlots } from "./stream_slots.ts";
 import { type FanoutSubscriber, TenantFanout } from "./tenant_fanout.ts";
 
@@ -191,7 +195,8 @@ export class ExecutionStreams {
     const sub: FanoutSubscriber = {
       channel,
       filter,
-      after: lastEventId,
+      after: LOG_START,
+      lastId: lastEventId,
       live: false,
     };
     const entry = { tenant, sub };
@@ -228,7 +233,7 @@ export class ExecutionStreams {
         tenant,
         live: sub.live,
         dropped: sub.channel.dropReason !== undefined,
-        position: sub.after,
+        position: sub.lastId,
         bufferedBytes: sub.channel.bufferedBytes,
         peakBufferedBytes: sub.channel.peakBufferedBytes,
       })),
@@ -258,27 +263,26 @@ export class ExecutionStreams {
   ): Promise<void> {
     await fanout.ready;
     // Where a client dropped before it got anything resumes from.
-    sub.channel.startAfter(resume ?? fanout.position ?? BEFORE_ALL);
+    sub.channel.startAfter(resume ?? fanout.lastId ?? BEFORE_ALL);
     if (resume === null) {
       sub.after = fanout.position;
+      sub.lastId = fanout.lastId;
       sub.live = true;
       return;
     }
-    let cursor = resume;
+    let cursor = resume === BEFORE_ALL
+      ? LOG_START
+      : await this.store.log.after(fanout.tenant, resume);
     const { channel } = sub;
-    while (channel.open) {
-      const position = fanout.position;
-      // What the shared reader has read, this stream has too: join it.
-      if (position === null || cursor >= position) break;
-      const page = await this.store.since(fanout.tenant, cursor, CATCH_UP_PAGE);
-      if (page.length === 0) {
-        // The reader read past the cursor but nothing is left after it
-        // (deleted since): join, unless the reader moved on meanwhile.
-        if (fanout.position === position) break;
-        continue;
-      }
-      for (const e of page) {
-        cursor = e.id;
+    // What the shared reader has read, this stream has too: join it.
+    while (channel.open && cursor < fanout.position) {
+      const page = await this.store.log.read(
+        fanout.tenant,
+        cursor,
+        CATCH_UP_PAGE,
+      );
+      for (const { execution: e } of page.entries) {
+        sub.lastId = e.id;
         if (!matches(e, sub.filter)) continue;
         const bytes = encodeSse({
           event: "execution",
@@ -287,6 +291,9 @@ export class ExecutionStreams {
         });
         if (!await channel.write(bytes, e.id)) return;
       }
+      // A read ends where the log ended when it began (or at a full
+      // page): it never stops short of the reader's position of before.
+      cursor = page.through;
     }
     // No await since the check above: the reader has not moved on meanwhile.
     if (!channel.open) return;

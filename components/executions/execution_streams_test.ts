@@ -5,6 +5,7 @@
  * tests/execution_streams_test.ts.
  */
 import assert from "node:assert/strict";
+import { monotonicIdFactory } from "@jobico/goico";
 import { type TestPlatform, testPlatform } from "../server/_test_platform.ts";
 import type { PlatformOptions } from "../platform.ts";
 import { recordExecutions, SseReader } from "./_test_executions.ts";
@@ -238,5 +239,74 @@ Deno.test("execution streams: a resumed stream applies its filter to what it mis
       assert.deepEqual(stream.ids, want);
       reader.releaseLock();
     }
+  });
+});
+
+/**
+ * Two recording processes, one whose clock runs a minute ahead: an
+ * execution the other commits after one of the first's has been streamed
+ * has the smaller id. It must still reach the stream, once.
+ */
+const aheadId = monotonicIdFactory(() => Date.now() + 60_000);
+const onTimeId = monotonicIdFactory();
+
+Deno.test("execution streams: an execution committed after one with a later id was streamed reaches the live stream, once", async () => {
+  await withStreams(undefined, async (p, open) => {
+    const res = await open("t");
+    const stream = new SseReader(res.body!.getReader());
+    await until("the stream is live", () => p.streams.stats().streams[0]?.live);
+    const [ahead] = await recordExecutions(p.kv, p.executions, "t", 1, {
+      newId: aheadId,
+    });
+    await stream.executions(1);
+    const late = await recordExecutions(p.kv, p.executions, "t", 3, {
+      newId: onTimeId,
+      batch: 1,
+    });
+    assert.ok(late.every((e) => e.id < ahead.id));
+    // The last one comes from the process ahead: once it has come, the
+    // stream has read past everything before it.
+    const [last] = await recordExecutions(p.kv, p.executions, "t", 1, {
+      newId: aheadId,
+    });
+    await stream.until(() => stream.ids.includes(last.id));
+    assert.deepEqual(stream.ids, [ahead, ...late, last].map((e) => e.id));
+  });
+});
+
+Deno.test("execution streams: the same across a resume: Last-Event-ID of the later id brings the execution committed after it with a smaller id", async () => {
+  await withStreams(undefined, async (p, open) => {
+    const first = await open("t");
+    const stream = new SseReader(first.body!.getReader());
+    await until("the stream is live", () => p.streams.stats().streams[0]?.live);
+    const [ahead] = await recordExecutions(p.kv, p.executions, "t", 1, {
+      newId: aheadId,
+    });
+    await stream.executions(1);
+    await stream.reader.cancel();
+    await until("the stream ended", () => p.streams.stats().open === 0);
+    // Committed while the client is away, with a smaller id.
+    const late = await recordExecutions(p.kv, p.executions, "t", 2, {
+      newId: onTimeId,
+      batch: 1,
+    });
+    assert.ok(late.every((e) => e.id < ahead.id));
+    const again = await open("t", { "last-event-id": ahead.id });
+    assert.equal(again.status, 200);
+    const resumed = new SseReader(again.body!.getReader());
+    await resumed.executions(2);
+    // And once live, another late one, then a marker from ahead.
+    await until("the stream is live", () => p.streams.stats().streams[0]?.live);
+    const later = await recordExecutions(p.kv, p.executions, "t", 1, {
+      newId: onTimeId,
+    });
+    const [last] = await recordExecutions(p.kv, p.executions, "t", 1, {
+      newId: aheadId,
+    });
+    await resumed.until(() => resumed.ids.includes(last.id));
+    assert.deepEqual(
+      resumed.ids,
+      [...late, ...later, last].map((e) => e.id),
+    );
   });
 });

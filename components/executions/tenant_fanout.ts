@@ -1,7 +1,9 @@
 /**
  * One reader of a tenant's executions for all of its live streams. It
- * follows the tenant's change feed, reads each new execution once, encodes
- * it once and offers it to every subscriber's bounded channel; a channel
+ * follows the tenant's change feed, reads each new execution once from the
+ * tenant's log (in commit order, see execution_log.ts: an execution
+ * committed late with a smaller id is not passed over), encodes it once
+ * and offers it to every subscriber's bounded channel; a channel
  * that cannot take it drops its stream, and the subscriber leaves. So the
  * store is read once per change whatever the number of streams, and a slow
  * client never holds the others back.
@@ -13,19 +15,26 @@
  */
 import type { SseChannel } from "@jobico/goico";
 import { encodeSse } from "@jobico/goico";
-import type { Execution } from "./execution.ts";
 import {
   type ExecutionFilter,
   type ExecutionStore,
   matches,
 } from "./execution_store.ts";
+import type { LogPage, LogPosition } from "./execution_log.ts";
+
+type Page = LogPage["entries"];
 
 /** A stream that follows a tenant's executions. */
 export interface FanoutSubscriber {
   readonly channel: SseChannel;
   readonly filter: ExecutionFilter;
-  /** Once `live`, executions after this id are offered (it advances as they are). */
-  after: string | null;
+  /**
+   * Once `live`, executions after this place in the log are offered (it
+   * advances as they are).
+   */
+  after: LogPosition;
+  /** The id of the last execution handed to it or passed over by its filter. */
+  lastId: string | null;
   /** False while the stream catches up on its own (see ExecutionStreams). */
   live: boolean;
 }
@@ -44,7 +53,8 @@ export class TenantFanout {
   readonly #ctrl = new AbortController();
   readonly #pageSize: number;
   readonly #groupBytes: number;
-  #position: string | null = null;
+  #position: LogPosition = "";
+  #lastId: string | null = null;
   #stopped = false;
   /** Resolves once the reader knows where the tenant's executions end. */
   readonly ready: Promise<void>;
@@ -73,9 +83,14 @@ export class TenantFanout {
     }).finally(ready);
   }
 
-  /** The id of the last execution read (null: none yet). */
-  get position(): string | null {
+  /** Where in the log the reader is: everything up to it has been read. */
+  get position(): LogPosition {
     return this.#position;
+  }
+
+  /** The id of the last execution read, or before the reader started (null: none). */
+  get lastId(): string | null {
+    return this.#lastId;
   }
 
   /** Subscribers, live or catching up. */
@@ -104,27 +119,33 @@ export class TenantFanout {
 
   async #run(ready: () => void): Promise<void> {
     const signal = this.#ctrl.signal;
-    this.#position = await this.store.latestId(this.tenant);
+    const end = await this.store.log.end(this.tenant);
+    this.#position = end.position;
+    this.#lastId = end.lastId;
     ready();
     for await (const _ of this.store.feed(this.tenant).changes(signal)) {
       while (!signal.aborted) {
-        const page = await this.store.since(
+        const page = await this.store.log.read(
           this.tenant,
           this.#position,
           this.#pageSize,
         );
-        if (signal.aborted || page.length === 0) break;
+        if (signal.aborted) break;
         // Before handing out: a stream that catches up reads up to here itself.
-        this.#position = page[page.length - 1].id;
-        await this.#handOut(page, signal);
-        if (page.length < this.#pageSize) break;
+        this.#position = page.through;
+        const last = page.entries.at(-1);
+        if (last) {
+          this.#lastId = last.execution.id;
+          await this.#handOut(page.entries, signal);
+        }
+        if (!page.more) break;
       }
     }
   }
 
   /** Offers a page of executions to the live subscribers, group by group. */
-  async #handOut(page: Execution[], signal: AbortSignal): Promise<void> {
-    const encoded = page.map((e) =>
+  async #handOut(page: Page, signal: AbortSignal): Promise<void> {
+    const encoded = page.map(({ execution: e }) =>
       encodeSse({ event: "execution", id: e.id, data: JSON.stringify(e) })
     );
     let start = 0;
@@ -144,27 +165,31 @@ export class TenantFanout {
   }
 
   #offerGroup(
-    page: Execution[],
+    page: Page,
     encoded: Uint8Array[],
     start: number,
     end: number,
   ): void {
     let whole: Uint8Array | undefined;
-    const lastId = page[end - 1].id;
+    const last = page[end - 1];
     for (const sub of this.#subs) {
       if (!sub.live || !sub.channel.open) continue;
       const picked: number[] = [];
       for (let i = start; i < end; i++) {
-        const e = page[i];
-        if (sub.after !== null && e.id <= sub.after) continue;
-        if (matches(e, sub.filter)) picked.push(i);
+        const { position, execution } = page[i];
+        if (position <= sub.after) continue;
+        if (matches(execution, sub.filter)) picked.push(i);
       }
-      if (sub.after === null || lastId > sub.after) sub.after = lastId;
+      if (last.position > sub.after) {
+        sub.after = last.position;
+        sub.lastId = last.execution.id;
+      }
       if (picked.length === 0) continue;
       const chunk = picked.length === end - start
         ? (whole ??= concat(encoded, start, end))
         : concat(picked.map((i) => encoded[i]), 0, picked.length);
-      if (!sub.channel.offer(chunk, page[picked[picked.length - 1]].id)) {
+      const lastPicked = page[picked[picked.length - 1]].execution.id;
+      if (!sub.channel.offer(chunk, lastPicked)) {
         // Dropped (it fell behind) or ended: it resumes on a new stream.
         this.#subs.delete(sub);
       }

@@ -66,8 +66,8 @@ export interface LaneWriter<D extends LaneOutcome> {
   part(outcome: D): WriteBatch;
   /** Commits outcomes on their own (when a commit with a lease beside them failed). */
   commit(outcomes: D[]): Promise<void>;
-  /** Told of outcomes that a commit of the lane stored. */
-  recorded(outcomes: D[]): void;
+  /** Told of outcomes that a commit of the lane stored, with its versionstamp. */
+  recorded(outcomes: D[], versionstamp: string): void;
   /** Told of an error of the store; true when it is a store failure (a full disk). */
   storeFailed(err: unknown): boolean;
 }
@@ -412,17 +412,18 @@ export class Lane<D extends LaneOutcome> {
     if (records.length === 0 && entries.length === 0) return;
     // Then as many of the head's items as fit beside them.
     const items = queue.leaseInto(op, entries);
-    let ok = false;
+    let committed: Deno.KvCommitResult | undefined;
     let error: unknown;
     try {
-      ok = (await op.commit()).ok;
+      const res = await op.commit();
+      if (res.ok) committed = res;
     } catch (err) {
       error = err;
     }
-    if (ok) {
+    if (committed) {
       this.#backoffMs = 0;
       for (const d of records) this.#held.delete(d.item);
-      writer.recorded(records);
+      writer.recorded(records, committed.versionstamp);
       const now = performance.now();
       for (const it of items) this.#held.set(it, now);
       this.#leased.push(...items);

@@ -117,13 +117,20 @@ export class OutcomeWriter {
     return batch;
   }
 
-  /** Outcomes whose commit succeeded: counted, and told to the observer. */
-  recorded(outcomes: Outcome[]): void {
+  /**
+   * Outcomes whose commit succeeded: counted, told to the observer, and
+   * their records' tenants to the execution store (which moves them to
+   * the tenants' logs).
+   */
+  recorded(outcomes: Outcome[], versionstamp: string): void {
     this.recordedCount += outcomes.length;
+    const records: Execution[] = [];
     for (const d of outcomes) {
       if (d.next.kind === "drop") continue;
+      records.push(d.exec.record);
       this.o.observer.recorded(d.exec.record, d.item.value, d.next.kind);
     }
+    this.o.executions.committed(records, versionstamp);
   }
 
   /** Whether an error is a store failure (reported when it is). */
@@ -168,17 +175,18 @@ export class OutcomeWriter {
     let refused = 0;
     let failed = 0;
     while (batch.length > 0) {
-      let ok = false;
+      let committed: Deno.KvCommitResult | undefined;
       let error: unknown;
       try {
         const op = new WriteBatch(this.o.kv);
         for (const d of batch) this.write(op, d);
-        ok = (await op.commit()).ok;
+        const res = await op.commit();
+        if (res.ok) committed = res;
       } catch (err) {
         error = err;
       }
-      if (ok) {
-        this.recorded(batch);
+      if (committed) {
+        this.recorded(batch, committed.versionstamp);
         return;
       }
       // Refused: an epoch moved. Leases are taken back in bursts (a
@@ -263,9 +271,10 @@ export class OutcomeWriter {
         next: { kind: next },
       };
       for (let refused = 0; refused < REFUSED_TRIES; refused++) {
-        let ok = false;
+        let committed: Deno.KvCommitResult | undefined;
         try {
-          ok = (await this.part(fallback).commit()).ok;
+          const res = await this.part(fallback).commit();
+          if (res.ok) committed = res;
         } catch (err) {
           if (isUnstorable(err)) break; // the next, smaller fallback
           logger.error(
@@ -274,13 +283,13 @@ export class OutcomeWriter {
           );
           return;
         }
-        if (ok) {
+        if (committed) {
           logger.warn("an outcome could not be stored; recorded as failed", {
             eventId: d.item.value.eventId,
             error: String(error),
             then: next,
           });
-          this.recorded([fallback]);
+          this.recorded([fallback], committed.versionstamp);
           return;
         }
         // Refused: an epoch moved; the lease may have been taken back.

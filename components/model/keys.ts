@@ -33,6 +33,8 @@ export const keys = {
     ["sigseen", tenant],
     ["exec", tenant],
     ["execcount", tenant],
+    ["execnew", tenant],
+    ["execlog", tenant],
     ["pkgpin", tenant],
     ["usage", tenant],
     ["tenantblob", tenant],
@@ -98,6 +100,27 @@ export const keys = {
   /** An execution record. */
   execution: (tenant: string, id: string): Deno.KvKey => ["exec", tenant, id],
   executions: (tenant: string): Deno.KvKey => ["exec", tenant],
+  /**
+   * An execution recorded and not yet in the tenant's log (see
+   * execution_log.ts): written in the atomic that records it, moved to the
+   * log soon after.
+   */
+  executionInbox: (tenant: string, id: string): Deno.KvKey => [
+    "execnew",
+    tenant,
+    id,
+  ],
+  executionInboxes: (tenant: string): Deno.KvKey => ["execnew", tenant],
+  /**
+   * An execution in the tenant's log, in the order of the commits that
+   * recorded them: the versionstamp of its record, then its id.
+   */
+  executionLogEntry: (
+    tenant: string,
+    versionstamp: string,
+    id: string,
+  ): Deno.KvKey => ["execlog", tenant, versionstamp, id],
+  executionLogEntries: (tenant: string): Deno.KvKey => ["execlog", tenant],
   /** Bumped whenever an execution of the tenant is recorded. */
   executionSignal: (
     tenant: string,

@@ -57,6 +57,8 @@ export function platformWork(
       ]);
     } finally {
       w.pool?.close();
+      // Moves of execution records to their tenants' logs, before the store closes.
+      await s.executions.settled();
     }
   };
 }

@@ -38,8 +38,8 @@ async function recordAt(
   at: number,
 ): Promise<void> {
   const idAt = monotonicIdFactory(() => at);
-  for (let i = 0; i < n; i += 500) {
-    const part = Array.from({ length: Math.min(500, n - i) }, () => {
+  for (let i = 0; i < n; i += 300) {
+    const part = Array.from({ length: Math.min(300, n - i) }, () => {
       const e: Execution = {
         id: idAt(),
         eventId: "e",

@@ -50,6 +50,7 @@ export async function testPlatform(
       ctrl.abort();
       await running;
       parts.pool?.close();
+      await parts.executions.settled();
       kv.close();
     },
   };

@@ -1,0 +1,327 @@
+/**
+ * A tenant's executions in the order of the commits that recorded them,
+ * for the live streams and their resumes. Execution ids are made by each
+ * recording process with its own clock before its commit, so id order is
+ * not commit order: a reader that follows ids passes over an execution
+ * committed late with a smaller id. The log follows the store's own order.
+ *
+ * Why the versionstamps of a tenant's records are in commit order: every
+ * atomic that records executions of a tenant also sums the tenant's
+ * "recorded" counter. Deno KV (a SQLite file, shared by processes or not)
+ * takes each commit's versionstamp inside its write transaction, one after
+ * the other. PgKv locks a summed key until the commit ends and takes the
+ * versionstamp only once it holds its locks, so two commits summing the
+ * same counter take their versionstamps in the order they commit. Hence:
+ * once the counter's versionstamp is H, every record with a versionstamp
+ * up to H is committed and visible, and every record committed later has
+ * a larger one, whatever the processes' clocks.
+ *
+ * The log is keyed by versionstamp, which a commit cannot put in its own
+ * keys (Deno KV has no versionstamped keys, and PgKv mirrors its API). So
+ * the recording atomic also writes a small inbox entry (`["execnew",
+ * tenant, id]`, in that one atomic: it exists exactly when the record
+ * does), and inbox entries are then moved into the log (`["execlog",
+ * tenant, versionstamp, id]`, the versionstamp of the record), the delete
+ * and the set in one atomic, so an execution is always in exactly one of
+ * the two. The recording process moves its own right after its commit,
+ * whose versionstamp it knows (`move`: no read, a check that each entry is
+ * still there); `settle` reads the inbox and moves what it holds: the
+ * first time a process records for a tenant (what a process that died
+ * left), when a move finds an entry gone, and when a reader finds more
+ * than 1000 entries in the inbox.
+ *
+ * A read after position P first takes the counter's versionstamp H, then
+ * lists the inbox, then the log from P up to H: an execution with a
+ * versionstamp up to H that is not in the inbox when it is listed was
+ * moved before, so it is in the log when that is listed. So the read gets
+ * every execution between P and H, and the next read starts after H:
+ * nothing is passed over, nothing comes twice, and a read costs what is
+ * new plus the inbox (what was recorded since the last settle), never the
+ * history.
+ *
+ * A position is text that sorts in commit order: the versionstamp (20
+ * hex digits) and the execution id; `""` is before everything, and a
+ * versionstamp followed by "~" is after everything of that commit.
+ */
+import type { Execution } from "./execution.ts";
+import { keys } from "../model/keys.ts";
+
+/** A place in a tenant's log (see the module's documentation). */
+export type LogPosition = string;
+
+/** Before every execution. */
+export const LOG_START: LogPosition = "";
+
+/** Executions read from the log, and where the next read starts. */
+export interface LogPage {
+  /** In commit order, each with its position. */
+  entries: { position: LogPosition; execution: Execution }[];
+  /** Everything up to it has been read: the next read starts after it. */
+  through: LogPosition;
+  /** Whether more may be there already (the page was full). */
+  more: boolean;
+}
+
+/** Inbox entries moved in one atomic (two mutations each, within the KV's key bytes). */
+const SETTLE_BATCH = 200;
+/** Inbox entries moved by `move` in one atomic (a check each: 100 at most). */
+const MOVE_BATCH = 100;
+/** Rounds of a settle before it gives up (a tenant recording faster than it moves). */
+const SETTLE_ROUNDS = 50;
+/** Inbox entries a read takes as they are; beyond, it settles them first. */
+const INBOX_READ = 1000;
+
+function positionOf(versionstamp: string, id: string): LogPosition {
+  return versionstamp + id;
+}
+
+/** The position after everything committed up to `versionstamp`. */
+function endOf(versionstamp: string): LogPosition {
+  return versionstamp + "~";
+}
+
+export class ExecutionLog {
+  constructor(private readonly kv: Deno.Kv) {}
+
+  /** Adds to a recording atomic the inbox entry of an execution it records. */
+  inbox(
+    add: { set(key: Deno.KvKey, value: unknown): unknown },
+    tenant: string,
+    id: string,
+  ): void {
+    add.set(keys.executionInbox(tenant, id), 1);
+  }
+
+  /** The keys of an execution's place in the log, given its record's versionstamp (for deletes). */
+  keysOf(tenant: string, id: string, versionstamp: string): Deno.KvKey[] {
+    return [
+      keys.executionInbox(tenant, id),
+      keys.executionLogEntry(tenant, versionstamp, id),
+    ];
+  }
+
+  /** The versionstamp of the tenant's last recording commit (null: none). */
+  async #horizon(tenant: string): Promise<string | null> {
+    return (await this.kv.get(keys.executionCount(tenant, "recorded")))
+      .versionstamp;
+  }
+
+  /**
+   * Where the log ends now, for a stream that starts there, and the id of
+   * the last execution before it (null: none), the Last-Event-ID that
+   * resumes there.
+   */
+  async end(
+    tenant: string,
+  ): Promise<{ position: LogPosition; lastId: string | null }> {
+    const horizon = await this.#horizon(tenant);
+    if (horizon === null) return { position: LOG_START, lastId: null };
+    let last: LogPosition | null = null;
+    let lastId: string | null = null;
+    for (const e of await this.#inbox(tenant)) {
+      const p = positionOf(e.versionstamp, e.key[2] as string);
+      if (e.versionstamp <= horizon && (last === null || p > last)) {
+        last = p;
+        lastId = e.key[2] as string;
+      }
+    }
+    const [logged] = await Array.fromAsync(this.kv.list({
+      start: keys.executionLogEntries(tenant),
+      end: [...keys.executionLogEntries(tenant), horizon + "\u0000"],
+    }, { reverse: true, limit: 1 }));
+    if (logged) {
+      const p = positionOf(logged.key[2] as string, logged.key[3] as string);
+      if (last === null || p > last) lastId = logged.key[3] as string;
+    }
+    return { position: endOf(horizon), lastId };
+  }
+
+  /**
+   * The position right after an execution, for a stream resumed with its
+   * id. An execution that is no longer kept stands for where the first
+   * execution with a larger id was committed; an id after every execution,
+   * for the end of the log.
+   */
+  async after(tenant: string, id: string): Promise<LogPosition> {
+    const record = await this.kv.get(keys.execution(tenant, id));
+    if (record.versionstamp !== null) {
+      return positionOf(record.versionstamp, id);
+    }
+    const prefix = keys.executions(tenant);
+    const [next] = await Array.fromAsync(
+      this.kv.list({ prefix, start: [...prefix, id + "\u0000"] }, {
+        limit: 1,
+      }),
+    );
+    if (next) return next.versionstamp;
+    const horizon = await this.#horizon(tenant);
+    return horizon === null ? LOG_START : endOf(horizon);
+  }
+
+  /**
+   * Up to `limit` executions after `after`, in commit order (those no
+   * longer kept are passed over).
+   */
+  async read(
+    tenant: string,
+    after: LogPosition,
+    limit = 1000,
+  ): Promise<LogPage> {
+    const horizon = await this.#horizon(tenant);
+    if (horizon === null || after >= endOf(horizon)) {
+      return { entries: [], through: after, more: false };
+    }
+    const end = endOf(horizon);
+    const found = new Map<string, LogPosition>();
+    for (const e of await this.#inbox(tenant)) {
+      const p = positionOf(e.versionstamp, e.key[2] as string);
+      if (p > after && p <= end) found.set(e.key[2] as string, p);
+    }
+    const prefix = keys.executionLogEntries(tenant);
+    const logged = await Array.fromAsync(
+      this.kv.list({
+        start: [...prefix, ...startAfter(after)],
+        end: [...prefix, horizon + "\u0000"],
+      }, { limit, batchSize: Math.min(limit, 500) }),
+    );
+    for (const e of logged) {
+      const id = e.key[3] as string;
+      found.set(id, positionOf(e.key[2] as string, id));
+    }
+    const sorted = [...found].sort((a, b) => a[1] < b[1] ? -1 : 1);
+    const more = logged.length === limit || sorted.length > limit;
+    const taken = sorted.slice(0, limit);
+    const records = await this.#records(tenant, taken.map(([id]) => id));
+    return {
+      entries: taken.flatMap(([id, position]) => {
+        const execution = records.get(id);
+        return execution ? [{ position, execution }] : [];
+      }),
+      through: more ? taken[taken.length - 1][1] : end,
+      more,
+    };
+  }
+
+  /**
+   * Moves inbox entries the caller committed (it knows their versionstamp)
+   * into the tenant's log, without reading them: each is checked to be
+   * still in the inbox with that versionstamp. Should one be gone (moved
+   * by another process, or removed with its record by the sweeper), what
+   * is left of the inbox is moved by `settle` instead, which reads it.
+   */
+  async move(
+    tenant: string,
+    entries: { versionstamp: string; id: string }[],
+  ): Promise<void> {
+    for (let i = 0; i < entries.length; i += MOVE_BATCH) {
+      const op = this.kv.atomic();
+      for (const e of entries.slice(i, i + MOVE_BATCH)) {
+        const inbox = keys.executionInbox(tenant, e.id);
+        op.check({ key: inbox, versionstamp: e.versionstamp })
+          .set(keys.executionLogEntry(tenant, e.versionstamp, e.id), 1)
+          .delete(inbox);
+      }
+      if (!(await op.commit()).ok) {
+        await this.settle(tenant);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Moves the tenant's inbox entries into its log. Returns whether the
+   * inbox was emptied of what it held when called (false: the tenant
+   * records faster than this moves, or moves kept failing).
+   */
+  async settle(tenant: string): Promise<boolean> {
+    const swept = keys.executionCount(tenant, "swept");
+    for (let round = 0; round < SETTLE_ROUNDS; round++) {
+      // Checked: a record the retention sweeper removes meanwhile (with
+      // its inbox entry) must not come back as a log entry.
+      const sweeps = await this.kv.get(swept);
+      const inbox = await Array.fromAsync(
+        this.kv.list({ prefix: keys.executionInboxes(tenant) }, {
+          limit: SETTLE_BATCH,
+          batchSize: SETTLE_BATCH,
+        }),
+      );
+      if (inbox.length === 0) return true;
+      const op = this.kv.atomic().check(sweeps);
+      for (const e of inbox) {
+        op.set(
+          keys.executionLogEntry(tenant, e.versionstamp, e.key[2] as string),
+          1,
+        ).delete(e.key);
+      }
+      if ((await op.commit()).ok && inbox.length < SETTLE_BATCH) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The tenant's inbox, read after its horizon: all of it, or nothing once
+   * everything in it is moved to the log (when it holds more than a read
+   * takes as it is).
+   */
+  async #inbox(tenant: string): Promise<Deno.KvEntry<unknown>[]> {
+    const inbox = await Array.fromAsync(
+      this.kv.list({ prefix: keys.executionInboxes(tenant) }, {
+        limit: INBOX_READ,
+        batchSize: 500,
+      }),
+    );
+    if (inbox.length < INBOX_READ) return inbox;
+    if (await this.settle(tenant)) return [];
+    throw new Error(
+      `The executions of tenant "${tenant}" are recorded faster than they can be moved to its log`,
+    );
+  }
+
+  /** Executions by id (those no longer kept are absent). */
+  async #records(
+    tenant: string,
+    ids: string[],
+  ): Promise<Map<string, Execution>> {
+    const out = new Map<string, Execution>();
+    if (ids.length === 0) return out;
+    // Mostly one range of ids (one recording process): one list.
+    const sorted = [...ids].sort();
+    const prefix = keys.executions(tenant);
+    const wanted = new Set(ids);
+    for await (
+      const e of this.kv.list<Execution>({
+        start: [...prefix, sorted[0]],
+        end: [...prefix, sorted[sorted.length - 1] + "\u0000"],
+      }, { limit: ids.length * 2, batchSize: Math.min(ids.length * 2, 500) })
+    ) {
+      if (wanted.has(e.value.id)) out.set(e.value.id, e.value);
+    }
+    const rest = ids.filter((id) => !out.has(id));
+    const groups: string[][] = [];
+    for (let i = 0; i < rest.length; i += 10) {
+      groups.push(rest.slice(i, i + 10));
+    }
+    for (
+      const entries of await Promise.all(
+        groups.map((g) =>
+          this.kv.getMany<Execution[]>(
+            g.map((id) => keys.execution(tenant, id)),
+          )
+        ),
+      )
+    ) {
+      for (const e of entries) if (e.value) out.set(e.value.id, e.value);
+    }
+    return out;
+  }
+}
+
+/** The key parts after the log's prefix where a read after `p` starts. */
+function startAfter(p: LogPosition): Deno.KvKey {
+  if (p === LOG_START) return [];
+  const versionstamp = p.slice(0, 20);
+  const id = p.slice(20);
+  if (id === "") return [versionstamp];
+  if (id === "~") return [versionstamp + "\u0000"];
+  return [versionstamp, id + "\u0000"];
+}
