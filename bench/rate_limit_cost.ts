@@ -17,8 +17,8 @@
  *                 never over (each request's items of 10 keys, 10 states)
  *   throttle-hold rateLimit {limit: HOLD, period: 1s}: one key, over it:
  *                 the rate the limit lets through (should be <= HOLD/s)
- *   debounce      debounce {period: 1s, key: $.n}: 100 keys; the items merge,
- *                 `recorded` counts what ran (100), not a rate; accepted/s is
+ *   debounce      debounce {period: 1s, key: $.n}: 30 keys; the items merge,
+ *                 `recorded` counts what ran (30), not a rate; accepted/s is
  *                 what the webhook took
  *
  * `--batch=1` sends one item a request (the per-request cost; the keyed
@@ -62,7 +62,7 @@ const CASES = {
     keys: 10,
   },
   "throttle-hold": { flow: `rateLimit: {limit: ${HOLD}, period: 1s}`, keys: 1 },
-  debounce: { flow: "debounce: {period: 1s, key: $.n}", keys: 100 },
+  debounce: { flow: "debounce: {period: 1s, key: $.n}", keys: 30 },
 } as const;
 type Case = keyof typeof CASES;
 

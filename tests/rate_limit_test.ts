@@ -388,6 +388,29 @@ test("attack: 1,000 distinct keys, each limited alone; 41 keys in one request is
   }
 });
 
+test("attack: a debounce takes 30 distinct keys a request, again and again; 31 is a 413", async (store) => {
+  const h = await startHarness({ workers: 1, store });
+  try {
+    await setUp(h.api, "      debounce: {period: 1h, key: $.k}");
+    const items = Array.from({ length: 30 }, (_, i) => ({ k: `key-${i}` }));
+    // The second time each key's delayed item is replaced: three checks a key.
+    for (let round = 0; round < 2; round++) {
+      const res = await post(h.api, items);
+      assert.equal(res.status, 200, await res.text());
+    }
+    assert.equal((await delayed(h.api)).length, 30);
+    const wide = await post(h.api, [...items, { k: "key-30" }]);
+    assert.equal(wide.status, 413);
+    assert.match(
+      (await wide.json()).detail,
+      /more than 30 distinct values of key "\$\.k" \(at item 30\)/,
+    );
+    assert.equal((await delayed(h.api)).length, 30);
+  } finally {
+    await h.close();
+  }
+});
+
 test("attack: a key path that yields a huge string or object keys by its sha-256", async (store) => {
   const h = await startHarness({ workers: 1, store });
   try {

@@ -3,7 +3,7 @@
  * a request's items, decided on the store so that every process agrees:
  *
  * - each item's key is read at the key path and grouped (a request may
- *   hold items of up to MAX_KEYS_PER_REQUEST keys);
+ *   hold items of up to MAX_KEYS_PER_REQUEST keys: 40, 30 for a debounce);
  * - rateLimit: each key's window state (rate_window.ts) is read; `reject`
  *   refuses the whole request with a 429 when any key's window is full,
  *   `throttle` gives each item the first window with room, and the items
@@ -41,8 +41,12 @@ import { PinDeltas } from "../packages/version_pins.ts";
 import { RateLimitedError } from "./rate_limited_error.ts";
 import { admitNow, type RateState, throttle } from "./rate_window.ts";
 
-/** Distinct keys one request's items may have (each takes checks of the write). */
-export const MAX_KEYS_PER_REQUEST = 40;
+/**
+ * Distinct keys one request's items may have: each takes checks of the
+ * write, which holds 100 (a rate limit's key one, its window; a
+ * debounce's three, its record and its delayed item's two records).
+ */
+export const MAX_KEYS_PER_REQUEST = { rate: 40, debounce: 30 } as const;
 /** A debounce record outlives its item's due time by this much. */
 const DEBOUNCE_RECORD_SLACK_MS = 10 * 60_000;
 
@@ -110,6 +114,7 @@ export async function groupByKey(
   items: unknown[],
 ): Promise<Map<string, number[]>> {
   const groups = new Map<string, number[]>();
+  const most = MAX_KEYS_PER_REQUEST[flow.kind];
   for (let i = 0; i < items.length; i++) {
     const k = flow.path.length === 0
       ? ""
@@ -118,10 +123,10 @@ export async function groupByKey(
     if (list) list.push(i);
     else {
       groups.set(k, [i]);
-      if (groups.size > MAX_KEYS_PER_REQUEST) {
+      if (groups.size > most) {
         const def = flow.rateLimit ?? flow.debounce!;
         throw new TooLargeError(
-          `The items of "data" have more than ${MAX_KEYS_PER_REQUEST} distinct values of key ${
+          `The items of "data" have more than ${most} distinct values of key ${
             JSON.stringify(def.key)
           } (at item ${i}); send the items of fewer keys per request`,
         );
