@@ -26,9 +26,14 @@ export type EventBody = Static<typeof EventBody>;
 /** `POST /events/{tenant}/{event}`: one event id per item. */
 export const Accepted = closed({
   accepted: int("How many items were queued", 1),
-  ids: Type.Array(Id19(), { description: "One event id per item, in order" }),
+  ids: Type.Array(Id19(), {
+    description:
+      "One event id per item, in order (a debounced item: the id of the queued item it was merged into)",
+  }),
   runAt: Type.Optional(
-    time("When the items run, when `delay` or `runAt` put them off"),
+    time(
+      "When the items run, when `delay` or `runAt`, a throttling rate limit or a debounce put them off (the latest)",
+    ),
   ),
 });
 export type Accepted = Static<typeof Accepted>;

@@ -57,6 +57,35 @@ export const EventDef = closed({
     },
     "The platform sends the event on every tick: `{scheduledAt, payload?}` (a deploy also takes a cron string)",
   )),
+  rateLimit: Type.Optional(closed(
+    {
+      limit: int("Items per period and key", 1),
+      period: str("A duration: `30s`, `1m`, `1h`, `1d`"),
+      key: Type.Optional(
+        str("A key path into each item (`$.customerId`); one key when absent"),
+      ),
+      mode: Type.Optional(oneOf(
+        ["throttle", "reject"] as const,
+        "`throttle` (default): items over the limit wait for a later window; `reject`: a 429",
+      )),
+    },
+    "At most `limit` items per `period` and key, in fixed windows (README: Rate limits)",
+  )),
+  debounce: Type.Optional(closed(
+    {
+      period: str(
+        "A duration: the item runs once none of its key came for this long",
+      ),
+      key: Type.Optional(
+        str("A key path into each item (`$.id`); one key when absent"),
+      ),
+      keep: Type.Optional(oneOf(
+        ["last", "first"] as const,
+        "Which item of a burst runs: `last` (default) or `first`",
+      )),
+    },
+    "Items of one key within `period` of each other run once (README: Debounce)",
+  )),
 });
 
 /** A job package (README: Job packages). */

@@ -103,6 +103,14 @@ interface Delayed<T> extends QueuedItem<T> {
   dueAt: number;
 }
 
+/** A delayed item as `getDelayed` read it, to replace or move in a write. */
+export interface DelayedEntry<T> {
+  item: QueuedItem<T>;
+  dueAt: number;
+  /** Its due-time index and delayed record, checked by the write. */
+  entries: [Deno.KvEntry<unknown>, Deno.KvEntry<unknown>];
+}
+
 /** An item that failed too often, with why. */
 export interface DeadLetter<T> {
   item: QueuedItem<T>;
@@ -1133,6 +1141,63 @@ export class DurableQueue<T> {
       if ((await batch.commit()).ok) return found;
     }
     return { state: "running" };
+  }
+
+  /**
+   * An item appended delayed to `queue` and not yet due (nor cancelled),
+   * read so that a later write may replace it (`withdrawDelayed`) or put
+   * it off further (`postponeDelayed`), checked unchanged; null when there
+   * is none (it was promoted, cancelled, or never was).
+   */
+  async getDelayed(queue: string, id: string): Promise<DelayedEntry<T> | null> {
+    const due = await this.kv.get([...this.prefix, "due", queue, id]);
+    if (typeof due.value !== "number") return null;
+    const delayed = await this.kv.get(
+      [...this.prefix, "delayed", due.value, queue, id],
+    );
+    if (delayed.versionstamp === null) return null; // promoted meanwhile
+    const { dueAt, ...item } = this.#dec<Delayed<T>>(
+      delayed as Deno.KvEntry<unknown>,
+    ).value;
+    return { item, dueAt, entries: [due, delayed as Deno.KvEntry<unknown>] };
+  }
+
+  /**
+   * Adds the writes that remove a delayed item read with `getDelayed` (it
+   * never runs), checked unchanged: the batch is refused when it was
+   * promoted, cancelled or moved meanwhile. It leaves the backlog.
+   */
+  withdrawDelayed(batch: WriteBatch, e: DelayedEntry<T>): WriteBatch {
+    const [due, delayed] = e.entries;
+    batch.check(due, delayed).delete(due.key).delete(delayed.key);
+    this.#add(batch, e.item.queue, "out", 1);
+    return batch;
+  }
+
+  /**
+   * Adds the writes that move a delayed item read with `getDelayed` to a
+   * new due time (its id, value and place in the order kept), checked
+   * unchanged as `withdrawDelayed` is.
+   *
+   * @throws {RangeError} when `dueAt` is not a finite number
+   */
+  postponeDelayed(
+    batch: WriteBatch,
+    e: DelayedEntry<T>,
+    dueAt: number,
+  ): WriteBatch {
+    if (!Number.isFinite(dueAt)) {
+      throw new RangeError(
+        `Invalid due time ${dueAt} for item "${e.item.id}": use a finite number of ms since the epoch`,
+      );
+    }
+    const [due, delayed] = e.entries;
+    const { queue, id } = e.item;
+    const item: Delayed<T> = { ...e.item, dueAt };
+    batch.check(due, delayed).delete(delayed.key)
+      .set([...this.prefix, "delayed", dueAt, queue, id], this.#enc(item))
+      .set(due.key, dueAt);
+    return batch;
   }
 
   /**

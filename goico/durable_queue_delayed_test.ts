@@ -160,3 +160,47 @@ Deno.test("items due together are put back many per write, in order, large ones 
     kv.close();
   }
 });
+
+Deno.test("a delayed item read with getDelayed is withdrawn or postponed in a write, checked unchanged", async () => {
+  const w = await world();
+  try {
+    await w.append("01", 2_000_000);
+    await w.append("02", 2_000_000);
+    assert.equal(await w.q.getDelayed("a", "09"), null);
+    // Postponed: same id and value, a later due time, the backlog unchanged.
+    const one = (await w.q.getDelayed("a", "01"))!;
+    assert.equal(one.dueAt, 2_000_000);
+    assert.equal(one.item.value, "01");
+    const move = w.q.postponeDelayed(new WriteBatch(w.kv), one, 3_000_000);
+    assert.ok((await move.commit()).ok);
+    // A second write from the same read is refused: it moved.
+    const stale = w.q.withdrawDelayed(new WriteBatch(w.kv), one);
+    assert.equal((await stale.commit()).ok, false);
+    assert.equal(await w.q.backlog("a"), 2);
+    const listed = await w.q.listDelayed("a");
+    assert.deepEqual(listed.items.map((i) => [i.item.id, i.dueAt]), [
+      ["01", 3_000_000],
+      ["02", 2_000_000],
+    ]);
+    // Withdrawn: gone, out of the backlog, never promoted.
+    const two = (await w.q.getDelayed("a", "02"))!;
+    assert.ok(
+      (await w.q.withdrawDelayed(new WriteBatch(w.kv), two).commit()).ok,
+    );
+    assert.equal(await w.q.backlog("a"), 1);
+    assert.equal(await w.q.getDelayed("a", "02"), null);
+    w.at(2_500_000);
+    assert.equal(await w.q.promoteDue(), 0);
+    w.at(3_000_000);
+    assert.equal(await w.q.promoteDue(), 1);
+    assert.deepEqual((await w.q.lease("a", 10)).map((i) => i.id), ["01"]);
+    // Promoted: nothing delayed to read any more.
+    assert.equal(await w.q.getDelayed("a", "01"), null);
+    assert.throws(
+      () => w.q.postponeDelayed(new WriteBatch(w.kv), one, NaN),
+      RangeError,
+    );
+  } finally {
+    w.kv.close();
+  }
+});

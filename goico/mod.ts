@@ -30,6 +30,7 @@ export {
 } from "./guarded_server.ts";
 export {
   type DeadLetter,
+  type DelayedEntry,
   DurableQueue,
   type DurableQueueOptions,
   MAX_ITEM_BYTES,

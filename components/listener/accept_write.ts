@@ -37,6 +37,11 @@ export interface AcceptedItems {
    * (`?delay=`, `?runAt=`): they wait as delayed records until then.
    */
   dueAt?: number;
+  /**
+   * Writes the items instead of the plain append (and their version pins):
+   * a rate limit's or debounce's placement (flow/flow_plan.ts).
+   */
+  place?: (batch: WriteBatch) => void;
 }
 
 /**
@@ -57,10 +62,13 @@ export function acceptWrite(a: AcceptedItems): WriteBatch {
       const { key, expireIn } = a.replay;
       part.check({ key, versionstamp: null }).set(key, 1, { expireIn });
     }
-    // The version the items were accepted under stays until they are done.
-    new PinDeltas().add(a.items[0].value, a.items.length).write(part);
-    if (a.dueAt === undefined) a.queue.append(part, a.queueName, a.items);
-    else a.queue.appendDelayed(part, a.queueName, a.items, a.dueAt);
+    if (a.place) a.place(part);
+    else {
+      // The version the items were accepted under stays until they are done.
+      new PinDeltas().add(a.items[0].value, a.items.length).write(part);
+      if (a.dueAt === undefined) a.queue.append(part, a.queueName, a.items);
+      else a.queue.appendDelayed(part, a.queueName, a.items, a.dueAt);
+    }
   } catch (err) {
     if (err instanceof KvLimitError) throw tooLarge(err, a.items.length);
     throw err;

@@ -19,12 +19,16 @@ import type { PlatformMetrics } from "../observe/platform_metrics.ts";
 import { currentTraceparent, inSpan } from "../observe/tracing.ts";
 import { acceptWrite } from "./accept_write.ts";
 import type { ListenerEnv } from "./listener_env.ts";
+import type { Placement } from "../flow/flow_plan.ts";
 
 /** What the listener answers when it accepts items. */
 export interface Accepted {
   accepted: number;
   ids: string[];
-  /** When the items run, when the request put them off (ISO 8601, eventDelay). */
+  /**
+   * When the items run, when the request put them off (ISO 8601,
+   * eventDelay), or a rate limit or debounce did (the latest of them).
+   */
   runAt?: string;
 }
 
@@ -89,14 +93,12 @@ export function enqueueEvents(
     const idem = c.get("idempotency");
     const replay = c.get("replay");
     const dueAt = c.get("dueAt");
+    const flow = c.get("flow");
     const { tenant } = route;
     const event = route.event.id;
     const ids = data.map(() => newId());
-    const answer: Accepted = {
-      accepted: ids.length,
-      ids,
-      ...(dueAt !== undefined && { runAt: new Date(dueAt).toISOString() }),
-    };
+    let placement: Placement | undefined;
+    let answer!: Accepted;
     const res = await inSpan("jobico.enqueue", {
       "jobico.tenant": tenant,
       "jobico.event": event,
@@ -119,6 +121,14 @@ export function enqueueEvents(
           ...(trace && { trace }),
         } satisfies EventItem,
       }));
+      // A rate limit or debounce says how they are written (flowControl).
+      placement = flow?.place(items);
+      const runAt = placement ? placement.runAt : dueAt;
+      answer = {
+        accepted: ids.length,
+        ids: placement ? placement.ids : ids,
+        ...(runAt !== undefined && { runAt: new Date(runAt).toISOString() }),
+      };
       // One part of a group commit, measured as it is built.
       return commits.commit(acceptWrite({
         kv,
@@ -135,10 +145,15 @@ export function enqueueEvents(
           expireIn: idem.expireIn,
         },
         replay,
+        ...(placement && { place: placement.write }),
       }));
     });
     if (!res.ok) throw new WriteRefused();
     metrics?.accepted(tenant, event, ids.length);
+    if (placement && metrics) {
+      metrics.flowed(tenant, event, "throttled", placement.throttled);
+      metrics.flowed(tenant, event, "debounced", placement.debounced);
+    }
     return c.json(answer);
   };
 }

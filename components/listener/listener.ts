@@ -13,8 +13,11 @@
  * 6. jsonBody: UTF-8 and JSON, within the nesting limit;
  * 7. eventItems: a non-empty `data` list within the item limit;
  * 8. itemSchema: each item matches the event's schema;
- * 9. backpressure: the queue holds fewer than `maxQueueDepth` items (429);
- * 10. enqueueEvents: all items in one write, measured as it is built (413
+ * 9. flowControl: an event's `rateLimit` or `debounce` plans the items on
+ *    the store (429 over a `reject` limit; throttled and debounced items
+ *    are put off); nothing for an event without either;
+ * 10. backpressure: the queue holds fewer than `maxQueueDepth` items (429);
+ * 11. enqueueEvents: all items in one write, measured as it is built (413
  *    when it cannot fit), then 200 with their ids (and when they run, when
  *    put off).
  *
@@ -43,6 +46,8 @@ import { DEFAULT_MAX_BODY_BYTES, eventBytes } from "./event_bytes.ts";
 import { eventDelay } from "./event_delay.ts";
 import { eventItems } from "./event_items.ts";
 import { eventRoute } from "./event_route.ts";
+import { flowControl } from "./flow_control.ts";
+import { RateLimitedError } from "../flow/rate_limited_error.ts";
 import { idempotencyKey } from "./idempotency_key.ts";
 import { itemSchema } from "./item_schema.ts";
 import { jsonBody } from "./json_body.ts";
@@ -174,6 +179,7 @@ export function listenerApp(options: ListenerOptions): Hono<ListenerEnv> {
       jsonBody(),
       eventItems({ maxItems: options.maxItems }),
       itemSchema({ validationMs: options.validationMs }),
+      flowControl({ kv, queue, maxDelayMs: options.maxDelayMs }),
       backpressure(gauge),
       enqueueEvents({ kv, queue, commits, newId: options.newId, metrics }),
     ),
@@ -192,5 +198,6 @@ const REJECT_REASONS: Partial<Record<ErrorKind, RejectReason>> = {
 };
 
 function rejectReason(err: unknown): RejectReason {
+  if (err instanceof RateLimitedError) return "rate_limited";
   return (err instanceof DomainError && REJECT_REASONS[err.kind]) || "other";
 }

@@ -4,6 +4,7 @@
  * that sets it; a step reads only what the steps before it set.
  */
 import type { EventRoute } from "../packages/definitions.ts";
+import type { FlowPlan } from "../flow/flow_plan.ts";
 
 /** A record written once, with the items, and checked to be new. */
 export interface OnceRecord {
@@ -32,6 +33,8 @@ export interface ListenerVariables {
   body: unknown;
   /** The items of `data` (eventItems). */
   items: unknown[];
+  /** How a rate limit or debounce places the items (flowControl). */
+  flow?: FlowPlan;
 }
 
 /** The Hono environment of the listener's steps. */

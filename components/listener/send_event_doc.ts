@@ -81,7 +81,10 @@ export const SEND_EVENT_DOC = describeRoute({
       [403, "Another tenant's token"],
       [404, "No such tenant or event"],
       [413, "The body, the item count or the write is too large"],
-      [429, "The queue holds too many events; see Retry-After"],
+      [
+        429,
+        "The queue holds too many events, or the event's rate limit refuses them (README: Rate limits and debounce); see Retry-After",
+      ],
     ),
   },
 });

@@ -5,6 +5,7 @@
 
 import type { RuntimeLimitsDef } from "./runtime_limits.ts";
 import type { ScheduleDef } from "./schedule.ts";
+import type { DebounceDef, RateLimitDef } from "./flow_limits.ts";
 
 /** A queue that events are appended to. */
 export interface QueueDef {
@@ -50,6 +51,10 @@ export interface EventDef {
    * `schedule: "0 * * * *"` (a cron string) or `{cron, timezone, payload}`.
    */
   schedule?: ScheduleDef;
+  /** At most `limit` items per `period` per key (see model/flow_limits.ts). */
+  rateLimit?: RateLimitDef;
+  /** Items of one key within `period` of each other run once (see model/flow_limits.ts). */
+  debounce?: DebounceDef;
 }
 
 /**

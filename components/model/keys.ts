@@ -41,9 +41,20 @@ export const keys = {
     ["tenantset", tenant],
     ["signal", "executions", tenant],
     ["sched", tenant],
+    ["flowstate", tenant],
     ["tenantcred", tenant],
     ["tenant", tenant],
   ],
+  /**
+   * A key's rate-limit window or debounced item of an event (see
+   * components/flow/flow_plan.ts).
+   */
+  flowState: (
+    tenant: string,
+    event: string,
+    kind: "rate" | "debounce",
+    key: string,
+  ): Deno.KvKey => ["flowstate", tenant, event, kind, key],
   /** A named file of a tenant: its kind and the blob it points to. */
   file: (tenant: string, name: string): Deno.KvKey => ["file", tenant, name],
   files: (tenant: string): Deno.KvKey => ["file", tenant],

@@ -6,6 +6,7 @@
 import type { EventDef, JobPackage, RuntimeDef } from "./job_package.ts";
 import { LIMIT_FIELDS } from "./runtime_limits.ts";
 import type { ScheduleDef } from "./schedule.ts";
+import { debounceText, rateLimitText } from "./flow_limits.ts";
 
 /** The parts of a package version the diff looks at. */
 export interface DiffInput {
@@ -148,6 +149,19 @@ function eventFields(a: EventDef, b: EventDef): FieldChange[] {
       b.schedule?.payload === undefined
         ? undefined
         : JSON.stringify(b.schedule.payload),
+    ),
+  );
+  // How much of it runs (model/flow_limits.ts).
+  out.push(
+    field(
+      "rateLimit",
+      a.rateLimit && rateLimitText(a.rateLimit),
+      b.rateLimit && rateLimitText(b.rateLimit),
+    ),
+    field(
+      "debounce",
+      a.debounce && debounceText(a.debounce),
+      b.debounce && debounceText(b.debounce),
     ),
   );
   // How the listener authenticates senders: "token" when not declared.

@@ -30,6 +30,7 @@ import {
   type ScheduleDef,
   shortestGapMs,
 } from "./schedule.ts";
+import { readDebounce, readRateLimit } from "./_parse_flow.ts";
 import {
   DEFAULT_MAX_LIMITS,
   LIMIT_FIELDS,
@@ -108,7 +109,7 @@ const JOB: Keys = [["event"], ["result"]];
 const RESULT: Keys = [[], ["ok", "error", "item"]];
 const EVENT: Keys = [
   ["id", "schema", "supplierqueue", "runtime"],
-  ["name", "datatype", "auth", "schedule"],
+  ["name", "datatype", "auth", "schedule", "rateLimit", "debounce"],
 ];
 const SCHEDULE: Keys = [["cron"], ["timezone", "payload"]];
 /** The values of an event's `auth`, the default first. */
@@ -305,6 +306,7 @@ class Walk {
     const name = e.str("name");
     const auth = this.auth(e);
     const schedule = this.schedule(e);
+    const flow = this.flow(e, key, schedule);
     const datatype = e.zero("datatype", "JSON");
     const schemaNode = e.get("schema");
     const s = schemaNode === undefined ? undefined : this.c.fields(
@@ -321,7 +323,7 @@ class Walk {
     this.declare(this.events, "event", id, e);
     if (
       id === undefined || auth === null || schedule === null ||
-      datatype === undefined ||
+      flow === null || datatype === undefined ||
       schemaId === undefined || schemaref === undefined ||
       supplierqueue === undefined || runtime === undefined
     ) return null;
@@ -335,6 +337,51 @@ class Walk {
       supplierqueue,
       runtime,
       ...(schedule && { schedule }),
+      ...flow,
+    };
+  }
+
+  /**
+   * An event's `rateLimit` and `debounce` (model/flow_limits.ts), which
+   * apply to what the webhook receives: not on a result event (sent by the
+   * platform), a scheduled one, nor both on one event. Null when broken.
+   */
+  flow(
+    e: Fields,
+    key: string,
+    schedule: ScheduleDef | undefined | null,
+  ): Pick<EventDef, "rateLimit" | "debounce"> | null {
+    const rateLimit = readRateLimit(e);
+    const debounce = readDebounce(e);
+    if (rateLimit === null || debounce === null) return null;
+    const declared = (["rateLimit", "debounce"] as const).filter((k) =>
+      (k === "rateLimit" ? rateLimit : debounce) !== undefined
+    );
+    if (declared.length === 0) return {};
+    const first = declared[0];
+    const refuse = (message: string, at = first) => {
+      this.c.add("structure", join(e.path, at), e.at(at), message);
+      return null;
+    };
+    if (key !== "event") {
+      return refuse(
+        `${first} applies to events received at the webhook: a result event is sent by the platform; declare it on a job's event`,
+      );
+    }
+    if (schedule) {
+      return refuse(
+        `${first} does not apply to a scheduled event: the platform sends each tick once`,
+      );
+    }
+    if (declared.length === 2) {
+      return refuse(
+        "Declare rateLimit or debounce on an event, not both",
+        "debounce",
+      );
+    }
+    return {
+      ...(rateLimit && { rateLimit }),
+      ...(debounce && { debounce }),
     };
   }
 

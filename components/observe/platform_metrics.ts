@@ -21,7 +21,11 @@ export type RejectReason =
   | "not_found"
   | "too_large"
   | "backpressure"
+  | "rate_limited"
   | "other";
+
+/** What a flow limit did to accepted items (components/flow/). */
+export type FlowAction = "throttled" | "debounced";
 
 /** Most queues whose gauges one scrape reads. */
 const MAX_SCRAPED_QUEUES = 1000;
@@ -34,6 +38,7 @@ export class PlatformMetrics {
   readonly #duration: client.Histogram<"tenant" | "status">;
   readonly #dead: client.Counter<"tenant">;
   readonly #deploys: client.Counter<"tenant">;
+  readonly #flow: client.Counter<"tenant" | "event" | "action">;
 
   constructor(queue?: DurableQueue<EventItem>) {
     const registers = [this.registry];
@@ -86,7 +91,19 @@ export class PlatformMetrics {
       labelNames: ["tenant"],
       registers,
     });
+    this.#flow = new client.Counter({
+      name: "jobico_events_flow_total",
+      help:
+        "Accepted event items a rate limit put off (throttled) or a debounce merged into another (debounced)",
+      labelNames: ["tenant", "event", "action"],
+      registers,
+    });
     if (queue) this.#queueGauges(queue);
+  }
+
+  /** Counts items a rate limit put off or a debounce merged. */
+  flowed(tenant: string, event: string, action: FlowAction, items: number) {
+    if (items > 0) this.#flow.inc({ tenant, event, action }, items);
   }
 
   accepted(tenant: string, event: string, items: number): void {
