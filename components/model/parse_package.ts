@@ -36,6 +36,8 @@ import {
   type Limits,
   type RuntimeLimitsDef,
 } from "./runtime_limits.ts";
+import { MAX_CONCURRENCY } from "./concurrency.ts";
+import { readConcurrency } from "./_parse_concurrency.ts";
 
 /**
  * What {@linkcode parsePackage} checks beyond the package itself.
@@ -108,7 +110,7 @@ const JOB: Keys = [["event"], ["result"]];
 const RESULT: Keys = [[], ["ok", "error", "item"]];
 const EVENT: Keys = [
   ["id", "schema", "supplierqueue", "runtime"],
-  ["name", "datatype", "auth", "schedule"],
+  ["name", "datatype", "auth", "schedule", "concurrency"],
 ];
 const SCHEDULE: Keys = [["cron"], ["timezone", "payload"]];
 /** The values of an event's `auth`, the default first. */
@@ -120,6 +122,7 @@ const RUNTIME: Keys = [["id", "moduleref"], [
   "type",
   "limits",
   "retries",
+  "concurrency",
 ]];
 const LIMITS: Keys = [[], LIMIT_FIELDS.map(([key]) => key)];
 
@@ -305,6 +308,7 @@ class Walk {
     const name = e.str("name");
     const auth = this.auth(e);
     const schedule = this.schedule(e);
+    const concurrency = readConcurrency(e);
     const datatype = e.zero("datatype", "JSON");
     const schemaNode = e.get("schema");
     const s = schemaNode === undefined ? undefined : this.c.fields(
@@ -321,7 +325,7 @@ class Walk {
     this.declare(this.events, "event", id, e);
     if (
       id === undefined || auth === null || schedule === null ||
-      datatype === undefined ||
+      concurrency === null || datatype === undefined ||
       schemaId === undefined || schemaref === undefined ||
       supplierqueue === undefined || runtime === undefined
     ) return null;
@@ -335,6 +339,7 @@ class Walk {
       supplierqueue,
       runtime,
       ...(schedule && { schedule }),
+      ...(concurrency && { concurrency }),
     };
   }
 
@@ -468,10 +473,12 @@ class Walk {
     const type = f.zero("type", "wasm");
     const limits = this.limits(f, path);
     const retries = f.int("retries", 0, this.maxLimits.retries);
+    const concurrency = f.int("concurrency", 1, MAX_CONCURRENCY);
     this.declare(this.runtimes, "runtime", id, f);
     if (
       id === undefined || moduleref === undefined || !mainfuncname ||
-      type === undefined || limits === null || retries === null
+      type === undefined || limits === null || retries === null ||
+      concurrency === null
     ) return undefined;
     return {
       id,
@@ -481,6 +488,7 @@ class Walk {
       type,
       ...(limits && { limits }),
       ...(retries !== undefined && { retries }),
+      ...(concurrency !== undefined && { concurrency }),
     };
   }
 
