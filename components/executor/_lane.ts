@@ -183,6 +183,8 @@ export class Lane<D extends LaneOutcome> {
   #gated = false;
   /** While gated: look again no sooner than this (performance.now()), unless a gate is given back here. */
   #lookAfter = 0;
+  /** No look past a waiting head before this (performance.now()). */
+  #scanAfter = 0;
 
   constructor(options: LaneOptions<D>) {
     this.#o = options;
@@ -408,8 +410,12 @@ export class Lane<D extends LaneOutcome> {
       if (gates && entries.length > 0) {
         this.#lookAfter = performance.now() + (this.#o.gatePollMs ?? 50);
         let pick = await gates.pick(entries, room);
-        if (pick.blocked > 0 && this.#deep) {
-          // The head waits for its gates: look past it for items of others.
+        const now = performance.now();
+        if (pick.blocked > 0 && this.#deep && now >= this.#scanAfter) {
+          // The head waits for its gates: look past it for items of others
+          // (at most once a poll: a head of one hot key would be read
+          // GATED_SCAN deep for every item).
+          this.#scanAfter = now + (this.#o.gatePollMs ?? 50);
           pick = await gates.pick(await queue.head(name, GATED_SCAN), room);
         }
         this.#gated = pick.blocked > 0;
