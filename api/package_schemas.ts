@@ -86,6 +86,19 @@ export const EventDef = closed({
     },
     "Items of one key within `period` of each other run once (README: Debounce)",
   )),
+  concurrency: Type.Optional(closed(
+    {
+      key: Type.Optional(str(
+        "A path into the item, e.g. `$.customerId`: the limit holds per value (items where it finds nothing share one key)",
+      )),
+      limit: Type.Integer({
+        description: "Executions at once (per key value)",
+        minimum: 1,
+        maximum: 10_000,
+      }),
+    },
+    "At most `limit` executions of the event at once, across processes (a deploy also takes a whole number: the limit)",
+  )),
 });
 
 /** A job package (README: Job packages). */
@@ -121,6 +134,11 @@ export const JobPackage = closed({
       "Retries of a failed execution before it is dead-lettered",
       0,
     )),
+    concurrency: Type.Optional(Type.Integer({
+      description: "Executions of the runtime at once, across processes",
+      minimum: 1,
+      maximum: 10_000,
+    })),
   })),
 }, "A job package (README: Job packages)");
 export type JobPackage = Static<typeof JobPackage>;

@@ -16,6 +16,8 @@
  *       queue is taken back (expired) or the queue is dropped
  *   [...prefix, "count",    queue, name]      -> KvU64 counters: "in" (appended),
  *       "out" (acknowledged or dead-lettered), "acked", "dead"
+ *   [...prefix, "gate",     name]             -> KvU64: items in flight that hold
+ *       the concurrency gate `name` (see queue_gates.ts)
  *
  * Ids must sort in the order items are accepted (see `monotonicId`). Items
  * are appended inside the caller's write (a `WriteBatch`), so an item
@@ -70,6 +72,14 @@
 import { ChangeFeed } from "./change_feed.ts";
 import { deletePrefixes } from "./delete_prefixes.ts";
 import { KV_LIMITS } from "./kv_limits.ts";
+import {
+  type Gate,
+  type GateCount,
+  type GatedPick,
+  type GateHold,
+  pickGated,
+  readGates,
+} from "./queue_gates.ts";
 import { type RecordCodec, v8Records } from "./record_codec.ts";
 import { KvLimitError, WriteBatch } from "./write_batch.ts";
 import { WritePacker } from "./write_packer.ts";
@@ -91,6 +101,11 @@ export interface QueuedItem<T> {
   lapses?: number;
   /** Of `failures`, those where its consumer stopped while it ran (see the header). */
   crashes?: number;
+  /**
+   * The concurrency gates it holds while in flight (see queue_gates.ts):
+   * set when it is leased with gates, released whenever it leaves flight.
+   */
+  gates?: string[];
 }
 
 interface InFlight<T> extends QueuedItem<T> {
@@ -305,6 +320,40 @@ export class DurableQueue<T> {
     return this.#keysOf(queue).epoch;
   }
 
+  /** The key of a concurrency gate's counter (see queue_gates.ts). */
+  gateKey(name: string): Deno.KvKey {
+    return [...this.prefix, "gate", name];
+  }
+
+  /** How many hold each gate now (see queue_gates.ts). */
+  gateCounts(names: Iterable<string>): Promise<Map<string, GateCount>> {
+    return readGates(this.kv, (n) => this.gateKey(n), names);
+  }
+
+  /**
+   * Of entries read with `head`, those that may be leased under their
+   * gates, at most `max`, in order (see `pickGated`); lease them with
+   * `leaseInto(batch, pick.take, pick.holds)`.
+   */
+  pickGated(
+    entries: Deno.KvEntry<QueuedItem<T>>[],
+    gatesOf: (item: QueuedItem<T>) => readonly Gate[],
+    max: number,
+  ): Promise<GatedPick<T>> {
+    return pickGated(this.kv, (n) => this.gateKey(n), entries, gatesOf, max);
+  }
+
+  /**
+   * Adds the sums that give back the gates an item held in flight, and
+   * returns the item without them.
+   */
+  #ungate<I extends QueuedItem<T>>(batch: WriteBatch, item: I): I {
+    if (!item.gates) return item;
+    for (const name of item.gates) batch.sum(this.gateKey(name), U64 - 1n);
+    const { gates: _, ...rest } = item;
+    return rest as I;
+  }
+
   /** Adds the check that `item`'s lease is still held (its queue's epoch unchanged). */
   #checkLease(batch: WriteBatch, item: QueuedItem<T>): void {
     const stamp = this.#held.get(item);
@@ -487,6 +536,7 @@ export class DurableQueue<T> {
   leaseInto(
     batch: WriteBatch,
     entries: Deno.KvEntry<QueuedItem<T>>[],
+    holds?: Map<Deno.KvEntry<QueuedItem<T>>, GateHold>,
   ): QueuedItem<T>[] {
     const leaseUntil = this.#now() + this.#leaseMs;
     const leased: QueuedItem<T>[] = [];
@@ -497,13 +547,24 @@ export class DurableQueue<T> {
           `Item "${e.value.id}" of queue "${e.value.queue}" was not read with head()`,
         );
       }
-      const inflight: InFlight<T> = { ...e.value, leaseUntil };
+      const hold = holds?.get(e);
+      const inflight: InFlight<T> = {
+        ...e.value,
+        leaseUntil,
+        ...(hold && { gates: hold.names }),
+      };
       const part = batch.part().check(e).delete(e.key).set(
         this.#key("inflight", e.value.queue, e.value.id),
         this.#enc(inflight),
       );
+      if (hold) {
+        // Each counter still as read, one more holder of each.
+        part.check(...hold.checks);
+        for (const name of hold.names) part.sum(this.gateKey(name), 1n);
+      }
       if (!batch.fits(part)) break;
       batch.add(part);
+      if (hold) e.value.gates = hold.names;
       this.#held.set(e.value, epoch);
       leased.push(e.value);
     }
@@ -577,8 +638,9 @@ export class DurableQueue<T> {
     );
     for (let i = 0; i < items.length; i += 100) {
       for (const [it, e] of await this.#ownLeases(items.slice(i, i + 100))) {
-        const { leaseUntil: _, started: _s, ...item } = e.value;
+        const { leaseUntil: _, started: _s, ...held } = e.value;
         await packer.add(it, (part) => {
+          const item = this.#ungate(part, held);
           part.check(e).delete(e.key)
             .set(this.#key("ready", item.queue, item.id), this.#enc(item));
           this.#active(part, item.queue);
@@ -676,6 +738,7 @@ export class DurableQueue<T> {
   ack(batch: WriteBatch, item: QueuedItem<T>): WriteBatch {
     this.#checkLease(batch, item);
     batch.delete(this.#key("inflight", item.queue, item.id));
+    this.#ungate(batch, item);
     this.#add(batch, item.queue, "out", 1);
     this.#add(batch, item.queue, "acked", 1);
     return batch;
@@ -693,6 +756,7 @@ export class DurableQueue<T> {
    * whose counters were removed does not get them back.
    */
   discard(batch: WriteBatch, item: QueuedItem<T>): WriteBatch {
+    this.#ungate(batch, item);
     return batch.delete(this.#key("inflight", item.queue, item.id));
   }
 
@@ -714,7 +778,7 @@ export class DurableQueue<T> {
       );
     }
     const dueAt = this.#now() + delayMs;
-    const { lapses: _, ...rest } = item;
+    const { lapses: _, ...rest } = this.#ungate(batch, item);
     const delayed: Delayed<T> = {
       ...rest,
       attempt: item.attempt + 1,
@@ -786,8 +850,9 @@ export class DurableQueue<T> {
     error: string,
     ref?: string,
   ): WriteBatch {
+    const ungated = this.#ungate(batch, item);
     const letter: DeadLetter<T> = {
-      item: { ...item, failures: (item.failures ?? 0) + 1 },
+      item: { ...ungated, failures: (item.failures ?? 0) + 1 },
       error,
       failedAt: this.#now(),
       ...(ref !== undefined && { ref }),
@@ -939,6 +1004,23 @@ export class DurableQueue<T> {
    */
   async drop(queue: string): Promise<number> {
     const at = this.prefix.length;
+    // Items in flight give their gates back as they go (their holders'
+    // acknowledgements then find their leases gone).
+    const gated = new WritePacker<string>(this.kv, async (batch) => {
+      await batch.commit();
+    });
+    for await (
+      const e of this.#list<InFlight<T>>({
+        prefix: [...this.prefix, "inflight", queue],
+      })
+    ) {
+      if (!e.value.gates) continue;
+      await gated.add(e.value.id, (part) => {
+        part.check(e).delete(e.key);
+        this.#ungate(part, e.value);
+      });
+    }
+    await gated.flush();
     const delayed = await deletePrefixes(
       this.kv,
       [[...this.prefix, "delayed"]],
@@ -1021,7 +1103,8 @@ export class DurableQueue<T> {
     e: Deno.KvEntry<InFlight<T>>,
     now: number,
   ): WriteBatch {
-    const { leaseUntil: _, started, ...item } = e.value;
+    const { leaseUntil: _, started, ...held } = e.value;
+    const item = this.#ungate(batch, held);
     const lapses = item.lapses ?? 0;
     const charged = 1 + Math.min(lapses, 1);
     const back: QueuedItem<T> = started

@@ -37,6 +37,13 @@ export {
   type QueuedItem,
   type QueueStats,
 } from "./durable_queue.ts";
+export {
+  type Gate,
+  type GateCount,
+  type GatedPick,
+  type GateHold,
+  MAX_GATE_NAME,
+} from "./queue_gates.ts";
 export { GroupCommit, type GroupCommitOptions } from "./group_commit.ts";
 export { KvLease, type KvLeaseOptions, type LeaseValue } from "./kv_lease.ts";
 export {

@@ -16,6 +16,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "DurableQueue",
     "GroupCommit",
     "GuestSetupError",
+    "MAX_GATE_NAME",
     "MAX_ITEM_BYTES",
     "DomainError",
     "KvLease",

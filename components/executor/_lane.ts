@@ -32,6 +32,8 @@
  */
 import {
   type DurableQueue,
+  type GatedPick,
+  type GateHold,
   KV_LIMITS,
   KvLimitError,
   type Logger,
@@ -99,6 +101,29 @@ export interface LaneOptions<D extends LaneOutcome> {
   pace?: { msPerItem: number };
   /** How long an idle lane waits for new items before it retires. Default 1 s. */
   lingerMs?: number;
+  /**
+   * The concurrency gates items must pass before they are leased (see
+   * concurrency_gates.ts); none when absent.
+   */
+  gates?: LaneGates;
+  /**
+   * While items wait for a gate, how often the lane looks again (a gate
+   * given back by another process), in ms. Default 50.
+   */
+  gatePollMs?: number;
+}
+
+/** What a lane asks of the concurrency gates (see concurrency_gates.ts). */
+export interface LaneGates {
+  /** Of entries read at the head, those that may be leased now, at most `max`, in order. */
+  pick(
+    entries: Deno.KvEntry<Item>[],
+    max: number,
+  ): Promise<GatedPick<EventItem>>;
+  /** Calls `fn` when a lane of this process gave gates back; returns the unsubscribe. */
+  subscribe(fn: () => void): () => void;
+  /** Tells the waiting lanes that gates were given back. */
+  released(): void;
 }
 
 /**
@@ -106,6 +131,12 @@ export interface LaneOptions<D extends LaneOutcome> {
  * atomic takes KV_LIMITS.checks (the batch then takes as many as fit).
  */
 const MAX_HEAD = KV_LIMITS.checks;
+/**
+ * Items read at once past the head when the first ones wait for their
+ * gates: items of other gates behind them are leased meanwhile. Items
+ * further back wait until the head moves.
+ */
+export const GATED_SCAN = 1_000;
 /** Commit the outcomes of a batch still running once the oldest waited this long. */
 const FLUSH_AFTER_MS = 15;
 /** Lease about what runs in this long. */
@@ -148,6 +179,12 @@ export class Lane<D extends LaneOutcome> {
   #done = false;
   #wakeCommitter: (() => void) | null = null;
   #wakeRunner: (() => void) | null = null;
+  /** The last look at the head found items waiting for a gate. */
+  #gated = false;
+  /** While gated: look again no sooner than this (performance.now()), unless a gate is given back here. */
+  #lookAfter = 0;
+  /** No look past a waiting head before this (performance.now()). */
+  #scanAfter = 0;
 
   constructor(options: LaneOptions<D>) {
     this.#o = options;
@@ -179,9 +216,15 @@ export class Lane<D extends LaneOutcome> {
       () => this.#renew(),
       Math.max(25, queue.leaseMs / 4),
     );
+    const unsubscribe = this.#o.gates?.subscribe(() => {
+      if (!this.#gated) return;
+      this.#lookAfter = 0;
+      this.#notifyCommitter();
+    });
     try {
       await Promise.all([this.#runner(), this.#committer()]);
     } finally {
+      unsubscribe?.();
       clearInterval(renewal);
       signal.removeEventListener("abort", onAbort);
     }
@@ -263,7 +306,9 @@ export class Lane<D extends LaneOutcome> {
           continue;
         }
         const target = this.#target();
-        const lease = this.#mayHaveMore && this.#leased.length < target / 2;
+        const look = this.#mayHaveMore ||
+          (this.#gated && now >= this.#lookAfter);
+        const lease = look && this.#leased.length < target / 2;
         const oldest = this.#outcomes[0]?.at;
         const flush = this.#complete > 0 ||
           (oldest !== undefined && now - oldest >= FLUSH_AFTER_MS);
@@ -274,7 +319,7 @@ export class Lane<D extends LaneOutcome> {
           continue;
         }
         const idle = !this.#running && this.#leased.length === 0 &&
-          this.#outcomes.length === 0 && !this.#mayHaveMore;
+          this.#outcomes.length === 0 && !this.#mayHaveMore && !this.#gated;
         if (
           idle && now - this.#lastWork >= this.#lingerMs &&
           now >= this.#retireAfter
@@ -289,13 +334,17 @@ export class Lane<D extends LaneOutcome> {
           this.#retireAfter = performance.now() + 50;
           continue;
         }
-        const wait = oldest !== undefined
+        let wait = oldest !== undefined
           ? FLUSH_AFTER_MS - (now - oldest)
           : this.#retireAfter > now
           ? this.#retireAfter - now
           : idle
           ? this.#lingerMs - (now - this.#lastWork)
           : undefined;
+        if (this.#gated) {
+          // Items wait for a gate: look again when one may be free.
+          wait = Math.min(wait ?? Infinity, this.#lookAfter - now);
+        }
         await this.#sleep(wait);
       }
     } catch (err) {
@@ -346,6 +395,7 @@ export class Lane<D extends LaneOutcome> {
     const { queue, name } = this.#o;
     // The head first: outcomes that come meanwhile go in this commit too.
     let entries: Deno.KvEntry<Item>[] = [];
+    let holds: Map<Deno.KvEntry<Item>, GateHold> | undefined;
     if (lease) {
       const room = Math.min(
         this.#target() - this.#leased.length,
@@ -356,6 +406,22 @@ export class Lane<D extends LaneOutcome> {
       entries = room > 0 ? await queue.head(name, room) : [];
       this.#deep = entries.length === room;
       if (!this.#deep && pokes === this.#pokes) this.#mayHaveMore = false;
+      const { gates } = this.#o;
+      if (gates && entries.length > 0) {
+        this.#lookAfter = performance.now() + (this.#o.gatePollMs ?? 50);
+        let pick = await gates.pick(entries, room);
+        const now = performance.now();
+        if (pick.blocked > 0 && this.#deep && now >= this.#scanAfter) {
+          // The head waits for its gates: look past it for items of others
+          // (at most once a poll: a head of one hot key would be read
+          // GATED_SCAN deep for every item).
+          this.#scanAfter = now + (this.#o.gatePollMs ?? 50);
+          pick = await gates.pick(await queue.head(name, GATED_SCAN), room);
+        }
+        this.#gated = pick.blocked > 0;
+        entries = pick.take;
+        holds = pick.holds;
+      } else if (gates) this.#gated = false;
     }
     const taken = this.#outcomes.splice(0, this.#outcomes.length);
     this.#complete = 0;
@@ -407,11 +473,12 @@ export class Lane<D extends LaneOutcome> {
     if (alone) {
       await writer.commit([alone]);
       this.#held.delete(alone.item);
+      if (alone.item.gates) this.#o.gates?.released();
     }
     const records = alone ? [] : ready.slice(0, n);
     if (records.length === 0 && entries.length === 0) return;
     // Then as many of the head's items as fit beside them.
-    const items = queue.leaseInto(op, entries);
+    const items = queue.leaseInto(op, entries, holds);
     let committed: Deno.KvCommitResult | undefined;
     let error: unknown;
     try {
@@ -424,6 +491,7 @@ export class Lane<D extends LaneOutcome> {
       this.#backoffMs = 0;
       for (const d of records) this.#held.delete(d.item);
       writer.recorded(records, committed.versionstamp);
+      if (records.some((d) => d.item.gates)) this.#o.gates?.released();
       const now = performance.now();
       for (const it of items) this.#held.set(it, now);
       this.#leased.push(...items);
@@ -474,6 +542,7 @@ export class Lane<D extends LaneOutcome> {
     if (records.length > 0) {
       await writer.commit(records);
       for (const d of records) this.#held.delete(d.item);
+      if (records.some((d) => d.item.gates)) this.#o.gates?.released();
     }
   }
 

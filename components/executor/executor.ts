@@ -2,7 +2,8 @@
  * The executor: drains every queue in order (one lane per queue, so events
  * of a queue run in the order they were accepted; lanes of different queues
  * run in parallel on the sandbox pool, at most `tenantConcurrency` per
- * tenant), runs each event through its Jobicolet under its runtime's
+ * tenant in this process, and under the packages' concurrency limits across
+ * processes: see concurrency_gates.ts), runs each event through its Jobicolet under its runtime's
  * limits, and commits the outcome in ONE atomic write together with what
  * follows from it:
  *
@@ -57,6 +58,7 @@ import { Lane, LeaseLostError } from "./_lane.ts";
 import { type Outcome, OutcomeWriter } from "./outcome_writer.ts";
 import { transient } from "./_store_retry.ts";
 import { TenantSlots } from "./tenant_slots.ts";
+import { ConcurrencyGates } from "./concurrency_gates.ts";
 
 /**
  * What an {@linkcode Executor} works with (the queue, the definitions, the
@@ -189,6 +191,8 @@ export class Executor {
   #probationTail: Promise<void> = Promise.resolve();
   /** Stores the outcomes (lanes commit them). */
   readonly #writer: OutcomeWriter;
+  /** The packages' concurrency limits, on the store (lanes lease under them). */
+  readonly #gates: ConcurrencyGates;
 
   /** Executions recorded since start. */
   get executed(): number {
@@ -232,6 +236,7 @@ export class Executor {
       }
     }
     this.#slots = new TenantSlots(this.#o.tenantConcurrency);
+    this.#gates = new ConcurrencyGates(this.#o.definitions, this.#o.queue);
     const { kv, queue, executions, logger, observer, storeHealth } = this.#o;
     this.#writer = new OutcomeWriter({
       kv,
@@ -330,6 +335,7 @@ export class Executor {
         this.#paces.set(name, { msPerItem: 0 }).get(name),
       execute: (items, emit) => this.#execute(items, signal, emit),
       writer: this.#writer,
+      gates: this.#gates,
     });
     const done = lane.run().finally(() => this.#lanes.delete(name));
     this.#lanes.set(name, { lane, done, stamp });

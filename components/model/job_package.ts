@@ -3,6 +3,7 @@
  * lowercase keys. See README.md ("Job packages") for an annotated example.
  */
 
+import type { ConcurrencyDef } from "./concurrency.ts";
 import type { RuntimeLimitsDef } from "./runtime_limits.ts";
 import type { ScheduleDef } from "./schedule.ts";
 import type { DebounceDef, RateLimitDef } from "./flow_limits.ts";
@@ -55,6 +56,11 @@ export interface EventDef {
   rateLimit?: RateLimitDef;
   /** Items of one key within `period` of each other run once (see model/flow_limits.ts). */
   debounce?: DebounceDef;
+  /**
+   * At most `limit` executions of the event at once, across processes, per
+   * value of `key` when it has one (see model/concurrency.ts).
+   */
+  concurrency?: ConcurrencyDef;
 }
 
 /**
@@ -117,6 +123,8 @@ export interface RuntimeDef {
   limits?: RuntimeLimitsDef;
   /** Retries of a `failed` execution before the event is dead-lettered. */
   retries?: number;
+  /** At most this many executions of the runtime at once, across processes. */
+  concurrency?: number;
 }
 
 export interface JobPackage {

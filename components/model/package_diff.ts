@@ -7,6 +7,7 @@ import type { EventDef, JobPackage, RuntimeDef } from "./job_package.ts";
 import { LIMIT_FIELDS } from "./runtime_limits.ts";
 import type { ScheduleDef } from "./schedule.ts";
 import { debounceText, rateLimitText } from "./flow_limits.ts";
+import type { ConcurrencyDef } from "./concurrency.ts";
 
 /** The parts of a package version the diff looks at. */
 export interface DiffInput {
@@ -164,6 +165,14 @@ function eventFields(a: EventDef, b: EventDef): FieldChange[] {
       b.debounce && debounceText(b.debounce),
     ),
   );
+  // How many run at once (per key value): `limit` or `limit per key`.
+  out.push(
+    field(
+      "concurrency",
+      a.concurrency && concurrencyText(a.concurrency),
+      b.concurrency && concurrencyText(b.concurrency),
+    ),
+  );
   // How the listener authenticates senders: "token" when not declared.
   if (a.auth !== undefined || b.auth !== undefined) {
     out.push(field("auth", a.auth ?? "token", b.auth ?? "token"));
@@ -179,7 +188,13 @@ function runtimeFields(a: RuntimeDef, b: RuntimeDef): FieldChange[] {
       field(`limits.${yaml}`, a.limits?.[yaml], b.limits?.[yaml])
     ),
     field("retries", a.retries, b.retries),
+    field("concurrency", a.concurrency, b.concurrency),
   ].filter(differs);
+}
+
+/** `2`, or with its key: `1 per $.customerId`. */
+function concurrencyText(c: ConcurrencyDef): string {
+  return c.key ? `${c.limit} per ${c.key}` : String(c.limit);
 }
 
 /** The pattern, or with its time zone: `0 9 * * * (Europe/Madrid)`. */

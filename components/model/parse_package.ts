@@ -37,6 +37,8 @@ import {
   type Limits,
   type RuntimeLimitsDef,
 } from "./runtime_limits.ts";
+import { MAX_CONCURRENCY } from "./concurrency.ts";
+import { readConcurrency } from "./_parse_concurrency.ts";
 
 /**
  * What {@linkcode parsePackage} checks beyond the package itself.
@@ -109,7 +111,15 @@ const JOB: Keys = [["event"], ["result"]];
 const RESULT: Keys = [[], ["ok", "error", "item"]];
 const EVENT: Keys = [
   ["id", "schema", "supplierqueue", "runtime"],
-  ["name", "datatype", "auth", "schedule", "rateLimit", "debounce"],
+  [
+    "name",
+    "datatype",
+    "auth",
+    "schedule",
+    "rateLimit",
+    "debounce",
+    "concurrency",
+  ],
 ];
 const SCHEDULE: Keys = [["cron"], ["timezone", "payload"]];
 /** The values of an event's `auth`, the default first. */
@@ -121,6 +131,7 @@ const RUNTIME: Keys = [["id", "moduleref"], [
   "type",
   "limits",
   "retries",
+  "concurrency",
 ]];
 const LIMITS: Keys = [[], LIMIT_FIELDS.map(([key]) => key)];
 
@@ -307,6 +318,7 @@ class Walk {
     const auth = this.auth(e);
     const schedule = this.schedule(e);
     const flow = this.flow(e, key, schedule);
+    const concurrency = readConcurrency(e);
     const datatype = e.zero("datatype", "JSON");
     const schemaNode = e.get("schema");
     const s = schemaNode === undefined ? undefined : this.c.fields(
@@ -323,7 +335,7 @@ class Walk {
     this.declare(this.events, "event", id, e);
     if (
       id === undefined || auth === null || schedule === null ||
-      flow === null || datatype === undefined ||
+      flow === null || concurrency === null || datatype === undefined ||
       schemaId === undefined || schemaref === undefined ||
       supplierqueue === undefined || runtime === undefined
     ) return null;
@@ -338,6 +350,7 @@ class Walk {
       runtime,
       ...(schedule && { schedule }),
       ...flow,
+      ...(concurrency && { concurrency }),
     };
   }
 
@@ -515,10 +528,12 @@ class Walk {
     const type = f.zero("type", "wasm");
     const limits = this.limits(f, path);
     const retries = f.int("retries", 0, this.maxLimits.retries);
+    const concurrency = f.int("concurrency", 1, MAX_CONCURRENCY);
     this.declare(this.runtimes, "runtime", id, f);
     if (
       id === undefined || moduleref === undefined || !mainfuncname ||
-      type === undefined || limits === null || retries === null
+      type === undefined || limits === null || retries === null ||
+      concurrency === null
     ) return undefined;
     return {
       id,
@@ -528,6 +543,7 @@ class Walk {
       type,
       ...(limits && { limits }),
       ...(retries !== undefined && { retries }),
+      ...(concurrency !== undefined && { concurrency }),
     };
   }
 

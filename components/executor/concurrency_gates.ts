@@ -1,0 +1,165 @@
+/**
+ * The concurrency limits of job packages as goico queue gates (see
+ * goico/queue_gates.ts): which gates an item must pass before it is leased.
+ *
+ * - An event's `concurrency` is one gate per value of its key (or one for
+ *   the event when it has no key), named
+ *   `{tenant}/{package}/e/{event}={value}`; items where the key path finds
+ *   nothing share `{tenant}/{package}/e/{event}!`. A value longer than
+ *   MAX_KEY_TEXT characters (a huge string or object) is named by its
+ *   SHA-256, so a gate's name stays short whatever the item holds.
+ * - A runtime's `concurrency` is one gate, `{tenant}/{package}/r/{runtime}`.
+ *
+ * The limits are those of the version the item was accepted under. The
+ * gates are counters in the store, so the limits hold across every
+ * process that runs the queue. In a process, a lane whose items wait for a
+ * gate looks again when a lane of this process gives a gate back
+ * (`released`), or after `pollMs` (a gate another process gives back).
+ */
+import type { DurableQueue, Gate, GatedPick, QueuedItem } from "@jobico/goico";
+import type { EventItem } from "../model/event_item.ts";
+import {
+  compileKeyPath,
+  type ConcurrencyDef,
+  type KeyPath,
+  keyText,
+  keyValueOf,
+} from "../model/concurrency.ts";
+import type { Definitions } from "../packages/definitions.ts";
+
+type Item = QueuedItem<EventItem>;
+
+/** Key values longer than this are named by their SHA-256. */
+export const MAX_KEY_TEXT = 128;
+/** What limits an event of a version: its own, and its runtime's gate. */
+interface Spec {
+  event?: ConcurrencyDef;
+  runtime?: Gate;
+}
+
+/** Versions' events whose limits are kept, at most (they never change). */
+const MAX_SPECS = 10_000;
+/** Key paths compiled and kept, at most. */
+const MAX_PATHS = 1_000;
+
+const encoder = new TextEncoder();
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
+  return Array.from(
+    new Uint8Array(digest),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+}
+
+/** The gate name of a key value (see the header). */
+export async function keyGateName(
+  prefix: string,
+  value: unknown,
+): Promise<string> {
+  const text = keyText(value);
+  if (text === null) return `${prefix}!`;
+  return text.length <= MAX_KEY_TEXT
+    ? `${prefix}=${text}`
+    : `${prefix}#${await sha256Hex(text)}`;
+}
+
+export class ConcurrencyGates {
+  readonly #paths = new Map<string, KeyPath>();
+  readonly #specs = new Map<string, Promise<Spec | null>>();
+  readonly #listeners = new Set<() => void>();
+
+  constructor(
+    private readonly definitions: Definitions,
+    private readonly queue: DurableQueue<EventItem>,
+  ) {}
+
+  /** The gates an item must pass (none when its package declares no limit for it). */
+  async gatesOf(item: Item): Promise<Gate[]> {
+    const ev = item.value;
+    const spec = await this.#spec(ev);
+    if (!spec) return [];
+    const gates: Gate[] = [];
+    const { event: c, runtime } = spec;
+    if (c) {
+      const prefix = `${ev.tenant}/${ev.package}/e/${ev.event}`;
+      gates.push({
+        name: c.key === undefined
+          ? prefix
+          : await keyGateName(prefix, keyValueOf(ev.data, this.#path(c.key))),
+        limit: c.limit,
+      });
+    }
+    if (runtime) gates.push(runtime);
+    return gates;
+  }
+
+  /** The limits of an item's event and runtime in its version (kept per version). */
+  #spec(ev: EventItem): Promise<Spec | null> {
+    const k =
+      `${ev.tenant}\u0000${ev.package}\u0000${ev.version}\u0000${ev.event}`;
+    let spec = this.#specs.get(k);
+    if (!spec) {
+      spec = this.#load(ev);
+      spec.catch(() => this.#specs.delete(k));
+      if (this.#specs.size >= MAX_SPECS) this.#specs.clear();
+      this.#specs.set(k, spec);
+    }
+    return spec;
+  }
+
+  async #load(ev: EventItem): Promise<Spec | null> {
+    const v = await this.definitions.version(ev.tenant, ev.package, ev.version);
+    if (!v) return null;
+    const route = await this.definitions.routeIn(v, ev.event);
+    if (!route) return null;
+    const rt = v.package.runtimes.find((r) => r.id === route.event.runtime);
+    const spec: Spec = {
+      ...(route.event.concurrency && { event: route.event.concurrency }),
+      ...(rt?.concurrency !== undefined && {
+        runtime: {
+          name: `${ev.tenant}/${ev.package}/r/${rt.id}`,
+          limit: rt.concurrency,
+        },
+      }),
+    };
+    return spec.event || spec.runtime ? spec : null;
+  }
+
+  /**
+   * Of entries read at a queue's head, those that may be leased now under
+   * their gates, at most `max`, in order (see `DurableQueue.pickGated`).
+   */
+  async pick(
+    entries: Deno.KvEntry<Item>[],
+    max: number,
+  ): Promise<GatedPick<EventItem>> {
+    const gates = new Map<Item, Gate[]>();
+    await Promise.all(
+      entries.map(async (e) => gates.set(e.value, await this.gatesOf(e.value))),
+    );
+    return this.queue.pickGated(entries, (it) => gates.get(it) ?? [], max);
+  }
+
+  /** Calls `fn` whenever `released` is; returns the function that stops it. */
+  subscribe(fn: () => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  /** A lane of this process gave gates back: lanes waiting for one look again. */
+  released(): void {
+    for (const fn of this.#listeners) fn();
+  }
+
+  #path(key: string): KeyPath {
+    let path = this.#paths.get(key);
+    if (!path) {
+      // Checked when the package was deployed.
+      path = compileKeyPath(key);
+      if (this.#paths.size >= MAX_PATHS) this.#paths.clear();
+      this.#paths.set(key, path);
+    }
+    return path;
+  }
+}
