@@ -24,6 +24,13 @@ import {
   TENANT,
 } from "./_bench_package.ts";
 import { BENCH_TOKEN, startPlatformProcess } from "./_processes.ts";
+import {
+  deployYaml,
+  median,
+  queueCounters,
+  sendAll,
+  until,
+} from "./_webhook_client.ts";
 
 const args = parseArgs({
   options: {
@@ -38,8 +45,6 @@ const CONNECTIONS = 2;
 
 type Case = "baseline" | "keyed-1000" | "keyed-hot" | "runtime-1";
 const CASES: Case[] = ["baseline", "keyed-1000", "keyed-hot", "runtime-1"];
-
-const auth = { authorization: `Bearer ${BENCH_TOKEN}` };
 
 /** The bench package with the case's limit. */
 function packageOf(which: Case): string {
@@ -62,17 +67,6 @@ function bodyOf(which: Case, r: number): string {
   });
 }
 
-async function processed(url: string): Promise<number> {
-  const res = await fetch(`${url}/api/v1/tenants/${TENANT}/queues/pings`, {
-    headers: auth,
-  });
-  if (res.status === 404) {
-    await res.body?.cancel();
-    return 0;
-  }
-  return (await res.json()).processed;
-}
-
 async function runCase(which: Case): Promise<number> {
   const p = await startPlatformProcess({
     env: {
@@ -83,48 +77,27 @@ async function runCase(which: Case): Promise<number> {
   try {
     await deployBenchPackage(p.url, BENCH_TOKEN);
     if (which !== "baseline") {
-      const res = await fetch(`${p.url}/api/v1/packages`, {
-        method: "POST",
-        headers: { ...auth, "content-type": "application/yaml" },
-        body: packageOf(which),
-      });
-      if (res.status !== 201) {
-        throw new Error(`deploy: ${res.status} ${await res.text()}`);
-      }
+      await deployYaml(p.url, packageOf(which));
     }
     const requests = Math.ceil(ITEMS / BATCH);
     const bodies = Array.from({ length: requests }, (_, r) => bodyOf(which, r));
-    let next = 0;
     const t0 = performance.now();
-    const send = async () => {
-      while (next < requests) {
-        const body = bodies[next++];
-        const res = await fetch(`${p.url}/events/${TENANT}/${EVENT}`, {
-          method: "POST",
-          headers: { ...auth, "content-type": "application/json" },
-          body,
-        });
-        if (res.status !== 200) {
-          throw new Error(`send: ${res.status} ${await res.text()}`);
-        }
-        await res.body?.cancel();
-      }
-    };
-    await Promise.all(Array.from({ length: CONNECTIONS }, send));
+    await sendAll(
+      p.url,
+      `/events/${TENANT}/${EVENT}`,
+      requests,
+      (i) => bodies[i],
+      CONNECTIONS,
+    );
     const total = requests * BATCH;
-    while (await processed(p.url) < total) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(async () =>
+      (await queueCounters(p.url, "pings")).processed >= total
+    );
     return Math.round(total / ((performance.now() - t0) / 1000));
   } finally {
     await p.stop();
   }
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-};
 
 const results = new Map<Case, number[]>(CASES.map((c) => [c, []]));
 for (let round = 0; round < ROUNDS; round++) {

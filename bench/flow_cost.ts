@@ -31,6 +31,14 @@ import {
   TENANT,
 } from "./_bench_package.ts";
 import { BENCH_TOKEN, startPlatformProcess } from "./_processes.ts";
+import {
+  BENCH_AUTH,
+  deployYaml,
+  median,
+  queueCounters,
+  sendAll,
+  until,
+} from "./_webhook_client.ts";
 
 const args = parseArgs({
   options: {
@@ -63,8 +71,6 @@ interface Result {
   ticks: number;
 }
 
-const auth = { authorization: `Bearer ${BENCH_TOKEN}` };
-
 /** A package of `n` events that fire every second, on their own queue. */
 function cronPackage(n: number): string {
   const jobs = Array.from({ length: n }, (_, i) => `
@@ -85,17 +91,8 @@ runtimes:
 `;
 }
 
-async function processed(url: string, queue: string): Promise<number> {
-  const res = await fetch(
-    `${url}/api/v1/tenants/${TENANT}/queues/${queue}`,
-    { headers: auth },
-  );
-  if (res.status === 404) {
-    await res.body?.cancel();
-    return 0;
-  }
-  return (await res.json()).processed;
-}
+const processed = async (url: string, queue: string) =>
+  (await queueCounters(url, queue)).processed;
 
 async function runCase(which: Case): Promise<Result> {
   const p = await startPlatformProcess({
@@ -111,17 +108,10 @@ async function runCase(which: Case): Promise<Result> {
     if (which === "schedules") {
       const put = await fetch(
         `${p.url}/api/v1/tenants/${TENANT}/files/tick.schema.json`,
-        { method: "PUT", headers: auth, body: '{"type":"object"}' },
+        { method: "PUT", headers: BENCH_AUTH, body: '{"type":"object"}' },
       );
       await put.body?.cancel();
-      const res = await fetch(`${p.url}/api/v1/packages`, {
-        method: "POST",
-        headers: { ...auth, "content-type": "application/yaml" },
-        body: cronPackage(SCHEDULES),
-      });
-      if (res.status !== 201) {
-        throw new Error(`deploy crons: ${res.status} ${await res.text()}`);
-      }
+      await deployYaml(p.url, cronPackage(SCHEDULES));
       // Let the schedules run a little before the load.
       await new Promise((r) => setTimeout(r, 2000));
     }
@@ -129,29 +119,17 @@ async function runCase(which: Case): Promise<Result> {
     const query = which === "delayed" ? "?delay=1s" : "";
     const body = eventBody(BATCH);
     const requests = Math.ceil(ITEMS / BATCH);
-    let next = 0;
     const t0 = performance.now();
-    const send = async () => {
-      while (next < requests) {
-        next++;
-        const res = await fetch(`${p.url}/events/${TENANT}/${EVENT}${query}`, {
-          method: "POST",
-          headers: { ...auth, "content-type": "application/json" },
-          body,
-        });
-        if (res.status !== 200) {
-          throw new Error(`send: ${res.status} ${await res.text()}`);
-        }
-        await res.body?.cancel();
-      }
-    };
-    await Promise.all(Array.from({ length: CONNECTIONS }, send));
+    await sendAll(
+      p.url,
+      `/events/${TENANT}/${EVENT}${query}`,
+      requests,
+      () => body,
+      CONNECTIONS,
+    );
     const accepted = performance.now();
     const total = requests * BATCH;
-    for (;;) {
-      if (await processed(p.url, "pings") >= total) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(async () => await processed(p.url, "pings") >= total);
     const done = performance.now();
     const ticks = await processed(p.url, "ticks") - ticksBefore;
     const seconds = (done - t0) / 1000 - (which === "delayed" ? 1 : 0);
@@ -164,11 +142,6 @@ async function runCase(which: Case): Promise<Result> {
     await p.stop();
   }
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-};
 
 const results = new Map<Case, Result[]>(CASES.map((c) => [c, []]));
 for (let round = 0; round < ROUNDS; round++) {

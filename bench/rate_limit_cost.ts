@@ -35,6 +35,13 @@ import {
   TENANT,
 } from "./_bench_package.ts";
 import { BENCH_TOKEN, startPlatformProcess } from "./_processes.ts";
+import {
+  deployYaml,
+  median,
+  queueCounters,
+  sendAll,
+  until,
+} from "./_webhook_client.ts";
 
 const args = parseArgs({
   options: {
@@ -72,24 +79,11 @@ interface Result {
   recorded: number;
 }
 
-const auth = { authorization: `Bearer ${BENCH_TOKEN}` };
-
-async function processed(url: string): Promise<number> {
-  const res = await fetch(`${url}/api/v1/tenants/${TENANT}/queues/pings`, {
-    headers: auth,
-  });
-  if (res.status === 404) {
-    await res.body?.cancel();
-    return 0;
-  }
-  return (await res.json()).processed;
-}
+const processed = async (url: string) =>
+  (await queueCounters(url, "pings")).processed;
 
 async function backlog(url: string): Promise<number> {
-  const q = await (await fetch(
-    `${url}/api/v1/tenants/${TENANT}/queues/pings`,
-    { headers: auth },
-  )).json();
+  const q = await queueCounters(url, "pings");
   return q.depth + q.inFlight;
 }
 
@@ -104,17 +98,13 @@ async function runCase(which: Case): Promise<Result> {
   try {
     await deployBenchPackage(p.url, BENCH_TOKEN);
     if (flow) {
-      const res = await fetch(`${p.url}/api/v1/packages`, {
-        method: "POST",
-        headers: { ...auth, "content-type": "application/yaml" },
-        body: PACKAGE.replace(
+      await deployYaml(
+        p.url,
+        PACKAGE.replace(
           "      runtime: echo\n",
           `      runtime: echo\n      ${flow}\n`,
         ),
-      });
-      if (res.status !== 201) {
-        throw new Error(`deploy: ${res.status} ${await res.text()}`);
-      }
+      );
     }
     const requests = Math.ceil(ITEMS / BATCH);
     const bodies = Array.from({ length: keys }, (_, r) =>
@@ -124,33 +114,22 @@ async function runCase(which: Case): Promise<Result> {
           (_, i) => ({ n: (r + i) % keys, name: "Ada" }),
         ),
       }));
-    let next = 0;
     const t0 = performance.now();
-    const send = async () => {
-      while (next < requests) {
-        const i = next++;
-        const res = await fetch(`${p.url}/events/${TENANT}/${EVENT}`, {
-          method: "POST",
-          headers: { ...auth, "content-type": "application/json" },
-          body: bodies[i % bodies.length],
-        });
-        if (res.status !== 200) {
-          throw new Error(`send: ${res.status} ${await res.text()}`);
-        }
-        await res.body?.cancel();
-      }
-    };
-    await Promise.all(Array.from({ length: CONNECTIONS }, send));
+    await sendAll(
+      p.url,
+      `/events/${TENANT}/${EVENT}`,
+      requests,
+      (i) => bodies[i % bodies.length],
+      CONNECTIONS,
+    );
     const accepted = performance.now();
     const total = requests * BATCH;
     // Debounced items merge: wait for what is left to run.
-    for (;;) {
-      const done = which === "debounce"
+    await until(async () =>
+      which === "debounce"
         ? await backlog(p.url) === 0 && await processed(p.url) > 0
-        : await processed(p.url) >= total;
-      if (done) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+        : await processed(p.url) >= total
+    );
     const end = performance.now();
     const recorded = await processed(p.url);
     return {
@@ -162,11 +141,6 @@ async function runCase(which: Case): Promise<Result> {
     await p.stop();
   }
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-};
 
 const names = Object.keys(CASES) as Case[];
 const results = new Map<Case, Result[]>(names.map((c) => [c, []]));
