@@ -28,6 +28,9 @@ import {
   DeadLetterIds,
   DeadLetterPage,
   DelayedPage,
+  EventLimits,
+  QueueLimits,
+  SlotUse,
   Purged,
   Queue,
   QueueList,
@@ -79,6 +82,9 @@ export const SCHEMAS = {
   Cancelled,
   DelayedPage,
   Rerun,
+  QueueLimits,
+  EventLimits,
+  SlotUse,
 };
 
 /** The name of a schema of `components.schemas`. */
