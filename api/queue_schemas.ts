@@ -167,11 +167,15 @@ export type EventLimits = Static<typeof EventLimits>;
 export const QueueLimits = closed({
   queue: Name("The queue"),
   tenant: closed({
-    limit: int("Executions of the tenant at once (maxConcurrency); 0: no limit", 0),
+    limit: int(
+      "Executions of the tenant at once (maxConcurrency); 0: no limit",
+      0,
+    ),
     held: int("Executions of the tenant in flight under it now", 0),
   }, "The tenant's own concurrency limit"),
   events: Type.Array(ref("EventLimits", EventLimits), {
-    description: "The events of the tenant's current packages that feed the queue and have a limit",
+    description:
+      "The events of the tenant's current packages that feed the queue and have a limit",
   }),
   runtimes: Type.Array(
     closed({

@@ -29,12 +29,12 @@ import {
   DeadLetterPage,
   DelayedPage,
   EventLimits,
-  QueueLimits,
-  SlotUse,
   Purged,
   Queue,
+  QueueLimits,
   QueueList,
   Replayed,
+  SlotUse,
 } from "./queue_schemas.ts";
 import {
   NewTenant,

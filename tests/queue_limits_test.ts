@@ -6,11 +6,7 @@
  * of its input say).
  */
 import assert from "node:assert/strict";
-import {
-  type Harness,
-  startHarness,
-  storeTest as test,
-} from "./_harness.ts";
+import { type Harness, startHarness, storeTest as test } from "./_harness.ts";
 import { compileWat } from "./jobicolets/compile_wat.ts";
 import { startPlatform } from "../components/platform.ts";
 import type { Execution } from "../components/executions/execution.ts";
@@ -127,7 +123,10 @@ test("queue limits show each key's slots in use and the runtime's, while they ru
     ]);
     assert.equal(seen.runtimes[0].held, 3);
     // All done: every slot back.
-    await h.waitFor("acme", (es) => es.filter((e) => e.status === "ok").length === 4);
+    await h.waitFor(
+      "acme",
+      (es) => es.filter((e) => e.status === "ok").length === 4,
+    );
     const after = await waitLimits(
       h,
       "q",
@@ -253,7 +252,10 @@ Deno.test("tenant maxConcurrency by default: no limit, no gate in the store", as
   try {
     await deployNap(h, "");
     await h.send("acme", "charge", [{ ms: 1 }, { ms: 1 }]);
-    await h.waitFor("acme", (es) => es.filter((e) => e.status === "ok").length === 2);
+    await h.waitFor(
+      "acme",
+      (es) => es.filter((e) => e.status === "ok").length === 2,
+    );
     const gates = await Array.fromAsync(
       h.kv.list({ prefix: ["queue", "gate"] }),
     );
@@ -285,7 +287,10 @@ Deno.test("attack: maxConcurrency negative, 1e9, fractional or a string is a 400
     });
     assert.equal(zero.status, 200);
     await h.send("acme", "charge", [{ ms: 1 }]);
-    await h.waitFor("acme", (es) => es.filter((e) => e.status === "ok").length === 1);
+    await h.waitFor(
+      "acme",
+      (es) => es.filter((e) => e.status === "ok").length === 1,
+    );
     // A tenant's own token cannot raise its limit.
     const t = await h.api("/api/v1/tenants", {
       method: "POST",

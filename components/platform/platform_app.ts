@@ -110,6 +110,7 @@ export function platformApp(
         queue: s.queue,
         executions: s.executions,
         maxQueueDepth: options.maxQueueDepth,
+        maxDelayMs: options.maxDelayMs,
       }),
     );
   }
