@@ -68,6 +68,24 @@ runtimes:
     assert.notEqual(denied.code, 0);
     assert.doesNotMatch(denied.out, /ada/);
     await h.waitFor("acme", (es) => es.length === 1);
+    // The tenant's own limit, set by the admin, shows with its slots.
+    const set = await jobico(
+      ["tenant", "set", "acme", "--max-concurrency", "2"],
+      { env },
+    );
+    assert.equal(set.code, 0, set.err);
+    assert.match(
+      set.out,
+      /\nquotas\s+1,000 files and 1\.0 GiB, 2 executions at once\n/,
+    );
+    const limited = await jobico(["queues", "limits", "acme", "q"], { env });
+    assert.match(limited.out, /^Tenant: 0 of 2 running$/m);
+    const bad = await jobico(
+      ["tenant", "set", "acme", "--max-concurrency", "-1"],
+      { env },
+    );
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.err, /max-concurrency|maxConcurrency/);
   } finally {
     await h.close();
   }
