@@ -10,7 +10,11 @@ import { type Harness, startHarness, storeTest as test } from "./_harness.ts";
 import { compileWat } from "./jobicolets/compile_wat.ts";
 import { startPlatform } from "../components/platform.ts";
 import type { Execution } from "../components/executions/execution.ts";
-import type { QueueLimits } from "../api/mod.ts";
+import { QueueLimits } from "../api/mod.ts";
+import { ApiCheck } from "../components/http/api_check.ts";
+
+/** Every answer matches the API's schema (the OpenAPI document's). */
+const check = new ApiCheck(QueueLimits);
 
 async function deployNap(h: Harness, charge: string, runtime = "") {
   await h.upload("acme", "nap.wasm", await compileWat("nap"));
@@ -40,7 +44,9 @@ ${runtime}
 async function limitsOf(h: Harness, queue: string): Promise<QueueLimits> {
   const res = await h.api(`/api/v1/tenants/acme/queues/${queue}/limits`);
   assert.equal(res.status, 200, await res.clone().text());
-  return await res.json();
+  const body = await res.json();
+  assert.equal(check.issue(body), null, JSON.stringify(body));
+  return body;
 }
 
 /** Polls the limits until `pred` holds (generous deadline: a loaded machine). */
