@@ -79,6 +79,11 @@ export const Rerun = closed({
   accepted: int("1: the item was queued", 1),
   ids: Type.Array(Id19(), { description: "The new event id" }),
   rerunOf: Id19("The execution whose input it sends"),
+  runAt: Type.Optional(
+    time(
+      "When it runs, when the event's throttling rate limit or debounce put it off",
+    ),
+  ),
 });
 export type Rerun = Static<typeof Rerun>;
 

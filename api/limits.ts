@@ -36,5 +36,6 @@ export const POLICY_RANGES = {
   quotas: {
     files: [0, 1_000_000_000],
     bytes: [0, Number.MAX_SAFE_INTEGER],
+    maxConcurrency: [0, 100_000],
   },
 } as const;

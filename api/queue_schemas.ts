@@ -106,3 +106,85 @@ export const DeadLetterQuery = Type.Object({
   cursor: Type.Optional(Type.String({ pattern: CURSOR_PATTERN })),
 });
 export type DeadLetterQuery = Static<typeof DeadLetterQuery>;
+
+/** A concurrency gate held now: its key value and the slots in use. */
+export const SlotUse = closed({
+  key: nullable(
+    Type.String(),
+    "The key value (`sha256:` and its digest for a long one); null: one gate for the event, or items where the key path finds nothing",
+  ),
+  held: int("Executions of this key in flight now", 1),
+});
+export type SlotUse = Static<typeof SlotUse>;
+
+/** What one event of the queue is limited to, and where it stands. */
+export const EventLimits = closed({
+  event: Name("The event"),
+  package: Name("Its package"),
+  version: int("The package's current version (whose limits are shown)", 1),
+  concurrency: Type.Optional(closed({
+    limit: int("Executions at once per key value", 1),
+    key: Type.Optional(Type.String({ description: "The key path" })),
+    inUse: Type.Array(ref("SlotUse", SlotUse), {
+      description: "The keys with executions in flight, in key order",
+    }),
+    truncated: Type.Boolean({ description: "More keys are in use" }),
+  })),
+  rateLimit: Type.Optional(closed({
+    limit: int("Items per window and key", 1),
+    period: Type.String({ description: "The window" }),
+    mode: Type.String({ description: "throttle or reject" }),
+    key: Type.Optional(Type.String({ description: "The key path" })),
+    windows: Type.Array(
+      closed({
+        key: nullable(Type.String(), "The key value; null: no key"),
+        used: int("Items the window took", 0),
+        from: time("When the window opens"),
+        until: time("When it closes"),
+      }),
+      { description: "Each key's last window taken that is not over" },
+    ),
+    truncated: Type.Boolean({ description: "More keys have windows open" }),
+  })),
+  debounce: Type.Optional(closed({
+    period: Type.String({ description: "The window" }),
+    keep: Type.String({ description: "last or first" }),
+    key: Type.Optional(Type.String({ description: "The key path" })),
+    pending: Type.Array(
+      closed({
+        key: nullable(Type.String(), "The key value; null: no key"),
+        id: Id19("The delayed item that will run"),
+        runAt: time("When it runs, unless another item comes first"),
+      }),
+      { description: "The keys with a debounced item waiting" },
+    ),
+    truncated: Type.Boolean({ description: "More keys wait" }),
+  })),
+});
+export type EventLimits = Static<typeof EventLimits>;
+
+/** `GET .../queues/{queue}/limits`: the flow limits of the queue's events and their use now, across every process. */
+export const QueueLimits = closed({
+  queue: Name("The queue"),
+  tenant: closed({
+    limit: int(
+      "Executions of the tenant at once (maxConcurrency); 0: no limit",
+      0,
+    ),
+    held: int("Executions of the tenant in flight under it now", 0),
+  }, "The tenant's own concurrency limit"),
+  events: Type.Array(ref("EventLimits", EventLimits), {
+    description:
+      "The events of the tenant's current packages that feed the queue and have a limit",
+  }),
+  runtimes: Type.Array(
+    closed({
+      package: Name("The package"),
+      runtime: Name("The runtime"),
+      limit: int("Executions of it at once", 1),
+      held: int("In flight now", 0),
+    }),
+    { description: "The runtimes of those events with a concurrency limit" },
+  ),
+});
+export type QueueLimits = Static<typeof QueueLimits>;

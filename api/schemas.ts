@@ -28,10 +28,13 @@ import {
   DeadLetterIds,
   DeadLetterPage,
   DelayedPage,
+  EventLimits,
   Purged,
   Queue,
+  QueueLimits,
   QueueList,
   Replayed,
+  SlotUse,
 } from "./queue_schemas.ts";
 import {
   NewTenant,
@@ -79,6 +82,9 @@ export const SCHEMAS = {
   Cancelled,
   DelayedPage,
   Rerun,
+  QueueLimits,
+  EventLimits,
+  SlotUse,
 };
 
 /** The name of a schema of `components.schemas`. */

@@ -45,7 +45,11 @@ export const Quotas = closed({
     POLICY_RANGES.quotas.bytes,
     "Bytes it may store: each distinct content of its files and kept versions, once",
   ),
-}, "What may be stored");
+  maxConcurrency: setting(
+    POLICY_RANGES.quotas.maxConcurrency,
+    "Executions of the tenant at once, across every process of the store; 0: no limit",
+  ),
+}, "What may be stored and run");
 export type Quotas = Static<typeof Quotas>;
 
 /** What a tenant stores and keeps. */

@@ -39,6 +39,7 @@ export type {
   PendingFile,
   Purged as PurgeResult,
   Queue as QueueInfo,
+  QueueLimits,
   Quotas,
   Replayed as ReplayResult,
   Rerun as RerunResult,

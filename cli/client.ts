@@ -22,6 +22,7 @@ import type {
   Problem,
   PurgeResult,
   QueueInfo,
+  QueueLimits,
   ReplayResult,
   RerunResult,
   RetentionStatus,
@@ -415,6 +416,11 @@ export class JobicoClient {
     return this.#json(`${queuePath(tenant, queue)}/delayed`, {
       query: { ...query },
     });
+  }
+
+  /** The flow limits of a queue's events and their use now. */
+  queueLimits(tenant: string, queue: string): Promise<QueueLimits> {
+    return this.#json(`${queuePath(tenant, queue)}/limits`);
   }
 
   /** Sends a recorded execution's input to its event again. */

@@ -81,7 +81,11 @@ Deno.test({
         await complete("jobico", "--token=abc", "--profile", "p", "que"),
         ["queues"],
       );
-      assert.deepEqual(await complete("jobico", "queues", "l"), ["list", "ls"]);
+      assert.deepEqual(await complete("jobico", "queues", "l"), [
+        "list",
+        "ls",
+        "limits",
+      ]);
       // Aliases lead to the command they name.
       assert.deepEqual(
         await complete("jobico", "tenants", "rotate"),

@@ -42,6 +42,8 @@ export {
   type GateCount,
   type GatedPick,
   type GateHold,
+  type HeldGate,
+  listGates,
   MAX_GATE_NAME,
 } from "./queue_gates.ts";
 export { GroupCommit, type GroupCommitOptions } from "./group_commit.ts";

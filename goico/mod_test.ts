@@ -17,6 +17,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "GroupCommit",
     "GuestSetupError",
     "MAX_GATE_NAME",
+    "listGates",
     "MAX_ITEM_BYTES",
     "DomainError",
     "KvLease",

@@ -147,3 +147,41 @@ export async function pickGated<T>(
   });
   return pick;
 }
+
+/** A gate held now, as `listGates` finds it. */
+export interface HeldGate {
+  name: string;
+  held: number;
+}
+
+/**
+ * The gates whose names start with `prefix` that are held now (a counter
+ * back at 0 is skipped), in name order: at most `max` of them, of the
+ * first `scan` counters (released counters stay in the store at 0).
+ * `truncated` says there may be more.
+ */
+export async function listGates(
+  kv: Deno.Kv,
+  keyOf: (name: string) => Deno.KvKey,
+  prefix: string,
+  options: { max?: number; scan?: number } = {},
+): Promise<{ gates: HeldGate[]; truncated: boolean }> {
+  const max = options.max ?? 100;
+  const scan = options.scan ?? 1_000;
+  const gates: HeldGate[] = [];
+  let seen = 0;
+  const iter = kv.list<Deno.KvU64>({
+    start: keyOf(prefix),
+    // Past every name that starts with the prefix (U+10FFFF sorts last).
+    end: keyOf(prefix + "\u{10FFFF}"),
+  }, { limit: scan + 1 });
+  for await (const e of iter) {
+    if (++seen > scan) return { gates, truncated: true };
+    const name = e.key[e.key.length - 1] as string;
+    const held = Math.max(0, Number(BigInt.asIntN(64, e.value.value)));
+    if (held === 0) continue;
+    if (gates.length >= max) return { gates, truncated: true };
+    gates.push({ name, held });
+  }
+  return { gates, truncated: false };
+}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DurableQueue, type QueuedItem } from "./durable_queue.ts";
-import type { Gate } from "./queue_gates.ts";
+import { type Gate, listGates } from "./queue_gates.ts";
 import { monotonicId } from "./monotonic_id.ts";
 import { WriteBatch } from "./write_batch.ts";
 
@@ -183,3 +183,34 @@ Deno.test("queue gates: dropping a queue gives back the gates of its items in fl
     const counts = await q.gateCounts(["k:a", "k:b", "shared"]);
     assert.deepEqual([...counts.values()].map((c) => c.held), [0, 0, 0]);
   }));
+
+Deno.test("listGates: the held gates of a prefix, in name order; released counters skipped; bounded", async () => {
+  await withKv(async (kv) => {
+    const keyOf = (n: string) => ["queue", "gate", n];
+    const op = kv.atomic();
+    op.sum(keyOf("t/p/e/ev=b"), 2n);
+    op.sum(keyOf("t/p/e/ev=a"), 1n);
+    op.sum(keyOf("t/p/e/ev=\u{1F600}"), 1n);
+    op.sum(keyOf("t/p/e/ev!"), 1n);
+    op.sum(keyOf("t/p/e/ev=gone"), 0n); // released: back at 0
+    op.sum(keyOf("t/p/e/ew=x"), 1n); // another prefix
+    op.sum(keyOf("t/p/e/e"), 1n); // before it
+    assert.ok((await op.commit()).ok);
+    const all = await listGates(kv, keyOf, "t/p/e/ev");
+    assert.deepEqual(all, {
+      gates: [
+        { name: "t/p/e/ev!", held: 1 },
+        { name: "t/p/e/ev=a", held: 1 },
+        { name: "t/p/e/ev=b", held: 2 },
+        { name: "t/p/e/ev=\u{1F600}", held: 1 },
+      ],
+      truncated: false,
+    });
+    const two = await listGates(kv, keyOf, "t/p/e/ev", { max: 2 });
+    assert.equal(two.gates.length, 2);
+    assert.equal(two.truncated, true);
+    // Released counters count against the scan, not the list.
+    const scanned = await listGates(kv, keyOf, "t/p/e/ev", { scan: 3 });
+    assert.equal(scanned.truncated, true);
+  });
+});

@@ -713,6 +713,18 @@ async function answersAsDescribed(
     query: { cursor: "!!" },
     headers: admin,
   });
+  const limitsOp = "GET /api/v1/tenants/{tenant}/queues/{queue}/limits";
+  const limits = await expect({
+    op: limitsOp,
+    params: { tenant: "demo", queue: "greetings" },
+    headers: admin,
+  }, [200]);
+  assert.equal((limits.body as Json).queue, "greetings");
+  await expect({
+    op: limitsOp,
+    params: { tenant: "demo", queue: "nope" },
+    headers: admin,
+  }, [404]);
   const cancelOp = "DELETE /api/v1/tenants/{tenant}/events/{event}/items/{id}";
   await expect({
     op: cancelOp,

@@ -36,9 +36,11 @@ export function formatRetention(r: RetentionPolicy): string {
     "per package, and those queued events use";
 }
 
-/** `1,000 files and 1.0 GiB`. */
+/** `1,000 files and 1.0 GiB`, and `, 10 executions at once` when limited. */
 export function formatQuotas(q: Quotas): string {
-  return `${n(q.files)} files and ${formatSize(q.bytes)}`;
+  return `${n(q.files)} files and ${formatSize(q.bytes)}${
+    q.maxConcurrency > 0 ? `, ${n(q.maxConcurrency)} executions at once` : ""
+  }`;
 }
 
 /** `3 of 1,000`, with the share when it is notable. */

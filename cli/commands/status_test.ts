@@ -230,6 +230,7 @@ Deno.test("platform: status with a token shows the retention, quotas, the sweepe
     assert.deepEqual(json.storage.retention.quotas, {
       files: 2,
       bytes: 1024 ** 3,
+      maxConcurrency: 0,
     });
     assert.equal(json.storage.retention.sweeper.last.holder, "sweeper-1");
     assert.deepEqual(json.storage.tenants[0].usage, {

@@ -12,6 +12,7 @@ const FLAGS = [
   ["--retention-versions", "retention", "versions", false],
   ["--quota-files", "quotas", "files", false],
   ["--quota-bytes", "quotas", "bytes", true],
+  ["--max-concurrency", "quotas", "maxConcurrency", false],
 ] as const;
 
 const camel = (flag: string) =>
@@ -71,6 +72,10 @@ Examples:
       "--quota-bytes <size>",
       "bytes the tenant may store: 1073741824, 512MiB, 2GiB",
     )
+    .option(
+      "--max-concurrency <n>",
+      "executions of the tenant at once, across every process; 0 for no limit",
+    )
     .option("--json", "print the result as JSON")
     .addHelpText(
       "after",
@@ -80,6 +85,7 @@ Each value may be 'default': the tenant follows the platform's setting again.
 Examples:
   jobico tenant set demo --retention-days 30 --retention-versions 5
   jobico tenant set demo --quota-files 100 --quota-bytes 256MiB
+  jobico tenant set demo --max-concurrency 10
   jobico tenant set demo --retention-days default --quota-bytes default`,
     )
     .action(

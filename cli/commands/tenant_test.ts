@@ -139,7 +139,11 @@ Deno.test("platform: tenant show and set: retention, quotas and usage; 'default'
       executions: 100_000,
       versions: 3,
     });
-    assert.deepEqual(t.quotas, { files: 1000, bytes: 256 * 1024 ** 2 });
+    assert.deepEqual(t.quotas, {
+      files: 1000,
+      bytes: 256 * 1024 ** 2,
+      maxConcurrency: 0,
+    });
     assert.deepEqual(t.settings, {
       retention: { days: 30, versions: 3 },
       quotas: { bytes: 256 * 1024 ** 2 },

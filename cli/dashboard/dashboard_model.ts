@@ -13,6 +13,7 @@ import type {
   Meta,
   PackageSummary,
   QueueInfo,
+  QueueLimits,
 } from "../api_types.ts";
 import { ApiError, type JobicoClient } from "../client.ts";
 import { type ModuleInfo, moduleInfo } from "../module_info.ts";
@@ -28,6 +29,11 @@ export interface TenantData {
    * which the `x` key cancels.
    */
   delayed?: Record<string, DelayedEvent[]>;
+  /**
+   * The flow limits of each queue's events and their use now (by queue
+   * id; the first MAX_LIMIT_QUEUES queues), shown in a queue's detail.
+   */
+  limits?: Record<string, QueueLimits>;
   /**
    * Why the last load of some of its data failed (each part that failed,
    * named); the parts that loaded are kept.
@@ -105,6 +111,8 @@ export interface DashboardModelOptions {
 const MAX_BACKOFF_MS = 30_000;
 /** Delayed events shown per queue. */
 const MAX_DELAYED = 50;
+/** Queues of a tenant whose limits are loaded, at most (one request each). */
+const MAX_LIMIT_QUEUES = 20;
 
 /** Where a package version's source is in `DashboardState.details`. */
 export function packageKey(tenant: string, id: string, version: number) {
@@ -245,7 +253,7 @@ export class DashboardModel {
       const queues = await this.#client.listQueues(tenant);
       this.#updateTenant(tenant, {
         queues,
-        delayed: await this.#delayed(tenant, queues),
+        ...await this.#queueExtras(tenant, queues),
         ...this.#queuesFailed(tenant, undefined),
       });
     } catch (error) {
@@ -255,6 +263,36 @@ export class DashboardModel {
         this.#queuesFailed(tenant, describe(error)),
       );
     }
+  }
+
+  /** The delayed events and the limits of a tenant's queues. */
+  async #queueExtras(
+    tenant: string,
+    queues: QueueInfo[],
+  ): Promise<Pick<TenantData, "delayed" | "limits">> {
+    const [delayed, limits] = await Promise.all([
+      this.#delayed(tenant, queues),
+      this.#limits(tenant, queues),
+    ]);
+    return { delayed, limits };
+  }
+
+  /** Each queue's flow limits; a queue whose limits fail is left out. */
+  async #limits(
+    tenant: string,
+    queues: QueueInfo[],
+  ): Promise<Record<string, QueueLimits>> {
+    const out: Record<string, QueueLimits> = {};
+    await Promise.all(
+      queues.slice(0, MAX_LIMIT_QUEUES).map(async (q) => {
+        try {
+          out[q.id] = await this.#client.queueLimits(tenant, q.id);
+        } catch {
+          // An older platform without the route: no limits shown.
+        }
+      }),
+    );
+    return out;
   }
 
   /**
@@ -398,7 +436,7 @@ export class DashboardModel {
       } else failed[part] = describe(r.reason);
     });
     if (update.queues) {
-      update.delayed = await this.#delayed(id, update.queues);
+      Object.assign(update, await this.#queueExtras(id, update.queues));
     }
     this.#updateTenant(id, { ...update, ...withFailures(failed) });
   }

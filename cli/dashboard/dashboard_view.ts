@@ -351,7 +351,13 @@ function detailOf(
     case "queue":
       return {
         title: `Queue ${node.queue.id}`,
-        lines: queueLines(node.tenant, node.queue),
+        lines: queueLines(
+          node.tenant,
+          node.queue,
+          state.tenants.find((t) => t.id === node.tenant)?.limits?.[
+            node.queue.id
+          ],
+        ),
       };
     case "delayed":
       return {

@@ -9,7 +9,9 @@ import type {
   PackageDetail,
   PackageSummary,
   QueueInfo,
+  QueueLimits,
 } from "../api_types.ts";
+import { limitLines } from "../commands/queues_limits.ts";
 import { formatAge, formatDateTime, formatDuration } from "../output.ts";
 import type {
   DashboardState,
@@ -287,8 +289,12 @@ export function fileLines(
   return lines;
 }
 
-/** A queue: its counters, explained. */
-export function queueLines(tenant: string, q: QueueInfo): Line[] {
+/** A queue: its counters, explained, and its events' flow limits. */
+export function queueLines(
+  tenant: string,
+  q: QueueInfo,
+  limits?: QueueLimits,
+): Line[] {
   return [
     title(`Queue ${q.id}`, `tenant ${tenant}, live`),
     field(
@@ -321,6 +327,13 @@ export function queueLines(tenant: string, q: QueueInfo): Line[] {
     q.dead > 0
       ? [dim("Replay: "), seg(`jobico queues replay ${tenant} ${q.id}`, "cyan")]
       : [],
+    ...(limits
+      ? [
+        [],
+        title("Limits", "slots in use now, every process"),
+        ...limitLines(limits).map((l): Line => [seg(l)]),
+      ]
+      : []),
   ];
 }
 

@@ -9,6 +9,10 @@
  *   MAX_KEY_TEXT characters (a huge string or object) is named by its
  *   SHA-256, so a gate's name stays short whatever the item holds.
  * - A runtime's `concurrency` is one gate, `{tenant}/{package}/r/{runtime}`.
+ * - A tenant's `maxConcurrency` (its policy's quotas, 0: none) is one gate,
+ *   `{tenant}//tenant`, that every item of the tenant holds. The limit is
+ *   read through `tenantLimit` and kept for TENANT_LIMIT_TTL_MS, so a
+ *   change of policy holds from the next lease after that at the latest.
  *
  * The limits are those of the version the item was accepted under. The
  * gates are counters in the store, so the limits hold across every
@@ -35,6 +39,16 @@ export const MAX_KEY_TEXT = 128;
 interface Spec {
   event?: ConcurrencyDef;
   runtime?: Gate;
+}
+
+/** How long a tenant's `maxConcurrency` is kept before it is read again. */
+export const TENANT_LIMIT_TTL_MS = 1_000;
+/** Tenants whose limit is kept, at most. */
+const MAX_TENANT_LIMITS = 10_000;
+
+/** The gate every item of a tenant holds under its `maxConcurrency`. */
+export function tenantGateName(tenant: string): string {
+  return `${tenant}//tenant`;
 }
 
 /** Versions' events whose limits are kept, at most (they never change). */
@@ -68,18 +82,33 @@ export class ConcurrencyGates {
   readonly #paths = new Map<string, KeyPath>();
   readonly #specs = new Map<string, Promise<Spec | null>>();
   readonly #listeners = new Set<() => void>();
+  readonly #tenantLimits = new Map<
+    string,
+    { at: number; limit: Promise<number> }
+  >();
 
+  /**
+   * `tenantLimit` gives a tenant's `maxConcurrency` (0: no limit); without
+   * it, tenants have none.
+   */
   constructor(
     private readonly definitions: Definitions,
     private readonly queue: DurableQueue<EventItem>,
+    private readonly tenantLimit?: (tenant: string) => Promise<number>,
   ) {}
 
-  /** The gates an item must pass (none when its package declares no limit for it). */
+  /** The gates an item must pass (none when no limit applies to it). */
   async gatesOf(item: Item): Promise<Gate[]> {
     const ev = item.value;
-    const spec = await this.#spec(ev);
-    if (!spec) return [];
+    const [spec, tenantMax] = await Promise.all([
+      this.#spec(ev),
+      this.#tenantMax(ev.tenant),
+    ]);
     const gates: Gate[] = [];
+    if (tenantMax > 0) {
+      gates.push({ name: tenantGateName(ev.tenant), limit: tenantMax });
+    }
+    if (!spec) return gates;
     const { event: c, runtime } = spec;
     if (c) {
       const prefix = `${ev.tenant}/${ev.package}/e/${ev.event}`;
@@ -92,6 +121,21 @@ export class ConcurrencyGates {
     }
     if (runtime) gates.push(runtime);
     return gates;
+  }
+
+  /** The tenant's `maxConcurrency`, kept for TENANT_LIMIT_TTL_MS (0: none). */
+  #tenantMax(tenant: string): Promise<number> {
+    if (!this.tenantLimit) return Promise.resolve(0);
+    const now = Date.now();
+    const kept = this.#tenantLimits.get(tenant);
+    if (kept && now - kept.at < TENANT_LIMIT_TTL_MS) return kept.limit;
+    const limit = this.tenantLimit(tenant);
+    limit.catch(() => this.#tenantLimits.delete(tenant));
+    if (this.#tenantLimits.size >= MAX_TENANT_LIMITS) {
+      this.#tenantLimits.clear();
+    }
+    this.#tenantLimits.set(tenant, { at: now, limit });
+    return limit;
   }
 
   /** The limits of an item's event and runtime in its version (kept per version). */

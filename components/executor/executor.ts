@@ -104,6 +104,14 @@ export interface ExecutorOptions {
    */
   tenantConcurrency?: number;
   /**
+   * A tenant's `maxConcurrency` (its policy's quotas; 0: no limit): its
+   * executions at once across every process of the store, held by a gate
+   * in the store (concurrency_gates.ts), unlike `tenantConcurrency`.
+   *
+   * @default none: no tenant has a limit
+   */
+  tenantLimit?: (tenant: string) => Promise<number>;
+  /**
    * The first retry's delay, in ms; each next one doubles it.
    *
    * @default {1000}
@@ -183,8 +191,8 @@ export class Executor {
     { lane: Lane<Outcome>; done: Promise<void>; stamp: string }
   >();
   readonly #o:
-    & Required<Omit<ExecutorOptions, "now" | "storeHealth">>
-    & Pick<ExecutorOptions, "storeHealth">
+    & Required<Omit<ExecutorOptions, "now" | "storeHealth" | "tenantLimit">>
+    & Pick<ExecutorOptions, "storeHealth" | "tenantLimit">
     & { now: () => number };
   readonly #slots: TenantSlots;
   /** Items that run alone wait here for the one before (see `#execute`). */
@@ -236,7 +244,11 @@ export class Executor {
       }
     }
     this.#slots = new TenantSlots(this.#o.tenantConcurrency);
-    this.#gates = new ConcurrencyGates(this.#o.definitions, this.#o.queue);
+    this.#gates = new ConcurrencyGates(
+      this.#o.definitions,
+      this.#o.queue,
+      this.#o.tenantLimit,
+    );
     const { kv, queue, executions, logger, observer, storeHealth } = this.#o;
     this.#writer = new OutcomeWriter({
       kv,

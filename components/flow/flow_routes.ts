@@ -7,7 +7,11 @@
  *   was) a 404.
  * - `POST .../executions/{id}/rerun`: sends the input a recorded execution
  *   ran with to its event again, as a new item (validated against the
- *   event's current schema, counted against its queue's depth).
+ *   event's current schema, counted against its queue's depth) and
+ *   through the event's `rateLimit` or `debounce` as a webhook request
+ *   (flow_plan.ts): over a `reject` limit it is a 429 naming the limit, a
+ *   `throttle` puts it off to the window with room, a debounce merges it
+ *   into the key's waiting item.
  */
 import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
@@ -23,6 +27,8 @@ import {
   WriteBatch,
 } from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
+import { DEFAULT_MAX_DELAY_MS } from "../listener/delivery_time.ts";
+import { compiledFlow, groupByKey, planFlow } from "./flow_plan.ts";
 import type { EventItem } from "../model/event_item.ts";
 import { queueStorageName } from "../model/queue_ref.ts";
 import type { Definitions, EventRoute } from "../packages/definitions.ts";
@@ -34,6 +40,9 @@ import {
   withPatternDeadline,
 } from "../repo/linear_regexp.ts";
 import { json, NAME_PATTERN, PATH, problems, ref } from "../openapi/schemas.ts";
+
+/** Plans made again after a refused write, at most (as the listener). */
+const MAX_REPLANS = 20;
 
 /** Event and execution ids: what `monotonicId` makes. */
 const ID = /^[0-9a-z]{19}$/;
@@ -58,6 +67,18 @@ export interface FlowOptions {
    */
   maxQueueDepth?: number;
   /**
+   * The furthest a throttled re-run may be put off, in ms (past it, a 429).
+   *
+   * @default {DEFAULT_MAX_DELAY_MS}
+   */
+  maxDelayMs?: number;
+  /**
+   * The clock.
+   *
+   * @default {Date.now}
+   */
+  now?: () => number;
+  /**
    * Makes event ids.
    *
    * @default {monotonicId}
@@ -69,6 +90,8 @@ export function flowApp(options: FlowOptions): Hono {
   const { kv, definitions, queue, executions } = options;
   const maxDepth = options.maxQueueDepth ?? 100_000;
   const newId = options.newId ?? monotonicId;
+  const maxDelayMs = options.maxDelayMs ?? DEFAULT_MAX_DELAY_MS;
+  const now = options.now ?? Date.now;
   const app = new Hono();
 
   /** The event's current route, or a 404 naming it. */
@@ -193,25 +216,68 @@ export function flowApp(options: FlowOptions): Hono {
         data: exec.input,
         rerunOf: id,
       };
-      const batch = new WriteBatch(kv);
-      new PinDeltas().add(item, 1).write(batch);
-      try {
-        queue.append(batch, name, [{ id: eventId, value: item }]);
-      } catch (err) {
-        // Not expected: it fitted one write when it was first queued.
-        if (err instanceof KvLimitError) {
-          throw new ConflictError(
-            `Execution "${id}" cannot be re-run: its input does not fit a queued event (${err.message})`,
-          );
+      const flow = compiledFlow(route.event);
+      if (!flow) {
+        const batch = new WriteBatch(kv);
+        new PinDeltas().add(item, 1).write(batch);
+        append(
+          id,
+          () => queue.append(batch, name, [{ id: eventId, value: item }]),
+        );
+        if (!(await batch.commit()).ok) {
+          throw new Error("Queueing the re-run failed");
         }
-        throw err;
+        return c.json({ accepted: 1, ids: [eventId], rerunOf: id });
       }
-      if (!(await batch.commit()).ok) {
-        throw new Error("Queueing the re-run failed");
+      // As a webhook request of one item: planned on the store, written
+      // with its states in one atomic; planned again when another request
+      // or process changed a state it read.
+      const groups = await groupByKey(flow, [item.data]);
+      for (let tries = 0;; tries++) {
+        const plan = await planFlow(flow, {
+          kv,
+          queue,
+          now: now(),
+          maxDelayMs,
+        }, {
+          tenant,
+          event: exec.event,
+          queueName: name,
+          groups,
+          count: 1,
+        });
+        const placed = plan.place([{ id: eventId, value: item }]);
+        const batch = new WriteBatch(kv);
+        append(id, () => placed.write(batch));
+        if ((await batch.commit()).ok) {
+          return c.json({
+            accepted: 1,
+            ids: placed.ids,
+            rerunOf: id,
+            ...(placed.runAt !== undefined &&
+              { runAt: new Date(placed.runAt).toISOString() }),
+          });
+        }
+        if (tries >= MAX_REPLANS || !(await plan.changed())) {
+          throw new Error("Queueing the re-run failed");
+        }
       }
-      return c.json({ accepted: 1, ids: [eventId], rerunOf: id });
     },
   );
+  /** Runs `write`; a re-run too big for one write is a 409 naming it. */
+  function append(id: string, write: () => void): void {
+    try {
+      write();
+    } catch (err) {
+      // Not expected: it fitted one write when it was first queued.
+      if (err instanceof KvLimitError) {
+        throw new ConflictError(
+          `Execution "${id}" cannot be re-run: its input does not fit a queued event (${err.message})`,
+        );
+      }
+      throw err;
+    }
+  }
   return app;
 }
 
@@ -255,7 +321,10 @@ const DOCS = {
     description:
       "Queues the input the execution ran with as a new item of its event " +
       "(the current version of its package, its current schema), marked " +
-      "`rerunOf` in the new execution's record.",
+      "`rerunOf` in the new execution's record. The event's `rateLimit` " +
+      "and `debounce` apply as to a webhook request: over a `reject` " +
+      "limit it is a 429 with `Retry-After`; `throttle` or a debounce put " +
+      "it off (`runAt`).",
     parameters: [
       PATH.tenant,
       {
@@ -275,7 +344,11 @@ const DOCS = {
         [404, "No such tenant, execution or event"],
         [409, "The record did not keep its input"],
         [422, "The input no longer matches the event's schema"],
-        [429, "The event's queue holds too many events"],
+        [
+          429,
+          "The event's queue holds too many events, or its rate limit " +
+          "(`reject`) is reached for the input's key",
+        ],
       ),
     },
   }),

@@ -10,6 +10,7 @@ import { ctlApp } from "../ctl/ctl_routes.ts";
 import { queueApp } from "../ctl/queue_routes.ts";
 import { recorderApp } from "../executions/recorder_routes.ts";
 import { flowApp } from "../flow/flow_routes.ts";
+import { queueLimitsApp } from "../flow/queue_limits_routes.ts";
 import { Authenticator, tenantGuard } from "../http/authenticator.ts";
 import { knownTenant } from "../http/known_tenant.ts";
 import { listenerApp } from "../listener/listener.ts";
@@ -91,6 +92,15 @@ export function platformApp(
     // Queue stats and dead letters are control-plane reads and admin writes
     // on the shared KV, beside the packages that declare the queues.
     app.route("/", queueApp(s.store, s.queue));
+    app.route(
+      "/",
+      queueLimitsApp({
+        kv: s.kv,
+        store: s.store,
+        queue: s.queue,
+        policies: s.policies,
+      }),
+    );
     // Cancel a waiting or delayed event, re-run an execution.
     app.route(
       "/",
@@ -100,6 +110,7 @@ export function platformApp(
         queue: s.queue,
         executions: s.executions,
         maxQueueDepth: options.maxQueueDepth,
+        maxDelayMs: options.maxDelayMs,
       }),
     );
   }

@@ -40,6 +40,7 @@ export function createPlatformWorkers(
       limits: ctx.limits,
       tenantConcurrency: options.tenantConcurrency ??
         Math.max(1, pool.size - 1),
+      tenantLimit: async (t) => (await s.policies.get(t)).quotas.maxConcurrency,
       retryBaseMs: options.retryBaseMs,
       runner: new JobicoletRunner((sha) => s.repo.bytes(sha), { pool }),
       observer: telemetryObserver(s.metrics),

@@ -77,6 +77,7 @@ const COUNT_BATCH = 400;
 const UNLIMITED: Quotas = {
   files: Number.POSITIVE_INFINITY,
   bytes: Number.POSITIVE_INFINITY,
+  maxConcurrency: 0,
 };
 
 export class UsageLedger {

@@ -22,7 +22,9 @@ export type { RetentionPolicy };
 
 /**
  * What a tenant may store (the API's `Quotas`): `files` names, and `bytes`,
- * the size of each distinct content its files and kept versions use, once.
+ * the size of each distinct content its files and kept versions use, once;
+ * and `maxConcurrency`, its executions at once across every process (0: no
+ * limit), enforced by the store's gates (executor/concurrency_gates.ts).
  */
 export type { Quotas };
 
@@ -51,10 +53,11 @@ export const DEFAULT_RETENTION: RetentionPolicy = {
   versions: 10,
 };
 
-/** 1,000 files and 1 GiB per tenant. */
+/** 1,000 files and 1 GiB per tenant; executions at once: no limit (0). */
 export const DEFAULT_QUOTAS: Quotas = {
   files: 1_000,
   bytes: 1024 ** 3,
+  maxConcurrency: 0,
 };
 
 /** The accepted range of each setting (the API's schemas carry the same). */

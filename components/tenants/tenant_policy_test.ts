@@ -12,7 +12,7 @@ import {
 Deno.test("policyDefaults: nothing set gives the documented defaults", () => {
   assert.deepEqual(policyDefaults(), {
     retention: { days: 7, executions: 100_000, versions: 10 },
-    quotas: { files: 1_000, bytes: 1024 ** 3 },
+    quotas: { files: 1_000, bytes: 1024 ** 3, maxConcurrency: 0 },
   });
   assert.deepEqual(policyDefaults().retention, DEFAULT_RETENTION);
   assert.deepEqual(policyDefaults().quotas, DEFAULT_QUOTAS);
@@ -25,7 +25,7 @@ Deno.test("policyDefaults: a member left undefined keeps its default (no options
   });
   assert.deepEqual(d, {
     retention: { days: 30, executions: 100_000, versions: 10 },
-    quotas: { files: 1_000, bytes: 5 },
+    quotas: { files: 1_000, bytes: 5, maxConcurrency: 0 },
   });
 });
 
@@ -65,7 +65,11 @@ Deno.test("parseSettingsPatch: numbers set, null resets, the rest stays", () => 
     executions: 100_000,
     versions: 2,
   });
-  assert.deepEqual(policy.quotas, { files: 1000, bytes: 0 });
+  assert.deepEqual(policy.quotas, {
+    files: 1000,
+    bytes: 0,
+    maxConcurrency: 0,
+  });
   assert.deepEqual(policy.overrides, after);
 });
 
@@ -80,7 +84,7 @@ Deno.test("parseSettingsPatch: each bad input names the member and what it takes
     [{ retention: 7 }, /^Tenant setting "retention" must be an object like/],
     [
       { quotas: { size: 1 } },
-      /^Unknown tenant setting "quotas.size": use "quotas.files", "quotas.bytes"$/,
+      /^Unknown tenant setting "quotas.size": use "quotas.files", "quotas.bytes", "quotas.maxConcurrency"$/,
     ],
     [
       { retention: { days: -1 } },
@@ -101,6 +105,14 @@ Deno.test("parseSettingsPatch: each bad input names the member and what it takes
       /^Unknown tenant setting "retention.constructor"/,
     ],
     [{ quotas: { toString: 1 } }, /^Unknown tenant setting "quotas.toString"/],
+    [
+      { quotas: { maxConcurrency: -1 } },
+      /^Invalid "quotas.maxConcurrency" -1: use a whole number from 0 to 100000, or null/,
+    ],
+    [
+      { quotas: { maxConcurrency: 1e9 } },
+      /^Invalid "quotas.maxConcurrency" 1000000000: use a whole number from 0 to 100000/,
+    ],
     [
       { quotas: { bytes: 2 ** 60 } },
       /^Invalid "quotas.bytes" 1152921504606847000:/,
