@@ -214,3 +214,44 @@ test("priority: a flood of high items neither starves a low item past 2 × aging
     await h.close();
   }
 });
+
+test("attack: ?priority=1e9, -1, NaN, a misspelling, empty or repeated is a 400 naming the parameter, and queues nothing", async (store: TestStore) => {
+  const h = await startHarness({ store, components: [...LISTENER] });
+  try {
+    await deploy(h, "acme", "echo", "      priority: low");
+    const [kept] = await send(h, "acme", "?priority=high", [1]);
+    for (
+      const query of [
+        "?priority=1e9",
+        "?priority=-1",
+        "?priority=NaN",
+        "?priority=hihg",
+        "?priority=Infinity",
+        "?priority=",
+        "?priority=high&priority=high",
+        `?priority=${"9".repeat(5_000)}`,
+      ]
+    ) {
+      const res = await h.api(`/events/acme/job${query}`, {
+        method: "POST",
+        body: JSON.stringify({ data: [2] }),
+      });
+      assert.equal(res.status, 400, query.slice(0, 40));
+      assert.equal(
+        res.headers.get("content-type"),
+        "application/problem+json",
+      );
+      const body = await res.json();
+      assert.equal(body.errors[0].parameter, "priority", query.slice(0, 40));
+    }
+    // Only the good request's item waits, in the high band.
+    const res = await h.api("/api/v1/tenants/acme/queues/q");
+    assert.equal((await res.json()).depth, 1);
+    await withExecutor(h, 600_000, async () => {
+      const runs = await waitForRuns(h, "acme", 1);
+      assert.deepEqual(runs.map((e) => e.eventId), [kept]);
+    });
+  } finally {
+    await h.close();
+  }
+});
