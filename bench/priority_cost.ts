@@ -36,6 +36,13 @@ import {
   TENANT,
 } from "./_bench_package.ts";
 import { BENCH_TOKEN, startPlatformProcess } from "./_processes.ts";
+import {
+  deployYaml,
+  median,
+  queueCounters,
+  sendAll,
+  until,
+} from "./_webhook_client.ts";
 
 const args = parseArgs({
   options: {
@@ -51,23 +58,10 @@ const CONNECTIONS = 2;
 type Case = "baseline" | "event-low" | "mixed";
 const CASES: Case[] = ["baseline", "event-low", "mixed"];
 
-const auth = { authorization: `Bearer ${BENCH_TOKEN}` };
-
 /** Request `r`'s query string. */
 function queryOf(which: Case, r: number): string {
   if (which !== "mixed") return "";
   return ["?priority=high", "", "?priority=low"][r % 3];
-}
-
-async function processed(url: string): Promise<number> {
-  const res = await fetch(`${url}/api/v1/tenants/${TENANT}/queues/pings`, {
-    headers: auth,
-  });
-  if (res.status === 404) {
-    await res.body?.cancel();
-    return 0;
-  }
-  return (await res.json()).processed;
 }
 
 async function runCase(which: Case): Promise<number> {
@@ -80,56 +74,35 @@ async function runCase(which: Case): Promise<number> {
   try {
     await deployBenchPackage(p.url, BENCH_TOKEN);
     if (which === "event-low") {
-      const res = await fetch(`${p.url}/api/v1/packages`, {
-        method: "POST",
-        headers: { ...auth, "content-type": "application/yaml" },
-        body: PACKAGE.replace(
+      await deployYaml(
+        p.url,
+        PACKAGE.replace(
           "      runtime: echo\n",
           "      runtime: echo\n      priority: low\n",
         ),
-      });
-      if (res.status !== 201) {
-        throw new Error(`deploy: ${res.status} ${await res.text()}`);
-      }
+      );
     }
     const requests = Math.ceil(ITEMS / BATCH);
     const body = JSON.stringify({
       data: Array.from({ length: BATCH }, () => ({ n: 1, name: "p" })),
     });
-    let next = 0;
     const t0 = performance.now();
-    const send = async () => {
-      while (next < requests) {
-        const r = next++;
-        const res = await fetch(
-          `${p.url}/events/${TENANT}/${EVENT}${queryOf(which, r)}`,
-          {
-            method: "POST",
-            headers: { ...auth, "content-type": "application/json" },
-            body,
-          },
-        );
-        if (res.status !== 200) {
-          throw new Error(`send: ${res.status} ${await res.text()}`);
-        }
-        await res.body?.cancel();
-      }
-    };
-    await Promise.all(Array.from({ length: CONNECTIONS }, send));
+    await sendAll(
+      p.url,
+      (i) => `/events/${TENANT}/${EVENT}${queryOf(which, i)}`,
+      requests,
+      () => body,
+      CONNECTIONS,
+    );
     const total = requests * BATCH;
-    while (await processed(p.url) < total) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(async () =>
+      (await queueCounters(p.url, "pings")).processed >= total
+    );
     return Math.round(total / ((performance.now() - t0) / 1000));
   } finally {
     await p.stop();
   }
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-};
 
 type QueueCase = "plain" | "one-band" | "three-bands";
 const QUEUE_CASES: QueueCase[] = ["plain", "one-band", "three-bands"];
