@@ -99,6 +99,10 @@ export const EventDef = closed({
     },
     "At most `limit` executions of the event at once, across processes (a deploy also takes a whole number: the limit)",
   )),
+  priority: Type.Optional(oneOf(
+    ["high", "normal", "low"] as const,
+    "Its items are leased before older ones of a lower priority in their queue, which rise a level per aging period waited (README: Priority); `normal` when absent, `?priority=` on a request overrides it",
+  )),
 });
 
 /** A job package (README: Job packages). */

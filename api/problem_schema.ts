@@ -25,7 +25,7 @@ export const ItemError = closed({
     Type.String({ description: "JSON Pointer into the item" }),
   ),
   parameter: Type.Optional(Type.String({
-    description: "The query parameter that was wrong (delay, runAt)",
+    description: "The query parameter that was wrong (delay, runAt, priority)",
   })),
   message: Type.String(),
 });

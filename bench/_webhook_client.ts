@@ -42,11 +42,12 @@ export async function deployYaml(url: string, yaml: string): Promise<void> {
 
 /**
  * Sends `requests` requests to `path` over `connections` connections at
- * once, request `i` with `body(i)`; throws on any answer but 200.
+ * once, request `i` with `body(i)` (to `path(i)` when it is a function);
+ * throws on any answer but 200.
  */
 export async function sendAll(
   url: string,
-  path: string,
+  path: string | ((i: number) => string),
   requests: number,
   body: (i: number) => string,
   connections: number,
@@ -55,7 +56,8 @@ export async function sendAll(
   const send = async () => {
     while (next < requests) {
       const i = next++;
-      const res = await fetch(`${url}${path}`, {
+      const to = typeof path === "string" ? path : path(i);
+      const res = await fetch(`${url}${to}`, {
         method: "POST",
         headers: { ...BENCH_AUTH, "content-type": "application/json" },
         body: body(i),

@@ -162,6 +162,14 @@ export interface PlatformOptions {
    */
   leaseMs?: number;
   /**
+   * How long a queued event waits ready before its priority rises a level,
+   * in ms: a low event waits at most twice this before no later event
+   * passes it (README: Priority).
+   *
+   * @default {30000}
+   */
+  priorityAgingMs?: number;
+  /**
    * What is kept of each tenant, unless it sets its own.
    *
    * @default {DEFAULT_RETENTION}

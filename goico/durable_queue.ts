@@ -4,7 +4,10 @@
  * `kv.enqueue` delivers out of order, re-delivers only ~60 s after a crash
  * and does not exist on remote KV, so every item is a record:
  *
- *   [...prefix, "ready",    queue, id]        -> item, waiting
+ *   [...prefix, "ready",    queue, id]        -> item, waiting (priority
+ *       normal, the default)
+ *   [...prefix, "ready",    queue, band, id]  -> item, waiting, of priority
+ *       high (band 0) or low (band 2): see queue_priority.ts
  *   [...prefix, "inflight", queue, id]        -> item with a lease, being handled
  *   [...prefix, "delayed",  dueAt, queue, id] -> item waiting for a retry,
  *       or appended to wait until a time (`appendDelayed`)
@@ -80,6 +83,12 @@ import {
   pickGated,
   readGates,
 } from "./queue_gates.ts";
+import {
+  byPriority,
+  DEFAULT_AGING_MS,
+  type Priority,
+  PRIORITY_BAND,
+} from "./queue_priority.ts";
 import { type RecordCodec, v8Records } from "./record_codec.ts";
 import { KvLimitError, WriteBatch } from "./write_batch.ts";
 import { WritePacker } from "./write_packer.ts";
@@ -106,6 +115,11 @@ export interface QueuedItem<T> {
    * set when it is leased with gates, released whenever it leaves flight.
    */
   gates?: string[];
+  /**
+   * When its delay or retry fell due (see `promoteDue`): its priority ages
+   * from then (from `enqueuedAt` when absent; see queue_priority.ts).
+   */
+  readyAt?: number;
 }
 
 interface InFlight<T> extends QueuedItem<T> {
@@ -190,7 +204,7 @@ interface QueueKeys {
  * const queue = new DurableQueue<Job>(kv, ["queue"], { leaseMs: 10_000 });
  * ```
  */
-export interface DurableQueueOptions {
+export interface DurableQueueOptions<T = unknown> {
   /**
    * How long a lease lasts before the item is delivered again, unless the
    * consumer renews it, in ms: a consumer that dies loses its items for no
@@ -216,6 +230,21 @@ export interface DurableQueueOptions {
    * for items whose values are JSON's. Either reads both forms.
    */
   codec?: RecordCodec;
+  /**
+   * An item's priority, from its value (see queue_priority.ts): items of a
+   * higher one are leased first. Read whenever the item is put in its
+   * queue, so it must not change while the item is queued.
+   *
+   * @default {() => "normal"}
+   */
+  priorityOf?: (value: T) => Priority | undefined;
+  /**
+   * How long an item waits ready before its priority rises by one level,
+   * in ms (the no-starvation bound, see queue_priority.ts).
+   *
+   * @default {DEFAULT_AGING_MS}
+   */
+  agingMs?: number;
 }
 
 export class DurableQueue<T> {
@@ -223,6 +252,8 @@ export class DurableQueue<T> {
   readonly #leaseMs: number;
   readonly #now: () => number;
   readonly #codec: RecordCodec;
+  readonly #priorityOf: ((value: T) => Priority | undefined) | undefined;
+  readonly #agingMs: number;
   /** Items parked under a NaN due time were looked for (see `promoteDue`). */
   #repaired = false;
   /**
@@ -242,11 +273,18 @@ export class DurableQueue<T> {
   constructor(
     private readonly kv: Deno.Kv,
     private readonly prefix: Deno.KvKey = ["queue"],
-    options: DurableQueueOptions = {},
+    options: DurableQueueOptions<T> = {},
   ) {
     this.#leaseMs = options.leaseMs ?? 4_000;
     this.#now = options.now ?? Date.now;
     this.#codec = options.codec ?? v8Records;
+    this.#priorityOf = options.priorityOf;
+    this.#agingMs = options.agingMs ?? DEFAULT_AGING_MS;
+    if (!Number.isFinite(this.#agingMs) || this.#agingMs <= 0) {
+      throw new RangeError(
+        `Invalid agingMs ${this.#agingMs}: use a number of ms above 0`,
+      );
+    }
     this.feed = new ChangeFeed(kv, [...prefix, "signal"], {
       pollMs: options.pollMs,
     });
@@ -258,6 +296,29 @@ export class DurableQueue<T> {
     id: string,
   ): Deno.KvKey {
     return [...this.prefix, state, queue, id];
+  }
+
+  /** The band of an item's value: 1 (normal) when it names none. */
+  #band(value: T): number {
+    const p = this.#priorityOf?.(value);
+    return p === undefined ? 1 : PRIORITY_BAND[p] ?? 1;
+  }
+
+  /** Where an item waits in its queue's ready list: in the band of its priority. */
+  #readyKey(queue: string, id: string, value: T): Deno.KvKey {
+    const band = this.#band(value);
+    return band === 1
+      ? [...this.prefix, "ready", queue, id]
+      : [...this.prefix, "ready", queue, band, id];
+  }
+
+  /** The ready list of one band of a queue. */
+  #bandSelector(queue: string, band: number): Deno.KvListSelector {
+    const base = [...this.prefix, "ready", queue];
+    // Normal items sit at string keys, which sort before every number.
+    return band === 1
+      ? { start: base, end: [...base, -Infinity] }
+      : { prefix: [...base, band] };
   }
 
   /** The KV value that stores a record. */
@@ -406,7 +467,7 @@ export class DurableQueue<T> {
         enqueuedAt,
       };
       try {
-        batch.set(this.#key("ready", queue, id), this.#enc(item), {
+        batch.set(this.#readyKey(queue, id, value), this.#enc(item), {
           maxBytes: MAX_ITEM_BYTES,
         });
       } catch (err) {
@@ -492,7 +553,10 @@ export class DurableQueue<T> {
     return out;
   }
 
-  /** Leases up to `max` items from the head of `queue`, in order. */
+  /**
+   * Leases up to `max` items from the head of `queue`, in order: highest
+   * priority first (see queue_priority.ts), first in first out within one.
+   */
   async lease(queue: string, max: number): Promise<QueuedItem<T>[]> {
     for (let tries = 0; tries < 5; tries++) {
       const entries = await this.head(queue, max);
@@ -514,14 +578,26 @@ export class DurableQueue<T> {
   ): Promise<Deno.KvEntry<QueuedItem<T>>[]> {
     // The epoch is read no later than the lease commits: if it is unchanged
     // when the item is acknowledged, no lease was taken back since.
-    const [entries, epoch] = await Promise.all([
-      Array.fromAsync(
-        this.#list<QueuedItem<T>>({
-          prefix: [...this.prefix, "ready", queue],
-        }, { limit: max }),
-      ),
+    // Each band's head (see queue_priority.ts), then the first `max` of
+    // them in the order of their effective priority.
+    const bands = this.#priorityOf ? [0, 1, 2] : [1];
+    const [epoch, ...heads] = await Promise.all([
       this.kv.get(this.#epoch(queue)),
+      ...bands.map((band) =>
+        Array.fromAsync(
+          this.#list<QueuedItem<T>>(this.#bandSelector(queue, band), {
+            limit: max,
+          }),
+        )
+      ),
     ]);
+    const entries = heads.length === 1 ? heads[0] : byPriority(
+      bands.map((band, i) => ({ band, entries: heads[i] })),
+      (e) => e.value.readyAt ?? e.value.enqueuedAt,
+      (e) => e.value.id,
+      this.#now(),
+      this.#agingMs,
+    ).slice(0, max);
     for (const e of entries) this.#headEpochs.set(e, epoch.versionstamp);
     return entries;
   }
@@ -642,7 +718,10 @@ export class DurableQueue<T> {
         await packer.add(it, (part) => {
           const item = this.#ungate(part, held);
           part.check(e).delete(e.key)
-            .set(this.#key("ready", item.queue, item.id), this.#enc(item));
+            .set(
+              this.#readyKey(item.queue, item.id, item.value),
+              this.#enc(item),
+            );
           this.#active(part, item.queue);
         });
       }
@@ -824,10 +903,17 @@ export class DurableQueue<T> {
     };
     for (const iter of [due, lost]) {
       for await (const e of iter) {
-        const { dueAt: _, ...item } = e.value;
+        const { dueAt, ...was } = e.value;
+        // Its priority ages from now on (a NaN due time: from acceptance).
+        const item: QueuedItem<T> = Number.isFinite(dueAt)
+          ? { ...was, readyAt: dueAt }
+          : was;
         const part = new WriteBatch(this.kv).check(e).delete(e.key)
           .delete([...this.prefix, "due", item.queue, item.id])
-          .set(this.#key("ready", item.queue, item.id), this.#enc(item));
+          .set(
+            this.#readyKey(item.queue, item.id, item.value),
+            this.#enc(item),
+          );
         this.#active(part, item.queue);
         if (parts.length >= PROMOTE_BATCH || !batch.fits(part)) await flush();
         batch.add(part);
@@ -921,7 +1007,7 @@ export class DurableQueue<T> {
       };
       await packer.add(item.id, (part) => {
         part.check(e).delete(e.key).set(
-          this.#key("ready", queue, item.id),
+          this.#readyKey(queue, item.id, item.value),
           this.#enc(item),
         );
         this.#add(part, queue, "in", 1);
@@ -1117,7 +1203,7 @@ export class DurableQueue<T> {
       }
       : { ...item, attempt: item.attempt + 1, lapses: lapses + 1 };
     batch.check(e).delete(e.key).set(
-      this.#key("ready", item.queue, item.id),
+      this.#readyKey(item.queue, item.id, item.value),
       this.#enc(back),
     );
     batch.setShared(this.#epoch(item.queue), now);
@@ -1192,11 +1278,19 @@ export class DurableQueue<T> {
   > {
     const dueKey = [...this.prefix, "due", queue, id];
     for (let tries = 0; tries < 5; tries++) {
-      const [ready, due, inflight] = await this.kv.getMany<unknown[]>([
-        this.#key("ready", queue, id),
+      const base = [...this.prefix, "ready", queue];
+      const [normal, high, low, due, inflight] = await this.kv.getMany<
+        unknown[]
+      >([
+        [...base, id],
+        [...base, PRIORITY_BAND.high, id],
+        [...base, PRIORITY_BAND.low, id],
         dueKey,
         this.#key("inflight", queue, id),
       ]);
+      // An item waits in the band of its priority.
+      const ready = [normal, high, low].find((e) => e.versionstamp !== null) ??
+        normal;
       const batch = new WriteBatch(this.kv);
       let found:
         | { state: "waiting" | "delayed"; item: QueuedItem<T>; dueAt?: number }
@@ -1341,11 +1435,16 @@ export class DurableQueue<T> {
       Array.fromAsync(
         this.#list<Delayed<T>>({ prefix: [...this.prefix, "delayed"] }),
       ),
-      Array.fromAsync(
-        this.#list<QueuedItem<T>>({
-          prefix: [...this.prefix, "ready", queue],
-        }, { limit: 1 }),
-      ),
+      // The oldest of each band.
+      Promise.all(
+        [0, 1, 2].map((band) =>
+          Array.fromAsync(
+            this.#list<QueuedItem<T>>(this.#bandSelector(queue, band), {
+              limit: 1,
+            }),
+          )
+        ),
+      ).then((heads) => heads.flat()),
     ]);
     const count = (e: Deno.KvEntryMaybe<Deno.KvU64>) =>
       Number(BigInt.asIntN(64, e.value?.value ?? 0n));

@@ -46,6 +46,12 @@ export {
   listGates,
   MAX_GATE_NAME,
 } from "./queue_gates.ts";
+export {
+  DEFAULT_AGING_MS,
+  isPriority,
+  PRIORITIES,
+  type Priority,
+} from "./queue_priority.ts";
 export { GroupCommit, type GroupCommitOptions } from "./group_commit.ts";
 export { KvLease, type KvLeaseOptions, type LeaseValue } from "./kv_lease.ts";
 export {

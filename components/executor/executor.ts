@@ -686,6 +686,10 @@ export class Executor {
         chainedFrom,
         // The chained event continues the trace of the one that made it.
         ...(trace && { trace }),
+        // Its own event's priority (the webhook's `?priority=` is the
+        // request's, not the chain's).
+        ...(target.priority && target.priority !== "normal" &&
+          { priority: target.priority }),
       },
     };
   }

@@ -94,6 +94,7 @@ export function enqueueEvents(
     const replay = c.get("replay");
     const dueAt = c.get("dueAt");
     const flow = c.get("flow");
+    const priority = c.get("priority") ?? route.event.priority;
     const { tenant } = route;
     const event = route.event.id;
     const ids = data.map(() => newId());
@@ -119,6 +120,7 @@ export function enqueueEvents(
           eventId: ids[i],
           data: d,
           ...(trace && { trace }),
+          ...(priority && priority !== "normal" && { priority }),
         } satisfies EventItem,
       }));
       // A rate limit or debounce says how they are written (flowControl).

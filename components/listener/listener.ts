@@ -6,7 +6,8 @@
  * 1. eventRoute: the names in the path, resolved to the event's route;
  * 2. webhookCredentials: a token, a signature (once) or nothing, as the
  *    event's `auth` says;
- * 3. eventDelay: `?delay=` or `?runAt=` puts the items off (a 400 naming a
+ * 3. eventDelay: `?delay=` or `?runAt=` puts the items off, and
+ *    eventPriority: `?priority=` sets their priority (a 400 naming a
  *    bad one);
  * 4. idempotencyKey: a key seen before answers its first answer;
  * 5. eventBytes: the body, within the size limit;
@@ -44,6 +45,7 @@ import { backpressure } from "./backpressure.ts";
 import { enqueueEvents } from "./enqueue_events.ts";
 import { DEFAULT_MAX_BODY_BYTES, eventBytes } from "./event_bytes.ts";
 import { eventDelay } from "./event_delay.ts";
+import { eventPriority } from "./event_priority.ts";
 import { eventItems } from "./event_items.ts";
 import { eventRoute } from "./event_route.ts";
 import { flowControl } from "./flow_control.ts";
@@ -174,6 +176,7 @@ export function listenerApp(options: ListenerOptions): Hono<ListenerEnv> {
       eventRoute(options),
       webhookCredentials({ kv, auth, maxBodyBytes }),
       eventDelay({ maxDelayMs: options.maxDelayMs }),
+      eventPriority(),
       idempotencyKey(kv),
       eventBytes({ maxBytes: maxBodyBytes }),
       jsonBody(),

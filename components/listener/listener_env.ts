@@ -5,6 +5,7 @@
  */
 import type { EventRoute } from "../packages/definitions.ts";
 import type { FlowPlan } from "../flow/flow_plan.ts";
+import type { Priority } from "@jobico/goico";
 
 /** A record written once, with the items, and checked to be new. */
 export interface OnceRecord {
@@ -27,6 +28,8 @@ export interface ListenerVariables {
   replay?: OnceRecord;
   /** When the items run, ms since the epoch, when the request put them off (eventDelay). */
   dueAt?: number;
+  /** The items' priority, when the request set one (eventPriority). */
+  priority?: Priority;
   /** The Idempotency-Key's record; its value is the answer (idempotencyKey). */
   idempotency?: OnceRecord;
   /** The body, parsed (jsonBody). */

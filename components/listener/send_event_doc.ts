@@ -55,6 +55,15 @@ export const SEND_EVENT_DOC = describeRoute({
         "with `delay`",
       schema: { type: "string", format: "date-time" },
     },
+    {
+      name: "priority",
+      in: "query",
+      description:
+        "The items' priority in their queue, over the event's own: higher " +
+        "ones are leased before older lower ones, which rise a level per " +
+        "aging period waited (README: Priority)",
+      schema: { type: "string", enum: ["high", "normal", "low"] },
+    },
   ],
   requestBody: {
     required: true,
@@ -74,7 +83,7 @@ export const SEND_EVENT_DOC = describeRoute({
       [
         400,
         "A malformed body, an empty `data`, a bad Idempotency-Key, a bad " +
-        "`delay` or `runAt` (`errors` names the parameter), or an " +
+        "`delay`, `runAt` or `priority` (`errors` names the parameter), or an " +
         "item that fails the schema (`errors` names each item and path)",
       ],
       [401, "Missing or wrong credentials, or a signed request seen before"],

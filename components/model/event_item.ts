@@ -26,4 +26,9 @@ export interface EventItem {
   chainedFrom?: ChainedFrom;
   /** For a re-run: the execution whose input it sends again. */
   rerunOf?: string;
+  /**
+   * Its priority in its queue, when not normal: the request's
+   * `?priority=`, else its event's (see goico/queue_priority.ts).
+   */
+  priority?: "high" | "low";
 }

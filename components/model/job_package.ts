@@ -4,6 +4,7 @@
  */
 
 import type { ConcurrencyDef } from "./concurrency.ts";
+import type { Priority } from "@jobico/goico";
 import type { RuntimeLimitsDef } from "./runtime_limits.ts";
 import type { ScheduleDef } from "./schedule.ts";
 import type { DebounceDef, RateLimitDef } from "./flow_limits.ts";
@@ -61,6 +62,13 @@ export interface EventDef {
    * value of `key` when it has one (see model/concurrency.ts).
    */
   concurrency?: ConcurrencyDef;
+  /**
+   * `high`, `normal` (the default) or `low`: its items are leased before
+   * older items of a lower priority in their queue, which age one level per
+   * `agingMs` waited so they are not starved (see goico/queue_priority.ts).
+   * A webhook request may set another with `?priority=`.
+   */
+  priority?: Priority;
 }
 
 /**

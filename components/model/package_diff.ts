@@ -173,6 +173,12 @@ function eventFields(a: EventDef, b: EventDef): FieldChange[] {
       b.concurrency && concurrencyText(b.concurrency),
     ),
   );
+  // Which items are leased first: "normal" when not declared.
+  if (a.priority !== undefined || b.priority !== undefined) {
+    out.push(
+      field("priority", a.priority ?? "normal", b.priority ?? "normal"),
+    );
+  }
   // How the listener authenticates senders: "token" when not declared.
   if (a.auth !== undefined || b.auth !== undefined) {
     out.push(field("auth", a.auth ?? "token", b.auth ?? "token"));

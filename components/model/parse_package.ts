@@ -39,6 +39,7 @@ import {
 } from "./runtime_limits.ts";
 import { MAX_CONCURRENCY } from "./concurrency.ts";
 import { readConcurrency } from "./_parse_concurrency.ts";
+import { readPriority } from "./_parse_priority.ts";
 
 /**
  * What {@linkcode parsePackage} checks beyond the package itself.
@@ -119,6 +120,7 @@ const EVENT: Keys = [
     "rateLimit",
     "debounce",
     "concurrency",
+    "priority",
   ],
 ];
 const SCHEDULE: Keys = [["cron"], ["timezone", "payload"]];
@@ -319,6 +321,7 @@ class Walk {
     const schedule = this.schedule(e);
     const flow = this.flow(e, key, schedule);
     const concurrency = readConcurrency(e);
+    const priority = readPriority(e);
     const datatype = e.zero("datatype", "JSON");
     const schemaNode = e.get("schema");
     const s = schemaNode === undefined ? undefined : this.c.fields(
@@ -335,7 +338,8 @@ class Walk {
     this.declare(this.events, "event", id, e);
     if (
       id === undefined || auth === null || schedule === null ||
-      flow === null || concurrency === null || datatype === undefined ||
+      flow === null || concurrency === null || priority === null ||
+      datatype === undefined ||
       schemaId === undefined || schemaref === undefined ||
       supplierqueue === undefined || runtime === undefined
     ) return null;
@@ -351,6 +355,7 @@ class Walk {
       ...(schedule && { schedule }),
       ...flow,
       ...(concurrency && { concurrency }),
+      ...(priority && { priority }),
     };
   }
 

@@ -75,6 +75,9 @@ export function createPlatformStores(ctx: PlatformContext): PlatformStores {
     leaseMs: options.leaseMs,
     // JSON bytes: several times cheaper to write and read than V8 values.
     codec: jsonRecords,
+    // The item's priority band (goico/queue_priority.ts).
+    priorityOf: (item) => item.priority,
+    agingMs: options.priorityAgingMs,
   });
   const metrics = new PlatformMetrics(queue);
   registerStreamMetrics(metrics.registry, streams);

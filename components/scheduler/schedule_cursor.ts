@@ -107,6 +107,8 @@ export function tickWrites(
     event: e.event.id,
     eventId: to.newId(),
     data: scheduledItem(schedule, tick),
+    ...(e.event.priority && e.event.priority !== "normal" &&
+      { priority: e.event.priority }),
   };
   to.queue.append(batch, e.queue, [{ id: item.eventId, value: item }]);
   new PinDeltas().add(item, 1).write(batch);

@@ -320,3 +320,37 @@ Deno.test("a tick that finds its queue full is skipped once, not queued", async 
     await w.close();
   }
 });
+
+Deno.test("a scheduled event's priority goes with its items, in its band of the queue", async () => {
+  const w = await twoProcesses();
+  try {
+    await deployFor(
+      w.parts[0],
+      "acme",
+      '"*/5 * * * *"\n      priority: high',
+      await compileWat("echo"),
+    );
+    let clock = T0 + 30_000;
+    const scheduler = new Scheduler({
+      kv: w.kvs[0],
+      store: w.parts[0].store,
+      definitions: w.parts[0].definitions,
+      queue: w.parts[0].queue,
+      now: () => clock,
+    });
+    await scheduler.load();
+    assert.equal((await settle([scheduler])).sent, 0);
+    clock = T0 + 5 * MINUTE + 200;
+    assert.equal((await settle([scheduler])).sent, 1);
+    const items = await queued(w.kvs[0], "acme") as { priority?: string }[];
+    assert.deepEqual(items.map((i) => i.priority), ["high"]);
+    // In the high band: [..., "ready", queue, 0, id].
+    const name = queueStorageName({ tenant: "acme", queue: "q" });
+    const keysFound = await Array.fromAsync(
+      w.kvs[0].list({ prefix: [...keys.queues(), "ready", name, 0] }),
+    );
+    assert.equal(keysFound.length, 1);
+  } finally {
+    await w.close();
+  }
+});

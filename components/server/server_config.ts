@@ -125,6 +125,10 @@ export const SETTINGS = {
     "--lease-ms",
     "how long an executor holds an event before it is delivered again, renewed while it runs (default 4000)",
   ],
+  JOBICO_PRIORITY_AGING_MS: [
+    "--priority-aging-ms",
+    "how long a queued event waits before its priority rises a level, so low ones are not starved (default 30000)",
+  ],
   JOBICO_MAX_STREAMS: [
     "--max-streams",
     "execution streams (SSE) open at once in this process; more get 429 (default 500)",
@@ -291,6 +295,7 @@ export function serverConfig(
     shutdownGraceMs: int("JOBICO_SHUTDOWN_GRACE_MS", 0, 600_000),
     uploadGraceMs: int("JOBICO_UPLOAD_GRACE_MS", 100, 86_400_000),
     leaseMs: int("JOBICO_LEASE_MS", 100, 3_600_000),
+    priorityAgingMs: int("JOBICO_PRIORITY_AGING_MS", 100, 86_400_000),
     limits: definedOnly(limits),
     retention: definedOnly({
       days: int("JOBICO_RETENTION_DAYS", 0, 36_500),
