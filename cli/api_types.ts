@@ -45,6 +45,7 @@ export type {
   Rerun as RerunResult,
   Retention as RetentionStatus,
   RetentionPolicy,
+  ScheduleList,
   SweepReport,
   Tenant as TenantInfo,
   TenantToken,
