@@ -45,6 +45,7 @@ export type {
   Rerun as RerunResult,
   Retention as RetentionStatus,
   RetentionPolicy,
+  Schedule,
   ScheduleList,
   SweepReport,
   Tenant as TenantInfo,
