@@ -18,5 +18,6 @@ export * from "./package_schemas.ts";
 export * from "./file_schemas.ts";
 export * from "./execution_schemas.ts";
 export * from "./queue_schemas.ts";
+export * from "./schedule_schemas.ts";
 export * from "./event_schemas.ts";
 export * from "./schemas.ts";

@@ -36,6 +36,7 @@ import {
   Replayed,
   SlotUse,
 } from "./queue_schemas.ts";
+import { Schedule, ScheduleList } from "./schedule_schemas.ts";
 import {
   NewTenant,
   Retention,
@@ -85,6 +86,8 @@ export const SCHEMAS = {
   QueueLimits,
   EventLimits,
   SlotUse,
+  Schedule,
+  ScheduleList,
 };
 
 /** The name of a schema of `components.schemas`. */

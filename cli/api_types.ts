@@ -45,6 +45,8 @@ export type {
   Rerun as RerunResult,
   Retention as RetentionStatus,
   RetentionPolicy,
+  Schedule,
+  ScheduleList,
   SweepReport,
   Tenant as TenantInfo,
   TenantToken,

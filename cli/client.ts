@@ -26,6 +26,7 @@ import type {
   ReplayResult,
   RerunResult,
   RetentionStatus,
+  ScheduleList,
   SendResult,
   TenantInfo,
   TenantSettingsPatch,
@@ -421,6 +422,11 @@ export class JobicoClient {
   /** The flow limits of a queue's events and their use now. */
   queueLimits(tenant: string, queue: string): Promise<QueueLimits> {
     return this.#json(`${queuePath(tenant, queue)}/limits`);
+  }
+
+  /** The scheduled events of a tenant, their next tick and the last sent. */
+  listSchedules(tenant: string): Promise<ScheduleList> {
+    return this.#json(`${tenantPath(tenant)}/schedules`);
   }
 
   /** Sends a recorded execution's input to its event again. */

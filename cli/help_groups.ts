@@ -17,6 +17,7 @@ export const HELP_GROUPS: [heading: string, commands: string[]][] = [
     "executions",
     "stream-from-recorder",
     "queues",
+    "schedules",
   ]],
   ["Platform:", ["status", "dashboard", "tenant", "serve"]],
   ["Setup:", ["config", "completion", "help"]],

@@ -21,6 +21,7 @@ import {
   queuesCommand,
   redeployCommand,
   rollbackCommand,
+  schedulesCommand,
   sendCommand,
   serveCommand,
   statusCommand,
@@ -113,6 +114,7 @@ export function createProgram(ctx: CliContext): Command {
   eventsCommand(program, ctx);
   executionsCommand(program, ctx);
   queuesCommand(program, ctx);
+  schedulesCommand(program, ctx);
   streamFromRecorderCommand(program, ctx);
   statusCommand(program, ctx);
   dashboardCommand(program, ctx);

@@ -301,6 +301,7 @@ export const ROUTES: Record<string, RouteSpec> = {
     ],
   },
   "GET /api/v1/tenants/:tenant/queues/:queue/limits": { access: "tenant" },
+  "GET /api/v1/tenants/:tenant/schedules": { access: "tenant" },
   // The path's :id is an event id or an execution id here (19 lowercase
   // letters and digits): the package id of the fixtures is a 400, odd ones
   // too, a made-up one a 404.

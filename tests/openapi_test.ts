@@ -725,6 +725,17 @@ async function answersAsDescribed(
     params: { tenant: "demo", queue: "nope" },
     headers: admin,
   }, [404]);
+  const schedules = await expect({
+    op: "GET /api/v1/tenants/{tenant}/schedules",
+    params: { tenant: "demo" },
+    headers: admin,
+  }, [200]);
+  assert.ok(Array.isArray((schedules.body as Json).schedules));
+  await expect({
+    op: "GET /api/v1/tenants/{tenant}/schedules",
+    params: { tenant: "nobody" },
+    headers: admin,
+  }, [404]);
   const cancelOp = "DELETE /api/v1/tenants/{tenant}/events/{event}/items/{id}";
   await expect({
     op: cancelOp,

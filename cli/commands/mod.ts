@@ -18,6 +18,7 @@ export { queuesDeadCommand } from "./queues_dead.ts";
 export { queuesListCommand } from "./queues_list.ts";
 export { queuesPurgeCommand } from "./queues_purge.ts";
 export { queuesReplayCommand } from "./queues_replay.ts";
+export { schedulesCommand } from "./schedules.ts";
 export { redeployCommand } from "./redeploy.ts";
 export { positiveInteger, rollbackCommand } from "./rollback.ts";
 export { sendCommand } from "./send.ts";

@@ -63,3 +63,57 @@ runtimes:
     await h.close();
   }
 });
+
+Deno.test("dashboard: a queue's detail shows its schedules' next tick and last sent", async () => {
+  const h = await startHarness({ workers: 1, minScheduleIntervalMs: 1000 });
+  const client = new JobicoClient({ url: h.url, token: h.adminToken });
+  const model = new DashboardModel({ client, refreshMs: 60_000 });
+  try {
+    await h.upload("acme", "echo.wasm", await compileWat("echo"));
+    await h.upload("acme", "any.json", "{}");
+    await h.deploy(`id: sch
+tenant: acme
+queues: [{id: q}]
+jobs:
+  - event:
+      id: tick
+      schema: {id: s, schemaref: any.json}
+      supplierqueue: q
+      runtime: echo
+      schedule: {cron: "* * * * * *", timezone: Asia/Tokyo}
+runtimes:
+  - id: echo
+    moduleref: echo.wasm
+`);
+    await model.start();
+    const lay = layout(120, 60);
+    const view = initialView();
+    view.open.set("t/acme", true);
+    view.open.set("t/acme/queues", true);
+    let shown = "";
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      await model.refreshQueues("acme");
+      const d0 = derive(model.snapshot(), view, lay);
+      const row = d0.tree.find((r) => r.node.kind === "queue");
+      assert.ok(row, "the queue in the tree");
+      view.treeKey = row.key;
+      const d = derive(model.snapshot(), view, lay);
+      shown = d.detail.lines.map((l) => l.map((s) => s.text).join("")).join(
+        "\n",
+      );
+      if (/^ {2}last {2}.* sent$/m.test(shown)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.match(shown, /^Schedules {2}next tick, last sent$/m);
+    assert.match(
+      shown,
+      /^Event tick \(sch v1\) -> queue q: \* \* \* \* \* \* \(Asia\/Tokyo\)$/m,
+    );
+    assert.match(shown, /^ {2}next {2}\d{4}-/m);
+    assert.match(shown, /^ {2}last {2}\d{4}-.* sent$/m);
+  } finally {
+    await model.close();
+    await h.close();
+  }
+});

@@ -14,6 +14,7 @@ import type {
   PackageSummary,
   QueueInfo,
   QueueLimits,
+  Schedule,
 } from "../api_types.ts";
 import { ApiError, type JobicoClient } from "../client.ts";
 import { type ModuleInfo, moduleInfo } from "../module_info.ts";
@@ -34,6 +35,8 @@ export interface TenantData {
    * id; the first MAX_LIMIT_QUEUES queues), shown in a queue's detail.
    */
   limits?: Record<string, QueueLimits>;
+  /** The tenant's scheduled events, shown in their queue's detail. */
+  schedules?: Schedule[];
   /**
    * Why the last load of some of its data failed (each part that failed,
    * named); the parts that loaded are kept.
@@ -269,12 +272,17 @@ export class DashboardModel {
   async #queueExtras(
     tenant: string,
     queues: QueueInfo[],
-  ): Promise<Pick<TenantData, "delayed" | "limits">> {
-    const [delayed, limits] = await Promise.all([
+  ): Promise<Pick<TenantData, "delayed" | "limits" | "schedules">> {
+    const [delayed, limits, schedules] = await Promise.all([
       this.#delayed(tenant, queues),
       this.#limits(tenant, queues),
+      // An older platform without the route: no schedules shown.
+      this.#client.listSchedules(tenant).then(
+        (l) => l.schedules,
+        () => undefined,
+      ),
     ]);
-    return { delayed, limits };
+    return { delayed, limits, schedules };
   }
 
   /** Each queue's flow limits; a queue whose limits fail is left out. */

@@ -348,17 +348,18 @@ function detailOf(
         lines: fileLines(node.file, content),
       };
     }
-    case "queue":
+    case "queue": {
+      const data = state.tenants.find((t) => t.id === node.tenant);
       return {
         title: `Queue ${node.queue.id}`,
         lines: queueLines(
           node.tenant,
           node.queue,
-          state.tenants.find((t) => t.id === node.tenant)?.limits?.[
-            node.queue.id
-          ],
+          data?.limits?.[node.queue.id],
+          data?.schedules?.filter((s) => s.queue === node.queue.id),
         ),
       };
+    }
     case "delayed":
       return {
         title: `Delayed ${node.item.id}`,

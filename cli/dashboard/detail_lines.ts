@@ -10,8 +10,10 @@ import type {
   PackageSummary,
   QueueInfo,
   QueueLimits,
+  Schedule,
 } from "../api_types.ts";
 import { limitLines } from "../commands/queues_limits.ts";
+import { scheduleLines } from "../commands/schedules.ts";
 import { formatAge, formatDateTime, formatDuration } from "../output.ts";
 import type {
   DashboardState,
@@ -289,11 +291,12 @@ export function fileLines(
   return lines;
 }
 
-/** A queue: its counters, explained, and its events' flow limits. */
+/** A queue: its counters, explained, its events' flow limits and schedules. */
 export function queueLines(
   tenant: string,
   q: QueueInfo,
   limits?: QueueLimits,
+  schedules?: Schedule[],
 ): Line[] {
   return [
     title(`Queue ${q.id}`, `tenant ${tenant}, live`),
@@ -332,6 +335,13 @@ export function queueLines(
         [],
         title("Limits", "slots in use now, every process"),
         ...limitLines(limits).map((l): Line => [seg(l)]),
+      ]
+      : []),
+    ...(schedules?.length
+      ? [
+        [],
+        title("Schedules", "next tick, last sent"),
+        ...scheduleLines({ schedules }).map((l): Line => [seg(l)]),
       ]
       : []),
   ];

@@ -17,6 +17,7 @@ import { listenerApp } from "../listener/listener.ts";
 import { WebhookAuth } from "../listener/webhook_auth.ts";
 import { metricsApp } from "../observe/metrics_routes.ts";
 import { OPENAPI_PATH, openApiApp } from "../openapi/openapi_routes.ts";
+import { scheduleApp } from "../scheduler/schedule_routes.ts";
 import { repoApp } from "../repo/repo_routes.ts";
 import { retentionApp } from "../retention/retention_routes.ts";
 import { TenantStorage } from "../retention/tenant_storage.ts";
@@ -101,6 +102,7 @@ export function platformApp(
         policies: s.policies,
       }),
     );
+    app.route("/", scheduleApp({ kv: s.kv, store: s.store }));
     // Cancel a waiting or delayed event, re-run an execution.
     app.route(
       "/",
