@@ -11,8 +11,9 @@
  *   [...prefix, "inflight", queue, id]        -> item with a lease, being handled
  *   [...prefix, "delayed",  dueAt, queue, id] -> item waiting for a retry,
  *       or appended to wait until a time (`appendDelayed`)
- *   [...prefix, "due",      queue, id]        -> the due time of an item
- *       appended delayed, so that it can be found by id (`cancel`)
+ *   [...prefix, "due",      queue, id]        -> the due time of a delayed
+ *       item (appended delayed or waiting for a retry): found by id
+ *       (`cancel`), and counted per queue without reading other queues
  *   [...prefix, "dead",     queue, id]        -> dead letter: item and last error
  *   [...prefix, "active",   queue]            -> marker: the queue may hold items
  *   [...prefix, "epoch",    queue]            -> changes whenever a lease of the
@@ -866,6 +867,7 @@ export class DurableQueue<T> {
     };
     this.#checkLease(batch, item);
     batch.delete(this.#key("inflight", item.queue, item.id));
+    batch.set([...this.prefix, "due", item.queue, item.id], dueAt);
     return batch.set(
       [...this.prefix, "delayed", dueAt, item.queue, item.id],
       this.#enc(delayed),
@@ -1308,6 +1310,8 @@ export class DurableQueue<T> {
         const { dueAt, ...item } = this.#dec<Delayed<T>>(
           delayed as Deno.KvEntry<unknown>,
         ).value;
+        // Waiting for a retry: it ran already, and is not cancelled.
+        if (item.attempt > 1) return { state: "missing" };
         batch.check(due, delayed).delete(due.key).delete(delayed.key);
         found = { state: "delayed", item, dueAt };
       } else if (inflight.versionstamp !== null) return { state: "running" };
@@ -1409,6 +1413,8 @@ export class DurableQueue<T> {
         // Promoted between the two reads: not delayed any more.
         if (e.value === null) continue;
         const { dueAt, ...item } = e.value;
+        // Waiting for a retry (it ran already): not a delayed event.
+        if (item.attempt > 1) continue;
         items.push({ item, dueAt });
       }
     }
@@ -1419,6 +1425,29 @@ export class DurableQueue<T> {
   }
 
   /** What a queue holds and has done (see `QueueStats`). */
+  /** The delayed items of one queue, read through its due index. */
+  async #delayedOf(queue: string): Promise<Deno.KvEntry<Delayed<T>>[]> {
+    const index = await Array.fromAsync(
+      this.kv.list<number>({ prefix: [...this.prefix, "due", queue] }),
+    );
+    const out: Deno.KvEntry<Delayed<T>>[] = [];
+    for (let i = 0; i < index.length; i += 10) {
+      const got = await this.#getMany<Delayed<T>>(
+        index.slice(i, i + 10).map((e) => [
+          ...this.prefix,
+          "delayed",
+          e.value,
+          queue,
+          e.key[e.key.length - 1],
+        ]),
+      );
+      for (const e of got) {
+        if (e.value !== null) out.push(e as Deno.KvEntry<Delayed<T>>);
+      }
+    }
+    return out;
+  }
+
   async stats(queue: string): Promise<QueueStats> {
     const now = this.#now();
     const [backlog, counters, inflight, delayed, first] = await Promise.all([
@@ -1432,9 +1461,10 @@ export class DurableQueue<T> {
           prefix: [...this.prefix, "inflight", queue],
         }),
       ),
-      Array.fromAsync(
-        this.#list<Delayed<T>>({ prefix: [...this.prefix, "delayed"] }),
-      ),
+      // This queue's delayed items, found through their due index: the
+      // delayed list is ordered by due time across every queue, and one
+      // tenant's many delayed items must not be read for another's stats.
+      this.#delayedOf(queue),
       // The oldest of each band.
       Promise.all(
         [0, 1, 2].map((band) =>
@@ -1448,18 +1478,17 @@ export class DurableQueue<T> {
     ]);
     const count = (e: Deno.KvEntryMaybe<Deno.KvU64>) =>
       Number(BigInt.asIntN(64, e.value?.value ?? 0n));
-    const mine = delayed.filter((e) => e.value.queue === queue);
-    const oldest = Math.min(
-      ...inflight.map((e) => e.value.enqueuedAt),
-      ...mine.map((e) => e.value.enqueuedAt),
-      ...first.map((e) => e.value.enqueuedAt),
-      now,
-    );
+    // A loop, not Math.min(...): a queue may hold more items than a call
+    // takes arguments.
+    let oldest = now;
+    for (const e of [...inflight, ...delayed, ...first]) {
+      if (e.value.enqueuedAt < oldest) oldest = e.value.enqueuedAt;
+    }
     const inFlight = inflight.length;
     return {
       depth: Math.max(0, backlog - inFlight),
       inFlight,
-      delayed: mine.length,
+      delayed: delayed.length,
       dead: count(counters[1]),
       processed: count(counters[0]),
       oldestAgeMs: now - oldest,

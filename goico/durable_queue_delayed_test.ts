@@ -204,3 +204,70 @@ Deno.test("a delayed item read with getDelayed is withdrawn or postponed in a wr
     w.kv.close();
   }
 });
+
+Deno.test("stats counts a queue's delayed items (appended delayed and waiting for a retry) through its own index, whatever other queues hold; a retry is neither listed as delayed nor cancelled", async () => {
+  const w = await world();
+  try {
+    // Another queue with many delayed items: not this queue's.
+    const other = new WriteBatch(w.kv);
+    w.q.appendDelayed(
+      other,
+      "b",
+      Array.from({ length: 300 }, (_, i) => ({
+        id: `b${String(i).padStart(3, "0")}`,
+        value: "x",
+      })),
+      5_000_000,
+    );
+    assert.ok((await other.commit()).ok);
+    await w.append("01", 2_000_000);
+    await w.append("02");
+    const [leased] = await w.q.lease("a", 1);
+    assert.equal(leased.id, "02");
+    assert.ok(
+      (await w.q.retry(new WriteBatch(w.kv), leased, 60_000).commit()).ok,
+    );
+
+    // The same real KV, its reads counted: stats("a") must not read what
+    // queue "b" holds (300 items of another tenant, say).
+    let readOfB = 0;
+    const counted = new Proxy(w.kv, {
+      get(target, prop) {
+        if (prop === "list") {
+          return (sel: Deno.KvListSelector, opts?: Deno.KvListOptions) => {
+            const it = target.list(sel, opts);
+            return (async function* () {
+              for await (const e of it) {
+                if (e.key.includes("b")) readOfB++;
+                yield e;
+              }
+            })();
+          };
+        }
+        const v = Reflect.get(target, prop);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const viaCounted = new DurableQueue<string>(counted, ["q"], {
+      now: () => 1_000_000,
+    });
+    const a = await viaCounted.stats("a");
+    assert.equal(readOfB, 0, "stats of queue a read queue b's items");
+    assert.equal(a.delayed, 2);
+    assert.equal(a.depth, 2);
+    assert.equal((await w.q.stats("b")).delayed, 300);
+    // The retry ran already: not a delayed event, and not cancelled.
+    assert.deepEqual(
+      (await w.q.listDelayed("a")).items.map((d) => d.item.id),
+      ["01"],
+    );
+    assert.deepEqual(await w.q.cancel("a", "02"), { state: "missing" });
+    // Due, it goes back to its queue and leaves the index.
+    w.at(1_060_000);
+    assert.equal(await w.q.promoteDue(), 1);
+    assert.equal((await w.q.stats("a")).delayed, 1);
+    assert.equal((await w.kv.get(["q", "due", "a", "02"])).versionstamp, null);
+  } finally {
+    w.kv.close();
+  }
+});

@@ -436,7 +436,9 @@ for (const [codecName, codec] of CODECS) {
           failures: 1,
           dueAt: NaN,
         }).commit();
-      assert.equal((await q.stats("q")).delayed, 1);
+      // An earlier version wrote no due index for retries: stats counts a
+      // queue's delayed items through it, so this one only once put back.
+      assert.equal((await q.stats("q")).delayed, 0);
       assert.equal(await q.promoteDue(), 1);
       const [again] = await q.lease("q", 1);
       assert.deepEqual([again.id, again.attempt, again.failures], [
