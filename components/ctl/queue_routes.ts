@@ -7,7 +7,7 @@
  * that hold or held items (a queue of a deleted package keeps its dead
  * letters until they are purged).
  */
-import { Hono } from "hono";
+import { type Context, type Env, Hono } from "hono";
 import { describeRoute } from "hono-openapi";
 import {
   type DeadLetter as QueuedDeadLetter,
@@ -96,6 +96,40 @@ export function queueApp(
     return { tenant, id, name: queueStorageName({ tenant, queue: id }) };
   }
 
+  /**
+   * A page of the queue in the path: the request's `limit` and `cursor`
+   * given to `list`; a cursor that is not one, or that the store cannot
+   * read, is a 400 naming it.
+   */
+  async function queuePage<P>(
+    c: Context<Env, "/api/v1/tenants/:tenant/queues/:queue/*">,
+    list: (
+      name: string,
+      options: { limit: number; cursor?: string },
+    ) => Promise<P>,
+  ): Promise<P> {
+    const limit = pageLimit(c.req.query("limit"));
+    const cursor = c.req.query("cursor") || undefined;
+    const badCursor = () =>
+      new ValidationError(
+        `Invalid cursor "${cursor}": pass the cursor of a previous page`,
+      );
+    if (cursor !== undefined && !CURSOR.test(cursor)) throw badCursor();
+    const { name } = await knownQueue(
+      c.req.param("tenant"),
+      c.req.param("queue"),
+    );
+    try {
+      return await list(name, { limit, cursor });
+    } catch (err) {
+      // The store decodes the cursor only when it lists.
+      if (cursor && err instanceof TypeError && /cursor/i.test(err.message)) {
+        throw badCursor();
+      }
+      throw err;
+    }
+  }
+
   const view = async (tenant: string, id: string): Promise<QueueView> => ({
     id,
     ...await queue.stats(queueStorageName({ tenant, queue: id })),
@@ -122,27 +156,7 @@ export function queueApp(
     "/api/v1/tenants/:tenant/queues/:queue/dead",
     DOCS.dead,
     async (c) => {
-      const limit = pageLimit(c.req.query("limit"));
-      const cursor = c.req.query("cursor") || undefined;
-      const badCursor = () =>
-        new ValidationError(
-          `Invalid cursor "${cursor}": pass the cursor of a previous page`,
-        );
-      if (cursor !== undefined && !CURSOR.test(cursor)) throw badCursor();
-      const { name } = await knownQueue(
-        c.req.param("tenant"),
-        c.req.param("queue"),
-      );
-      let page;
-      try {
-        page = await queue.listDead(name, { limit, cursor });
-      } catch (err) {
-        // The store decodes the cursor only when it lists.
-        if (cursor && err instanceof TypeError && /cursor/i.test(err.message)) {
-          throw badCursor();
-        }
-        throw err;
-      }
+      const page = await queuePage(c, (name, o) => queue.listDead(name, o));
       return c.json({ dead: page.letters.map(deadView), cursor: page.cursor });
     },
   );
@@ -151,26 +165,7 @@ export function queueApp(
     "/api/v1/tenants/:tenant/queues/:queue/delayed",
     DOCS.delayed,
     async (c) => {
-      const limit = pageLimit(c.req.query("limit"));
-      const cursor = c.req.query("cursor") || undefined;
-      const badCursor = () =>
-        new ValidationError(
-          `Invalid cursor "${cursor}": pass the cursor of a previous page`,
-        );
-      if (cursor !== undefined && !CURSOR.test(cursor)) throw badCursor();
-      const { name } = await knownQueue(
-        c.req.param("tenant"),
-        c.req.param("queue"),
-      );
-      let page;
-      try {
-        page = await queue.listDelayed(name, { limit, cursor });
-      } catch (err) {
-        if (cursor && err instanceof TypeError && /cursor/i.test(err.message)) {
-          throw badCursor();
-        }
-        throw err;
-      }
+      const page = await queuePage(c, (name, o) => queue.listDelayed(name, o));
       return c.json({
         delayed: page.items.map(({ item, dueAt }) => ({
           id: item.id,
