@@ -12,11 +12,7 @@
 import { parseArgs } from "node:util";
 import { deployGreetOver } from "../tests/_deploy_over_http.ts";
 import { authFetch } from "../tests/_auth_fetch.ts";
-import {
-  freePort,
-  spawnParallel,
-  waitIsolates,
-} from "../tests/_spawn_parallel.ts";
+import { spawnParallel, waitIsolates } from "../tests/_spawn_parallel.ts";
 import { type DataOn, makeDataDir } from "./_data_dir.ts";
 import { type LoadResult, runLoad } from "./_load.ts";
 
@@ -37,19 +33,17 @@ const dataOn = values.data as DataOn;
 
 async function measure(jobs: number, batch: number): Promise<LoadResult> {
   const data = await makeDataDir(dataOn);
-  const port = freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawnParallel(
+  const server = await spawnParallel(
     data.path,
-    port,
     jobs,
     TOKEN,
     "ctl,repo,listener",
     { JOBICO_MAX_QUEUE_DEPTH: "1000000000", JOBICO_LOG_LEVEL: "error" },
   );
+  const url = server.url;
   try {
     if ((await waitIsolates(url, jobs)).size !== jobs) {
-      throw new Error(`${jobs} isolates did not come up`);
+      throw new Error(`${jobs} isolates did not come up:\n${server.log()}`);
     }
     await deployGreetOver(authFetch(url, TOKEN));
     const body = JSON.stringify({
@@ -69,8 +63,7 @@ async function measure(jobs: number, batch: number): Promise<LoadResult> {
     await runLoad({ ...spec, seconds: 1 }); // warm up
     return await runLoad(spec);
   } finally {
-    child.kill("SIGTERM");
-    await child.status;
+    await server.stop();
     await data.remove();
   }
 }

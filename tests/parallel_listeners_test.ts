@@ -11,15 +11,14 @@ import { authFetch } from "./_auth_fetch.ts";
 import { deployGreetOver } from "./_deploy_over_http.ts";
 import { RUN_CLI } from "./_run_main.ts";
 import { spawnServer } from "./_spawn_server.ts";
-import { freePort, spawnParallel, waitIsolates } from "./_spawn_parallel.ts";
+import { spawnParallel, waitIsolates } from "./_spawn_parallel.ts";
 
 const TOKEN = "parallel-test-admin-token";
 
 Deno.test("two deno serve --parallel isolates and an executor process share one store", async () => {
   const data = await Deno.makeTempDir({ prefix: "jobico-parallel-" });
-  const port = freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const http = spawnParallel(data, port, 2, TOKEN);
+  const http = await spawnParallel(data, 2, TOKEN);
+  const url = http.url;
   const executor = await spawnServer(
     [...RUN_CLI, "serve", "--data", data, "--components", "executor"],
     { JOBICO_ADMIN_TOKEN: TOKEN, JOBICO_LOG_LEVEL: "info" },
@@ -32,7 +31,11 @@ Deno.test("two deno serve --parallel isolates and an executor process share one 
     });
   try {
     const isolates = await waitIsolates(url, 2);
-    assert.equal(isolates.size, 2, "both isolates answer");
+    assert.equal(
+      isolates.size,
+      2,
+      `both isolates answer; the server's log:\n${http.log()}`,
+    );
     await deployGreetOver(api);
 
     const ids: string[] = [];
@@ -103,8 +106,7 @@ Deno.test("two deno serve --parallel isolates and an executor process share one 
     }
     assert.equal(done, want.size);
   } finally {
-    http.kill("SIGTERM");
-    await http.status;
+    await http.stop();
     assert.equal((await executor.stop()).code, 0);
     await Deno.remove(data, { recursive: true });
   }
