@@ -205,11 +205,14 @@ Deno.test("move and settle take thousands of entries of the longest tenant name 
 
 Deno.test("a move does not bring back the log entry of a record moved by another process and swept since it was committed", async () => {
   await withStore(async (s, kv) => {
-    const ids = Array.from({ length: 5 }, monotonicIdFactory());
+    // One factory for both, so that `more` sorts after `ids` (two factories
+    // in the same millisecond interleave theirs).
+    const newId = monotonicIdFactory();
+    const ids = Array.from({ length: 5 }, newId);
     const versionstamp = await commit(s, kv, ids);
     // Moved (the sweeper's counter seen) before the sweep.
     await s.log.settle("t");
-    const more = Array.from({ length: 3 }, monotonicIdFactory());
+    const more = Array.from({ length: 3 }, newId);
     const later = await commit(s, kv, more);
     await s.sweep("t", { keep: 4, max: 10 });
     await s.log.move("t", [
