@@ -36,8 +36,13 @@ export async function ensurePrivateDir(
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   await tighten(dir, 0o700, options.logger);
   for await (const entry of Deno.readDir(dir)) {
-    if (entry.isFile) {
+    if (!entry.isFile) continue;
+    try {
       await tighten(`${dir}/${entry.name}`, 0o600, options.logger);
+    } catch (err) {
+      // Gone since the listing: another process on the same directory
+      // (SQLite's -journal of a store another isolate writes) removed it.
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
   }
 }

@@ -56,6 +56,30 @@ Deno.test("ensurePrivateDir: an existing 0755 directory and its 0644 files are t
   }
 });
 
+Deno.test("ensurePrivateDir: files removed while it goes through the directory (another process's SQLite journal) are skipped, the rest tightened", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const names = Array.from({ length: 400 }, (_, i) => `f${i}`);
+    for (const n of names) {
+      await Deno.writeTextFile(`${tmp}/${n}`, "", { mode: 0o644 });
+      await Deno.chmod(`${tmp}/${n}`, 0o644);
+    }
+    // Every other file goes while the directory is listed and tightened.
+    const removing = (async () => {
+      for (const n of names.filter((_, i) => i % 2 === 1).reverse()) {
+        await Deno.remove(`${tmp}/${n}`);
+      }
+    })();
+    await Promise.all([ensurePrivateDir(tmp), removing]);
+    await ensurePrivateDir(tmp);
+    for (const n of names.filter((_, i) => i % 2 === 0)) {
+      assert.equal(await mode(`${tmp}/${n}`), 0o600, n);
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("keepPrivateFile: of 20 callers at once one makes the value (0600), all get it; a file holding no value gives undefined", async () => {
   const dir = await Deno.makeTempDir();
   try {

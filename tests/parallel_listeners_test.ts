@@ -111,3 +111,31 @@ Deno.test("two deno serve --parallel isolates and an executor process share one 
     await Deno.remove(data, { recursive: true });
   }
 });
+
+Deno.test("an isolate that cannot open its store answers 503 problem+json naming itself, not a bare 500", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "jobico-parallel-" });
+  // A file where the data directory should be: no isolate can open it.
+  const data = `${dir}/not-a-directory`;
+  await Deno.writeTextFile(data, "");
+  const http = await spawnParallel(data, 1, TOKEN);
+  try {
+    const res = await fetch(`${http.url}/meta`);
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get("content-type"), "application/problem+json");
+    const body = await res.json();
+    assert.match(body.detail, /isolate isolate-\w+ failed to start/);
+    // The log is read as it comes: give its last lines a moment.
+    for (
+      let i = 0;
+      i < 100 && !/isolate failed to start/.test(http.log());
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.match(http.log(), /opening the store failed; trying again/);
+    assert.match(http.log(), /isolate failed to start/);
+  } finally {
+    await http.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -5,7 +5,12 @@
  * process see definition changes at once (`kv.watch` crosses isolates);
  * they share nothing else but the store.
  */
-import { type Logger, onShutdownSignal } from "@jobico/goico";
+import {
+  DomainError,
+  type Logger,
+  onShutdownSignal,
+  problemResponse,
+} from "@jobico/goico";
 import { openServerStore } from "./open_server_store.ts";
 import { createPlatform } from "../platform.ts";
 import type { ServerConfig } from "./server_config.ts";
@@ -18,7 +23,7 @@ export function serveIsolate(
   const instance = `isolate-${crypto.randomUUID().slice(0, 8)}`;
   const ctrl = new AbortController();
   const ready = (async () => {
-    const { adminToken, secretKey, kv, close } = await openServerStore(
+    const { adminToken, secretKey, kv, close } = await openStore(
       config,
       logger,
     );
@@ -40,8 +45,38 @@ export function serveIsolate(
     );
     return parts.app;
   })();
-  ready.catch((err) =>
-    logger.error("isolate failed to start", { error: String(err) })
-  );
-  return async (req) => (await ready).fetch(req);
+  let failed: Response | undefined;
+  ready.catch((err) => {
+    logger.error("isolate failed to start", { instance, error: String(err) });
+    failed = problemResponse(
+      new DomainError(
+        "store_unavailable",
+        `This server's isolate ${instance} failed to start; the server's log says why`,
+      ),
+    );
+  });
+  return async (req) => {
+    const app = await ready.catch(() => undefined);
+    return app ? app.fetch(req) : failed!.clone();
+  };
+}
+
+/**
+ * Opens the store, trying again twice (after 250 and 500 ms): isolates and
+ * processes starting on one data directory at once can meet each other's
+ * files half made.
+ */
+async function openStore(config: ServerConfig, logger: Logger) {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await openServerStore(config, logger);
+    } catch (err) {
+      if (attempt === 3) throw err;
+      logger.warn("opening the store failed; trying again", {
+        attempt,
+        error: String(err),
+      });
+      await new Promise((r) => setTimeout(r, 250 * attempt));
+    }
+  }
 }
