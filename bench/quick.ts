@@ -18,7 +18,9 @@
  *   JobicoletRunner / WasmPool path.
  *
  * Ratios, not timings: the floors leave room for a noisy, shared 2-core
- * machine. `--write-floors` prints floors at half of what this run measured.
+ * machine, and a run with a ratio below its floor is measured once more
+ * (each ratio the better of the two runs): it fails when a ratio stays
+ * below in both. `--write-floors` prints floors at half of what this run measured.
  */
 import { executorOverheadBench } from "./executor_overhead.ts";
 import { ingestBench } from "./ingest.ts";
@@ -73,11 +75,21 @@ if (import.meta.main) {
   const floors: Ratios = JSON.parse(
     await Deno.readTextFile(new URL("floors.json", import.meta.url)),
   );
+  let failed = belowFloors(ratios, floors);
+  if (failed.length > 0) {
+    // A real regression stays below its floor in a second run; a neighbour
+    // that took the cores for a few seconds does not.
+    console.log(`bench:quick: ${failed.join("; ")}: measuring again`);
+    const again = await quickRatios();
+    for (const [name, value] of Object.entries(again)) {
+      if (!(ratios[name] >= value)) ratios[name] = value;
+    }
+    failed = belowFloors(ratios, floors);
+  }
   const seconds = Math.round((performance.now() - t0) / 100) / 10;
   for (const [name, value] of Object.entries(ratios)) {
     console.log(`${name}: ${value} (floor ${floors[name] ?? "none"})`);
   }
-  const failed = belowFloors(ratios, floors);
   if (failed.length > 0) {
     console.log(`bench:quick: FAILED in ${seconds} s: ${failed.join("; ")}`);
     Deno.exit(1);
