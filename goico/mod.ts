@@ -12,6 +12,7 @@ export {
   type StagedBlob,
 } from "./blob_store.ts";
 export { ChangeFeed, type ChangeFeedOptions } from "./change_feed.ts";
+export { sha256HexNow } from "./sha256_hex_now.ts";
 export { chunkedBody } from "./chunked_body.ts";
 export { deletePrefixes } from "./delete_prefixes.ts";
 export {

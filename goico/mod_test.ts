@@ -68,6 +68,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "serveGuarded",
     "serviceApp",
     "sha256Hex",
+    "sha256HexNow",
     "silentLogger",
     "sseResponse",
     "unprovidedImports",

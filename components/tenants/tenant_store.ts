@@ -16,7 +16,7 @@ import {
   NotFoundError,
   SealError,
   SecretBox,
-  sha256Hex,
+  sha256HexNow,
 } from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import { keys } from "../model/keys.ts";
@@ -78,7 +78,7 @@ export class TenantStore {
   async create(id: string): Promise<{ id: string; token: string }> {
     checkName("tenant", id);
     const token = newSecret(TOKEN_PREFIX);
-    const hash = await sha256Hex(new TextEncoder().encode(token));
+    const hash = sha256HexNow(token);
     const at = new Date(this.#now()).toISOString();
     const creds = await this.#sealed(id, {
       createdAt: at,
@@ -136,7 +136,7 @@ export class TenantStore {
   async rotateToken(id: string): Promise<{ id: string; token: string }> {
     checkName("tenant", id);
     const token = newSecret(TOKEN_PREFIX);
-    const hash = await sha256Hex(new TextEncoder().encode(token));
+    const hash = sha256HexNow(token);
     await this.#update(id, (c, op) => {
       if (c.tokenHash) {
         op.delete(keys.tokenHash(c.tokenHash));
@@ -152,7 +152,7 @@ export class TenantStore {
   /** The tenant a token belongs to, or null. */
   async tenantOfToken(token: string): Promise<string | null> {
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return null;
-    const hash = await sha256Hex(new TextEncoder().encode(token));
+    const hash = sha256HexNow(token);
     const now = this.#now();
     const hit = this.#cache.get(hash);
     if (hit && now - hit.at < this.#cacheMs) return hit.tenant;
