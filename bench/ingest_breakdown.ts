@@ -14,7 +14,7 @@
  *
  *   deno run -A bench/ingest_breakdown.ts [--seconds=5] [--items=1]
  *     [--connections=32] [--data=disk|tmpfs] [--components=ctl,repo,listener]
- *     [--root=DIR] [--env=K=V ...] [--json]
+ *     [--root=DIR] [--env=K=V ...] [--auth=admin|tenant] [--json]
  *
  * `--root` runs main.ts of another checkout (e.g. `git archive` of an
  * older commit) to compare builds with the same script. The profiler costs
@@ -51,6 +51,11 @@ export interface BreakdownOptions {
   profile?: boolean;
   /** Copies the profile into this directory (to read with bench/_profile.ts). */
   keepProfile?: string;
+  /**
+   * Whose token the requests carry: the admin token, or the tenant's own
+   * (as a tenant's senders do). Default admin.
+   */
+  auth?: "admin" | "tenant";
 }
 
 export interface IngestBreakdown {
@@ -87,6 +92,16 @@ async function commitCounters(
   return "commits" in out ? out : null;
 }
 
+/** A new token of the bench's tenant (made with the admin token). */
+async function tenantToken(url: string): Promise<string> {
+  const res = await fetch(`${url}/api/v1/tenants/${TENANT}/token`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${BENCH_TOKEN}` },
+  });
+  if (!res.ok) throw new Error(`token: ${res.status} ${await res.text()}`);
+  return (await res.json()).token;
+}
+
 async function uptimeUs(): Promise<number> {
   const text = await Deno.readTextFile("/proc/uptime");
   return Number(text.split(" ")[0]) * 1e6;
@@ -111,10 +126,13 @@ export async function ingestBreakdown(
     let load, t0, t1, cpu0, cpu1, c0, c1;
     try {
       await deployBenchPackage(p.url, BENCH_TOKEN);
+      const token = o.auth === "tenant"
+        ? await tenantToken(p.url)
+        : BENCH_TOKEN;
       const spec = {
         url: `${p.url}/events/${TENANT}/${EVENT}`,
         body: eventBody(items),
-        headers: { authorization: `Bearer ${BENCH_TOKEN}` },
+        headers: { authorization: `Bearer ${token}` },
         connections: o.connections,
         seconds: 2,
       };
@@ -248,9 +266,11 @@ if (import.meta.main) {
       env: { type: "string", multiple: true, default: [] },
       json: { type: "boolean", default: false },
       "keep-profile": { type: "string" },
+      auth: { type: "string", default: "admin" },
     },
   });
   const r = await ingestBreakdown({
+    auth: values.auth as "admin" | "tenant",
     seconds: Number(values.seconds),
     items: Number(values.items),
     connections: Number(values.connections),

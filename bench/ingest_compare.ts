@@ -8,7 +8,7 @@
  *   git archive <commit> | tar -x -C /tmp/builds/<name>   # a build to compare
  *   deno run -A bench/ingest_compare.ts --build=before=/tmp/builds/base \
  *     --build=after=. [--rounds=3] [--seconds=5] [--items=1] [--data=disk|tmpfs]
- *     [--components=ctl,repo,listener] [--no-profile]
+ *     [--components=ctl,repo,listener] [--no-profile] [--auth=admin|tenant]
  *
  * A build is `name=DIR` (DIR holds main.ts and deno.json; `.` is this one),
  * optionally with settings of its own: `name=DIR?JOBICO_LOG_LEVEL=warn&K=V`,
@@ -38,6 +38,8 @@ export interface CompareOptions {
   components: string;
   profile: boolean;
   env?: Record<string, string>;
+  /** Whose token the requests carry (ingest_breakdown.ts). Default admin. */
+  auth?: "admin" | "tenant";
 }
 
 function median(xs: number[]): number {
@@ -103,6 +105,7 @@ export async function compareBuilds(o: CompareOptions): Promise<{
           components: o.components,
           root: b.root,
           profile,
+          auth: o.auth,
           env: { ...o.env, ...b.env },
         });
         (profile ? profiled : plain).get(b.name)!.push(r);
@@ -130,6 +133,7 @@ if (import.meta.main) {
       components: { type: "string", default: "ctl,repo,listener" },
       "no-profile": { type: "boolean", default: false },
       env: { type: "string", multiple: true, default: [] },
+      auth: { type: "string", default: "admin" },
     },
   });
   const builds = values.build.map((b) => {
@@ -158,6 +162,7 @@ if (import.meta.main) {
     data: values.data as DataOn,
     components: values.components,
     profile: !values["no-profile"],
+    auth: values.auth as "admin" | "tenant",
     env: Object.fromEntries(
       values.env.map((
         kv,
