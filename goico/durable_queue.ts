@@ -62,6 +62,7 @@
 
 import { ChangeFeed } from "./change_feed.ts";
 import { type DeadLetter, DeadLetters } from "./dead_letters.ts";
+import { QueueCatalog, type QueueStats } from "./queue_catalog.ts";
 import {
   type Cancelled,
   type DelayedEntry,
@@ -75,7 +76,6 @@ import {
   pickGated,
   readGates,
 } from "./queue_gates.ts";
-import { QueueCatalog, type QueueStats } from "./queue_catalog.ts";
 import { QueueKeys } from "./queue_keys.ts";
 import { QueueLedger } from "./queue_ledger.ts";
 import { QueueLeases } from "./queue_leases.ts";
@@ -148,13 +148,13 @@ export interface DurableQueueOptions<T = unknown> {
 }
 
 /**
- * A queue's items under one prefix of a KV store (see the header). It
- * appends, acknowledges, lists and drops items itself, and hands the rest
- * to its parts, each given only what it needs: the key layout
- * (`QueueKeys`), the records' codec (`QueueRecords`), the bookkeeping
- * writes (`QueueLedger`), the leases (`QueueLeases`), their recovery
- * (`QueueRecovery`), the delayed items (`DelayedItems`) and the dead
- * letters (`DeadLetters`).
+ * The queues under one prefix of a KV store (see the header). It appends
+ * items, acknowledges and retries them itself, and hands the rest to its
+ * parts, each given only what it needs: the key layout (`QueueKeys`), the
+ * records' codec (`QueueRecords`), the bookkeeping writes (`QueueLedger`),
+ * the leases (`QueueLeases`), their recovery (`QueueRecovery`), the delayed
+ * items (`DelayedItems`), the dead letters (`DeadLetters`), and the
+ * queues' listing, stats and removal (`QueueCatalog`).
  */
 export class DurableQueue<T> {
   readonly feed: ChangeFeed;
@@ -185,32 +185,15 @@ export class DurableQueue<T> {
     this.feed = new ChangeFeed(kv, [...prefix, "signal"], {
       pollMs: options.pollMs,
     });
-    const keys = this.#keys = new QueueKeys<T>(
-      this.prefix,
-      options.priorityOf,
-    );
-    const records = this.#records = new QueueRecords(
-      kv,
-      options.codec ?? v8Records,
-    );
-    const ledger = this.#ledger = new QueueLedger<T>(keys, this.feed, now);
-    const leases = this.#leases = new QueueLeases<T>(
-      kv,
-      keys,
-      records,
-      ledger,
-      { now, leaseMs: this.#leaseMs, agingMs },
-    );
-    this.#recovery = new QueueRecovery<T>(kv, keys, records, ledger, now);
-    const delayed = this.#delayed = new DelayedItems<T>(
-      kv,
-      keys,
-      records,
-      ledger,
-      now,
-    );
-    this.#dead = new DeadLetters<T>(kv, keys, records, ledger, leases, now);
-    this.#catalog = new QueueCatalog<T>(
+    // The parts, each given what it needs (see the class's doc).
+    const keys = new QueueKeys<T>(this.prefix, options.priorityOf);
+    const records = new QueueRecords(kv, options.codec ?? v8Records);
+    const ledger = new QueueLedger<T>(keys, this.feed, now);
+    const timing = { now, leaseMs: this.#leaseMs, agingMs };
+    const leases = new QueueLeases<T>(kv, keys, records, ledger, timing);
+    const delayed = new DelayedItems<T>(kv, keys, records, ledger, now);
+    const dead = new DeadLetters<T>(kv, keys, records, ledger, leases, now);
+    const catalog = new QueueCatalog<T>(
       kv,
       keys,
       records,
@@ -218,6 +201,14 @@ export class DurableQueue<T> {
       delayed,
       now,
     );
+    this.#keys = keys;
+    this.#records = records;
+    this.#ledger = ledger;
+    this.#leases = leases;
+    this.#recovery = new QueueRecovery<T>(kv, keys, records, ledger, now);
+    this.#delayed = delayed;
+    this.#dead = dead;
+    this.#catalog = catalog;
   }
 
   /** The key of a concurrency gate's counter (see queue_gates.ts). */

@@ -5,8 +5,8 @@
  * or dropping one.
  */
 
-import type { DelayedItems } from "./queue_delayed.ts";
 import { deletePrefixes } from "./delete_prefixes.ts";
+import type { DelayedItems } from "./queue_delayed.ts";
 import type { QueueKeys } from "./queue_keys.ts";
 import type { QueueLedger } from "./queue_ledger.ts";
 import type { InFlight, QueuedItem, QueueRecords } from "./queue_records.ts";
