@@ -63,11 +63,7 @@
 import { ChangeFeed } from "./change_feed.ts";
 import { type DeadLetter, DeadLetters } from "./dead_letters.ts";
 import { QueueCatalog, type QueueStats } from "./queue_catalog.ts";
-import {
-  type Cancelled,
-  type DelayedEntry,
-  DelayedItems,
-} from "./queue_delayed.ts";
+import { type DelayedEntry, DelayedItems } from "./queue_delayed.ts";
 import {
   type Gate,
   type GateCount,
@@ -587,7 +583,10 @@ export class DurableQueue<T> {
     id: string,
     also?: (batch: WriteBatch, item: QueuedItem<T>) => void,
     match: (item: QueuedItem<T>) => boolean = () => true,
-  ): Promise<Cancelled<T>> {
+  ): Promise<
+    | { state: "waiting" | "delayed"; item: QueuedItem<T>; dueAt?: number }
+    | { state: "running" | "missing" }
+  > {
     return this.#delayed.cancel(queue, id, also, match);
   }
 
