@@ -16,7 +16,7 @@
  * of a gate leave the queue in their order (first in, first out per gate)
  * while items of other gates go by.
  */
-import type { QueuedItem } from "./durable_queue.ts";
+import type { QueuedItem } from "./queue_records.ts";
 
 /** A gate an item must pass to be leased: at most `limit` holders in flight at once. */
 export interface Gate {
