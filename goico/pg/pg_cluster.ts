@@ -46,7 +46,9 @@ export interface PgCluster {
   stop(): Promise<void>;
 }
 
-const env = { ...Deno.env.toObject(), DEBIAN_FRONTEND: "noninteractive" };
+// Added to the inherited environment (read at run, not at import: a
+// program that imports goico/testing.ts needs no env permission).
+const env = { DEBIAN_FRONTEND: "noninteractive" };
 
 async function run(
   cmd: string,
