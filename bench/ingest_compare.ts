@@ -22,6 +22,7 @@ import {
   type IngestBreakdown,
   ingestBreakdown,
 } from "./ingest_breakdown.ts";
+import { median } from "./_median.ts";
 
 export interface CompareOptions {
   builds: {
@@ -40,13 +41,6 @@ export interface CompareOptions {
   env?: Record<string, string>;
   /** Whose token the requests carry (ingest_breakdown.ts). Default admin. */
   auth?: "admin" | "tenant";
-}
-
-function median(xs: number[]): number {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** The median of each figure over runs of one build. */

@@ -31,6 +31,7 @@ import {
   startScript,
 } from "./_processes.ts";
 import { cpuPerEvent, type ThreadCpu, threadTimes } from "./_thread_cpu.ts";
+import { median } from "./_median.ts";
 
 export const FLOOR_CASES = [
   "bare",
@@ -101,12 +102,6 @@ async function measure(c: FloorCase, o: FloorOptions) {
     await p.stop();
     await data.remove();
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 export async function ingestFloor(o: FloorOptions): Promise<FloorRow[]> {

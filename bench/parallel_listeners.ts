@@ -15,6 +15,7 @@ import { authFetch } from "../tests/_auth_fetch.ts";
 import { spawnParallel, waitIsolates } from "../tests/_spawn_parallel.ts";
 import { type DataOn, makeDataDir } from "./_data_dir.ts";
 import { type LoadResult, runLoad } from "./_load.ts";
+import { median } from "./_median.ts";
 
 const TOKEN = "bench-parallel-admin-token";
 const { values } = parseArgs({
@@ -66,12 +67,6 @@ async function measure(jobs: number, batch: number): Promise<LoadResult> {
     await server.stop();
     await data.remove();
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 const runs = new Map<string, LoadResult[]>();
