@@ -141,9 +141,12 @@ export class QueueCatalog<T> {
   /** See `DurableQueue.stats`. */
   async stats(queue: string): Promise<QueueStats> {
     const now = this.now();
-    const [backlog, counters, inflight, delayed, first] = await Promise.all([
-      this.backlog(queue),
+    // The four counters in one read: one snapshot of them (a dead letter
+    // moves "out" and "dead" in one commit).
+    const [counters, inflight, delayed, first] = await Promise.all([
       this.kv.getMany<Deno.KvU64[]>([
+        this.keys.count(queue, "in"),
+        this.keys.count(queue, "out"),
         this.keys.count(queue, "acked"),
         this.keys.count(queue, "dead"),
       ]),
@@ -168,6 +171,12 @@ export class QueueCatalog<T> {
     ]);
     const count = (e: Deno.KvEntryMaybe<Deno.KvU64>) =>
       Number(BigInt.asIntN(64, e.value?.value ?? 0n));
+    const backlog = Number(
+      BigInt.asIntN(
+        64,
+        (counters[0].value?.value ?? 0n) - (counters[1].value?.value ?? 0n),
+      ),
+    );
     // A loop, not Math.min(...): a queue may hold more items than a call
     // takes arguments.
     let oldest = now;
@@ -179,8 +188,8 @@ export class QueueCatalog<T> {
       depth: Math.max(0, backlog - inFlight),
       inFlight,
       delayed: delayed.length,
-      dead: count(counters[1]),
-      processed: count(counters[0]),
+      dead: count(counters[3]),
+      processed: count(counters[2]),
       oldestAgeMs: now - oldest,
     };
   }

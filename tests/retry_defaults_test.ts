@@ -136,12 +136,19 @@ test("default configuration: a failing event ends in the dead letters", async (s
   try {
     await deploy(h.api);
     const [id] = await h.send("rt", "fails-once-more", [{}]);
+    // The dead letter, and nothing left waiting, delayed or in flight
+    // (stats reads its counters and lists one after the other: a read
+    // during the dead letter's commit may see the count before the list).
     const stats = await until(
-      "the dead letter",
+      "the dead letter and an empty queue",
       () => h.platform.queue.stats("rt/work"),
-      (s) => s.dead === 1,
+      (s) =>
+        s.dead === 1 && s.depth === 0 && s.delayed === 0 && s.inFlight === 0,
     );
-    assert.deepEqual([stats.depth, stats.delayed, stats.inFlight], [0, 0, 0]);
+    assert.deepEqual(
+      [stats.dead, stats.depth, stats.delayed, stats.inFlight],
+      [1, 0, 0, 0],
+    );
     const attempts = (await executions(h)).filter((x) => x.eventId === id)
       .reverse();
     assert.deepEqual(attempts.map((e) => hostNotes(e)), [
