@@ -133,11 +133,15 @@ test("queue limits show each key's slots in use and the runtime's, while they ru
       { ms: 1500 },
     ]);
     // alpha, beta and the keyless items each hold their one slot; the second
-    // alpha waits. Seen while they run, in any process of the store.
+    // alpha waits. Seen while they run, in any process of the store. (The
+    // view reads the keys' and the runtime's counters one after the other,
+    // not as one snapshot: wait until a read shows both.)
     const seen = await waitLimits(
       h,
       "q",
-      (l) => l.events[0].concurrency!.inUse.length === 3,
+      (l) =>
+        l.events[0].concurrency!.inUse.length === 3 &&
+        l.runtimes[0].held === 3,
     );
     assert.deepEqual(seen.events[0].concurrency!.inUse, [
       { key: null, held: 1 },
@@ -153,7 +157,9 @@ test("queue limits show each key's slots in use and the runtime's, while they ru
     const after = await waitLimits(
       h,
       "q",
-      (l) => l.events[0].concurrency!.inUse.length === 0,
+      (l) =>
+        l.events[0].concurrency!.inUse.length === 0 &&
+        l.runtimes[0].held === 0,
     );
     assert.equal(after.runtimes[0].held, 0);
     // A queue without limited events shows none; an unknown one is a 404.
