@@ -76,8 +76,4 @@ export async function until(done: () => Promise<boolean>): Promise<void> {
   while (!await done()) await new Promise((r) => setTimeout(r, 50));
 }
 
-/** The middle value (the upper one of an even count). */
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
+export { median } from "./_median.ts";

@@ -20,7 +20,13 @@
  * gate looks again when a lane of this process gives a gate back
  * (`released`), or after `pollMs` (a gate another process gives back).
  */
-import type { DurableQueue, Gate, GatedPick, QueuedItem } from "@jobico/goico";
+import {
+  type DurableQueue,
+  type Gate,
+  type GatedPick,
+  type QueuedItem,
+  sha256HexNow,
+} from "@jobico/goico";
 import type { EventItem } from "../model/event_item.ts";
 import {
   compileKeyPath,
@@ -56,26 +62,13 @@ const MAX_SPECS = 10_000;
 /** Key paths compiled and kept, at most. */
 const MAX_PATHS = 1_000;
 
-const encoder = new TextEncoder();
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
-  return Array.from(
-    new Uint8Array(digest),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
-}
-
 /** The gate name of a key value (see the header). */
-export async function keyGateName(
-  prefix: string,
-  value: unknown,
-): Promise<string> {
+export function keyGateName(prefix: string, value: unknown): string {
   const text = keyText(value);
   if (text === null) return `${prefix}!`;
   return text.length <= MAX_KEY_TEXT
     ? `${prefix}=${text}`
-    : `${prefix}#${await sha256Hex(text)}`;
+    : `${prefix}#${sha256HexNow(text)}`;
 }
 
 export class ConcurrencyGates {
@@ -115,7 +108,7 @@ export class ConcurrencyGates {
       gates.push({
         name: c.key === undefined
           ? prefix
-          : await keyGateName(prefix, keyValueOf(ev.data, this.#path(c.key))),
+          : keyGateName(prefix, keyValueOf(ev.data, this.#path(c.key))),
         limit: c.limit,
       });
     }

@@ -109,16 +109,16 @@ export function compiledFlow(event: EventDef): CompiledFlow | null {
 }
 
 /** The key texts of `items`, and which items have each, in order. */
-export async function groupByKey(
+export function groupByKey(
   flow: CompiledFlow,
   items: unknown[],
-): Promise<Map<string, number[]>> {
+): Map<string, number[]> {
   const groups = new Map<string, number[]>();
   const most = MAX_KEYS_PER_REQUEST[flow.kind];
   for (let i = 0; i < items.length; i++) {
     const k = flow.path.length === 0
       ? ""
-      : await keyText(valueAt(items[i], flow.path));
+      : keyText(valueAt(items[i], flow.path));
     const list = groups.get(k);
     if (list) list.push(i);
     else {

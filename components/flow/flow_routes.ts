@@ -232,7 +232,7 @@ export function flowApp(options: FlowOptions): Hono {
       // As a webhook request of one item: planned on the store, written
       // with its states in one atomic; planned again when another request
       // or process changed a state it read.
-      const groups = await groupByKey(flow, [item.data]);
+      const groups = groupByKey(flow, [item.data]);
       for (let tries = 0;; tries++) {
         const plan = await planFlow(flow, {
           kv,

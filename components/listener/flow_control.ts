@@ -59,7 +59,7 @@ export function flowControl(options: FlowControlOptions): Step<ListenerEnv> {
     const flow = compiledFlow(route.event);
     if (!flow) return next();
     const items = c.get("items");
-    const groups = await groupByKey(flow, items);
+    const groups = groupByKey(flow, items);
     const { tenant } = route;
     const event = route.event.id;
     const release = await locks.acquire(

@@ -6,6 +6,7 @@
  * the text of a key value. The store's side is in components/flow/, the
  * webhook's in components/listener/flow_control.ts.
  */
+import { sha256HexNow } from "@jobico/goico";
 
 /** What happens to items over a rate limit. */
 export type RateLimitMode = "throttle" | "reject";
@@ -145,19 +146,12 @@ export function valueAt(item: unknown, path: KeyPath): unknown {
  * MAX_KEY_TEXT_CHARS are replaced by `#` and their sha-256, so a value of
  * any size makes a small store key.
  */
-export async function keyText(value: unknown): Promise<string> {
+export function keyText(value: unknown): string {
   const text = typeof value === "string"
     ? value
     : JSON.stringify(value === undefined ? null : value);
   if (text.length <= MAX_KEY_TEXT_CHARS) return text;
-  const digest = await crypto.subtle.digest(
-    "SHA-256",
-    new TextEncoder().encode(text),
-  );
-  return "#" + Array.from(
-    new Uint8Array(digest),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
+  return "#" + sha256HexNow(text);
 }
 
 /** `100 per 1m by $.customerId (throttle)`, for diffs and listings. */
