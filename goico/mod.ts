@@ -154,5 +154,5 @@ export {
   type WasmPoolOptions,
 } from "./wasm_pool.ts";
 export { withDefaults } from "./with_defaults.ts";
-export { KvLimitError, WriteBatch } from "./write_batch.ts";
+export { collectedKey, KvLimitError, WriteBatch } from "./write_batch.ts";
 export { WritePacker } from "./write_packer.ts";

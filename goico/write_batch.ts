@@ -15,7 +15,9 @@
  * - Sums of one key merge into one mutation (sums commute), and
  *   `setShared` keys keep the last value: the bookkeeping many parts share
  *   (a queue's counter, its change signal, its active marker) is written
- *   once per commit. A key summed in a batch is not to be set or deleted in
+ *   once per commit; `collect` gathers the parts' items into one list
+ *   written once (one key a commit for what each part would have keyed
+ *   on its own). A key summed in a batch is not to be set or deleted in
  *   the same batch (the sums are written after the other mutations).
  * - The same check (key and versionstamp) added twice is made once.
  *
@@ -63,6 +65,17 @@ type Result = Deno.KvCommitResult | Deno.KvCommitError;
 const DELETE = Symbol("delete");
 const U64 = 1n << 64n;
 
+/** The items `collect` gathered under one prefix, and the largest key they may take. */
+interface Collected {
+  prefix: Deno.KvKey;
+  items: string[];
+  /** The bound of the list's stored size (see `kvValueSize`). */
+  valueBytes: number;
+}
+
+/** A list's stored size beyond its items' (V8's tags and counts). */
+const LIST_OVERHEAD = 16;
+
 interface Write {
   key: Deno.KvKey;
   /** The value, or DELETE. */
@@ -99,6 +112,7 @@ export class WriteBatch {
   #sums: Map<string, Measured<{ key: Deno.KvKey; n: bigint }>> | null = null;
   #shared: Map<string, Measured<{ key: Deno.KvKey; value: unknown }>> | null =
     null;
+  #lists: Map<string, Measured<Collected>> | null = null;
 
   /**
    * An empty batch that commits to `kv`; `limits` smaller than the KV's own
@@ -232,12 +246,73 @@ export class WriteBatch {
   }
 
   /**
+   * Adds `item` to a list that the batch writes once, whatever the parts it
+   * was gathered from: at `[...prefix, first, n]`, the smallest item and
+   * how many there are, with the items as its value. So the key is known
+   * from the items alone (a reader told what a commit held finds it) and
+   * it names one commit's list: two commits never gather the same items.
+   * Each item is counted as it comes (a mutation for the list's first).
+   *
+   * @throws {KvLimitError} when the list would pass a limit (its value's bytes)
+   */
+  collect(prefix: Deno.KvKey, item: string): this {
+    const id = keyId(prefix);
+    const lists = this.#lists ??= new Map();
+    const had = lists.get(id);
+    const itemBytes = kvValueSize(item);
+    if (had) {
+      const valueBytes = had.entry.valueBytes + itemBytes;
+      this.#listValue(prefix, valueBytes);
+      this.#admit(0, 0, itemBytes, 0);
+      had.entry.items.push(item);
+      had.entry.valueBytes = valueBytes;
+      had.bytes += itemBytes;
+      return this;
+    }
+    // The key as the largest item could make it: items are ids of a size.
+    const k = this.#keySize([...prefix, item, 1_000_000]);
+    const valueBytes = LIST_OVERHEAD + itemBytes;
+    this.#listValue(prefix, valueBytes);
+    this.#admit(1, 0, 2 * k + valueBytes, k);
+    lists.set(id, {
+      entry: { prefix, items: [item], valueBytes },
+      id,
+      bytes: 2 * k + valueBytes,
+      keyBytes: k,
+    });
+    return this;
+  }
+
+  /** Refuses a list whose value would pass the KV's limit. */
+  #listValue(prefix: Deno.KvKey, valueBytes: number): void {
+    if (valueBytes > this.limits.valueBytes) {
+      throw new KvLimitError(
+        "valueBytes",
+        valueBytes,
+        this.limits.valueBytes,
+        `Value too large: ${valueBytes} bytes stored, at most ${this.limits.valueBytes}, in the list at ${
+          describeKey(prefix)
+        }`,
+      );
+    }
+    if (valueBytes > this.#largestValue) this.#largestValue = valueBytes;
+  }
+
+  /**
    * Whether `other`'s writes fit beside this batch's, within this batch's
    * limits (counted as `other` stands alone: sums and shared sets that
    * would merge are counted too).
    */
   fits(other: WriteBatch): boolean {
     const l = this.limits;
+    for (const o of other.#lists?.values() ?? []) {
+      const mine = this.#lists?.get(o.id);
+      if (
+        mine &&
+        mine.entry.valueBytes + o.entry.valueBytes - LIST_OVERHEAD >
+          l.valueBytes
+      ) return false;
+    }
     return this.#mutations + other.#mutations <= l.mutations &&
       this.#checks + other.#checks <= l.checks &&
       this.#bytes + other.#bytes <= l.totalBytes &&
@@ -288,6 +363,9 @@ export class WriteBatch {
     for (const s of other.#shared?.values() ?? []) {
       this.setShared(s.entry.key, s.entry.value);
     }
+    for (const c of other.#lists?.values() ?? []) {
+      for (const item of c.entry.items) this.collect(c.entry.prefix, item);
+    }
     this.#largestKey = Math.max(this.#largestKey, other.#largestKey);
     this.#largestValue = Math.max(this.#largestValue, other.#largestValue);
     return this;
@@ -309,6 +387,9 @@ export class WriteBatch {
     }
     for (const { entry } of this.#shared?.values() ?? []) {
       op.set(entry.key, entry.value);
+    }
+    for (const { entry } of this.#lists?.values() ?? []) {
+      op.set(collectedKey(entry.prefix, entry.items), entry.items);
     }
     return await op.commit();
   }
@@ -382,6 +463,13 @@ export class WriteBatch {
     if (n > this.#largestValue) this.#largestValue = n;
     return n;
   }
+}
+
+/** The key `collect` writes a list at: the prefix, the smallest item, how many. */
+export function collectedKey(prefix: Deno.KvKey, items: string[]): Deno.KvKey {
+  let first = items[0];
+  for (const item of items) if (item < first) first = item;
+  return [...prefix, first, items.length];
 }
 
 function tooLarge(

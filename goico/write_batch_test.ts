@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { KV_LIMITS, type KvLimits } from "./kv_limits.ts";
-import { KvLimitError, WriteBatch } from "./write_batch.ts";
+import { collectedKey, KvLimitError, WriteBatch } from "./write_batch.ts";
 
 async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
   const kv = await Deno.openKv(":memory:");
@@ -185,6 +185,58 @@ Deno.test("WriteBatch: a shared set is written once, with the last value", () =>
     assert.equal(b.bytes, 2 * 8 + 11);
     assert.ok((await b.commit()).ok);
     assert.equal((await kv.get(["active"])).value, 3);
+  }));
+
+Deno.test("WriteBatch: collect gathers the items of every part into one list, at a key made of its smallest item and their count", () =>
+  withKv(async (kv) => {
+    const parts = ["c", "a", "d", "b"].map((id) =>
+      new WriteBatch(kv).set(["rec", id], id).collect(["inbox"], id)
+    );
+    const b = new WriteBatch(kv);
+    for (const p of parts) {
+      assert.ok(b.fits(p));
+      b.add(p);
+    }
+    // The four records and one list.
+    assert.equal(b.mutations, 5);
+    assert.ok((await b.commit()).ok);
+    const lists = await Array.fromAsync(kv.list({ prefix: ["inbox"] }));
+    assert.deepEqual(lists.map((e) => [e.key, e.value]), [
+      [["inbox", "a", 4], ["c", "a", "d", "b"]],
+    ]);
+    assert.deepEqual(collectedKey(["inbox"], ["d", "b"]), ["inbox", "b", 2]);
+    // Another commit, its own list.
+    assert.ok((await new WriteBatch(kv).collect(["inbox"], "e").commit()).ok);
+    assert.equal(
+      (await Array.fromAsync(kv.list({ prefix: ["inbox"] }))).length,
+      2,
+    );
+  }));
+
+Deno.test("attack: a list gathered past the KV's value limit is refused, by collect and by fits", () =>
+  withKv((kv) => {
+    const small: KvLimits = { ...KV_LIMITS, valueBytes: 1000 };
+    const b = new WriteBatch(kv, small);
+    const item = (i: number) => String(i).padStart(40, "0");
+    let i = 0;
+    assert.throws(
+      () => {
+        for (; i < 100; i++) b.collect(["list"], item(i));
+      },
+      (e) => e instanceof KvLimitError && e.limit === "valueBytes",
+    );
+    // Each part fits alone; together they would not.
+    const whole = new WriteBatch(kv, small);
+    let added = 0;
+    for (let j = 0; j < 100; j++) {
+      const part = whole.part().collect(["list"], item(j));
+      if (!whole.fits(part)) break;
+      whole.add(part);
+      added++;
+    }
+    assert.ok(added > 5 && added < 100, `${added} items`);
+    assert.throws(() => whole.add(whole.part().collect(["list"], item(99))));
+    return Promise.resolve();
   }));
 
 Deno.test("WriteBatch: the same check twice is made once; keys are told apart exactly", () =>

@@ -18,17 +18,21 @@
  *
  * The log is keyed by versionstamp, which a commit cannot put in its own
  * keys (Deno KV has no versionstamped keys, and PgKv mirrors its API). So
- * the recording atomic also writes a small inbox entry (`["execnew",
- * tenant, id]`, in that one atomic: it exists exactly when the record
- * does), and inbox entries are then moved into the log (`["execlog",
- * tenant, versionstamp, id]`, the versionstamp of the record), the delete
- * and the set in one atomic, so an execution is always in exactly one of
- * the two. The recording process moves its own right after its commit,
- * whose versionstamp it knows (`move`: no read, a check that each entry is
- * still there); `settle` reads the inbox and moves what it holds: the
- * first time a process records for a tenant (what a process that died
- * left), when a move finds an entry gone, and when a reader finds more
- * than 1000 entries in the inbox.
+ * the recording atomic also writes a small inbox entry per tenant
+ * (`["execnew", tenant, first id, how many]`, the ids it records as its
+ * value, in that one atomic: it exists exactly when the records do), and
+ * inbox entries are then moved into the log (`["execlog", tenant,
+ * versionstamp]`, the versionstamp of the records, the same ids), the
+ * delete and the set in one atomic, so an execution is always in exactly
+ * one of the two. One entry per commit, not per record: a commit of
+ * hundreds of records writes and moves one key. The recording process
+ * moves its own right after its commit, whose versionstamp and ids it
+ * knows (`move`: no read, a check that each entry is still there);
+ * `settle` reads the inbox and moves what it holds: the first time a
+ * process records for a tenant (what a process that died left), when a
+ * move finds an entry gone, and when a reader finds more than 1000
+ * executions in the inbox. The retention sweeper takes the records it
+ * removes out of the entries that hold them (`forget`).
  *
  * A read after position P first takes the counter's versionstamp H, then
  * lists the inbox, then the log from P up to H: an execution with a
@@ -66,10 +70,22 @@ export interface LogPage {
 const SETTLE_BATCH = 200;
 /** Inbox entries moved by `move` in one atomic (a check each: 100 at most). */
 const MOVE_BATCH = 100;
+/**
+ * Ids moved in one atomic, at most (about 25 bytes each in the values,
+ * well within the 800 KB a write takes); an entry holds 1000 at most (a
+ * commit's mutations).
+ */
+const MOVE_IDS = 8_000;
 /** Rounds of a settle before it gives up (a tenant recording faster than it moves). */
 const SETTLE_ROUNDS = 50;
-/** Inbox entries a read takes as they are; beyond, it settles them first. */
+/** Executions in the inbox a read takes as they are; beyond, it settles them first. */
 const INBOX_READ = 1000;
+
+/** One recording commit's executions of a tenant: its versionstamp and their ids. */
+export interface Recorded {
+  versionstamp: string;
+  ids: string[];
+}
 
 function positionOf(versionstamp: string, id: string): LogPosition {
   return versionstamp + id;
@@ -80,24 +96,25 @@ function endOf(versionstamp: string): LogPosition {
   return versionstamp + "~";
 }
 
+/** The ids an inbox or log entry holds (an entry of another shape, none). */
+function idsOf(value: unknown): string[] {
+  return Array.isArray(value) ? value as string[] : [];
+}
+
 export class ExecutionLog {
   constructor(private readonly kv: Deno.Kv) {}
 
-  /** Adds to a recording atomic the inbox entry of an execution it records. */
+  /**
+   * Adds to a recording atomic an execution it records: its id goes in the
+   * commit's inbox entry for the tenant (one entry per commit and tenant,
+   * whatever the parts the batch was made of).
+   */
   inbox(
-    add: { set(key: Deno.KvKey, value: unknown): unknown },
+    add: { collect(prefix: Deno.KvKey, item: string): unknown },
     tenant: string,
     id: string,
   ): void {
-    add.set(keys.executionInbox(tenant, id), 1);
-  }
-
-  /** The keys of an execution's place in the log, given its record's versionstamp (for deletes). */
-  keysOf(tenant: string, id: string, versionstamp: string): Deno.KvKey[] {
-    return [
-      keys.executionInbox(tenant, id),
-      keys.executionLogEntry(tenant, versionstamp, id),
-    ];
+    add.collect(keys.executionInboxes(tenant), id);
   }
 
   /** The versionstamp of the tenant's last recording commit (null: none). */
@@ -118,21 +135,23 @@ export class ExecutionLog {
     if (horizon === null) return { position: LOG_START, lastId: null };
     let last: LogPosition | null = null;
     let lastId: string | null = null;
-    for (const e of await this.#inbox(tenant)) {
-      const p = positionOf(e.versionstamp, e.key[2] as string);
-      if (e.versionstamp <= horizon && (last === null || p > last)) {
-        last = p;
-        lastId = e.key[2] as string;
+    const consider = (versionstamp: string, ids: string[]) => {
+      for (const id of ids) {
+        const p = positionOf(versionstamp, id);
+        if (last === null || p > last) {
+          last = p;
+          lastId = id;
+        }
       }
+    };
+    for (const e of await this.#inbox(tenant)) {
+      if (e.versionstamp <= horizon) consider(e.versionstamp, e.ids);
     }
     const [logged] = await Array.fromAsync(this.kv.list({
       start: keys.executionLogEntries(tenant),
       end: [...keys.executionLogEntries(tenant), horizon + "\u0000"],
     }, { reverse: true, limit: 1 }));
-    if (logged) {
-      const p = positionOf(logged.key[2] as string, logged.key[3] as string);
-      if (last === null || p > last) lastId = logged.key[3] as string;
-    }
+    if (logged) consider(logged.key[2] as string, idsOf(logged.value));
     return { position: endOf(horizon), lastId };
   }
 
@@ -174,22 +193,38 @@ export class ExecutionLog {
     const end = endOf(horizon);
     const found = new Map<string, LogPosition>();
     for (const e of await this.#inbox(tenant)) {
-      const p = positionOf(e.versionstamp, e.key[2] as string);
-      if (p > after && p <= end) found.set(e.key[2] as string, p);
+      if (e.versionstamp > horizon) continue;
+      for (const id of e.ids) {
+        const p = positionOf(e.versionstamp, id);
+        if (p > after) found.set(id, p);
+      }
     }
+    // Log entries in commit order until they hold `limit` executions after
+    // `after`: the first `limit` of what is found are then all before any
+    // entry not listed, so nothing is passed over.
     const prefix = keys.executionLogEntries(tenant);
-    const logged = await Array.fromAsync(
-      this.kv.list({
+    let counted = 0;
+    let full = false;
+    for await (
+      const e of this.kv.list({
         start: [...prefix, ...startAfter(after)],
         end: [...prefix, horizon + "\u0000"],
-      }, { limit, batchSize: Math.min(limit, 500) }),
-    );
-    for (const e of logged) {
-      const id = e.key[3] as string;
-      found.set(id, positionOf(e.key[2] as string, id));
+      }, { batchSize: Math.min(limit, 100) })
+    ) {
+      const versionstamp = e.key[2] as string;
+      for (const id of idsOf(e.value)) {
+        const p = positionOf(versionstamp, id);
+        if (p <= after) continue;
+        found.set(id, p);
+        counted++;
+      }
+      if (counted >= limit) {
+        full = true;
+        break;
+      }
     }
     const sorted = [...found].sort((a, b) => a[1] < b[1] ? -1 : 1);
-    const more = logged.length === limit || sorted.length > limit;
+    const more = full || sorted.length > limit;
     const taken = sorted.slice(0, limit);
     const records = await this.#records(tenant, taken.map(([id]) => id));
     return {
@@ -203,22 +238,29 @@ export class ExecutionLog {
   }
 
   /**
-   * Moves inbox entries the caller committed (it knows their versionstamp)
-   * into the tenant's log, without reading them: each is checked to be
-   * still in the inbox with that versionstamp. Should one be gone (moved
-   * by another process, or removed with its record by the sweeper), what
-   * is left of the inbox is moved by `settle` instead, which reads it.
+   * Moves inbox entries the caller committed (it knows their versionstamp
+   * and ids) into the tenant's log, without reading them: each is checked
+   * to be still in the inbox with that versionstamp. Should one be gone
+   * (moved by another process, or removed with its records by the
+   * sweeper), what is left of the inbox is moved by `settle` instead,
+   * which reads it.
    */
-  async move(
-    tenant: string,
-    entries: { versionstamp: string; id: string }[],
-  ): Promise<void> {
-    for (let i = 0; i < entries.length; i += MOVE_BATCH) {
+  async move(tenant: string, entries: Recorded[]): Promise<void> {
+    let i = 0;
+    while (i < entries.length) {
       const op = this.kv.atomic();
-      for (const e of entries.slice(i, i + MOVE_BATCH)) {
-        const inbox = keys.executionInbox(tenant, e.id);
+      let ids = 0;
+      for (
+        let n = 0;
+        i < entries.length && n < MOVE_BATCH &&
+        (n === 0 || ids + entries[i].ids.length <= MOVE_IDS);
+        n++, i++
+      ) {
+        const e = entries[i];
+        ids += e.ids.length;
+        const inbox = keys.executionInbox(tenant, e.ids);
         op.check({ key: inbox, versionstamp: e.versionstamp })
-          .set(keys.executionLogEntry(tenant, e.versionstamp, e.id), 1)
+          .set(keys.executionLogEntry(tenant, e.versionstamp), e.ids)
           .delete(inbox);
       }
       if (!(await op.commit()).ok) {
@@ -236,8 +278,8 @@ export class ExecutionLog {
   async settle(tenant: string): Promise<boolean> {
     const swept = keys.executionCount(tenant, "swept");
     for (let round = 0; round < SETTLE_ROUNDS; round++) {
-      // Checked: a record the retention sweeper removes meanwhile (with
-      // its inbox entry) must not come back as a log entry.
+      // Checked: records the retention sweeper removes meanwhile (with
+      // their inbox entry) must not come back in the log.
       const sweeps = await this.kv.get(swept);
       const inbox = await Array.fromAsync(
         this.kv.list({ prefix: keys.executionInboxes(tenant) }, {
@@ -247,15 +289,71 @@ export class ExecutionLog {
       );
       if (inbox.length === 0) return true;
       const op = this.kv.atomic().check(sweeps);
+      let ids = 0;
+      let taken = 0;
       for (const e of inbox) {
-        op.set(
-          keys.executionLogEntry(tenant, e.versionstamp, e.key[2] as string),
-          1,
-        ).delete(e.key);
+        const list = idsOf(e.value);
+        if (taken > 0 && ids + list.length > MOVE_IDS) break;
+        ids += list.length;
+        taken++;
+        op.set(keys.executionLogEntry(tenant, e.versionstamp), list)
+          .delete(e.key);
       }
-      if ((await op.commit()).ok && inbox.length < SETTLE_BATCH) return true;
+      if (
+        (await op.commit()).ok && taken === inbox.length &&
+        inbox.length < SETTLE_BATCH
+      ) return true;
     }
     return false;
+  }
+
+  /**
+   * Adds to a sweep's atomic what removes from the log the records it
+   * deletes: `doomed`, each with its record's versionstamp, the tenant's
+   * records in id order up to `through` (the last of them), every record
+   * kept before it gone already. A log entry of those commits is written
+   * again with the ids after `through` (removed when none is left), an
+   * inbox entry removed when all its ids are gone (otherwise left to be
+   * moved with them: later sweeps take them out of the log). Each entry
+   * touched is checked, so a move meanwhile fails the sweep's atomic
+   * rather than bring the records back.
+   */
+  async forget(
+    batch: {
+      check(c: Deno.AtomicCheck): unknown;
+      set(key: Deno.KvKey, value: unknown): unknown;
+      delete(key: Deno.KvKey): unknown;
+    },
+    tenant: string,
+    doomed: { versionstamp: string }[],
+    through: string,
+  ): Promise<void> {
+    const stamps = new Set(doomed.map((d) => d.versionstamp));
+    const logKeys = [...stamps].map((v) => keys.executionLogEntry(tenant, v));
+    const groups: Deno.KvKey[][] = [];
+    for (let i = 0; i < logKeys.length; i += 10) {
+      groups.push(logKeys.slice(i, i + 10));
+    }
+    const logged = (await Promise.all(groups.map((g) => this.kv.getMany(g))))
+      .flat();
+    for (const e of logged) {
+      if (e.versionstamp === null) continue;
+      const left = idsOf(e.value).filter((id) => id > through);
+      batch.check(e);
+      if (left.length > 0) batch.set(e.key, left);
+      else batch.delete(e.key);
+    }
+    const inbox = this.kv.list({ prefix: keys.executionInboxes(tenant) }, {
+      limit: INBOX_READ,
+      batchSize: 500,
+    });
+    for await (const e of inbox) {
+      if (!stamps.has(e.versionstamp)) continue;
+      if (idsOf(e.value).every((id) => id <= through)) {
+        batch.check(e);
+        batch.delete(e.key);
+      }
+    }
   }
 
   /**
@@ -263,14 +361,20 @@ export class ExecutionLog {
    * everything in it is moved to the log (when it holds more than a read
    * takes as it is).
    */
-  async #inbox(tenant: string): Promise<Deno.KvEntry<unknown>[]> {
+  async #inbox(tenant: string): Promise<Recorded[]> {
     const inbox = await Array.fromAsync(
       this.kv.list({ prefix: keys.executionInboxes(tenant) }, {
         limit: INBOX_READ,
         batchSize: 500,
       }),
     );
-    if (inbox.length < INBOX_READ) return inbox;
+    let ids = 0;
+    const out = inbox.map((e) => {
+      const list = idsOf(e.value);
+      ids += list.length;
+      return { versionstamp: e.versionstamp, ids: list };
+    });
+    if (inbox.length < INBOX_READ && ids < INBOX_READ) return out;
     if (await this.settle(tenant)) return [];
     throw new Error(
       `The executions of tenant "${tenant}" are recorded faster than they can be moved to its log`,
@@ -316,12 +420,13 @@ export class ExecutionLog {
   }
 }
 
-/** The key parts after the log's prefix where a read after `p` starts. */
+/**
+ * The key parts after the log's prefix where a read after `p` starts: the
+ * entry of its commit (ids in it up to `p` are passed over), or the next
+ * commit's when `p` is after all of its commit.
+ */
 function startAfter(p: LogPosition): Deno.KvKey {
   if (p === LOG_START) return [];
   const versionstamp = p.slice(0, 20);
-  const id = p.slice(20);
-  if (id === "") return [versionstamp];
-  if (id === "~") return [versionstamp + "\u0000"];
-  return [versionstamp, id + "\u0000"];
+  return p.slice(20) === "~" ? [versionstamp + "\u0000"] : [versionstamp];
 }

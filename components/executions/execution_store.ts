@@ -5,6 +5,7 @@
  */
 import {
   ChangeFeed,
+  KvLimitError,
   kvValueSize,
   ValidationError,
   WriteBatch,
@@ -12,7 +13,7 @@ import {
 import { checkName } from "../http/check_name.ts";
 import { keys } from "../model/keys.ts";
 import type { Execution } from "./execution.ts";
-import { ExecutionLog } from "./execution_log.ts";
+import { ExecutionLog, type Recorded } from "./execution_log.ts";
 
 export interface ExecutionFilter {
   package?: string;
@@ -43,9 +44,9 @@ const MAX_RECORD_BYTES = 60 * 1024;
 const MAX_RESULT_CHARS = 16 * 1024;
 const MAX_ERROR_CHARS = 4 * 1024;
 /**
- * Records one atomic of `sweep` deletes, at most (three keys each: the
- * record, its inbox entry and its log entry; with the longest tenant
- * names, 200 are 58 KiB of the 80 KiB of keys an atomic takes).
+ * Records one atomic of `sweep` deletes, at most (with the log entries of
+ * their commits written again: a pass whose atomic would be too large
+ * takes half as many).
  */
 const MAX_SWEEP_BATCH = 200;
 /** How many records a filtered page may scan. */
@@ -59,7 +60,7 @@ export class ExecutionStore {
   /** Tenants whose inbox entries this process is moving to their log, and what to move next. */
   readonly #moving = new Map<
     string,
-    { entries: { versionstamp: string; id: string }[]; done: Promise<void> }
+    { entries: Recorded[]; done: Promise<void> }
   >();
   /** Tenants whose whole inbox this process has moved once. */
   readonly #tidied = new Set<string>();
@@ -114,11 +115,11 @@ export class ExecutionStore {
     records: Iterable<Pick<Execution, "tenant" | "id">>,
     versionstamp: string,
   ): void {
-    const byTenant = new Map<string, { versionstamp: string; id: string }[]>();
+    const byTenant = new Map<string, Recorded[]>();
     for (const { tenant, id } of records) {
-      let list = byTenant.get(tenant);
-      if (!list) byTenant.set(tenant, list = []);
-      list.push({ versionstamp, id });
+      const list = byTenant.get(tenant);
+      if (list) list[0].ids.push(id);
+      else byTenant.set(tenant, [{ versionstamp, ids: [id] }]);
     }
     for (const [tenant, entries] of byTenant) {
       const running = this.#moving.get(tenant);
@@ -215,10 +216,14 @@ export class ExecutionStore {
       ? (await this.count(tenant)) - options.keep
       : 0;
     let deleted = 0;
+    let want = Math.min(batchSize, options.max);
+    let failed = 0;
+    // What a recorder died before moving goes to the log first: the log's
+    // entries are what a pass takes its records out of.
+    await this.log.settle(tenant);
     while (deleted < options.max) {
-      const want = Math.min(batchSize, options.max - deleted);
-      const doomed: Deno.KvKey[] = [];
-      let records = 0;
+      want = Math.min(want, options.max - deleted);
+      const doomed: { key: Deno.KvKey; versionstamp: string }[] = [];
       // Oldest first: ids begin with their millisecond in base 36.
       for await (
         const e of this.kv.list({ prefix: keys.executions(tenant) }, {
@@ -227,11 +232,11 @@ export class ExecutionStore {
         })
       ) {
         const id = e.key[2] as string;
-        if (over > records || (cutoff !== null && id < cutoff)) {
-          doomed.push(e.key, ...this.log.keysOf(tenant, id, e.versionstamp));
-          records++;
+        if (over > doomed.length || (cutoff !== null && id < cutoff)) {
+          doomed.push(e);
         } else break;
       }
+      const records = doomed.length;
       if (records === 0) return { deleted, done: true };
       const swept = await this.kv.get<Deno.KvU64>(
         keys.executionCount(tenant, "swept"),
@@ -239,13 +244,30 @@ export class ExecutionStore {
       // Only the sweeper writes "swept", and checks it: a tenant deleted
       // meanwhile (its counters gone) is not given a new one.
       const op = new WriteBatch(this.kv).check(swept);
-      for (const c of await options.guard?.() ?? []) op.check(c);
-      for (const k of doomed) op.delete(k);
-      op.set(
-        swept.key,
-        new Deno.KvU64((swept.value?.value ?? 0n) + BigInt(records)),
-      );
-      if (!(await op.commit()).ok) return { deleted, done: false };
+      try {
+        for (const c of await options.guard?.() ?? []) op.check(c);
+        for (const d of doomed) op.delete(d.key);
+        await this.log.forget(
+          op,
+          tenant,
+          doomed,
+          doomed[records - 1].key[2] as string,
+        );
+        op.set(
+          swept.key,
+          new Deno.KvU64((swept.value?.value ?? 0n) + BigInt(records)),
+        );
+      } catch (err) {
+        if (!(err instanceof KvLimitError) || want === 1) throw err;
+        want = Math.ceil(want / 2);
+        continue;
+      }
+      if (!(await op.commit()).ok) {
+        // The guard, or a move of the log entries read (tried again).
+        if (++failed >= 3) return { deleted, done: false };
+        continue;
+      }
+      failed = 0;
       deleted += records;
       over -= records;
       if (records < want) return { deleted, done: true };

@@ -1,3 +1,4 @@
+import { collectedKey } from "@jobico/goico";
 /** One key builder per KV entity of Jobico. */
 export const keys = {
   /** A tenant that has deployed or uploaded something. */
@@ -112,25 +113,23 @@ export const keys = {
   execution: (tenant: string, id: string): Deno.KvKey => ["exec", tenant, id],
   executions: (tenant: string): Deno.KvKey => ["exec", tenant],
   /**
-   * An execution recorded and not yet in the tenant's log (see
-   * execution_log.ts): written in the atomic that records it, moved to the
-   * log soon after.
+   * The executions of a tenant one commit recorded, not yet in the
+   * tenant's log (see execution_log.ts): written by that commit (a
+   * WriteBatch `collect` list: the smallest id and how many, the ids as
+   * its value), moved to the log soon after.
    */
-  executionInbox: (tenant: string, id: string): Deno.KvKey => [
-    "execnew",
-    tenant,
-    id,
-  ],
+  executionInbox: (tenant: string, ids: string[]): Deno.KvKey =>
+    collectedKey(["execnew", tenant], ids),
   executionInboxes: (tenant: string): Deno.KvKey => ["execnew", tenant],
   /**
-   * An execution in the tenant's log, in the order of the commits that
-   * recorded them: the versionstamp of its record, then its id.
+   * The executions of a tenant one commit recorded, in the tenant's log,
+   * keyed by the versionstamp of that commit (its records'); the ids as
+   * its value.
    */
   executionLogEntry: (
     tenant: string,
     versionstamp: string,
-    id: string,
-  ): Deno.KvKey => ["execlog", tenant, versionstamp, id],
+  ): Deno.KvKey => ["execlog", tenant, versionstamp],
   executionLogEntries: (tenant: string): Deno.KvKey => ["execlog", tenant],
   /** Bumped whenever an execution of the tenant is recorded. */
   executionSignal: (
