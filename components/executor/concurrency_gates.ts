@@ -71,13 +71,20 @@ export function keyGateName(prefix: string, value: unknown): string {
     : `${prefix}#${sha256HexNow(text)}`;
 }
 
+/** The key of an item's version and event in the kept specs. */
+function specKey(ev: EventItem): string {
+  return `${ev.tenant}\u0000${ev.package}\u0000${ev.version}\u0000${ev.event}`;
+}
+
 export class ConcurrencyGates {
   readonly #paths = new Map<string, KeyPath>();
   readonly #specs = new Map<string, Promise<Spec | null>>();
+  /** The specs of #specs once loaded, read without waiting. */
+  readonly #loaded = new Map<string, Spec | null>();
   readonly #listeners = new Set<() => void>();
   readonly #tenantLimits = new Map<
     string,
-    { at: number; limit: Promise<number> }
+    { at: number; limit: Promise<number>; value?: number }
   >();
 
   /**
@@ -97,6 +104,26 @@ export class ConcurrencyGates {
       this.#spec(ev),
       this.#tenantMax(ev.tenant),
     ]);
+    return this.#gates(ev, spec, tenantMax);
+  }
+
+  /** The gates of an item when its limits are known already (undefined: not yet). */
+  #gatesNow(item: Item): Gate[] | undefined {
+    const ev = item.value;
+    const spec = this.#loaded.get(specKey(ev));
+    if (spec === undefined) return undefined;
+    let tenantMax = 0;
+    if (this.tenantLimit) {
+      const kept = this.#tenantLimits.get(ev.tenant);
+      if (
+        kept?.value === undefined || Date.now() - kept.at >= TENANT_LIMIT_TTL_MS
+      ) return undefined;
+      tenantMax = kept.value;
+    }
+    return this.#gates(ev, spec, tenantMax);
+  }
+
+  #gates(ev: EventItem, spec: Spec | null, tenantMax: number): Gate[] {
     const gates: Gate[] = [];
     if (tenantMax > 0) {
       gates.push({ name: tenantGateName(ev.tenant), limit: tenantMax });
@@ -123,23 +150,37 @@ export class ConcurrencyGates {
     const kept = this.#tenantLimits.get(tenant);
     if (kept && now - kept.at < TENANT_LIMIT_TTL_MS) return kept.limit;
     const limit = this.tenantLimit(tenant);
-    limit.catch(() => this.#tenantLimits.delete(tenant));
     if (this.#tenantLimits.size >= MAX_TENANT_LIMITS) {
       this.#tenantLimits.clear();
     }
-    this.#tenantLimits.set(tenant, { at: now, limit });
+    const entry: { at: number; limit: Promise<number>; value?: number } = {
+      at: now,
+      limit,
+    };
+    this.#tenantLimits.set(tenant, entry);
+    limit.then((n) => entry.value = n, () => {
+      if (this.#tenantLimits.get(tenant) === entry) {
+        this.#tenantLimits.delete(tenant);
+      }
+    });
     return limit;
   }
 
   /** The limits of an item's event and runtime in its version (kept per version). */
   #spec(ev: EventItem): Promise<Spec | null> {
-    const k =
-      `${ev.tenant}\u0000${ev.package}\u0000${ev.version}\u0000${ev.event}`;
+    const k = specKey(ev);
     let spec = this.#specs.get(k);
     if (!spec) {
-      spec = this.#load(ev);
-      spec.catch(() => this.#specs.delete(k));
-      if (this.#specs.size >= MAX_SPECS) this.#specs.clear();
+      const loading = spec = this.#load(ev);
+      loading.then((s) => {
+        if (this.#specs.get(k) === loading) this.#loaded.set(k, s);
+      }, () => {
+        if (this.#specs.get(k) === loading) this.#specs.delete(k);
+      });
+      if (this.#specs.size >= MAX_SPECS) {
+        this.#specs.clear();
+        this.#loaded.clear();
+      }
       this.#specs.set(k, spec);
     }
     return spec;
@@ -172,9 +213,32 @@ export class ConcurrencyGates {
     max: number,
   ): Promise<GatedPick<EventItem>> {
     const gates = new Map<Item, Gate[]>();
-    await Promise.all(
-      entries.map(async (e) => gates.set(e.value, await this.gatesOf(e.value))),
-    );
+    const loading: Promise<unknown>[] = [];
+    let gated = false;
+    for (const e of entries) {
+      const now = this.#gatesNow(e.value);
+      if (now) {
+        gates.set(e.value, now);
+        if (now.length > 0) gated = true;
+      } else {
+        loading.push(
+          this.gatesOf(e.value).then((g) => {
+            gates.set(e.value, g);
+            if (g.length > 0) gated = true;
+          }),
+        );
+      }
+    }
+    if (loading.length > 0) await Promise.all(loading);
+    // No limit applies to any: the head as it is, no counter read.
+    if (!gated) {
+      return {
+        take: entries.slice(0, max),
+        holds: new Map(),
+        blocked: 0,
+        waiting: new Map(),
+      };
+    }
     return this.queue.pickGated(entries, (it) => gates.get(it) ?? [], max);
   }
 
