@@ -26,6 +26,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "KvLease",
     "KV_LIMITS",
     "KvLimitError",
+    "collectedKey",
     "MemoryLimitError",
     "MeterError",
     "ModuleCache",
