@@ -38,6 +38,14 @@ async function machine(): Promise<{
     DENO_DIR: denoDir(),
     DENO_NO_UPDATE_CHECK: "1",
     NO_COLOR: "1",
+    // How the user's shell reaches the npm registry (a proxy, its CA), as
+    // theirs would: `deno install` may fetch what the cache lacks.
+    ...Object.fromEntries(
+      NETWORK_ENV.flatMap((n) => {
+        const v = Deno.env.get(n);
+        return v === undefined ? [] : [[n, v]];
+      }),
+    ),
   };
   return {
     dir,
@@ -51,6 +59,22 @@ interface Ran {
   out: string;
   err: string;
 }
+
+/** The settings of a shell that say how it reaches the network. */
+const NETWORK_ENV = [
+  "NODE_EXTRA_CA_CERTS",
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+  "DENO_CERT",
+  "DENO_TLS_CA_STORE",
+  "HTTPS_PROXY",
+  "HTTP_PROXY",
+  "NO_PROXY",
+  "https_proxy",
+  "http_proxy",
+  "no_proxy",
+  "NPM_CONFIG_REGISTRY",
+];
 
 /** Runs `command args` in `cwd` with exactly `env`. */
 async function sh(
