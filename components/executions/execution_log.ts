@@ -96,9 +96,21 @@ function endOf(versionstamp: string): LogPosition {
   return versionstamp + "~";
 }
 
-/** The ids an inbox or log entry holds (an entry of another shape, none). */
-function idsOf(value: unknown): string[] {
-  return Array.isArray(value) ? value as string[] : [];
+/**
+ * The ids an inbox or log entry holds: its list, or for an entry of one
+ * execution as versions before 2026-12-04 wrote them (`["execnew", tenant,
+ * id]` and `["execlog", tenant, versionstamp, id]`, 1 as the value) its id,
+ * the key's last part.
+ */
+function idsOf(e: { key: Deno.KvKey; value: unknown }): string[] {
+  if (Array.isArray(e.value)) return e.value as string[];
+  const id = e.key[e.key.length - 1];
+  return typeof id === "string" ? [id] : [];
+}
+
+/** Whether an inbox entry is one execution's, as versions before 2026-12-04 wrote it. */
+function legacy(e: { value: unknown }): boolean {
+  return !Array.isArray(e.value);
 }
 
 export class ExecutionLog {
@@ -151,7 +163,7 @@ export class ExecutionLog {
       start: keys.executionLogEntries(tenant),
       end: [...keys.executionLogEntries(tenant), horizon + "\u0000"],
     }, { reverse: true, limit: 1 }));
-    if (logged) consider(logged.key[2] as string, idsOf(logged.value));
+    if (logged) consider(logged.key[2] as string, idsOf(logged));
     return { position: endOf(horizon), lastId };
   }
 
@@ -212,7 +224,7 @@ export class ExecutionLog {
       }, { batchSize: Math.min(limit, 100) })
     ) {
       const versionstamp = e.key[2] as string;
-      for (const id of idsOf(e.value)) {
+      for (const id of idsOf(e)) {
         const p = positionOf(versionstamp, id);
         if (p <= after) continue;
         found.set(id, p);
@@ -292,12 +304,18 @@ export class ExecutionLog {
       let ids = 0;
       let taken = 0;
       for (const e of inbox) {
-        const list = idsOf(e.value);
+        const list = idsOf(e);
         if (taken > 0 && ids + list.length > MOVE_IDS) break;
         ids += list.length;
         taken++;
-        op.set(keys.executionLogEntry(tenant, e.versionstamp), list)
-          .delete(e.key);
+        // An earlier version's entry of one execution goes to a log entry
+        // of its own (entries of one commit may be moved in two rounds).
+        op.set(
+          legacy(e)
+            ? [...keys.executionLogEntry(tenant, e.versionstamp), list[0]]
+            : keys.executionLogEntry(tenant, e.versionstamp),
+          legacy(e) ? 1 : list,
+        ).delete(e.key);
       }
       if (
         (await op.commit()).ok && taken === inbox.length &&
@@ -314,7 +332,8 @@ export class ExecutionLog {
    * kept before it gone already. A log entry of those commits is written
    * again with the ids after `through` (removed when none is left), an
    * inbox entry removed when all its ids are gone (otherwise left to be
-   * moved with them: later sweeps take them out of the log). Each entry
+   * moved with them: later sweeps take them out of the log); the log entry
+   * of one execution an earlier version wrote is removed too. Each entry
    * touched is checked, so a move meanwhile fails the sweep's atomic
    * rather than bring the records back.
    */
@@ -325,10 +344,17 @@ export class ExecutionLog {
       delete(key: Deno.KvKey): unknown;
     },
     tenant: string,
-    doomed: { versionstamp: string }[],
+    doomed: { key: Deno.KvKey; versionstamp: string }[],
     through: string,
   ): Promise<void> {
     const stamps = new Set(doomed.map((d) => d.versionstamp));
+    for (const d of doomed) {
+      // The log entry of one execution an earlier version wrote, if any.
+      batch.delete([
+        ...keys.executionLogEntry(tenant, d.versionstamp),
+        d.key[d.key.length - 1],
+      ]);
+    }
     const logKeys = [...stamps].map((v) => keys.executionLogEntry(tenant, v));
     const groups: Deno.KvKey[][] = [];
     for (let i = 0; i < logKeys.length; i += 10) {
@@ -338,7 +364,7 @@ export class ExecutionLog {
       .flat();
     for (const e of logged) {
       if (e.versionstamp === null) continue;
-      const left = idsOf(e.value).filter((id) => id > through);
+      const left = idsOf(e).filter((id) => id > through);
       batch.check(e);
       if (left.length > 0) batch.set(e.key, left);
       else batch.delete(e.key);
@@ -349,7 +375,7 @@ export class ExecutionLog {
     });
     for await (const e of inbox) {
       if (!stamps.has(e.versionstamp)) continue;
-      if (idsOf(e.value).every((id) => id <= through)) {
+      if (idsOf(e).every((id) => id <= through)) {
         batch.check(e);
         batch.delete(e.key);
       }
@@ -370,7 +396,7 @@ export class ExecutionLog {
     );
     let ids = 0;
     const out = inbox.map((e) => {
-      const list = idsOf(e.value);
+      const list = idsOf(e);
       ids += list.length;
       return { versionstamp: e.versionstamp, ids: list };
     });

@@ -264,3 +264,45 @@ Deno.test("a settle does not bring back the log entry of a record the sweeper re
     assert.deepEqual(await readAll(s), ids.slice(2));
   });
 });
+
+Deno.test("entries of one execution written by an earlier version are read, moved and swept with the rest", async () => {
+  await withStore(async (s, kv) => {
+    const newId = monotonicIdFactory();
+    /** A commit as versions before 2026-12-04 made it: an inbox entry per record. */
+    const legacyCommit = async (ids: string[]) => {
+      const op = kv.atomic();
+      for (const id of ids) {
+        op.set(["exec", "t", id], s.fit(exec(id)).record);
+        op.set(["execnew", "t", id], 1);
+      }
+      op.sum(["execcount", "t", "recorded"], BigInt(ids.length));
+      const res = await op.commit();
+      assert.ok(res.ok);
+      return res.versionstamp;
+    };
+    const moved = [newId(), newId()];
+    const vs = await legacyCommit(moved);
+    // Moved to the log as that version did: a log entry per record.
+    for (const id of moved) {
+      await kv.atomic().set(["execlog", "t", vs, id], 1)
+        .delete(["execnew", "t", id]).commit();
+    }
+    const waiting = [newId(), newId()];
+    await legacyCommit(waiting);
+    const fresh = [newId(), newId()];
+    await commit(s, kv, fresh);
+    const all = [...moved, ...waiting, ...fresh];
+    assert.deepEqual(await readAll(s), all);
+    assert.deepEqual(await readAll(s, LOG_START, 1), all);
+    assert.equal((await s.log.end("t")).lastId, fresh[1]);
+    assert.ok(await s.log.settle("t"));
+    assert.equal(await keysUnder(kv, ["execnew", "t"]), 0);
+    assert.deepEqual(await readAll(s), all);
+    assert.deepEqual(await s.sweep("t", { keep: 0, max: 100 }), {
+      deleted: 6,
+      done: true,
+    });
+    assert.equal(await keysUnder(kv, ["execlog", "t"]), 0);
+    assert.equal(await keysUnder(kv, ["exec", "t"]), 0);
+  });
+});
