@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DomainError, problemStatus } from "@jobico/goico";
-import { readBytes } from "./read_body.ts";
+import { decodeUtf8, readBytes } from "./read_body.ts";
 
 const MAX = 1000;
 
@@ -122,4 +122,38 @@ Deno.test("readBytes attack: an in-process Request that carries more than it dec
     () => readBytes(req, MAX, "Test body"),
     (err: unknown) => problemStatus(err) === 413,
   );
+});
+
+Deno.test("decodeUtf8: ASCII, UTF-8 and a BOM decode as TextDecoder does, small and large; invalid UTF-8 is a 400 naming the body", () => {
+  const enc = new TextEncoder();
+  const fatal = new TextDecoder("utf-8", { fatal: true });
+  for (
+    const text of [
+      "",
+      '{"data":[{"name":"Ada"}]}',
+      '{"data":[{"name":"Zoë 🎉"}]}',
+      "\uFEFF{}",
+      "\u007f\u0000 control",
+      "x".repeat(1024),
+      "x".repeat(1023) + "é",
+      "y".repeat(5000),
+    ]
+  ) {
+    const bytes = enc.encode(text);
+    assert.equal(decodeUtf8(bytes, "Body"), fatal.decode(bytes));
+  }
+  for (
+    const bad of [
+      new Uint8Array([0x7b, 0xff, 0x7d]),
+      new Uint8Array([0xc3]),
+      new Uint8Array([...enc.encode("a".repeat(2000)), 0xed, 0xa0, 0x80]),
+    ]
+  ) {
+    assert.throws(
+      () => decodeUtf8(bad, "Event body"),
+      (e) =>
+        e instanceof DomainError && problemStatus(e) === 400 &&
+        /Event body is not valid UTF-8/.test(e.message),
+    );
+  }
 });

@@ -100,14 +100,14 @@ export function enqueueEvents(
     const ids = data.map(() => newId());
     let placement: Placement | undefined;
     let answer!: Accepted;
-    const res = await inSpan("jobico.enqueue", {
+    const res = await inSpan("jobico.enqueue", () => ({
       "jobico.tenant": tenant,
       "jobico.event": event,
       "jobico.package": route.package,
       "jobico.version": route.version,
       "jobico.queue": route.event.supplierqueue,
       "jobico.items": data.length,
-    }, () => {
+    }), () => {
       // The executor's spans continue this trace (observe/tracing.ts).
       const trace = currentTraceparent();
       const items = data.map((d, i) => ({

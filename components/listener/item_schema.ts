@@ -46,12 +46,12 @@ export function itemSchema(options: ItemSchemaOptions = {}): Step<ListenerEnv> {
     let at = 0;
     try {
       // A tenant's patterns on long strings cannot hold the listener long.
-      inSpanSync("jobico.validate", {
+      inSpanSync("jobico.validate", () => ({
         "jobico.tenant": route.tenant,
         "jobico.event": route.event.id,
         "jobico.schema": schema,
         "jobico.items": data.length,
-      }, (span) => {
+      }), (span) => {
         withPatternDeadline(validationMs, () => {
           for (; at < data.length; at++) {
             if (route.validate(data[at])) continue;

@@ -36,14 +36,25 @@ export function tracingOn(): boolean {
     p.getDelegate().constructor.name !== "NoopTracerProvider";
 }
 
-/** Runs `fn` in a span named `name`; a thrown error marks the span and is rethrown. */
-export async function inSpan<T>(
+/**
+ * Runs `fn` in a span named `name`; a thrown error marks the span and is
+ * rethrown. `attributes` may be a function, called only when a span is
+ * made: with tracing off, nothing is built and no async frame is added.
+ */
+export function inSpan<T>(
   name: string,
-  attributes: Attributes,
+  attributes: Attributes | (() => Attributes),
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
-  if (!tracingOn()) return await fn(NO_SPAN);
-  return await tracer.startActiveSpan(name, { attributes }, async (span) => {
+  if (!tracingOn()) {
+    try {
+      return fn(NO_SPAN);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+  const attrs = typeof attributes === "function" ? attributes() : attributes;
+  return tracer.startActiveSpan(name, { attributes: attrs }, async (span) => {
     try {
       return await fn(span);
     } catch (err) {
@@ -62,11 +73,12 @@ export async function inSpan<T>(
 /** `inSpan` for synchronous work. */
 export function inSpanSync<T>(
   name: string,
-  attributes: Attributes,
+  attributes: Attributes | (() => Attributes),
   fn: (span: Span) => T,
 ): T {
   if (!tracingOn()) return fn(NO_SPAN);
-  return tracer.startActiveSpan(name, { attributes }, (span) => {
+  const attrs = typeof attributes === "function" ? attributes() : attributes;
+  return tracer.startActiveSpan(name, { attributes: attrs }, (span) => {
     try {
       return fn(span);
     } catch (err) {
