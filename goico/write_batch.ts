@@ -172,15 +172,17 @@ export class WriteBatch {
   /**
    * Adds a set of `key` to `value`. `maxBytes` refuses a value above it as
    * one over the KV's own limit (a store that keeps room for the value to
-   * grow).
+   * grow). `bytes` is the value's `kvValueSize` when the caller has it
+   * already (the value is not walked again; near the limit it is still
+   * serialized to decide).
    */
   set(
     key: Deno.KvKey,
     value: unknown,
-    options?: { expireIn?: number; maxBytes?: number },
+    options?: { expireIn?: number; maxBytes?: number; bytes?: number },
   ): this {
     const k = this.#keySize(key);
-    const v = this.#valueSize(key, value, options?.maxBytes);
+    const v = this.#valueSize(key, value, options?.maxBytes, options?.bytes);
     this.#admit(1, 0, 2 * k + v, k);
     this.#writeBytes += 2 * k + v;
     this.#writeKeyBytes += k;
@@ -440,13 +442,18 @@ export class WriteBatch {
     return n;
   }
 
-  #valueSize(key: Deno.KvKey, value: unknown, below?: number): number {
+  #valueSize(
+    key: Deno.KvKey,
+    value: unknown,
+    below?: number,
+    known?: number,
+  ): number {
     const max = Math.min(this.limits.valueBytes, below ?? Infinity);
     let n: number;
     if (value instanceof Uint8Array) n = value.byteLength;
     else if (value instanceof Deno.KvU64) n = 8;
     else {
-      n = kvValueSize(value);
+      n = known ?? kvValueSize(value);
       // The bound is above the exact size for objects: decide near the limit.
       if (n > max) n = serialize(value).length;
     }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { KV_LIMITS, type KvLimits } from "./kv_limits.ts";
+import { kvValueSize } from "./kv_value_size.ts";
 import { collectedKey, KvLimitError, WriteBatch } from "./write_batch.ts";
 
 async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
@@ -361,4 +362,28 @@ Deno.test("attack: 200 random batches of byte values and keys: the batch refuses
       assert.equal(refused === null, taken, `round ${round}: ${refused}`);
       if (refused === null) assert.ok((await batch.commit()).ok);
     }
+  }));
+
+Deno.test("WriteBatch: a set given its value's size is not measured again; one given as over the limit is serialized to decide", () =>
+  withKv((kv) => {
+    const value = { a: "x".repeat(100) };
+    const walked = new WriteBatch(kv).set(["k"], value);
+    // The size given is the one counted (here 10 bytes more than the walk).
+    const told = new WriteBatch(kv).set(["k"], value, {
+      bytes: kvValueSize(value) + 10,
+    });
+    assert.equal(told.bytes, walked.bytes + 10);
+    // A size above the limit (a caller's bound) is checked exactly: this
+    // value fits, so it is taken.
+    const small: KvLimits = { ...KV_LIMITS, valueBytes: 1000 };
+    const b = new WriteBatch(kv, small).set(["k"], value, { bytes: 5000 });
+    assert.ok(b.bytes < 1000);
+    assert.throws(
+      () =>
+        new WriteBatch(kv, small).set(["k"], { a: "x".repeat(2000) }, {
+          bytes: 5000,
+        }),
+      (e) => e instanceof KvLimitError && e.limit === "valueBytes",
+    );
+    return Promise.resolve();
   }));

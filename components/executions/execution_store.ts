@@ -31,7 +31,7 @@ export interface ListOptions extends ExecutionFilter {
 /** A record made to fit one KV value (see `ExecutionStore.fit`), with its size. */
 export interface FittedExecution {
   readonly record: Execution;
-  /** Its size as JSON, in bytes. */
+  /** Its size stored (`kvValueSize`, what the KV write is measured by), in bytes. */
   readonly bytes: number;
 }
 
@@ -96,7 +96,10 @@ export class ExecutionStore {
    */
   record(batch: WriteBatch, fitted: FittedExecution): WriteBatch {
     const { record } = fitted;
-    batch.set(keys.execution(record.tenant, record.id), record);
+    // Measured by fit: not walked again.
+    batch.set(keys.execution(record.tenant, record.id), record, {
+      bytes: fitted.bytes,
+    });
     this.log.inbox(batch, record.tenant, record.id);
     this.feed(record.tenant).notify(batch);
     return batch.sum(this.#recordedKey(record.tenant), 1n);
