@@ -20,19 +20,14 @@ import { parseArgs } from "node:util";
 import { createPlatform } from "../components/platform.ts";
 import { examples, GREET_FILES } from "../components/server/_test_platform.ts";
 import { median } from "./_median.ts";
+import { threadTimes } from "./_thread_cpu.ts";
 
 const ADMIN = "bench-admin-token-0123456789abcdef";
 
-/** The main thread's CPU time so far, in µs (Linux; NaN elsewhere). */
+/** The main thread's CPU time so far, in µs (NaN where /proc cannot say). */
 async function mainThreadCpuUs(): Promise<number> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/self/task/${Deno.pid}/stat`);
-    // After the command name (in parentheses): utime and stime, fields 14-15.
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) * 10_000;
-  } catch {
-    return NaN;
-  }
+  const secs = (await threadTimes(Deno.pid))?.get(String(Deno.pid))?.secs;
+  return secs === undefined ? NaN : secs * 1e6;
 }
 
 /**

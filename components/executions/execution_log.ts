@@ -310,12 +310,10 @@ export class ExecutionLog {
         taken++;
         // An earlier version's entry of one execution goes to a log entry
         // of its own (entries of one commit may be moved in two rounds).
-        op.set(
-          legacy(e)
-            ? [...keys.executionLogEntry(tenant, e.versionstamp), list[0]]
-            : keys.executionLogEntry(tenant, e.versionstamp),
-          legacy(e) ? 1 : list,
-        ).delete(e.key);
+        const entry = keys.executionLogEntry(tenant, e.versionstamp);
+        if (legacy(e)) op.set([...entry, list[0]], 1);
+        else op.set(entry, list);
+        op.delete(e.key);
       }
       if (
         (await op.commit()).ok && taken === inbox.length &&
