@@ -158,6 +158,7 @@ export async function ingestBreakdown(
       : null;
     // The main isolate's profile (Workers write `....worker-N.cpuprofile`).
     let profile;
+    if (o.keepProfile) await Deno.mkdir(o.keepProfile, { recursive: true });
     for await (const e of Deno.readDir(profDir)) {
       if (!e.name.endsWith(".cpuprofile")) continue;
       if (o.keepProfile) {
