@@ -3,8 +3,12 @@
  * commit), for single-item requests and for 100-item batches, next to the
  * bare Hono baseline (bench/bare_hono.ts), which only parses the same JSON.
  * Each target runs in its own process; one load generator (wrk, or
- * bench/load_gen.ts) drives both with the same connections, one after the
- * other, in the same run. Each measurement is the best of `repeats` runs;
+ * bench/load_gen.ts) drives them with the same connections, one after the
+ * other, in the same run: bare Hono and the platform on disk and on a
+ * tmpfs take turns in each of the `repeats` rounds (so that the machine's
+ * other load, which drifts over a run, touches them alike), single items
+ * in every round first, then batches. Each measurement is the best of its
+ * `repeats` runs;
  * the CPU time of the server's main thread per request (from /proc, which
  * other load on the machine disturbs less than the rate) is the least of
  * them.
@@ -112,45 +116,46 @@ async function mainCpu(pid: number): Promise<number | null> {
   return (await threadTimes(pid))?.get(String(pid))?.secs ?? null;
 }
 
-/** The best of `repeats` loads of `items`-item requests against `target`. */
-async function best(
+/** One load of `items`-item requests against `target`, and its main thread's CPU µs per request. */
+async function loadOnce(
   target: BenchProcess,
   items: number,
   o: IngestOptions,
-): Promise<IngestCase> {
-  let top: LoadResult | undefined;
-  let cpu: number | undefined;
-  for (let i = 0; i < o.repeats; i++) {
-    const c0 = await mainCpu(target.pid);
-    const r = await runLoad({
-      url: `${target.url}/events/${TENANT}/${EVENT}`,
-      body: eventBody(items),
-      headers: { authorization: `Bearer ${BENCH_TOKEN}` },
-      connections: o.connections,
-      seconds: o.seconds,
-    });
-    if (r.non2xx > 0 || r.errors > 0) {
-      throw new Error(
-        `ingest: ${r.non2xx} answers were not 2xx and ${r.errors} failed (${target.url})`,
-      );
-    }
-    const c1 = await mainCpu(target.pid);
-    if (c0 !== null && c1 !== null && r.requests > 0) {
-      const us = (c1 - c0) * 1e6 / r.requests;
-      cpu = Math.min(cpu ?? us, us);
-    }
-    if (!top || r.rps > top.rps) top = r;
+): Promise<{ r: LoadResult; cpuUs?: number }> {
+  const c0 = await mainCpu(target.pid);
+  const r = await runLoad({
+    url: `${target.url}/events/${TENANT}/${EVENT}`,
+    body: eventBody(items),
+    headers: { authorization: `Bearer ${BENCH_TOKEN}` },
+    connections: o.connections,
+    seconds: o.seconds,
+  });
+  if (r.non2xx > 0 || r.errors > 0) {
+    throw new Error(
+      `ingest: ${r.non2xx} answers were not 2xx and ${r.errors} failed (${target.url})`,
+    );
   }
-  return toCase(top!, items, cpu);
+  const c1 = await mainCpu(target.pid);
+  const cpuUs = c0 !== null && c1 !== null && r.requests > 0
+    ? (c1 - c0) * 1e6 / r.requests
+    : undefined;
+  return { r, cpuUs };
 }
 
-async function measurePlatform(
+/** A server under test, and what to remove once it stopped. */
+interface Target {
+  proc: BenchProcess;
+  remove?: () => Promise<void>;
+}
+
+/** Starts the platform with `components`, its data on `dataOn`, the bench package deployed. */
+async function startPlatform(
   components: string,
   o: IngestOptions,
-  dataOn: DataOn = "disk",
-): Promise<{ single: IngestCase; batch: IngestCase }> {
+  dataOn: DataOn,
+): Promise<Target> {
   const data = await makeDataDir(dataOn);
-  const p = await startPlatformProcess({
+  const proc = await startPlatformProcess({
     components,
     env: PLATFORM_ENV,
     denoFlags: o.denoFlags,
@@ -160,51 +165,91 @@ async function measurePlatform(
     throw err;
   });
   try {
-    await deployBenchPackage(p.url, BENCH_TOKEN);
-    // A short warm-up: V8 optimizes the hot path, schemas get compiled.
+    await deployBenchPackage(proc.url, BENCH_TOKEN);
+  } catch (err) {
+    await proc.stop();
+    await data.remove();
+    throw err;
+  }
+  return { proc, remove: data.remove };
+}
+
+/**
+ * The best of `repeats` loads against each target, single items first, then
+ * batches. The targets take turns in each round, so that a change in the
+ * machine's other load over the run touches them alike (the ratios compare
+ * them). After a 1 s warm-up of each: V8 optimizes the hot path, schemas
+ * get compiled.
+ */
+async function measureTogether(
+  targets: Target[],
+  o: IngestOptions,
+): Promise<{ single: IngestCase; batch: IngestCase }[]> {
+  for (const t of targets) {
     await runLoad({
-      url: `${p.url}/events/${TENANT}/${EVENT}`,
+      url: `${t.proc.url}/events/${TENANT}/${EVENT}`,
       body: eventBody(1),
       headers: { authorization: `Bearer ${BENCH_TOKEN}` },
       connections: o.connections,
       seconds: 1,
     });
-    return {
-      single: await best(p, 1, o),
-      batch: await best(p, o.batch ?? 100, o),
-    };
-  } finally {
-    await p.stop();
-    await data.remove();
+  }
+  const measure = async (items: number) => {
+    const top: (LoadResult | undefined)[] = targets.map(() => undefined);
+    const cpu: (number | undefined)[] = targets.map(() => undefined);
+    for (let i = 0; i < o.repeats; i++) {
+      for (const [k, t] of targets.entries()) {
+        const { r, cpuUs } = await loadOnce(t.proc, items, o);
+        if (cpuUs !== undefined) cpu[k] = Math.min(cpu[k] ?? cpuUs, cpuUs);
+        if (!top[k] || r.rps > top[k]!.rps) top[k] = r;
+      }
+    }
+    return targets.map((_, k) => toCase(top[k]!, items, cpu[k]));
+  };
+  const single = await measure(1);
+  const batch = await measure(o.batch ?? 100);
+  return targets.map((_, k) => ({ single: single[k], batch: batch[k] }));
+}
+
+async function stopAll(targets: Target[]): Promise<void> {
+  for (const t of targets) {
+    await t.proc.stop().catch(() => {});
+    await t.remove?.();
   }
 }
 
+/**
+ * Bare Hono, the platform with its data on disk and on a tmpfs run side by
+ * side (see `measureTogether`); the platform with every component runs
+ * after them on its own, since its executor drains what the loads queued
+ * (it would take the CPU from the others' turns).
+ */
 export async function ingestBench(o: IngestOptions): Promise<IngestResult> {
   const batch = o.batch ?? 100;
-  const bareProc = await startBareHono();
-  let bare;
-  try {
-    await runLoad({
-      url: `${bareProc.url}/events/${TENANT}/${EVENT}`,
-      body: eventBody(1),
-      connections: o.connections,
-      seconds: 1,
-    });
-    bare = {
-      single: await best(bareProc, 1, o),
-      batch: await best(bareProc, batch, o),
-    };
-  } finally {
-    await bareProc.stop();
-  }
   const listener = "ctl,repo,listener";
-  const platform = await measurePlatform(listener, o);
-  const tmpfs = o.tmpfs === false
-    ? undefined
-    : await measurePlatform(listener, o, "tmpfs");
-  const withExecutor = o.withExecutor === false
-    ? undefined
-    : await measurePlatform("ctl,repo,listener,executor,recorder", o);
+  const targets: Target[] = [];
+  let bare, platform, tmpfs;
+  try {
+    targets.push({ proc: await startBareHono() });
+    targets.push(await startPlatform(listener, o, "disk"));
+    if (o.tmpfs !== false) {
+      targets.push(await startPlatform(listener, o, "tmpfs"));
+    }
+    [bare, platform, tmpfs] = await measureTogether(targets, o);
+  } finally {
+    await stopAll(targets);
+  }
+  let withExecutor;
+  if (o.withExecutor !== false) {
+    const all = [
+      await startPlatform("ctl,repo,listener,executor,recorder", o, "disk"),
+    ];
+    try {
+      [withExecutor] = await measureTogether(all, o);
+    } finally {
+      await stopAll(all);
+    }
+  }
   const r2 = (x: number) => Math.round(x * 1000) / 1000;
   const cpuBare = bare.single.mainCpuUs, cpu = platform.single.mainCpuUs;
   return {
