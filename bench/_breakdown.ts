@@ -3,6 +3,11 @@
  * a V8 `.cpuprofile` (written by `deno run --cpu-prof`) is given to one
  * category by looking at its stack, from the running frame outwards:
  *
+ * 0. with the executor running in the same isolate (every component), any
+ *    stack of its work (its lanes, the recording of executions, the sandbox
+ *    pool and the messages of its Workers) counts for the executor, the KV
+ *    ops and serializer it calls included, so that the listener's rows
+ *    stay the listener's;
  * 1. a few frames of the runtime that name their purpose wherever they are
  *    (the KV's value serializer, the KV commit op, the garbage collector);
  * 2. else the innermost frame of the project or of an npm package, by file
@@ -57,6 +62,7 @@ export const CATEGORIES = [
   "tracing",
   "listener handler (its own code)",
   "other project code",
+  "executor (leases, runs, records)",
   "garbage collector",
   "runtime (other)",
   /**
@@ -124,8 +130,22 @@ function isRuntime(url: string): boolean {
     !url.includes("/");
 }
 
+/**
+ * Frames of the executor's work: its component, the recording of
+ * executions, the sandbox pool, the queue's leases, and the runtime's
+ * delivery of the sandbox Workers' messages.
+ */
+function isExecutor(f: CallFrame): boolean {
+  return /components\/executor\/|components\/executions\/|goico\/wasm_pool\.ts$|goico\/_wasm_calls\.ts$|goico\/queue_leases\.ts$/
+    .test(f.url) ||
+    (f.url.endsWith("11_workers.js") &&
+      (f.functionName === "#pollMessages" ||
+        f.functionName === "#dispatchWorkerMessage"));
+}
+
 /** The category of one sample, given its stack from the running frame out. */
 export function categorize(stack: readonly CallFrame[]): Category {
+  if (stack.some(isExecutor)) return "executor (leases, runs, records)";
   for (const f of stack) {
     const c = byRuntimeFrame(f);
     if (c) return c;

@@ -53,6 +53,42 @@ Deno.test("categorize: the KV's serializer, its commit op and the GC count where
   assert.equal(categorize([f("(garbage collector)")]), "garbage collector");
 });
 
+Deno.test("categorize: the executor's work counts for it, the KV ops it calls included", () => {
+  const lane = f("#step", `${P}components/executor/_lane.ts`);
+  assert.equal(
+    categorize([
+      f("op_kv_atomic_write"),
+      f("commit", "ext:deno_kv/01_db.ts"),
+      f("commit", `${P}goico/write_batch.ts`),
+      lane,
+    ]),
+    "executor (leases, runs, records)",
+  );
+  assert.equal(
+    categorize([
+      f("serializeValue", "ext:deno_kv/01_db.ts"),
+      f("record", `${P}components/executions/execution_store.ts`),
+    ]),
+    "executor (leases, runs, records)",
+  );
+  // A sandbox Worker's answer, delivered by the runtime.
+  assert.equal(
+    categorize([
+      f("deserializeMessageData", "ext:deno_web/13_message_port.js"),
+      f("#pollMessages", "ext:runtime/11_workers.js"),
+    ]),
+    "executor (leases, runs, records)",
+  );
+  // The listener's own commit is still the listener's.
+  assert.equal(
+    categorize([
+      f("op_kv_atomic_write"),
+      f("#commit", `${P}goico/group_commit.ts`),
+    ]),
+    "KV commit op (synchronous part)",
+  );
+});
+
 Deno.test("categorize: packages, Ajv's validators, and stacks of the runtime alone", () => {
   assert.equal(
     categorize([f("inc", `${NPM}prom-client/15.1.3/lib/counter.js`)]),

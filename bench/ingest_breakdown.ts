@@ -8,7 +8,8 @@
  * - the main isolate's CPU per request split by purpose (bench/_breakdown.ts
  *   gives each profile sample taken during the load to routing, auth, body
  *   read, JSON parse, schema, ids, KV serialization, the commit, the log
- *   line, metrics, tracing, the response...);
+ *   line, metrics, tracing, the response...; with `--components` holding
+ *   the executor, its work gets a row of its own);
  * - the commit wait per request and requests per commit, from the
  *   listener's group commit counters at /metrics, read before and after.
  *
