@@ -15,6 +15,15 @@ export interface DataDir {
   remove(): Promise<void>;
 }
 
+/**
+ * A temporary directory on /dev/shm (a tmpfs every Linux has, no root
+ * needed) when it takes one, else in the system's temporary directory: for
+ * in-process benchmarks whose KV file should not wait on the disk.
+ */
+export function makeScratchDir(): Promise<string> {
+  return Deno.makeTempDir({ dir: "/dev/shm" }).catch(() => Deno.makeTempDir());
+}
+
 /** Makes a data directory on the disk or on a new tmpfs (root only). */
 export async function makeDataDir(on: DataOn): Promise<DataDir> {
   if (on === "tmpfs") {

@@ -51,6 +51,11 @@ export async function threadTimes(
   }
 }
 
+/** CPU seconds of a process's main thread (its id is the process's); null where /proc cannot say. */
+export async function mainThreadSecs(pid: number): Promise<number | null> {
+  return (await threadTimes(pid))?.get(String(pid))?.secs ?? null;
+}
+
 /** CPU per event between two readings of `threadTimes`. */
 export function cpuPerEvent(
   pid: number,

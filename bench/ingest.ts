@@ -35,7 +35,7 @@ import {
   startBareHono,
   startPlatformProcess,
 } from "./_processes.ts";
-import { threadTimes } from "./_thread_cpu.ts";
+import { mainThreadSecs } from "./_thread_cpu.ts";
 
 export interface IngestOptions {
   seconds: number;
@@ -111,18 +111,13 @@ function toCase(
   };
 }
 
-/** CPU seconds of a process's main thread (null where /proc cannot say). */
-async function mainCpu(pid: number): Promise<number | null> {
-  return (await threadTimes(pid))?.get(String(pid))?.secs ?? null;
-}
-
 /** One load of `items`-item requests against `target`, and its main thread's CPU µs per request. */
 async function loadOnce(
   target: BenchProcess,
   items: number,
   o: IngestOptions,
 ): Promise<{ r: LoadResult; cpuUs?: number }> {
-  const c0 = await mainCpu(target.pid);
+  const c0 = await mainThreadSecs(target.pid);
   const r = await runLoad({
     url: `${target.url}/events/${TENANT}/${EVENT}`,
     body: eventBody(items),
@@ -135,7 +130,7 @@ async function loadOnce(
       `ingest: ${r.non2xx} answers were not 2xx and ${r.errors} failed (${target.url})`,
     );
   }
-  const c1 = await mainCpu(target.pid);
+  const c1 = await mainThreadSecs(target.pid);
   const cpuUs = c0 !== null && c1 !== null && r.requests > 0
     ? (c1 - c0) * 1e6 / r.requests
     : undefined;

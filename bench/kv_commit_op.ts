@@ -8,6 +8,8 @@
  *   deno run -A bench/kv_commit_op.ts [commits per case, default 2000]
  */
 
+import { makeScratchDir } from "./_data_dir.ts";
+
 interface Case {
   label: string;
   sets: number;
@@ -61,8 +63,7 @@ export async function commitOpCost(
 
 if (import.meta.main) {
   const commits = Number(Deno.args[0] ?? 2000);
-  const dir = await Deno.makeTempDir({ dir: "/dev/shm" })
-    .catch(() => Deno.makeTempDir());
+  const dir = await makeScratchDir();
   const kv = await Deno.openKv(`${dir}/kv.sqlite3`);
   try {
     console.log("| case | sync µs / commit | whole µs / commit |");

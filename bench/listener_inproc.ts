@@ -18,16 +18,20 @@
  */
 import { parseArgs } from "node:util";
 import { createPlatform } from "../components/platform.ts";
-import { examples, GREET_FILES } from "../components/server/_test_platform.ts";
+import {
+  examples,
+  uploadGreetFiles,
+} from "../components/server/_test_platform.ts";
+import { makeScratchDir } from "./_data_dir.ts";
 import { median } from "./_median.ts";
-import { threadTimes } from "./_thread_cpu.ts";
+import { mainThreadSecs } from "./_thread_cpu.ts";
 
 const ADMIN = "bench-admin-token-0123456789abcdef";
 
 /** The main thread's CPU time so far, in µs (NaN where /proc cannot say). */
 async function mainThreadCpuUs(): Promise<number> {
-  const secs = (await threadTimes(Deno.pid))?.get(String(Deno.pid))?.secs;
-  return secs === undefined ? NaN : secs * 1e6;
+  const secs = await mainThreadSecs(Deno.pid);
+  return secs === null ? NaN : secs * 1e6;
 }
 
 /**
@@ -40,8 +44,7 @@ export async function listenerInproc(o: {
   items: number;
   rounds: number;
 }): Promise<{ wall: number[]; cpu: number[] }> {
-  const dir = await Deno.makeTempDir({ dir: "/dev/shm" })
-    .catch(() => Deno.makeTempDir());
+  const dir = await makeScratchDir();
   const kv = await Deno.openKv(`${dir}/kv.sqlite3`);
   const ctrl = new AbortController();
   const parts = createPlatform({
@@ -51,13 +54,7 @@ export async function listenerInproc(o: {
     maxQueueDepth: 1_000_000_000,
   }, ctrl.signal);
   try {
-    for (const name of GREET_FILES) {
-      await parts.repo.put(
-        "demo",
-        name,
-        await Deno.readFile(new URL(name, examples)),
-      );
-    }
+    await uploadGreetFiles(parts);
     await parts.store.deploy(
       await Deno.readTextFile(new URL("job.yaml", examples)),
     );
