@@ -15,7 +15,8 @@
  *
  *   deno run -A bench/ingest_breakdown.ts [--seconds=5] [--items=1]
  *     [--connections=32] [--data=disk|tmpfs] [--components=ctl,repo,listener]
- *     [--root=DIR] [--env=K=V ...] [--auth=admin|tenant] [--json]
+ *     [--root=DIR] [--env=K=V ...] [--auth=admin|tenant] [--no-profile]
+ *     [--json]
  *
  * `--root` runs main.ts of another checkout (e.g. `git archive` of an
  * older commit) to compare builds with the same script. The profiler costs
@@ -67,6 +68,13 @@ export interface IngestBreakdown {
   threads: ThreadCpu | null;
   /** Of the main isolate's profile during the load, the share idle (NaN unprofiled). */
   idle: number;
+  /**
+   * The main isolate's CPU time over the load's wall time (from /proc;
+   * null where it cannot say): near 1 it bounds the rate; well below, the
+   * requests wait for something else (their commits) and only more
+   * connections in flight would keep it busy.
+   */
+  mainBusy: number | null;
   /** Main-isolate CPU µs per request, by purpose. */
   mainUs: Partial<Record<Category, number>>;
   /** The listener's group commit during the load (null on builds without its metrics). */
@@ -198,6 +206,9 @@ export async function ingestBreakdown(
       p99Ms: load.p99Ms,
       threads,
       idle: b ? r2(b.ms.idle / b.windowMs) : NaN,
+      mainBusy: threads && t0 !== undefined && t1 !== undefined
+        ? r2(threads.main * requests / (t1 - t0))
+        : null,
       mainUs,
       commit: c0 && c1 && d("commits") > 0
         ? {
@@ -237,6 +248,10 @@ export function breakdownMarkdown(
     ),
     row("one commit, ms", (r) => r.commit ? String(r.commit.commitMs) : "-"),
     row(
+      "main isolate busy (CPU time / wall time)",
+      (r) => r.mainBusy === null ? "-" : `${Math.round(r.mainBusy * 100)}%`,
+    ),
+    row(
       "main isolate idle (profiled)",
       (r) => Number.isFinite(r.idle) ? `${Math.round(r.idle * 100)}%` : "-",
     ),
@@ -269,6 +284,7 @@ if (import.meta.main) {
       json: { type: "boolean", default: false },
       "keep-profile": { type: "string" },
       auth: { type: "string", default: "admin" },
+      "no-profile": { type: "boolean", default: false },
     },
   });
   const r = await ingestBreakdown({
@@ -280,6 +296,7 @@ if (import.meta.main) {
     components: values.components,
     root: values.root,
     keepProfile: values["keep-profile"],
+    profile: !values["no-profile"],
     env: Object.fromEntries(
       values.env.map((
         kv,

@@ -75,6 +75,9 @@ export function medianBreakdown(runs: IngestBreakdown[]): IngestBreakdown {
     p99Ms: m((r) => r.p99Ms),
     threads,
     idle: m((r) => r.idle),
+    mainBusy: runs.every((r) => r.mainBusy !== null)
+      ? m((r) => r.mainBusy!)
+      : null,
     mainUs,
     commit,
   };
