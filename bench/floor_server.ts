@@ -12,19 +12,30 @@
  * - `group`: the same set through goico's `GroupCommit` (the listener's own:
  *   requests arriving during a commit share the next), answered after the
  *   commit that holds it: the least a durable answer costs on Deno KV.
+ * - `guarded`: `group` behind goico's `serveGuarded` (the platform's HTTP
+ *   server: its own accept loop, bounded connections, timeouts) instead of
+ *   `Deno.serve`.
  *
  * Run: deno run -A --unstable-kv bench/floor_server.ts <mode> [data dir]
  * Prints `{"url": "http://127.0.0.1:<port>"}` on stdout once it listens.
  */
 import { Hono } from "hono";
-import { GroupCommit, WriteBatch } from "@jobico/goico";
+import {
+  DEFAULT_CONNECTION_TIMEOUTS,
+  GroupCommit,
+  serveGuarded,
+  silentLogger,
+  WriteBatch,
+} from "@jobico/goico";
 
-type Mode = "bare" | "later" | "kv" | "group";
+const MODES = ["bare", "later", "kv", "group", "guarded"] as const;
+type Mode = typeof MODES[number];
 const mode = (Deno.args[0] ?? "bare") as Mode;
-if (!["bare", "later", "kv", "group"].includes(mode)) {
-  throw new Error(`Unknown mode "${mode}": use bare, later, kv or group`);
+if (!MODES.includes(mode)) {
+  throw new Error(`Unknown mode "${mode}": use ${MODES.join(", ")}`);
 }
-const kv = mode === "kv" || mode === "group"
+const grouped = mode === "group" || mode === "guarded";
+const kv = mode === "kv" || grouped
   ? await Deno.openKv(`${Deno.args[1] ?? "."}/floor.sqlite3`)
   : undefined;
 const commits = kv ? new GroupCommit(kv) : undefined;
@@ -52,7 +63,7 @@ app.post("/events/:tenant/:event", async (c) => {
   else if (mode === "kv") {
     const res = await kv!.atomic().set(key, new Uint8Array(bytes)).commit();
     if (!res.ok) throw new Error("commit refused");
-  } else if (mode === "group") {
+  } else if (grouped) {
     const res = await commits!.commit(
       new WriteBatch(kv!).set(key, new Uint8Array(bytes)),
     );
@@ -62,9 +73,25 @@ app.post("/events/:tenant/:event", async (c) => {
 });
 app.get("/healthz", (c) => c.json({ status: "ok" }));
 
-Deno.serve({
-  hostname: "127.0.0.1",
-  port: 0,
-  onListen: ({ hostname, port }) =>
-    console.log(JSON.stringify({ url: `http://${hostname}:${port}` })),
-}, app.fetch);
+// Ends normally on SIGTERM (how the benchmarks stop it), so that a
+// `--cpu-prof` profile is written.
+Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
+
+const hostname = "127.0.0.1";
+const say = (port: number) =>
+  console.log(JSON.stringify({ url: `http://${hostname}:${port}` }));
+if (mode === "guarded") {
+  const server = serveGuarded(app.fetch, {
+    hostname,
+    port: 0,
+    limits: { ...DEFAULT_CONNECTION_TIMEOUTS, maxConnections: 896 },
+    onError: () => new Response("error", { status: 500 }),
+    logger: silentLogger,
+  });
+  if (!server) throw new Error("This Deno cannot serve a connection");
+  say(server.addr.port);
+} else {Deno.serve({
+    hostname,
+    port: 0,
+    onListen: (a) => say(a.port),
+  }, app.fetch);}

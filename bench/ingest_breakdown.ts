@@ -33,6 +33,7 @@ import {
 import { breakdown, CATEGORIES, type Category } from "./_breakdown.ts";
 import { type DataOn, makeDataDir } from "./_data_dir.ts";
 import { runLoad } from "./_load.ts";
+import { readMainProfile, uptimeUs } from "./_main_profile.ts";
 import { BENCH_TOKEN, startPlatformProcess } from "./_processes.ts";
 import { cpuPerEvent, type ThreadCpu, threadTimes } from "./_thread_cpu.ts";
 
@@ -111,11 +112,6 @@ async function tenantToken(url: string): Promise<string> {
   return (await res.json()).token;
 }
 
-async function uptimeUs(): Promise<number> {
-  const text = await Deno.readTextFile("/proc/uptime");
-  return Number(text.split(" ")[0]) * 1e6;
-}
-
 export async function ingestBreakdown(
   o: BreakdownOptions,
 ): Promise<IngestBreakdown> {
@@ -165,20 +161,7 @@ export async function ingestBreakdown(
     const threads = cpu0 && cpu1
       ? cpuPerEvent(p.pid, cpu0, cpu1, requests)
       : null;
-    // The main isolate's profile (Workers write `....worker-N.cpuprofile`).
-    let profile;
-    if (o.keepProfile) await Deno.mkdir(o.keepProfile, { recursive: true });
-    for await (const e of Deno.readDir(profDir)) {
-      if (!e.name.endsWith(".cpuprofile")) continue;
-      if (o.keepProfile) {
-        await Deno.copyFile(
-          `${profDir}/${e.name}`,
-          `${o.keepProfile}/${e.name}`,
-        );
-      }
-      if (e.name.includes(".worker-")) continue;
-      profile = JSON.parse(await Deno.readTextFile(`${profDir}/${e.name}`));
-    }
+    const profile = await readMainProfile(profDir, o.keepProfile);
     if (!profile && o.profile !== false) {
       throw new Error("The platform wrote no CPU profile");
     }
