@@ -16,7 +16,11 @@
 import { Buffer } from "node:buffer";
 import http from "node:http";
 import { Hono } from "hono";
-import { serveGuarded, silentLogger } from "@jobico/goico";
+import {
+  DEFAULT_CONNECTION_TIMEOUTS,
+  serveGuarded,
+  silentLogger,
+} from "@jobico/goico";
 
 export const FRONTS = ["deno-serve", "guarded", "proxy", "node-http"] as const;
 export type Front = typeof FRONTS[number];
@@ -29,6 +33,27 @@ app.post("/events/:tenant/:event", async (c) => {
 app.get("/healthz", (c) => c.json({ status: "ok" }));
 
 const hostname = "127.0.0.1";
+
+/**
+ * Serves `handler` with goico's `serveGuarded`, as the platform does (its
+ * default timeouts, 896 connections, as under `ulimit -n 1024`); returns
+ * the port it listens on.
+ */
+export function listenGuarded(
+  handler: (req: Request) => Response | Promise<Response>,
+  hostname: string,
+  port: number,
+): number {
+  const server = serveGuarded(handler, {
+    hostname,
+    port,
+    limits: { ...DEFAULT_CONNECTION_TIMEOUTS, maxConnections: 896 },
+    onError: () => new Response("error", { status: 500 }),
+    logger: silentLogger,
+  });
+  if (!server) throw new Error("This Deno cannot serve a connection");
+  return server.addr.port;
+}
 
 function say(port: number) {
   console.log(JSON.stringify({ url: `http://${hostname}:${port}` }));
@@ -99,20 +124,7 @@ if (import.meta.main) {
   if (front === "deno-serve") {
     Deno.serve({ hostname, port, onListen: (a) => say(a.port) }, app.fetch);
   } else if (front === "guarded") {
-    const server = serveGuarded(app.fetch, {
-      hostname,
-      port,
-      limits: {
-        maxConnections: 896,
-        headerTimeoutMs: 10_000,
-        idleTimeoutMs: 5_000,
-        requestTimeoutMs: 60_000,
-      },
-      onError: () => new Response("error", { status: 500 }),
-      logger: silentLogger,
-    });
-    if (!server) throw new Error("This Deno cannot serve a connection");
-    say(server.addr.port);
+    say(listenGuarded(app.fetch, hostname, port));
   } else if (front === "proxy") {
     await proxy(port);
   } else if (front === "node-http") {

@@ -7,6 +7,11 @@
 import type { CpuProfile } from "./_breakdown.ts";
 import { breakdown } from "./_breakdown.ts";
 
+/** The `deno run` flags that write the profiles into `dir`. */
+export function cpuProfFlags(dir: string): string[] {
+  return ["--cpu-prof", `--cpu-prof-dir=${dir}`];
+}
+
 /** The monotonic clock of the profiles' samples, µs (10 ms steps). */
 export async function uptimeUs(): Promise<number> {
   const text = await Deno.readTextFile("/proc/uptime");

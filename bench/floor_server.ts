@@ -20,13 +20,8 @@
  * Prints `{"url": "http://127.0.0.1:<port>"}` on stdout once it listens.
  */
 import { Hono } from "hono";
-import {
-  DEFAULT_CONNECTION_TIMEOUTS,
-  GroupCommit,
-  serveGuarded,
-  silentLogger,
-  WriteBatch,
-} from "@jobico/goico";
+import { GroupCommit, WriteBatch } from "@jobico/goico";
+import { listenGuarded } from "./_http_front.ts";
 
 const MODES = ["bare", "later", "kv", "group", "guarded"] as const;
 type Mode = typeof MODES[number];
@@ -80,18 +75,5 @@ Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
 const hostname = "127.0.0.1";
 const say = (port: number) =>
   console.log(JSON.stringify({ url: `http://${hostname}:${port}` }));
-if (mode === "guarded") {
-  const server = serveGuarded(app.fetch, {
-    hostname,
-    port: 0,
-    limits: { ...DEFAULT_CONNECTION_TIMEOUTS, maxConnections: 896 },
-    onError: () => new Response("error", { status: 500 }),
-    logger: silentLogger,
-  });
-  if (!server) throw new Error("This Deno cannot serve a connection");
-  say(server.addr.port);
-} else {Deno.serve({
-    hostname,
-    port: 0,
-    onListen: (a) => say(a.port),
-  }, app.fetch);}
+if (mode === "guarded") say(listenGuarded(app.fetch, hostname, 0));
+else Deno.serve({ hostname, port: 0, onListen: (a) => say(a.port) }, app.fetch);

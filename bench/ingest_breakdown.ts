@@ -33,7 +33,7 @@ import {
 import { breakdown, CATEGORIES, type Category } from "./_breakdown.ts";
 import { type DataOn, makeDataDir } from "./_data_dir.ts";
 import { runLoad } from "./_load.ts";
-import { readMainProfile, uptimeUs } from "./_main_profile.ts";
+import { cpuProfFlags, readMainProfile, uptimeUs } from "./_main_profile.ts";
 import { BENCH_TOKEN, startPlatformProcess } from "./_processes.ts";
 import { cpuPerEvent, type ThreadCpu, threadTimes } from "./_thread_cpu.ts";
 
@@ -122,9 +122,7 @@ export async function ingestBreakdown(
     const p = await startPlatformProcess({
       components: o.components ?? "ctl,repo,listener",
       env: { JOBICO_MAX_QUEUE_DEPTH: "1000000000", ...o.env },
-      denoFlags: o.profile === false
-        ? []
-        : ["--cpu-prof", `--cpu-prof-dir=${profDir}`],
+      denoFlags: o.profile === false ? [] : cpuProfFlags(profDir),
       data: data.path,
       root: o.root,
     });

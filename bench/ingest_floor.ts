@@ -37,7 +37,12 @@ import {
 } from "./_processes.ts";
 import { cpuPerEvent, type ThreadCpu, threadTimes } from "./_thread_cpu.ts";
 import { median } from "./_median.ts";
-import { jsUsPerRequest, readMainProfile, uptimeUs } from "./_main_profile.ts";
+import {
+  cpuProfFlags,
+  jsUsPerRequest,
+  readMainProfile,
+  uptimeUs,
+} from "./_main_profile.ts";
 
 export const FLOOR_CASES = [
   "bare",
@@ -104,7 +109,7 @@ async function measure(c: FloorCase, o: FloorOptions): Promise<Measured> {
   const profDir = o.profile
     ? await Deno.makeTempDir({ prefix: "jobico-prof-" })
     : undefined;
-  const flags = profDir ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : [];
+  const flags = profDir ? cpuProfFlags(profDir) : [];
   try {
     const p = await start(c, data.path, flags);
     let m: Measured, t0, t1, requests;
