@@ -54,6 +54,7 @@ export {
   type Priority,
 } from "./queue_priority.ts";
 export { GroupCommit, type GroupCommitOptions } from "./group_commit.ts";
+export { ReadBatcher, type ReadBatcherOptions } from "./read_batcher.ts";
 export { KvLease, type KvLeaseOptions, type LeaseValue } from "./kv_lease.ts";
 export {
   ConflictError,

@@ -11,6 +11,7 @@
  */
 import {
   type DurableQueue,
+  jsonRecords,
   KvLimitError,
   TooLargeError,
   WriteBatch,
@@ -28,7 +29,10 @@ export interface AcceptedItems {
   queueName: string;
   /** The items, with their ids, in order. */
   items: { id: string; value: EventItem }[];
-  /** The Idempotency-Key's record, and the answer it keeps (24 h). */
+  /**
+   * The Idempotency-Key's record, and the answer it keeps (24 h), stored
+   * as JSON bytes (idempotency_key.ts reads either form).
+   */
   idempotency?: { key: Deno.KvKey; answer: unknown; expireIn: number };
   /** A signed request's replay record. */
   replay?: { key: Deno.KvKey; expireIn: number };
@@ -56,7 +60,12 @@ export function acceptWrite(a: AcceptedItems): WriteBatch {
   try {
     if (a.idempotency) {
       const { key, answer, expireIn } = a.idempotency;
-      part.check({ key, versionstamp: null }).set(key, answer, { expireIn });
+      // As JSON bytes: V8's serializer cost a request about 3 µs here.
+      part.check({ key, versionstamp: null }).set(
+        key,
+        jsonRecords.encode(answer),
+        { expireIn },
+      );
     }
     if (a.replay) {
       const { key, expireIn } = a.replay;

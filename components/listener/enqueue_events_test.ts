@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { GroupCommit } from "@jobico/goico";
+import { GroupCommit, jsonRecords } from "@jobico/goico";
 import { keys } from "../model/keys.ts";
 import { enqueueEvents } from "./enqueue_events.ts";
 import { postTo, stepApp, stepWorld } from "./_test_steps.ts";
@@ -77,7 +77,10 @@ Deno.test("enqueueEvents queues the items in order in one write, with their pin 
       eventId: "id1",
       data: { name: "A" },
     });
-    assert.deepEqual((await w.kv.get(idem.key)).value, answer);
+    // The answer, as JSON bytes.
+    const kept = (await w.kv.get(idem.key)).value;
+    assert.ok(kept instanceof Uint8Array);
+    assert.deepEqual(jsonRecords.decode(kept), answer);
     assert.equal((await w.kv.get(replay.key)).value, 1);
     const pin = await w.kv.get<Deno.KvU64>(keys.versionPin("demo", "greet", 1));
     assert.equal(pin.value?.value, 2n);

@@ -6,7 +6,7 @@
  * be new there, so of concurrent duplicates one write wins and every one
  * gets its answer.
  */
-import { ValidationError } from "@jobico/goico";
+import { jsonRecords, ValidationError } from "@jobico/goico";
 import type { Context } from "hono";
 import type { Step } from "../http/pipeline.ts";
 import { keys } from "../model/keys.ts";
@@ -21,11 +21,15 @@ export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 /**
  * Answers a request whose `idempotency-key` was seen for `route`'s event
- * (eventRoute); else sets `idempotency`.
+ * (eventRoute); else sets `idempotency`. `reads` reads the keys' records:
+ * the listener's `ReadBatcher`, which reads the keys of concurrent
+ * requests together (or the KV itself).
  *
  * @throws {ValidationError} a malformed key (400)
  */
-export function idempotencyKey(kv: Deno.Kv): Step<ListenerEnv> {
+export function idempotencyKey(
+  reads: Pick<Deno.Kv, "get">,
+): Step<ListenerEnv> {
   return async function idempotencyKey(c, next) {
     const header = c.req.header("idempotency-key");
     if (header === undefined) return next();
@@ -36,7 +40,7 @@ export function idempotencyKey(kv: Deno.Kv): Step<ListenerEnv> {
     }
     const route = c.get("route");
     const key = keys.idempotency(route.tenant, route.event.id, header);
-    const first = await kv.get<Accepted>(key);
+    const first = await reads.get(key);
     if (first.value) return replay(c, first.value);
     c.set("idempotency", { key, expireIn: IDEMPOTENCY_MS });
     try {
@@ -44,13 +48,18 @@ export function idempotencyKey(kv: Deno.Kv): Step<ListenerEnv> {
     } catch (err) {
       if (!(err instanceof WriteRefused)) throw err;
       // A concurrent request with the same key won: answer as it did.
-      const winner = await kv.get<Accepted>(key);
+      const winner = await reads.get(key);
       if (winner.value) return replay(c, winner.value);
       throw err;
     }
   };
 }
 
-function replay(c: Context<ListenerEnv>, answer: Accepted): Response {
+/**
+ * The first answer again, from its record: JSON bytes (accept_write.ts),
+ * or the value itself as versions before 2026-12-05 stored it.
+ */
+function replay(c: Context<ListenerEnv>, stored: unknown): Response {
+  const answer = jsonRecords.decode(stored) as Accepted;
   return c.json(answer, 200, { "idempotent-replayed": "true" });
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { GroupCommit } from "@jobico/goico";
+import { GroupCommit, jsonRecords, ReadBatcher } from "@jobico/goico";
 import type { Step } from "../http/pipeline.ts";
 import { keys } from "../model/keys.ts";
 import {
@@ -60,17 +60,25 @@ Deno.test("idempotencyKey answers a key seen before with its first answer, and n
   const w = await stepWorld();
   try {
     const first: Accepted = { accepted: 1, ids: ["0000000000000000001"] };
-    await w.kv.set(keys.idempotency("demo", "greet", "k1"), first);
+    // As JSON bytes (as written now) and as the value itself (as versions
+    // before 2026-12-05 wrote it).
+    await w.kv.set(
+      keys.idempotency("demo", "greet", "k1"),
+      jsonRecords.encode(first),
+    );
+    await w.kv.set(keys.idempotency("demo", "greet", "k0"), first);
     let ran = 0;
     const after: Step<ListenerEnv> = function after() {
       ran++;
       throw new Error("must not run");
     };
     const app = stepApp({ route: w.route }, idempotencyKey(w.kv), after);
-    const res = await postTo(app, "not even JSON", { "idempotency-key": "k1" });
-    assert.equal(res.status, 200);
-    assert.equal(res.headers.get("idempotent-replayed"), "true");
-    assert.deepEqual(await res.json(), first);
+    for (const k of ["k1", "k0"]) {
+      const res = await postTo(app, "not even JSON", { "idempotency-key": k });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("idempotent-replayed"), "true");
+      assert.deepEqual(await res.json(), first);
+    }
     // The key is per tenant and event: another event's "k1" is new.
     const other = stepApp(
       { route: { ...w.route, event: { ...w.route.event, id: "greeted" } } },
@@ -113,34 +121,44 @@ Deno.test("idempotencyKey: when a concurrent duplicate's write wins, the loser a
   }
 });
 
-Deno.test("idempotencyKey: many duplicates at once queue one item and all get its answer", async () => {
-  const w = await stepWorld();
-  try {
-    const app = stepApp(
-      { route: w.route },
-      idempotencyKey(w.kv),
-      eventBytes({ maxBytes: 1000 }),
-      jsonBody(),
-      eventItems(),
-      enqueueEvents({
-        kv: w.kv,
-        queue: w.queue,
-        commits: new GroupCommit(w.kv),
-      }),
-    );
-    const answers = await Promise.all(
-      Array.from({ length: 10 }, async (_, i) => {
-        // Each with another body, as a retrying client's may be.
-        const res = await postTo(app, { data: [{ name: `try ${i}` }] }, {
-          "idempotency-key": "order-18",
-        });
-        assert.equal(res.status, 200);
-        return await res.json();
-      }),
-    );
-    assert.ok(answers.every((a) => a.ids[0] === answers[0].ids[0]));
-    assert.equal((await w.queue.stats("demo/greetings")).depth, 1);
-  } finally {
-    await w.close();
-  }
-});
+for (const reader of ["the KV", "a ReadBatcher"]) {
+  Deno.test(`idempotencyKey: many duplicates at once queue one item and all get its answer (reads through ${reader})`, async () => {
+    const w = await stepWorld();
+    try {
+      // Through a ReadBatcher, as the listener reads: all ten lookups in one
+      // read, before any write.
+      const reads = reader === "the KV" ? w.kv : new ReadBatcher(w.kv);
+      const app = stepApp(
+        { route: w.route },
+        idempotencyKey(reads),
+        eventBytes({ maxBytes: 1000 }),
+        jsonBody(),
+        eventItems(),
+        enqueueEvents({
+          kv: w.kv,
+          queue: w.queue,
+          commits: new GroupCommit(w.kv),
+        }),
+      );
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, async (_, i) => {
+          // Each with another body, as a retrying client's may be.
+          const res = await postTo(app, { data: [{ name: `try ${i}` }] }, {
+            "idempotency-key": "order-18",
+          });
+          assert.equal(res.status, 200);
+          return await res.json();
+        }),
+      );
+      assert.ok(answers.every((a) => a.ids[0] === answers[0].ids[0]));
+      assert.equal((await w.queue.stats("demo/greetings")).depth, 1);
+      if (reads instanceof ReadBatcher) {
+        // The ten lookups shared reads; the nine losers each read again.
+        assert.equal(reads.stats.keys, 10 + 9);
+        assert.ok(reads.stats.reads <= 1 + 9, JSON.stringify(reads.stats));
+      }
+    } finally {
+      await w.close();
+    }
+  });
+}

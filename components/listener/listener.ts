@@ -30,6 +30,7 @@ import {
   type DurableQueue,
   type ErrorKind,
   GroupCommit,
+  ReadBatcher,
 } from "@jobico/goico";
 import { pipeline } from "../http/pipeline.ts";
 import type { Definitions } from "../packages/definitions.ts";
@@ -135,6 +136,14 @@ export interface ListenerOptions {
    */
   commits?: GroupCommit;
   /**
+   * Reads the records requests are checked against (an Idempotency-Key's,
+   * a signature's replay record), the keys of concurrent requests
+   * together.
+   *
+   * @default {new ReadBatcher(kv)}
+   */
+  reads?: ReadBatcher;
+  /**
    * The furthest a request may put its events off (`?delay=`, `?runAt=`),
    * in ms.
    *
@@ -157,6 +166,7 @@ export function listenerApp(options: ListenerOptions): Hono<ListenerEnv> {
     maxAgeMs: options.backlogMaxAgeMs,
   });
   const commits = options.commits ?? new GroupCommit(kv);
+  const reads = options.reads ?? new ReadBatcher(kv);
   if (metrics) registerCommitMetrics(metrics.registry, commits);
   const app = new Hono<ListenerEnv>();
 
@@ -174,10 +184,10 @@ export function listenerApp(options: ListenerOptions): Hono<ListenerEnv> {
     SEND_EVENT_DOC,
     pipeline(
       eventRoute(options),
-      webhookCredentials({ kv, auth, maxBodyBytes }),
+      webhookCredentials({ reads, auth, maxBodyBytes }),
       eventDelay({ maxDelayMs: options.maxDelayMs }),
       eventPriority(),
-      idempotencyKey(kv),
+      idempotencyKey(reads),
       eventBytes({ maxBytes: maxBodyBytes }),
       jsonBody(),
       eventItems({ maxItems: options.maxItems }),

@@ -15,8 +15,11 @@ import type { ListenerEnv } from "./listener_env.ts";
 import type { WebhookAuth } from "./webhook_auth.ts";
 
 export interface WebhookCredentialsOptions {
-  /** Where replay records are kept. */
-  kv: Deno.Kv;
+  /**
+   * Reads replay records: the listener's `ReadBatcher`, which reads the
+   * keys of concurrent requests together (or the KV itself).
+   */
+  reads: Pick<Deno.Kv, "get">;
   /** Checks the credentials as the event's `auth` says. */
   auth: WebhookAuth;
   /** The body limit of a signed body read here (as eventBytes's). */
@@ -33,7 +36,7 @@ export interface WebhookCredentialsOptions {
 export function webhookCredentials(
   options: WebhookCredentialsOptions,
 ): Step<ListenerEnv> {
-  const { kv, auth, maxBodyBytes } = options;
+  const { reads, auth, maxBodyBytes } = options;
   // Kept a little longer than a signature's timestamp stays valid.
   const expireIn = (auth.toleranceSec * 2 + 60) * 1000;
   return async function webhookCredentials(c, next) {
@@ -47,7 +50,7 @@ export function webhookCredentials(
     const pass = await auth.check(c.req.raw, tenant, event, mode, bytes);
     if (!pass.replayId) return next();
     const key = keys.signatureSeen(tenant, pass.replayId);
-    const seen = async () => (await kv.get(key)).versionstamp !== null;
+    const seen = async () => (await reads.get(key)).versionstamp !== null;
     if (await seen()) throw replayed(tenant, event);
     c.set("replay", { key, expireIn });
     try {

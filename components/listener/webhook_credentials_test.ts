@@ -17,7 +17,7 @@ Deno.test("webhookCredentials: a token event needs the tenant's token (or the ad
   try {
     const app = stepApp(
       { route: w.route },
-      webhookCredentials({ kv: w.kv, auth: w.auth, maxBodyBytes: MAX }),
+      webhookCredentials({ reads: w.kv, auth: w.auth, maxBodyBytes: MAX }),
       seen,
     );
     const statusWith = async (headers: Record<string, string>) => {
@@ -58,7 +58,7 @@ Deno.test("webhookCredentials: a signed request reads the body once, within the 
     // eventBytes after it keeps the bytes the signature was checked on.
     const app = stepApp(
       { route: w.route },
-      webhookCredentials({ kv: w.kv, auth: w.auth, maxBodyBytes: MAX }),
+      webhookCredentials({ reads: w.kv, auth: w.auth, maxBodyBytes: MAX }),
       eventBytes({ maxBytes: MAX }),
       seen,
     );
@@ -110,7 +110,7 @@ Deno.test("webhookCredentials: a signature is accepted once, also when the same 
     const { secret } = await w.tenants.webhookSecrets("demo");
     const app = stepApp(
       { route: w.route },
-      webhookCredentials({ kv: w.kv, auth: w.auth, maxBodyBytes: MAX }),
+      webhookCredentials({ reads: w.kv, auth: w.auth, maxBodyBytes: MAX }),
       eventBytes({ maxBytes: MAX }),
       jsonBody(),
       eventItems(),
@@ -150,7 +150,7 @@ Deno.test("webhookCredentials: a public event needs no credentials", async () =>
   try {
     const app = stepApp(
       { route: w.route },
-      webhookCredentials({ kv: w.kv, auth: w.auth, maxBodyBytes: MAX }),
+      webhookCredentials({ reads: w.kv, auth: w.auth, maxBodyBytes: MAX }),
       seen,
     );
     const res = await postTo(app, "{}");
