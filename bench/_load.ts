@@ -14,6 +14,12 @@ export interface LoadSpec {
   seconds: number;
   /** wrk threads. Default 1. */
   threads?: number;
+  /**
+   * A header every request carries with a value of its own, never repeated
+   * within the load or across loads (an `idempotency-key`, as careful
+   * senders send one with each new event).
+   */
+  uniqueHeader?: string;
 }
 
 export interface LoadResult {
@@ -100,6 +106,7 @@ export function wrkScript(spec: LoadSpec): string {
     ...Object.entries(headers).map(([k, v]) =>
       `wrk.headers[ ${lua(k)} ] = ${lua(v)}`
     ),
+    ...(spec.uniqueHeader ? uniqueHeaderLua(spec.uniqueHeader) : []),
     `function done(summary, latency, requests)`,
     `  local e = summary.errors`,
     `  io.write(string.format('\\n{"requests":%d,"non2xx":%d,"errors":%d,"us":%d,"p50":%d,"p99":%d}\\n',`,
@@ -108,6 +115,26 @@ export function wrkScript(spec: LoadSpec): string {
     `end`,
     "",
   ].join("\n");
+}
+
+/**
+ * Lua that gives every request its own value of `name`: the load's random
+ * prefix, the wrk thread's number and a count.
+ */
+function uniqueHeaderLua(name: string): string[] {
+  return [
+    `local threads = 0`,
+    `function setup(thread)`,
+    `  thread:set("tid", threads)`,
+    `  threads = threads + 1`,
+    `end`,
+    `local n = 0`,
+    `function request()`,
+    `  n = n + 1`,
+    `  wrk.headers[ [==[${name}]==] ] = "${crypto.randomUUID()}-" .. (tid or 0) .. "-" .. n`,
+    `  return wrk.format()`,
+    `end`,
+  ];
 }
 
 /** Runs one load and returns what was answered. */
@@ -152,6 +179,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
         headers: { "content-type": "application/json", ...spec.headers },
         connections: spec.connections,
         seconds: spec.seconds,
+        uniqueHeader: spec.uniqueHeader,
       }),
     );
     const out = await new Deno.Command(Deno.execPath(), {

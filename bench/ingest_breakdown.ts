@@ -15,8 +15,8 @@
  *
  *   deno run -A bench/ingest_breakdown.ts [--seconds=5] [--items=1]
  *     [--connections=32] [--data=disk|tmpfs] [--components=ctl,repo,listener]
- *     [--root=DIR] [--env=K=V ...] [--auth=admin|tenant] [--no-profile]
- *     [--json]
+ *     [--root=DIR] [--env=K=V ...] [--auth=admin|tenant] [--idempotency]
+ *     [--no-profile] [--json]
  *
  * `--root` runs main.ts of another checkout (e.g. `git archive` of an
  * older commit) to compare builds with the same script. The profiler costs
@@ -59,6 +59,11 @@ export interface BreakdownOptions {
    * (as a tenant's senders do). Default admin.
    */
   auth?: "admin" | "tenant";
+  /**
+   * Every request carries an Idempotency-Key of its own (as careful
+   * senders send one with each new event). Default false.
+   */
+  idempotency?: boolean;
 }
 
 export interface IngestBreakdown {
@@ -138,6 +143,7 @@ export async function ingestBreakdown(
         headers: { authorization: `Bearer ${token}` },
         connections: o.connections,
         seconds: 2,
+        ...(o.idempotency && { uniqueHeader: "idempotency-key" }),
       };
       await runLoad(spec); // warm-up: V8 optimizes the hot path
       c0 = await commitCounters(p.url);
@@ -265,11 +271,13 @@ if (import.meta.main) {
       json: { type: "boolean", default: false },
       "keep-profile": { type: "string" },
       auth: { type: "string", default: "admin" },
+      idempotency: { type: "boolean", default: false },
       "no-profile": { type: "boolean", default: false },
     },
   });
   const r = await ingestBreakdown({
     auth: values.auth as "admin" | "tenant",
+    idempotency: values.idempotency,
     seconds: Number(values.seconds),
     items: Number(values.items),
     connections: Number(values.connections),

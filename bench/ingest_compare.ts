@@ -9,10 +9,13 @@
  *   deno run -A bench/ingest_compare.ts --build=before=/tmp/builds/base \
  *     --build=after=. [--rounds=3] [--seconds=5] [--items=1] [--data=disk|tmpfs]
  *     [--components=ctl,repo,listener] [--no-profile] [--auth=admin|tenant]
+ *     [--idempotency]
  *
  * A build is `name=DIR` (DIR holds main.ts and deno.json; `.` is this one),
  * optionally with settings of its own: `name=DIR?JOBICO_LOG_LEVEL=warn&K=V`,
- * and its own data directory: `name=DIR?data=tmpfs`.
+ * its own data directory: `name=DIR?data=tmpfs`, and an Idempotency-Key of
+ * its own on every request: `name=DIR?idempotency=1` (`--idempotency`: on
+ * every build's requests; ingest_breakdown.ts).
  */
 import { parseArgs } from "node:util";
 import { CATEGORIES, type Category } from "./_breakdown.ts";
@@ -30,6 +33,7 @@ export interface CompareOptions {
     root: string;
     env?: Record<string, string>;
     data?: DataOn;
+    idempotency?: boolean;
   }[];
   rounds: number;
   seconds: number;
@@ -41,6 +45,8 @@ export interface CompareOptions {
   env?: Record<string, string>;
   /** Whose token the requests carry (ingest_breakdown.ts). Default admin. */
   auth?: "admin" | "tenant";
+  /** Every request an Idempotency-Key of its own (ingest_breakdown.ts). */
+  idempotency?: boolean;
 }
 
 /** The median of each figure over runs of one build. */
@@ -103,6 +109,7 @@ export async function compareBuilds(o: CompareOptions): Promise<{
           root: b.root,
           profile,
           auth: o.auth,
+          idempotency: b.idempotency ?? o.idempotency,
           env: { ...o.env, ...b.env },
         });
         (profile ? profiled : plain).get(b.name)!.push(r);
@@ -131,12 +138,13 @@ if (import.meta.main) {
       "no-profile": { type: "boolean", default: false },
       env: { type: "string", multiple: true, default: [] },
       auth: { type: "string", default: "admin" },
+      idempotency: { type: "boolean", default: false },
     },
   });
   const builds = values.build.map((b) => {
     const at = b.indexOf("=");
     const [root, query] = b.slice(at + 1).split("?");
-    const { data, ...env } = Object.fromEntries(
+    const { data, idempotency, ...env } = Object.fromEntries(
       new URLSearchParams(query ?? ""),
     );
     return {
@@ -144,6 +152,7 @@ if (import.meta.main) {
       root: root === "." ? new URL("../", import.meta.url).pathname : root,
       env,
       data: data as DataOn | undefined,
+      ...(idempotency !== undefined && { idempotency: idempotency === "1" }),
     };
   });
   if (builds.length === 0) {
@@ -160,6 +169,7 @@ if (import.meta.main) {
     components: values.components,
     profile: !values["no-profile"],
     auth: values.auth as "admin" | "tenant",
+    idempotency: values.idempotency,
     env: Object.fromEntries(
       values.env.map((
         kv,

@@ -3,8 +3,9 @@
  * keep-alive `fetch` POSTs of one body, for `seconds`, in its own process.
  *
  * Run: deno run --allow-net --allow-read bench/load_gen.ts <spec.json>
- * where the spec is `{url, body, headers, connections, seconds}`. Prints
- * `{requests, non2xx, errors, seconds, p50Ms, p99Ms}` on stdout.
+ * where the spec is `{url, body, headers, connections, seconds,
+ * uniqueHeader?}` (a header each request carries with a value of its own).
+ * Prints `{requests, non2xx, errors, seconds, p50Ms, p99Ms}` on stdout.
  */
 interface Spec {
   url: string;
@@ -12,12 +13,15 @@ interface Spec {
   headers: Record<string, string>;
   connections: number;
   seconds: number;
+  uniqueHeader?: string;
 }
 
 const spec: Spec = JSON.parse(await Deno.readTextFile(Deno.args[0]));
 const body = new TextEncoder().encode(spec.body);
 let requests = 0, non2xx = 0, errors = 0;
 const latencies: number[] = [];
+const prefix = crypto.randomUUID();
+let sent = 0;
 const t0 = performance.now();
 const end = t0 + spec.seconds * 1000;
 await Promise.all(
@@ -27,7 +31,9 @@ await Promise.all(
       try {
         const res = await fetch(spec.url, {
           method: "POST",
-          headers: spec.headers,
+          headers: spec.uniqueHeader
+            ? { ...spec.headers, [spec.uniqueHeader]: `${prefix}-${++sent}` }
+            : spec.headers,
           body,
         });
         await res.arrayBuffer();

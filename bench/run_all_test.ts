@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { executorOverheadBench } from "./executor_overhead.ts";
 import { belowFloors } from "./quick.ts";
 import { type Results, resultsMarkdown, targetsOf } from "./run_all.ts";
-import { wrkScript } from "./_load.ts";
+import { runLoad, wrkScript } from "./_load.ts";
 import { summarizeProfile } from "./_profile.ts";
 import { machine } from "./_machine.ts";
 
@@ -49,6 +49,40 @@ Deno.test("bench: the wrk script posts the body and prints one JSON line", () =>
   assert.match(lua, /wrk.method = "POST"/);
   assert.match(lua, /wrk.body = \[==\[\{"data":\[1\]\}\]==\]/);
   assert.match(lua, /function done\(summary, latency, requests\)/);
+});
+
+Deno.test("bench: a load's unique header has a value of its own on every request", async () => {
+  const seen = new Set<string>();
+  let requests = 0;
+  const ac = new AbortController();
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen() {} },
+    async (req) => {
+      await req.arrayBuffer();
+      requests++;
+      seen.add(req.headers.get("idempotency-key") ?? "");
+      return new Response("{}");
+    },
+  );
+  try {
+    const spec = {
+      url: `http://127.0.0.1:${server.addr.port}/`,
+      body: "{}",
+      connections: 4,
+      seconds: 1,
+      uniqueHeader: "idempotency-key",
+    };
+    const first = await runLoad(spec);
+    const second = await runLoad(spec);
+    assert.ok(first.requests > 10 && second.requests > 10);
+    // The server also saw the requests under way when a load ended.
+    assert.ok(requests >= first.requests + second.requests);
+    assert.ok(!seen.has(""));
+    assert.equal(seen.size, requests, "a value came twice");
+  } finally {
+    ac.abort();
+    await server.finished;
+  }
 });
 
 Deno.test("bench: the profile summary sums self time per call frame", () => {

@@ -7,7 +7,8 @@
  * Idempotency-Key or a signature (was it seen before?), and read one at a
  * time those cost a single-item request about 9 µs of main thread and 15
  * µs of the KV's SQLite thread each, against about 3 and 8 a key in a read
- * of ten (bench/ingest_idempotent.ts has the effect on ingest).
+ * of ten (BENCHMARKS.md, "Idempotency-Keys and signatures": the effect on
+ * ingest, `bench/ingest_compare.ts --idempotency`).
  *
  * A lone read goes to the store at once; while one is under way, the keys
  * asked meanwhile wait for it, and a second read starts beside it only
