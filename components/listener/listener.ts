@@ -167,7 +167,7 @@ export function listenerApp(options: ListenerOptions): Hono<ListenerEnv> {
   });
   const commits = options.commits ?? new GroupCommit(kv);
   const reads = options.reads ?? new ReadBatcher(kv);
-  if (metrics) registerCommitMetrics(metrics.registry, commits);
+  if (metrics) registerCommitMetrics(metrics.registry, commits, reads);
   const app = new Hono<ListenerEnv>();
 
   // Refusals are counted per tenant only once the tenant is known to

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import client from "prom-client";
-import { GroupCommit, WriteBatch } from "@jobico/goico";
+import { GroupCommit, ReadBatcher, WriteBatch } from "@jobico/goico";
 import { registerCommitMetrics } from "./commit_metrics.ts";
 
 Deno.test("registerCommitMetrics: each scrape reads the group commit's counters", async () => {
@@ -24,6 +24,25 @@ Deno.test("registerCommitMetrics: each scrape reads the group commit's counters"
     assert.ok(commitSecs > 0, `commit seconds ${commitSecs}`);
     // Three requests waited at least for the one commit each.
     assert.ok(waitSecs >= 3 * commitSecs, `${waitSecs} >= 3 x ${commitSecs}`);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("registerCommitMetrics: with a read batcher, each scrape reads its reads and keys", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const reads = new ReadBatcher(kv);
+    const registry = new client.Registry();
+    registerCommitMetrics(registry, new GroupCommit(kv), reads);
+    const value = (text: string, name: string) =>
+      Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+    let text = await registry.metrics();
+    assert.equal(value(text, "jobico_listener_record_reads_total"), 0);
+    await Promise.all([0, 1, 2].map((i) => reads.get(["k", i])));
+    text = await registry.metrics();
+    assert.equal(value(text, "jobico_listener_record_reads_total"), 1);
+    assert.equal(value(text, "jobico_listener_record_read_keys_total"), 3);
   } finally {
     kv.close();
   }
