@@ -61,6 +61,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "openKvAt",
     "openPgKv",
     "PgKv",
+    "ReadBatcher",
     "problemBody",
     "problemResponse",
     "problemStatus",
