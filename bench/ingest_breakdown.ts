@@ -90,6 +90,12 @@ export interface IngestBreakdown {
     /** Mean ms a commit took. */
     commitMs: number;
     requestsPerCommit: number;
+    /**
+     * Keys a read of the records requests are checked against carried
+     * (Idempotency-Keys, signatures' replay records); absent when none was
+     * read or the build does not count them.
+     */
+    keysPerRead?: number;
   } | null;
 }
 
@@ -205,6 +211,9 @@ export async function ingestBreakdown(
           ),
           commitMs: r2(d("commit_seconds") * 1000 / d("commits")),
           requestsPerCommit: r2(d("committed_requests") / d("commits")),
+          ...(d("record_reads") > 0 && {
+            keysPerRead: r2(d("record_read_keys") / d("record_reads")),
+          }),
         }
         : null,
     };
@@ -234,6 +243,12 @@ export function breakdownMarkdown(
       (r) => r.commit ? String(r.commit.requestsPerCommit) : "-",
     ),
     row("one commit, ms", (r) => r.commit ? String(r.commit.commitMs) : "-"),
+    ...(runs.some((x) => x.r.commit?.keysPerRead !== undefined)
+      ? [row(
+        "keys per record read (Idempotency-Key, signature)",
+        (r) => String(r.commit?.keysPerRead ?? "-"),
+      )]
+      : []),
     row(
       "main isolate busy (CPU time / wall time)",
       (r) => r.mainBusy === null ? "-" : `${Math.round(r.mainBusy * 100)}%`,

@@ -73,6 +73,9 @@ export function medianBreakdown(runs: IngestBreakdown[]): IngestBreakdown {
       waitMs: m((r) => r.commit!.waitMs),
       commitMs: m((r) => r.commit!.commitMs),
       requestsPerCommit: m((r) => r.commit!.requestsPerCommit),
+      ...(runs.every((r) => r.commit!.keysPerRead !== undefined) && {
+        keysPerRead: m((r) => r.commit!.keysPerRead!),
+      }),
     }
     : null;
   return {
