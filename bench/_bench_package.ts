@@ -43,10 +43,14 @@ export function eventBody(n: number): string {
   return JSON.stringify({ data: Array.from({ length: n }, () => ITEM) });
 }
 
-/** Uploads the schema and the module and deploys the package. */
+/**
+ * Uploads the schema and the module and deploys the package; with `auth`,
+ * its event takes that `auth` (`hmac`: signed requests).
+ */
 export async function deployBenchPackage(
   url: string,
   token: string,
+  auth?: "token" | "hmac" | "public",
 ): Promise<void> {
   const api = async (path: string, init: RequestInit, want: number) => {
     const headers = new Headers(init.headers);
@@ -68,6 +72,11 @@ export async function deployBenchPackage(
   await api("/api/v1/packages", {
     method: "POST",
     headers: { "content-type": "application/yaml" },
-    body: PACKAGE,
+    body: auth
+      ? PACKAGE.replace(
+        "      runtime: echo\n",
+        `      runtime: echo\n      auth: ${auth}\n`,
+      )
+      : PACKAGE,
   }, 201);
 }

@@ -20,6 +20,14 @@ export interface LoadSpec {
    * senders send one with each new event).
    */
   uniqueHeader?: string;
+  /**
+   * Signs every request as a signed webhook's sender does (a
+   * `Jobico-Signature` over the body, components/listener/webhook_signature.ts)
+   * with this secret, and replaces `{unique}` in the body with a value of
+   * its own on each request (a signed copy is refused as a replay). wrk
+   * cannot sign: such a load runs on bench/load_gen.ts.
+   */
+  signWith?: string;
 }
 
 export interface LoadResult {
@@ -139,7 +147,7 @@ function uniqueHeaderLua(name: string): string[] {
 
 /** Runs one load and returns what was answered. */
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const which = await loadTool();
+  const which = spec.signWith ? "deno" : await loadTool();
   const dir = await Deno.makeTempDir({ prefix: "jobico-load-" });
   try {
     if (which === "wrk") {
@@ -180,6 +188,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
         connections: spec.connections,
         seconds: spec.seconds,
         uniqueHeader: spec.uniqueHeader,
+        signWith: spec.signWith,
       }),
     );
     const out = await new Deno.Command(Deno.execPath(), {

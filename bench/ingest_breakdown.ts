@@ -15,7 +15,7 @@
  *
  *   deno run -A bench/ingest_breakdown.ts [--seconds=5] [--items=1]
  *     [--connections=32] [--data=disk|tmpfs] [--components=ctl,repo,listener]
- *     [--root=DIR] [--env=K=V ...] [--auth=admin|tenant] [--idempotency]
+ *     [--root=DIR] [--env=K=V ...] [--auth=admin|tenant|signed] [--idempotency]
  *     [--no-profile] [--json]
  *
  * `--root` runs main.ts of another checkout (e.g. `git archive` of an
@@ -28,11 +28,12 @@ import {
   deployBenchPackage,
   EVENT,
   eventBody,
+  ITEM,
   TENANT,
 } from "./_bench_package.ts";
 import { breakdown, CATEGORIES, type Category } from "./_breakdown.ts";
 import { type DataOn, makeDataDir } from "./_data_dir.ts";
-import { runLoad } from "./_load.ts";
+import { type LoadSpec, runLoad } from "./_load.ts";
 import { cpuProfFlags, readMainProfile, uptimeUs } from "./_main_profile.ts";
 import { BENCH_TOKEN, startPlatformProcess } from "./_processes.ts";
 import { cpuPerEvent, type ThreadCpu, threadTimes } from "./_thread_cpu.ts";
@@ -56,9 +57,12 @@ export interface BreakdownOptions {
   keepProfile?: string;
   /**
    * Whose token the requests carry: the admin token, or the tenant's own
-   * (as a tenant's senders do). Default admin.
+   * (as a tenant's senders do); or no token but a signature (the event
+   * takes `auth: hmac`, every request is signed with the tenant's webhook
+   * secret and carries an item of its own: the load runs on
+   * bench/load_gen.ts, wrk cannot sign). Default admin.
    */
-  auth?: "admin" | "tenant";
+  auth?: "admin" | "tenant" | "signed";
   /**
    * Every request carries an Idempotency-Key of its own (as careful
    * senders send one with each new event). Default false.
@@ -123,6 +127,25 @@ async function tenantToken(url: string): Promise<string> {
   return (await res.json()).token;
 }
 
+/** The bench tenant's webhook secret (read with the admin token). */
+async function webhookSecret(url: string): Promise<string> {
+  const res = await fetch(`${url}/api/v1/tenants/${TENANT}/webhook-secret`, {
+    headers: { authorization: `Bearer ${BENCH_TOKEN}` },
+  });
+  if (!res.ok) throw new Error(`secret: ${res.status} ${await res.text()}`);
+  return (await res.json()).secret;
+}
+
+/** A body of `n` items whose names load_gen makes unique (`{unique}`). */
+function uniqueEventBody(n: number): string {
+  return JSON.stringify({
+    data: Array.from({ length: n }, (_, i) => ({
+      ...ITEM,
+      name: `{unique}-${i}`,
+    })),
+  });
+}
+
 export async function ingestBreakdown(
   o: BreakdownOptions,
 ): Promise<IngestBreakdown> {
@@ -139,14 +162,16 @@ export async function ingestBreakdown(
     });
     let load, t0, t1, cpu0, cpu1, c0, c1;
     try {
-      await deployBenchPackage(p.url, BENCH_TOKEN);
+      const signed = o.auth === "signed";
+      await deployBenchPackage(p.url, BENCH_TOKEN, signed ? "hmac" : undefined);
       const token = o.auth === "tenant"
         ? await tenantToken(p.url)
         : BENCH_TOKEN;
-      const spec = {
+      const spec: LoadSpec & { headers: Record<string, string> } = {
         url: `${p.url}/events/${TENANT}/${EVENT}`,
-        body: eventBody(items),
-        headers: { authorization: `Bearer ${token}` },
+        body: signed ? uniqueEventBody(items) : eventBody(items),
+        headers: signed ? {} : { authorization: `Bearer ${token}` },
+        ...(signed && { signWith: await webhookSecret(p.url) }),
         connections: o.connections,
         seconds: 2,
         ...(o.idempotency && { uniqueHeader: "idempotency-key" }),
@@ -291,7 +316,7 @@ if (import.meta.main) {
     },
   });
   const r = await ingestBreakdown({
-    auth: values.auth as "admin" | "tenant",
+    auth: values.auth as "admin" | "tenant" | "signed",
     idempotency: values.idempotency,
     seconds: Number(values.seconds),
     items: Number(values.items),

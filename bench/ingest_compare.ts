@@ -8,7 +8,7 @@
  *   git archive <commit> | tar -x -C /tmp/builds/<name>   # a build to compare
  *   deno run -A bench/ingest_compare.ts --build=before=/tmp/builds/base \
  *     --build=after=. [--rounds=3] [--seconds=5] [--items=1] [--data=disk|tmpfs]
- *     [--components=ctl,repo,listener] [--no-profile] [--auth=admin|tenant]
+ *     [--components=ctl,repo,listener] [--no-profile] [--auth=admin|tenant|signed]
  *     [--idempotency]
  *
  * A build is `name=DIR` (DIR holds main.ts and deno.json; `.` is this one),
@@ -43,8 +43,8 @@ export interface CompareOptions {
   components: string;
   profile: boolean;
   env?: Record<string, string>;
-  /** Whose token the requests carry (ingest_breakdown.ts). Default admin. */
-  auth?: "admin" | "tenant";
+  /** Whose token the requests carry, or signed (ingest_breakdown.ts). Default admin. */
+  auth?: "admin" | "tenant" | "signed";
   /** Every request an Idempotency-Key of its own (ingest_breakdown.ts). */
   idempotency?: boolean;
 }
@@ -171,7 +171,7 @@ if (import.meta.main) {
     data: values.data as DataOn,
     components: values.components,
     profile: !values["no-profile"],
-    auth: values.auth as "admin" | "tenant",
+    auth: values.auth as "admin" | "tenant" | "signed",
     idempotency: values.idempotency,
     env: Object.fromEntries(
       values.env.map((

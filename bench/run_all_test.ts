@@ -10,6 +10,7 @@ import { type Results, resultsMarkdown, targetsOf } from "./run_all.ts";
 import { runLoad, wrkScript } from "./_load.ts";
 import { summarizeProfile } from "./_profile.ts";
 import { machine } from "./_machine.ts";
+import { verifyWebhook } from "../components/listener/webhook_signature.ts";
 
 Deno.test("bench: the executor scenario runs at a trivial size and the report renders", async () => {
   const executor = await executorOverheadBench({
@@ -79,6 +80,43 @@ Deno.test("bench: a load's unique header has a value of its own on every request
     assert.ok(requests >= first.requests + second.requests);
     assert.ok(!seen.has(""));
     assert.equal(seen.size, requests, "a value came twice");
+  } finally {
+    ac.abort();
+    await server.finished;
+  }
+});
+
+Deno.test("bench: a signed load signs every request as webhook senders do, each body its own", async () => {
+  const bodies = new Set<string>();
+  let refused = 0;
+  const ac = new AbortController();
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen() {} },
+    async (req) => {
+      const body = new Uint8Array(await req.arrayBuffer());
+      const check = await verifyWebhook({
+        header: req.headers.get("jobico-signature"),
+        body,
+        secrets: ["whsec_test"],
+        nowMs: Date.now(),
+      });
+      if (!check.ok) refused++;
+      bodies.add(new TextDecoder().decode(body));
+      return new Response("{}", { status: check.ok ? 200 : 401 });
+    },
+  );
+  try {
+    const r = await runLoad({
+      url: `http://127.0.0.1:${server.addr.port}/`,
+      body: '{"data":[{"name":"{unique}"}]}',
+      connections: 2,
+      seconds: 1,
+      signWith: "whsec_test",
+    });
+    assert.equal(r.generator, "deno");
+    assert.ok(r.requests > 10 && r.non2xx === 0 && refused === 0);
+    assert.ok(bodies.size >= r.requests, "a body came twice");
+    assert.ok(![...bodies].some((b) => b.includes("{unique}")));
   } finally {
     ac.abort();
     await server.finished;
