@@ -201,6 +201,35 @@ Deno.test("the same Idempotency-Key returns the first answer and queues nothing 
   }
 });
 
+Deno.test("requests with Idempotency-Keys at once share the reads of their records", async () => {
+  const p = await greetPlatform({ components: ["listener"] });
+  try {
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const res = await p.app.request("/events/demo/greet", {
+          method: "POST",
+          headers: { "idempotency-key": `order-${i}` },
+          body: JSON.stringify({ data: [{ name: `n${i}` }] }),
+        });
+        assert.equal(res.status, 200);
+        return await res.json();
+      }),
+    );
+    assert.equal(new Set(answers.map((a) => a.ids[0])).size, 20);
+    assert.equal((await p.queue.stats("demo/greetings")).depth, 20);
+    const metrics = await (await p.app.request("/metrics", {
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    })).text();
+    const value = (name: string) =>
+      Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1]);
+    assert.equal(value("jobico_listener_record_read_keys_total"), 20);
+    const reads = value("jobico_listener_record_reads_total");
+    assert.ok(reads >= 2 && reads < 20, `${reads} reads for 20 keys`);
+  } finally {
+    await p.close();
+  }
+});
+
 Deno.test("a full queue refuses events with 429 and Retry-After, and accepts again once drained", async () => {
   // No executor: what is accepted stays queued.
   const p = await greetPlatform({ components: ["listener"], maxQueueDepth: 3 });
