@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
+import { openPgKv } from "./pg/pg_kv.ts";
+import { pgTestDatabase, pgTestUrl } from "./pg/pg_test_database.ts";
 import { ReadBatcher } from "./read_batcher.ts";
+
+const PG = await pgTestUrl();
 
 async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
   const kv = await Deno.openKv(":memory:");
@@ -100,3 +104,38 @@ Deno.test("ReadBatcher: options must be whole numbers of at least 1", () =>
     );
     return Promise.resolve();
   }));
+
+Deno.test({
+  name:
+    "ReadBatcher on PostgreSQL: reads start at once, side by side, up to the pool's connections",
+  ignore: !PG,
+  fn: async () => {
+    const kv = await openPgKv(await pgTestDatabase(), {
+      watchPollMs: 0,
+      connections: 2,
+    });
+    try {
+      await kv.set(["k", 1], "one");
+      const reads = new ReadBatcher(kv);
+      const first = reads.get(["k", 1]);
+      await Promise.resolve(); // the first read is under way
+      const more = [reads.get(["k", 2]), reads.get(["k", 3])];
+      await Promise.resolve();
+      // Started beside the first at once (on Deno KV they wait for it).
+      assert.deepEqual(reads.stats, { reads: 2, keys: 3 });
+      const third = reads.get(["k", 1]);
+      await Promise.resolve();
+      // Two reads under way, the pool's two connections: the third waits.
+      assert.equal(reads.stats.reads, 2);
+      assert.equal((await first).value, "one");
+      assert.deepEqual((await Promise.all(more)).map((e) => e.value), [
+        null,
+        null,
+      ]);
+      assert.equal((await third).value, "one");
+      assert.deepEqual(reads.stats, { reads: 3, keys: 4 });
+    } finally {
+      await kv.closed();
+    }
+  },
+});

@@ -149,10 +149,18 @@ export class PgKv implements Deno.Kv {
   readonly #sweeper: ReturnType<typeof setInterval> | undefined;
   #sweeping = false;
   #closed = false;
+  /**
+   * How many reads it runs at once: its pool's connections. A
+   * `ReadBatcher` on it reads that many at once, as soon as a key is
+   * asked, instead of gathering keys behind one read (which suits Deno
+   * KV's one SQLite thread, not a pool of connections).
+   */
+  readonly readsAtOnce: number;
 
   /** Use {@linkcode openPgKv}, which applies the migrations first. */
   constructor(sql: Sql, options: PgKvOptions = {}) {
     this.#sql = sql;
+    this.readsAtOnce = options.connections ?? 10;
     this.#retries = options.deadlockRetries ?? 20;
     this.#watches = new WatchHub(
       {
