@@ -53,7 +53,6 @@ const FORMAT = "t=<unix seconds>,v1=<64 hex digits>";
 const HEX_RE = /^[0-9a-fA-F]{64}$/;
 const DIGITS_RE = /^[0-9]{1,15}$/;
 
-
 /**
  * What {@linkcode verifyWebhook} checks.
  *
@@ -170,7 +169,7 @@ export async function verifyWebhook(
     const expected = hmacHex(secret, timestamp, body);
     first ??= expected;
     for (const candidate of signatures) {
-      if (timingSafeEqualText(expected, candidate)) {
+      if (timingSafeEqual(expected, candidate)) {
         return { ok: true, timestamp, signature: candidate, replayId: first };
       }
     }
@@ -180,19 +179,11 @@ export async function verifyWebhook(
   );
 }
 
-/** Compares two byte arrays in time that depends only on their lengths. */
-export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
-}
-
 /**
- * Compares two strings of one length in time that depends only on their
- * lengths (the hex digests here: no bytes decoded, none encoded).
+ * Compares two strings in time that depends only on their lengths (the hex
+ * digests here: no bytes decoded, none encoded).
  */
-function timingSafeEqualText(a: string, b: string): boolean {
+export function timingSafeEqual(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);

@@ -222,12 +222,13 @@ Deno.test("many secrets rotate through the key cache", async () => {
   assert.equal((await verify(header, { secrets: ["secret-0"] })).ok, true);
 });
 
-Deno.test("timingSafeEqual compares bytes", () => {
-  const a = new Uint8Array([1, 2, 3]);
-  assert.equal(timingSafeEqual(a, new Uint8Array([1, 2, 3])), true);
-  assert.equal(timingSafeEqual(a, new Uint8Array([1, 2, 4])), false);
-  assert.equal(timingSafeEqual(a, new Uint8Array([1, 2])), false);
-  assert.equal(timingSafeEqual(new Uint8Array(), new Uint8Array()), true);
+Deno.test("timingSafeEqual compares strings", () => {
+  const a = "c65cfaaa";
+  assert.equal(timingSafeEqual(a, "c65cfaaa"), true);
+  assert.equal(timingSafeEqual(a, "c65cfaab"), false);
+  assert.equal(timingSafeEqual(a, "c65cfaa"), false);
+  assert.equal(timingSafeEqual(a, "C65CFAAA"), false);
+  assert.equal(timingSafeEqual("", ""), true);
 });
 
 Deno.test({
