@@ -12,16 +12,20 @@
  *
  * A lone read goes to the store at once; while one is under way, the keys
  * asked meanwhile wait for it, and a second read starts beside it only
- * once `overlapKeys` keys wait, up to `maxInFlight` at once. On a store
- * with a pool of connections (PgKv), where reads run side by side and
- * gathering them only made requests wait (Idempotency-Key requests
- * 2,750-3,422 req/s one `get` each, 1,703-2,108 gathered so, 2,943-3,563
- * with reads started at once, up to the pool's size), the defaults are
- * the latter (see `ReadBatcherOptions`). Each caller gets what `kv.get` would have answered: the entry as
- * one strongly consistent read saw it. A read that fails is tried again
- * key by key, so a key the store refuses (too large, say) fails only its
- * own caller; when the store itself fails (a full disk, a lost
- * connection), every caller of that read gets the error.
+ * once `overlapKeys` keys wait, up to `maxInFlight` at once. That suits
+ * Deno KV, whose reads and commits all go through one SQLite thread. A
+ * store with a pool of connections (PgKv) runs reads side by side, and
+ * there gathering keys behind a read only made requests wait
+ * (Idempotency-Key requests: 2,750-3,422 req/s with one `get` each,
+ * 1,703-2,108 gathered, 2,943-3,563 with each read started at once, up to
+ * the pool's size): on a store that says how many reads it runs at once
+ * (`readsAtOnce`), each read starts at once, up to that many.
+ *
+ * Each caller gets what `kv.get` would have answered: the entry as one
+ * strongly consistent read saw it. A read that fails is tried again key by
+ * key, so a key the store refuses (too large, say) fails only its own
+ * caller; when the store itself fails (a full disk, a lost connection),
+ * every caller of that read gets the error.
  */
 import { storeFailure } from "./store_error.ts";
 import { withDefaults } from "./with_defaults.ts";
@@ -121,7 +125,7 @@ export class ReadBatcher {
     });
   }
 
-  /** Starts reads of what waits: one at a time, more when whole reads wait. */
+  /** Starts reads of what waits: one, and more beside it once `overlapKeys` wait. */
   #start(): void {
     const { maxKeys, maxInFlight, overlapKeys } = this.#o;
     while (
