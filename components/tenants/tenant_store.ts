@@ -14,6 +14,7 @@ import {
   ConflictError,
   deletePrefixes,
   NotFoundError,
+  ReadBatcher,
   SealError,
   SecretBox,
   sha256HexNow,
@@ -63,6 +64,12 @@ export class TenantStore {
   readonly #cacheMs: number;
   readonly #cache = new Map<string, { tenant: string | null; at: number }>();
   readonly #box: SecretBox | undefined;
+  /**
+   * Reads the tokens that miss the cache with those of concurrent
+   * requests: a flood of unknown tokens (each a miss) costs a read a few
+   * requests instead of one each.
+   */
+  readonly #tokenReads: ReadBatcher;
 
   constructor(
     private readonly kv: Deno.Kv,
@@ -72,6 +79,7 @@ export class TenantStore {
     this.#grace = options.secretGraceMs ?? 24 * 60 * 60 * 1000;
     this.#cacheMs = options.cacheMs ?? 1000;
     this.#box = options.secrets;
+    this.#tokenReads = new ReadBatcher(kv);
   }
 
   /** Creates a tenant and its first token; 409 when the id is taken. */
@@ -157,8 +165,8 @@ export class TenantStore {
     const hit = this.#cache.get(hash);
     if (hit && now - hit.at < this.#cacheMs) return hit.tenant;
     const tenant =
-      (await this.kv.get<{ tenant: string }>(keys.tokenHash(hash))).value
-        ?.tenant ?? null;
+      (await this.#tokenReads.get<{ tenant: string }>(keys.tokenHash(hash)))
+        .value?.tenant ?? null;
     if (this.#cache.size > 10_000) this.#cache.clear();
     this.#cache.set(hash, { tenant, at: now });
     return tenant;

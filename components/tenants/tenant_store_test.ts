@@ -65,3 +65,30 @@ Deno.test("TenantStore: a secret stored in clear is sealed the first time it is 
     kv.close();
   }
 });
+
+Deno.test("TenantStore: tokens looked up at once, known and unknown, each get their own tenant or null", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const tenants = new TenantStore(kv);
+    const made = await Promise.all(
+      ["a", "b", "c"].map((id) => tenants.create(id)),
+    );
+    // Read together (the lookups of concurrent requests share reads): 25
+    // tokens, more than one read holds, each answered for itself.
+    const asked = Array.from(
+      { length: 25 },
+      (_, i) => i % 5 === 0 ? made[i % 3].token : `jbt_unknown_${i}`,
+    );
+    const got = await Promise.all(asked.map((t) => tenants.tenantOfToken(t)));
+    assert.deepEqual(
+      got,
+      asked.map((t) => made.find((m) => m.token === t)?.id ?? null),
+    );
+    // A rotated token is unknown at once (its cache entry goes with it).
+    const old = made[0].token;
+    await tenants.rotateToken("a");
+    assert.equal(await tenants.tenantOfToken(old), null);
+  } finally {
+    kv.close();
+  }
+});
