@@ -8,6 +8,7 @@ import {
 import { jsonRecords, type RecordCodec, v8Records } from "./record_codec.ts";
 import { monotonicId } from "./monotonic_id.ts";
 import { KvLimitError, WriteBatch } from "./write_batch.ts";
+import { withKv } from "./_test_kv.ts";
 
 type Job = { n: number };
 
@@ -19,15 +20,6 @@ function items(...ns: number[]): { id: string; value: Job }[] {
 async function waiting(q: DurableQueue<Job>, queue: string) {
   const { depth, inFlight } = await q.stats(queue);
   return { depth, inFlight };
-}
-
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
 }
 
 /** Every test runs for each way of storing records. */

@@ -2,15 +2,7 @@ import assert from "node:assert/strict";
 import { GroupCommit } from "./group_commit.ts";
 import { KV_LIMITS } from "./kv_limits.ts";
 import { WriteBatch } from "./write_batch.ts";
-
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
-}
+import { withKv } from "./_test_kv.ts";
 
 const setPart = (
   kv: Deno.Kv,

@@ -3,17 +3,9 @@ import { DurableQueue, type QueuedItem } from "./durable_queue.ts";
 import { type Gate, listGates } from "./queue_gates.ts";
 import { monotonicId } from "./monotonic_id.ts";
 import { WriteBatch } from "./write_batch.ts";
+import { withKv } from "./_test_kv.ts";
 
 type Job = { key: string };
-
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
-}
 
 /** Gate per key, limit `limit`. */
 const byKey = (limit: number) => (it: QueuedItem<Job>): Gate[] => [

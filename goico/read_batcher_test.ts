@@ -2,17 +2,9 @@ import assert from "node:assert/strict";
 import { openPgKv } from "./pg/pg_kv.ts";
 import { pgTestDatabase, pgTestUrl } from "./pg/pg_test_database.ts";
 import { ReadBatcher } from "./read_batcher.ts";
+import { withKv } from "./_test_kv.ts";
 
 const PG = await pgTestUrl();
-
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
-}
 
 Deno.test("ReadBatcher: each caller gets what kv.get answers, present or absent", () =>
   withKv(async (kv) => {

@@ -2,15 +2,7 @@ import assert from "node:assert/strict";
 import { KV_LIMITS, type KvLimits } from "./kv_limits.ts";
 import { kvValueSize } from "./kv_value_size.ts";
 import { collectedKey, KvLimitError, WriteBatch } from "./write_batch.ts";
-
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
-}
+import { withKv } from "./_test_kv.ts";
 
 /** Runs `fill` on a batch; returns the limit the batch refused with, or null. */
 function refusal(

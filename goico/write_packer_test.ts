@@ -2,15 +2,7 @@ import assert from "node:assert/strict";
 import { KV_LIMITS } from "./kv_limits.ts";
 import { KvLimitError, type WriteBatch } from "./write_batch.ts";
 import { WritePacker } from "./write_packer.ts";
-
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
-}
+import { withKv } from "./_test_kv.ts";
 
 Deno.test("WritePacker: things go in order, as many an atomic as their measures fit", () =>
   withKv(async (kv) => {
