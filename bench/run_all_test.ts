@@ -52,22 +52,35 @@ Deno.test("bench: the wrk script posts the body and prints one JSON line", () =>
   assert.match(lua, /function done\(summary, latency, requests\)/);
 });
 
-Deno.test("bench: a load's unique header has a value of its own on every request", async () => {
-  const seen = new Set<string>();
-  let requests = 0;
+/** Runs `fn` with the URL of a server on a free port that answers with `handler`. */
+async function withServer(
+  handler: (req: Request) => Promise<Response>,
+  fn: (url: string) => Promise<void>,
+): Promise<void> {
   const ac = new AbortController();
   const server = Deno.serve(
     { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen() {} },
-    async (req) => {
-      await req.arrayBuffer();
-      requests++;
-      seen.add(req.headers.get("idempotency-key") ?? "");
-      return new Response("{}");
-    },
+    handler,
   );
   try {
+    await fn(`http://127.0.0.1:${server.addr.port}/`);
+  } finally {
+    ac.abort();
+    await server.finished;
+  }
+}
+
+Deno.test("bench: a load's unique header has a value of its own on every request", async () => {
+  const seen = new Set<string>();
+  let requests = 0;
+  await withServer(async (req) => {
+    await req.arrayBuffer();
+    requests++;
+    seen.add(req.headers.get("idempotency-key") ?? "");
+    return new Response("{}");
+  }, async (url) => {
     const spec = {
-      url: `http://127.0.0.1:${server.addr.port}/`,
+      url,
       body: "{}",
       connections: 4,
       seconds: 1,
@@ -80,34 +93,26 @@ Deno.test("bench: a load's unique header has a value of its own on every request
     assert.ok(requests >= first.requests + second.requests);
     assert.ok(!seen.has(""));
     assert.equal(seen.size, requests, "a value came twice");
-  } finally {
-    ac.abort();
-    await server.finished;
-  }
+  });
 });
 
 Deno.test("bench: a signed load signs every request as webhook senders do, each body its own", async () => {
   const bodies = new Set<string>();
   let refused = 0;
-  const ac = new AbortController();
-  const server = Deno.serve(
-    { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen() {} },
-    async (req) => {
-      const body = new Uint8Array(await req.arrayBuffer());
-      const check = await verifyWebhook({
-        header: req.headers.get("jobico-signature"),
-        body,
-        secrets: ["whsec_test"],
-        nowMs: Date.now(),
-      });
-      if (!check.ok) refused++;
-      bodies.add(new TextDecoder().decode(body));
-      return new Response("{}", { status: check.ok ? 200 : 401 });
-    },
-  );
-  try {
+  await withServer(async (req) => {
+    const body = new Uint8Array(await req.arrayBuffer());
+    const check = await verifyWebhook({
+      header: req.headers.get("jobico-signature"),
+      body,
+      secrets: ["whsec_test"],
+      nowMs: Date.now(),
+    });
+    if (!check.ok) refused++;
+    bodies.add(new TextDecoder().decode(body));
+    return new Response("{}", { status: check.ok ? 200 : 401 });
+  }, async (url) => {
     const r = await runLoad({
-      url: `http://127.0.0.1:${server.addr.port}/`,
+      url,
       body: '{"data":[{"name":"{unique}"}]}',
       connections: 2,
       seconds: 1,
@@ -117,10 +122,7 @@ Deno.test("bench: a signed load signs every request as webhook senders do, each 
     assert.ok(r.requests > 10 && r.non2xx === 0 && refused === 0);
     assert.ok(bodies.size >= r.requests, "a body came twice");
     assert.ok(![...bodies].some((b) => b.includes("{unique}")));
-  } finally {
-    ac.abort();
-    await server.finished;
-  }
+  });
 });
 
 Deno.test("bench: the profile summary sums self time per call frame", () => {
