@@ -20,6 +20,8 @@ export interface LoadSpec {
    * senders send one with each new event).
    */
   uniqueHeader?: string;
+  /** What the unique header's values start with (`Bearer jbt_`, say). */
+  uniquePrefix?: string;
   /**
    * Signs every request as a signed webhook's sender does (a
    * `Jobico-Signature` over the body, components/listener/webhook_signature.ts)
@@ -114,7 +116,9 @@ export function wrkScript(spec: LoadSpec): string {
     ...Object.entries(headers).map(([k, v]) =>
       `wrk.headers[ ${lua(k)} ] = ${lua(v)}`
     ),
-    ...(spec.uniqueHeader ? uniqueHeaderLua(spec.uniqueHeader) : []),
+    ...(spec.uniqueHeader
+      ? uniqueHeaderLua(spec.uniqueHeader, spec.uniquePrefix ?? "")
+      : []),
     `function done(summary, latency, requests)`,
     `  local e = summary.errors`,
     `  io.write(string.format('\\n{"requests":%d,"non2xx":%d,"errors":%d,"us":%d,"p50":%d,"p99":%d}\\n',`,
@@ -126,10 +130,10 @@ export function wrkScript(spec: LoadSpec): string {
 }
 
 /**
- * Lua that gives every request its own value of `name`: the load's random
- * prefix, the wrk thread's number and a count.
+ * Lua that gives every request its own value of `name`: `prefix`, the
+ * load's random part, the wrk thread's number and a count.
  */
-function uniqueHeaderLua(name: string): string[] {
+function uniqueHeaderLua(name: string, prefix: string): string[] {
   return [
     `local threads = 0`,
     `function setup(thread)`,
@@ -139,7 +143,7 @@ function uniqueHeaderLua(name: string): string[] {
     `local n = 0`,
     `function request()`,
     `  n = n + 1`,
-    `  wrk.headers[ [==[${name}]==] ] = "${crypto.randomUUID()}-" .. (tid or 0) .. "-" .. n`,
+    `  wrk.headers[ [==[${name}]==] ] = [==[${prefix}]==] .. "${crypto.randomUUID()}-" .. (tid or 0) .. "-" .. n`,
     `  return wrk.format()`,
     `end`,
   ];
@@ -188,6 +192,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
         connections: spec.connections,
         seconds: spec.seconds,
         uniqueHeader: spec.uniqueHeader,
+        uniquePrefix: spec.uniquePrefix,
         signWith: spec.signWith,
       }),
     );

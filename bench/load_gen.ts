@@ -4,10 +4,10 @@
  *
  * Run: deno run --allow-net --allow-read bench/load_gen.ts <spec.json>
  * where the spec is `{url, body, headers, connections, seconds,
- * uniqueHeader?, signWith?}` (a header each request carries with a value of
- * its own; a secret each request is signed with, `{unique}` in its body
- * replaced by a value of its own). Prints `{requests, non2xx, errors,
- * seconds, p50Ms, p99Ms}` on stdout.
+ * uniqueHeader?, uniquePrefix?, signWith?}` (a header each request carries
+ * with a value of its own, starting with the prefix; a secret each request
+ * is signed with, `{unique}` in its body replaced by a value of its own).
+ * Prints `{requests, non2xx, errors, seconds, p50Ms, p99Ms}` on stdout.
  */
 import { createHmac } from "node:crypto";
 
@@ -18,6 +18,7 @@ interface Spec {
   connections: number;
   seconds: number;
   uniqueHeader?: string;
+  uniquePrefix?: string;
   signWith?: string;
 }
 
@@ -37,7 +38,10 @@ await Promise.all(
       try {
         const unique = `${prefix}-${++sent}`;
         let headers = spec.uniqueHeader
-          ? { ...spec.headers, [spec.uniqueHeader]: unique }
+          ? {
+            ...spec.headers,
+            [spec.uniqueHeader]: (spec.uniquePrefix ?? "") + unique,
+          }
           : spec.headers;
         let body = fixedBody;
         if (spec.signWith) {

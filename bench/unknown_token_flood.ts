@@ -10,7 +10,7 @@
  *   deno run -A bench/unknown_token_flood.ts [--seconds=4] [--rounds=2]
  *     [--root=DIR]
  *
- * `--root` runs main.ts of another checkout (to compare builds). Needs wrk.
+ * `--root` runs main.ts of another checkout (to compare builds).
  */
 import { parseArgs } from "node:util";
 import {
@@ -19,6 +19,7 @@ import {
   eventBody,
   TENANT,
 } from "./_bench_package.ts";
+import { runLoad } from "./_load.ts";
 import { BENCH_TOKEN, startPlatformProcess } from "./_processes.ts";
 import { cpuPerEvent, threadTimes } from "./_thread_cpu.ts";
 
@@ -33,30 +34,6 @@ export interface FloodRow {
   kvUs: number;
 }
 
-/** wrk's Lua: the admin token, or a token of its own on every request. */
-function script(unknown: boolean): string {
-  const body = eventBody(1);
-  return [
-    `wrk.method = "POST"`,
-    `wrk.body = [==[${body}]==]`,
-    `wrk.headers["Content-Type"] = "application/json"`,
-    `wrk.headers["Authorization"] = "Bearer ${BENCH_TOKEN}"`,
-    `local n = 0`,
-    `local prefix = "${crypto.randomUUID().replaceAll("-", "")}"`,
-    `function request()`,
-    `  n = n + 1`,
-    unknown
-      ? `  wrk.headers["Authorization"] = "Bearer jbt_" .. prefix .. "_" .. n`
-      : "",
-    `  return wrk.format()`,
-    `end`,
-    `function done(summary, latency, requests)`,
-    `  io.write(string.format('\\n{"requests":%d,"non2xx":%d,"us":%d}\\n',`,
-    `    summary.requests, summary.errors.status, summary.duration))`,
-    `end`,
-  ].join("\n");
-}
-
 export async function unknownTokenFlood(o: {
   seconds: number;
   rounds: number;
@@ -67,36 +44,27 @@ export async function unknownTokenFlood(o: {
     env: { JOBICO_MAX_QUEUE_DEPTH: "1000000000" },
     root: o.root,
   });
-  const dir = await Deno.makeTempDir({ prefix: "jobico-flood-" });
   try {
     await deployBenchPackage(p.url, BENCH_TOKEN);
     const run = async (unknown: boolean, seconds: number) => {
-      const file = `${dir}/${unknown ? "unknown" : "admin"}.lua`;
-      await Deno.writeTextFile(file, script(unknown));
       const before = await threadTimes(p.pid);
-      const out = await new Deno.Command("wrk", {
-        args: [
-          "-t1",
-          "-c32",
-          `-d${seconds}s`,
-          "-s",
-          file,
-          `${p.url}/events/${TENANT}/${EVENT}`,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
+      const r = await runLoad({
+        url: `${p.url}/events/${TENANT}/${EVENT}`,
+        body: eventBody(1),
+        headers: { authorization: `Bearer ${BENCH_TOKEN}` },
+        connections: 32,
+        seconds,
+        // A made-up tenant token of its own on every request.
+        ...(unknown &&
+          { uniqueHeader: "authorization", uniquePrefix: "Bearer jbt_" }),
+      });
       const after = await threadTimes(p.pid);
-      const line = new TextDecoder().decode(out.stdout).trim().split("\n")
-        .findLast((l) => l.startsWith("{"));
-      if (!out.success || !line) throw new Error("wrk failed");
-      const r = JSON.parse(line);
       const cpu = before && after
         ? cpuPerEvent(p.pid, before, after, r.requests)
         : null;
       return {
         tokens: unknown ? "unknown" : "admin",
-        answersPerSec: Math.round(r.requests / (r.us / 1e6)),
+        answersPerSec: Math.round(r.requests / r.seconds),
         non2xx: r.non2xx,
         mainUs: cpu?.main ?? NaN,
         kvUs: cpu?.kv ?? NaN,
@@ -110,7 +78,6 @@ export async function unknownTokenFlood(o: {
     return rows;
   } finally {
     await p.stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
 
