@@ -14,6 +14,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "DEFAULT_CONNECTION_TIMEOUTS",
     "ForbiddenError",
     "DurableQueue",
+    "encodeUtf8",
     "GroupCommit",
     "DEFAULT_AGING_MS",
     "isPriority",

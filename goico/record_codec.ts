@@ -13,6 +13,7 @@
  * before.
  */
 import { serialize } from "node:v8";
+import { encodeUtf8 } from "./encode_utf8.ts";
 import { kvValueSize } from "./kv_value_size.ts";
 
 export interface RecordCodec {
@@ -54,10 +55,12 @@ function jsonSize(record: unknown): number {
 /**
  * Records as UTF-8 JSON bytes (a `Uint8Array` value, which the KV stores as
  * it is). Values JSON cannot hold are not for it: `undefined` members are
- * dropped, a non-finite number becomes null, a bigint throws.
+ * dropped, a non-finite number becomes null, a bigint throws. An encoded
+ * record is a view of a shared chunk (`encodeUtf8`): hand it to a write
+ * and let it go.
  */
 export const jsonRecords: RecordCodec = {
-  encode: (record) => encoder.encode(JSON.stringify(record)),
+  encode: (record) => encodeUtf8(JSON.stringify(record)),
   decode: (stored) =>
     stored instanceof Uint8Array ? JSON.parse(decoder.decode(stored)) : stored,
   size: jsonSize,
