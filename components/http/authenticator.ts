@@ -13,9 +13,10 @@ import {
   type Principal,
 } from "./principal.ts";
 import type { TenantStore } from "../tenants/tenant_store.ts";
+import { timingSafeEqual } from "./timing_safe_equal.ts";
 
 export class Authenticator {
-  readonly #admin: Uint8Array;
+  readonly #admin: string;
 
   constructor(
     adminToken: string,
@@ -24,7 +25,7 @@ export class Authenticator {
     if (adminToken.length < 16) {
       throw new Error("The admin token must have at least 16 characters");
     }
-    this.#admin = new TextEncoder().encode(adminToken);
+    this.#admin = adminToken;
   }
 
   /**
@@ -42,7 +43,7 @@ export class Authenticator {
       );
     }
     const token = m[1];
-    if (timingSafeEqual(new TextEncoder().encode(token), this.#admin)) {
+    if (timingSafeEqual(token, this.#admin)) {
       return { kind: "admin" };
     }
     const tenant = await this.tenants.tenantOfToken(token);
@@ -78,12 +79,4 @@ export function tenantGuard(): MiddlewareHandler<{ Variables: AuthVariables }> {
     }
     await next();
   };
-}
-
-function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < b.length; i++) {
-    diff |= (a[i % (a.length || 1)] ?? 0) ^ b[i];
-  }
-  return diff === 0;
 }

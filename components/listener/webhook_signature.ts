@@ -39,6 +39,7 @@
  * @module
  */
 import { createHmac } from "node:crypto";
+import { timingSafeEqual } from "../http/timing_safe_equal.ts";
 
 /** The request header that carries the signature. */
 export const SIGNATURE_HEADER = "Jobico-Signature";
@@ -169,7 +170,7 @@ export async function verifyWebhook(
     const expected = hmacHex(secret, timestamp, body);
     first ??= expected;
     for (const candidate of signatures) {
-      if (timingSafeEqual(expected, candidate)) {
+      if (timingSafeEqual(candidate, expected)) {
         return { ok: true, timestamp, signature: candidate, replayId: first };
       }
     }
@@ -177,17 +178,6 @@ export async function verifyWebhook(
   return refuse(
     `No signature in the "${SIGNATURE_HEADER}" header matches the webhook secret: sign "<t>.<raw body>" with HMAC-SHA256`,
   );
-}
-
-/**
- * Compares two strings in time that depends only on their lengths (the hex
- * digests here: no bytes decoded, none encoded).
- */
-export function timingSafeEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
 }
 
 /** The parsed header (each `v1` in lowercase hex), or what is wrong with it. */
