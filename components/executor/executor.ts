@@ -21,6 +21,7 @@
  */
 import {
   type DurableQueue,
+  encodeUtf8,
   type Logger,
   MAX_ITEM_BYTES,
   monotonicId,
@@ -173,8 +174,6 @@ interface Prepared {
   limits: Limits;
   job: RunJob;
 }
-
-const encoder = new TextEncoder();
 
 /** Whether an item's crashes used up its retries (it is not run again). */
 function crashedOut(item: QueuedItem<EventItem>, limits: Limits): boolean {
@@ -492,7 +491,8 @@ export class Executor {
         tenant: ev.tenant,
         sha256: sha,
         mainFunction: runtime.mainfuncname || "event",
-        input: encoder.encode(JSON.stringify(ev.data)),
+        // A view of a shared chunk: the pool copies it into its message.
+        input: encodeUtf8(JSON.stringify(ev.data)),
         limits,
       };
     return { v, route, limits, job };

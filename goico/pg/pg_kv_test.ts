@@ -730,3 +730,23 @@ Deno.test({
     }
   },
 });
+
+both(
+  "a Uint8Array view is stored as its own bytes, not its buffer's",
+  async ({ kv }) => {
+    // As goico's encodeUtf8 hands out records: views inside one buffer.
+    const buffer = new TextEncoder().encode("headFIRSTmiddleSECONDtail");
+    const first = buffer.subarray(4, 9);
+    const second = buffer.subarray(15, 21);
+    const op = kv.atomic().set(["view", 1], first).set(["view", 2], second);
+    assert.equal((await op.commit()).ok, true);
+    await kv.set(["view", 3], second);
+    const got = await kv.getMany<Uint8Array[]>([
+      ["view", 1],
+      ["view", 2],
+      ["view", 3],
+    ]);
+    const text = got.map((e) => new TextDecoder().decode(e.value!));
+    assert.deepEqual(text, ["FIRST", "SECOND", "SECOND"]);
+  },
+);
