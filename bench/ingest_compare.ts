@@ -54,6 +54,8 @@ export function medianBreakdown(runs: IngestBreakdown[]): IngestBreakdown {
   const m = (f: (r: IngestBreakdown) => number | undefined) =>
     median(runs.map((r) => f(r) ?? NaN));
   const r1 = (x: number) => Math.round(x * 10) / 10;
+  // A mean of two middle values: no float tails in the table.
+  const r3 = (x: number) => Math.round(x * 1000) / 1000;
   const mainUs: Partial<Record<Category, number>> = {};
   for (const c of CATEGORIES) {
     const v = m((r) => r.mainUs[c]);
@@ -70,18 +72,18 @@ export function medianBreakdown(runs: IngestBreakdown[]): IngestBreakdown {
     : null;
   const commit = runs.every((r) => r.commit)
     ? {
-      waitMs: m((r) => r.commit!.waitMs),
-      commitMs: m((r) => r.commit!.commitMs),
-      requestsPerCommit: m((r) => r.commit!.requestsPerCommit),
+      waitMs: r3(m((r) => r.commit!.waitMs)),
+      commitMs: r3(m((r) => r.commit!.commitMs)),
+      requestsPerCommit: r3(m((r) => r.commit!.requestsPerCommit)),
       ...(runs.every((r) => r.commit!.keysPerRead !== undefined) && {
-        keysPerRead: m((r) => r.commit!.keysPerRead!),
+        keysPerRead: r3(m((r) => r.commit!.keysPerRead!)),
       }),
     }
     : null;
   return {
     rps: Math.round(m((r) => r.rps)),
-    p50Ms: m((r) => r.p50Ms),
-    p99Ms: m((r) => r.p99Ms),
+    p50Ms: r3(m((r) => r.p50Ms)),
+    p99Ms: r3(m((r) => r.p99Ms)),
     threads,
     idle: m((r) => r.idle),
     mainBusy: runs.every((r) => r.mainBusy !== null)
