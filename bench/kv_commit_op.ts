@@ -5,6 +5,10 @@
  * and per mutation, against the whole commit's wall time. A SQLite file in
  * a temporary directory (a tmpfs when /dev/shm takes one).
  *
+ * The last two rows split the commit op's fixed part: a one-set commit
+ * made while the SQLite thread waits for work (the op wakes it) against
+ * one made right after another (the thread is busy with the first).
+ *
  *   deno run -A bench/kv_commit_op.ts [commits per case, default 2000]
  */
 
@@ -61,6 +65,31 @@ export async function commitOpCost(
   };
 }
 
+/**
+ * µs of the calling thread per one-set commit: made while the SQLite
+ * thread waits (woken by the op), and made right after another commit.
+ */
+export async function commitWakeCost(
+  kv: Deno.Kv,
+  commits: number,
+): Promise<{ idleUs: number; busyUs: number }> {
+  let idle = 0;
+  let busy = 0;
+  for (let i = 0; i < commits; i++) {
+    const a = kv.atomic().set(["wake", "a", i], BYTES);
+    const b = kv.atomic().set(["wake", "b", i], BYTES);
+    let t = performance.now();
+    const first = a.commit();
+    idle += performance.now() - t;
+    t = performance.now();
+    const second = b.commit();
+    busy += performance.now() - t;
+    await Promise.all([first, second]);
+  }
+  const us = (ms: number) => Math.round(ms * 10_000 / commits) / 10;
+  return { idleUs: us(idle), busyUs: us(busy) };
+}
+
 if (import.meta.main) {
   const commits = Number(Deno.args[0] ?? 2000);
   const dir = await makeScratchDir();
@@ -72,6 +101,9 @@ if (import.meta.main) {
       const r = await commitOpCost(kv, c, commits);
       console.log(`| ${c.label} | ${r.syncUs} | ${r.totalUs} |`);
     }
+    const w = await commitWakeCost(kv, commits);
+    console.log(`| 1 set, the SQLite thread waiting | ${w.idleUs} | - |`);
+    console.log(`| 1 set, right after another commit | ${w.busyUs} | - |`);
   } finally {
     kv.close();
     await Deno.remove(dir, { recursive: true });
