@@ -50,3 +50,31 @@ Deno.test("monotonicIdFactory: ids of later milliseconds sort after earlier ones
   const other = monotonicIdFactory(() => 999)();
   assert.ok(other < a);
 });
+
+Deno.test("monotonicIdFactory: the parts are written as base-36 digits, padded", () => {
+  const values = [1, 35, 36, 1_700_000_000_000, 36 ** 9 - 1];
+  for (const ms of values) {
+    const id = monotonicIdFactory(() => ms)();
+    assert.equal(id.slice(0, 9), ms.toString(36).padStart(9, "0"), `${ms}`);
+    assert.equal(id.slice(9, 13), "0000");
+    assert.match(id.slice(13), /^[0-9a-z]{6}$/);
+  }
+  // A millisecond written once is written again right after another.
+  let now = 1_000;
+  const make = monotonicIdFactory(() => now);
+  const first = make();
+  now = 2_000;
+  const second = make();
+  now = 1_000; // backwards: stays at 2000
+  const third = make();
+  assert.equal(first.slice(0, 9), (1_000).toString(36).padStart(9, "0"));
+  assert.equal(second.slice(0, 9), (2_000).toString(36).padStart(9, "0"));
+  assert.equal(third.slice(0, 13), second.slice(0, 9) + "0001");
+});
+
+Deno.test("monotonicIdFactory: a clock out of range is written as before", () => {
+  const big = 36 ** 9 + 5;
+  const id = monotonicIdFactory(() => big)();
+  assert.equal(id.slice(0, 10), big.toString(36));
+  assert.equal(id.length, 20);
+});
