@@ -212,13 +212,16 @@ export class WriteBatch {
     const sums = this.#sums ??= new Map();
     const had = sums.get(id);
     if (had) {
-      had.entry.n = (had.entry.n + n) % U64;
+      // BigInt arithmetic allocates: wrap only when the sum passes 2^64
+      // (both terms are below it once stored), and only then.
+      const sum = had.entry.n + n;
+      had.entry.n = sum >= U64 || sum < 0n ? BigInt.asUintN(64, sum) : sum;
       return this;
     }
     const k = this.#keySize(key);
     this.#admit(1, 0, 2 * k + 8, k);
     sums.set(id, {
-      entry: { key, n: ((n % U64) + U64) % U64 },
+      entry: { key, n: n >= 0n && n < U64 ? n : BigInt.asUintN(64, n) },
       id,
       bytes: 2 * k + 8,
       keyBytes: k,

@@ -167,6 +167,27 @@ Deno.test("WriteBatch: sums of one key are one mutation, wrapping as KV sums do"
     assert.equal((await kv.get<Deno.KvU64>(["count"])).value?.value, 1500n);
   }));
 
+Deno.test("WriteBatch: a sum's first term and a negative one wrap to 64 bits too", () =>
+  withKv(async (kv) => {
+    const U64 = 1n << 64n;
+    const b = new WriteBatch(kv)
+      .sum(["neg-first"], -3n) // stored as 2^64 - 3
+      .sum(["neg-first"], 5n) // passes 2^64: 2
+      .sum(["big-first"], U64 + 7n) // 7
+      .sum(["down"], 2n)
+      .sum(["down"], -5n) // below zero: 2^64 - 3
+      .sum(["exact"], U64 - 1n)
+      .sum(["exact"], 1n); // 2^64: 0
+    assert.ok((await b.commit()).ok);
+    const got = await kv.getMany<Deno.KvU64[]>([
+      ["neg-first"],
+      ["big-first"],
+      ["down"],
+      ["exact"],
+    ]);
+    assert.deepEqual(got.map((e) => e.value?.value), [2n, 7n, U64 - 3n, 0n]);
+  }));
+
 Deno.test("WriteBatch: a shared set is written once, with the last value", () =>
   withKv(async (kv) => {
     const b = new WriteBatch(kv)
