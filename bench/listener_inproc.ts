@@ -130,7 +130,7 @@ if (import.meta.main) {
   console.log(JSON.stringify({
     wallUs: us.wall,
     cpuUs: us.cpu,
-    medianWallUs: median(us.wall),
-    medianCpuUs: median(us.cpu),
+    medianWallUs: Math.round(median(us.wall) * 100) / 100,
+    medianCpuUs: Math.round(median(us.cpu) * 100) / 100,
   }));
 }

@@ -33,6 +33,7 @@ import {
   ReadBatcher,
 } from "@jobico/goico";
 import { pipeline } from "../http/pipeline.ts";
+import { documented } from "../openapi/documented.ts";
 import type { Definitions } from "../packages/definitions.ts";
 import type { PackageStore } from "../packages/package_store.ts";
 import type { EventItem } from "../model/event_item.ts";
@@ -179,22 +180,25 @@ export function listenerApp(options: ListenerOptions): Hono<ListenerEnv> {
     throw err;
   });
 
+  // The description rides on the handler: no middleware per request.
   app.post(
     "/events/:tenant/:event",
-    SEND_EVENT_DOC,
-    pipeline(
-      eventRoute(options),
-      webhookCredentials({ reads, auth, maxBodyBytes }),
-      eventDelay({ maxDelayMs: options.maxDelayMs }),
-      eventPriority(),
-      idempotencyKey(reads),
-      eventBytes({ maxBytes: maxBodyBytes }),
-      jsonBody(),
-      eventItems({ maxItems: options.maxItems }),
-      itemSchema({ validationMs: options.validationMs }),
-      flowControl({ kv, queue, maxDelayMs: options.maxDelayMs }),
-      backpressure(gauge),
-      enqueueEvents({ kv, queue, commits, newId: options.newId, metrics }),
+    documented(
+      SEND_EVENT_DOC,
+      pipeline(
+        eventRoute(options),
+        webhookCredentials({ reads, auth, maxBodyBytes }),
+        eventDelay({ maxDelayMs: options.maxDelayMs }),
+        eventPriority(),
+        idempotencyKey(reads),
+        eventBytes({ maxBytes: maxBodyBytes }),
+        jsonBody(),
+        eventItems({ maxItems: options.maxItems }),
+        itemSchema({ validationMs: options.validationMs }),
+        flowControl({ kv, queue, maxDelayMs: options.maxDelayMs }),
+        backpressure(gauge),
+        enqueueEvents({ kv, queue, commits, newId: options.newId, metrics }),
+      ),
     ),
   );
   return app;
