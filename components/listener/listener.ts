@@ -3,6 +3,7 @@
  * a pipeline of named steps (components/http/pipeline.ts), each in its own
  * file with its own tests:
  *
+ * 0. countRefusals: counts what the steps after it refuse;
  * 1. eventRoute: the names in the path, resolved to the event's route;
  * 2. webhookCredentials: a token, a signature (once) or nothing, as the
  *    event's `auth` says;
@@ -32,7 +33,7 @@ import {
   GroupCommit,
   ReadBatcher,
 } from "@jobico/goico";
-import { pipeline } from "../http/pipeline.ts";
+import { pipeline, type Step } from "../http/pipeline.ts";
 import { documented } from "../openapi/documented.ts";
 import type { Definitions } from "../packages/definitions.ts";
 import type { PackageStore } from "../packages/package_store.ts";
@@ -171,21 +172,13 @@ export function listenerApp(options: ListenerOptions): Hono<ListenerEnv> {
   if (metrics) registerCommitMetrics(metrics.registry, commits, reads);
   const app = new Hono<ListenerEnv>();
 
-  // Refusals are counted per tenant only once the tenant is known to
-  // exist (its event resolved): unknown names cannot grow the label set.
-  app.onError((err, c) => {
-    if (metrics && c.req.routePath === "/events/:tenant/:event") {
-      metrics.rejected(c.get("knownTenant") ?? "-", rejectReason(err));
-    }
-    throw err;
-  });
-
   // The description rides on the handler: no middleware per request.
   app.post(
     "/events/:tenant/:event",
     documented(
       SEND_EVENT_DOC,
       pipeline(
+        countRefusals(metrics),
         eventRoute(options),
         webhookCredentials({ reads, auth, maxBodyBytes }),
         eventDelay({ maxDelayMs: options.maxDelayMs }),
@@ -202,6 +195,23 @@ export function listenerApp(options: ListenerOptions): Hono<ListenerEnv> {
     ),
   );
   return app;
+}
+
+/**
+ * Counts what the steps after it refuse (then hands the error on to the
+ * app's one error boundary), per tenant only once the tenant is known to
+ * exist (its event resolved): unknown names cannot grow the label set. A
+ * step rather than the app's `onError`: Hono wraps every route of a
+ * mounted app that has its own `onError` in one more compose per request.
+ */
+function countRefusals(metrics?: PlatformMetrics): Step<ListenerEnv> {
+  return function countRefusals(c, next) {
+    if (!metrics) return next();
+    return next().catch((err: unknown) => {
+      metrics.rejected(c.get("knownTenant") ?? "-", rejectReason(err));
+      throw err;
+    });
+  };
 }
 
 /** The metric's reason for each kind of refusal. */
