@@ -12,23 +12,10 @@
  */
 import { deserialize, serialize } from "node:v8";
 import { encodeUtf8, jsonRecords } from "@jobico/goico";
+import { queuedRecord } from "./_queued_record.ts";
 
 const kv = await Deno.openKv(":memory:");
-const record = {
-  id: "0000018c2f3a4b5c-00000001",
-  queue: "bench/pings",
-  value: {
-    tenant: "bench",
-    package: "bench",
-    version: 1,
-    event: "ping",
-    eventId: "0000018c2f3a4b5c-00000001",
-    data: { n: 1, name: "Ada" },
-  },
-  attempt: 1,
-  failures: 0,
-  enqueuedAt: 1_733_000_000_000,
-};
+const record = queuedRecord("0000018c2f3a4b5c-00000001");
 const key = ["queue", "ready", "bench/pings", record.id];
 
 Deno.bench("set a V8 value", { group: "write", baseline: true }, () => {

@@ -3,9 +3,10 @@
  * flat string) against the same id joined from its three parts, as it was
  * made before (a rope, which JSON.stringify and a KV key flatten first).
  *
- * Run: deno bench goico/monotonic_id_bench.ts
+ * Run: deno bench bench/monotonic_id_bench.ts
  */
-import { monotonicId } from "./monotonic_id.ts";
+import { monotonicId } from "@jobico/goico";
+import { queuedRecord as record } from "./_queued_record.ts";
 
 let counter = 0;
 function joinedId(): string {
@@ -14,25 +15,6 @@ function joinedId(): string {
   return Date.now().toString(36).padStart(9, "0") +
     counter.toString(36).padStart(4, "0") +
     rnd.toString(36).padStart(6, "0");
-}
-
-const data = { name: "Ada", n: 1 };
-function record(id: string) {
-  return {
-    id,
-    queue: "bench/pings",
-    value: {
-      tenant: "bench",
-      package: "bench",
-      version: 1,
-      event: "ping",
-      eventId: id,
-      data,
-    },
-    attempt: 1,
-    failures: 0,
-    enqueuedAt: 1_796_466_635_146,
-  };
 }
 
 // Kept where the optimizer cannot drop the work.
