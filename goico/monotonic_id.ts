@@ -13,7 +13,8 @@ export function monotonicIdFactory(now: () => number = Date.now): () => string {
   // The id's characters, the millisecond's written once per millisecond.
   // One String.fromCharCode makes a flat string: joining the three parts
   // made a rope that every later use (a KV key, JSON.stringify) had to
-  // flatten first (an id and a record's JSON 1.1 -> 0.45 µs).
+  // flatten first (an id and a record's JSON 1.1 -> 0.56 µs,
+  // bench/monotonic_id_bench.ts).
   const codes: number[] = new Array(19).fill(ZERO);
   let msWritten = -1;
   return () => {

@@ -212,8 +212,8 @@ export class WriteBatch {
     const sums = this.#sums ??= new Map();
     const had = sums.get(id);
     if (had) {
-      // BigInt arithmetic allocates: wrap only when the sum passes 2^64
-      // (both terms are below it once stored), and only then.
+      // BigInt arithmetic allocates: wrap only when the sum leaves
+      // [0, 2^64) (a stored sum is within it; `n` may be anything).
       const sum = had.entry.n + n;
       had.entry.n = sum >= U64 || sum < 0n ? BigInt.asUintN(64, sum) : sum;
       return this;
