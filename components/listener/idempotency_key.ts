@@ -5,6 +5,13 @@
  * the answer, is written with the items (enqueue_events.ts) and checked to
  * be new there, so of concurrent duplicates one write wins and every one
  * gets its answer.
+ *
+ * The record is not read before the request goes on, unless its tenant
+ * sent a duplicate lately (recent_duplicates.ts): a new key, the usual
+ * case, costs no read. A duplicate is then found by its write's check; or,
+ * when a later step refuses the request first (a body that is not JSON, a
+ * full queue...), by the read that follows the refusal. Either way it gets
+ * the first answer, whatever it carries.
  */
 import { jsonRecords, ValidationError } from "@jobico/goico";
 import type { Context } from "hono";
@@ -12,6 +19,7 @@ import type { Step } from "../http/pipeline.ts";
 import { keys } from "../model/keys.ts";
 import { type Accepted, WriteRefused } from "./enqueue_events.ts";
 import type { ListenerEnv } from "./listener_env.ts";
+import { RecentDuplicates } from "./recent_duplicates.ts";
 
 /** How long an Idempotency-Key is remembered, in ms: 24 hours. */
 export const IDEMPOTENCY_MS = 24 * 60 * 60 * 1000;
@@ -23,12 +31,14 @@ export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
  * Answers a request whose `idempotency-key` was seen for `route`'s event
  * (eventRoute); else sets `idempotency`. `reads` reads the keys' records:
  * the listener's `ReadBatcher`, which reads the keys of concurrent
- * requests together (or the KV itself).
+ * requests together (or the KV itself). `duplicates` says whose records
+ * are read first (see the header), and is told of each duplicate found.
  *
  * @throws {ValidationError} a malformed key (400)
  */
 export function idempotencyKey(
   reads: Pick<Deno.Kv, "get">,
+  duplicates: RecentDuplicates = new RecentDuplicates(),
 ): Step<ListenerEnv> {
   return async function idempotencyKey(c, next) {
     const header = c.req.header("idempotency-key");
@@ -39,18 +49,32 @@ export function idempotencyKey(
       );
     }
     const route = c.get("route");
-    const key = keys.idempotency(route.tenant, route.event.id, header);
-    const first = await reads.get(key);
-    if (first.value) return replay(c, first.value);
+    const { tenant } = route;
+    const key = keys.idempotency(tenant, route.event.id, header);
+    const readFirst = duplicates.readFirst(tenant);
+    if (readFirst) {
+      const first = await reads.get(key);
+      if (first.value) {
+        duplicates.found(tenant);
+        return replay(c, first.value);
+      }
+    }
     c.set("idempotency", { key, expireIn: IDEMPOTENCY_MS });
     try {
       return await next();
     } catch (err) {
-      if (!(err instanceof WriteRefused)) throw err;
-      // A concurrent request with the same key won: answer as it did.
-      const winner = await reads.get(key);
-      if (winner.value) return replay(c, winner.value);
-      throw err;
+      // Read first: only a refused write can be a duplicate (a concurrent
+      // request with the same key won). Not read: any refusal may be one.
+      if (readFirst && !(err instanceof WriteRefused)) throw err;
+      let winner: Deno.KvEntryMaybe<unknown>;
+      try {
+        winner = await reads.get(key);
+      } catch {
+        throw err; // the store failed: the refusal stands
+      }
+      if (!winner.value) throw err;
+      duplicates.found(tenant);
+      return replay(c, winner.value);
     }
   };
 }

@@ -10,7 +10,9 @@
  * 3. eventDelay: `?delay=` or `?runAt=` puts the items off, and
  *    eventPriority: `?priority=` sets their priority (a 400 naming a
  *    bad one);
- * 4. idempotencyKey: a key seen before answers its first answer;
+ * 4. idempotencyKey: a key seen before answers its first answer (read
+ *    first only for a tenant that sent a duplicate lately: otherwise the
+ *    write's check finds it, recent_duplicates.ts);
  * 5. eventBytes: the body, within the size limit;
  * 6. jsonBody: UTF-8 and JSON, within the nesting limit;
  * 7. eventItems: a non-empty `data` list within the item limit;
@@ -54,6 +56,7 @@ import { eventRoute } from "./event_route.ts";
 import { flowControl } from "./flow_control.ts";
 import { RateLimitedError } from "../flow/rate_limited_error.ts";
 import { idempotencyKey } from "./idempotency_key.ts";
+import { RecentDuplicates } from "./recent_duplicates.ts";
 import { itemSchema } from "./item_schema.ts";
 import { jsonBody } from "./json_body.ts";
 import type { ListenerEnv } from "./listener_env.ts";
@@ -170,6 +173,8 @@ export function listenerApp(options: ListenerOptions): Hono<ListenerEnv> {
   const commits = options.commits ?? new GroupCommit(kv);
   const reads = options.reads ?? new ReadBatcher(kv);
   if (metrics) registerCommitMetrics(metrics.registry, commits, reads);
+  // Whose once-records (Idempotency-Keys, signatures) are read first.
+  const duplicates = new RecentDuplicates();
   const app = new Hono<ListenerEnv>();
 
   // The description rides on the handler: no middleware per request.
@@ -180,10 +185,10 @@ export function listenerApp(options: ListenerOptions): Hono<ListenerEnv> {
       pipeline(
         countRefusals(metrics),
         eventRoute(options),
-        webhookCredentials({ reads, auth, maxBodyBytes }),
+        webhookCredentials({ reads, auth, maxBodyBytes, duplicates }),
         eventDelay({ maxDelayMs: options.maxDelayMs }),
         eventPriority(),
-        idempotencyKey(reads),
+        idempotencyKey(reads, duplicates),
         eventBytes({ maxBytes: maxBodyBytes }),
         jsonBody(),
         eventItems({ maxItems: options.maxItems }),

@@ -201,29 +201,58 @@ Deno.test("the same Idempotency-Key returns the first answer and queues nothing 
   }
 });
 
-Deno.test("requests with Idempotency-Keys at once share the reads of their records", async () => {
+Deno.test("Idempotency-Keys: new keys cost no read; a duplicate among concurrent requests loses none of them; then its tenant's keys are read first, in shared reads", async () => {
   const p = await greetPlatform({ components: ["listener"] });
   try {
-    const answers = await Promise.all(
-      Array.from({ length: 20 }, async (_, i) => {
-        const res = await p.app.request("/events/demo/greet", {
-          method: "POST",
-          headers: { "idempotency-key": `order-${i}` },
-          body: JSON.stringify({ data: [{ name: `n${i}` }] }),
-        });
-        assert.equal(res.status, 200);
-        return await res.json();
-      }),
+    const send = async (key: string, name: string) => {
+      const res = await p.app.request("/events/demo/greet", {
+        method: "POST",
+        headers: { "idempotency-key": key },
+        body: JSON.stringify({ data: [{ name }] }),
+      });
+      assert.equal(res.status, 200);
+      return {
+        replayed: res.headers.get("idempotent-replayed") === "true",
+        ids: (await res.json()).ids as string[],
+      };
+    };
+    const value = async (name: string) => {
+      const metrics = await (await p.app.request("/metrics", {
+        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      })).text();
+      return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1]);
+    };
+    const depth = async () => (await p.queue.stats("demo/greetings")).depth;
+    // Twenty new keys at once: each accepted, nothing read first.
+    const first = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => send(`order-${i}`, `n${i}`)),
     );
-    assert.equal(new Set(answers.map((a) => a.ids[0])).size, 20);
-    assert.equal((await p.queue.stats("demo/greetings")).depth, 20);
-    const metrics = await (await p.app.request("/metrics", {
-      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
-    })).text();
-    const value = (name: string) =>
-      Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1]);
-    assert.equal(value("jobico_listener_record_read_keys_total"), 20);
-    const reads = value("jobico_listener_record_reads_total");
+    assert.equal(new Set(first.map((a) => a.ids[0])).size, 20);
+    assert.ok(first.every((a) => !a.replayed));
+    assert.equal(await depth(), 20);
+    assert.equal(await value("jobico_listener_record_read_keys_total"), 0);
+    // Ten new keys and one seen before, at once: the duplicate's write is
+    // refused (its group's other writes are then committed one by one),
+    // it gets its first answer, and each new key is accepted once.
+    const mixed = await Promise.all([
+      ...Array.from({ length: 10 }, (_, i) => send(`order-${20 + i}`, "m")),
+      send("order-3", "again"),
+    ]);
+    assert.deepEqual(mixed[10], { replayed: true, ids: first[3].ids });
+    assert.equal(new Set(mixed.slice(0, 10).map((a) => a.ids[0])).size, 10);
+    assert.equal(await depth(), 30);
+    assert.equal(await value("jobico_listener_record_read_keys_total"), 1);
+    // From then on the tenant's keys are read first: concurrent requests
+    // share the reads of their records.
+    const readsBefore = await value("jobico_listener_record_reads_total");
+    const later = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => send(`order-${30 + i}`, "l")),
+    );
+    assert.ok(later.every((a) => !a.replayed));
+    assert.equal(await depth(), 50);
+    assert.equal(await value("jobico_listener_record_read_keys_total"), 21);
+    const reads = await value("jobico_listener_record_reads_total") -
+      readsBefore;
     assert.ok(reads >= 2 && reads < 20, `${reads} reads for 20 keys`);
   } finally {
     await p.close();

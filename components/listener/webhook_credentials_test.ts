@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { GroupCommit } from "@jobico/goico";
+import { GroupCommit, TooManyError } from "@jobico/goico";
+import type { Step } from "../http/pipeline.ts";
+import type { ListenerEnv } from "./listener_env.ts";
+import { RecentDuplicates } from "./recent_duplicates.ts";
 import { keys } from "../model/keys.ts";
 import { enqueueEvents } from "./enqueue_events.ts";
 import { eventBytes } from "./event_bytes.ts";
@@ -139,6 +142,77 @@ Deno.test("webhookCredentials: a signature is accepted once, also when the same 
     const again = await postTo(app, body, headers);
     assert.equal(again.status, 401);
     await again.body?.cancel();
+    assert.equal((await w.queue.stats("demo/greetings")).depth, 1);
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("webhookCredentials: without a replay lately nothing is read first; a replay is a 401 whatever the steps after it say, and its tenant reads first from then on", async () => {
+  const w = await stepWorld({ auth: "hmac" });
+  try {
+    const { secret } = await w.tenants.webhookSecrets("demo");
+    let reads = 0;
+    const counted: Pick<Deno.Kv, "get"> = {
+      get: <T>(key: Deno.KvKey) => {
+        reads++;
+        return w.kv.get<T>(key);
+      },
+    };
+    let full = false;
+    let ran = 0;
+    // A full queue, once the first request is in.
+    const queueFull: Step<ListenerEnv> = function queueFull(_c, next) {
+      ran++;
+      if (full) throw new TooManyError("The queue is full", 10);
+      return next();
+    };
+    const duplicates = new RecentDuplicates();
+    const app = stepApp(
+      { route: w.route },
+      webhookCredentials({
+        reads: counted,
+        auth: w.auth,
+        maxBodyBytes: MAX,
+        duplicates,
+      }),
+      eventBytes({ maxBytes: MAX }),
+      jsonBody(),
+      eventItems(),
+      queueFull,
+      enqueueEvents({
+        kv: w.kv,
+        queue: w.queue,
+        commits: new GroupCommit(w.kv),
+      }),
+    );
+    const body = '{"data":[{"name":"Once"}]}';
+    const headers = {
+      "jobico-signature": await signWebhook(secret, body, now()),
+    };
+    const ok = await postTo(app, body, headers);
+    assert.equal(ok.status, 200);
+    await ok.body?.cancel();
+    assert.deepEqual([ran, reads], [1, 0]);
+    // Replayed while the queue is full: a 401, not a 429.
+    full = true;
+    const replay = await postTo(app, body, headers);
+    assert.equal(replay.status, 401);
+    assert.match((await replay.json()).detail, /was already accepted/);
+    assert.deepEqual([ran, reads], [2, 1]);
+    // The tenant now reads first: a replay is refused before the body.
+    assert.equal(duplicates.readFirst("demo"), true);
+    const again = await postTo(app, body, headers);
+    assert.equal(again.status, 401);
+    await again.body?.cancel();
+    assert.deepEqual([ran, reads], [2, 2]);
+    // A new signature refused by a later step keeps that step's answer.
+    const other = '{"data":[{"name":"Twice"}]}';
+    const refused = await postTo(app, other, {
+      "jobico-signature": await signWebhook(secret, other, now()),
+    });
+    assert.equal(refused.status, 429);
+    await refused.body?.cancel();
     assert.equal((await w.queue.stats("demo/greetings")).depth, 1);
   } finally {
     await w.close();
