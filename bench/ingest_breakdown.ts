@@ -16,6 +16,7 @@
  *   deno run -A bench/ingest_breakdown.ts [--seconds=5] [--items=1]
  *     [--connections=32] [--data=disk|tmpfs] [--components=ctl,repo,listener]
  *     [--root=DIR] [--env=K=V ...] [--auth=admin|tenant|signed] [--idempotency]
+ *     [--duplicates]
  *     [--no-profile] [--json]
  *
  * `--root` runs main.ts of another checkout (e.g. `git archive` of an
@@ -65,9 +66,11 @@ export interface BreakdownOptions {
   auth?: "admin" | "tenant" | "signed";
   /**
    * Every request carries an Idempotency-Key of its own (as careful
-   * senders send one with each new event). Default false.
+   * senders send one with each new event); or, with "same", every request
+   * the same key (a retry storm: the first is accepted, in the warm-up,
+   * and every request of the load is a duplicate). Default false.
    */
-  idempotency?: boolean;
+  idempotency?: boolean | "same";
 }
 
 export interface IngestBreakdown {
@@ -174,8 +177,9 @@ export async function ingestBreakdown(
         ...(signed && { signWith: await webhookSecret(p.url) }),
         connections: o.connections,
         seconds: 2,
-        ...(o.idempotency && { uniqueHeader: "idempotency-key" }),
+        ...(o.idempotency === true && { uniqueHeader: "idempotency-key" }),
       };
+      if (o.idempotency === "same") spec.headers["idempotency-key"] = "same";
       await runLoad(spec); // warm-up: V8 optimizes the hot path
       c0 = await commitCounters(p.url);
       cpu0 = await threadTimes(p.pid);
@@ -312,12 +316,13 @@ if (import.meta.main) {
       "keep-profile": { type: "string" },
       auth: { type: "string", default: "admin" },
       idempotency: { type: "boolean", default: false },
+      duplicates: { type: "boolean", default: false },
       "no-profile": { type: "boolean", default: false },
     },
   });
   const r = await ingestBreakdown({
     auth: values.auth as "admin" | "tenant" | "signed",
-    idempotency: values.idempotency,
+    idempotency: values.duplicates ? "same" : values.idempotency,
     seconds: Number(values.seconds),
     items: Number(values.items),
     connections: Number(values.connections),

@@ -15,7 +15,8 @@
  * optionally with settings of its own: `name=DIR?JOBICO_LOG_LEVEL=warn&K=V`,
  * its own data directory: `name=DIR?data=tmpfs`, and an Idempotency-Key of
  * its own on every request: `name=DIR?idempotency=1` (`--idempotency`: on
- * every build's requests; ingest_breakdown.ts).
+ * every build's requests; ingest_breakdown.ts), or the same key on every
+ * request, a retry storm: `name=DIR?idempotency=same`.
  */
 import { parseArgs } from "node:util";
 import { CATEGORIES, type Category } from "./_breakdown.ts";
@@ -33,7 +34,7 @@ export interface CompareOptions {
     root: string;
     env?: Record<string, string>;
     data?: DataOn;
-    idempotency?: boolean;
+    idempotency?: boolean | "same";
   }[];
   rounds: number;
   seconds: number;
@@ -157,7 +158,11 @@ if (import.meta.main) {
       root: root === "." ? new URL("../", import.meta.url).pathname : root,
       env,
       data: data as DataOn | undefined,
-      ...(idempotency !== undefined && { idempotency: idempotency === "1" }),
+      ...(idempotency !== undefined && {
+        idempotency: idempotency === "same"
+          ? "same" as const
+          : idempotency === "1",
+      }),
     };
   });
   if (builds.length === 0) {
