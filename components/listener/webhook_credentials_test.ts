@@ -10,10 +10,46 @@ import { eventItems } from "./event_items.ts";
 import { jsonBody } from "./json_body.ts";
 import { webhookCredentials } from "./webhook_credentials.ts";
 import { signWebhook } from "./webhook_signature.ts";
-import { postTo, seen, stepApp, stepWorld } from "./_test_steps.ts";
+import {
+  postTo,
+  seen,
+  stepApp,
+  type StepWorld,
+  stepWorld,
+} from "./_test_steps.ts";
 
 const MAX = 1000;
 const now = () => Math.floor(Date.now() / 1000);
+
+/** A signed request's steps: `credentials`, the body's, `before` the write, the write. */
+function signedApp(
+  w: StepWorld,
+  credentials: Step<ListenerEnv>,
+  ...before: Step<ListenerEnv>[]
+) {
+  return stepApp(
+    { route: w.route },
+    credentials,
+    eventBytes({ maxBytes: MAX }),
+    jsonBody(),
+    eventItems(),
+    ...before,
+    enqueueEvents({
+      kv: w.kv,
+      queue: w.queue,
+      commits: new GroupCommit(w.kv),
+    }),
+  );
+}
+
+/** A body of one item named `name`, and its signature made now. */
+async function signed(secret: string, name: string) {
+  const body = JSON.stringify({ data: [{ name }] });
+  return {
+    body,
+    headers: { "jobico-signature": await signWebhook(secret, body, now()) },
+  };
+}
 
 Deno.test("webhookCredentials: a token event needs the tenant's token (or the admin's)", async () => {
   const w = await stepWorld();
@@ -111,22 +147,11 @@ Deno.test("webhookCredentials: a signature is accepted once, also when the same 
   const w = await stepWorld({ auth: "hmac" });
   try {
     const { secret } = await w.tenants.webhookSecrets("demo");
-    const app = stepApp(
-      { route: w.route },
+    const app = signedApp(
+      w,
       webhookCredentials({ reads: w.kv, auth: w.auth, maxBodyBytes: MAX }),
-      eventBytes({ maxBytes: MAX }),
-      jsonBody(),
-      eventItems(),
-      enqueueEvents({
-        kv: w.kv,
-        queue: w.queue,
-        commits: new GroupCommit(w.kv),
-      }),
     );
-    const body = '{"data":[{"name":"Once"}]}';
-    const headers = {
-      "jobico-signature": await signWebhook(secret, body, now()),
-    };
+    const { body, headers } = await signed(secret, "Once");
     const answers = await Promise.all(
       Array.from({ length: 8 }, async () => {
         const res = await postTo(app, body, headers);
@@ -168,28 +193,17 @@ Deno.test("webhookCredentials: without a replay lately nothing is read first; a 
       return next();
     };
     const duplicates = new RecentDuplicates();
-    const app = stepApp(
-      { route: w.route },
+    const app = signedApp(
+      w,
       webhookCredentials({
         reads: counted,
         auth: w.auth,
         maxBodyBytes: MAX,
         duplicates,
       }),
-      eventBytes({ maxBytes: MAX }),
-      jsonBody(),
-      eventItems(),
       queueFull,
-      enqueueEvents({
-        kv: w.kv,
-        queue: w.queue,
-        commits: new GroupCommit(w.kv),
-      }),
     );
-    const body = '{"data":[{"name":"Once"}]}';
-    const headers = {
-      "jobico-signature": await signWebhook(secret, body, now()),
-    };
+    const { body, headers } = await signed(secret, "Once");
     const ok = await postTo(app, body, headers);
     assert.equal(ok.status, 200);
     await ok.body?.cancel();
@@ -207,10 +221,8 @@ Deno.test("webhookCredentials: without a replay lately nothing is read first; a 
     await again.body?.cancel();
     assert.deepEqual([ran, reads], [2, 2]);
     // A new signature refused by a later step keeps that step's answer.
-    const other = '{"data":[{"name":"Twice"}]}';
-    const refused = await postTo(app, other, {
-      "jobico-signature": await signWebhook(secret, other, now()),
-    });
+    const other = await signed(secret, "Twice");
+    const refused = await postTo(app, other.body, other.headers);
     assert.equal(refused.status, 429);
     await refused.body?.cancel();
     assert.equal((await w.queue.stats("demo/greetings")).depth, 1);
