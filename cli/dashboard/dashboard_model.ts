@@ -539,6 +539,8 @@ export class DashboardModel {
 
   #sleep(ms: number): Promise<void> {
     const signal = this.#ctrl.signal;
+    // Closed while it worked: the listener below would never be called.
+    if (signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);

@@ -4,7 +4,7 @@
  * deletes a crash cut short (ctl) and collecting abandoned uploads (repo,
  * ctl).
  */
-import { type Logger, storeFailure } from "@jobico/goico";
+import { abortableSleep, type Logger, storeFailure } from "@jobico/goico";
 import { finishTenantDeletions } from "../tenants/delete_tenant.ts";
 import type { PlatformContext } from "./platform_context.ts";
 import type { PlatformStores } from "./platform_stores.ts";
@@ -83,14 +83,6 @@ async function repeat(
         logger.error(`${what} failed`, { error: String(err) });
       }
     }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, everyMs);
-      function done() {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      }
-      signal.addEventListener("abort", done, { once: true });
-    });
+    await abortableSleep(everyMs, signal);
   }
 }

@@ -14,6 +14,7 @@
  */
 import type { SweepReport } from "../../api/mod.ts";
 import {
+  abortableSleep,
   KvLease,
   type LeaseValue,
   type Logger,
@@ -105,7 +106,7 @@ export class RetentionSweeper {
   async run(signal: AbortSignal): Promise<void> {
     let wait = this.#o.intervalMs;
     while (!signal.aborted) {
-      await sleep(wait, signal);
+      await abortableSleep(wait, signal);
       if (signal.aborted) break;
       let report: SweepReport | null = null;
       try {
@@ -306,16 +307,4 @@ function defaultHolder(): string {
     // no --allow-sys=hostname
   }
   return `${host}:${Deno.pid}`;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -25,6 +25,7 @@
  * one SQLite file) sees the change by that check.
  */
 import {
+  abortableSleep,
   type DurableQueue,
   type Logger,
   monotonicId,
@@ -282,15 +283,7 @@ export class Scheduler {
         10,
         Math.min(pollMs, due === null ? pollMs : due - now()),
       );
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(done, wait);
-        function done() {
-          clearTimeout(t);
-          signal.removeEventListener("abort", done);
-          resolve();
-        }
-        signal.addEventListener("abort", done, { once: true });
-      });
+      await abortableSleep(wait, signal);
     }
   }
 
