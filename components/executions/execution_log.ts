@@ -49,6 +49,7 @@
  */
 import type { Execution } from "./execution.ts";
 import { keys } from "../model/keys.ts";
+import { executionOf } from "./execution_value.ts";
 
 /** A place in a tenant's log (see the module's documentation). */
 export type LogPosition = string;
@@ -417,12 +418,16 @@ export class ExecutionLog {
     const prefix = keys.executions(tenant);
     const wanted = new Set(ids);
     for await (
-      const e of this.kv.list<Execution>({
+      const e of this.kv.list({
         start: [...prefix, sorted[0]],
         end: [...prefix, sorted[sorted.length - 1] + "\u0000"],
       }, { limit: ids.length * 2, batchSize: Math.min(ids.length * 2, 500) })
     ) {
-      if (wanted.has(e.value.id)) out.set(e.value.id, e.value);
+      // The key's id: a record not wanted is not decoded.
+      if (wanted.has(e.key[2] as string)) {
+        const exec = executionOf(e.value);
+        out.set(exec.id, exec);
+      }
     }
     const rest = ids.filter((id) => !out.has(id));
     const groups: string[][] = [];
@@ -432,13 +437,15 @@ export class ExecutionLog {
     for (
       const entries of await Promise.all(
         groups.map((g) =>
-          this.kv.getMany<Execution[]>(
-            g.map((id) => keys.execution(tenant, id)),
-          )
+          this.kv.getMany(g.map((id) => keys.execution(tenant, id)))
         ),
       )
     ) {
-      for (const e of entries) if (e.value) out.set(e.value.id, e.value);
+      for (const e of entries) {
+        if (e.value === null) continue;
+        const exec = executionOf(e.value);
+        out.set(exec.id, exec);
+      }
     }
     return out;
   }

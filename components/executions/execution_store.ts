@@ -14,6 +14,7 @@ import { checkName } from "../http/check_name.ts";
 import { keys } from "../model/keys.ts";
 import type { Execution } from "./execution.ts";
 import { ExecutionLog, type Recorded } from "./execution_log.ts";
+import { executionOf, executionValue } from "./execution_value.ts";
 
 export interface ExecutionFilter {
   package?: string;
@@ -96,10 +97,13 @@ export class ExecutionStore {
    */
   record(batch: WriteBatch, fitted: FittedExecution): WriteBatch {
     const { record } = fitted;
-    // Measured by fit: not walked again.
-    batch.set(keys.execution(record.tenant, record.id), record, {
-      bytes: fitted.bytes,
-    });
+    // As JSON bytes when they fit (measured by fit for the other form).
+    const { value, bytes } = executionValue(
+      record,
+      fitted.bytes,
+      MAX_RECORD_BYTES,
+    );
+    batch.set(keys.execution(record.tenant, record.id), value, { bytes });
     this.log.inbox(batch, record.tenant, record.id);
     this.feed(record.tenant).notify(batch);
     return batch.sum(this.#recordedKey(record.tenant), 1n);
@@ -279,7 +283,8 @@ export class ExecutionStore {
   }
 
   async get(tenant: string, id: string): Promise<Execution | null> {
-    return (await this.kv.get<Execution>(keys.execution(tenant, id))).value;
+    const { value } = await this.kv.get(keys.execution(tenant, id));
+    return value === null ? null : executionOf(value);
   }
 
   /** A page of executions, newest first. */
@@ -309,13 +314,11 @@ export class ExecutionStore {
     let scanned = 0;
     let lastId: string | null = null;
     for await (
-      const e of this.kv.list<Execution>(selector, {
-        reverse: true,
-        batchSize: 500,
-      })
+      const e of this.kv.list(selector, { reverse: true, batchSize: 500 })
     ) {
-      lastId = e.value.id;
-      if (matches(e.value, options)) out.push(e.value);
+      const exec = executionOf(e.value);
+      lastId = exec.id;
+      if (matches(exec, options)) out.push(exec);
       if (out.length === limit || ++scanned >= MAX_SCAN) {
         return { executions: out, cursor: lastId };
       }

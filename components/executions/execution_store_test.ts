@@ -3,6 +3,7 @@ import { serialize } from "node:v8";
 import { monotonicIdFactory, ValidationError, WriteBatch } from "@jobico/goico";
 import type { Execution } from "./execution.ts";
 import { ExecutionStore } from "./execution_store.ts";
+import { LOG_START } from "./execution_log.ts";
 
 const nextId = monotonicIdFactory();
 
@@ -162,6 +163,64 @@ Deno.test("a record that fits as UTF-8 but not as the KV stores it is still fitt
     assert.match(back.error!, /truncated 4\d{4} chars/);
     assert.ok(!back.logs.some((l) => l.message === wide));
     assert.match(back.logs.at(-1)!.message, /log lines dropped/);
+  });
+});
+
+Deno.test("records are kept as JSON bytes and read back whole by get, list and the log", async () => {
+  await withStore(async (s, kv) => {
+    const e = exec(1, {
+      logs: [{ level: "warn", source: "stderr", message: "é € 🎉 \u0001" }],
+      input: { n: 1, nested: [true, null, "x"] },
+      chainedFrom: {
+        event: "up",
+        eventId: nextId(),
+        executionId: nextId(),
+        code: 3,
+      },
+    });
+    const { input: _, ...noInput } = exec(2);
+    await recordAll(s, kv, [e, noInput]);
+    const stored = (await kv.get(["exec", "t", e.id])).value;
+    assert.ok(stored instanceof Uint8Array, "stored as bytes");
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(stored)), e);
+    assert.deepEqual(await s.get("t", e.id), e);
+    assert.deepEqual(await s.get("t", noInput.id), noInput);
+    assert.ok(!("input" in (await s.get("t", noInput.id))!));
+    assert.deepEqual((await s.list("t")).executions, [noInput, e]);
+    const page = await s.log.read("t", LOG_START);
+    assert.deepEqual(page.entries.map((x) => x.execution), [e, noInput]);
+  });
+});
+
+Deno.test("records kept by V8 (written before JSON, or too large as JSON) are read as well", async () => {
+  await withStore(async (s, kv) => {
+    // As records were written before: the record itself, with its inbox entry.
+    const old = exec(1);
+    const op = new WriteBatch(kv);
+    s.record(op, s.fit(old));
+    op.set(["exec", "t", old.id], old);
+    assert.ok((await op.commit()).ok);
+    assert.ok(
+      !((await kv.get(["exec", "t", old.id])).value instanceof
+        Uint8Array),
+    );
+    // A control character is 1 byte for V8 and 6 in JSON: 15,000 of them
+    // fit one KV value only as V8 writes them (15 KB, against 90 KB).
+    const controls = exec(2, { result: "\u0001".repeat(15_000) });
+    await recordAll(s, kv, [controls]);
+    const stored = (await kv.get(["exec", "t", controls.id])).value;
+    assert.ok(!(stored instanceof Uint8Array), "kept by V8");
+    assert.equal((await s.get("t", controls.id))!.result, controls.result);
+    assert.deepEqual(await s.get("t", old.id), old);
+    assert.deepEqual((await s.list("t")).executions.map((x) => x.id), [
+      controls.id,
+      old.id,
+    ]);
+    const page = await s.log.read("t", LOG_START);
+    assert.deepEqual(page.entries.map((x) => x.execution.id), [
+      old.id,
+      controls.id,
+    ]);
   });
 });
 
