@@ -16,8 +16,8 @@ import { encodeUtf8, jsonRecords } from "@jobico/goico";
 import { queuedRecord } from "./_queued_record.ts";
 import type { Execution } from "../components/executions/execution.ts";
 import {
+  executionJson,
   executionOf,
-  executionValue,
 } from "../components/executions/execution_value.ts";
 
 const kv = await Deno.openKv(":memory:");
@@ -79,13 +79,13 @@ Deno.bench("set an execution record as a V8 value", {
 }, () => {
   kv.atomic().set(execKey, execution);
 });
-Deno.bench("set an execution record as JSON bytes (executionValue + set)", {
+Deno.bench("set an execution record as JSON bytes (executionJson + set)", {
   group: "execution",
 }, () => {
-  kv.atomic().set(execKey, executionValue(execution, 0, 60 * 1024).value);
+  kv.atomic().set(execKey, executionJson(execution, 60 * 1024));
 });
 const execV8 = serialize(execution);
-const execJson = executionValue(execution, 0, 60 * 1024).value;
+const execJson = executionJson(execution, 60 * 1024);
 Deno.bench("read an execution record, V8", {
   group: "execution read",
   baseline: true,

@@ -14,7 +14,7 @@ import { checkName } from "../http/check_name.ts";
 import { keys } from "../model/keys.ts";
 import type { Execution } from "./execution.ts";
 import { ExecutionLog, type Recorded } from "./execution_log.ts";
-import { executionOf, executionValue } from "./execution_value.ts";
+import { executionJson, executionOf } from "./execution_value.ts";
 
 export interface ExecutionFilter {
   package?: string;
@@ -29,17 +29,21 @@ export interface ListOptions extends ExecutionFilter {
   cursor?: string;
 }
 
-/** A record made to fit one KV value (see `ExecutionStore.fit`), with its size. */
+/** A record made to fit one KV value (see `ExecutionStore.fit`), with that value. */
 export interface FittedExecution {
   readonly record: Execution;
-  /** Its size stored (`kvValueSize`, what the KV write is measured by), in bytes. */
+  /** What keeps it in the KV: its JSON bytes, or the record itself when they would not fit. */
+  readonly value: unknown;
+  /** The value's size stored (what the KV write is measured by), in bytes. */
   readonly bytes: number;
 }
 
 /**
- * Records above this size lose log lines (a KV value holds 64 KiB, measured
- * as the V8 serializer writes it, see `kvValueSize`: a string with one
- * character above U+00FF takes two bytes for every character).
+ * A record's value holds at most this (a KV value holds 64 KiB). A record
+ * is kept as its JSON bytes when they fit; otherwise as it is, by the KV's
+ * V8 serializer, measured as that writes it (`kvValueSize`: a string with
+ * one character above U+00FF takes two bytes for every character), and it
+ * loses log lines, then its input, until it fits.
  */
 const MAX_RECORD_BYTES = 60 * 1024;
 const MAX_RESULT_CHARS = 16 * 1024;
@@ -80,8 +84,9 @@ export class ExecutionStore {
   }
 
   /**
-   * Trims an execution so that it fits one KV value: its result is cut and
-   * log lines are dropped (with a note) when it is too large.
+   * Trims an execution so that it fits one KV value, and makes that value:
+   * its result and error are cut, and log lines dropped (with a note) when
+   * it is too large.
    */
   fit(exec: Execution): FittedExecution {
     return fit(exec);
@@ -96,13 +101,8 @@ export class ExecutionStore {
    * tell `committed`.
    */
   record(batch: WriteBatch, fitted: FittedExecution): WriteBatch {
-    const { record } = fitted;
-    // As JSON bytes when they fit (measured by fit for the other form).
-    const { value, bytes } = executionValue(
-      record,
-      fitted.bytes,
-      MAX_RECORD_BYTES,
-    );
+    const { record, value, bytes } = fitted;
+    // Measured by fit: not walked again.
     batch.set(keys.execution(record.tenant, record.id), value, { bytes });
     this.log.inbox(batch, record.tenant, record.id);
     this.feed(record.tenant).notify(batch);
@@ -351,6 +351,9 @@ function fit(exec: Execution): FittedExecution {
         `... [truncated ${e.error.length - MAX_ERROR_CHARS} chars]`,
     };
   }
+  // Most records: their JSON fits, and is what is kept.
+  const json = executionJson(e, MAX_RECORD_BYTES);
+  if (json) return { record: e, value: json, bytes: json.length };
   const size = () => kvValueSize(e);
   let bytes = size();
   // A large input (half a record or more) goes before log lines; a small
@@ -382,7 +385,10 @@ function fit(exec: Execution): FittedExecution {
     e = withoutInput(e);
     bytes = size();
   }
-  return { record: e, bytes };
+  // Trimmed for V8's measure: as JSON if that fits now.
+  const trimmed = executionJson(e, MAX_RECORD_BYTES);
+  if (trimmed) return { record: e, value: trimmed, bytes: trimmed.length };
+  return { record: e, value: e, bytes };
 }
 
 /** `e` without its input, with a note saying why it cannot be re-run. */

@@ -123,7 +123,7 @@ Deno.test("a record too large for one KV value keeps its head and says what was 
   });
 });
 
-Deno.test("a fitted record's bytes bound its size as the KV stores it (V8-serialized)", () => {
+Deno.test("a fitted record's value is its JSON bytes, measured exactly, whatever its characters", () => {
   const s = new ExecutionStore({} as Deno.Kv);
   for (
     const result of [
@@ -137,19 +137,32 @@ Deno.test("a fitted record's bytes bound its size as the KV stores it (V8-serial
     ]
   ) {
     const fitted = s.fit(exec(1, { result }));
+    assert.ok(fitted.value instanceof Uint8Array, result);
+    assert.equal(fitted.bytes, fitted.value.length, result);
+    const back = JSON.parse(new TextDecoder().decode(fitted.value));
+    assert.equal(back.result, result);
+  }
+});
+
+Deno.test("a record kept by V8 is measured as V8 writes it", () => {
+  const s = new ExecutionStore({} as Deno.Kv);
+  // Control characters: 6 bytes each in JSON, 1 for V8 (2 with a wide one).
+  for (const tail of ["", "€"]) {
+    const fitted = s.fit(exec(1, { result: "\u0001".repeat(12_000) + tail }));
+    assert.equal(fitted.value, fitted.record);
     const exact = serialize(fitted.record).length;
     assert.ok(
       fitted.bytes >= exact && fitted.bytes <= exact + 100,
-      `${result}: ${fitted.bytes} for ${exact}`,
+      `${tail}: ${fitted.bytes} for ${exact}`,
     );
   }
 });
 
-Deno.test("a record that fits as UTF-8 but not as the KV stores it is still fitted and stored", async () => {
+Deno.test("a record that fits as JSON but not as V8 writes it is kept whole", async () => {
   await withStore(async (s, kv) => {
     // One character above U+00FF makes V8 store the whole string with two
     // bytes per character: 40,000 ASCII characters and a euro sign are
-    // 40 KB of UTF-8 but 80 KB stored.
+    // 40 KB of UTF-8 but 80 KB as V8 writes them.
     const wide = "x".repeat(40_000) + "€";
     const logs = [
       { level: "info" as const, source: "module" as const, message: "first" },
@@ -161,8 +174,31 @@ Deno.test("a record that fits as UTF-8 but not as the KV stores it is still fitt
     const back = (await s.get("t", e.id))!;
     assert.ok(back.error!.length < 5_000);
     assert.match(back.error!, /truncated 4\d{4} chars/);
-    assert.ok(!back.logs.some((l) => l.message === wide));
-    assert.match(back.logs.at(-1)!.message, /log lines dropped/);
+    assert.deepEqual(back.logs, logs);
+  });
+});
+
+Deno.test("a record too large as JSON and as V8 loses log lines until V8's measure fits", async () => {
+  await withStore(async (s, kv) => {
+    const wide = "y".repeat(20_000) + "€"; // 40 KB as V8 writes it
+    // 4 lines: 80 KB as JSON, 160 KB as V8 writes them.
+    const logs = [0, 1, 2, 3].map((i) => ({
+      level: "info" as const,
+      source: "stdout" as const,
+      message: `${i} ${wide}`,
+    }));
+    const e = exec(1, { logs });
+    await recordAll(s, kv, [e]);
+    const back = (await s.get("t", e.id))!;
+    assert.ok(back.logs.length < logs.length);
+    assert.match(
+      back.logs.at(-1)!.message,
+      /^\d+ log lines dropped: the record exceeded 61440 bytes$/,
+    );
+    assert.ok(
+      (await kv.get(["exec", "t", e.id])).value instanceof Uint8Array,
+      "kept as JSON once trimmed",
+    );
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * How an execution record is kept in its KV value: as UTF-8 JSON bytes, or,
  * when its JSON would not fit, as the record itself (which the KV writes
- * with V8's serializer).
+ * with V8's serializer; `ExecutionStore.fit` chooses).
  *
  * A record is written once, inside the executor's commit, and V8's
  * serializer is what made that write slow (about 3.4 µs a record of the
@@ -14,31 +14,22 @@ import type { Execution } from "./execution.ts";
 
 const decoder = new TextDecoder();
 
-/** A record's KV value and the bytes it takes there. */
-export interface ExecutionValue {
-  value: unknown;
-  bytes: number;
-}
-
 /**
- * The KV value that keeps `record`: its JSON bytes when they are at most
- * `maxBytes`, else the record (its stored size `v8Bytes`, as `fit`
- * measured it). A record's values are JSON's (strings, numbers, null,
- * arrays, plain objects; an absent input is left out), so its JSON reads
- * back as the same record.
+ * The JSON bytes that keep `record`, or null when they would pass
+ * `maxBytes` (the record is then kept as it is). A record's values are
+ * JSON's (strings, numbers, null, arrays, plain objects; an absent input is
+ * left out), so its JSON reads back as the same record. The bytes are a
+ * view of a shared chunk (`encodeUtf8`): write them and let them go.
  */
-export function executionValue(
+export function executionJson(
   record: Execution,
-  v8Bytes: number,
   maxBytes: number,
-): ExecutionValue {
+): Uint8Array | null {
   const text = JSON.stringify(record);
   // Each character takes at least one byte: a text this long cannot fit.
-  if (text.length <= maxBytes) {
-    const bytes = encodeUtf8(text);
-    if (bytes.length <= maxBytes) return { value: bytes, bytes: bytes.length };
-  }
-  return { value: record, bytes: v8Bytes };
+  if (text.length > maxBytes) return null;
+  const bytes = encodeUtf8(text);
+  return bytes.length <= maxBytes ? bytes : null;
 }
 
 /** The record a KV value keeps (either form). */
