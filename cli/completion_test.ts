@@ -185,9 +185,13 @@ _jobico`;
       for (const name of ["deploy", "upload-wasm", "status", "completion"]) {
         assert.ok(top.includes(name), name);
       }
+      // The queues command's subcommands, as the program has them.
+      const queues = completionTree(createProgram(new CliContext(captureIo())))
+        .find((n) => n.path.join(" ") === "queues")!;
+      assert.ok(queues.commands.some((c) => c.name === "delayed"));
       assert.deepEqual(
         sorted(await complete("jobico", "--url", "http://x", "queues", "")),
-        sorted(["list", "stats", "ls", "dead", "replay", "purge", "help"]),
+        sorted(queues.commands.flatMap((c) => [c.name, ...c.aliases])),
       );
       assert.deepEqual(
         await complete("jobico", "executions", "list", "demo", "--status", ""),
