@@ -15,6 +15,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "ForbiddenError",
     "DurableQueue",
     "encodeUtf8",
+    "abortableSleep",
     "GroupCommit",
     "DEFAULT_AGING_MS",
     "isPriority",
