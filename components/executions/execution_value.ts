@@ -19,7 +19,8 @@ const decoder = new TextDecoder();
  * `maxBytes` (the record is then kept as it is). A record's values are
  * JSON's (strings, numbers, null, arrays, plain objects; an absent input is
  * left out), so its JSON reads back as the same record. The bytes are a
- * view of a shared chunk (`encodeUtf8`): write them and let them go.
+ * view of a shared chunk (`encodeUtf8`, never written again): held until
+ * their commit, they keep that chunk (64 KiB) alive, no longer.
  */
 export function executionJson(
   record: Execution,
