@@ -115,6 +115,9 @@ function legacy(e: { value: unknown }): boolean {
 }
 
 export class ExecutionLog {
+  /** Each tenant's inbox prefix, the same array each time (a batch knows it by identity). */
+  readonly #inboxes = new Map<string, Deno.KvKey>();
+
   constructor(private readonly kv: Deno.Kv) {}
 
   /**
@@ -127,7 +130,13 @@ export class ExecutionLog {
     tenant: string,
     id: string,
   ): void {
-    add.collect(keys.executionInboxes(tenant), id);
+    let prefix = this.#inboxes.get(tenant);
+    if (!prefix) {
+      if (this.#inboxes.size >= 10_000) this.#inboxes.clear();
+      prefix = keys.executionInboxes(tenant);
+      this.#inboxes.set(tenant, prefix);
+    }
+    add.collect(prefix, id);
   }
 
   /** The versionstamp of the tenant's last recording commit (null: none). */
