@@ -60,6 +60,7 @@ export class QueueKeys<T> {
    * merges the sums and sets that appends and acknowledgements share.
    */
   #bookkeeping = new Map<string, Bookkeeping>();
+  readonly #gates = new Map<string, Deno.KvKey>();
 
   constructor(
     readonly prefix: Deno.KvKey,
@@ -146,9 +147,19 @@ export class QueueKeys<T> {
     return this.#of(queue).epoch;
   }
 
-  /** The key of a concurrency gate's counter (see queue_gates.ts). */
+  /**
+   * The key of a concurrency gate's counter (see queue_gates.ts), the same
+   * array each time: a gated item's lease and outcome each sum it, and a
+   * batch merges sums by the key's array.
+   */
   gate(name: string): Deno.KvKey {
-    return [...this.prefix, "gate", name];
+    let key = this.#gates.get(name);
+    if (!key) {
+      if (this.#gates.size >= 10_000) this.#gates.clear();
+      key = [...this.prefix, "gate", name];
+      this.#gates.set(name, key);
+    }
+    return key;
   }
 
   /** The keys of a queue's bookkeeping (the same arrays each time). */
