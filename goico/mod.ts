@@ -16,6 +16,7 @@ export { sha256HexNow } from "./sha256_hex_now.ts";
 export { chunkedBody } from "./chunked_body.ts";
 export { encodeUtf8 } from "./encode_utf8.ts";
 export { abortableSleep } from "./abortable_sleep.ts";
+export { SameKeys } from "./same_keys.ts";
 export { deletePrefixes } from "./delete_prefixes.ts";
 export {
   ASSUMED_FD_LIMIT,

@@ -16,6 +16,7 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "DurableQueue",
     "encodeUtf8",
     "abortableSleep",
+    "SameKeys",
     "GroupCommit",
     "DEFAULT_AGING_MS",
     "isPriority",

@@ -26,6 +26,7 @@
  */
 
 import { type Priority, PRIORITY_BAND } from "./queue_priority.ts";
+import { SameKeys } from "./same_keys.ts";
 
 /** A queue's KvU64 counters (see the layout above). */
 export type Counter = "in" | "out" | "acked" | "dead";
@@ -59,8 +60,20 @@ export class QueueKeys<T> {
    * queue: a write batch recognizes the same key arrays at once when it
    * merges the sums and sets that appends and acknowledgements share.
    */
-  #bookkeeping = new Map<string, Bookkeeping>();
-  readonly #gates = new Map<string, Deno.KvKey>();
+  readonly #bookkeeping = new SameKeys<Bookkeeping>((queue) => {
+    const count = (name: Counter) => [...this.prefix, "count", queue, name];
+    return {
+      counts: {
+        in: count("in"),
+        out: count("out"),
+        acked: count("acked"),
+        dead: count("dead"),
+      },
+      active: [...this.prefix, "active", queue],
+      epoch: [...this.prefix, "epoch", queue],
+    };
+  });
+  readonly #gates = new SameKeys((name) => [...this.prefix, "gate", name]);
 
   constructor(
     readonly prefix: Deno.KvKey,
@@ -149,37 +162,14 @@ export class QueueKeys<T> {
 
   /**
    * The key of a concurrency gate's counter (see queue_gates.ts), the same
-   * array each time: a gated item's lease and outcome each sum it, and a
-   * batch merges sums by the key's array.
+   * array each time: a gated item's lease and outcome each sum it.
    */
   gate(name: string): Deno.KvKey {
-    let key = this.#gates.get(name);
-    if (!key) {
-      if (this.#gates.size >= 10_000) this.#gates.clear();
-      key = [...this.prefix, "gate", name];
-      this.#gates.set(name, key);
-    }
-    return key;
+    return this.#gates.get(name);
   }
 
   /** The keys of a queue's bookkeeping (the same arrays each time). */
   #of(queue: string): Bookkeeping {
-    let k = this.#bookkeeping.get(queue);
-    if (!k) {
-      if (this.#bookkeeping.size >= 10_000) this.#bookkeeping.clear();
-      const count = (name: Counter) => [...this.prefix, "count", queue, name];
-      k = {
-        counts: {
-          in: count("in"),
-          out: count("out"),
-          acked: count("acked"),
-          dead: count("dead"),
-        },
-        active: [...this.prefix, "active", queue],
-        epoch: [...this.prefix, "epoch", queue],
-      };
-      this.#bookkeeping.set(queue, k);
-    }
-    return k;
+    return this.#bookkeeping.get(queue);
   }
 }

@@ -47,6 +47,7 @@
  * hex digits) and the execution id; `""` is before everything, and a
  * versionstamp followed by "~" is after everything of that commit.
  */
+import { SameKeys } from "@jobico/goico";
 import type { Execution } from "./execution.ts";
 import { keys } from "../model/keys.ts";
 import { executionOf } from "./execution_value.ts";
@@ -115,8 +116,8 @@ function legacy(e: { value: unknown }): boolean {
 }
 
 export class ExecutionLog {
-  /** Each tenant's inbox prefix, the same array each time (a batch knows it by identity). */
-  readonly #inboxes = new Map<string, Deno.KvKey>();
+  /** Each tenant's inbox prefix, the same array each time. */
+  readonly #inboxes = new SameKeys(keys.executionInboxes);
 
   constructor(private readonly kv: Deno.Kv) {}
 
@@ -130,13 +131,7 @@ export class ExecutionLog {
     tenant: string,
     id: string,
   ): void {
-    let prefix = this.#inboxes.get(tenant);
-    if (!prefix) {
-      if (this.#inboxes.size >= 10_000) this.#inboxes.clear();
-      prefix = keys.executionInboxes(tenant);
-      this.#inboxes.set(tenant, prefix);
-    }
-    add.collect(prefix, id);
+    add.collect(this.#inboxes.get(tenant), id);
   }
 
   /** The versionstamp of the tenant's last recording commit (null: none). */

@@ -7,6 +7,7 @@ import {
   ChangeFeed,
   KvLimitError,
   kvValueSize,
+  SameKeys,
   ValidationError,
   WriteBatch,
 } from "@jobico/goico";
@@ -59,7 +60,10 @@ const MAX_SCAN = 20_000;
 
 export class ExecutionStore {
   readonly #feeds = new Map<string, ChangeFeed>();
-  readonly #recordedKeys = new Map<string, Deno.KvKey>();
+  /** Each tenant's "recorded" counter key, the same array each time (sums of it merge). */
+  readonly #recordedKeys = new SameKeys((tenant) =>
+    keys.executionCount(tenant, "recorded")
+  );
   /** Each tenant's executions in commit order, for the live streams. */
   readonly log: ExecutionLog;
   /** Tenants whose inbox entries this process is moving to their log, and what to move next. */
@@ -106,7 +110,7 @@ export class ExecutionStore {
     batch.set(keys.execution(record.tenant, record.id), value, { bytes });
     this.log.inbox(batch, record.tenant, record.id);
     this.feed(record.tenant).notify(batch);
-    return batch.sum(this.#recordedKey(record.tenant), 1n);
+    return batch.sum(this.#recordedKeys.get(record.tenant), 1n);
   }
 
   /**
@@ -163,17 +167,6 @@ export class ExecutionStore {
   recordAll(batch: WriteBatch, fitted: FittedExecution[]): WriteBatch {
     for (const f of fitted) this.record(batch, f);
     return batch;
-  }
-
-  /** Each tenant's "recorded" counter key, the same array each time (sums of it merge). */
-  #recordedKey(tenant: string): Deno.KvKey {
-    let key = this.#recordedKeys.get(tenant);
-    if (!key) {
-      if (this.#recordedKeys.size >= 10_000) this.#recordedKeys.clear();
-      key = keys.executionCount(tenant, "recorded");
-      this.#recordedKeys.set(tenant, key);
-    }
-    return key;
   }
 
   /**

@@ -16,24 +16,17 @@
  * them takes the counter below zero, which reads as pinned (kept), never as
  * free.
  */
-import type { WriteBatch } from "@jobico/goico";
+import { SameKeys, type WriteBatch } from "@jobico/goico";
 import { keys } from "../model/keys.ts";
 import type { EventItem } from "../model/event_item.ts";
 
 const U64 = 1n << 64n;
 
-/** Pin keys made before, by version: the same key array for the same version (see group_commit.ts). */
-let pinKeys = new Map<string, Deno.KvKey>();
-
-function pinKey(k: string, item: EventItem): Deno.KvKey {
-  let key = pinKeys.get(k);
-  if (!key) {
-    if (pinKeys.size >= 10_000) pinKeys = new Map();
-    key = keys.versionPin(item.tenant, item.package, item.version);
-    pinKeys.set(k, key);
-  }
-  return key;
-}
+/** Pin keys by "tenant\0package\0version": the same key array for the same version (see group_commit.ts). */
+const pinKeys = new SameKeys((k) => {
+  const [tenant, pkg, version] = k.split("\u0000");
+  return keys.versionPin(tenant, pkg, Number(version));
+});
 
 /** Pin changes gathered over items, one sum per version. */
 export class PinDeltas {
@@ -46,7 +39,7 @@ export class PinDeltas {
     const d = this.#deltas.get(k);
     if (d) d.n += n;
     else {
-      this.#deltas.set(k, { key: pinKey(k, item), n });
+      this.#deltas.set(k, { key: pinKeys.get(k), n });
     }
     return this;
   }
