@@ -8,7 +8,12 @@
  *
  * Run: deno bench --allow-read --allow-write bench/durable_queue_bench.ts
  */
-import { DurableQueue, monotonicId, WriteBatch } from "@jobico/goico";
+import {
+  DurableQueue,
+  jsonRecords,
+  monotonicId,
+  WriteBatch,
+} from "@jobico/goico";
 
 const kv = await Deno.openKv(":memory:");
 const dir = await Deno.makeTempDir({ prefix: "jobico-bench-kv-" });
@@ -65,3 +70,34 @@ Deno.bench("SQLite file: append 100 items + commit", {
   )
     .commit();
 });
+
+// What an executor lane's lease adds to its commit, without the commit:
+// 100 entries read with `head` (JSON records, as the platform stores
+// them), leased into a new batch each iteration.
+const jq = new DurableQueue<{ data: unknown }>(kv, ["bj"], {
+  codec: jsonRecords,
+});
+await jq.append(
+  new WriteBatch(kv),
+  "lease",
+  Array.from({ length: 100 }, () => ({
+    id: monotonicId(),
+    value: {
+      data: {
+        tenant: "acme",
+        package: "shop",
+        version: "3",
+        event: "order-placed",
+        order: { id: 1234, items: ["a", "b", "c"], total: 99.5 },
+        customer: "Ada Lovelace",
+      },
+    },
+  })),
+).commit();
+const heads = await jq.head("lease", 100);
+Deno.bench(
+  "leaseInto 100 entries (JSON records; the batch built, not committed)",
+  () => {
+    jq.leaseInto(new WriteBatch(kv), heads);
+  },
+);

@@ -343,6 +343,53 @@ for (const [codecName, codec] of CODECS) {
       assert.deepEqual(await waiting(q, "q"), { depth: 0, inFlight: 3 });
     }));
 
+  Deno.test(`DurableQueue (${codecName}): a lease writes the item as read, with its lease and gates`, () =>
+    withKv(async (kv) => {
+      const now = 1_000_000;
+      const q = queueOn<{ n: number; text: string }>(kv, ["queue"], {
+        now: () => now,
+        leaseMs: 500,
+      });
+      const item = { id: monotonicId(), value: { n: 1, text: 'é 🎉 "}' } };
+      await q.append(new WriteBatch(kv), "q", [item]).commit();
+      const stored = {
+        id: item.id,
+        queue: "q",
+        value: item.value,
+        attempt: 1,
+        failures: 0,
+        enqueuedAt: now,
+      };
+      const inflight = async () =>
+        codec.decode((await kv.get(["queue", "inflight", "q", item.id])).value);
+      // Leased with a gate, refused (the gate's counter moved), then leased
+      // again from the same entries without one: the item keeps the gate
+      // the first lease gave it, as it always did.
+      const head = await q.head("q", 1);
+      const hold = {
+        names: ["g"],
+        checks: [{ key: ["elsewhere"], versionstamp: "00000000000000990000" }],
+      };
+      const refused = new WriteBatch(kv);
+      q.leaseInto(refused, head, new Map([[head[0], hold]]));
+      assert.equal((await refused.commit()).ok, false);
+      const op = new WriteBatch(kv);
+      assert.equal(q.leaseInto(op, head).length, 1);
+      assert.ok((await op.commit()).ok);
+      assert.deepEqual(await inflight(), {
+        ...stored,
+        gates: ["g"],
+        leaseUntil: now + 500,
+      });
+      // Leased from fresh entries: the item as it was read, with its lease.
+      await kv.delete(["queue", "inflight", "q", item.id]);
+      await q.append(new WriteBatch(kv), "q", [item]).commit();
+      const fresh = new WriteBatch(kv);
+      q.leaseInto(fresh, await q.head("q", 1));
+      assert.ok((await fresh.commit()).ok);
+      assert.deepEqual(await inflight(), { ...stored, leaseUntil: now + 500 });
+    }));
+
   Deno.test(`DurableQueue (${codecName}): counters give backlog, processed and dead in one read`, () =>
     withKv(async (kv) => {
       let now = 1_000_000;

@@ -44,3 +44,31 @@ export function encodeUtf8(text: string): Uint8Array {
   used = start + written;
   return chunk.subarray(start, used);
 }
+
+/**
+ * The bytes of `head` followed by `text` as UTF-8, as `encodeUtf8` gives
+ * them: a view of a shared chunk when they fit one (`head` at most
+ * MAX_CHUNKED_CHARS bytes, `text` at most MAX_CHUNKED_CHARS units), else
+ * an array of their own. `head` is copied, not kept.
+ */
+export function concatUtf8(head: Uint8Array, text: string): Uint8Array {
+  const most = head.length + 3 * text.length;
+  if (head.length > MAX_CHUNKED_CHARS || text.length > MAX_CHUNKED_CHARS) {
+    const out = new Uint8Array(most);
+    out.set(head);
+    const { written } = encoder.encodeInto(text, out.subarray(head.length));
+    return out.subarray(0, head.length + written);
+  }
+  if (chunk.length - used < most) {
+    chunk = new Uint8Array(CHUNK_BYTES);
+    used = 0;
+  }
+  const start = used;
+  chunk.set(head, start);
+  const { written } = encoder.encodeInto(
+    text,
+    chunk.subarray(start + head.length),
+  );
+  used = start + head.length + written;
+  return chunk.subarray(start, used);
+}

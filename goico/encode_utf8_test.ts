@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { CHUNK_BYTES, encodeUtf8, MAX_CHUNKED_CHARS } from "./encode_utf8.ts";
+import {
+  CHUNK_BYTES,
+  concatUtf8,
+  encodeUtf8,
+  MAX_CHUNKED_CHARS,
+} from "./encode_utf8.ts";
 import { withKv } from "./_test_kv.ts";
 
 const encoder = new TextEncoder();
@@ -81,4 +86,37 @@ Deno.test("Deno KV stores a view's own bytes, not its chunk's", async () => {
       assert.deepStrictEqual(got.value!.length, values[i].length);
     }
   });
+});
+
+Deno.test("concatUtf8 writes the head's bytes then the text's, in a chunk or an array of their own", () => {
+  const heads = [
+    new Uint8Array(0),
+    encoder.encode('{"id":"x","é":"日本"'),
+    encoder.encode("h".repeat(MAX_CHUNKED_CHARS)), // the longest in a chunk
+    encoder.encode("h".repeat(MAX_CHUNKED_CHARS + 1)), // an array of its own
+    encoder.encode("z".repeat(60_000)), // a whole large record
+  ];
+  const texts = [
+    "",
+    ',"leaseUntil":1700000000000}',
+    ',"gates":["é","🎉","lone \ud800"]}',
+    "t".repeat(MAX_CHUNKED_CHARS + 1),
+  ];
+  const made: [Uint8Array, Uint8Array][] = [];
+  for (const head of heads) {
+    for (const text of texts) {
+      const want = new Uint8Array([...head, ...encoder.encode(text)]);
+      const got = concatUtf8(head, text);
+      assert.deepStrictEqual(got, want, `${head.length} + ${text.length}`);
+      made.push([got, want]);
+    }
+  }
+  // Later calls never wrote over earlier ones.
+  for (const [got, want] of made) assert.deepStrictEqual(got, want);
+  // Short ones share a chunk; a copy, not the head itself.
+  const head = encoder.encode("head");
+  const short = concatUtf8(head, "tail");
+  assert.deepStrictEqual(short.buffer.byteLength, CHUNK_BYTES);
+  head[0] = 0;
+  assert.deepStrictEqual(short, encoder.encode("headtail"));
 });

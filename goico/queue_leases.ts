@@ -31,8 +31,15 @@ export class QueueLeases<T> {
    * its lease was known to be held (see "Leases" in durable_queue.ts).
    */
   readonly #held = new WeakMap<QueuedItem<T>, string | null>();
-  /** The epoch read with each entry that `head` returned. */
-  readonly #headEpochs = new WeakMap<object, string | null>();
+  /**
+   * What `head` read with each entry it returned: its queue's epoch, and
+   * the KV value the entry's record was decoded from (its lease record is
+   * written from it: `QueueRecords.extend`), until the record is changed.
+   */
+  readonly #headReads = new WeakMap<
+    object,
+    { epoch: string | null; stored: unknown }
+  >();
   readonly #now: () => number;
   readonly #leaseMs: number;
   readonly #agingMs: number;
@@ -59,16 +66,27 @@ export class QueueLeases<T> {
     // Each band's head (see queue_priority.ts), then the first `max` of
     // them in the order of their effective priority.
     const bands = this.keys.bands;
+    const reads: { epoch: string | null; stored: unknown }[] = [];
+    const band = async (band: number) => {
+      const entries: Deno.KvEntry<QueuedItem<T>>[] = [];
+      for await (
+        const { entry, stored } of this.records.listStored<QueuedItem<T>>(
+          this.keys.readyBand(queue, band),
+          { limit: max },
+        )
+      ) {
+        const read = { epoch: null, stored };
+        reads.push(read);
+        this.#headReads.set(entry, read);
+        entries.push(entry);
+      }
+      return entries;
+    };
     const [epoch, ...heads] = await Promise.all([
       this.kv.get(this.keys.epoch(queue)),
-      ...bands.map((band) =>
-        Array.fromAsync(
-          this.records.list<QueuedItem<T>>(this.keys.readyBand(queue, band), {
-            limit: max,
-          }),
-        )
-      ),
+      ...bands.map(band),
     ]);
+    for (const read of reads) read.epoch = epoch.versionstamp;
     const entries = heads.length === 1 ? heads[0] : byPriority(
       bands.map((band, i) => ({ band, entries: heads[i] })),
       (e) => e.value.readyAt ?? e.value.enqueuedAt,
@@ -76,7 +94,6 @@ export class QueueLeases<T> {
       this.#now(),
       this.#agingMs,
     ).slice(0, max);
-    for (const e of entries) this.#headEpochs.set(e, epoch.versionstamp);
     return entries;
   }
 
@@ -89,21 +106,23 @@ export class QueueLeases<T> {
     const leaseUntil = this.#now() + this.#leaseMs;
     const leased: QueuedItem<T>[] = [];
     for (const e of entries) {
-      const epoch = this.#headEpochs.get(e);
-      if (epoch === undefined) {
+      const read = this.#headReads.get(e);
+      if (read === undefined) {
         throw new Error(
           `Item "${e.value.id}" of queue "${e.value.queue}" was not read with head()`,
         );
       }
       const hold = holds?.get(e);
-      const inflight: InFlight<T> = {
-        ...e.value,
-        leaseUntil,
-        ...(hold && { gates: hold.names }),
-      };
+      // The record leased: `{ ...e.value, leaseUntil, gates }`, written
+      // from the bytes it was read as when it is unchanged.
+      const lease: Pick<InFlight<T>, "leaseUntil" | "gates"> = hold
+        ? { leaseUntil, gates: hold.names }
+        : { leaseUntil };
       const part = batch.part().check(e).delete(e.key).set(
         this.keys.inflight(e.value.queue, e.value.id),
-        this.records.enc(inflight),
+        read.stored === undefined
+          ? this.records.enc({ ...e.value, ...lease })
+          : this.records.extend(read.stored, e.value, lease),
       );
       if (hold) {
         // Each counter still as read, one more holder of each.
@@ -112,8 +131,11 @@ export class QueueLeases<T> {
       }
       if (!batch.fits(part)) break;
       batch.add(part);
-      if (hold) e.value.gates = hold.names;
-      this.#held.set(e.value, epoch);
+      if (hold) {
+        e.value.gates = hold.names;
+        read.stored = undefined; // no longer what the record is
+      }
+      this.#held.set(e.value, read.epoch);
       leased.push(e.value);
     }
     return leased;

@@ -93,6 +93,31 @@ export class QueueRecords {
     }
   }
 
+  /**
+   * Entries of a list, decoded, each with the KV value it was read as
+   * (for `extend`).
+   */
+  async *listStored<R>(
+    selector: Deno.KvListSelector,
+    options?: Deno.KvListOptions,
+  ): AsyncGenerator<{ entry: Deno.KvEntry<R>; stored: unknown }> {
+    for await (const e of this.kv.list(selector, options)) {
+      yield { entry: this.dec<R>(e), stored: e.value };
+    }
+  }
+
+  /**
+   * The KV value that stores `record`, read as `stored` (and not changed
+   * since), with `members` added: the codec's `extend`.
+   */
+  extend(
+    stored: unknown,
+    record: object,
+    members: Record<string, unknown>,
+  ): unknown {
+    return this.codec.extend(stored, record, members);
+  }
+
   /** `getMany`, decoded. */
   async getMany<R>(keys: Deno.KvKey[]): Promise<Deno.KvEntryMaybe<R>[]> {
     return (await this.kv.getMany(keys)).map((e) =>

@@ -13,7 +13,7 @@
  * before.
  */
 import { serialize } from "node:v8";
-import { encodeUtf8 } from "./encode_utf8.ts";
+import { concatUtf8, encodeUtf8 } from "./encode_utf8.ts";
 import { kvValueSize } from "./kv_value_size.ts";
 
 export interface RecordCodec {
@@ -27,6 +27,18 @@ export interface RecordCodec {
   exactSize(record: unknown): number;
   /** Bytes one character of `s` takes at least, stored. */
   charBytes(s: string): number;
+  /**
+   * The KV value that stores `record` with `members` added, given
+   * `stored`, the KV value `record` was decoded from (and not changed
+   * since): what `encode({ ...record, ...members })` gives. For JSON bytes
+   * the members are written after `stored`'s bytes, so the record is not
+   * encoded again (a queue item at each lease).
+   */
+  extend(
+    stored: unknown,
+    record: object,
+    members: Record<string, unknown>,
+  ): unknown;
 }
 
 const WIDE = /[\u0100-\uffff]/;
@@ -39,12 +51,14 @@ export const v8Records: RecordCodec = {
   exactSize: (record) => serialize(record).length,
   // V8 writes a string two bytes a character when one is above U+00FF.
   charBytes: (s) => WIDE.test(s) ? 2 : 1,
+  extend: (_stored, record, members) => ({ ...record, ...members }),
 };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 const NON_ASCII = /[\u0080-\uffff]/;
+const CLOSE_BRACE = 0x7d;
 
 function jsonSize(record: unknown): number {
   const text = JSON.stringify(record);
@@ -66,4 +80,26 @@ export const jsonRecords: RecordCodec = {
   size: jsonSize,
   exactSize: jsonSize,
   charBytes: () => 1,
+  extend: (stored, record, members) => {
+    const n = stored instanceof Uint8Array ? stored.length : 0;
+    // JSON.stringify of an object with members ends in "}" and writes no
+    // space: `{...,"a":1}` + `{"b":2}` is `{...,"a":1,"b":2}`, the text of
+    // the spread object, as long as no member is one `record` has (it
+    // would keep its place there). Anything else is encoded again.
+    if (n > 2 && (stored as Uint8Array)[n - 1] === CLOSE_BRACE) {
+      let fresh = true;
+      for (const name in members) {
+        if (Object.hasOwn(record, name)) fresh = false;
+      }
+      if (fresh) {
+        const more = JSON.stringify(members);
+        if (more.length === 2) return stored;
+        return concatUtf8(
+          (stored as Uint8Array).subarray(0, n - 1),
+          "," + more.slice(1),
+        );
+      }
+    }
+    return encodeUtf8(JSON.stringify({ ...record, ...members }));
+  },
 };

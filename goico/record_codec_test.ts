@@ -38,3 +38,63 @@ Deno.test("v8Records: stored as they are; size bounds the serializer's, exactSiz
     assert.ok(v8Records.size(r) >= serialize(r).length);
   }
 });
+
+Deno.test("jsonRecords.extend: the stored bytes with members after them, what encoding the spread record writes", () => {
+  const records: Record<string, unknown>[] = [
+    { id: "0000018c2f3a4b5c-0001", queue: "q", value: { n: 1 }, attempt: 1 },
+    { nested: [[], {}, [1, [2, [3]]]], wide: "中文 € 🎉", ctrl: "\u0000\n\t" },
+    { big: 1e21, neg: -0, gates: ["a"] },
+    { '"}': "}", tail: "}" }, // braces and quotes inside the text
+    { one: {} },
+  ];
+  const memberSets: Record<string, unknown>[] = [
+    { leaseUntil: 1_700_000_000_000 },
+    { leaseUntil: 5, gates: ["é", "🎉"] },
+    { skipped: undefined },
+    {},
+  ];
+  for (const record of records) {
+    const stored = jsonRecords.encode(record) as Uint8Array;
+    const copy = stored.slice();
+    for (const members of memberSets) {
+      const want = jsonRecords.encode({ ...record, ...members });
+      const got = jsonRecords.extend(stored, record, members);
+      assert.deepStrictEqual(got, want, JSON.stringify([record, members]));
+      assert.deepStrictEqual(
+        jsonRecords.decode(got),
+        JSON.parse(JSON.stringify({ ...record, ...members })),
+      );
+    }
+    assert.deepStrictEqual(stored, copy, "the stored bytes are not changed");
+  }
+});
+
+Deno.test("jsonRecords.extend: a member the record has, an empty record, a V8 value: encoded again", () => {
+  // `gates` is the record's: the spread keeps its place (and new value).
+  const record = { id: "x", gates: ["old"], n: 1 };
+  const stored = jsonRecords.encode(record);
+  const got = jsonRecords.extend(stored, record, { gates: ["new"] });
+  assert.equal(
+    new TextDecoder().decode(got as Uint8Array),
+    '{"id":"x","gates":["new"],"n":1}',
+  );
+  assert.deepStrictEqual(
+    jsonRecords.extend(jsonRecords.encode({}), {}, { a: 1 }),
+    jsonRecords.encode({ a: 1 }),
+  );
+  // A record a store wrote as a V8 value before it used JSON.
+  const old = { id: "y", value: [1, 2] };
+  assert.deepStrictEqual(
+    jsonRecords.extend(old, old, { leaseUntil: 3 }),
+    jsonRecords.encode({ ...old, leaseUntil: 3 }),
+  );
+});
+
+Deno.test("v8Records.extend: the spread record", () => {
+  const record = { id: "x", n: 1 };
+  assert.deepStrictEqual(v8Records.extend(record, record, { leaseUntil: 2 }), {
+    id: "x",
+    n: 1,
+    leaseUntil: 2,
+  });
+});

@@ -155,18 +155,20 @@ export class WriteBatch {
 
   /** Adds checks: the write commits only if each key still has its versionstamp. */
   check(...checks: Deno.AtomicCheck[]): this {
-    for (const check of checks) {
-      const id = keyId(check.key);
-      const ids = this.#checkIds ??= new Map();
-      const stamps = ids.get(id);
-      if (stamps?.includes(check.versionstamp)) continue;
-      const keyBytes = this.#keySize(check.key);
-      this.#admit(0, 1, keyBytes, 0);
-      if (stamps) stamps.push(check.versionstamp);
-      else ids.set(id, [check.versionstamp]);
-      this.#checkList.push({ entry: check, id, bytes: keyBytes, keyBytes: 0 });
-    }
+    for (const check of checks) this.#check(check, keyId(check.key));
     return this;
+  }
+
+  /** One check, its key's id known (and its size, when `add` merges a part's). */
+  #check(check: Deno.AtomicCheck, id: string, bytes?: number): void {
+    const ids = this.#checkIds ??= new Map();
+    const stamps = ids.get(id);
+    if (stamps?.includes(check.versionstamp)) return;
+    const keyBytes = bytes ?? this.#keySize(check.key);
+    this.#admit(0, 1, keyBytes, 0);
+    if (stamps) stamps.push(check.versionstamp);
+    else ids.set(id, [check.versionstamp]);
+    this.#checkList.push({ entry: check, id, bytes: keyBytes, keyBytes: 0 });
   }
 
   /**
@@ -355,7 +357,7 @@ export class WriteBatch {
       throw tooLarge(limit, size, l[limit]);
     }
     // Within the limits as `other` stands alone: merging only takes less.
-    for (const c of other.#checkList) this.check(c.entry);
+    for (const c of other.#checkList) this.#check(c.entry, c.id, c.bytes);
     this.#mutations += other.#writes.length;
     this.#bytes += other.#writeBytes;
     this.#keyBytes += other.#writeKeyBytes;
