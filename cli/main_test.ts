@@ -821,3 +821,42 @@ Deno.test("platform: a wrong or missing token exits 1 with the hint", async () =
     assert.deepEqual(JSON.parse(right.out), { files: [] });
   });
 });
+
+Deno.test("platform: send prints every way the items fail the schema", async () => {
+  await withPlatform({}, async (url) => {
+    const cli = (...args: string[]) =>
+      jobico(["--url", url, "--token", TEST_ADMIN_TOKEN, ...args]);
+    for (const name of ["greet.wasm", "audit.wasm"]) {
+      assert.equal((await cli("upload-wasm", "demo", example(name))).code, 0);
+    }
+    for (const name of ["greet.schema.json", "result.schema.json"]) {
+      assert.equal((await cli("upload-schema", "demo", example(name))).code, 0);
+    }
+    const deployed = await cli("deploy", example("job.yaml"));
+    assert.equal(deployed.code, 0, deployed.err);
+    // Item 0 lacks "name" and has "nom"; item 1 is fine; item 2 is no object.
+    const sent = await cli(
+      "send",
+      "demo",
+      "greet",
+      '{"nom":"Ada"}',
+      '{"name":"Grace"}',
+      "7",
+    );
+    assert.equal(sent.code, 1);
+    const lines = sent.err.trimEnd().split("\n");
+    assert.match(
+      lines[0],
+      /^error: .*Item 0 of "data" does not match schema "greet.schema.json": .*\(and 2 more\) \(HTTP 400\)$/,
+    );
+    const details = lines.slice(1, -1);
+    assert.equal(details.length, 3, sent.err);
+    assert.match(details[0], /^ {2}item 0 \/name: .*name.*required/);
+    assert.match(details[1], /^ {2}item 0( \S+)?: .*nom/);
+    assert.match(details[2], /^ {2}item 2( \S+)?: /);
+    assert.match(lines[lines.length - 1], /^hint: /);
+    // Nothing was queued: the request was refused whole.
+    const list = await cli("executions", "list", "demo", "--json");
+    assert.deepEqual(JSON.parse(list.out).executions, []);
+  });
+});

@@ -1,6 +1,9 @@
 /**
  * How a failed run ends: one line `error: ...`, one line `hint: ...`, and an
- * exit code (1 failure, 2 usage mistake, 130 interrupted).
+ * exit code (1 failure, 2 usage mistake, 130 interrupted). A request the
+ * platform refused for several reasons (the `errors` of its problem: each
+ * item that does not match the event's schema, say) gets a line for each
+ * between the two, at most MAX_ERROR_LINES.
  *
  * @module
  */
@@ -35,7 +38,10 @@ export function reportError(ctx: CliContext, error: unknown): number {
   }
   if (ctx.io.signal?.aborted) return 130;
   if (error instanceof ApiError) {
-    print(`${error.message} (HTTP ${error.status})`, apiHint(ctx, error));
+    print(`${error.message} (HTTP ${error.status})`);
+    for (const line of errorLines(error)) ctx.err.line(`  ${line}`);
+    const hint = apiHint(ctx, error);
+    ctx.err.line(`${colors.dim("hint:")} ${hint}`);
     return 1;
   }
   if (error instanceof ConnectionError) {
@@ -69,6 +75,38 @@ export function reportError(ctx: CliContext, error: unknown): number {
     ctx.err.line(error.stack);
   }
   return 1;
+}
+
+/** Lines of a problem's `errors` that `reportError` prints, at most. */
+export const MAX_ERROR_LINES = 10;
+
+/**
+ * A line for each of a problem's `errors` (`item 0: /name "name" is
+ * required`) when it has more than one (one is the problem's detail
+ * already), the last saying how many more there are past MAX_ERROR_LINES.
+ */
+export function errorLines(error: ApiError): string[] {
+  // What a proxy in between answered may hold anything.
+  const all: unknown[] = Array.isArray(error.body.errors)
+    ? error.body.errors
+    : [];
+  const errors = all.filter((e): e is Record<string, unknown> =>
+    typeof e === "object" && e !== null &&
+    typeof (e as { message?: unknown }).message === "string"
+  );
+  if (errors.length < 2) return [];
+  const lines = errors.slice(0, MAX_ERROR_LINES).map((e) => {
+    const where = [
+      typeof e.item === "number" ? `item ${e.item}` : "",
+      typeof e.path === "string" && e.path !== "" ? e.path : "",
+      typeof e.parameter === "string" ? `parameter ${e.parameter}` : "",
+    ].filter((w) => w).join(" ");
+    return oneLine(where ? `${where}: ${e.message}` : String(e.message));
+  });
+  if (errors.length > MAX_ERROR_LINES) {
+    lines.push(`... and ${errors.length - MAX_ERROR_LINES} more`);
+  }
+  return lines;
 }
 
 /** `Run "jobico packages list --help"` for the command a mistake was made in. */

@@ -165,3 +165,45 @@ Deno.test("colour: only on a terminal, never with NO_COLOR, TERM=dumb or --no-co
   // deno-lint-ignore no-control-regex
   assert.match(red.err(), /^\x1b\[31merror:\x1b\[39m unknown command/);
 });
+
+Deno.test("reportError: a problem's several errors get a line each, at most 10", () => {
+  const errors = Array.from({ length: 12 }, (_, i) => ({
+    item: i,
+    path: i % 2 ? "/name" : "",
+    message: `wrong\nthing ${i}`,
+  }));
+  const io = captureIo();
+  // As a proxy might answer: one of them is no error object.
+  const body: Record<string, unknown> = {
+    title: "Invalid event",
+    detail: "Item 0 does not match (and 11 more)",
+    errors: [...errors, "not an error object"],
+  };
+  const error = new ApiError(400, body, "", {
+    request: { method: "POST", path: "/events/demo/greet" },
+  });
+  assert.equal(reportError(new CliContext(io), error), 1);
+  assert.equal(
+    io.err(),
+    "error: Invalid event: Item 0 does not match (and 11 more) (HTTP 400)\n" +
+      errors.slice(0, 10).map((e) =>
+        `  item ${e.item}${e.path ? " " + e.path : ""}: wrong thing ${e.item}\n`
+      ).join("") +
+      "  ... and 2 more\n" +
+      'hint: Run "jobico --help"\n',
+  );
+  // One error is the detail already: no line of its own.
+  const one = captureIo();
+  reportError(
+    new CliContext(one),
+    new ApiError(400, {
+      title: "T",
+      detail: "D",
+      errors: [{ path: "/a", message: "m" }],
+    }),
+  );
+  assert.equal(
+    one.err(),
+    'error: T: D (HTTP 400)\nhint: Run "jobico --help"\n',
+  );
+});
