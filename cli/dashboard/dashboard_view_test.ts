@@ -10,6 +10,7 @@ import {
   splitKeys,
   type ViewState,
 } from "./dashboard_view.ts";
+import { platformLines } from "./detail_lines.ts";
 
 const NO_KEY: Key = {
   upArrow: false,
@@ -181,4 +182,26 @@ Deno.test("splitKeys: a burst of characters becomes one key each", () => {
   assert.deepEqual(keys.map(([input]) => input), ["", "", "j", ""]);
   assert.deepEqual(keys.map(([, k]) => k.tab), [true, true, false, false]);
   assert.equal(keys[3][1].return, true);
+});
+
+Deno.test("the Platform pane says how many package changes the process loaded, in one line", () => {
+  const lines = platformLines({
+    ...STATE,
+    meta: {
+      name: "jobico",
+      version: "0.1.0",
+      components: ["ctl", "listener"],
+      definitionsGeneration: 3,
+      definitionsSeen: 2,
+      definitionsLatest: 2,
+    },
+  }).map((line) => line.map((s) => s.text).join(""));
+  const packages = lines.filter((l) => l.startsWith("packages"));
+  assert.deepEqual(packages.length, 1, lines.join("\n"));
+  assert.match(
+    packages[0],
+    /^packages\s+loaded 2 of 2 changes \(generation 3\)$/,
+  );
+  // No field's name is cut short.
+  assert.ok(!lines.some((l) => /^\s*\S+…/.test(l)), lines.join("\n"));
 });

@@ -6,6 +6,7 @@ import type {
   DelayedEvent,
   Execution,
   FileInfo,
+  Meta,
   PackageDetail,
   PackageSummary,
   QueueInfo,
@@ -84,8 +85,8 @@ export function platformLines(state: DashboardState): Line[] {
     const components = Array.isArray(meta.components) ? meta.components : [];
     lines.push(field("components", components.map(String).join(", ")));
     for (const [key, value] of Object.entries(meta)) {
-      if (["name", "version", "components"].includes(key)) continue;
-      lines.push(metaField(key, value));
+      if (SHOWN_META.includes(key)) continue;
+      lines.push(metaField(key, value, meta));
     }
   }
   if (state.principal) lines.push(field("signed in", state.principal));
@@ -438,11 +439,31 @@ function healthColor(status: string): Color {
   return status === "ok" ? "green" : "red";
 }
 
+/** Fields of /meta shown above the others, or with another. */
+const SHOWN_META = [
+  "name",
+  "version",
+  "components",
+  "definitionsSeen",
+  "definitionsLatest",
+];
+
 /** A field of /meta, in words where it is a known one. */
-function metaField(key: string, value: unknown): Line {
+function metaField(
+  key: string,
+  value: unknown,
+  meta: Meta,
+): Line {
   const v = (value ?? {}) as Record<string, unknown>;
   if (key === "definitionsGeneration") {
-    return field("generation", `${value} (of the definitions)`);
+    // The changes of packages this process has applied, of those announced.
+    const { definitionsSeen: seen, definitionsLatest: latest } = meta;
+    return field(
+      "packages",
+      typeof seen === "number" && typeof latest === "number"
+        ? `loaded ${seen} of ${latest} changes (generation ${value})`
+        : `generation ${value}`,
+    );
   }
   if (key === "sandbox" && typeof v.workers === "number") {
     return field("sandbox", `${v.workers} workers, ${v.busy ?? 0} busy`);
