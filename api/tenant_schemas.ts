@@ -67,7 +67,11 @@ export type TenantUsage = Static<typeof TenantUsage>;
 /** A tenant as the API shows it (never its token). */
 export const Tenant = Type.Object({
   id: Name("The tenant"),
-  createdAt: Type.Optional(time("When it was created")),
+  createdAt: Type.Optional(
+    time(
+      "When it was created: by `POST /api/v1/tenants`, or by the first upload or deploy for it",
+    ),
+  ),
   hasToken: Type.Boolean(),
   tokenCreatedAt: Type.Optional(time("When its current token was made")),
   retention: Type.Optional(RetentionPolicy),

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { signWebhook } from "../components/listener/webhook_signature.ts";
 import { deployGreetOver } from "./_deploy_over_http.ts";
-import { type Harness, startHarness } from "./_harness.ts";
+import { type Harness, startHarness, storeTest } from "./_harness.ts";
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
@@ -51,7 +51,10 @@ Deno.test("a tenant token reaches its own tenant only; others get 403, no token 
     // Tokens are stored hashed: the token itself is nowhere in the KV.
     for await (const e of h.kv.list({ prefix: [] })) {
       assert.ok(
-        !JSON.stringify(e.value ?? null).includes(acme),
+        !JSON.stringify(
+          e.value ?? null,
+          (_, v) => typeof v === "bigint" ? String(v) : v, // KvU64 counters
+        ).includes(acme),
         "plain token stored",
       );
     }
@@ -319,3 +322,65 @@ Deno.test("events declared auth: hmac need a fresh signature (once), auth: publi
     await h.close();
   }
 });
+
+storeTest(
+  "a tenant's creation time is its first upload, deploy or create; later writes keep it; a tenant made again after deletion is new",
+  async (store) => {
+    // Deletion ends one lease after its sweep: a short lease.
+    const h = await startHarness({ store, leaseMs: 500 });
+    try {
+      const createdAt = async (id: string) => {
+        const res = await h.api(`/api/v1/tenants/${id}`);
+        assert.equal(res.status, 200, await res.clone().text());
+        return Date.parse((await res.json()).createdAt);
+      };
+      const schema = JSON.stringify({ type: "object" });
+      // Made by its first upload.
+      const t0 = Date.now();
+      await h.upload("demo", "one.schema.json", schema);
+      const t1 = Date.now();
+      const born = await createdAt("demo");
+      assert.ok(born >= t0 && born <= t1, `${t0} <= ${born} <= ${t1}`);
+      // Later uploads, a deploy and a token do not move it.
+      await new Promise((r) => setTimeout(r, 20));
+      await h.upload("demo", "two.schema.json", schema);
+      await deployGreetOver(h.api);
+      const token = await h.api("/api/v1/tenants/demo/token", {
+        method: "POST",
+      });
+      assert.ok(token.ok, await token.clone().text());
+      assert.equal(await createdAt("demo"), born);
+      const listed = (await (await h.api("/api/v1/tenants")).json()).tenants;
+      assert.equal(
+        Date.parse(
+          listed.find((t: { id: string }) => t.id === "demo").createdAt,
+        ),
+        born,
+      );
+      // Made by `tenant create`.
+      const t2 = Date.now();
+      await createTenant(h, "acme");
+      const acme = await createdAt("acme");
+      assert.ok(acme >= t2 && acme <= Date.now());
+      // Deleted, then made again by an upload: born again.
+      assert.equal(
+        await status(h.api("/api/v1/tenants/demo", { method: "DELETE" })),
+        204,
+      );
+      let again = 0;
+      for (let i = 0; i < 400 && again !== 201; i++) {
+        again = await status(
+          h.api("/api/v1/tenants/demo/files/one.schema.json", {
+            method: "PUT",
+            body: schema,
+          }),
+        );
+        if (again !== 201) await new Promise((r) => setTimeout(r, 25));
+      }
+      assert.equal(again, 201, `the tenant could be made again: ${again}`);
+      assert.ok(await createdAt("demo") > born);
+    } finally {
+      await h.close();
+    }
+  },
+);

@@ -4,6 +4,12 @@ export const keys = {
   /** A tenant that has deployed or uploaded something. */
   tenant: (tenant: string): Deno.KvKey => ["tenant", tenant],
   tenants: (): Deno.KvKey => ["tenant"],
+  /**
+   * When a tenant came to be (ms since the epoch, a KvU64): every write
+   * that makes the tenant takes the minimum with its own time (tenantBorn),
+   * so the first one stays, without a read.
+   */
+  tenantBorn: (tenant: string): Deno.KvKey => ["tenantborn", tenant],
   /** A tenant's token hash and webhook secrets. */
   tenantCredentials: (tenant: string): Deno.KvKey => ["tenantcred", tenant],
   /** Which tenant a token (by its sha-256) belongs to. */

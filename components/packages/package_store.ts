@@ -16,6 +16,7 @@ import {
 } from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import { keys } from "../model/keys.ts";
+import { tenantBorn } from "../tenants/tenant_born.ts";
 import { assertNotDeleting } from "../tenants/tenant_deletion.ts";
 import type { FileRepo } from "../repo/file_repo.ts";
 import { SchemaCache } from "../repo/compile_schema.ts";
@@ -368,6 +369,7 @@ export class PackageStore {
         .set(keys.tenant(tenant), { id: tenant })
         // Not while the tenant is being deleted (see tenant_deletion.ts).
         .check({ key: keys.tenantDeletion(tenant), versionstamp: null });
+      tenantBorn(op, tenant, this.#now());
       for (const e of events) {
         op.set(keys.eventOwner(tenant, e), { package: id });
       }

@@ -22,6 +22,7 @@ import {
 } from "@jobico/goico";
 import type { PackageVersion } from "../packages/package_store.ts";
 import { keys } from "../model/keys.ts";
+import { tenantBorn } from "../tenants/tenant_born.ts";
 import { assertNotDeleting } from "../tenants/tenant_deletion.ts";
 import type { Quotas } from "../tenants/tenant_policy.ts";
 import type { FileInfo } from "./file_repo.ts";
@@ -237,6 +238,7 @@ export class UsageLedger {
           .check({ key: keys.tenantDeletion(tenant), versionstamp: null })
           .set(keys.file(tenant, name), info)
           .set(keys.tenant(tenant), { id: tenant });
+        tenantBorn(op, tenant, this.#now());
         if ((await op.commit()).ok) {
           published = true;
           return;

@@ -21,6 +21,7 @@ import {
 } from "@jobico/goico";
 import { checkName } from "../http/check_name.ts";
 import { keys } from "../model/keys.ts";
+import { bornAt, tenantBorn } from "./tenant_born.ts";
 import { assertNotDeleting, type TenantDeletion } from "./tenant_deletion.ts";
 
 /** What is stored of a tenant's credentials. */
@@ -95,7 +96,7 @@ export class TenantStore {
       webhookSecrets: [{ secret: newSecret("whsec_"), createdAt: at }],
     });
     await assertNotDeleting(this.kv, id);
-    const res = await this.kv.atomic()
+    const res = await tenantBorn(this.kv.atomic(), id, this.#now())
       .check({ key: keys.tenant(id), versionstamp: null })
       .check({ key: keys.tenantCredentials(id), versionstamp: null })
       .check({ key: keys.tenantDeletion(id), versionstamp: null })
@@ -130,11 +131,17 @@ export class TenantStore {
   }
 
   async #info(id: string): Promise<TenantInfo> {
-    const c = (await this.kv.get<Credentials>(keys.tenantCredentials(id)))
-      .value;
+    const [creds, born] = await this.kv.getMany<[Credentials, unknown]>([
+      keys.tenantCredentials(id),
+      keys.tenantBorn(id),
+    ]);
+    const c = creds.value;
+    // Its first upload, deploy or `tenant create` (tenant_born.ts); a tenant
+    // made before that was recorded has its credentials' time, if any.
+    const createdAt = bornAt(born.value) ?? c?.createdAt;
     return {
       id,
-      ...(c && { createdAt: c.createdAt }),
+      ...(createdAt && { createdAt }),
       hasToken: Boolean(c?.tokenHash),
       ...(c?.tokenCreatedAt && { tokenCreatedAt: c.tokenCreatedAt }),
     };
@@ -243,6 +250,7 @@ export class TenantStore {
     const op = this.kv.atomic().check(marker).check(creds)
       .set(keys.tenantDeletion(id), mark)
       .delete(keys.tenant(id))
+      .delete(keys.tenantBorn(id))
       .delete(keys.tenantCredentials(id));
     if (creds.value?.tokenHash) {
       op.delete(keys.tokenHash(creds.value.tokenHash));
