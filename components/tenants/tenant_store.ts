@@ -136,9 +136,13 @@ export class TenantStore {
       keys.tenantBorn(id),
     ]);
     const c = creds.value;
-    // Its first upload, deploy or `tenant create` (tenant_born.ts); a tenant
-    // made before that was recorded has its credentials' time, if any.
-    const createdAt = bornAt(born.value) ?? c?.createdAt;
+    // Its first upload, deploy or `tenant create` (tenant_born.ts), or its
+    // credentials' time when earlier: a tenant made before births were
+    // recorded is born again at its first write since.
+    const times = [bornAt(born.value), c?.createdAt].filter((t) =>
+      t !== undefined
+    ).sort();
+    const createdAt = times[0];
     return {
       id,
       ...(createdAt && { createdAt }),

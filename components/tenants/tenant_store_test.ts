@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { newSecretKey, SecretBox } from "@jobico/goico";
 import { keys } from "../model/keys.ts";
 import { TenantStore } from "./tenant_store.ts";
+import { tenantBorn } from "./tenant_born.ts";
 
 type Stored = { webhookSecrets: { secret: string }[] };
 
@@ -88,6 +89,35 @@ Deno.test("TenantStore: tokens looked up at once, known and unknown, each get th
     const old = made[0].token;
     await tenants.rotateToken("a");
     assert.equal(await tenants.tenantOfToken(old), null);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("TenantStore: createdAt is the earlier of the recorded birth and the credentials' time", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    let now = Date.parse("2026-01-01T00:00:00.000Z");
+    const tenants = new TenantStore(kv, { now: () => now });
+    await tenants.create("acme");
+    assert.equal(
+      (await tenants.get("acme")).createdAt,
+      "2026-01-01T00:00:00.000Z",
+    );
+    // A tenant created before births were recorded, written to later.
+    await kv.delete(keys.tenantBorn("acme"));
+    now += 86_400_000;
+    await tenantBorn(kv.atomic(), "acme", now).commit();
+    assert.equal(
+      (await tenants.get("acme")).createdAt,
+      "2026-01-01T00:00:00.000Z",
+    );
+    // A later write never moves a recorded birth.
+    await tenantBorn(kv.atomic(), "acme", now + 1).commit();
+    assert.equal(
+      (await kv.get<Deno.KvU64>(keys.tenantBorn("acme"))).value?.value,
+      BigInt(now),
+    );
   } finally {
     kv.close();
   }
