@@ -607,6 +607,20 @@ async function withPlatform(
   }
 }
 
+/** Uploads the greet example's files for tenant demo and deploys it, with the CLI. */
+async function deployGreetWith(
+  cli: (...args: string[]) => Promise<{ code: number; err: string }>,
+) {
+  for (const name of ["greet.wasm", "audit.wasm"]) {
+    assert.equal((await cli("upload-wasm", "demo", example(name))).code, 0);
+  }
+  for (const name of ["greet.schema.json", "result.schema.json"]) {
+    assert.equal((await cli("upload-schema", "demo", example(name))).code, 0);
+  }
+  const deployed = await cli("deploy", example("job.yaml"));
+  assert.equal(deployed.code, 0, deployed.err);
+}
+
 async function until<T>(
   what: string,
   probe: () => Promise<T | undefined>,
@@ -826,14 +840,7 @@ Deno.test("platform: send prints every way the items fail the schema", async () 
   await withPlatform({}, async (url) => {
     const cli = (...args: string[]) =>
       jobico(["--url", url, "--token", TEST_ADMIN_TOKEN, ...args]);
-    for (const name of ["greet.wasm", "audit.wasm"]) {
-      assert.equal((await cli("upload-wasm", "demo", example(name))).code, 0);
-    }
-    for (const name of ["greet.schema.json", "result.schema.json"]) {
-      assert.equal((await cli("upload-schema", "demo", example(name))).code, 0);
-    }
-    const deployed = await cli("deploy", example("job.yaml"));
-    assert.equal(deployed.code, 0, deployed.err);
+    await deployGreetWith(cli);
     // Item 0 lacks "name" and has "nom"; item 1 is fine; item 2 is no object.
     const sent = await cli(
       "send",
@@ -858,5 +865,47 @@ Deno.test("platform: send prints every way the items fail the schema", async () 
     // Nothing was queued: the request was refused whole.
     const list = await cli("executions", "list", "demo", "--json");
     assert.deepEqual(JSON.parse(list.out).executions, []);
+  });
+});
+
+Deno.test("platform: attack: what a sender or a module writes cannot drive the terminal", async () => {
+  await withPlatform({}, async (url) => {
+    const cli = (...args: string[]) =>
+      jobico(["--url", url, "--token", TEST_ADMIN_TOKEN, ...args]);
+    await deployGreetWith(cli);
+    const stop = new AbortController();
+    const streamIo = captureIo({ signal: stop.signal });
+    const streaming = run(
+      [
+        "--url",
+        url,
+        "--token",
+        TEST_ADMIN_TOKEN,
+        "stream-from-recorder",
+        "demo",
+        "--event",
+        "greet",
+        "--logs",
+      ],
+      streamIo,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    // greet logs and prints the name it is given: set the window's title,
+    // clear the screen, overwrite the line, reverse what follows.
+    const name = "Ada\x1b]0;pwned\x07\x1b[2J\rFAKE\u202e";
+    const sent = await cli("send", "demo", "greet", JSON.stringify({ name }));
+    assert.equal(sent.code, 0, sent.err);
+    await until("the streamed logs", () =>
+      Promise.resolve(
+        streamIo.out().includes("pwned") ? true : undefined,
+      ));
+    stop.abort();
+    assert.equal(await streaming, 0, streamIo.err());
+    const out = streamIo.out();
+    assert.ok(!/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/.test(out), out);
+    assert.match(out, /Ada\\x1b\]0;pwned\\x07\\x1b\[2J\\x0dFAKE\\u202e/);
+    const list = await cli("executions", "list", "demo");
+    assert.equal(list.code, 0, list.err);
+    assert.ok(!/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/.test(list.out), list.out);
   });
 });

@@ -1,4 +1,5 @@
 import type { Execution, ExecutionStatus } from "./api_types.ts";
+import { terminalCell, terminalText } from "./terminal_text.ts";
 
 /** Where text goes: a terminal, a pipe, or a test's buffer. */
 export interface TextWriter {
@@ -79,9 +80,11 @@ export function formatTable(
 ): string {
   const all = [headers, ...rows];
   const columns = Math.max(...all.map((r) => r.length));
+  // Cells hold what tenants wrote (names, results, a module's imports).
+  const safe = all.map((r) => r.map(terminalCell));
   const widths = Array.from(
     { length: columns },
-    (_, c) => Math.max(...all.map((r) => visibleWidth(r[c] ?? ""))),
+    (_, c) => Math.max(...safe.map((r) => visibleWidth(r[c] ?? ""))),
   );
   const line = (cells: string[]) =>
     widths.map((w, c) => {
@@ -91,8 +94,8 @@ export function formatTable(
         : cell + " ".repeat(w - visibleWidth(cell));
     }).join("  ").trimEnd();
   return [
-    colors.bold(line(headers)),
-    ...rows.map(line),
+    colors.bold(line(safe[0])),
+    ...safe.slice(1).map(line),
   ].join("\n") + "\n";
 }
 
@@ -100,7 +103,8 @@ export function formatTable(
 export function formatFields(fields: [string, string][]): string {
   const width = Math.max(0, ...fields.map(([key]) => visibleWidth(key)));
   return fields.map(([key, value]) =>
-    `${key}${" ".repeat(width - visibleWidth(key))}  ${value}`.trimEnd() + "\n"
+    `${key}${" ".repeat(width - visibleWidth(key))}  ${terminalCell(value)}`
+      .trimEnd() + "\n"
   ).join("");
 }
 
@@ -160,12 +164,15 @@ export function formatStatus(
 
 /** What an execution produced, on one line: its error, else its result. */
 export function formatOutcome(execution: Execution, max = 80): string {
-  if (execution.error) return truncate(oneLine(execution.error), max);
+  // What the module returned or failed with: a tenant's text.
+  if (execution.error) {
+    return truncate(terminalText(oneLine(execution.error)), max);
+  }
   if (execution.result === undefined || execution.result === null) return "";
   const text = typeof execution.result === "string"
     ? execution.result
     : JSON.stringify(execution.result);
-  return truncate(oneLine(text), max);
+  return truncate(terminalText(oneLine(text)), max);
 }
 
 export interface ExecutionLineOptions {
@@ -221,7 +228,10 @@ export function formatLogLine(
     ? colors.dim(tag)
     : tag;
   const indent = " ".repeat(tag.length + 3);
-  const lines = message.replace(/\r?\n$/, "").split(/\r?\n/);
+  // What the module logged: a tenant's text.
+  const lines = message.replace(/\r?\n$/, "").split(/\r?\n/).map((l) =>
+    terminalText(l)
+  );
   return `  ${painted} ${lines.join(`\n${indent}`)}\n`;
 }
 
@@ -242,6 +252,17 @@ export class Output {
   /** Writes text as is. */
   write(text: string): void {
     this.#writer.write(text);
+  }
+
+  /**
+   * Writes text a tenant wrote (a package's source) as it is into a pipe
+   * or a file, and on a terminal with its control characters shown as
+   * escapes (`terminalText`).
+   */
+  writeTenantText(text: string): void {
+    this.#writer.write(
+      this.#writer.isTerminal?.() ? terminalText(text, true) : text,
+    );
   }
 
   /** Writes one line (a newline is added). */

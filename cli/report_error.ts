@@ -12,6 +12,7 @@ import { ApiError, ConnectionError } from "./api_error.ts";
 import type { CliContext } from "./cli_context.ts";
 import { CliError, HELP_HINT } from "./cli_error.ts";
 import { isLoopback } from "./settings.ts";
+import { terminalCell, terminalText } from "./terminal_text.ts";
 
 export const START_HINT =
   "Is the platform running? Start it with: deno task dev";
@@ -22,7 +23,8 @@ export const TOKEN_HINT =
 export function reportError(ctx: CliContext, error: unknown): number {
   const colors = ctx.err.colors;
   const print = (message: string, hint?: string) => {
-    ctx.err.line(`${colors.red("error:")} ${oneLine(message)}`);
+    // A platform's message may quote what a tenant or a sender wrote.
+    ctx.err.line(`${colors.red("error:")} ${terminalCell(oneLine(message))}`);
     if (hint) ctx.err.line(`${colors.dim("hint:")} ${hint}`);
   };
   if (error instanceof CommanderError) {
@@ -101,7 +103,9 @@ export function errorLines(error: ApiError): string[] {
       typeof e.path === "string" && e.path !== "" ? e.path : "",
       typeof e.parameter === "string" ? `parameter ${e.parameter}` : "",
     ].filter((w) => w).join(" ");
-    return oneLine(where ? `${where}: ${e.message}` : String(e.message));
+    return terminalText(
+      oneLine(where ? `${where}: ${e.message}` : String(e.message)),
+    );
   });
   if (errors.length > MAX_ERROR_LINES) {
     lines.push(`... and ${errors.length - MAX_ERROR_LINES} more`);

@@ -20,7 +20,7 @@ Examples:
         const detail = await ctx.client(cmd).getPackage(tenant, id);
         if (options.json) return ctx.out.json(detail);
         const source = detail.source ?? "";
-        ctx.out.write(
+        ctx.out.writeTenantText(
           source.endsWith("\n") || !source ? source : source + "\n",
         );
       },

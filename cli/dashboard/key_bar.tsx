@@ -1,5 +1,6 @@
 import { Box, Text } from "ink";
 import { useColor } from "./theme.ts";
+import { terminalText } from "../terminal_text.ts";
 
 /** Props of {@linkcode KeyBar}. */
 export interface KeyBarProps {
@@ -64,7 +65,7 @@ export function KeyBar(
         {notice && !message
           ? (
             <Text color={color(notice.ok ? "green" : "red")}>
-              {` ${notice.text}`}
+              {` ${terminalText(notice.text)}`}
             </Text>
           )
           : null}

@@ -1,6 +1,7 @@
 import { Box, Text } from "ink";
 import type { Line } from "./styled_text.ts";
 import { useColor } from "./theme.ts";
+import { terminalText } from "../terminal_text.ts";
 
 /** Props of {@linkcode StyledLines}. */
 export interface StyledLinesProps {
@@ -13,7 +14,10 @@ export interface StyledLinesProps {
   highlight?: number;
 }
 
-/** Lines of coloured segments, one screen row each. */
+/**
+ * Lines of coloured segments, one screen row each. Their text is shown
+ * through `terminalText`: much of it is what tenants wrote (results, logs).
+ */
 export function StyledLines(
   { lines, width, height, highlight }: StyledLinesProps,
 ) {
@@ -34,7 +38,7 @@ export function StyledLines(
               bold={s.bold}
               dimColor={s.dim}
             >
-              {s.text}
+              {terminalText(s.text)}
             </Text>
           ))}
         </Text>
