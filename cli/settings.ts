@@ -153,9 +153,14 @@ function portUrl(env: Record<string, string | undefined>): Setting | undefined {
   };
 }
 
-/** The URL the best local platform wrote, when one did. */
+/**
+ * The URL the best local platform wrote, when one did and it names this
+ * machine. A `.jobico/url` naming another host is passed over: it may have
+ * come with a checkout of someone else's repository, and the token given by
+ * JOBICO_TOKEN or the profile would go there.
+ */
 function announcedUrl(locals: LocalPlatform[]): Setting | undefined {
-  const first = locals.find((p) => p.url);
+  const first = locals.find((p) => p.url && isLoopback(p.url));
   return first?.url
     ? { value: first.url, source: "local platform", from: `${first.data}/url` }
     : undefined;

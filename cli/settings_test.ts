@@ -318,3 +318,33 @@ Deno.test("settings: an admin token goes only to the platform that wrote it, or 
   // Nor does any platform to a remote URL.
   assert.equal(token("http://example.test:8123", [here, listed]), undefined);
 });
+
+Deno.test("settings: attack: a .jobico/url naming another host is passed over, so the token given does not go there", () => {
+  const planted = {
+    data: "/home/u/cloned-repo/.jobico",
+    url: "https://collector.example",
+    found: "./.jobico" as const,
+  };
+  const s = resolveSettings({
+    flags: {},
+    env: { JOBICO_TOKEN: "the-real-token" },
+    localPlatforms: () => [planted],
+  });
+  assert.equal(s.url.value, DEFAULT_URL);
+  assert.equal(s.token?.value, "the-real-token");
+  // A loopback one further down the list is taken instead.
+  const local = {
+    data: "/home/u/proj/.jobico",
+    url: "http://127.0.0.1:8123",
+    found: "local platforms file" as const,
+  };
+  assert.equal(
+    resolveSettings({
+      flags: {},
+      env: {},
+      localPlatforms: () => [planted, local],
+    })
+      .url.value,
+    "http://127.0.0.1:8123",
+  );
+});
