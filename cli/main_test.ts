@@ -621,6 +621,27 @@ async function deployGreetWith(
   assert.equal(deployed.code, 0, deployed.err);
 }
 
+/** `jobico stream-from-recorder demo --event greet <flag>` until `stop` aborts. */
+function followGreet(url: string, flag: string) {
+  const stop = new AbortController();
+  const streamIo = captureIo({ signal: stop.signal });
+  const streaming = run(
+    [
+      "--url",
+      url,
+      "--token",
+      TEST_ADMIN_TOKEN,
+      "stream-from-recorder",
+      "demo",
+      "--event",
+      "greet",
+      flag,
+    ],
+    streamIo,
+  );
+  return { stop, streamIo, streaming };
+}
+
 async function until<T>(
   what: string,
   probe: () => Promise<T | undefined>,
@@ -662,22 +683,7 @@ Deno.test("platform: upload, deploy, send, stream and list executions", async ()
     assert.equal(deployed.out, "Deployed demo/greet version 1\n");
 
     // Follow the stream while the event runs.
-    const stop = new AbortController();
-    const streamIo = captureIo({ signal: stop.signal });
-    const streaming = run(
-      [
-        "--url",
-        url,
-        "--token",
-        TEST_ADMIN_TOKEN,
-        "stream-from-recorder",
-        "demo",
-        "--event",
-        "greet",
-        "--json",
-      ],
-      streamIo,
-    );
+    const { stop, streamIo, streaming } = followGreet(url, "--json");
     await new Promise((r) => setTimeout(r, 100));
 
     const sent = await cli("send", "demo", "greet", '{"name":"Ada"}');
@@ -873,22 +879,7 @@ Deno.test("platform: attack: what a sender or a module writes cannot drive the t
     const cli = (...args: string[]) =>
       jobico(["--url", url, "--token", TEST_ADMIN_TOKEN, ...args]);
     await deployGreetWith(cli);
-    const stop = new AbortController();
-    const streamIo = captureIo({ signal: stop.signal });
-    const streaming = run(
-      [
-        "--url",
-        url,
-        "--token",
-        TEST_ADMIN_TOKEN,
-        "stream-from-recorder",
-        "demo",
-        "--event",
-        "greet",
-        "--logs",
-      ],
-      streamIo,
-    );
+    const { stop, streamIo, streaming } = followGreet(url, "--logs");
     await new Promise((r) => setTimeout(r, 100));
     // greet logs and prints the name it is given: set the window's title,
     // clear the screen, overwrite the line, reverse what follows.
