@@ -51,6 +51,15 @@ runtimes:
       /^ {2}rate limit 9 per 30d per \$\.c \(throttle\): 1 windows open$/m,
     );
     assert.match(shown, /^ {4}ada {2}1 of 9 until /m);
+    // A key is what a sender wrote: it cannot drive the terminal.
+    await h.send("acme", "charge", [{ c: "ev\x1b[2J\x1b]0;t\x07il", ms: 1 }]);
+    const hostile = await jobico(["queues", "limits", "acme", "q"], { env });
+    assert.equal(hostile.code, 0, hostile.err);
+    assert.ok(!hostile.out.includes("\x1b"), hostile.out);
+    assert.match(
+      hostile.out,
+      /^ {4}ev\\x1b\[2J\\x1b\]0;t\\x07il {2}1 of 9 until /m,
+    );
     const json = await jobico(["queues", "limits", "acme", "q", "--json"], {
       env,
     });
