@@ -10,7 +10,7 @@ import {
   splitKeys,
   type ViewState,
 } from "./dashboard_view.ts";
-import { platformLines } from "./detail_lines.ts";
+import { executionLines, platformLines } from "./detail_lines.ts";
 
 const NO_KEY: Key = {
   upArrow: false,
@@ -204,4 +204,23 @@ Deno.test("the Platform pane says how many package changes the process loaded, i
   );
   // No field's name is cut short.
   assert.ok(!lines.some((l) => /^\s*\S+…/.test(l)), lines.join("\n"));
+});
+
+Deno.test("an execution's log message of several lines is a row each, under its level", () => {
+  const e: Execution = {
+    ...execution("9", "ok"),
+    logs: [{
+      level: "warn",
+      message: "first\r\nsecond\nthird\n",
+      source: "module",
+    }],
+  };
+  const rows = executionLines(e).map((l) => l.map((s) => s.text).join(""));
+  const at = rows.indexOf("[warn] first");
+  assert.ok(at > 0, rows.join("\n"));
+  assert.deepEqual(rows.slice(at, at + 3), [
+    "[warn] first",
+    "       second",
+    "       third",
+  ]);
 });

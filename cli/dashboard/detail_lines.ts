@@ -394,10 +394,15 @@ export function executionLines(e: Execution): Line[] {
           : log.level === "warn"
           ? "yellow"
           : undefined;
-      lines.push([
-        seg(`[${log.level}] `, color, { dim: !color }),
-        seg(log.message.replace(/\n$/, "")),
-      ]);
+      // A message of several lines: each a row, under the first.
+      const tag = `[${log.level}] `;
+      const [first, ...more] = log.message.replace(/\r?\n$/, "").split(
+        /\r?\n/,
+      );
+      lines.push([seg(tag, color, { dim: !color }), seg(first)]);
+      for (const line of more) {
+        lines.push([seg(" ".repeat(tag.length)), seg(line)]);
+      }
     }
   }
   return lines;
