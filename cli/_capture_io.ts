@@ -147,3 +147,12 @@ export function sampleExecution(
     ...over,
   };
 }
+
+/** Control characters but tab and newline, and the right-to-left override. */
+// deno-lint-ignore no-control-regex
+const TERMINAL_CONTROLS = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/g;
+
+/** The characters of `text` that would act on a terminal (none, for safe output). */
+export function terminalControls(text: string): string[] {
+  return text.match(TERMINAL_CONTROLS) ?? [];
+}

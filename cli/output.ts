@@ -1,5 +1,5 @@
 import type { Execution, ExecutionStatus } from "./api_types.ts";
-import { terminalCell, terminalText } from "./terminal_text.ts";
+import { SGR, terminalCell, terminalText } from "./terminal_text.ts";
 
 /** Where text goes: a terminal, a pipe, or a test's buffer. */
 export interface TextWriter {
@@ -48,11 +48,8 @@ export function palette(enabled: boolean): Palette {
   };
 }
 
-// deno-lint-ignore no-control-regex
-const ANSI = /\x1b\[[0-9;]*m/g;
-
 export function stripAnsi(text: string): string {
-  return text.replace(ANSI, "");
+  return text.replace(SGR, "");
 }
 
 /** The width of text on a terminal, ignoring colour codes. */
@@ -81,7 +78,7 @@ export function formatTable(
   const all = [headers, ...rows];
   const columns = Math.max(...all.map((r) => r.length));
   // Cells hold what tenants wrote (names, results, a module's imports).
-  const safe = all.map((r) => r.map(terminalCell));
+  const safe = all.map((r) => r.map((cell) => terminalCell(cell)));
   const widths = Array.from(
     { length: columns },
     (_, c) => Math.max(...safe.map((r) => visibleWidth(r[c] ?? ""))),
@@ -265,9 +262,13 @@ export class Output {
     );
   }
 
-  /** Writes one line (a newline is added). */
+  /**
+   * Writes one line (a newline is added), its control characters shown as
+   * escapes but for colours and newlines (`terminalCell`): a line may quote
+   * what a tenant or a sender wrote (a message, a key, a name).
+   */
   line(text = ""): void {
-    this.#writer.write(text + "\n");
+    this.#writer.write(terminalCell(text, true) + "\n");
   }
 
   table(headers: string[], rows: string[][]): void {

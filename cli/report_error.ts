@@ -12,7 +12,6 @@ import { ApiError, ConnectionError } from "./api_error.ts";
 import type { CliContext } from "./cli_context.ts";
 import { CliError, HELP_HINT } from "./cli_error.ts";
 import { isLoopback } from "./settings.ts";
-import { terminalCell, terminalText } from "./terminal_text.ts";
 
 export const START_HINT =
   "Is the platform running? Start it with: deno task dev";
@@ -22,9 +21,11 @@ export const TOKEN_HINT =
 /** Prints `error` on stderr as one line and a hint; returns the exit code. */
 export function reportError(ctx: CliContext, error: unknown): number {
   const colors = ctx.err.colors;
-  const print = (message: string, hint?: string) => {
-    // A platform's message may quote what a tenant or a sender wrote.
-    ctx.err.line(`${colors.red("error:")} ${terminalCell(oneLine(message))}`);
+  // Output.line shows the control characters of what a platform's message
+  // quotes (a tenant's or a sender's text) as escapes.
+  const print = (message: string, hint?: string, details: string[] = []) => {
+    ctx.err.line(`${colors.red("error:")} ${oneLine(message)}`);
+    for (const line of details) ctx.err.line(`  ${line}`);
     if (hint) ctx.err.line(`${colors.dim("hint:")} ${hint}`);
   };
   if (error instanceof CommanderError) {
@@ -40,10 +41,11 @@ export function reportError(ctx: CliContext, error: unknown): number {
   }
   if (ctx.io.signal?.aborted) return 130;
   if (error instanceof ApiError) {
-    print(`${error.message} (HTTP ${error.status})`);
-    for (const line of errorLines(error)) ctx.err.line(`  ${line}`);
-    const hint = apiHint(ctx, error);
-    ctx.err.line(`${colors.dim("hint:")} ${hint}`);
+    print(
+      `${error.message} (HTTP ${error.status})`,
+      apiHint(ctx, error),
+      errorLines(error),
+    );
     return 1;
   }
   if (error instanceof ConnectionError) {
@@ -103,9 +105,7 @@ export function errorLines(error: ApiError): string[] {
       typeof e.path === "string" && e.path !== "" ? e.path : "",
       typeof e.parameter === "string" ? `parameter ${e.parameter}` : "",
     ].filter((w) => w).join(" ");
-    return terminalText(
-      oneLine(where ? `${where}: ${e.message}` : String(e.message)),
-    );
+    return oneLine(where ? `${where}: ${e.message}` : String(e.message));
   });
   if (errors.length > MAX_ERROR_LINES) {
     lines.push(`... and ${errors.length - MAX_ERROR_LINES} more`);

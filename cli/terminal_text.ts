@@ -13,15 +13,20 @@
 
 /** Bidirectional controls: they reorder what follows them on screen. */
 const BIDI = "\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069";
-/** What `terminalText` shows as escapes (newline apart: see `keepNewlines`). */
-const UNSAFE = new RegExp(`[\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f${BIDI}]`, "g");
-/** The same, newlines left as they are. */
-const UNSAFE_BUT_NEWLINE = new RegExp(
-  `[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f${BIDI}]`,
-  "g",
+/** Control characters but tab and newline (and the newline, when `newline`). */
+const unsafe = (newline: boolean) =>
+  `[\\x00-\\x08${newline ? "\\x0a" : ""}\\x0b-\\x1f\\x7f-\\x9f${BIDI}]`;
+
+/** Colour sequences (SGR), as the CLI's palette writes them. */
+// deno-lint-ignore no-control-regex
+export const SGR = /\x1b\[[0-9;]*m/g;
+
+/** What `terminalText` shows as escapes, without and with newlines. */
+const TEXT = [new RegExp(unsafe(true), "g"), new RegExp(unsafe(false), "g")];
+/** The same, colour sequences apart (matched first, and kept). */
+const CELL = [true, false].map((newline) =>
+  new RegExp(`(${SGR.source})|${unsafe(newline)}`, "g")
 );
-/** Colour sequences the CLI's own palette writes (SGR): kept by `terminalCell`. */
-const SGR = new RegExp("(\\x1b\\[[0-9;]*m)");
 
 function escape(c: string): string {
   const code = c.charCodeAt(0);
@@ -36,15 +41,16 @@ function escape(c: string): string {
  * is always shown: it would let a line overwrite what came before it.
  */
 export function terminalText(text: string, keepNewlines = false): string {
-  return text.replace(keepNewlines ? UNSAFE_BUT_NEWLINE : UNSAFE, escape);
+  return text.replace(TEXT[keepNewlines ? 1 : 0], escape);
 }
 
 /**
- * A table cell or a line the CLI has coloured: the palette's colour
- * sequences are kept, everything else is as `terminalText` shows it.
+ * Text the CLI may have coloured (a table cell, a line): the palette's
+ * colour sequences are kept, everything else is as `terminalText` shows it.
  */
-export function terminalCell(text: string): string {
-  if (!text.includes("\x1b")) return terminalText(text);
-  return text.split(SGR).map((part, i) => i % 2 ? part : terminalText(part))
-    .join("");
+export function terminalCell(text: string, keepNewlines = false): string {
+  return text.replace(
+    CELL[keepNewlines ? 1 : 0],
+    (c, sgr: string | undefined) => sgr ?? escape(c),
+  );
 }

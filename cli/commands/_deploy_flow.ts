@@ -25,7 +25,6 @@ import {
   waitOptions,
   wantsWait,
 } from "./_wait_for_definitions.ts";
-import { terminalText } from "../terminal_text.ts";
 
 /** The options of `deploy` and `redeploy`. */
 export interface DeployOptions extends WaitOptions {
@@ -187,9 +186,7 @@ export async function deployFlow(
 /** Each warning of a deploy or a dry run, on stderr. */
 function warn(ctx: CliContext, warnings: ChainWarning[] | undefined): void {
   for (const w of warnings ?? []) {
-    ctx.err.line(
-      `${ctx.err.colors.yellow("warning:")} ${terminalText(w.message)}`,
-    );
+    ctx.err.line(`${ctx.err.colors.yellow("warning:")} ${w.message}`);
   }
 }
 
@@ -325,9 +322,7 @@ async function deployOrReport<T>(
     ) {
       for (const issue of error.issues) {
         ctx.err.line(
-          `${file}:${issue.line ?? 1}:${issue.col ?? 1}: ${
-            terminalText(issue.message)
-          }`,
+          `${file}:${issue.line ?? 1}:${issue.col ?? 1}: ${issue.message}`,
         );
       }
       const count = error.issues.length;

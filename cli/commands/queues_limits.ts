@@ -2,7 +2,6 @@ import type { Command } from "commander";
 import type { QueueLimits } from "../api_types.ts";
 import type { CliContext } from "../cli_context.ts";
 import { formatDateTime } from "../output.ts";
-import { terminalText } from "../terminal_text.ts";
 
 /** `jobico queues limits <tenant> <queue>`: its events' limits and their use now. */
 export function queuesLimitsCommand(parent: Command, ctx: CliContext): Command {
@@ -29,10 +28,7 @@ Examples:
       ) => {
         const limits = await ctx.client(command).queueLimits(tenant, queue);
         if (options.json) return ctx.out.json(limits);
-        // Keys are values of the items: what senders wrote.
-        for (const line of limitLines(limits)) {
-          ctx.out.line(terminalText(line));
-        }
+        for (const line of limitLines(limits)) ctx.out.line(line);
       },
     );
 }

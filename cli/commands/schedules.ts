@@ -2,7 +2,6 @@ import type { Command } from "commander";
 import type { ScheduleList } from "../api_types.ts";
 import type { CliContext } from "../cli_context.ts";
 import { formatDateTime } from "../output.ts";
-import { terminalText } from "../terminal_text.ts";
 
 /** `jobico schedules <tenant>`: each scheduled event, its next tick and the last sent. */
 export function schedulesCommand(parent: Command, ctx: CliContext): Command {
@@ -23,9 +22,7 @@ Examples:
       async (tenant: string, options: { json?: boolean }, command: Command) => {
         const list = await ctx.client(command).listSchedules(tenant);
         if (options.json) return ctx.out.json(list);
-        for (const line of scheduleLines(list)) {
-          ctx.out.line(terminalText(line));
-        }
+        for (const line of scheduleLines(list)) ctx.out.line(line);
       },
     );
 }

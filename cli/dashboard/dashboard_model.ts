@@ -16,6 +16,7 @@ import type {
   QueueLimits,
   Schedule,
 } from "../api_types.ts";
+import { abortableSleep } from "@jobico/goico";
 import { ApiError, type JobicoClient } from "../client.ts";
 import { type ModuleInfo, moduleInfo } from "../module_info.ts";
 
@@ -537,21 +538,9 @@ export class DashboardModel {
     this.#queueTimers.set(tenant, timer);
   }
 
+  /** Waits `ms`, or until `close`. */
   #sleep(ms: number): Promise<void> {
-    const signal = this.#ctrl.signal;
-    // Closed while it worked: the listener below would never be called.
-    if (signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#timers.delete(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#timers.add(timer);
-      signal.addEventListener("abort", done, { once: true });
-    });
+    return abortableSleep(ms, this.#ctrl.signal);
   }
 
   /** Runs background work so that `close` can wait for it. */
