@@ -28,6 +28,21 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 export const MAX_SCHEMA_DEPTH = 128;
 /** Compiled size (RE2 instructions) of all the distinct patterns of one schema. */
 export const MAX_SCHEMA_PATTERN_SIZE = 20_000;
+/**
+ * Schemas (objects and booleans) one schema document may hold. Ajv spends
+ * about 0.3 ms of the main isolate compiling each (0.6 for a pattern
+ * property), so this bounds a compile to about a fifth of a second. Every object and boolean of the
+ * document counts, data in `enum` or `examples` too: a property may be
+ * named `enum`, so skipping keywords by name would let schemas through
+ * uncounted.
+ */
+export const MAX_SCHEMA_OBJECTS = 500;
+/**
+ * JSON values of any kind one schema document may hold: some keywords make
+ * Ajv write code for each string of a list (`dependentRequired`: about
+ * 0.1 ms each), and those lists hold no objects.
+ */
+export const MAX_SCHEMA_VALUES = 2_500;
 /** Compiles per Ajv instance: each keeps what it compiled, so a fresh one bounds the memory. */
 const COMPILES_PER_AJV = 100;
 
@@ -75,6 +90,10 @@ class SchemaCompiler {
       // the schema's property names with the native (backtracking) engine.
       strict: false,
       addUsedSchema: false,
+      // Each $ref a function of its own: inlined, a schema referenced from
+      // many places was generated once per place (a 14 KB schema took 12 s
+      // and 737 MB to compile, a 30 KB one ran the process out of memory).
+      inlineRefs: false,
       validateFormats: true,
       code: {
         regExp: Object.assign((p: string) => this.#pattern(p), {
@@ -111,6 +130,16 @@ export function compileSchema(
       `Schema "${name}" is not valid UTF-8 JSON: ${(err as Error).message}`,
       {},
       { cause: err },
+    );
+  }
+  const size = schemaSize(doc);
+  if (size.schemas > MAX_SCHEMA_OBJECTS || size.values > MAX_SCHEMA_VALUES) {
+    const [what, limit] = size.schemas > MAX_SCHEMA_OBJECTS
+      ? ["schemas (objects and booleans)", MAX_SCHEMA_OBJECTS]
+      : ["values", MAX_SCHEMA_VALUES];
+    throw new ValidationError(
+      `Schema "${name}" holds more than ${limit} ${what}; the limit is ${limit}: split it, or share repeated parts through $defs and $ref`,
+      { limit, schemas: size.schemas, values: size.values },
     );
   }
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
@@ -160,4 +189,27 @@ export class SchemaCache {
     }
     return v;
   }
+}
+
+/**
+ * What a schema document holds (see `MAX_SCHEMA_OBJECTS` and
+ * `MAX_SCHEMA_VALUES`): its objects and booleans, and its values of any
+ * kind (array elements and object members, and the document). The
+ * document's nesting is bounded before this runs, so the recursion is.
+ */
+export function schemaSize(doc: unknown): { schemas: number; values: number } {
+  let schemas = 0, values = 0;
+  const walk = (x: unknown): void => {
+    values++;
+    if (typeof x === "boolean") schemas++;
+    if (typeof x !== "object" || x === null) return;
+    if (Array.isArray(x)) {
+      for (const v of x) walk(v);
+      return;
+    }
+    schemas++;
+    for (const k in x) walk((x as Record<string, unknown>)[k]);
+  };
+  walk(doc);
+  return { schemas, values };
 }

@@ -4,7 +4,10 @@ import { testPlatform } from "../server/_test_platform.ts";
 import {
   compileSchema,
   MAX_SCHEMA_DEPTH,
+  MAX_SCHEMA_OBJECTS,
   MAX_SCHEMA_PATTERN_SIZE,
+  MAX_SCHEMA_VALUES,
+  schemaSize,
 } from "./compile_schema.ts";
 
 const json = (doc: unknown) => new TextEncoder().encode(JSON.stringify(doc));
@@ -163,6 +166,139 @@ Deno.test("validators keep working across many compiles", () => {
   }
   assert.equal(first({ name: "bbb" }), true);
   assert.equal(first({ name: "abc" }), false);
+});
+
+/** A schema whose `leaf` (`props` properties) is referenced from `refs` properties. */
+const refBomb = (props: number, refs: number) => ({
+  type: "object",
+  $defs: {
+    leaf: {
+      type: "object",
+      properties: Object.fromEntries(
+        Array.from({ length: props }, (_, i) => [`l${i}`, { maxLength: i }]),
+      ),
+    },
+  },
+  properties: Object.fromEntries(
+    Array.from({ length: refs }, (_, i) => [`r${i}`, { $ref: "#/$defs/leaf" }]),
+  ),
+});
+
+Deno.test("attack: a schema referenced from many places is compiled once, not once per reference", () => {
+  // Inlined, this 14 KB document took 12 s and 737 MB to compile; twice
+  // the references ran the process out of memory.
+  const doc = refBomb(200, 200);
+  assert.ok(schemaSize(doc).schemas <= MAX_SCHEMA_OBJECTS);
+  const validate = compileSchema("bomb.json", json(doc));
+  // The generated code holds the leaf once: the whole validator's code
+  // is far smaller than 200 copies of it.
+  const code = validate.toString().length;
+  assert.ok(code < 100_000, `the validator's code is ${code} characters`);
+  assert.equal(validate({ r0: { l5: "12345" }, r199: { l0: "" } }), true);
+  assert.equal(validate({ r199: { l3: "1234" } }), false);
+  assert.equal(validate.errors?.[0].instancePath, "/r199/l3");
+});
+
+Deno.test("attack: a schema too large to compile in a moment is refused before Ajv sees it, naming the file and the limit", () => {
+  const props = (n: number, f: (i: number) => unknown) =>
+    Object.fromEntries(Array.from({ length: n }, (_, i) => [`p${i}`, f(i)]));
+  const cases: [string, unknown, RegExp][] = [
+    // Subschemas, plainly.
+    [
+      "objects",
+      { type: "object", properties: props(MAX_SCHEMA_OBJECTS, () => ({})) },
+      new RegExp(
+        `more than ${MAX_SCHEMA_OBJECTS} schemas \\(objects and booleans\\); the limit is ${MAX_SCHEMA_OBJECTS}`,
+      ),
+    ],
+    // Boolean schemas are schemas too.
+    [
+      "booleans",
+      { properties: props(MAX_SCHEMA_OBJECTS + 1, () => false) },
+      /schemas \(objects and booleans\)/,
+    ],
+    // Under a property named like a data keyword: still counted.
+    [
+      "a property named enum",
+      {
+        properties: {
+          enum: {
+            properties: props(MAX_SCHEMA_OBJECTS, () => ({ type: "string" })),
+          },
+        },
+      },
+      /schemas \(objects and booleans\)/,
+    ],
+    // Lists of names Ajv writes code for, one by one.
+    [
+      "dependentRequired",
+      {
+        dependentRequired: Object.fromEntries(
+          Array.from(
+            { length: 200 },
+            (_, i) => [`k${i}`, Array.from({ length: 20 }, (_, j) => `n${j}`)],
+          ),
+        ),
+      },
+      new RegExp(
+        `more than ${MAX_SCHEMA_VALUES} values; the limit is ${MAX_SCHEMA_VALUES}`,
+      ),
+    ],
+    // The reference bomb with twice the references.
+    ["references", refBomb(400, 800), /schemas/],
+  ];
+  for (const [label, doc, message] of cases) {
+    assert.throws(
+      () => compileSchema("big.schema.json", json(doc)),
+      (err: unknown) =>
+        err instanceof ValidationError &&
+        /^Schema "big\.schema\.json" holds more than /.test(err.message) &&
+        message.test(err.message) &&
+        /split it, or share repeated parts through \$defs and \$ref/.test(
+          err.message,
+        ),
+      label,
+    );
+  }
+  // At the limits, it compiles.
+  const atLimit = {
+    properties: props(MAX_SCHEMA_OBJECTS - 2, () => ({ type: "string" })),
+  };
+  assert.equal(schemaSize(atLimit).schemas, MAX_SCHEMA_OBJECTS);
+  assert.equal(compileSchema("ok.json", json(atLimit))({ p0: "x" }), true);
+  const enumAtLimit = {
+    enum: Array.from({ length: MAX_SCHEMA_VALUES - 2 }, (_, i) => i),
+  };
+  assert.equal(schemaSize(enumAtLimit).values, MAX_SCHEMA_VALUES);
+  assert.equal(compileSchema("enum.json", json(enumAtLimit))(7), true);
+});
+
+Deno.test("attack: an upload of a schema too large to compile is a 400 problem naming the file; nothing is stored", async () => {
+  const p = await testPlatform();
+  try {
+    const res = await p.app.request(
+      "/api/v1/tenants/demo/files/bomb.schema.json",
+      { method: "PUT", body: json(refBomb(400, 800)) },
+    );
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get("content-type"), "application/problem+json");
+    const problem = await res.json();
+    assert.match(
+      problem.detail,
+      new RegExp(
+        `^Schema "bomb\\.schema\\.json" holds more than ${MAX_SCHEMA_OBJECTS} schemas`,
+      ),
+    );
+    assert.equal(problem.limit, MAX_SCHEMA_OBJECTS);
+    assert.equal(await p.repo.info("demo", "bomb.schema.json"), null);
+    const ok = await p.app.request(
+      "/api/v1/tenants/demo/files/bomb.schema.json",
+      { method: "PUT", body: json(refBomb(200, 200)) },
+    );
+    assert.equal(ok.status, 201);
+  } finally {
+    await p.close();
+  }
 });
 
 Deno.test("an upload with an unsupported pattern is a 400 problem naming the file and the pattern", async () => {
