@@ -22,6 +22,13 @@ export interface GuestLog {
 export const LEVEL_WARN = 2;
 /** What one log entry costs of the budget beyond its message's bytes. */
 export const LOG_ENTRY_OVERHEAD = 64;
+/**
+ * Host warnings kept per call; later ones are counted in one last warning.
+ * A guest can make the host warn (an `env.log` outside its memory) for one
+ * unit of fuel a time: unbounded, a million such calls kept a million
+ * entries, gigabytes in the Worker and again in the main isolate.
+ */
+export const MAX_HOST_WARNINGS = 10;
 
 const decoder = new TextDecoder("utf-8", { fatal: false });
 
@@ -53,6 +60,9 @@ export class Capture {
   #dropped = 0;
   /** Whether anything (even an empty entry) was dropped. */
   #truncated = false;
+  /** Host warnings kept by this call, and those past MAX_HOST_WARNINGS. */
+  #warnings = 0;
+  #moreWarnings = 0;
   memory?: WebAssembly.Memory;
 
   constructor(
@@ -67,8 +77,16 @@ export class Capture {
     return Math.max(0, this.limit - this.#used);
   }
 
-  /** A host warning: always kept (it is bounded by the host itself). */
+  /**
+   * A host warning: kept outside the output budget (it says what the host
+   * did), up to MAX_HOST_WARNINGS a call; the rest are counted.
+   */
   warn(message: string): void {
+    if (this.#warnings >= MAX_HOST_WARNINGS) {
+      this.#moreWarnings++;
+      return;
+    }
+    this.#warnings++;
     this.logs.push({ level: LEVEL_WARN, source: "host", message });
   }
 
@@ -161,6 +179,14 @@ export class Capture {
       ...lines(this.#stdout, "stdout", 1),
       ...lines(this.#stderr, "stderr", 3),
     ];
+    if (this.#moreWarnings > 0) {
+      logs.push({
+        level: LEVEL_WARN,
+        source: "host",
+        message: `${this.#moreWarnings} more host warnings were not kept ` +
+          `(at most ${MAX_HOST_WARNINGS} per execution)`,
+      });
+    }
     if (this.#truncated) {
       logs.push({
         level: LEVEL_WARN,
@@ -175,6 +201,8 @@ export class Capture {
     this.#used = 0;
     this.#dropped = 0;
     this.#truncated = false;
+    this.#warnings = 0;
+    this.#moreWarnings = 0;
     return logs;
   }
 }

@@ -19,6 +19,17 @@
  *   deadline), no later than the call's deadline, waking when the call is
  *   cancelled, and only up to a budget per call: once `maxSleepMs` is used
  *   up, further sleeps return at once and the call gets one host warning.
+ * - `fd_read` reads nothing from standard input (it is empty) and checks
+ *   the iovec array and the count's pointer lie in memory, touching no
+ *   iovec: the shim made an object and an array for each one, minutes of
+ *   host CPU and gigabytes for one call over a large memory. `fd_pread` is
+ *   `ERRNO_SPIPE` (nothing here is seekable).
+ * - There are no directories: the `path_*` functions, `fd_readdir` and
+ *   `fd_prestat_dir_name` answer `ERRNO_NOTDIR` or `ERRNO_BADF` without
+ *   reading the path (the shim copied and decoded it first, any length).
+ * - `random_get` fills only a range inside memory (else `ERRNO_FAULT`).
+ * - A pointer outside memory given to any other function (a clock's
+ *   result, a count) is `ERRNO_FAULT`, not a failure of the host.
  * - `sock_accept`, `sock_recv`, `sock_send` and `sock_shutdown` answer like a
  *   host without networking: `ERRNO_BADF` for a closed descriptor, else
  *   `ERRNO_NOTSUP` (the shim throws a string).
@@ -29,12 +40,13 @@
  */
 import type { WASI } from "@bjorn3/browser_wasi_shim";
 import type { FuelGauge } from "./_guest_gauge.ts";
-import { type Capture, OutputFd } from "./_guest_output.ts";
+import { type Capture, EmptyStdin, OutputFd } from "./_guest_output.ts";
 
 export const ERRNO_SUCCESS = 0;
 export const ERRNO_BADF = 8;
 export const ERRNO_FAULT = 21;
 export const ERRNO_INVAL = 28;
+export const ERRNO_NOTDIR = 54;
 export const ERRNO_NOTSUP = 58;
 export const ERRNO_SPIPE = 70;
 
@@ -131,16 +143,20 @@ export class WasiHost {
     this.#shim = shim;
     this.#opts = opts;
     const socket = (fd: number) => this.#isOpen(fd) ? ERRNO_NOTSUP : ERRNO_BADF;
+    const notDirectory = (fd: number) =>
+      this.#isOpen(fd) ? ERRNO_NOTDIR : ERRNO_BADF;
     const own: Record<string, HostFn> = {
       fd_write: (fd: number, iovs: number, n: number, nPtr: number) =>
         this.#fdWrite(fd, iovs, n, nPtr),
       // No descriptor here is seekable: stdout and stderr are pipes.
       fd_pwrite: (fd: number) =>
         this.#shim.fds[fd] instanceof OutputFd ? ERRNO_SPIPE : ERRNO_BADF,
-      random_get: (buf: number, len: number) => {
-        opts.gauge().charge(Math.ceil((len >>> 0) / BYTES_PER_FUEL));
-        return (shim.wasiImport.random_get as HostFn)(buf, len);
-      },
+      fd_read: (fd: number, iovs: number, n: number, nPtr: number) =>
+        this.#fdRead(fd, iovs, n, nPtr),
+      fd_pread: (fd: number) => this.#isOpen(fd) ? ERRNO_SPIPE : ERRNO_BADF,
+      fd_readdir: notDirectory,
+      fd_prestat_dir_name: () => ERRNO_BADF,
+      random_get: (buf: number, len: number) => this.#randomGet(buf, len),
       poll_oneoff: (inPtr: number, outPtr: number, n: number, nPtr: number) =>
         this.#pollOneoff(inPtr, outPtr, n, nPtr),
       proc_raise: (signal: number) => {
@@ -151,6 +167,9 @@ export class WasiHost {
       sock_send: socket,
       sock_shutdown: socket,
     };
+    for (const name of Object.keys(shim.wasiImport)) {
+      if (name.startsWith("path_")) own[name] = notDirectory;
+    }
     const all = { ...(shim.wasiImport as Record<string, HostFn>), ...own };
     this.imports = Object.fromEntries(
       Object.entries(all).map((
@@ -197,6 +216,40 @@ export class WasiHost {
     }
     gauge.charge(i + Math.ceil(kept / BYTES_PER_FUEL));
     view.setUint32(nPtr, total, true);
+    return ERRNO_SUCCESS;
+  }
+
+  /**
+   * `fd_read`: standard input is empty, so nothing is read and no iovec is
+   * looked at; the iovec array and the count must lie in memory. Standard
+   * output and error are not readable: `ERRNO_BADF`, as for a closed one.
+   */
+  #fdRead(fd: number, iovsPtr: number, n: number, nPtr: number): number {
+    if (!(this.#shim.fds[fd] instanceof EmptyStdin)) return ERRNO_BADF;
+    const memory = this.#opts.memory();
+    if (!memory) return ERRNO_FAULT;
+    iovsPtr >>>= 0;
+    n >>>= 0;
+    nPtr >>>= 0;
+    const size = memory.buffer.byteLength;
+    if (iovsPtr + n * 8 > size || nPtr + 4 > size) return ERRNO_FAULT;
+    this.#opts.gauge().charge(n);
+    new DataView(memory.buffer).setUint32(nPtr, 0, true);
+    return ERRNO_SUCCESS;
+  }
+
+  /** `random_get`: random bytes over a range inside memory. */
+  #randomGet(buf: number, len: number): number {
+    buf >>>= 0;
+    len >>>= 0;
+    const memory = this.#opts.memory();
+    if (!memory || buf + len > memory.buffer.byteLength) return ERRNO_FAULT;
+    this.#opts.gauge().charge(Math.ceil(len / BYTES_PER_FUEL));
+    const bytes = new Uint8Array(memory.buffer, buf, len);
+    // getRandomValues fills at most 65,536 bytes a call.
+    for (let at = 0; at < len; at += 65_536) {
+      crypto.getRandomValues(bytes.subarray(at, at + 65_536));
+    }
     return ERRNO_SUCCESS;
   }
 
@@ -277,6 +330,10 @@ export class WasiHost {
   }
 }
 
+/** What V8 says when an offset or length falls outside a buffer. */
+const OUT_OF_MEMORY_RANGE =
+  /outside the bounds|Invalid typed array length|Invalid DataView length/;
+
 /**
  * `fn`, charging one unit of fuel first (and stopping a call past its
  * deadline), with anything it throws that is not an `Error` turned into one.
@@ -291,6 +348,11 @@ function guarded(
     try {
       return fn(...args);
     } catch (err) {
+      // A pointer the guest gave outside its memory, met by the shim's
+      // DataView or typed array: the guest's fault, as on a real system.
+      if (err instanceof RangeError && OUT_OF_MEMORY_RANGE.test(err.message)) {
+        return ERRNO_FAULT;
+      }
       if (err instanceof Error) throw err;
       throw new HostFunctionError(
         `"wasi_snapshot_preview1"."${name}" threw ${describeThrown(err)}`,

@@ -21,7 +21,7 @@ function hostWith(
 
 Deno.test("WasiHost: a non-Error thrown by a WASI function becomes an Error naming the function", async () => {
   const host = hostWith({
-    path_rename: () => {
+    fd_advise: () => {
       throw "path_link should always return success";
     },
     fd_sync: () => {
@@ -32,12 +32,12 @@ Deno.test("WasiHost: a non-Error thrown by a WASI function becomes an Error nami
     },
   });
   assert.throws(
-    () => host.imports.path_rename(),
+    () => host.imports.fd_advise(),
     (err: unknown) => {
       assert.ok(err instanceof HostFunctionError);
       assert.equal(
         err.message,
-        `"wasi_snapshot_preview1"."path_rename" threw "path_link should always return success"`,
+        `"wasi_snapshot_preview1"."fd_advise" threw "path_link should always return success"`,
       );
       return true;
     },
@@ -53,7 +53,7 @@ Deno.test("WasiHost: a non-Error thrown by a WASI function becomes an Error nami
   const bytes = await compileWatText(
     "inline.wat",
     `(module
-      (import "wasi_snapshot_preview1" "path_rename" (func $f))
+      (import "wasi_snapshot_preview1" "fd_advise" (func $f))
       (func (export "run") (call $f)))`,
   );
   const instance = await WebAssembly.instantiate(
