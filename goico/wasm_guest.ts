@@ -136,7 +136,18 @@ export interface WasmGuestOptions {
    * @default {1000}
    */
   maxSleepMs?: number;
+  /**
+   * Most bytes of a call's result decoded to text; a longer result keeps
+   * its first bytes and ends with `... [truncated N bytes]`. Without it a
+   * module could hand back its whole memory (a gigabyte) as one string.
+   *
+   * @default {1048576} (1 MiB)
+   */
+  maxResultBytes?: number;
 }
+
+/** The default of {@linkcode WasmGuestOptions.maxResultBytes}. */
+export const MAX_RESULT_BYTES = 1024 * 1024;
 
 /** Instantiation or ABI setup failed: the module cannot serve calls. */
 export class GuestSetupError extends Error {}
@@ -153,7 +164,8 @@ export class WasmGuest {
   readonly #malloc: Fn;
   readonly #free: Fn;
   readonly #main: Fn;
-  readonly #ver: number;
+  #ver = 0;
+  readonly #maxResult: number;
   readonly #gauge: FuelGauge;
   readonly #limit?: WebAssembly.Global;
   readonly #limitPages?: number;
@@ -194,6 +206,16 @@ export class WasmGuest {
     this.#free = need("free");
     this.#main = need(mainName);
     cap.memory = this.#memory;
+    this.#maxResult = opts.maxResultBytes ?? MAX_RESULT_BYTES;
+  }
+
+  /**
+   * Reads the ABI flavour, after start-up: the module's start function,
+   * `_start` and `init` may set what `ver` returns (the wasm start
+   * function always runs before any export is called; the meter moves it
+   * to `__start`, which must then run first too).
+   */
+  #readVer(ex: Record<string, unknown>): void {
     try {
       this.#ver = typeof ex.ver === "function" ? Number((ex.ver as Fn)()) : 0;
     } catch (err) {
@@ -276,6 +298,7 @@ export class WasmGuest {
       else {throw new GuestSetupError(
           'Module does not export the function "init"',
         );}
+      g.#readVer(ex);
     } catch (err) {
       if (err instanceof GuestSetupError) throw err;
       throw new GuestSetupError(
@@ -355,7 +378,11 @@ export class WasmGuest {
       const enc = view.getBigUint64(8, true);
       const ptr = Number(enc >> 32n);
       const len = Number(enc & 0xffffffffn);
-      result = decoder.decode(this.#bytes(ptr, len, "result string"));
+      const bytes = this.#bytes(ptr, len, "result string");
+      result = len > this.#maxResult
+        ? decoder.decode(bytes.subarray(0, this.#maxResult)) +
+          `... [truncated ${len - this.#maxResult} bytes]`
+        : decoder.decode(bytes);
       if (ptr !== 0) this.#safeFree(ptr, len);
     } catch (err) {
       if (err instanceof Interrupted) return this.#failed(err);
@@ -556,7 +583,8 @@ function trapReason(err: unknown): string {
     return "stack overflow: the module's calls nested too deeply";
   }
   if (err instanceof WASIProcExit) {
-    return `the module called proc_exit(${err.code})`;
+    // WASI's exit code is unsigned: proc_exit(-1) is 4294967295.
+    return `the module called proc_exit(${err.code >>> 0})`;
   }
   if (err instanceof ProcRaise || err instanceof Interrupted) {
     return err.message;

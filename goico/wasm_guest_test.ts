@@ -823,3 +823,93 @@ Deno.test("formatImportList: lists up to max names, then how many more", () => {
   assert.equal(formatImportList(seven), "a, b, c, d, e and 2 more");
   assert.equal(formatImportList(seven, 2), "a, b and 5 more");
 });
+
+/** A module whose start function sets what `ver` returns to 1 (free(ptr, len)), and whose event returns `len` bytes of 0x61 from offset 64. */
+const START_SETS_VER = `(module
+  (global $v (mut i32) (i32.const 0))
+  (global $freed (mut i32) (i32.const -1))
+  (func $s (global.set $v (i32.const 1)))
+  (start $s)
+  (memory (export "memory") 32)
+  (func (export "malloc") (param i32) (result i32) (i32.const 16))
+  (func (export "free") (param i32 i32) (global.set $freed (local.get 1)))
+  (func (export "init"))
+  (func (export "ver") (result i32) (global.get $v))
+  (func (export "freed") (result i32) (global.get $freed))
+  (func (export "event") (param $ret i32) (param $in i32) (param $len i32)
+    (local $n i32)
+    ;; the input is the result's length, as 4 little-endian bytes
+    (local.set $n (i32.load (local.get $in)))
+    (memory.fill (i32.const 64) (i32.const 0x61) (local.get $n))
+    (i64.store (local.get $ret) (i64.const 0))
+    (i64.store offset=8 (local.get $ret)
+      (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.extend_i32_u (local.get $n))))))`;
+
+function lengthInput(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+}
+
+Deno.test("WasmGuest: ver is read after the start function, metered or not (the meter moves it to __start)", async () => {
+  const bytes = await compileWatText("start_ver.wat", START_SETS_VER);
+  for (const metered of [false, true]) {
+    const b = metered
+      ? meterFuel(bytes, { memoryLimitPages: 2048, interrupt: true })
+      : bytes;
+    const guest = await WasmGuest.create(
+      await WebAssembly.compile(b as Uint8Array<ArrayBuffer>),
+      { fuel: 1_000_000n, memoryLimitPages: 2048 },
+    );
+    assert.equal(guest.ver, 1, `metered: ${metered}`);
+  }
+});
+
+Deno.test("attack: a result of the whole memory is decoded only up to maxResultBytes, and says how much was cut", async () => {
+  const module = await WebAssembly.compile(
+    await compileWatText("start_ver.wat", START_SETS_VER) as Uint8Array<
+      ArrayBuffer
+    >,
+  );
+  const size = 32 * 65536 - 64;
+  // The default: 1 MiB.
+  const guest = await WasmGuest.create(module);
+  const out = guest.call(lengthInput(size));
+  assertOk(out);
+  const cut = size - 1024 * 1024;
+  assert.equal(
+    out.result.length,
+    1024 * 1024 + `... [truncated ${cut} bytes]`.length,
+  );
+  assert.ok(out.result.endsWith(`a... [truncated ${cut} bytes]`));
+  // An explicit limit; a result within it is whole.
+  const small = await WasmGuest.create(module, { maxResultBytes: 10 });
+  const cutOut = small.call(lengthInput(12));
+  assertOk(cutOut);
+  assert.equal(cutOut.result, "aaaaaaaaaa... [truncated 2 bytes]");
+  const whole = small.call(lengthInput(10));
+  assertOk(whole);
+  assert.equal(whole.result, "aaaaaaaaaa");
+});
+
+Deno.test("WasmGuest: proc_exit's code is shown unsigned, as WASI defines it", async () => {
+  const bytes = await compileWatText(
+    "exit.wat",
+    `(module
+      (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      (memory (export "memory") 1)
+      (func (export "malloc") (param i32) (result i32) (i32.const 16))
+      (func (export "free") (param i32))
+      (func (export "init"))
+      (func (export "event") (param i32 i32 i32) (call $exit (i32.const -1))))`,
+  );
+  const guest = await WasmGuest.create(
+    await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>),
+  );
+  const out = guest.call(new Uint8Array());
+  assert.equal(out.ok, false);
+  assert.equal(
+    !out.ok && out.reason,
+    "the module called proc_exit(4294967295)",
+  );
+});
