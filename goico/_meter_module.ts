@@ -93,6 +93,8 @@ export interface ModuleInfo {
   exportNames: string[];
   /** The encoding of each type of the type section. */
   types: Uint8Array[];
+  /** The imported functions, in order, with their type's index. */
+  funcImports: { module: string; name: string; type: number }[];
   find(id: number): Section | undefined;
 }
 
@@ -132,6 +134,7 @@ export function readModule(bytes: Uint8Array): ModuleInfo {
     tables: [],
     exportNames: [],
     types: [],
+    funcImports: [],
     find,
   };
 
@@ -147,7 +150,7 @@ export function readModule(bytes: Uint8Array): ModuleInfo {
       switch (kind) {
         case EXTERNAL_FUNC:
           info.importedFuncs++;
-          ir.u32();
+          info.funcImports.push({ module: from, name, type: ir.u32() });
           break;
         case EXTERNAL_TABLE:
           info.tables.push(readTable(ir, info.tables.length, as));

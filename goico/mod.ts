@@ -139,6 +139,7 @@ export {
   type SseEnd,
 } from "./sse_channel.ts";
 export { encodeSse, formatSse, type SseMessage } from "./sse_message.ts";
+export { HOST_SIGNATURES, mismatchedImports } from "./import_signatures.ts";
 export {
   formatImportList,
   type GuestLog,

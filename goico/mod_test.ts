@@ -22,6 +22,8 @@ Deno.test("mod.ts exports the framework's runtime values", () => {
     "isPriority",
     "PRIORITIES",
     "GuestSetupError",
+    "HOST_SIGNATURES",
+    "mismatchedImports",
     "MAX_GATE_NAME",
     "listGates",
     "MAX_ITEM_BYTES",

@@ -9,8 +9,9 @@
  * calls kept a million warnings (gigabytes, sent on to the main isolate).
  */
 import assert from "node:assert/strict";
-import { compileWat } from "./jobicolets/compile_wat.ts";
+import { compileWat, compileWatText } from "./jobicolets/compile_wat.ts";
 import { meterFuel, WasmGuest, WasmPool } from "@jobico/goico";
+import { testPlatform } from "../components/server/_test_platform.ts";
 
 const ERRNO = { SUCCESS: 0, BADF: 8, FAULT: 21, NOTDIR: 54, SPIPE: 70 };
 
@@ -114,5 +115,38 @@ Deno.test("attack: a million env.log calls outside memory keep ten warnings and 
     await r.settled;
   } finally {
     pool.close();
+  }
+});
+
+Deno.test("attack: a module importing host functions with other types is refused at upload naming them, not failed at every run", async () => {
+  const p = await testPlatform();
+  try {
+    const bytes = await compileWatText(
+      "typed.wat",
+      `(module
+        (import "env" "log" (func $log (param i64 i64 i64)))
+        (import "wasi_snapshot_preview1" "fd_write" (func (param i64 i64 i64 i64) (result i32)))
+        (memory (export "memory") 1)
+        (func (export "malloc") (param i32) (result i32) (i32.const 16))
+        (func (export "free") (param i32))
+        (func (export "init"))
+        (func (export "event") (param i32 i32 i32)
+          (call $log (i64.const 1) (i64.const 0) (i64.const 0))))`,
+    );
+    const res = await p.app.request("/api/v1/tenants/demo/files/typed.wasm", {
+      method: "PUT",
+      body: bytes as Uint8Array<ArrayBuffer>,
+    });
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get("content-type"), "application/problem+json");
+    const problem = await res.json();
+    assert.equal(
+      problem.detail,
+      'Module "typed.wasm" imports "env"."log" as (i64, i64, i64) -> () where the host has (i32, i32, i32) -> () and "wasi_snapshot_preview1"."fd_write" as (i64, i64, i64, i64) -> i32 where the host has (i32, i32, i32, i32) -> i32: the host\'s functions take and return those types only',
+    );
+    assert.equal(problem.imports.length, 2);
+    assert.equal(await p.repo.info("demo", "typed.wasm"), null);
+  } finally {
+    await p.close();
   }
 });

@@ -12,6 +12,7 @@ import {
   type BlobStore,
   formatImportList,
   meterFuel,
+  mismatchedImports,
   NotFoundError,
   sha256Hex,
   TooLargeError,
@@ -136,6 +137,16 @@ export class FileRepo {
             formatImportList(unprovided)
           }, which the host does not provide`,
           { imports: unprovided },
+        );
+      }
+      // V8 links by name alone: a wrong signature would fail every run.
+      const mismatched = mismatchedImports(bytes);
+      if (mismatched.length > 0) {
+        throw new ValidationError(
+          `Module "${name}" imports ${
+            formatImportList(mismatched, 3)
+          }: the host's functions take and return those types only`,
+          { imports: mismatched },
         );
       }
       try {
