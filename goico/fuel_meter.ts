@@ -506,6 +506,11 @@ function rewrite(m: ModuleInfo, opts: ResolvedOptions): Uint8Array {
       case SECTION_TABLE:
         out.push(extended(bytes, s, added.get(s.id) ?? [], limitEdits(s)));
         break;
+      case SECTION_CUSTOM:
+        // The name is the host's: a section the module brings under it
+        // would be read as the memory the host must make.
+        if (customName(bytes, s) !== MEMORY_SECTION) out.push(copy(bytes, s));
+        break;
       default:
         out.push(extended(bytes, s, added.get(s.id) ?? []));
     }
@@ -519,6 +524,11 @@ function rewrite(m: ModuleInfo, opts: ResolvedOptions): Uint8Array {
     ]));
   }
   return concat(out);
+}
+
+/** The name of a custom section (its payload starts with it). */
+function customName(bytes: Uint8Array, s: Section): string {
+  return new WasmReader(bytes, s.payload, s.end).name();
 }
 
 /**

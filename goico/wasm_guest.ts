@@ -466,7 +466,9 @@ function interruptImports(
   );
   if (wanted.length === 0) return undefined;
   const out: WebAssembly.ModuleImports = { flags };
-  const [section] = WebAssembly.Module.customSections(module, MEMORY_SECTION);
+  // The meter writes the last (and drops any the module brought).
+  const section = WebAssembly.Module.customSections(module, MEMORY_SECTION)
+    .at(-1);
   if (section) {
     const { initial, maximum } = JSON.parse(decoder.decode(section));
     out.memory = new WebAssembly.Memory(

@@ -913,3 +913,36 @@ Deno.test("WasmGuest: proc_exit's code is shown unsigned, as WASI defines it", a
     "the module called proc_exit(4294967295)",
   );
 });
+
+Deno.test("attack: a jobico.memory section the module brings is dropped by the meter; the host makes the memory the module declared", async () => {
+  const bytes = await compileWatText(
+    "own_section.wat",
+    `(module
+      (memory (export "memory") 1)
+      (func (export "malloc") (param i32) (result i32) (i32.const 16))
+      (func (export "free") (param i32))
+      (func (export "init"))
+      (func (export "event") (param i32 i32 i32)))`,
+  );
+  // A custom section: id 0, size, name, payload.
+  const text = new TextEncoder();
+  const name = text.encode("jobico.memory");
+  const payload = text.encode('{"initial":2048,"maximum":2048}');
+  const body = [name.length, ...name, ...payload];
+  const forged = new Uint8Array([...bytes, 0, body.length, ...body]);
+  assert.ok(body.length < 128); // one-byte sizes above
+  const metered = meterFuel(forged, {
+    memoryLimitPages: 2048,
+    interrupt: true,
+  });
+  const module = await WebAssembly.compile(metered as Uint8Array<ArrayBuffer>);
+  assert.equal(
+    WebAssembly.Module.customSections(module, "jobico.memory").length,
+    1,
+  );
+  const guest = await WasmGuest.create(module, {
+    fuel: 1_000_000n,
+    memoryLimitPages: 2048,
+  });
+  assert.equal(guest.memoryBytes, 65536);
+});
