@@ -201,7 +201,18 @@ export interface MeterOptions {
    * @default {false}
    */
   interrupt?: boolean;
+  /**
+   * The most bytes the metered module may take: each loop and branch gets
+   * a charge of some 30-80 bytes, so a module of nothing but tiny loops
+   * grows about twelvefold (16 MiB to 190). Past it, `MeterError`.
+   *
+   * @default {50331648} (48 MiB)
+   */
+  maxBytes?: number;
 }
+
+/** The default of {@linkcode MeterOptions.maxBytes}. */
+export const MAX_METERED_BYTES = 48 * 1024 * 1024;
 
 /** What `interrupt` adds: the budget global and the start function's exports. */
 export const BUDGET_EXPORT = "__budget";
@@ -213,6 +224,7 @@ export const MEMORY_SECTION = "jobico.memory";
 
 /** The options with their defaults applied. */
 interface ResolvedOptions {
+  maxBytes: number;
   exportName: string;
   initialFuel: bigint;
   memoryLimitPages?: number;
@@ -285,6 +297,7 @@ export function meterFuel(
   options: MeterOptions = {},
 ): Uint8Array {
   const opts: ResolvedOptions = {
+    maxBytes: options.maxBytes ?? MAX_METERED_BYTES,
     exportName: options.exportName ?? "__fuel",
     initialFuel: options.initialFuel ?? 0n,
     memoryLimitPages: options.memoryLimitPages,
@@ -490,6 +503,25 @@ function rewrite(m: ModuleInfo, opts: ResolvedOptions): Uint8Array {
         if (!moveStart) out.push(copy(bytes, s));
         break;
       case SECTION_CODE: {
+        // What the charges will add, counted before any body is written:
+        // a module past the limit is refused without building it.
+        let size = bytes.length - (s.end - s.payload);
+        for (const b of bodies) {
+          size += b.end - b.start + 5;
+          for (const site of b.sites) {
+            size += "helper" in site
+              ? 6 - (site.end - site.at)
+              : charge(ctx, b.costs[site.region]).length;
+          }
+          if (size > opts.maxBytes) {
+            throw new MeterError(
+              `metered, it would grow past ${formatMiB(opts.maxBytes)} ` +
+                `(a charge for each of its loops and branches); the limit is ${
+                  formatMiB(opts.maxBytes)
+                }`,
+            );
+          }
+        }
         const entries = bodies.map((b) => meterBody(bytes, b, ctx, helperFunc));
         entries.push(...newBodies);
         out.push(section(SECTION_CODE, [
@@ -693,6 +725,12 @@ function scanCode(
   }
   if (!r.done) throw new MeterError("trailing bytes in the code section");
   return bodies;
+}
+
+function formatMiB(bytes: number): string {
+  return bytes % (1024 * 1024) === 0
+    ? `${bytes / 1024 / 1024} MiB`
+    : `${bytes} bytes`;
 }
 
 function hex(op: number): string {

@@ -6,6 +6,7 @@ import { WasmReader } from "./_wasm_reader.ts";
 import {
   BYTES_PER_FUEL,
   formatPages,
+  MAX_METERED_BYTES,
   MemoryLimitError,
   MeterError,
   meterFuel,
@@ -892,4 +893,69 @@ Deno.test("formatPages: KiB, MiB and GiB with at most two decimals", () => {
   assert.equal(formatPages(300), "18.75 MiB");
   assert.equal(formatPages(16384), "1 GiB");
   assert.equal(formatPages(65536), "4 GiB");
+});
+
+/** A module of `n` functions, each `count` tiny loops (`loop i32.const 0 br_if 0 end`). */
+function loopBomb(n: number, count: number): Uint8Array {
+  const leb = (v: number) => {
+    const o: number[] = [];
+    do {
+      let b = v & 0x7f;
+      v >>>= 7;
+      if (v) b |= 0x80;
+      o.push(b);
+    } while (v);
+    return o;
+  };
+  const body = [0x00]; // no locals
+  for (let i = 0; i < count; i++) {
+    body.push(0x03, 0x40, 0x41, 0x00, 0x0d, 0x00, 0x0b);
+  }
+  body.push(0x0b);
+  const code = [...leb(n)];
+  for (let f = 0; f < n; f++) code.push(...leb(body.length), ...body);
+  const sec = (id: number, p: number[]) => [id, ...leb(p.length), ...p];
+  return new Uint8Array([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    1,
+    0,
+    0,
+    0,
+    ...sec(1, [1, 0x60, 0, 0]),
+    ...sec(3, [...leb(n), ...Array(n).fill(0)]),
+    ...sec(5, [1, 0, 1]),
+    ...sec(10, code),
+  ]);
+}
+
+Deno.test("attack: a module of tiny loops is refused when its metered form would pass maxBytes, before it is built", () => {
+  const bytes = loopBomb(4, 2000); // 56 KB, about twelvefold metered
+  assert.ok(WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>));
+  const metered = meterFuel(bytes, { memoryLimitPages: 16, interrupt: true });
+  assert.ok(metered.length > 8 * bytes.length, `${metered.length} bytes`);
+  assert.throws(
+    () =>
+      meterFuel(bytes, {
+        memoryLimitPages: 16,
+        interrupt: true,
+        maxBytes: 4 * 1024 * 1024 / 16,
+      }),
+    (err: unknown) =>
+      err instanceof MeterError &&
+      err.message ===
+        "metered, it would grow past 262144 bytes (a charge for each of its loops and branches); the limit is 262144 bytes",
+  );
+  assert.equal(MAX_METERED_BYTES, 48 * 1024 * 1024);
+  // Under the limit, exactly what it was.
+  assert.deepEqual(
+    meterFuel(bytes, {
+      memoryLimitPages: 16,
+      interrupt: true,
+      maxBytes: metered.length,
+    }),
+    metered,
+  );
 });
