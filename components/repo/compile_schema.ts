@@ -10,19 +10,25 @@
  * schema it ever compiled.
  */
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
-import addFormatsModule from "ajv-formats";
+import { fullFormats } from "ajv-formats/dist/formats.js";
 import { ValidationError } from "@jobico/goico";
 import { jsonNesting } from "../http/parse_json_body.ts";
 import {
+  checkPatternDeadline,
   compileLinearRegExp,
   type LinearRegExp,
   quotePattern,
   UnsupportedPatternError,
 } from "./linear_regexp.ts";
 
-// deno-lint-ignore no-explicit-any
-const addFormats = addFormatsModule as unknown as (ajv: any) => void;
 const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Longest string a `format` is checked on; a longer one does not match.
+ * ajv-formats' expressions backtrack: `url` on 64,000 characters took
+ * about 2 s, so 12 such items held the listener 27 s.
+ */
+export const MAX_FORMAT_CHARS = 4096;
 
 /** Levels of arrays and objects a schema document may nest. */
 export const MAX_SCHEMA_DEPTH = 128;
@@ -52,6 +58,7 @@ class PatternBudgetError extends Error {}
 class SchemaCompiler {
   #ajv: Ajv2020 | undefined;
   #compiles = 0;
+  #roots = 0;
   /** The distinct patterns of the schema being compiled, and their total size. */
   #patterns = new Map<string, LinearRegExp>();
   #patternSize = 0;
@@ -64,7 +71,13 @@ class SchemaCompiler {
     this.#patterns.clear();
     this.#patternSize = 0;
     try {
-      return this.#ajv.compile(doc as object);
+      // A root without an $id has none to resolve "#" against when Ajv
+      // keeps no registry (addUsedSchema: false): give it one of its own.
+      const root = doc !== null && typeof doc === "object" &&
+          !Object.hasOwn(doc, "$id")
+        ? { ...doc, $id: `urn:jobico:schema:${++this.#roots}` }
+        : doc;
+      return this.#ajv.compile(root as object);
     } finally {
       this.#patterns.clear();
     }
@@ -90,6 +103,12 @@ class SchemaCompiler {
       // the schema's property names with the native (backtracking) engine.
       strict: false,
       addUsedSchema: false,
+      // `required` and friends see only the item's own members: with the
+      // default, "constructor" or "toString" counted as present.
+      ownProperties: true,
+      // NaN and ±Infinity (1e400 in the JSON) are not numbers: they would
+      // reach the Jobicolet as null.
+      strictNumbers: true,
       // Each $ref a function of its own: inlined, a schema referenced from
       // many places was generated once per place (a 14 KB schema took 12 s
       // and 737 MB to compile, a 30 KB one ran the process out of memory).
@@ -101,10 +120,101 @@ class SchemaCompiler {
         }),
       },
     });
-    addFormats(ajv);
+    for (const [name, format] of Object.entries(fullFormats)) {
+      ajv.addFormat(name, boundedFormat(format));
+    }
+    // Ajv compares every pair of items (quadratic); this compares each
+    // item's canonical JSON with those seen (linear), under the deadline.
+    ajv.removeKeyword("uniqueItems");
+    ajv.addKeyword({
+      keyword: "uniqueItems",
+      type: "array",
+      schemaType: "boolean",
+      errors: true,
+      validate: uniqueItems,
+    });
     return ajv;
   }
 }
+
+type FormatTest = (value: string) => boolean;
+// deno-lint-ignore no-explicit-any
+type FormatDefinition = any;
+
+/**
+ * A format of ajv-formats that checks no string longer than
+ * MAX_FORMAT_CHARS and stops at the validation's deadline.
+ */
+function boundedFormat(format: FormatDefinition): FormatDefinition {
+  const wrap = (test: FormatTest): FormatTest => (value) => {
+    checkPatternDeadline();
+    if (typeof value === "string" && value.length > MAX_FORMAT_CHARS) {
+      return false;
+    }
+    return test(value);
+  };
+  if (format instanceof RegExp) return wrap((v) => format.test(v));
+  if (typeof format === "function") return wrap(format);
+  if (format && typeof format === "object" && !format.async) {
+    const v = format.validate;
+    if (format.type && format.type !== "string") return format;
+    return {
+      ...format,
+      validate: v instanceof RegExp ? wrap((x) => v.test(x)) : wrap(v),
+    };
+  }
+  return format;
+}
+
+/** A JSON value's text with object members in key order: equal values, equal text. */
+function canonical(value: unknown): string {
+  if (value === null || typeof value !== "object") {
+    return JSON.stringify(value) ?? "null";
+  }
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  const o = value as Record<string, unknown>;
+  return `{${
+    Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(",")
+  }}`;
+}
+
+interface KeywordCheck {
+  (schema: boolean, data: unknown[]): boolean;
+  errors?: {
+    keyword: string;
+    message: string;
+    params: Record<string, number>;
+  }[];
+}
+
+/** `uniqueItems`, in linear time, with Ajv's own error. */
+const uniqueItems = ((schema: boolean, data: unknown[]): boolean => {
+  uniqueItems.errors = [];
+  if (!schema || !Array.isArray(data)) return true;
+  checkPatternDeadline();
+  const seen = new Map<string, number>();
+  for (let j = 0; j < data.length; j++) {
+    const v = data[j];
+    const key = typeof v === "object" && v !== null
+      ? canonical(v)
+      : typeof v === "string"
+      ? `s${v}`
+      : `p${JSON.stringify(v)}`;
+    const i = seen.get(key);
+    if (i !== undefined) {
+      uniqueItems.errors = [{
+        keyword: "uniqueItems",
+        message:
+          `must NOT have duplicate items (items ## ${j} and ${i} are identical)`,
+        params: { i: j, j: i },
+      }];
+      return false;
+    }
+    seen.set(key, j);
+  }
+  return true;
+}) as KeywordCheck;
 
 const compiler = new SchemaCompiler();
 
@@ -149,8 +259,9 @@ export function compileSchema(
       );
     }
   }
+  let validate: ValidateFunction;
   try {
-    return compiler.compile(doc);
+    validate = compiler.compile(doc);
   } catch (err) {
     if (err instanceof UnsupportedPatternError) {
       throw new ValidationError(
@@ -174,7 +285,40 @@ export function compileSchema(
       { cause: err },
     );
   }
+  // A reference back to the root that consumes nothing ("$ref": "#" at
+  // the top, a $dynamicRef loop) recurses on every value: found here on
+  // a few, and refused, instead of failing every event. (A loop that only
+  // some data reaches is a 400 for that item at the webhook.)
+  for (const probe of [null, true, 0, "", [], {}]) {
+    try {
+      validate(probe);
+    } catch (err) {
+      if (isEndlessSchema(err)) {
+        throw new ValidationError(
+          `Schema "${name}" refers back to itself without end: checking ${
+            JSON.stringify(probe)
+          } against it never finishes`,
+          {},
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  }
+  return validate;
 }
+
+/**
+ * Whether validating threw because the schema refers back to itself
+ * without end for this value (the stack ran out).
+ */
+export function isEndlessSchema(err: unknown): boolean {
+  return err instanceof RangeError &&
+    /Maximum call stack size exceeded/.test(err.message);
+}
+
+/** What a refusal says of such a schema. */
+export const ENDLESS_SCHEMA = "the schema refers back to itself without end";
 
 /** Validators by schema content hash; each schema is compiled once. */
 export class SchemaCache {

@@ -77,6 +77,19 @@ export function withPatternDeadline<T>(ms: number, fn: () => T): T {
   }
 }
 
+/**
+ * Throws `PatternWorkError` when the deadline of `withPatternDeadline` has
+ * passed: for the other checks a schema makes on tenant data (formats,
+ * `uniqueItems`) between one value and the next.
+ */
+export function checkPatternDeadline(): void {
+  if (deadline !== Infinity && performance.now() > deadline) {
+    throw new PatternWorkError(
+      "checking it took longer than the validation's time budget",
+    );
+  }
+}
+
 /** What `compileLinearRegExp` returns: Ajv's `RegExpLike`, and its size. */
 export interface LinearRegExp {
   test(input: string): boolean;
