@@ -27,6 +27,10 @@ import type { PackageIssue } from "./job_package.ts";
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ID_RULE =
   'use 1 to 64 letters, digits, ".", "_" and "-", starting with a letter or digit';
+/** File names (schemaref, moduleref): as long as an upload's name may be. */
+const FILE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const FILE_RULE =
+  'use 1 to 128 letters, digits, ".", "_" and "-", starting with a letter or digit';
 
 /** Levels of lists and mappings a document may nest by default. */
 export const MAX_YAML_DEPTH = 32;
@@ -348,8 +352,11 @@ export class Fields {
     return entry?.value ?? entry?.key ?? this.node;
   }
 
-  /** An id or file name: a string or an integer, matching ID_RE. */
-  id(key: string, what: string): string | undefined {
+  /**
+   * An id or file name: a string or an integer, matching ID_RE (FILE_RE
+   * for a file name, which an upload allows up to 128 characters).
+   */
+  id(key: string, what: string, file = false): string | undefined {
     const node = this.get(key);
     if (node === undefined) return undefined;
     const path = join(this.path, key);
@@ -365,12 +372,12 @@ export class Fields {
       this.ctx.wrongType(path, node, this.at(key), "a string"); // or an integer
       return undefined;
     }
-    if (ID_RE.test(value)) return value;
+    if ((file ? FILE_RE : ID_RE).test(value)) return value;
     this.ctx.add(
       "structure",
       path,
       this.at(key),
-      `Invalid ${what} ${quote(value)}: ${ID_RULE}`,
+      `Invalid ${what} ${quote(value)}: ${file ? FILE_RULE : ID_RULE}`,
     );
     return undefined;
   }

@@ -191,12 +191,43 @@ class Walk {
     }
   }
 
+  /**
+   * A schedule's payload as JSON: aliases resolved (they were stored as
+   * `{"source": "r"}`), and what JSON cannot carry (`!!binary`, `!!set`,
+   * `.inf`, `1e400`) reported instead of stored changed.
+   */
+  #payload(node: Node, path: string, at: Node): unknown {
+    let value: unknown;
+    try {
+      value = (node as unknown as {
+        toJS(doc: unknown, o: { maxAliasCount: number }): unknown;
+      }).toJS(this.c.doc, { maxAliasCount: 50 });
+    } catch (err) {
+      this.c.add(
+        "structure",
+        path,
+        at,
+        `Invalid payload: ${(err as Error).message}`,
+      );
+      return undefined;
+    }
+    const problem = notJson(value, path);
+    if (problem) {
+      this.c.add(
+        "structure",
+        problem.path,
+        at,
+        `Invalid payload: ${problem.what} cannot be sent as JSON`,
+      );
+      return undefined;
+    }
+    return value;
+  }
+
   /** A reference checked once the whole package has been read. */
   ref(f: Fields, key: string, kind: RefKind): string | undefined {
-    const value = f.id(
-      key,
-      kind === "queue" || kind === "runtime" ? `${kind} id` : "file name",
-    );
+    const file = kind !== "queue" && kind !== "runtime";
+    const value = f.id(key, file ? "file name" : `${kind} id`, file);
     if (value !== undefined) {
       this.refs.push({ kind, value, path: join(f.path, key), at: f.at(key) });
     }
@@ -442,11 +473,19 @@ class Walk {
       at = s.at("cron");
       tzAt = s.at("timezone");
       cronPath = join(path, "cron");
+      let payload: unknown;
+      if (payloadNode !== undefined && payloadNode !== null) {
+        payload = this.#payload(
+          payloadNode,
+          join(path, "payload"),
+          s.at("payload"),
+        );
+        if (payload === undefined) return null;
+      }
       def = {
         cron,
         ...(timezone !== undefined && { timezone }),
-        ...(payloadNode !== undefined && payloadNode !== null &&
-          { payload: payloadNode.toJSON() }),
+        ...(payload !== undefined && { payload }),
       };
     }
     let compiled;
@@ -695,4 +734,43 @@ function sorted(issues: PackageIssue[]): PackageIssue[] {
     line: next.line,
     col: next.col,
   }];
+}
+
+/** The first value in `v` that JSON cannot carry, and where. */
+function notJson(
+  v: unknown,
+  path: string,
+): { path: string; what: string } | undefined {
+  if (v === null || typeof v === "string" || typeof v === "boolean") {
+    return undefined;
+  }
+  if (typeof v === "number") {
+    return Number.isFinite(v)
+      ? undefined
+      : { path, what: `the number ${v} (beyond what JSON can hold)` };
+  }
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const p = notJson(v[i], `${path}[${i}]`);
+      if (p) return p;
+    }
+    return undefined;
+  }
+  if (typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+    for (const [k, x] of Object.entries(v)) {
+      const p = notJson(x, `${path}.${k}`);
+      if (p) return p;
+    }
+    return undefined;
+  }
+  const what = v instanceof Uint8Array
+    ? "binary data (!!binary)"
+    : v instanceof Set
+    ? "a set (!!set)"
+    : v instanceof Map
+    ? "a mapping with keys that are not strings"
+    : v instanceof Date
+    ? "a timestamp (!!timestamp)"
+    : `a value of type ${typeof v}`;
+  return { path, what };
 }

@@ -348,6 +348,29 @@ Deno.test("duplicate ids and keys are reported", () => {
   );
 });
 
+Deno.test("a file name may be as long as an upload's (128), an id 64", () => {
+  const long = "g".repeat(100) + ".wasm";
+  const source = VALID.replace(
+    "    moduleref: greet.wasm\n",
+    `    moduleref: ${long}\n`,
+  );
+  const { issues } = parsePackage(source, {
+    fileKind: (name) => name === long ? "wasm" : FILES.get(name),
+  });
+  assert.deepEqual(issues, []);
+  const tooLong = parsePackage(
+    VALID.replace(
+      "    moduleref: greet.wasm\n",
+      `    moduleref: ${"g".repeat(129)}\n`,
+    ),
+    withFiles,
+  );
+  assert.match(
+    only(tooLong.issues, "runtimes[0].moduleref")?.message ?? "",
+    /^Invalid file name "g+\.\.\.": use 1 to 128 letters/,
+  );
+});
+
 Deno.test("ids and file names must be safe", () => {
   const source = VALID.replace("tenant: acme", "tenant: ../x")
     .replace("  - id: q2\n", '  - id: "a b"\n')
@@ -369,7 +392,7 @@ Deno.test("ids and file names must be safe", () => {
   );
   assert.equal(
     only(issues, "runtimes[1].moduleref").message,
-    `Invalid file name "/wasm/greet.wasm": ${rule}`,
+    'Invalid file name "/wasm/greet.wasm": use 1 to 128 letters, digits, ".", "_" and "-", starting with a letter or digit',
   );
   assert.match(only(issues, "id").message, /^Invalid package id "x{65}": /);
   // References to the badly named queue are reported too.

@@ -172,3 +172,45 @@ Deno.test("a tick's item carries its time and the declared payload", () => {
     { scheduledAt: "1970-01-01T00:01:00.000Z", payload: { a: 1 } },
   );
 });
+
+Deno.test("a schedule's payload: aliases resolved, what JSON cannot carry refused naming where", () => {
+  const aliased = parsePackage(PKG(
+    '      schedule:\n        cron: "0 9 * * *"\n        payload: {region: &r {name: eu-west, zone: 3}, backup: *r}',
+  ));
+  assert.deepEqual(aliased.issues, []);
+  assert.deepEqual(aliased.pkg?.jobs[0].event.schedule?.payload, {
+    region: { name: "eu-west", zone: 3 },
+    backup: { name: "eu-west", zone: 3 },
+  });
+  const cases: [string, string, RegExp][] = [
+    [
+      "{blob: !!binary aGVsbG8=}",
+      "jobs[0].event.schedule.payload.blob",
+      /binary data \(!!binary\) cannot be sent as JSON/,
+    ],
+    [
+      "{tags: !!set {a, b}}",
+      "jobs[0].event.schedule.payload.tags",
+      /a set \(!!set\) cannot be sent as JSON/,
+    ],
+    [
+      "{big: [1, .inf]}",
+      "jobs[0].event.schedule.payload.big[1]",
+      /the number Infinity \(beyond what JSON can hold\)/,
+    ],
+    [
+      "{big: 1e400}",
+      "jobs[0].event.schedule.payload.big",
+      /the number Infinity/,
+    ],
+  ];
+  for (const [payload, path, message] of cases) {
+    const { issues, pkg } = parsePackage(PKG(
+      `      schedule:\n        cron: "0 9 * * *"\n        payload: ${payload}`,
+    ));
+    assert.equal(issues.length, 1, payload);
+    assert.equal(issues[0].path, path, payload);
+    assert.match(issues[0].message, message, payload);
+    assert.equal(pkg, undefined, payload);
+  }
+});
