@@ -3,6 +3,7 @@
  * components it runs: blobs, files, tenants and their policies, packages
  * and definitions, queues, execution records and their live streams.
  */
+import { UploadChecker } from "../repo/upload_checker.ts";
 import {
   BlobStore,
   DurableQueue,
@@ -54,9 +55,16 @@ export function createPlatformStores(ctx: PlatformContext): PlatformStores {
   const ledger = new UsageLedger(kv, blobs, {
     quotas: async (tenant) => (await policies.get(tenant)).quotas,
   });
+  // Uploads are checked in a Worker: compiling a schema or metering a
+  // module must not hold the isolate that serves every tenant's events.
+  const checker = new UploadChecker();
+  ctx.shutdown.addEventListener("abort", () => checker.close(), {
+    once: true,
+  });
   const repo = new FileRepo(kv, blobs, {
     ledger,
     maxMemoryMb: ctx.maxLimits.memoryMb,
+    check: (kind, name, bytes, mb) => checker.check(kind, name, bytes, mb),
   });
   const store = new PackageStore(kv, repo, {
     maxLimits: ctx.maxLimits,

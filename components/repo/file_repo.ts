@@ -10,20 +10,15 @@
 import type { FileInfo } from "../../api/mod.ts";
 import {
   type BlobStore,
-  formatImportList,
-  meterFuel,
-  mismatchedImports,
   NotFoundError,
   sha256Hex,
   TooLargeError,
-  unprovidedImports,
-  ValidationError,
 } from "@jobico/goico";
 import type { FileKind } from "../model/job_package.ts";
 import { DEFAULT_MAX_LIMITS } from "../model/runtime_limits.ts";
 import { keys, SAFE_FILE_NAME } from "../model/keys.ts";
 import { checkName } from "../http/check_name.ts";
-import { compileSchema } from "./compile_schema.ts";
+import { checkUpload } from "./check_upload.ts";
 import { UsageLedger } from "./usage_ledger.ts";
 
 /** An uploaded file of a tenant, as the API answers it. */
@@ -71,6 +66,18 @@ export interface FileRepoOptions {
    * @default {new UsageLedger(kv, blobs)}
    */
   ledger?: UsageLedger;
+  /**
+   * Runs the checks of an upload (check_upload.ts): the platform gives an
+   * `UploadChecker`'s, which runs them in a Worker.
+   *
+   * @default {checkUpload} (in this isolate)
+   */
+  check?: (
+    kind: FileKind,
+    name: string,
+    bytes: Uint8Array,
+    maxMemoryMb: number,
+  ) => Promise<void>;
 }
 
 export class FileRepo {
@@ -78,6 +85,7 @@ export class FileRepo {
   readonly #maxSchema: number;
   readonly #maxMemoryMb: number;
   readonly #now: () => number;
+  readonly #checkUpload: NonNullable<FileRepoOptions["check"]>;
   /** What each tenant stores (files, bytes, versions). */
   readonly ledger: UsageLedger;
 
@@ -91,6 +99,11 @@ export class FileRepo {
     this.#maxMemoryMb = options.maxMemoryMb ?? DEFAULT_MAX_LIMITS.memoryMb;
     this.#now = options.now ?? Date.now;
     this.ledger = options.ledger ?? new UsageLedger(kv, blobs);
+    this.#checkUpload = options.check ?? checkUpload;
+  }
+
+  #check(kind: FileKind, name: string, bytes: Uint8Array): Promise<void> {
+    return this.#checkUpload(kind, name, bytes, this.#maxMemoryMb);
   }
 
   /** The largest upload of any kind. */
@@ -121,58 +134,14 @@ export class FileRepo {
           `Module "${name}" is ${bytes.length} bytes; the limit is ${this.#maxWasm}`,
         );
       }
-      let module: WebAssembly.Module;
-      try {
-        module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
-      } catch {
-        throw new ValidationError(
-          `File "${name}" is not a valid WebAssembly module`,
-        );
-      }
-      // The host gives a Jobicolet env.log and WASI preview 1: refuse now what would fail to instantiate.
-      const unprovided = unprovidedImports(module);
-      if (unprovided.length > 0) {
-        throw new ValidationError(
-          `Module "${name}" imports ${
-            formatImportList(unprovided)
-          }, which the host does not provide`,
-          { imports: unprovided },
-        );
-      }
-      // V8 links by name alone: a wrong signature would fail every run.
-      const mismatched = mismatchedImports(bytes);
-      if (mismatched.length > 0) {
-        throw new ValidationError(
-          `Module "${name}" imports ${
-            formatImportList(mismatched, 3)
-          }: the host's functions take and return those types only`,
-          { imports: mismatched },
-        );
-      }
-      try {
-        // Every module runs with an instruction budget and a memory limit:
-        // refuse what cannot be metered, or starts above the highest limit,
-        // now, not at run time.
-        meterFuel(bytes, {
-          memoryLimitPages: this.#maxMemoryMb * 16,
-          interrupt: true,
-        });
-      } catch (err) {
-        throw new ValidationError(
-          `Module "${name}" cannot run within the sandbox's limits: ${
-            (err as Error).message
-          }`,
-          {},
-          { cause: err },
-        );
-      }
+      await this.#check("wasm", name, bytes);
     } else {
       if (bytes.length > this.#maxSchema) {
         throw new TooLargeError(
           `Schema "${name}" is ${bytes.length} bytes; the limit is ${this.#maxSchema}`,
         );
       }
-      compileSchema(name, bytes);
+      await this.#check("schema", name, bytes);
     }
     const sha256 = await sha256Hex(bytes);
     // Refused before the bytes are stored when it cannot fit.
