@@ -185,13 +185,12 @@ export class WasiHost {
   #fdWrite(fd: number, iovsPtr: number, n: number, nPtr: number): number {
     const target = this.#shim.fds[fd];
     if (!(target instanceof OutputFd)) return ERRNO_BADF;
-    const memory = this.#opts.memory();
-    if (!memory) return ERRNO_FAULT;
     iovsPtr >>>= 0;
     n >>>= 0;
     nPtr >>>= 0;
+    const memory = this.#iovecMemory(iovsPtr, n, nPtr);
+    if (!memory) return ERRNO_FAULT;
     const size = memory.buffer.byteLength;
-    if (iovsPtr + n * 8 > size || nPtr + 4 > size) return ERRNO_FAULT;
     const view = new DataView(memory.buffer);
     const capture = this.#opts.capture;
     const gauge = this.#opts.gauge();
@@ -226,16 +225,29 @@ export class WasiHost {
    */
   #fdRead(fd: number, iovsPtr: number, n: number, nPtr: number): number {
     if (!(this.#shim.fds[fd] instanceof EmptyStdin)) return ERRNO_BADF;
-    const memory = this.#opts.memory();
-    if (!memory) return ERRNO_FAULT;
     iovsPtr >>>= 0;
     n >>>= 0;
     nPtr >>>= 0;
-    const size = memory.buffer.byteLength;
-    if (iovsPtr + n * 8 > size || nPtr + 4 > size) return ERRNO_FAULT;
+    const memory = this.#iovecMemory(iovsPtr, n, nPtr);
+    if (!memory) return ERRNO_FAULT;
     this.#opts.gauge().charge(n);
     new DataView(memory.buffer).setUint32(nPtr, 0, true);
     return ERRNO_SUCCESS;
+  }
+
+  /**
+   * The guest's memory, when `n` iovecs at `iovsPtr` and a count at `nPtr`
+   * (all unsigned) lie inside it; else undefined (`ERRNO_FAULT`).
+   */
+  #iovecMemory(
+    iovsPtr: number,
+    n: number,
+    nPtr: number,
+  ): WebAssembly.Memory | undefined {
+    const memory = this.#opts.memory();
+    if (!memory) return undefined;
+    const size = memory.buffer.byteLength;
+    return iovsPtr + n * 8 > size || nPtr + 4 > size ? undefined : memory;
   }
 
   /** `random_get`: random bytes over a range inside memory. */
