@@ -1,8 +1,9 @@
 /**
  * `deno task compile`: one `jobico` executable (dist/jobico) holding the
  * platform (`jobico serve`), the CLI and the dashboard, built with
- * `deno compile` from cli/main.ts. The sandbox Worker's module is loaded by
- * URL at run time, so it is named with --include; nothing else is read from
+ * `deno compile` from cli/main.ts. The Workers' modules (the sandbox's, the
+ * upload checks') are loaded by URL at run time, so they are named with
+ * --include; nothing else is read from
  * disk (npm packages are embedded, examples are not needed).
  *
  * `deno compile` needs Deno's `denort` runtime for the target, which it
@@ -30,6 +31,8 @@ export function compileArgs(
     "--allow-ffi",
     "--include",
     `${root}goico/_wasm_worker.ts`,
+    "--include",
+    `${root}components/repo/_upload_check_worker.ts`,
     ...(target ? ["--target", target] : []),
     "--output",
     output,
