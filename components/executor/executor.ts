@@ -54,7 +54,6 @@ import {
   PatternWorkError,
   withPatternDeadline,
 } from "../repo/linear_regexp.ts";
-import { ENDLESS_SCHEMA, isEndlessSchema } from "../repo/compile_schema.ts";
 import { Lane, LeaseLostError } from "./_lane.ts";
 import { type Outcome, OutcomeWriter } from "./outcome_writer.ts";
 import { transient } from "./_store_retry.ts";
@@ -653,14 +652,9 @@ export class Executor {
     try {
       valid = withPatternDeadline(250, () => route.validate(data) as boolean);
     } catch (err) {
-      if (isEndlessSchema(err)) {
-        valid = false;
-        why = ENDLESS_SCHEMA;
-      } else {
-        if (!(err instanceof PatternWorkError)) throw err;
-        valid = false;
-        why = err.message;
-      }
+      if (!(err instanceof PatternWorkError)) throw err;
+      valid = false;
+      why = err.message;
     }
     if (!valid) {
       why ||= (route.validate.errors ?? []).map((e) => {

@@ -39,7 +39,6 @@ import {
   PatternWorkError,
   withPatternDeadline,
 } from "../repo/linear_regexp.ts";
-import { isEndlessSchema } from "../repo/compile_schema.ts";
 import { json, NAME_PATTERN, PATH, problems, ref } from "../openapi/schemas.ts";
 
 /** Plans made again after a refused write, at most (as the listener). */
@@ -183,9 +182,7 @@ export function flowApp(options: FlowOptions): Hono {
       try {
         valid = withPatternDeadline(250, () => route.validate(exec.input));
       } catch (err) {
-        if (!(err instanceof PatternWorkError) && !isEndlessSchema(err)) {
-          throw err;
-        }
+        if (!(err instanceof PatternWorkError)) throw err;
         valid = false;
       }
       if (!valid) {

@@ -9,7 +9,6 @@ import { ValidationError } from "@jobico/goico";
 import type { Step } from "../http/pipeline.ts";
 import { inSpanSync } from "../observe/tracing.ts";
 import { describeSchemaError } from "../repo/describe_schema_error.ts";
-import { ENDLESS_SCHEMA, isEndlessSchema } from "../repo/compile_schema.ts";
 import {
   PatternWorkError,
   withPatternDeadline,
@@ -74,15 +73,6 @@ export function itemSchema(options: ItemSchemaOptions = {}): Step<ListenerEnv> {
         span.setAttribute("jobico.invalid_items", errors.length);
       });
     } catch (err) {
-      if (isEndlessSchema(err)) {
-        // A schema whose references loop back without end ($dynamicRef
-        // can, and Ajv does not see it when compiling).
-        throw new ValidationError(
-          `Item ${at} of "data" cannot be checked against schema "${schema}": ${ENDLESS_SCHEMA}`,
-          { errors: [{ item: at, path: "", message: ENDLESS_SCHEMA }] },
-          { cause: err },
-        );
-      }
       if (!(err instanceof PatternWorkError)) throw err;
       throw new ValidationError(
         `Item ${at} of "data" cannot be checked against schema "${schema}": ${err.message}`,

@@ -22,13 +22,13 @@ import {
   type YAMLSeq,
 } from "yaml";
 import type { PackageIssue } from "./job_package.ts";
+import { SAFE_FILE_NAME } from "./keys.ts";
 
 /** Ids and file names: what the platform accepts as a path segment or key. */
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ID_RULE =
   'use 1 to 64 letters, digits, ".", "_" and "-", starting with a letter or digit';
-/** File names (schemaref, moduleref): as long as an upload's name may be. */
-const FILE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** File names (schemaref, moduleref), as long as an upload's (SAFE_FILE_NAME). */
 const FILE_RULE =
   'use 1 to 128 letters, digits, ".", "_" and "-", starting with a letter or digit';
 
@@ -353,8 +353,9 @@ export class Fields {
   }
 
   /**
-   * An id or file name: a string or an integer, matching ID_RE (FILE_RE
-   * for a file name, which an upload allows up to 128 characters).
+   * An id or file name: a string or an integer, matching ID_RE
+   * (SAFE_FILE_NAME for a file name, which an upload allows up to 128
+   * characters).
    */
   id(key: string, what: string, file = false): string | undefined {
     const node = this.get(key);
@@ -372,7 +373,7 @@ export class Fields {
       this.ctx.wrongType(path, node, this.at(key), "a string"); // or an integer
       return undefined;
     }
-    if ((file ? FILE_RE : ID_RE).test(value)) return value;
+    if ((file ? SAFE_FILE_NAME : ID_RE).test(value)) return value;
     this.ctx.add(
       "structure",
       path,

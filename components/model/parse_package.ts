@@ -199,9 +199,7 @@ class Walk {
   #payload(node: Node, path: string, at: Node): unknown {
     let value: unknown;
     try {
-      value = (node as unknown as {
-        toJS(doc: unknown, o: { maxAliasCount: number }): unknown;
-      }).toJS(this.c.doc, { maxAliasCount: 50 });
+      value = node.toJS(this.c.doc, { maxAliasCount: 50 });
     } catch (err) {
       this.c.add(
         "structure",
@@ -758,7 +756,7 @@ function notJson(
   }
   if (typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
     for (const [k, x] of Object.entries(v)) {
-      const p = notJson(x, `${path}.${k}`);
+      const p = notJson(x, join(path, k));
       if (p) return p;
     }
     return undefined;

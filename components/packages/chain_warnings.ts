@@ -14,10 +14,10 @@
  *
  * @module
  */
-import { isEndlessSchema } from "../repo/compile_schema.ts";
 import type { ChainWarning } from "../../api/mod.ts";
 import type { ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
 import { describeSchemaError } from "../repo/describe_schema_error.ts";
+import { isEndlessSchema } from "../repo/linear_regexp.ts";
 import type {
   ChainedItem,
   EventDef,

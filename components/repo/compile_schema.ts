@@ -16,6 +16,7 @@ import { jsonNesting } from "../http/parse_json_body.ts";
 import {
   checkPatternDeadline,
   compileLinearRegExp,
+  isEndlessSchema,
   type LinearRegExp,
   quotePattern,
   UnsupportedPatternError,
@@ -195,12 +196,7 @@ const uniqueItems = ((schema: boolean, data: unknown[]): boolean => {
   checkPatternDeadline();
   const seen = new Map<string, number>();
   for (let j = 0; j < data.length; j++) {
-    const v = data[j];
-    const key = typeof v === "object" && v !== null
-      ? canonical(v)
-      : typeof v === "string"
-      ? `s${v}`
-      : `p${JSON.stringify(v)}`;
+    const key = canonical(data[j]);
     const i = seen.get(key);
     if (i !== undefined) {
       uniqueItems.errors = [{
@@ -307,18 +303,6 @@ export function compileSchema(
   }
   return validate;
 }
-
-/**
- * Whether validating threw because the schema refers back to itself
- * without end for this value (the stack ran out).
- */
-export function isEndlessSchema(err: unknown): boolean {
-  return err instanceof RangeError &&
-    /Maximum call stack size exceeded/.test(err.message);
-}
-
-/** What a refusal says of such a schema. */
-export const ENDLESS_SCHEMA = "the schema refers back to itself without end";
 
 /** Validators by schema content hash; each schema is compiled once. */
 export class SchemaCache {

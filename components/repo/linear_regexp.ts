@@ -54,24 +54,44 @@ export const MAX_MATCH_WORK = 2_000_000;
 
 /** Matching was stopped: the input is too long for the pattern, or the validation ran out of time. */
 export class PatternWorkError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "PatternWorkError";
   }
 }
 
 let deadline = Infinity;
 
+/** What a refusal says of a schema that refers back to itself without end. */
+export const ENDLESS_SCHEMA = "the schema refers back to itself without end";
+
+/**
+ * Whether validating threw because the schema refers back to itself
+ * without end for this value (the stack ran out).
+ */
+export function isEndlessSchema(err: unknown): boolean {
+  return err instanceof RangeError &&
+    /Maximum call stack size exceeded/.test(err.message);
+}
+
 /**
  * Runs `fn` (one or more validations) with a time budget for pattern
  * matching: a match started after `ms` have passed throws
- * `PatternWorkError`. Synchronous, so no other validation interleaves.
+ * `PatternWorkError`. Synchronous, so no other validation interleaves. A
+ * validation that recurses without end (a `$dynamicRef` loop some data
+ * reaches) throws `PatternWorkError` too, saying so: every caller that
+ * bounds a validation handles both the same way.
  */
 export function withPatternDeadline<T>(ms: number, fn: () => T): T {
   const outer = deadline;
   deadline = Math.min(outer, performance.now() + ms);
   try {
     return fn();
+  } catch (err) {
+    if (isEndlessSchema(err)) {
+      throw new PatternWorkError(ENDLESS_SCHEMA, { cause: err });
+    }
+    throw err;
   } finally {
     deadline = outer;
   }
