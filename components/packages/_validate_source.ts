@@ -32,6 +32,12 @@ export async function validateSource(
 ): Promise<{
   pkg: JobPackage;
   pinned: Record<string, string>;
+  /**
+   * The pinned files whose content the tenant has uploaded: only these may
+   * be read to judge the package. A dry run's pending file may name any
+   * sha-256, another tenant's content too; it is assumed, not read.
+   */
+  judged: Record<string, string>;
   schedules: SchedulePosition[];
 }> {
   const max = options.maxSourceBytes;
@@ -55,6 +61,7 @@ export async function validateSource(
   const tenant = first.pkg?.tenant ?? tenantOf(source);
   if (tenant) options.authorize?.(tenant);
   const files: PendingFile[] = tenant ? await repo.list(tenant) : [];
+  const own = new Set(files.map((f) => f.sha256));
   for (const p of options.pending ?? []) {
     const i = files.findIndex((f) => f.name === p.name);
     if (i >= 0) files[i] = p;
@@ -75,8 +82,13 @@ export async function validateSource(
     ),
   ]);
   const pinned: Record<string, string> = {};
-  for (const f of files) if (used.has(f.name)) pinned[f.name] = f.sha256;
-  return { pkg, pinned, schedules };
+  const judged: Record<string, string> = {};
+  for (const f of files) {
+    if (!used.has(f.name)) continue;
+    pinned[f.name] = f.sha256;
+    if (own.has(f.sha256)) judged[f.name] = f.sha256;
+  }
+  return { pkg, pinned, judged, schedules };
 }
 
 /** A 400 (or a 422 when only references fail) carrying every issue. */

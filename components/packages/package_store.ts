@@ -189,7 +189,7 @@ export class PackageStore {
     source: string,
     options: DeployOptions = {},
   ): Promise<DeployedHead> {
-    const { pkg: parsed, pinned, schedules } = await validateSource(
+    const { pkg: parsed, pinned, judged, schedules } = await validateSource(
       source,
       this.repo,
       {
@@ -199,9 +199,9 @@ export class PackageStore {
         minScheduleIntervalMs: this.#minScheduleIntervalMs,
       },
     );
-    await checkScheduledItems(parsed, pinned, schedules, this.#schemas);
+    await checkScheduledItems(parsed, judged, schedules, this.#schemas);
     const pkg = withChainedItems(parsed);
-    const warnings = await this.#chainWarnings(pkg, pinned);
+    const warnings = await this.#chainWarnings(pkg, judged);
     if (!options.force) {
       const head = await this.#sameAsCurrent(pkg, pinned, source);
       if (head) return { ...head, unchanged: true, warnings };
@@ -212,17 +212,20 @@ export class PackageStore {
     };
   }
 
-  /** What the result events of `pkg` will not receive (see chain_warnings.ts). */
+  /**
+   * What the result events of `pkg` will not receive (see
+   * chain_warnings.ts), judged on the tenant's own files only.
+   */
   #chainWarnings(
     pkg: JobPackage,
-    pinned: Record<string, string>,
+    judged: Record<string, string>,
   ): Promise<ChainWarning[]> {
     return chainWarnings(pkg, async (schemaref) => {
-      const sha = pinned[schemaref];
+      const sha = judged[schemaref];
       try {
         return sha ? await this.#schemas.get(sha, schemaref) : null;
       } catch {
-        // A file a dry run only assumes (not uploaded yet), or unreadable.
+        // Unreadable: not judged.
         return null;
       }
     });
@@ -257,7 +260,7 @@ export class PackageStore {
    * without storing anything.
    */
   async plan(source: string, options: PlanOptions = {}): Promise<DeployPlan> {
-    const { pkg: parsed, pinned, schedules } = await validateSource(
+    const { pkg: parsed, pinned, judged, schedules } = await validateSource(
       source,
       this.repo,
       {
@@ -267,7 +270,7 @@ export class PackageStore {
         minScheduleIntervalMs: this.#minScheduleIntervalMs,
       },
     );
-    await checkScheduledItems(parsed, pinned, schedules, this.#schemas);
+    await checkScheduledItems(parsed, judged, schedules, this.#schemas);
     const pkg = withChainedItems(parsed);
     const { tenant, id } = pkg;
     const head =
@@ -280,7 +283,7 @@ export class PackageStore {
       currentVersion: cur?.version ?? null,
       changes: diffPackages(cur, { package: pkg, files: pinned }),
       unchanged: (await this.#sameAsCurrent(pkg, pinned, source)) !== null,
-      warnings: await this.#chainWarnings(pkg, pinned),
+      warnings: await this.#chainWarnings(pkg, judged),
     };
   }
 

@@ -364,3 +364,72 @@ Deno.test("a deploy that changes nothing keeps the current version; a changed so
     await p.close();
   }
 });
+
+Deno.test("a dry run never reads another tenant's file through a pending sha-256", async () => {
+  const p = await testPlatform();
+  try {
+    const secret = JSON.stringify({
+      type: "object",
+      properties: {
+        payload: {
+          type: "object",
+          required: ["victimAccountId"],
+          properties: { key: { type: "string", pattern: "^VICTIM-[0-9]{6}$" } },
+        },
+      },
+    });
+    const info = await p.repo.put(
+      "victim",
+      "private.schema.json",
+      new TextEncoder().encode(secret),
+    );
+    await p.repo.put(
+      "attacker",
+      "m.wasm",
+      await Deno.readFile(new URL("greet.wasm", examples)),
+    );
+    const yaml = `id: probe
+tenant: attacker
+queues: [{id: q}]
+jobs:
+  - event:
+      id: probe
+      schema: {id: s, schemaref: x.json}
+      supplierqueue: q
+      runtime: r
+      schedule: {cron: "0 0 * * *", payload: {key: "guess"}}
+    result:
+      ok:
+        id: done
+        schema: {id: d, schemaref: x.json}
+        supplierqueue: q
+        runtime: r
+runtimes:
+  - {id: r, moduleref: m.wasm}
+`;
+    // The victim's sha and an unknown one are answered alike: assumed,
+    // not judged (before, the victim's schema was compiled and its
+    // required member and pattern came back in the 400).
+    for (const sha of [info.sha256, "1".repeat(64)]) {
+      const plan = await p.store.plan(yaml, {
+        pending: [{ name: "x.json", kind: "schema", sha256: sha }],
+      });
+      assert.equal(plan.tenant, "attacker");
+      assert.deepEqual(plan.warnings, []);
+      assert.ok(!JSON.stringify(plan).includes("victimAccountId"));
+    }
+    // The tenant's own content is judged as before.
+    const own = await p.repo.put(
+      "attacker",
+      "own.json",
+      new TextEncoder().encode(secret),
+    );
+    const err = await p.store.plan(yaml, {
+      pending: [{ name: "x.json", kind: "schema", sha256: own.sha256 }],
+    }).catch((e) => e);
+    assert.ok(err instanceof ValidationError, String(err));
+    assert.match(err.message, /victimAccountId/);
+  } finally {
+    await p.close();
+  }
+});
