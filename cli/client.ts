@@ -522,6 +522,11 @@ async function* executions(
       let broken: unknown;
       try {
         for await (const message of readSse(body, { signal })) {
+          if (message.event === "revoked") {
+            // Its token was rotated or revoked, or the tenant deleted:
+            // reconnecting would not help.
+            throw new StreamRevokedError(parseReason(message.data));
+          }
           if (message.event === "dropped") {
             dropped = true;
             // Where the server stopped, when no execution came before.
@@ -535,6 +540,7 @@ async function* executions(
         }
       } catch (error) {
         if (isAbort(error, signal)) return;
+        if (error instanceof StreamRevokedError) throw error;
         broken = error;
       }
       if (signal?.aborted) return;
@@ -548,6 +554,24 @@ async function* executions(
     if (isAbort(error, signal)) return;
     throw error;
   }
+}
+
+/** The server ended a stream because its client may no longer read it. */
+export class StreamRevokedError extends Error {
+  constructor(reason: string) {
+    super(`The server ended the stream: ${reason}`);
+    this.name = "StreamRevokedError";
+  }
+}
+
+function parseReason(data: string): string {
+  try {
+    const reason = JSON.parse(data)?.reason;
+    if (typeof reason === "string") return reason;
+  } catch {
+    // Not JSON: said as sent.
+  }
+  return data.slice(0, 500);
 }
 
 function parseDropped(data: string): string | undefined {

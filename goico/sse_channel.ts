@@ -63,11 +63,18 @@ export interface SseChannelOptions {
 
 /**
  * How a stream ended: its producer closed it (`closed`), the client left
- * (`gone`), it fell behind and was dropped (`dropped`), the server shut
- * down (`shutdown`), or after a drop or shutdown the client took nothing
- * within the grace period and the connection was cut (`cut`).
+ * (`gone`), it fell behind and was dropped (`dropped`), its client lost
+ * the right to read it (`revoked`), the server shut down (`shutdown`), or
+ * after a drop, revocation or shutdown the client took nothing within the
+ * grace period and the connection was cut (`cut`).
  */
-export type SseEnd = "closed" | "gone" | "dropped" | "shutdown" | "cut";
+export type SseEnd =
+  | "closed"
+  | "gone"
+  | "dropped"
+  | "revoked"
+  | "shutdown"
+  | "cut";
 
 /** The error a cut stream's body fails with (the server logs it). */
 export class SseCutError extends Error {
@@ -259,10 +266,27 @@ export class SseChannel {
           hint: "reconnect with Last-Event-ID to get what was missed",
         }),
       }),
+      "it was dropped",
     );
   }
 
-  #finish(as: SseEnd, last: Uint8Array): void {
+  /**
+   * Ends the stream because its client may no longer read it (its token was
+   * rotated or revoked, its tenant deleted): what waits is thrown away
+   * unsent, a last `revoked` event says why, and the stream ends (or is cut
+   * after the grace period). Works on a dropped stream too.
+   */
+  revoke(reason: string): void {
+    if (this.#state === "ended") return;
+    this.#state = "open";
+    this.#finish(
+      "revoked",
+      encodeSse({ event: "revoked", data: JSON.stringify({ reason }) }),
+      "it was revoked",
+    );
+  }
+
+  #finish(as: SseEnd, last: Uint8Array, why: string): void {
     if (this.#state !== "open" && this.#state !== "closing") return;
     this.#state = "ending";
     this.#endAs = as;
@@ -271,7 +295,7 @@ export class SseChannel {
     this.#lastQueuedId = undefined;
     this.#ctrl.abort();
     this.#wakeWriters();
-    this.#cutAfterGrace("it was dropped");
+    this.#cutAfterGrace(why);
     this.#pump();
   }
 

@@ -5,8 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { signWebhook } from "../components/listener/webhook_signature.ts";
+import {
+  recordExecutions,
+  SseReader,
+} from "../components/executions/_test_executions.ts";
 import { deployGreetOver } from "./_deploy_over_http.ts";
 import { type Harness, startHarness, storeTest } from "./_harness.ts";
+import { TenantStore } from "../components/tenants/tenant_store.ts";
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
@@ -228,6 +233,96 @@ Deno.test("rotating a token stops the old one at once; deleting a tenant removes
     );
     // The other tenant is untouched.
     assert.equal(await status(h.api("/api/v1/tenants/other")), 200);
+  } finally {
+    await h.close();
+  }
+});
+
+/** Opens a tenant's execution stream with `token`; reads until it is connected. */
+async function openStream(
+  h: Harness,
+  tenant: string,
+  token: string,
+): Promise<SseReader> {
+  const res = await h.api(`/api/v1/tenants/${tenant}/executions/stream`, {
+    headers: bearer(token),
+  });
+  if (res.status !== 200) assert.fail(`${res.status}: ${await res.text()}`);
+  const reader = new SseReader(res.body!.getReader());
+  await reader.until(() => reader.text.includes(": connected"));
+  return reader;
+}
+
+/** Records one execution of `tenant` and waits until `reader` has it. */
+async function deliversOne(h: Harness, tenant: string, reader: SseReader) {
+  const [e] = await recordExecutions(h.kv, h.platform.executions, tenant, 1);
+  await reader.until(() => reader.ids.includes(e.id));
+}
+
+/** The stream's last event is `revoked` naming why, then it ends. */
+async function endsRevoked(reader: SseReader, why: RegExp): Promise<void> {
+  await reader.toEnd();
+  const last = reader.events.at(-1);
+  assert.equal(last?.event, "revoked", reader.text.slice(-300));
+  assert.match(JSON.parse(last.data).reason, why);
+}
+
+Deno.test("a live stream ends once its token is rotated or its tenant deleted, and never sees a new tenant of the same name", async () => {
+  const h = await startHarness({ components: ["ctl", "recorder"] });
+  try {
+    const first = await createTenant(h, "acme");
+    const rotating = await openStream(h, "acme", first);
+    const admin = await openStream(h, "acme", h.adminToken);
+    await deliversOne(h, "acme", rotating);
+    await deliversOne(h, "acme", admin);
+    const rotated = await (await h.api("/api/v1/tenants/acme/token", {
+      method: "POST",
+      headers: bearer(first),
+    })).json();
+    // At once in this process: the rotation's answer came after the end.
+    await endsRevoked(rotating, /no longer works/);
+    const later = await recordExecutions(
+      h.kv,
+      h.platform.executions,
+      "acme",
+      1,
+    );
+    await deliversOne(h, "acme", admin);
+    assert.ok(!rotating.ids.includes(later[0].id));
+
+    const second = await openStream(h, "acme", rotated.token);
+    assert.equal(
+      await status(h.api("/api/v1/tenants/acme", { method: "DELETE" })),
+      204,
+    );
+    await endsRevoked(second, /no longer works/);
+    await endsRevoked(admin, /Tenant "acme" was deleted/);
+    assert.equal(h.platform.streams.stats().open, 0);
+    assert.equal(h.platform.streams.stats().ended.revoked, 3);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a stream whose token another process rotated ends within seconds", async () => {
+  const h = await startHarness({
+    components: ["ctl", "recorder"],
+    streams: { recheckMs: 100 },
+  });
+  try {
+    const token = await createTenant(h, "acme");
+    const reader = await openStream(h, "acme", token);
+    await deliversOne(h, "acme", reader);
+    // Straight in the store, as another process's route does: nothing in
+    // this one is told; its recheck finds the token gone.
+    const other = new TenantStore(h.kv);
+    await other.rotateToken("acme");
+    await endsRevoked(reader, /no longer works/);
+    // A stream of a token that works is left alone.
+    const admin = await openStream(h, "acme", h.adminToken);
+    await new Promise((r) => setTimeout(r, 500));
+    await deliversOne(h, "acme", admin);
+    await admin.reader.cancel();
   } finally {
     await h.close();
   }

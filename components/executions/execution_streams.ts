@@ -93,6 +93,25 @@ export interface ExecutionStreamsOptions {
    * @default {undefined}
    */
   onError?: (tenant: string, err: unknown) => void;
+  /**
+   * Why the client that opened a stream with `credential` (what `open` was
+   * given: its Authorization header) may no longer read `tenant`'s
+   * executions (its token was rotated or revoked, the tenant deleted), or
+   * null while it still may. Asked for every open stream every
+   * `recheckMs` and on `recheck()`; a stream it gives a reason for ends
+   * with a last `revoked` event. Without it streams are never rechecked.
+   *
+   * @default {undefined}
+   */
+  revoked?: (tenant: string, credential: string | null) => Promise<
+    string | null
+  >;
+  /**
+   * How often the open streams' credentials are checked again, in ms.
+   *
+   * @default {2000}
+   */
+  recheckMs?: number;
 }
 
 /** One open stream, as `stats()` shows it. */
@@ -126,20 +145,32 @@ export interface StreamStats {
  */
 export const BEFORE_ALL = "0".repeat(19);
 
+interface OpenStream {
+  tenant: string;
+  sub: FanoutSubscriber;
+  credential: string | null;
+}
+
 /** Executions a resuming stream reads from the store at once. */
 const CATCH_UP_PAGE = 100;
 
 export class ExecutionStreams {
   readonly #slots: StreamSlots;
   readonly #fanouts = new Map<string, TenantFanout>();
-  readonly #open = new Set<{ tenant: string; sub: FanoutSubscriber }>();
+  readonly #open = new Set<OpenStream>();
   readonly #ended: Record<SseEnd, number> = {
     closed: 0,
     gone: 0,
     dropped: 0,
+    revoked: 0,
     shutdown: 0,
     cut: 0,
   };
+  readonly #revoked: ExecutionStreamsOptions["revoked"];
+  readonly #recheckMs: number;
+  /** Runs while streams are open (and the `revoked` option is given). */
+  #recheckTimer: ReturnType<typeof setInterval> | undefined;
+  #rechecking = false;
   #refused = 0;
   readonly bufferBytes: number;
   readonly #heartbeatMs: number | undefined;
@@ -161,7 +192,10 @@ export class ExecutionStreams {
     this.#heartbeatMs = options.heartbeatMs;
     this.#dropGraceMs = options.dropGraceMs;
     this.#onError = options.onError;
+    this.#revoked = options.revoked;
+    this.#recheckMs = options.recheckMs ?? 2000;
     shutdown.addEventListener("abort", () => {
+      clearInterval(this.#recheckTimer);
       for (const f of this.#fanouts.values()) f.stop();
       this.#fanouts.clear();
     }, { once: true });
@@ -170,7 +204,8 @@ export class ExecutionStreams {
   /**
    * Opens a stream of a tenant's executions that pass `filter`: those after
    * `lastEventId` when given (what the client missed, then new ones),
-   * otherwise only new ones.
+   * otherwise only new ones. `credential` is what the client proved its
+   * right with (see the `revoked` option).
    *
    * @throws {TooManyError} when the tenant or the process has as many streams open as it may
    */
@@ -178,6 +213,7 @@ export class ExecutionStreams {
     tenant: string,
     filter: ExecutionFilter,
     lastEventId: string | null,
+    credential: string | null = null,
   ): Response {
     let release: () => void;
     try {
@@ -199,14 +235,19 @@ export class ExecutionStreams {
       lastId: lastEventId,
       live: false,
     };
-    const entry = { tenant, sub };
+    const entry = { tenant, sub, credential };
     this.#open.add(entry);
+    this.#scheduleRecheck();
     const fanout = this.#fanout(tenant);
     fanout.add(sub);
     channel.ended.then((how) => {
       release();
       this.#ended[how]++;
       this.#open.delete(entry);
+      if (this.#open.size === 0) {
+        clearInterval(this.#recheckTimer);
+        this.#recheckTimer = undefined;
+      }
       fanout.remove(sub);
       if (fanout.size === 0 && this.#fanouts.get(tenant) === fanout) {
         fanout.stop();
@@ -218,6 +259,47 @@ export class ExecutionStreams {
       channel.drop(`The server could not read the executions of "${tenant}"`);
     });
     return channel.response();
+  }
+
+  /**
+   * Checks the credentials of the open streams (of `tenant`, or all) now,
+   * and ends those `revoked` gives a reason for: after a token rotation or
+   * a tenant's deletion in this process. Others notice within `recheckMs`.
+   */
+  async recheck(tenant?: string): Promise<void> {
+    const check = this.#revoked;
+    if (!check) return;
+    const verdicts = new Map<string, Promise<string | null>>();
+    const ends: Promise<void>[] = [];
+    for (const s of this.#open) {
+      if (tenant !== undefined && s.tenant !== tenant) continue;
+      // One check for the streams of one tenant opened with one credential.
+      const key = `${s.tenant}\0${s.credential ?? ""}`;
+      let verdict = verdicts.get(key);
+      if (!verdict) {
+        verdict = check(s.tenant, s.credential).catch((err) => {
+          // Unknown (the store failed): checked again next time.
+          this.#onError?.(s.tenant, err);
+          return null;
+        });
+        verdicts.set(key, verdict);
+      }
+      ends.push(verdict.then((why) => {
+        if (why !== null) s.sub.channel.revoke(why);
+      }));
+    }
+    await Promise.all(ends);
+  }
+
+  /** Starts the periodic recheck with the first open stream. */
+  #scheduleRecheck(): void {
+    if (!this.#revoked || this.#recheckTimer !== undefined) return;
+    if (this.shutdown.aborted) return;
+    this.#recheckTimer = setInterval(() => {
+      if (this.#rechecking) return;
+      this.#rechecking = true;
+      this.recheck().finally(() => (this.#rechecking = false));
+    }, this.#recheckMs);
   }
 
   /** What is open now and how streams ended. */

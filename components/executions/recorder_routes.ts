@@ -77,7 +77,9 @@ export function recorderApp(
         `Invalid Last-Event-ID "${resume}": send the id of the last execution event received`,
       );
     }
-    return streams.open(tenant, filter, resume);
+    // Checked again while the stream lasts (token rotation, deletion).
+    const credential = c.req.header("authorization") ?? null;
+    return streams.open(tenant, filter, resume, credential);
   });
   return app;
 }

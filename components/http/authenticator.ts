@@ -33,8 +33,16 @@ export class Authenticator {
    *
    * @throws {UnauthenticatedError} for a malformed header or an unknown token
    */
-  async principal(req: Request): Promise<Principal | null> {
-    const header = req.headers.get("authorization");
+  principal(req: Request): Promise<Principal | null> {
+    return this.principalOf(req.headers.get("authorization"));
+  }
+
+  /**
+   * The principal of an `Authorization` header's value: null without one.
+   *
+   * @throws {UnauthenticatedError} for a malformed header or an unknown token
+   */
+  async principalOf(header: string | null): Promise<Principal | null> {
     if (header === null) return null;
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!m) {
@@ -53,6 +61,32 @@ export class Authenticator {
       );
     }
     return { kind: "tenant", tenant };
+  }
+
+  /**
+   * Why a client that was let in with `authorization` (an Authorization
+   * header) may no longer access `tenant`: its token was rotated or
+   * revoked, or the tenant was deleted. Null while it still may. For what
+   * outlives its request: the live execution streams.
+   */
+  async revokedAccess(
+    authorization: string | null,
+    tenant: string,
+  ): Promise<string | null> {
+    let p: Principal | null;
+    try {
+      p = await this.principalOf(authorization);
+    } catch (err) {
+      if (!(err instanceof UnauthenticatedError)) throw err;
+      return `The token this stream was opened with no longer works (it was rotated or revoked, or tenant "${tenant}" was deleted)`;
+    }
+    if (p === null || (p.kind === "tenant" && p.tenant !== tenant)) {
+      return `The token this stream was opened with cannot access tenant "${tenant}"`;
+    }
+    if (!(await this.tenants.exists(tenant))) {
+      return `Tenant "${tenant}" was deleted`;
+    }
+    return null;
   }
 
   /** Requires a principal and sets it on the context as `principal`. */

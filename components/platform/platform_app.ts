@@ -11,7 +11,7 @@ import { queueApp } from "../ctl/queue_routes.ts";
 import { recorderApp } from "../executions/recorder_routes.ts";
 import { flowApp } from "../flow/flow_routes.ts";
 import { queueLimitsApp } from "../flow/queue_limits_routes.ts";
-import { Authenticator, tenantGuard } from "../http/authenticator.ts";
+import { tenantGuard } from "../http/authenticator.ts";
 import { knownTenant } from "../http/known_tenant.ts";
 import { listenerApp } from "../listener/listener.ts";
 import { WebhookAuth } from "../listener/webhook_auth.ts";
@@ -34,7 +34,7 @@ export function platformApp(
   w: PlatformWorkers,
 ): Hono {
   const { options, enabled } = ctx;
-  const authenticator = new Authenticator(options.adminToken, s.tenants);
+  const { authenticator } = s;
   const app = serviceApp({
     name: "jobico",
     version: VERSION,
@@ -83,6 +83,8 @@ export function platformApp(
         // Marked first, then swept; the background work finishes it (and
         // any delete a crash cut short), see tenant_deletion.ts.
         remove: (id) => deleteTenant(s, id),
+        // Its live streams end at once (in other processes within seconds).
+        accessChanged: (id) => s.streams.recheck(id),
       }),
     );
     app.route("/", ctlApp(s.store, { metrics: s.metrics }));

@@ -25,6 +25,7 @@ import { UsageLedger } from "../repo/usage_ledger.ts";
 import { TenantPolicies } from "../tenants/tenant_policies.ts";
 import { policyDefaults } from "../tenants/tenant_policy.ts";
 import { TenantStore } from "../tenants/tenant_store.ts";
+import { Authenticator } from "../http/authenticator.ts";
 import type { PlatformContext } from "./platform_context.ts";
 
 /** The stores of one process, all on `options.kv`. */
@@ -35,6 +36,8 @@ export interface PlatformStores {
   ledger: UsageLedger;
   repo: FileRepo;
   tenants: TenantStore;
+  /** Who a request comes from: the admin token or a tenant's. */
+  authenticator: Authenticator;
   store: PackageStore;
   definitions: Definitions;
   executions: ExecutionStore;
@@ -71,8 +74,15 @@ export function createPlatformStores(ctx: PlatformContext): PlatformStores {
     minScheduleIntervalMs: options.minScheduleIntervalMs,
   });
   const executions = new ExecutionStore(kv);
+  const tenants = new TenantStore(kv, {
+    secrets: options.secretKey ? new SecretBox(options.secretKey) : undefined,
+  });
+  const authenticator = new Authenticator(options.adminToken, tenants);
   const streams = new ExecutionStreams(executions, ctx.shutdown, {
     ...options.streams,
+    // A stream ends once its token stops working or its tenant is deleted.
+    revoked: (tenant, credential) =>
+      authenticator.revokedAccess(credential, tenant),
     onError: (tenant, err) =>
       logger.error("reading executions for streams failed", {
         tenant,
@@ -95,9 +105,8 @@ export function createPlatformStores(ctx: PlatformContext): PlatformStores {
     policies,
     ledger,
     repo,
-    tenants: new TenantStore(kv, {
-      secrets: options.secretKey ? new SecretBox(options.secretKey) : undefined,
-    }),
+    tenants,
+    authenticator,
     store,
     definitions: new Definitions(
       store,

@@ -25,6 +25,11 @@ export interface TenantRoutesOptions {
   remove: (tenant: string) => Promise<void>;
   /** Each tenant's retention, quotas and usage. Default: not shown, not settable. */
   storage?: TenantStorage;
+  /**
+   * Told once a tenant's token was rotated or the tenant deleted, so that
+   * what outlives a request (live streams) stops at once in this process.
+   */
+  accessChanged?: (tenant: string) => Promise<void>;
 }
 
 export function tenantApp(
@@ -112,12 +117,15 @@ export function tenantApp(
     const id = checkName("tenant", c.req.param("tenant"));
     assertAdmin(c.get("principal"), "delete tenants");
     await options.remove(id);
+    await options.accessChanged?.(id);
     return c.body(null, 204);
   });
 
   app.post("/api/v1/tenants/:tenant/token", DOCS.rotateToken, async (c) => {
     const id = checkName("tenant", c.req.param("tenant"));
-    return c.json(await tenants.rotateToken(id), 201);
+    const rotated = await tenants.rotateToken(id);
+    await options.accessChanged?.(id);
+    return c.json(rotated, 201);
   });
 
   app.get("/api/v1/tenants/:tenant/webhook-secret", DOCS.secret, async (c) => {
