@@ -48,24 +48,44 @@ export async function readBytes(
     return bytes;
   }
   if (!req.body) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+  // Each chunk is copied out at once: the HTTP server hands a chunk as a
+  // view of a 64 KiB buffer of its own, so keeping 1-byte chunks kept 64
+  // KiB each (100,000 of them: 4.7 GB for a 100 KB body).
+  const chunks = maxChunks(max);
+  let out = new Uint8Array(Math.min(max, 16 * 1024));
+  let size = 0, n = 0;
   for await (const chunk of req.body) {
-    size += chunk.length;
-    if (size > max) {
+    if (size + chunk.length > max) {
       throw new TooLargeError(
         `${what} is larger than the limit of ${max} bytes`,
       );
     }
-    chunks.push(chunk);
+    if (++n > chunks) {
+      throw new ValidationError(
+        `${what} came in more than ${chunks} chunks; send it in fewer, larger chunks or with a Content-Length`,
+        { limit: chunks },
+      );
+    }
+    if (size + chunk.length > out.length) {
+      const grown = new Uint8Array(
+        Math.min(max, Math.max(out.length * 2, size + chunk.length)),
+      );
+      grown.set(out.subarray(0, size));
+      out = grown;
+    }
+    out.set(chunk, size);
+    size += chunk.length;
   }
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
+  return out.subarray(0, size);
+}
+
+/**
+ * Chunks a body of at most `max` bytes may come in: 1,024, and one more
+ * for every 64 bytes past 64 KiB (16,384 for 1 MiB). Each chunk costs the
+ * server an op and a buffer whatever its size.
+ */
+export function maxChunks(max: number): number {
+  return Math.max(1024, Math.ceil(max / 64));
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });

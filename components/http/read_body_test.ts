@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { DomainError, problemStatus } from "@jobico/goico";
-import { decodeUtf8, readBytes } from "./read_body.ts";
+import { decodeUtf8, maxChunks, readBytes } from "./read_body.ts";
 
 const MAX = 1000;
 
 /** A real server that answers how many body bytes `readBytes` read, or the error's status. */
 async function withServer(
   fn: (port: number) => Promise<void>,
+  max = MAX,
 ): Promise<void> {
   const ac = new AbortController();
   const server = Deno.serve({
@@ -16,7 +17,10 @@ async function withServer(
     onListen: () => {},
   }, async (req) => {
     try {
-      const bytes = await readBytes(req, MAX, "Test body");
+      const bytes = await readBytes(req, max, "Test body");
+      if (new URL(req.url).searchParams.has("text")) {
+        return new Response(`read ${new TextDecoder().decode(bytes)}`);
+      }
       return new Response(`read ${bytes.length}`);
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;
@@ -87,6 +91,66 @@ Deno.test("readBytes attack: a chunked body past the limit is a 413", () =>
       /^413 Test body is larger than the limit of 1000 bytes/,
     );
   }));
+
+/** A chunked request whose body is `body`, one byte a chunk. */
+function byteChunks(path: string, body: string): string {
+  let req =
+    `POST ${path} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n`;
+  for (const ch of body) req += `1\r\n${ch}\r\n`;
+  return req + "0\r\n\r\n";
+}
+
+/**
+ * 1-byte chunks written a thousand at a time, a few ms apart, so that the
+ * server reads them in many pieces (as a slow client sends them).
+ */
+async function slowChunks(port: number, n: number): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const enc = new TextEncoder();
+  try {
+    await conn.write(enc.encode(
+      "POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n",
+    ));
+    const piece = enc.encode("1\r\nx\r\n".repeat(1000));
+    for (let i = 0; i < n; i += 1000) {
+      await conn.write(piece);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await conn.write(enc.encode("0\r\n\r\n"));
+    const buf = new Uint8Array(4096);
+    const got = await conn.read(buf);
+    const text = new TextDecoder().decode(buf.subarray(0, got ?? 0));
+    return `${text.slice(9, 12)} ${text.slice(text.indexOf("\r\n\r\n") + 4)}`;
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("readBytes attack: a body in 1-byte chunks is read whole and keeps no buffer a chunk; past its chunk limit it is a 400", async () => {
+  await withServer(async (port) => {
+    assert.equal(
+      await raw(port, byteChunks("/?text", "hello, world")),
+      "200 read hello, world",
+    );
+  });
+  const max = 1024 * 1024;
+  assert.equal(maxChunks(max), 16_384);
+  await withServer(async (port) => {
+    // Each chunk came as a view of a 64 KiB buffer: keeping the views kept
+    // 16,000 x 64 KiB (1 GB) for a 16 KB body until it was read.
+    const before = Deno.memoryUsage().external;
+    assert.equal(await slowChunks(port, 16_000), "200 read 16000");
+    const grew = Deno.memoryUsage().external - before;
+    assert.ok(
+      grew < 256 * 1024 * 1024,
+      `external memory grew ${grew >> 20} MiB`,
+    );
+    assert.match(
+      await raw(port, byteChunks("/", "y".repeat(20_000))),
+      /^400 Test body came in more than 16384 chunks; send it in fewer, larger chunks or with a Content-Length/,
+    );
+  }, max);
+});
 
 Deno.test("readBytes attack: a Content-Length past the limit is a 413 before the body is read", () =>
   withServer(async (port) => {
